@@ -1,0 +1,3 @@
+"""Placeholder until these graph algorithms land (issue 3)."""
+
+ALGORITHMS: dict = {}

@@ -1,0 +1,3 @@
+"""Placeholder until the divide_and_conquer algorithms land."""
+
+ALGORITHMS: dict = {}

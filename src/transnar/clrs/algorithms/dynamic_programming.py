@@ -1,0 +1,3 @@
+"""Placeholder until the dynamic_programming algorithms land."""
+
+ALGORITHMS: dict = {}

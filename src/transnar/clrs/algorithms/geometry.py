@@ -1,0 +1,3 @@
+"""Placeholder until the geometry algorithms land."""
+
+ALGORITHMS: dict = {}

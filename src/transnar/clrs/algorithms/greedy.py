@@ -1,0 +1,3 @@
+"""Placeholder until the greedy algorithms land."""
+
+ALGORITHMS: dict = {}

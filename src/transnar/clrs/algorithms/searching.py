@@ -1,0 +1,3 @@
+"""Placeholder until the searching algorithms land."""
+
+ALGORITHMS: dict = {}

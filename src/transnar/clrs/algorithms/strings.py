@@ -1,0 +1,3 @@
+"""Placeholder until the strings algorithms land."""
+
+ALGORITHMS: dict = {}

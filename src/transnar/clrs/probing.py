@@ -1,0 +1,154 @@
+"""The probe recorder that algorithms write their inputs, hints and outputs to.
+
+An algorithm creates a :class:`ProbeRecorder`, records its inputs once, one
+hint snapshot per step and its outputs once, then calls
+:meth:`ProbeRecorder.finish`. Every call must name exactly the probes the spec
+declares for that stage: a missing or an extra probe raises :class:`ProbeError`.
+
+Values may be given in *index form*, which the recorder turns into the
+reference's one-hot arrays (``float64``) when it finishes:
+
+- a node ``mask_one`` probe as the index of its node (an ``int``);
+- a categorical probe as its class index: an ``int`` for a graph probe, an
+  integer array of shape ``(N,)`` or ``(N, N)`` for node or edge probes.
+
+Everything else is stored as given, without a copy: pass a copy of any array the
+algorithm will modify later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from transnar.clrs.specs import AlgorithmSpec, Location, ProbeSpec, Type, get_spec
+from transnar.clrs.trajectory import Trajectory
+
+_BASE_NDIM = {Location.NODE: 1, Location.EDGE: 2, Location.GRAPH: 0}
+
+
+class ProbeError(ValueError):
+    """A recorded step does not match the algorithm's spec."""
+
+
+class ProbeRecorder:
+    """Collects the probes of one algorithm run, checked against its spec.
+
+    Args:
+        algorithm: name of the algorithm being run.
+        num_nodes: number of nodes ``N`` (the length of the ``pos`` input).
+    """
+
+    def __init__(self, algorithm: str, num_nodes: int):
+        self._spec: AlgorithmSpec = get_spec(algorithm)
+        self._num_nodes = num_nodes
+        self._expected = {
+            "inputs": frozenset(self._spec.inputs),
+            "outputs": frozenset(self._spec.outputs),
+            "hint": frozenset(self._spec.hints),
+        }
+        self._inputs: dict[str, Any] | None = None
+        self._outputs: dict[str, Any] | None = None
+        self._hints: dict[str, list[Any]] = {name: [] for name in self._spec.hints}
+
+    def _check(self, what: str, probes: Mapping[str, Any]) -> None:
+        expected = self._expected[what]
+        if probes.keys() != expected:
+            missing = sorted(expected - probes.keys())
+            extra = sorted(probes.keys() - expected)
+            raise ProbeError(
+                f"{self._spec.name}: {what} step has missing probes {missing} "
+                f"and unexpected probes {extra}"
+            )
+
+    def record_inputs(self, probes: Mapping[str, Any]) -> None:
+        """Records the input probes (once)."""
+        if self._inputs is not None:
+            raise ProbeError(f"{self._spec.name}: inputs recorded twice")
+        self._check("inputs", probes)
+        self._inputs = dict(probes)
+
+    def record_hint(self, probes: Mapping[str, Any]) -> None:
+        """Records one hint step: a snapshot of every hint probe."""
+        if self._outputs is not None:
+            raise ProbeError(f"{self._spec.name}: hint recorded after the outputs")
+        self._check("hint", probes)
+        for name, value in probes.items():
+            self._hints[name].append(value)
+
+    def record_outputs(self, probes: Mapping[str, Any]) -> None:
+        """Records the output probes (once, after the last hint)."""
+        if self._outputs is not None:
+            raise ProbeError(f"{self._spec.name}: outputs recorded twice")
+        self._check("outputs", probes)
+        self._outputs = dict(probes)
+
+    def finish(self) -> Trajectory:
+        """Stacks the hints over time and returns the :class:`Trajectory`."""
+        if self._inputs is None or self._outputs is None:
+            raise ProbeError(f"{self._spec.name}: finished before inputs and outputs were recorded")
+        if not self._hints[self._spec.hints[0]]:
+            raise ProbeError(f"{self._spec.name}: no hint step was recorded")
+        spec = self._spec
+        return Trajectory(
+            algorithm=spec.name,
+            inputs={k: self._to_array(spec[k], v) for k, v in self._inputs.items()},
+            outputs={k: self._to_array(spec[k], v) for k, v in self._outputs.items()},
+            hints={k: self._to_array(spec[k], v, time_axis=True) for k, v in self._hints.items()},
+        )
+
+    def _to_array(self, probe: ProbeSpec, value: Any, time_axis: bool = False) -> np.ndarray:
+        first = value[0] if time_axis else value
+        if probe.type is Type.MASK_ONE and probe.location is Location.NODE:
+            if _is_index(first, 0):
+                return one_hot(np.asarray(value), self._num_nodes)
+        elif probe.type is Type.CATEGORICAL and _is_index(first, _BASE_NDIM[probe.location]):
+            return one_hot(np.asarray(value), probe.num_classes)
+        return np.stack(value) if time_axis else np.asarray(value)
+
+
+def _is_index(value: Any, ndim: int) -> bool:
+    if ndim == 0:
+        return isinstance(value, (int, np.integer))
+    return isinstance(value, np.ndarray) and value.ndim == ndim and value.dtype.kind in "iu"
+
+
+def one_hot(indices: np.ndarray, num_classes: int) -> np.ndarray:
+    """``float64`` one-hot encoding along a new last axis."""
+    return np.eye(num_classes)[indices]
+
+
+# --- Probe constructors shared by several algorithm families -----------------
+
+
+def order_to_predecessors(order: np.ndarray) -> np.ndarray:
+    """Predecessor pointers of a linear order of the nodes.
+
+    ``order[k]`` is the node at position ``k``. Node ``order[k]`` points to
+    ``order[k - 1]``; the first node points to itself; nodes not in ``order``
+    (when it is shorter than ``N``) point to themselves.
+
+    Args:
+        order: ``(K,)`` integer array of distinct node indices, ``K <= N``.
+
+    Returns:
+        ``(N,)`` int64 pointers, ``N = len(order)``.
+    """
+    pointers = np.arange(order.shape[0])
+    pointers[order[1:]] = order[:-1]
+    return pointers
+
+
+def heap_parents(order: np.ndarray, heap_size: int) -> np.ndarray:
+    """Parent pointers of the binary heap stored in the first ``heap_size`` slots.
+
+    ``order[k]`` is the node stored in slot ``k``; the node in slot ``k > 0`` of
+    the heap points to the node in slot ``(k - 1) // 2``. The root and the nodes
+    outside the heap point to themselves.
+    """
+    pointers = np.arange(order.shape[0])
+    slots = np.arange(1, heap_size)
+    pointers[order[slots]] = order[(slots - 1) // 2]
+    return pointers

@@ -1,0 +1,130 @@
+"""The sampler base class: seeded random inputs, truncation, running the algorithm.
+
+A sampler draws the natural arguments of one algorithm (e.g. the array to
+sort) from the distribution the reference ``clrs`` uses for CLRS-30, with the
+same random calls in the same order, so that the same seed gives the same
+instances as the reference.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+
+from transnar.clrs.algorithms import ALGORITHMS
+from transnar.clrs.specs import get_spec
+from transnar.clrs.trajectory import Trajectory
+
+
+def truncate(value: Any, decimals: int | None) -> Any:
+    """Truncates (towards zero) floats to ``decimals`` decimals, as the reference does.
+
+    Float arrays and Python/NumPy float scalars are truncated with
+    ``trunc(x * 10**decimals) / 10**decimals``; anything else (integer arrays,
+    node indices) is returned unchanged. ``None`` or ``0`` means no truncation.
+    """
+    if not decimals:
+        return value
+    scale = 10**decimals
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return np.trunc(value * scale) / scale
+    if isinstance(value, float):
+        return float(np.trunc(value * scale) / scale)
+    return value
+
+
+class Sampler:
+    """Draws random instances of one algorithm at one size.
+
+    Each sampler owns a ``numpy.random.RandomState(seed)``, so its draws depend
+    only on the seed (not on global random state) and are stable across NumPy
+    versions. Subclasses implement :meth:`_draw`; its keyword arguments after
+    ``size`` are the sampler's options.
+
+    Args:
+        algorithm: one of the algorithms the subclass serves.
+        size: the reference ``length``: number of nodes for most algorithms,
+            total length (haystack + needle, or both strings) for the string
+            algorithms, number of keys for ``optimal_bst`` (which has
+            ``size + 1`` nodes); ignored by ``segments_intersect`` (4 nodes).
+        seed: seed of the sampler's random state, ``0 <= seed < 2**32``.
+        truncate_decimals: if set, float inputs are truncated to this many
+            decimals (CLRS-Text uses 3).
+        **options: distribution parameters of the subclass (e.g. ``p`` for the
+            Erdős–Rényi samplers).
+    """
+
+    #: Smallest size the sampler and its algorithms can handle.
+    min_size: ClassVar[int] = 2
+
+    def __init__(
+        self,
+        algorithm: str,
+        size: int,
+        seed: int,
+        truncate_decimals: int | None = None,
+        **options: Any,
+    ):
+        get_spec(algorithm)
+        _check_int("size", size, self.min_size)
+        _check_int("seed", seed, 0, 2**32 - 1)
+        if truncate_decimals is not None:
+            _check_int("truncate_decimals", truncate_decimals, 0, 15)
+        allowed = self.options()
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            raise ValueError(
+                f"unknown sampler option(s) {unknown} for {algorithm} "
+                f"(allowed: {', '.join(allowed) or 'none'})"
+            )
+        self.algorithm = algorithm
+        self.size = size
+        self.seed = seed
+        self.truncate_decimals = truncate_decimals
+        self._options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
+        self._definition = ALGORITHMS.get(algorithm)
+        self._rng = np.random.RandomState(seed)
+
+    @classmethod
+    def options(cls) -> dict[str, Any]:
+        """The sampler's options and their defaults."""
+        parameters = list(inspect.signature(cls._draw).parameters.values())[2:]
+        return {p.name: p.default for p in parameters}
+
+    def _draw(self, size: int, **options: Any) -> list:
+        """Returns the algorithm's arguments for one random instance (untruncated)."""
+        raise NotImplementedError
+
+    def draw_arguments(self) -> list:
+        """Draws one instance: the algorithm's arguments, truncated if asked."""
+        arguments = self._draw(self.size, **self._options)
+        return [truncate(a, self.truncate_decimals) for a in arguments]
+
+    def draw(self) -> Trajectory:
+        """Draws one instance and runs the algorithm on it."""
+        return self._definition.run(*self.draw_arguments())
+
+    def __iter__(self) -> Iterator[Trajectory]:
+        return self
+
+    def __next__(self) -> Trajectory:
+        return self.draw()
+
+    # Random primitives, named after what they draw; each is one RandomState call.
+
+    def _uniform(self, size: int, low: float = 0.0, high: float = 1.0) -> np.ndarray:
+        return self._rng.uniform(low=low, high=high, size=(size,))
+
+    def _string(self, size: int, chars: int = 4) -> np.ndarray:
+        return self._rng.randint(0, high=chars, size=(size,))
+
+
+def _check_int(name: str, value: Any, low: int, high: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be {bound}, got {value}")
