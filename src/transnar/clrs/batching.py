@@ -42,6 +42,12 @@ class Batch:
     def __len__(self) -> int:
         return self.lengths.shape[0]
 
+    def probes(self, stage: Stage) -> dict[str, np.ndarray]:
+        """The arrays of one stage."""
+        return {Stage.INPUT: self.inputs, Stage.OUTPUT: self.outputs, Stage.HINT: self.hints}[
+            Stage(stage)
+        ]
+
     def trajectory(self, index: int) -> Trajectory:
         """The ``index``-th sample, with its padding removed."""
         n = int(self.num_nodes[index])

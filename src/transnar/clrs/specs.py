@@ -21,6 +21,7 @@ all derived from it.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import types
 from collections.abc import Iterator, Mapping
@@ -684,8 +685,7 @@ def get_spec(algorithm: str) -> AlgorithmSpec:
 
 def unknown_algorithm_message(algorithm: object) -> str:
     """The error text for a name that is not one of the 30 algorithms."""
-    import difflib
-
     close = difflib.get_close_matches(str(algorithm), CLRS30_ALGORITHMS, n=3)
-    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-    return f"unknown algorithm {algorithm!r}{hint} (known: {', '.join(CLRS30_ALGORITHMS)})"
+    if close:
+        return f"unknown algorithm {algorithm!r}; did you mean {' or '.join(map(repr, close))}?"
+    return f"unknown algorithm {algorithm!r} (known: {', '.join(CLRS30_ALGORITHMS)})"

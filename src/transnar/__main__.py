@@ -1,0 +1,7 @@
+"""``python -m transnar``: the same as the ``transnar`` command."""
+
+import sys
+
+from transnar.cli import main
+
+sys.exit(main())

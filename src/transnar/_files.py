@@ -1,0 +1,45 @@
+"""Safe file writing: never a half-written file, never an unasked overwrite."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+class OutputExistsError(FileExistsError):
+    """The output file exists and overwriting was not asked for."""
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, overwrite: bool = False, mode: str = "wb") -> Iterator:
+    """Opens a temporary file beside ``path``; renames it onto ``path`` on success.
+
+    If the block raises, the temporary file is removed and ``path`` is left as
+    it was. The parent directory is created if needed.
+
+    Args:
+        path: the final file.
+        overwrite: replace an existing file; otherwise raise
+            :class:`OutputExistsError` before writing anything.
+        mode: ``"wb"`` or ``"w"``.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise OutputExistsError(
+            f"{path} already exists (pass --force / overwrite=True to replace it)"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,142 @@
+"""Samplers: determinism, independence from global random state, distributions, options."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from transnar import clrs
+from transnar.clrs.samplers import build_sampler, truncate
+from transnar.clrs.samplers.geometry import has_collinear_triple
+
+
+@pytest.mark.parametrize("algorithm", clrs.CLRS30_ALGORITHMS)
+def test_same_seed_same_trajectories_whatever_the_global_state(algorithm):
+    np.random.seed(47)
+    first = clrs.sample(algorithm, size=7, seed=11, count=3)
+    np.random.seed(48)
+    np.random.uniform(size=100)
+    second = clrs.sample(algorithm, size=7, seed=11, count=3)
+    assert all(a.equals(b) for a, b in zip(first, second, strict=True))
+    other = clrs.sample(algorithm, size=7, seed=12, count=3)
+    assert not all(a.equals(b) for a, b in zip(first, other, strict=True))
+
+
+@pytest.mark.parametrize("algorithm", clrs.CLRS30_ALGORITHMS)
+def test_samples_satisfy_the_spec(algorithm):
+    for trajectory in clrs.sample(algorithm, size=6, seed=0, count=3, truncate_decimals=3):
+        clrs.check_trajectory(trajectory)
+
+
+def test_sample_is_a_stream_of_draws():
+    sampler = build_sampler("bfs", 8, seed=5)
+    drawn = list(itertools.islice(sampler, 4))
+    assert all(a.equals(b) for a, b in zip(drawn, clrs.sample("bfs", 8, 5, count=4), strict=True))
+
+
+def test_truncation_truncates_towards_zero():
+    np.testing.assert_array_equal(truncate(np.array([0.12399, -0.12399]), 3), [0.123, -0.123])
+    assert truncate(0.9999, 2) == 0.99 and isinstance(truncate(0.9999, 2), float)
+    np.testing.assert_array_equal(truncate(np.array([3, 4]), 3), [3, 4])
+    assert truncate(0.12345, None) == 0.12345
+    for trajectory in clrs.sample("dijkstra", 8, seed=1, count=5, truncate_decimals=3):
+        weights = trajectory.inputs["A"]
+        np.testing.assert_array_equal(weights, np.trunc(weights * 1000) / 1000)
+
+
+def test_key_distributions():
+    keys = np.concatenate([t.inputs["key"] for t in clrs.sample("quicksort", 16, 0, 50)])
+    assert keys.min() >= 0 and keys.max() < 1 and abs(keys.mean() - 0.5) < 0.05
+    keys = np.concatenate(
+        [t.inputs["key"] for t in clrs.sample("find_maximum_subarray_kadane", 16, 0, 50)]
+    )
+    assert keys.min() >= -1 and keys.max() < 1 and abs(keys.mean()) < 0.1
+    for t in clrs.sample("binary_search", 10, 0, 10):
+        assert (np.diff(t.inputs["key"]) >= 0).all() and 0 <= t.inputs["target"] < 1
+
+
+def test_task_deadlines_and_activity_intervals():
+    for t in clrs.sample("task_scheduling", 7, 0, 20):
+        assert set(t.inputs["d"].tolist()) <= set(range(1, 8))
+    for t in clrs.sample("activity_selector", 7, 0, 20):
+        assert (t.inputs["s"] <= t.inputs["f"]).all()
+
+
+@pytest.mark.parametrize(("size", "needle"), [(4, 1), (5, 1), (10, 2), (20, 4)])
+def test_matcher_embeds_the_needle(size, needle):
+    for t in clrs.sample("kmp_matcher", size, seed=2, count=10):
+        letters = t.inputs["key"].argmax(-1)
+        assert t.inputs["string"].tolist() == [0] * (size - needle) + [1] * needle
+        haystack, pattern = letters[: size - needle], letters[size - needle :]
+        windows = [tuple(haystack[i : i + needle]) for i in range(size - 2 * needle + 1)]
+        assert tuple(pattern) in windows
+
+
+def test_matcher_random_needle_length():
+    lengths = {
+        int(t.inputs["string"].sum())
+        for t in clrs.sample("naive_string_matcher", 20, 0, 60, length_needle=-8)
+    }
+    assert lengths <= set(range(1, 9)) and len(lengths) > 4
+
+
+def test_segments_intersect_half_the_time():
+    outcomes = [int(t.outputs["intersect"]) for t in clrs.sample("segments_intersect", 4, 0, 200)]
+    assert 70 < sum(outcomes) < 130
+
+
+def test_hull_points_lie_in_the_disk_without_collinear_triples():
+    for t in clrs.sample("graham_scan", 12, seed=4, count=10, truncate_decimals=1):
+        x, y = t.inputs["x"], t.inputs["y"]
+        assert (x**2 + y**2 <= 4 + 1e-9).all()
+        assert not has_collinear_triple(x, y, 1e-12)
+
+
+def test_collinearity_check():
+    assert has_collinear_triple(
+        np.array([0.0, 1.0, 2.0, 5.0]), np.array([0.0, 1.0, 2.0, 0.0]), 1e-12
+    )
+    assert not has_collinear_triple(np.array([0.0, 1.0, 0.0]), np.array([0.0, 0.0, 1.0]), 1e-12)
+
+
+def test_graph_samplers():
+    for t in clrs.sample("bfs", 10, seed=0, count=10):
+        graph = t.inputs["A"]
+        np.testing.assert_array_equal(graph, graph.T)
+        assert graph.dtype.kind == "i"
+    weighted = [t.inputs["A"] for t in clrs.sample("floyd_warshall", 10, seed=0, count=10)]
+    assert all((w == w.T).all() for w in weighted)
+    nonzero = np.concatenate([w[w > 0] for w in weighted])
+    assert nonzero.min() >= np.sqrt(1e-3) and nonzero.max() <= np.sqrt(1 + 1e-3)
+    assert any(np.diag(t.inputs["A"]).any() for t in clrs.sample("dfs", 10, 0, 10))  # self-loops
+    for t in clrs.sample("topological_sort", 10, seed=0, count=10):
+        graph = t.inputs["A"]
+        reach = graph.copy()
+        for _ in range(10):
+            reach = np.minimum(1, reach + reach @ graph)
+        assert not np.diag(reach).any()  # acyclic
+
+
+def test_edge_probability_option():
+    dense = np.mean([t.inputs["A"].mean() for t in clrs.sample("dfs", 12, 0, 30, p=(0.9,))])
+    sparse = np.mean([t.inputs["A"].mean() for t in clrs.sample("dfs", 12, 0, 30, p=[0.1])])
+    assert dense > 0.8 and sparse < 0.2
+
+
+def test_bad_arguments_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown algorithm"):
+        clrs.sample("bogosort", 4, 0)
+    with pytest.raises(ValueError, match="unknown sampler option"):
+        clrs.sample("bfs", 4, 0, q=0.5)
+    with pytest.raises(ValueError, match="size must be"):
+        clrs.sample("bfs", 0, 0)
+    with pytest.raises(ValueError, match="seed must be"):
+        clrs.sample("bfs", 4, -1)
+    with pytest.raises(ValueError, match="count must be"):
+        clrs.sample("bfs", 4, 0, count=-2)
+    with pytest.raises(ValueError, match="integer"):
+        clrs.sample("bfs", 4.5, 0)
+    with pytest.raises(ValueError, match="does not fit"):
+        clrs.sample("kmp_matcher", 6, 0, length_needle=3)

@@ -1,0 +1,73 @@
+"""The ``transnar`` command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from transnar.cli import main
+from transnar.clrs.io import load_trajectories
+
+
+def test_help_explains_every_command(capsys):
+    for argv in (["--help"], ["data", "--help"], ["data", "graph", "--help"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 0
+    assert "--truncate-decimals" in capsys.readouterr().out
+
+
+def test_data_graph_writes_trajectories(tmp_path, capsys):
+    out = tmp_path / "bfs.npz"
+    argv = ["data", "graph", "--algorithm", "bfs", "--size", "6", "--count", "5", "--seed", "2"]
+    assert main([*argv, "--out", str(out), "--no-progress"]) == 0
+    trajectories, meta = load_trajectories(out)
+    assert len(trajectories) == 5 and meta["seed"] == 2 and meta["size"] == 6
+    assert "wrote 5 bfs trajectories" in capsys.readouterr().out
+
+
+def test_several_algorithms_go_to_a_directory(tmp_path):
+    argv = ["data", "graph", "--algorithm", "minimum,dfs", "--size", "5", "--count", "2"]
+    assert main([*argv, "--seed", "0", "--out", str(tmp_path / "d"), "--no-progress"]) == 0
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["dfs.npz", "minimum.npz"]
+
+
+def test_sampler_options_and_truncation(tmp_path):
+    out = tmp_path / "m.npz"
+    argv = ["data", "graph", "--algorithm", "naive_string_matcher", "--size", "20", "--count"]
+    argv += ["4", "--seed", "0", "--sampler-option", "length_needle=-8", "--out", str(out)]
+    assert main([*argv, "--no-progress", "--truncate-decimals", "3"]) == 0
+    assert load_trajectories(out)[1]["sampler_options"] == {"length_needle": -8}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--algorithm", "bfz"], "did you mean 'bfs'"),
+        (["--algorithm", "bfs", "--size", "0"], "size must be"),
+        (["--algorithm", "bfs", "--sampler-option", "q=1"], "unknown sampler option"),
+        (["--algorithm", "bfs", "--sampler-option", "p"], "KEY=VALUE"),
+        (["--algorithm", "bfs", "--count", "0"], "--count must be at least 1"),
+    ],
+)
+def test_user_mistakes_are_one_line_errors(tmp_path, extra, message):
+    argv = ["data", "graph", "--size", "4", "--count", "2", "--seed", "0"]
+    argv += ["--out", str(tmp_path / "x.npz"), *extra]
+    result = subprocess.run(
+        [sys.executable, "-m", "transnar.cli", *argv], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_existing_output_is_kept(tmp_path):
+    out = tmp_path / "x.npz"
+    out.write_bytes(b"precious")
+    argv = ["data", "graph", "--algorithm", "bfs", "--size", "4", "--count", "1", "--seed", "0"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--out", str(out)])
+    assert exit_info.value.code == 2
+    assert out.read_bytes() == b"precious"
