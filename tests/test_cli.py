@@ -46,7 +46,7 @@ def test_sampler_options_and_truncation(tmp_path):
     ("extra", "message"),
     [
         (["--algorithm", "bfz"], "did you mean 'bfs'"),
-        (["--algorithm", "bfs", "--size", "0"], "size must be"),
+        (["--algorithm", "bfs", "--size", "0"], "size of bfs must be"),
         (["--algorithm", "bfs", "--sampler-option", "q=1"], "unknown sampler option"),
         (["--algorithm", "bfs", "--sampler-option", "p"], "KEY=VALUE"),
         (["--algorithm", "bfs", "--count", "0"], "--count must be at least 1"),

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from transnar import clrs
+from transnar.clrs.algorithms.geometry import collinear_triple
 from transnar.clrs.samplers import build_sampler, truncate
-from transnar.clrs.samplers.geometry import has_collinear_triple
 
 
 @pytest.mark.parametrize("algorithm", clrs.CLRS30_ALGORITHMS)
@@ -91,14 +91,16 @@ def test_hull_points_lie_in_the_disk_without_collinear_triples():
     for t in clrs.sample("graham_scan", 12, seed=4, count=10, truncate_decimals=1):
         x, y = t.inputs["x"], t.inputs["y"]
         assert (x**2 + y**2 <= 4 + 1e-9).all()
-        assert not has_collinear_triple(x, y, 1e-12)
+        assert collinear_triple(x, y) is None
 
 
 def test_collinearity_check():
-    assert has_collinear_triple(
-        np.array([0.0, 1.0, 2.0, 5.0]), np.array([0.0, 1.0, 2.0, 0.0]), 1e-12
+    assert collinear_triple(np.array([0.0, 5.0, 1.0, 2.0]), np.array([0.0, 0.0, 1.0, 2.0])) == (
+        0,
+        2,
+        3,
     )
-    assert not has_collinear_triple(np.array([0.0, 1.0, 0.0]), np.array([0.0, 0.0, 1.0]), 1e-12)
+    assert collinear_triple(np.array([0.0, 1.0, 0.0]), np.array([0.0, 0.0, 1.0])) is None
 
 
 def test_graph_samplers():
@@ -130,7 +132,7 @@ def test_bad_arguments_are_clear_errors():
         clrs.sample("bogosort", 4, 0)
     with pytest.raises(ValueError, match="unknown sampler option"):
         clrs.sample("bfs", 4, 0, q=0.5)
-    with pytest.raises(ValueError, match="size must be"):
+    with pytest.raises(ValueError, match="size of bfs must be"):
         clrs.sample("bfs", 0, 0)
     with pytest.raises(ValueError, match="seed must be"):
         clrs.sample("bfs", 4, -1)

@@ -66,7 +66,12 @@ def run_job(job, out_dir):
         for point in points:
             arrays[f"{stage}/{point.name}"] = np.asarray(point.data)
     arrays["spec"] = np.array(json.dumps({k: list(v) for k, v in spec.items()}))
-    np.savez(os.path.join(out_dir, job["name"] + ".npz"), **arrays)
+    # Compressed (hints are mostly zeros) and renamed into place only when complete,
+    # so that the cache never holds a truncated dump.
+    path = os.path.join(out_dir, job["name"] + ".npz")
+    with open(path + ".partial", "wb") as f:
+        np.savez_compressed(f, **arrays)
+    os.replace(path + ".partial", path)
 
 
 def main():

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from transnar.clrs.algorithms import ALGORITHMS
-from transnar.clrs.specs import AlgorithmSpec, Location, get_spec
+from transnar.clrs.specs import AlgorithmSpec, Location, Type, get_spec
 from transnar.clrs.trajectory import Trajectory, check_probe_values, expected_shape
 
 
@@ -76,6 +76,8 @@ def validate_inputs(spec: AlgorithmSpec, inputs: Mapping[str, Any]) -> dict[str,
                 f"({probe.location.value} {probe.type.value} probe, {num_nodes} nodes)"
             )
         check_probe_values(spec.name, name, probe.type, value, num_nodes)
+        if probe.type is Type.MASK_ONE and not np.isin(value, (0, 1)).all():
+            raise ValueError(f"{spec.name}: input probe {name!r} must be one-hot (one 1, zeros)")
     return arrays
 
 

@@ -13,11 +13,13 @@ reference's one-hot arrays (``float64``) when it finishes:
   integer array of shape ``(N,)`` or ``(N, N)`` for node or edge probes.
 
 Everything else is stored as given, without a copy: pass a copy of any array the
-algorithm will modify later.
+algorithm will modify later. Probes come out in the spec's order, whatever the
+order of the dictionaries passed in.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -94,9 +96,9 @@ class ProbeRecorder:
         spec = self._spec
         return Trajectory(
             algorithm=spec.name,
-            inputs={k: self._to_array(spec[k], v) for k, v in self._inputs.items()},
-            outputs={k: self._to_array(spec[k], v) for k, v in self._outputs.items()},
-            hints={k: self._to_array(spec[k], v, time_axis=True) for k, v in self._hints.items()},
+            inputs={k: self._to_array(spec[k], self._inputs[k]) for k in spec.inputs},
+            outputs={k: self._to_array(spec[k], self._outputs[k]) for k in spec.outputs},
+            hints={k: self._to_array(spec[k], self._hints[k], time_axis=True) for k in spec.hints},
         )
 
     def _to_array(self, probe: ProbeSpec, value: Any, time_axis: bool = False) -> np.ndarray:
@@ -117,7 +119,14 @@ def _is_index(value: Any, ndim: int) -> bool:
 
 def one_hot(indices: np.ndarray, num_classes: int) -> np.ndarray:
     """``float64`` one-hot encoding along a new last axis."""
-    return np.eye(num_classes)[indices]
+    return _identity(num_classes).take(indices, axis=0)
+
+
+@functools.lru_cache(maxsize=256)
+def _identity(n: int) -> np.ndarray:
+    identity = np.eye(n)
+    identity.flags.writeable = False
+    return identity
 
 
 # --- Probe constructors shared by several algorithm families -----------------

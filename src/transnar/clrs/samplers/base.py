@@ -69,7 +69,7 @@ class Sampler:
         **options: Any,
     ):
         get_spec(algorithm)
-        _check_int("size", size, self.min_size)
+        _check_int(f"size of {algorithm}", size, self.min_size)
         _check_int("seed", seed, 0, 2**32 - 1)
         if truncate_decimals is not None:
             _check_int("truncate_decimals", truncate_decimals, 0, 15)
@@ -85,7 +85,7 @@ class Sampler:
         self.seed = seed
         self.truncate_decimals = truncate_decimals
         self._options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
-        self._definition = ALGORITHMS.get(algorithm)
+        self._run = ALGORITHMS[algorithm].run
         self._rng = np.random.RandomState(seed)
 
     @classmethod
@@ -105,7 +105,7 @@ class Sampler:
 
     def draw(self) -> Trajectory:
         """Draws one instance and runs the algorithm on it."""
-        return self._definition.run(*self.draw_arguments())
+        return self._run(*self.draw_arguments())
 
     def __iter__(self) -> Iterator[Trajectory]:
         return self

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
-from functools import lru_cache
-
 import numpy as np
 
+from transnar.clrs.algorithms.geometry import COLLINEARITY_EPS, collinear_triple
 from transnar.clrs.samplers.base import Sampler, truncate
 
 
@@ -40,25 +38,6 @@ class SegmentsSampler(Sampler):
                 return [xs, ys]
 
 
-@lru_cache(maxsize=64)
-def _triples(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Index arrays of all triples ``i < j < k`` of ``n`` points."""
-    triples = np.array(list(itertools.combinations(range(n), 3)), dtype=np.intp).reshape(-1, 3)
-    return triples[:, 0], triples[:, 1], triples[:, 2]
-
-
-def has_collinear_triple(xs: np.ndarray, ys: np.ndarray, eps: float) -> bool:
-    """Whether any three points are collinear within ``eps`` (cross product test).
-
-    For the triple ``(p, q, r)`` the test is ``|cross(q - p, r - p)| < eps``,
-    evaluated with the same floating-point operations as the reference, for
-    all triples at once.
-    """
-    i, j, k = _triples(xs.shape[0])
-    cross = (xs[j] - xs[i]) * (ys[k] - ys[i]) - (ys[j] - ys[i]) * (xs[k] - xs[i])
-    return bool((np.abs(cross) < eps).any())
-
-
 class ConvexHullSampler(Sampler):
     """``size`` points uniform in a disk, with no three of them collinear.
 
@@ -78,14 +57,14 @@ class ConvexHullSampler(Sampler):
         origin_y: float = 0.0,
         radius: float = 2.0,
         collinearity_resampling_attempts: int = 1000,
-        collinearity_eps: float = 1e-12,
+        collinearity_eps: float = COLLINEARITY_EPS,
     ) -> list:
         for _ in range(collinearity_resampling_attempts):
             thetas = self._uniform(size, 0.0, 2.0 * np.pi)
             radii = radius * np.sqrt(self._uniform(size, 0.0, 1.0))
             xs = truncate(radii * np.cos(thetas) + origin_x, self.truncate_decimals)
             ys = truncate(radii * np.sin(thetas) + origin_y, self.truncate_decimals)
-            if not has_collinear_triple(xs, ys, collinearity_eps):
+            if collinear_triple(xs, ys, collinearity_eps) is None:
                 return [xs, ys]
         raise RuntimeError(
             f"could not draw {size} points without a collinear triple in "
