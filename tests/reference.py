@@ -36,16 +36,19 @@ def job_name(job: dict) -> str:
     return hashlib.sha1(json.dumps(job, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def run_reference(script: str, jobs: list[dict], cache_dir: Path) -> dict[str, Path]:
+def run_reference(
+    script: str, jobs: list[dict], cache_dir: Path, suffix: str = ".npz"
+) -> dict[str, Path]:
     """Runs ``script`` of ``tests/oracle`` under the reference interpreter for the
-    jobs not yet in ``cache_dir``; returns job name -> output path."""
+    jobs not yet in ``cache_dir``; returns job name -> output path (``suffix``
+    is the extension the script writes)."""
     script_path = ORACLE_DIR / script
     salt = hashlib.sha1(script_path.read_bytes() + str(REFERENCE_PYTHON).encode()).hexdigest()[:8]
     todo = []
     paths = {}
     for job in jobs:
         name = f"{job_name(job)}-{salt}"
-        paths[job_name(job)] = cache_dir / (name + ".npz")
+        paths[job_name(job)] = cache_dir / (name + suffix)
         if not paths[job_name(job)].exists():
             todo.append({**job, "name": name})
     if todo:

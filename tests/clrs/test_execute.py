@@ -2,18 +2,49 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 from transnar import clrs
+from tests.helpers import assert_probes, run_keeping_arguments
+
+# Small sizes and several seeds; each test draws three instances from each.
+SIZES_AND_SEEDS = [(7, 0), (7, 3), (7, 5), (9, 0), (9, 1), (12, 0)]
 
 
+@pytest.mark.parametrize(("size", "seed"), SIZES_AND_SEEDS)
 @pytest.mark.parametrize("algorithm", clrs.CLRS30_ALGORITHMS)
-def test_execute_reproduces_sampled_trajectories(algorithm):
-    for trajectory in clrs.sample(algorithm, size=7, seed=3, count=3):
-        inputs = {k: v for k, v in trajectory.inputs.items() if k != "pos"}
+def test_execute_equals_a_direct_run_that_keeps_its_arguments(algorithm, size, seed):
+    # A sampler draws the algorithm's arguments; a direct run on them leaves
+    # them unmodified, and execute on the run's input probes (with or without
+    # pos) reproduces the run and leaves the probes unmodified.
+    sampler = clrs.build_sampler(algorithm, size, seed)
+    for _ in range(3):
+        run = clrs.ALGORITHMS[algorithm].run
+        trajectory = run_keeping_arguments(run, *sampler.draw_arguments())
+        inputs = {name: value.copy() for name, value in trajectory.inputs.items()}
         assert clrs.execute(algorithm, inputs).equals(trajectory)
-        assert clrs.execute(algorithm, trajectory.inputs).equals(trajectory)
+        assert_probes(inputs, trajectory.inputs)
+        without_pos = {name: value for name, value in inputs.items() if name != "pos"}
+        assert clrs.execute(algorithm, without_pos).equals(trajectory)
+
+
+@pytest.mark.parametrize("algorithm", clrs.FAMILIES[clrs.Family.GRAPHS])
+@pytest.mark.parametrize("change", ["a missing diagonal entry", "an extra off-diagonal edge"])
+def test_execute_rejects_an_adj_that_disagrees_with_A(algorithm, change):
+    inputs = clrs.sample(algorithm, size=6, seed=0, p=(0.3,))[0].inputs
+    A, adj = inputs["A"], inputs["adj"].copy()
+    if change == "a missing diagonal entry":
+        i = j = 1
+    else:
+        i, j = np.argwhere((A == 0) & ~np.eye(len(A), dtype=bool))[0]
+    assert adj[i, j] == (i == j)
+    adj[i, j] = 1 - adj[i, j]
+    message = f"{algorithm}: input probe 'adj' must be the edge mask of A, (A + I) != 0, "
+    with pytest.raises(ValueError, match=re.escape(message) + rf".*differs at \[{i}, {j}\]"):
+        clrs.execute(algorithm, {**inputs, "adj": adj})
 
 
 def test_execute_accepts_lists_and_keeps_a_given_pos():

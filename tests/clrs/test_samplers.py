@@ -24,9 +24,12 @@ def test_same_seed_same_trajectories_whatever_the_global_state(algorithm):
     assert not all(a.equals(b) for a, b in zip(first, other, strict=True))
 
 
+@pytest.mark.parametrize(
+    ("size", "seed", "truncate_decimals"), [(6, 0, 3), (7, 5, None), (8, 0, None), (9, 1, None)]
+)
 @pytest.mark.parametrize("algorithm", clrs.CLRS30_ALGORITHMS)
-def test_samples_satisfy_the_spec(algorithm):
-    for trajectory in clrs.sample(algorithm, size=6, seed=0, count=3, truncate_decimals=3):
+def test_samples_satisfy_the_spec(algorithm, size, seed, truncate_decimals):
+    for trajectory in clrs.sample(algorithm, size, seed, count=5, truncate_decimals=truncate_decimals):
         clrs.check_trajectory(trajectory)
 
 

@@ -1,0 +1,241 @@
+"""CLRS-Text: a trajectory as a question and an answer, byte for byte as the reference.
+
+The format (CLRS-Text, Markeeva et al. 2024; reference ``clrs_text``)::
+
+    question = f"{algorithm}:\\n{inputs}\\n{output names}:\\n"
+    answer   = f"{outputs}\\n\\n"
+
+``inputs`` lists every input probe in spec order as ``name: value``, joined by
+``", "``, without ``pos`` (and without ``adj`` where ``A`` is given); outputs
+are values only, joined by ``", "``. Values render by location and type:
+
+- node scalars ``[0.548 0.715]``; node masks, pointers and categorical
+  classes ``[0 1 1]``; a node ``mask_one`` is its index ``3``; a sorting
+  output (``should_be_permutation``) is the list of keys in sorted order;
+- graph scalars ``0.645``; graph masks, pointers and classes ``1``;
+- edge probes ``[[0 1], [1 0]]`` (rows joined by ``", "``), with -1 for the
+  masked cells of a categorical.
+
+With ``use_hints`` (traces), the trace variable's first value is appended to
+the input as ``initial_trace: ...``, the output-names line becomes
+``trace | <names>`` and the answer ``<intermediate values> | <output>``; see
+:func:`format_example`.
+
+Floats: ``"default"`` renders them with ``str()``, as dm-clrs 2.0.3 does (with
+``truncate_decimals=3`` sampling, text and graph then hold the same numbers);
+``"legacy"`` reproduces the July 2024 public CLRS-Text datasets and the
+TransNAR paper (node and edge floats with the format ``.3g``, graph floats with
+``.3f``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import numpy as np
+
+from transnar.clrs.specs import MASKED, AlgorithmSpec, Location, Type
+from transnar.clrs.trajectory import Trajectory
+
+FloatFormat = Literal["default", "legacy"]
+FLOAT_FORMATS: tuple[str, ...] = ("default", "legacy")
+
+SEPARATOR = ", "
+INITIAL_TRACE = "initial_trace:"
+TRACE = "trace"
+TRACE_SEPARATOR = " | "
+
+# With traces, these algorithms show other hints than their outputs: the
+# string matchers the shift ``s``, the searches the bounds they narrow.
+TRACE_HINTS: dict[str, tuple[str, ...]] = {
+    "naive_string_matcher": ("s",),
+    "kmp_matcher": ("s",),
+    "binary_search": ("low", "high"),
+    "find_maximum_subarray_kadane": ("best_low", "best_high"),
+    "quickselect": ("pivot",),
+}
+# Algorithms whose answer *is* the final value of their trace hints.
+SEARCH_TRACES = ("binary_search", "find_maximum_subarray_kadane", "quickselect")
+# Algorithms whose trace entries are wrapped in parentheses, e.g. ``(3, 4)``.
+PARENTHESISED_TRACES = ("binary_search", "find_maximum_subarray_kadane")
+
+
+def format_example(
+    trajectory: Trajectory, use_hints: bool = False, float_format: FloatFormat = "default"
+) -> tuple[str, str]:
+    """The CLRS-Text question and answer of a trajectory.
+
+    Args:
+        trajectory: a trajectory as sampled or executed (not transformed).
+        use_hints: render the trace: the first value of the trace hints goes
+            into the question (``initial_trace:``), the intermediate values and
+            the output into the answer, separated by ``" | "``.
+            ``segments_intersect`` has no trace and is rendered as without.
+        float_format: ``"default"`` (dm-clrs 2.0.3, ``str()``) or ``"legacy"``
+            (``.3g`` / ``.3f``, the July 2024 datasets).
+
+    Returns:
+        ``(question, answer)``; ``question + answer`` is the full text.
+    """
+    if float_format not in FLOAT_FORMATS:
+        raise ValueError(f"float_format must be one of {FLOAT_FORMATS}, got {float_format!r}")
+    renderer = _Renderer(trajectory, float_format)
+    spec = trajectory.spec
+    algorithm = trajectory.algorithm
+    inputs = SEPARATOR.join(
+        f"{name}: {renderer.render(name, trajectory.inputs[name])}"
+        for name in spec.inputs
+        if not hidden_input(name, spec)
+    )
+    names = output_names(spec, use_hints)
+    if use_hints and algorithm in SEARCH_TRACES:
+        answer = SEPARATOR.join(renderer.render(n, trajectory.hints[n][-1]) for n in names)
+    else:
+        answer = SEPARATOR.join(renderer.render(n, trajectory.outputs[n]) for n in spec.outputs)
+    names_line = SEPARATOR.join(names)
+    if use_hints:
+        answer, names_line = (
+            _parenthesise(algorithm, [answer]),
+            _parenthesise(algorithm, [names_line]),
+        )
+        trace = trace_hints(spec, names)
+        if trace:
+            steps = [
+                [renderer.render(shown, trajectory.hints[hint][t]) for hint, shown in trace]
+                for t in range(trajectory.length)
+            ]
+            initial = _parenthesise(algorithm, steps[0])
+            middle = SEPARATOR.join(_parenthesise(algorithm, step) for step in steps[1:-1])
+            inputs = SEPARATOR.join([inputs, f"{INITIAL_TRACE} {initial}"])
+            answer = TRACE_SEPARATOR.join([middle, answer])
+            names_line = TRACE_SEPARATOR.join([TRACE, names_line])
+    return f"{algorithm}:\n{inputs}\n{names_line}:\n", f"{answer}\n\n"
+
+
+def hidden_input(name: str, spec: AlgorithmSpec) -> bool:
+    """Whether an input probe is left out of the text (``pos``; ``adj`` next to ``A``)."""
+    return name == "pos" or (name == "adj" and "A" in spec)
+
+
+def output_names(spec: AlgorithmSpec, use_hints: bool) -> tuple[str, ...]:
+    """The names on the question's last line (before any ``trace |`` prefix)."""
+    if use_hints and spec.name in TRACE_HINTS:
+        return TRACE_HINTS[spec.name]
+    return spec.outputs
+
+
+def trace_hints(spec: AlgorithmSpec, names: Sequence[str]) -> list[tuple[str, str]]:
+    """The hints shown in a trace, each with the probe whose rendering it takes.
+
+    For most algorithms these are the hints ``<output>_h``, rendered as their
+    output (so a sorting trace lists keys in the current order); for the
+    algorithms of :data:`TRACE_HINTS`, those hints themselves.
+    """
+    if spec.name in TRACE_HINTS:
+        shown = TRACE_HINTS[spec.name]
+        return [(hint, hint) for hint in spec.hints if hint in shown]
+    # The reference strips the last two characters, whatever they are.
+    return [(hint, hint[:-2]) for hint in spec.hints if hint[:-2] in names]
+
+
+def _parenthesise(algorithm: str, values: Sequence[str]) -> str:
+    joined = SEPARATOR.join(values)
+    return f"({joined})" if algorithm in PARENTHESISED_TRACES else joined
+
+
+class _Renderer:
+    """Renders probe values of one trajectory (the sorting output needs its keys)."""
+
+    def __init__(self, trajectory: Trajectory, float_format: FloatFormat):
+        self.trajectory = trajectory
+        self.spec = trajectory.spec
+        legacy = float_format == "legacy"
+        self.node_float: Callable[[object], str] = (lambda v: f"{v:.3g}") if legacy else str
+        self.graph_float: Callable[[object], str] = (lambda v: f"{v:.3f}") if legacy else str
+
+    def render(self, name: str, value: np.ndarray) -> str:
+        """The text of one (time-less) value of probe ``name``."""
+        probe = self.spec[name]
+        value = np.asarray(value)
+        if probe.location is Location.NODE:
+            return self._node(probe.type, value)
+        if probe.location is Location.GRAPH:
+            return self._graph(probe.type, value)
+        return self._edge(probe.type, value)
+
+    def _node(self, type_: Type, value: np.ndarray) -> str:
+        if type_ is Type.SHOULD_BE_PERMUTATION:
+            keys = self.trajectory.inputs["key"]
+            return _row([self.node_float(keys[i]) for i in predecessors_to_order(value)])
+        if type_ is Type.MASK_ONE:
+            return str(int(np.flatnonzero(value)[0]))
+        if type_ is Type.SCALAR:
+            return _row([self.node_float(v) for v in value])
+        return _row([str(v) for v in _integers(type_, value)])
+
+    def _graph(self, type_: Type, value: np.ndarray) -> str:
+        if type_ is Type.SCALAR:
+            return self.graph_float(value[()])
+        return str(_integers(type_, value)[()])
+
+    def _edge(self, type_: Type, value: np.ndarray) -> str:
+        if type_ is Type.SCALAR:
+            rows = [[self.node_float(v) for v in row] for row in value]
+        else:
+            rows = [[str(v) for v in row] for row in _integers(type_, value, keep_masked=True)]
+        return _row(map(_row, rows), SEPARATOR)
+
+
+def _row(items, separator: str = " ") -> str:
+    return f"[{separator.join(items)}]"
+
+
+def _integers(type_: Type, value: np.ndarray, keep_masked: bool = False) -> np.ndarray:
+    """Class indices of a categorical, else the values as ints.
+
+    With ``keep_masked`` (edge probes, e.g. the LCS table), a categorical cell
+    holding -1 anywhere renders as -1.
+    """
+    if type_ is not Type.CATEGORICAL:
+        return value.astype(int)
+    classes = value.argmax(-1)
+    if keep_masked:
+        classes[(value == MASKED).any(-1)] = MASKED
+    return classes
+
+
+def predecessors_to_order(pointers: np.ndarray) -> np.ndarray:
+    """The nodes in order, from predecessor pointers (the first points to itself).
+
+    Walks back from the last node, the one no node points to; ``pointers``
+    must describe a linear order.
+    """
+    pointers = pointers.astype(int)
+    n = pointers.shape[0]
+    pointed_to = np.zeros(n, dtype=bool)
+    pointed_to[pointers] = True
+    (last,) = np.flatnonzero(~pointed_to)
+    order = np.empty(n, dtype=int)
+    order[-1] = last
+    for i in range(n - 2, -1, -1):
+        order[i] = pointers[order[i + 1]]
+    return order
+
+
+def render_probe(
+    trajectory: Trajectory, name: str, value: np.ndarray, float_format: FloatFormat = "default"
+) -> str:
+    """The text of one value of probe ``name`` of ``trajectory``, as in CLRS-Text."""
+    return _Renderer(trajectory, float_format).render(name, value)
+
+
+__all__ = [
+    "FLOAT_FORMATS",
+    "TRACE_HINTS",
+    "format_example",
+    "output_names",
+    "predecessors_to_order",
+    "render_probe",
+    "trace_hints",
+]
