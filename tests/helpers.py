@@ -19,9 +19,9 @@ def one_hot(indices, n: int) -> np.ndarray:
     return np.eye(n)[indices]
 
 
-def indices(one_hot: np.ndarray):
-    """The index each one-hot vector marks (along the last axis), as a list or an int."""
-    return one_hot.argmax(-1).tolist()
+def indices(probe: np.ndarray):
+    """The index each one-hot vector of ``probe`` marks (its last axis), as a list or an int."""
+    return probe.argmax(-1).tolist()
 
 
 def assert_probes(actual: Mapping[str, np.ndarray], expected: Mapping[str, Any]) -> None:

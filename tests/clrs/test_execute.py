@@ -7,8 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from transnar import clrs
 from tests.helpers import assert_probes, run_keeping_arguments
+from transnar import clrs
 
 # Small sizes and several seeds; each test draws three instances from each.
 SIZES_AND_SEEDS = [(7, 0), (7, 3), (7, 5), (9, 0), (9, 1), (12, 0)]

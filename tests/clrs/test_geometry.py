@@ -15,20 +15,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from tests.helpers import assert_probes, one_hot, run_keeping_arguments
 from transnar import clrs
 from transnar.clrs.algorithms.geometry import graham_scan, jarvis_march, segments_intersect
 
 HULL_ALGORITHMS = {"graham_scan": graham_scan, "jarvis_march": jarvis_march}
-
-
-def _one_hot(indices, n):
-    return np.eye(n)[indices]
-
-
-def _assert_hints(trajectory, expected):
-    assert trajectory.length == len(next(iter(expected.values())))
-    for name, value in expected.items():
-        np.testing.assert_array_equal(trajectory.hints[name], value, err_msg=name)
 
 
 # --- Exact geometry for the independent checks -------------------------------
@@ -91,15 +82,15 @@ def test_segments_intersect_golden_touching():
     # is 0 and ON-SEGMENT holds.
     x = np.array([0.0, 4.0, 2.0, 3.0])
     y = np.array([0.0, 0.0, 0.0, 3.0])
-    trajectory = segments_intersect(x, y)
+    trajectory = run_keeping_arguments(segments_intersect, x, y)
     assert trajectory.outputs["intersect"] == 1
     assert trajectory.outputs["intersect"].dtype == np.int64
-    _assert_hints(
-        trajectory,
+    assert_probes(
+        trajectory.hints,
         {
-            "i": _one_hot([0, 2, 2, 0, 0], 4),
-            "j": _one_hot([0, 3, 3, 1, 1], 4),
-            "k": _one_hot([0, 0, 1, 2, 3], 4),
+            "i": one_hot([0, 2, 2, 0, 0], 4),
+            "j": one_hot([0, 3, 3, 1, 1], 4),
+            "k": one_hot([0, 0, 1, 2, 3], 4),
             "dir": [[0, 0, 0, 0], [-6, 0, 0, 0], [-6, 6, 0, 0], [-6, 6, 0, 0], [-6, 6, 0, -12]],
             "on_seg": [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 1, 0]],
         },
@@ -164,14 +155,14 @@ def test_graham_scan_golden():
     # Sorted by angle around node 1: 2 (14 deg), 3 (27), 0 (45), 4 (90). Nodes
     # 2 and 3 are pushed; node 0 makes 2 -> 3 -> 0 turn right, so 3 is
     # popped, then 0 and 4 are pushed.
-    trajectory = graham_scan(GOLDEN_X, GOLDEN_Y)
+    trajectory = run_keeping_arguments(graham_scan, GOLDEN_X, GOLDEN_Y)
     np.testing.assert_array_equal(trajectory.outputs["in_hull"], [1, 1, 1, 0, 1])
     assert trajectory.outputs["in_hull"].dtype == np.float64
     angles = [math.atan2(3, 3), 0, math.atan2(1, 4), math.atan2(1, 2), math.atan2(3, 0)]
-    _assert_hints(
-        trajectory,
+    assert_probes(
+        trajectory.hints,
         {
-            "best": _one_hot([0, 1, 1, 1, 1, 1, 1, 1], 5),
+            "best": one_hot([0, 1, 1, 1, 1, 1, 1, 1], 5),
             "atans": [[0] * 5] * 2 + [angles] * 6,
             "in_hull_h": [
                 [0, 0, 0, 0, 0],
@@ -193,9 +184,9 @@ def test_graham_scan_golden():
                 [2, 1, 1, 3, 4],
                 [2, 1, 1, 3, 0],
             ],
-            "last_stack": _one_hot([0, 1, 1, 2, 3, 2, 0, 4], 5),
-            "i": _one_hot([0, 1, 1, 2, 3, 0, 0, 4], 5),
-            "phase": _one_hot([0, 1, 2, 4, 4, 3, 4, 4], 5),
+            "last_stack": one_hot([0, 1, 1, 2, 3, 2, 0, 4], 5),
+            "i": one_hot([0, 1, 1, 2, 3, 0, 0, 4], 5),
+            "phase": one_hot([0, 1, 2, 4, 4, 3, 4, 4], 5),
         },
     )
 
@@ -205,7 +196,7 @@ def test_graham_scan_golden():
 
 def test_jarvis_march_golden():
     # From node 1 the rounds find 2, then 0, then 4, then 1 again (the stop).
-    trajectory = jarvis_march(GOLDEN_X, GOLDEN_Y)
+    trajectory = run_keeping_arguments(jarvis_march, GOLDEN_X, GOLDEN_Y)
     np.testing.assert_array_equal(trajectory.outputs["in_hull"], [1, 1, 1, 0, 1])
     rounds = [  # (in_hull, last_point, endpoint after scanning i = 0..4)
         ([0, 1, 0, 0, 0], 1, [0, 0, 2, 2, 2]),
@@ -225,16 +216,16 @@ def test_jarvis_march_golden():
             last_point.append(rounds[number + 1][1])
             endpoint.append(0)
             i.append(0)
-    _assert_hints(
-        trajectory,
+    assert_probes(
+        trajectory.hints,
         {
             "pred_h": [[0, 0, 1, 2, 3]] * 25,
             "in_hull_h": in_hull,
-            "best": _one_hot([0] + [1] * 24, 5),
-            "last_point": _one_hot(last_point, 5),
-            "endpoint": _one_hot(endpoint, 5),
-            "i": _one_hot(i, 5),
-            "phase": _one_hot([0] + [1] * 24, 2),
+            "best": one_hot([0] + [1] * 24, 5),
+            "last_point": one_hot(last_point, 5),
+            "endpoint": one_hot(endpoint, 5),
+            "i": one_hot(i, 5),
+            "phase": one_hot([0] + [1] * 24, 2),
         },
     )
 
@@ -270,14 +261,6 @@ def test_hull_ties_for_lowest_point_go_to_the_leftmost(algorithm):
     trajectory = clrs.execute(algorithm, {"x": [1.0, 0.0, 0.5], "y": [0.0, 0.0, 1.0]})
     assert trajectory.hints["best"][-1].tolist() == [0, 1, 0]
     np.testing.assert_array_equal(trajectory.outputs["in_hull"], [1, 1, 1])
-
-
-def test_arguments_are_not_modified():
-    for algorithm, run in {**HULL_ALGORITHMS, "segments_intersect": segments_intersect}.items():
-        x, y = GOLDEN_X[:4].copy(), GOLDEN_Y[:4].copy()
-        run(x, y)
-        np.testing.assert_array_equal(x, GOLDEN_X[:4], err_msg=algorithm)
-        np.testing.assert_array_equal(y, GOLDEN_Y[:4], err_msg=algorithm)
 
 
 # --- Inputs the algorithms cannot take ---------------------------------------

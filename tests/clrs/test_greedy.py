@@ -158,21 +158,3 @@ def test_task_scheduling_is_optimal_with_equal_deadlines(seed):
     chosen = np.flatnonzero(task_scheduling(d, w).outputs["selected"])
     best = max(w[list(c)].sum() for c in _subsets(n) if _meets_deadlines(d, c))
     assert w[chosen].sum() == pytest.approx(best, abs=1e-12)
-
-
-# --- both --------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("algorithm", ["activity_selector", "task_scheduling"])
-def test_arguments_are_not_modified(algorithm):
-    arguments = clrs.build_sampler(algorithm, 12, seed=0).draw_arguments()
-    copies = [a.copy() for a in arguments]
-    clrs.ALGORITHMS[algorithm].run(*arguments)
-    for argument, copy in zip(arguments, copies, strict=True):
-        np.testing.assert_array_equal(argument, copy)
-
-
-@pytest.mark.parametrize("algorithm", ["activity_selector", "task_scheduling"])
-def test_samples_follow_the_spec(algorithm):
-    for trajectory in clrs.sample(algorithm, 9, seed=1, count=5):
-        clrs.check_trajectory(trajectory)

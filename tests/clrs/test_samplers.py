@@ -29,7 +29,9 @@ def test_same_seed_same_trajectories_whatever_the_global_state(algorithm):
 )
 @pytest.mark.parametrize("algorithm", clrs.CLRS30_ALGORITHMS)
 def test_samples_satisfy_the_spec(algorithm, size, seed, truncate_decimals):
-    for trajectory in clrs.sample(algorithm, size, seed, count=5, truncate_decimals=truncate_decimals):
+    for trajectory in clrs.sample(
+        algorithm, size, seed, count=5, truncate_decimals=truncate_decimals
+    ):
         clrs.check_trajectory(trajectory)
 
 

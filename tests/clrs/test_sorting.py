@@ -7,15 +7,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.helpers import indices
 from transnar import clrs
 from transnar.clrs.algorithms.sorting import bubble_sort, heapsort, insertion_sort, quicksort
 
 KEYS = np.array([0.5, 0.3, 0.9, 0.1])
 SORTED_PRED = [1, 3, 0, 3]  # 0.1 (node 3) first, then node 1, node 0, node 2
-
-
-def _indices(one_hot: np.ndarray) -> list[int]:
-    return one_hot.argmax(-1).tolist()
 
 
 def test_insertion_sort_golden():
@@ -26,8 +23,8 @@ def test_insertion_sort_golden():
     np.testing.assert_array_equal(
         t.hints["pred_h"], [[0, 0, 1, 2], [1, 1, 0, 2], [1, 1, 0, 2], [1, 3, 0, 3]]
     )
-    assert _indices(t.hints["i"]) == [0, 0, 2, 1]  # the element each insertion displaced
-    assert _indices(t.hints["j"]) == [0, 1, 2, 3]
+    assert indices(t.hints["i"]) == [0, 0, 2, 1]  # the element each insertion displaced
+    assert indices(t.hints["j"]) == [0, 1, 2, 3]
 
 
 def test_bubble_sort_golden():
@@ -45,8 +42,8 @@ def test_bubble_sort_golden():
             [1, 3, 0, 3],
         ],
     )
-    assert _indices(t.hints["i"]) == [0, 0, 0, 3, 0, 1, 0]
-    assert _indices(t.hints["j"]) == [0, 2, 1, 0, 2, 0, 2]
+    assert indices(t.hints["i"]) == [0, 0, 0, 3, 0, 1, 0]
+    assert indices(t.hints["j"]) == [0, 2, 1, 0, 2, 0, 2]
 
 
 def test_quicksort_golden():
@@ -55,10 +52,10 @@ def test_quicksort_golden():
     np.testing.assert_array_equal(
         t.hints["pred_h"], [[0, 0, 1, 2]] * 3 + [[2, 3, 1, 3]] * 3 + [[1, 3, 0, 3]]
     )
-    assert _indices(t.hints["p"]) == [0, 0, 0, 3, 1, 1, 1]
-    assert _indices(t.hints["r"]) == [3, 3, 3, 0, 0, 0, 2]
-    assert _indices(t.hints["i"]) == [0, 0, 0, 3, 2, 2, 0]
-    assert _indices(t.hints["j"]) == [0, 1, 2, 0, 1, 2, 2]
+    assert indices(t.hints["p"]) == [0, 0, 0, 3, 1, 1, 1]
+    assert indices(t.hints["r"]) == [3, 3, 3, 0, 0, 0, 2]
+    assert indices(t.hints["i"]) == [0, 0, 0, 3, 2, 2, 0]
+    assert indices(t.hints["j"]) == [0, 1, 2, 0, 1, 2, 2]
 
 
 def test_heapsort_golden():
@@ -72,11 +69,11 @@ def test_heapsort_golden():
         t.hints["parent"],
         [[0, 0, 0]] * 3 + [[1, 1, 1]] * 2 + [[2, 1, 2]] * 2 + [[0, 1, 2]] * 2,
     )
-    assert _indices(t.hints["i"]) == [2, 2, 1, 1, 1, 2, 1, 0, 2]
-    assert _indices(t.hints["j"]) == [2, 2, 1, 1, 0, 1, 2, 2, 0]
-    assert _indices(t.hints["largest"]) == [2, 2, 1, 0, 0, 0, 2, 0, 0]
-    assert _indices(t.hints["heap_size"]) == [2, 2, 2, 2, 2, 0, 0, 0, 0]
-    assert _indices(t.hints["phase"]) == [0, 0, 0, 0, 0, 1, 2, 1, 2]
+    assert indices(t.hints["i"]) == [2, 2, 1, 1, 1, 2, 1, 0, 2]
+    assert indices(t.hints["j"]) == [2, 2, 1, 1, 0, 1, 2, 2, 0]
+    assert indices(t.hints["largest"]) == [2, 2, 1, 0, 0, 0, 2, 0, 0]
+    assert indices(t.hints["heap_size"]) == [2, 2, 2, 2, 2, 0, 0, 0, 0]
+    assert indices(t.hints["phase"]) == [0, 0, 0, 0, 0, 1, 2, 1, 2]
 
 
 def _order(pred: np.ndarray) -> list[int]:

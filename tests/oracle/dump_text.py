@@ -24,8 +24,9 @@ import types
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import clrs  # noqa: E402
-from clrs._src.clrs_text import clrs_utils  # noqa: E402
+from clrs._src.clrs_text import clrs_utils
+
+import clrs
 
 # (text in dm-clrs 2.0.3, text before commit dcf8643)
 _LEGACY_CHANGES = [
@@ -46,7 +47,7 @@ def legacy_formatter():
             raise RuntimeError(f"cannot rebuild the legacy formatter: {new!r} not found once")
         source = source.replace(new, old)
     module = types.ModuleType("clrs_utils_legacy")
-    exec(compile(source, "clrs_utils_legacy", "exec"), module.__dict__)  # noqa: S102
+    exec(compile(source, "clrs_utils_legacy", "exec"), module.__dict__)
     return module
 
 
