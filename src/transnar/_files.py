@@ -5,12 +5,25 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
 class OutputExistsError(FileExistsError):
     """The output file exists and overwriting was not asked for."""
+
+
+def refuse_existing(paths: Iterable[str | os.PathLike], overwrite: bool) -> None:
+    """Raises :class:`OutputExistsError` naming the existing files among ``paths``,
+    unless ``overwrite``; call it before writing anything, so nothing is half done."""
+    if overwrite:
+        return
+    existing = [str(p) for p in paths if Path(p).exists()]
+    if existing:
+        shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if existing[3:] else "")
+        raise OutputExistsError(
+            f"{shown} already exist(s) (pass --force / overwrite=True to replace them)"
+        )
 
 
 @contextlib.contextmanager

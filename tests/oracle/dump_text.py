@@ -30,12 +30,18 @@ import clrs
 
 # (text in dm-clrs 2.0.3, text before commit dcf8643)
 _LEGACY_CHANGES = [
-    ("join([str(scalar) for scalar in sorted_values])",
-     "join([f'{scalar:.3g}' for scalar in sorted_values])"),
-    ("SEQUENCE_SEPARATOR.join([str(a) for a in x])",
-     "SEQUENCE_SEPARATOR.join([f'{a:.3g}' for a in x])"),
-    ("case specs.Type.SCALAR:\n      return str(x)",
-     "case specs.Type.SCALAR:\n      return f'{x:.3f}'"),
+    (
+        "join([str(scalar) for scalar in sorted_values])",
+        "join([f'{scalar:.3g}' for scalar in sorted_values])",
+    ),
+    (
+        "SEQUENCE_SEPARATOR.join([str(a) for a in x])",
+        "SEQUENCE_SEPARATOR.join([f'{a:.3g}' for a in x])",
+    ),
+    (
+        "case specs.Type.SCALAR:\n      return str(x)",
+        "case specs.Type.SCALAR:\n      return f'{x:.3f}'",
+    ),
     ("' '.join([str(a) for a in r])", "' '.join([f'{a:.3g}' for a in r])"),
 ]
 
@@ -53,14 +59,24 @@ def legacy_formatter():
 
 def run_job(job, out_dir, formatters):
     sampler, _ = clrs.build_sampler(
-        job["algorithm"], num_samples=-1, length=job["size"], seed=job["seed"],
-        track_max_steps=False, truncate_decimals=job.get("truncate_decimals"))
+        job["algorithm"],
+        num_samples=-1,
+        length=job["size"],
+        seed=job["seed"],
+        track_max_steps=False,
+        truncate_decimals=job.get("truncate_decimals"),
+    )
     formatter = formatters[job.get("float_format", "default")]
     pairs = []
     for _ in range(job["count"]):
         sample = sampler.next(batch_size=1)
-        pairs.append(list(formatter.format_clrs_example(
-            job["algorithm"], sample, use_hints=job.get("use_hints", False))))
+        pairs.append(
+            list(
+                formatter.format_clrs_example(
+                    job["algorithm"], sample, use_hints=job.get("use_hints", False)
+                )
+            )
+        )
     path = os.path.join(out_dir, job["name"] + ".json")
     with open(path + ".partial", "w") as f:
         json.dump(pairs, f)

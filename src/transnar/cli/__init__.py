@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from transnar import __version__
 from transnar._files import OutputExistsError
-from transnar.cli import data
+from transnar.cli import data, score
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"transnar {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     data.register(commands)
+    score.register(commands)
     return parser
 
 

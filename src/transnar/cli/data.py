@@ -10,8 +10,10 @@ from typing import Any
 from tqdm import tqdm
 
 from transnar import __version__
+from transnar._files import refuse_existing
 from transnar.clrs import CLRS30_ALGORITHMS, build_sampler, get_spec
 from transnar.clrs.io import save_trajectories
+from transnar.clrs.text import FLOAT_FORMATS, datasets
 
 GRAPH_EPILOG = """\
 examples:
@@ -25,9 +27,33 @@ transnar.clrs.io.load_trajectories.
 """
 
 
+TEXT_EPILOG = """\
+presets (rows per algorithm, size and seed; every split has the 30 algorithms):
+{presets}
+  transnar test sizes: {regimes}
+
+examples:
+  transnar data text --out data/text                      # the TransNAR protocol, paper scale
+  transnar data text --count 100 --algorithm bfs,dfs --out small/
+  transnar data text --count train=1000,val=100,test=100 --with-graphs --out data/small
+  transnar data text --preset clrs-text --split test --use-hints --format parquet --out ct/
+  transnar data text --split train --sizes 16 --seed 7 --count 500 --out custom/
+  transnar data text --preset clrs-text --float-format legacy --truncate-decimals none \\
+      --out legacy/                                       # as the July 2024 public datasets
+
+Files: OUT/<split>.jsonl (or .parquet), one row per line with the columns
+text, question, answer, algo_name, length, use_hints, seed, index, float_format,
+truncate_decimals; OUT/manifest.json; with --with-graphs the paired trajectories in
+OUT/graphs/<split>/<algorithm>-<size>.npz (rows of that algorithm and size, in order).
+Rows are grouped by algorithm, size, seed, index: shuffle when loading.
+"""
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Adds the ``data`` command and its subcommands."""
-    data = commands.add_parser("data", help="generate CLRS-30 datasets", description=__doc__)
+    data = commands.add_parser(
+        "data", help="generate CLRS-30 and CLRS-Text datasets", description=__doc__
+    )
     kinds = data.add_subparsers(dest="kind", metavar="KIND", required=True)
     graph = kinds.add_parser(
         "graph",
@@ -72,6 +98,92 @@ def register(commands: argparse._SubParsersAction) -> None:
     graph.add_argument("--force", action="store_true", help="overwrite existing output files")
     graph.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     graph.set_defaults(handler=run_graph)
+    _register_text(kinds)
+
+
+def _register_text(kinds: argparse._SubParsersAction) -> None:
+    text = kinds.add_parser(
+        "text",
+        help="CLRS-Text (question, answer) datasets as JSONL or Parquet",
+        description=(
+            "Write the CLRS-Text splits of a preset. Each row is one random instance\n"
+            "rendered as the reference CLRS-Text question and answer, byte for byte, and\n"
+            "is determined by (algorithm, size, seed, index): its trajectory is the\n"
+            "index-th draw of the sampler (algorithm, size, seed), as in the reference\n"
+            "generators, so the graph the NAR sees is the instance the text shows."
+        ),
+        epilog=TEXT_EPILOG.format(
+            presets=_preset_table(),
+            regimes=", ".join(f"{n} {r}" for n, r in datasets.TRANSNAR_REGIMES.items()),
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    text.add_argument("--out", type=Path, required=True, help="output directory")
+    text.add_argument(
+        "--preset",
+        default="transnar",
+        choices=list(datasets.PRESETS),
+        help="the splits to write (default: transnar)",
+    )
+    text.add_argument(
+        "--split",
+        default="all",
+        metavar="NAMES",
+        help="split name(s) of the preset, comma-separated, or 'all' (default)",
+    )
+    text.add_argument(
+        "--algorithm",
+        default="all",
+        metavar="NAMES",
+        help="an algorithm name, a comma-separated list, or 'all' (default)",
+    )
+    text.add_argument(
+        "--sizes",
+        metavar="SIZES",
+        help="replace every algorithm's sizes, e.g. '4-8,12' (default: the preset's)",
+    )
+    text.add_argument(
+        "--seed",
+        metavar="SEEDS",
+        help="replace the seeds, e.g. '7' or '3,14' (one split only; default: the preset's)",
+    )
+    text.add_argument(
+        "--count",
+        metavar="N",
+        help="rows per algorithm, size and seed: N for every split, or "
+        "'train=N,test=M' (default: the preset's)",
+    )
+    text.add_argument("--use-hints", action="store_true", help="include the traces (hints)")
+    text.add_argument(
+        "--float-format",
+        default="default",
+        choices=list(FLOAT_FORMATS),
+        help="'default' (dm-clrs 2.0.3, str()) or 'legacy' (.3g/.3f, the July 2024 datasets)",
+    )
+    text.add_argument(
+        "--truncate-decimals",
+        default="3",
+        metavar="D",
+        help="truncate float inputs to D decimals, or 'none' (default: 3, as the "
+        "reference Hugging Face generator; the legacy datasets used none)",
+    )
+    text.add_argument(
+        "--format",
+        default="jsonl",
+        choices=list(datasets.FILE_FORMATS),
+        help="file format (parquet needs pyarrow: pip install 'transnar[parquet]')",
+    )
+    text.add_argument(
+        "--with-graphs",
+        action="store_true",
+        help="also write the paired trajectories (.npz per split, algorithm and size)",
+    )
+    text.add_argument("--force", action="store_true", help="overwrite existing output files")
+    text.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    text.add_argument(
+        "--dry-run", action="store_true", help="print the splits and row counts; write nothing"
+    )
+    text.set_defaults(handler=run_text)
 
 
 def parse_options(items: list[str]) -> dict[str, Any]:
@@ -106,9 +218,7 @@ def run_graph(args: argparse.Namespace) -> int:
         raise ValueError("--out must be a directory when several algorithms are asked for")
     targets = {a: (args.out / f"{a}.npz" if several else args.out) for a in algorithms}
     if not args.force:
-        existing = [str(p) for p in targets.values() if p.exists()]
-        if existing:
-            raise ValueError(f"{', '.join(existing)} already exist(s); pass --force to overwrite")
+        refuse_existing(targets.values(), overwrite=False)
     # Build every sampler first, so a bad option fails before anything is written.
     samplers = {
         a: build_sampler(a, args.size, args.seed, args.truncate_decimals, **options)
@@ -136,4 +246,149 @@ def run_graph(args: argparse.Namespace) -> int:
         }
         save_trajectories(targets[algorithm], trajectories, metadata, overwrite=args.force)
         print(f"wrote {len(trajectories)} {algorithm} trajectories to {targets[algorithm]}")
+    return 0
+
+
+def _integers(text: str, what: str) -> list[int]:
+    """``"4-8,12"`` -> ``[4, 5, 6, 7, 8, 12]`` (ranges are inclusive)."""
+    values = []
+    for item in text.split(","):
+        low, dash, high = item.strip().partition("-")
+        try:
+            if dash:
+                if int(high) < int(low):
+                    raise ValueError
+                values += range(int(low), int(high) + 1)
+            else:
+                values.append(int(low))
+        except ValueError:
+            raise ValueError(
+                f"{what} must be integers or ranges like '4-8,12', got {text!r}"
+            ) from None
+    return values
+
+
+def _counts(text: str | None, names: list[str]) -> dict[str, int | None]:
+    """``--count``: ``"100"`` for every split, or ``"train=100,test=10"``; ``None``
+    where the preset's count stays."""
+    counts: dict[str, int | None] = dict.fromkeys(names)
+    if text is None:
+        return counts
+    if "=" not in text:
+        return dict.fromkeys(names, _integer(text, "--count"))
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        if name.strip() not in counts:
+            raise ValueError(
+                f"--count names split {name.strip()!r}, which is not written ({', '.join(names)})"
+            )
+        counts[name.strip()] = _integer(value, f"--count of {name.strip()}")
+    return counts
+
+
+def _integer(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{what} must be an integer, got {text!r}") from None
+
+
+def _truncate_decimals(text: str) -> int | None:
+    if text.strip().lower() == "none":
+        return None
+    return _integer(text, "--truncate-decimals (or 'none')")
+
+
+def text_splits(args: argparse.Namespace) -> list[datasets.Split]:
+    """The splits ``transnar data text`` writes: the preset's, with the overrides."""
+    preset = datasets.get_preset(args.preset)
+    names = list(preset) if args.split == "all" else [n.strip() for n in args.split.split(",")]
+    unknown = [n for n in names if n not in preset]
+    if unknown or len(set(names)) != len(names):
+        raise ValueError(
+            f"--split {args.split!r}: preset {args.preset} has the splits {', '.join(preset)}"
+        )
+    if args.seed is not None and len(names) > 1:
+        raise ValueError(
+            "--seed replaces the seeds of one split; pick it with --split "
+            "(evaluation seeds must stay disjoint from training seeds)"
+        )
+    algorithms = None if args.algorithm == "all" else _algorithms(args.algorithm)
+    sizes = None if args.sizes is None else _integers(args.sizes, "--sizes")
+    seeds = None if args.seed is None else _integers(args.seed, "--seed")
+    counts = _counts(args.count, names)
+    splits = []
+    for name in names:
+        if counts[name] is not None and counts[name] < 1:
+            raise ValueError(f"--count must be at least 1, got {counts[name]}")
+        splits.append(
+            preset[name].replace(
+                algorithms=algorithms, sizes=sizes, seeds=seeds, count=counts[name]
+            )
+        )
+    return splits
+
+
+def _sizes_text(split: datasets.Split) -> str:
+    """``"4-8,12"``, or ``"4..64 (per algorithm)"`` when the algorithms differ."""
+    tables = set(split.sizes.values())
+    if len(tables) > 1:
+        every = [n for sizes in tables for n in sizes]
+        return f"{min(every)}..{max(every)} (per algorithm)"
+    runs: list[list[int]] = []
+    for n in next(iter(tables)):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ",".join(f"{r[0]}-{r[-1]}" if len(r) > 2 else ",".join(map(str, r)) for r in runs)
+
+
+def _preset_table() -> str:
+    lines = []
+    for name, splits in datasets.PRESETS.items():
+        for number, split in enumerate(splits.values()):
+            seeds = ",".join(map(str, split.seeds))
+            lines.append(
+                f"  {name if number == 0 else '':<10} {split.name:<6} "
+                f"sizes {_sizes_text(split):<26} seeds {seeds:<16} count {split.count}"
+            )
+    return "\n".join(lines)
+
+
+def _describe(split: datasets.Split) -> str:
+    return (
+        f"{split.num_rows} rows: {len(split.sizes)} algorithm(s), sizes {_sizes_text(split)}, "
+        f"seeds {','.join(map(str, split.seeds))}, {split.count} per algorithm, size and seed"
+    )
+
+
+def run_text(args: argparse.Namespace) -> int:
+    """Writes the CLRS-Text splits of a preset (and their trajectories)."""
+    splits = text_splits(args)
+    truncate_decimals = _truncate_decimals(args.truncate_decimals)
+    if args.dry_run:
+        for split in splits:
+            path = datasets.split_path(args.out, split, args.format)
+            print(f"{split.name}: {_describe(split)} -> {path}")
+        return 0
+    try:
+        manifest = datasets.write_dataset(
+            args.out,
+            splits,
+            use_hints=args.use_hints,
+            float_format=args.float_format,
+            truncate_decimals=truncate_decimals,
+            file_format=args.format,
+            with_graphs=args.with_graphs,
+            overwrite=args.force,
+            preset=args.preset,
+            progress=False if args.no_progress else None,
+        )
+    except ImportError as error:
+        raise ValueError(str(error)) from None
+    for name, entry in manifest["splits"].items():
+        graphs = f" and {entry['graphs']['files']} graph files" if "graphs" in entry else ""
+        print(f"wrote {entry['rows']} {name} rows to {args.out / entry['file']}{graphs}")
+    print(f"wrote {args.out / datasets.MANIFEST}")
     return 0

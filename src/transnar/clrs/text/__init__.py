@@ -1,9 +1,42 @@
 """CLRS-Text: the text view of CLRS-30 trajectories (Markeeva et al. 2024).
 
-- :func:`format_example` renders a trajectory as a question and an answer,
-  byte for byte as the reference ``clrs_text`` formatter.
+- :func:`format_example`: a trajectory as a question and an answer, byte for
+  byte as the reference ``clrs_text`` formatter (``float_format="legacy"``:
+  as the July 2024 public datasets).
+- :func:`parse_question`: back from a question to the algorithm and its input
+  probes, so that ``execute(*parse_question(q))`` rebuilds the trajectory.
+- :func:`parse_answer` and the scores :func:`parse_score`, :func:`shape_score`,
+  :func:`clrs_score` (and :func:`trace_accuracy`) of a model's answer;
+  :func:`score_answer` gives all four.
+- :mod:`~transnar.clrs.text.datasets`: rows, split presets, JSONL/Parquet
+  datasets paired with their graph trajectories;
+  :mod:`~transnar.clrs.text.scoring`: scoring a predictions file.
 """
 
+from transnar.clrs.text.answers import (
+    AnswerScores,
+    ParsedAnswer,
+    clrs_score,
+    parse_answer,
+    parse_score,
+    score_answer,
+    shape_score,
+    trace_accuracy,
+)
 from transnar.clrs.text.formatting import FLOAT_FORMATS, format_example, predecessors_to_order
+from transnar.clrs.text.questions import parse_question
 
-__all__ = ["FLOAT_FORMATS", "format_example", "predecessors_to_order"]
+__all__ = [
+    "FLOAT_FORMATS",
+    "AnswerScores",
+    "ParsedAnswer",
+    "clrs_score",
+    "format_example",
+    "parse_answer",
+    "parse_question",
+    "parse_score",
+    "predecessors_to_order",
+    "score_answer",
+    "shape_score",
+    "trace_accuracy",
+]

@@ -93,23 +93,19 @@ def format_example(
         answer = SEPARATOR.join(renderer.render(n, trajectory.hints[n][-1]) for n in names)
     else:
         answer = SEPARATOR.join(renderer.render(n, trajectory.outputs[n]) for n in spec.outputs)
-    names_line = SEPARATOR.join(names)
     if use_hints:
-        answer, names_line = (
-            _parenthesise(algorithm, [answer]),
-            _parenthesise(algorithm, [names_line]),
-        )
+        answer = parenthesise(algorithm, [answer])
         trace = trace_hints(spec, names)
         if trace:
             steps = [
                 [renderer.render(shown, trajectory.hints[hint][t]) for hint, shown in trace]
                 for t in range(trajectory.length)
             ]
-            initial = _parenthesise(algorithm, steps[0])
-            middle = SEPARATOR.join(_parenthesise(algorithm, step) for step in steps[1:-1])
+            initial = parenthesise(algorithm, steps[0])
+            middle = SEPARATOR.join(parenthesise(algorithm, step) for step in steps[1:-1])
             inputs = SEPARATOR.join([inputs, f"{INITIAL_TRACE} {initial}"])
             answer = TRACE_SEPARATOR.join([middle, answer])
-            names_line = TRACE_SEPARATOR.join([TRACE, names_line])
+    names_line = output_names_line(spec, use_hints)
     return f"{algorithm}:\n{inputs}\n{names_line}:\n", f"{answer}\n\n"
 
 
@@ -123,6 +119,16 @@ def output_names(spec: AlgorithmSpec, use_hints: bool) -> tuple[str, ...]:
     if use_hints and spec.name in TRACE_HINTS:
         return TRACE_HINTS[spec.name]
     return spec.outputs
+
+
+def output_names_line(spec: AlgorithmSpec, use_hints: bool) -> str:
+    """The question's last line without its ``:``, e.g. ``topo, topo_head`` or
+    ``trace | (low, high)``."""
+    names = output_names(spec, use_hints)
+    line = SEPARATOR.join(names)
+    if not (use_hints and trace_hints(spec, names)):
+        return line
+    return TRACE_SEPARATOR.join([TRACE, parenthesise(spec.name, [line])])
 
 
 def trace_hints(spec: AlgorithmSpec, names: Sequence[str]) -> list[tuple[str, str]]:
@@ -139,7 +145,8 @@ def trace_hints(spec: AlgorithmSpec, names: Sequence[str]) -> list[tuple[str, st
     return [(hint, hint[:-2]) for hint in spec.hints if hint[:-2] in names]
 
 
-def _parenthesise(algorithm: str, values: Sequence[str]) -> str:
+def parenthesise(algorithm: str, values: Sequence[str]) -> str:
+    """Joins values with ``", "``, in parentheses for the algorithms that trace pairs."""
     joined = SEPARATOR.join(values)
     return f"({joined})" if algorithm in PARENTHESISED_TRACES else joined
 
@@ -208,13 +215,13 @@ def _integers(type_: Type, value: np.ndarray, keep_masked: bool = False) -> np.n
 def predecessors_to_order(pointers: np.ndarray) -> np.ndarray:
     """The nodes in order, from predecessor pointers (the first points to itself).
 
-    Walks back from the last node, the one no node points to; ``pointers``
-    must describe a linear order.
+    Walks back from the last node, the one no other node points to;
+    ``pointers`` must describe a linear order.
     """
     pointers = pointers.astype(int)
     n = pointers.shape[0]
     pointed_to = np.zeros(n, dtype=bool)
-    pointed_to[pointers] = True
+    pointed_to[pointers[pointers != np.arange(n)]] = True  # the first node points to itself
     (last,) = np.flatnonzero(~pointed_to)
     order = np.empty(n, dtype=int)
     order[-1] = last
@@ -235,6 +242,8 @@ __all__ = [
     "TRACE_HINTS",
     "format_example",
     "output_names",
+    "output_names_line",
+    "parenthesise",
     "predecessors_to_order",
     "render_probe",
     "trace_hints",

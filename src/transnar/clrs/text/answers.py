@@ -1,0 +1,587 @@
+"""CLRS-Text answers: parse them, and score a prediction against the truth.
+
+An *answer* is the text a model writes after a CLRS-Text question (see
+:mod:`transnar.clrs.text.formatting`): the algorithm's outputs, in spec order,
+joined by ``", "``, e.g. ``[0.423 0.544 0.548]`` (a sort), ``[0 2 0 1 3], 4``
+(``topo, topo_head``) or ``[[-1 0], [1 -1]]`` (the LCS table ``b``). With
+traces (``use_hints``) it is ``<trace steps> | <final answer>``.
+
+**Grammar.** The answer is cut at the first blank line (``"\\n\\n"``) and
+stripped. It is a list of *values* separated by commas; a value is
+
+- a *scalar*: one number (a graph probe, a node ``mask_one`` such as
+  ``return`` or ``match``);
+- a *list*: numbers in brackets separated by spaces, ``[0 1 1]`` (a node probe;
+  the sorting output ``pred`` is the list of the sorted keys);
+- a *matrix*: rows in brackets separated by commas, ``[[0 1], [1 0]]`` (an
+  edge probe).
+
+Each output probe's location and type fix its kind and its numbers:
+*floats* (scalar probes and the sorted keys) are written as Python prints them,
+``0.5``, ``-3.0``, ``1.23e-05``, ``1e+20``; *integers* are digits, with a minus
+sign only for masks and edge categoricals, whose masked cells are ``-1`` (the
+LCS table ``b``, ``is_bridge``); pointers and indices are never negative.
+Spaces are formatting: runs of spaces, and spaces next to brackets and commas,
+are accepted (``[ 1  2 ]`` reads as ``[1 2]``), but the separators are not
+interchangeable (``[1, 2]`` is not a list of numbers).
+
+**Legal characters** (the parse score's "illicit characters" are the others):
+digits and the space, then only what the algorithm's grammar uses: ``,`` when
+there are several outputs, a matrix or a trace; ``[`` ``]`` for lists and
+matrices; ``-`` for floats, masks and edge categoricals; ``.`` ``e`` ``+`` for
+floats; with traces ``|``, and ``(`` ``)`` for ``binary_search`` and
+``find_maximum_subarray_kadane``. Letters are never legal except the
+exponent ``e`` of floats.
+
+**Traces.** With ``use_hints`` (for the 29 algorithms with a trace; the answer
+of ``segments_intersect`` is the same with or without), the answer has exactly
+one ``|``: the steps before it, the final answer after it. A step holds the
+values of the trace hints (:func:`~transnar.clrs.text.formatting.trace_hints`)
+in order: one list for a sort, ``[0 2 0 1 4], 3`` for ``topo, topo_head``,
+``(3, 4)`` for ``binary_search`` (parenthesised). The steps are separated by
+commas like values; there may be none (``| 1``). The final answer is the
+output, except for the searches (``binary_search``, ``quickselect``,
+``find_maximum_subarray_kadane``), whose answer is the final value of their
+trace hints (``(4, 4)`` for ``low, high``); the string matchers answer
+``match`` under the names line ``trace | s``.
+
+**Scores** (TransNAR paper §4; DESIGN.md §7), for one prediction against the
+truth, both answer strings (:func:`score_answer`):
+
+- ``parse``: 1 iff the (final) answer holds only legal characters and parses
+  into the algorithm's structure: the right number of outputs, each of the
+  right kind (scalar, list or matrix) with numbers of the right syntax;
+- ``shape``: 1 iff it parses and has exactly the truth's shape (list lengths,
+  number of matrix rows and the length of every row);
+- ``clrs``: the fraction of elements equal to the truth's, 0 if the shape is
+  wrong. Numbers are compared *as numbers parsed from their text*: ``0.50``
+  equals ``0.5``, ``1e-05`` equals ``0.00001`` and ``007`` equals ``7``
+  (floats are compared as the nearest IEEE doubles, integers exactly; an
+  integer of more than 4,000 digits reads as infinite and equals no truth);
+- ``trace`` (with traces only, else ``None``): the fraction of trace steps
+  equal to the truth's steps, a step being equal when all its values have the
+  same shape and equal elements; 0 if the trace does not parse or the number
+  of steps differs, 1 when both traces have no step. The three other scores
+  are those of the final answer, so a wrong trace does not lower them.
+
+None of these functions raises on a prediction, whatever its text; they raise
+``ValueError`` for an unknown algorithm or a truth that does not parse.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+from transnar.clrs.specs import Location, ProbeSpec, Type, get_spec
+from transnar.clrs.text.formatting import (
+    PARENTHESISED_TRACES,
+    SEARCH_TRACES,
+    output_names,
+    trace_hints,
+)
+
+Number = int | float
+Value = Number | list  # a number, a list of numbers, or a matrix (a list of rows)
+
+BLANK_LINE = "\n\n"
+TRACE_MARK = "|"
+
+# Integers longer than this are kept as +-inf: no truth is that long, and
+# Python refuses to print (or convert from text) integers over 4,300 digits.
+_MAX_INT_DIGITS = 4000
+_INT = re.compile(r"[0-9]+")
+_SIGNED_INT = re.compile(r"-?[0-9]+")
+_FLOAT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e[-+]?[0-9]+)?")
+_PUNCTUATION = frozenset("[](),|")
+_DIGITS = frozenset("0123456789 ")
+
+
+class Kind(NamedTuple):
+    """How one value of an answer is written.
+
+    Attributes:
+        shape: ``"scalar"``, ``"list"`` (a node probe) or ``"matrix"`` (an edge probe).
+        floats: numbers are floats (else integers).
+        signed: integers may be negative (masks and edge categoricals use -1).
+    """
+
+    shape: Literal["scalar", "list", "matrix"]
+    floats: bool
+    signed: bool
+
+
+def probe_kind(probe: ProbeSpec) -> Kind:
+    """The kind of a probe's value in CLRS-Text, as the formatter renders it."""
+    if probe.location is Location.GRAPH or probe.type is Type.MASK_ONE:
+        shape = "scalar"
+    elif probe.location is Location.NODE:
+        shape = "list"
+    else:
+        shape = "matrix"
+    floats = probe.type in (Type.SCALAR, Type.SHOULD_BE_PERMUTATION)
+    # Masks print -1 where masked; edge categoricals print -1 for masked cells
+    # (the LCS table); node and graph categoricals print their argmax.
+    signed = (
+        floats
+        or probe.type is Type.MASK
+        or (probe.type is Type.CATEGORICAL and probe.location is Location.EDGE)
+    )
+    return Kind(shape, floats, signed)
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """The answer grammar of one algorithm, with or without traces.
+
+    Attributes:
+        algorithm: the algorithm's name.
+        names: the names of the final answer's values.
+        kinds: the kind of each value of the final answer.
+        parenthesised: the final answer is wrapped in parentheses.
+        chars: the characters legal in the final answer.
+        trace_names: the names of the values of one trace step, or ``None``
+            when the answer has no trace.
+        trace_kinds: the kind of each value of one trace step.
+        trace_chars: the characters legal in the trace.
+    """
+
+    algorithm: str
+    names: tuple[str, ...]
+    kinds: tuple[Kind, ...]
+    parenthesised: bool
+    chars: frozenset[str]
+    trace_names: tuple[str, ...] | None
+    trace_kinds: tuple[Kind, ...] | None
+    trace_chars: frozenset[str] | None
+
+
+def grammar(algorithm: str, use_hints: bool = False) -> Grammar:
+    """The answer grammar of ``algorithm`` (``ValueError`` if unknown)."""
+    if not isinstance(algorithm, str):
+        raise ValueError(f"the algorithm must be a name, not {algorithm!r}")
+    return _grammar(algorithm, bool(use_hints))
+
+
+@functools.cache
+def _grammar(algorithm: str, use_hints: bool) -> Grammar:
+    spec = get_spec(algorithm)
+    names = output_names(spec, use_hints)
+    trace = trace_hints(spec, names) if use_hints else []
+    final = names if (trace and algorithm in SEARCH_TRACES) else spec.outputs
+    kinds = tuple(probe_kind(spec[name]) for name in final)
+    parenthesised = bool(trace) and algorithm in PARENTHESISED_TRACES
+    if not trace:
+        return Grammar(algorithm, final, kinds, False, _chars(kinds, False), None, None, None)
+    trace_names = tuple(shown for _, shown in trace)
+    trace_kinds = tuple(probe_kind(spec[shown]) for shown in trace_names)
+    return Grammar(
+        algorithm,
+        final,
+        kinds,
+        parenthesised,
+        _chars(kinds, parenthesised),
+        trace_names,
+        trace_kinds,
+        _chars(trace_kinds, parenthesised, several=True),
+    )
+
+
+def _chars(kinds: tuple[Kind, ...], parenthesised: bool, several: bool = False) -> frozenset:
+    chars = set(_DIGITS)
+    if several or len(kinds) > 1 or any(k.shape == "matrix" for k in kinds):
+        chars.add(",")
+    if any(k.shape != "scalar" for k in kinds):
+        chars.update("[]")
+    if any(k.signed for k in kinds):
+        chars.add("-")
+    if any(k.floats for k in kinds):
+        chars.update(".e+")
+    if parenthesised:
+        chars.update("()")
+    return frozenset(chars)
+
+
+@dataclass(frozen=True)
+class ParsedAnswer:
+    """An answer read into the structure of the algorithm's output.
+
+    Attributes:
+        algorithm: the algorithm's name.
+        values: the final answer's values in order (numbers; lists of numbers;
+            matrices as lists of rows), or ``None`` if it does not parse.
+        ok: the final answer parses (the parse score).
+        error: why it does not parse (``None`` when ``ok``).
+        trace: with traces, the steps (each a list of the values of the trace
+            hints); ``None`` without traces or if the trace does not parse.
+        trace_ok: whether the trace parses; ``None`` without traces.
+        trace_error: why the trace does not parse.
+    """
+
+    algorithm: str
+    values: list[Value] | None
+    ok: bool
+    error: str | None = None
+    trace: list[list[Value]] | None = None
+    trace_ok: bool | None = None
+    trace_error: str | None = None
+
+
+@dataclass(frozen=True)
+class AnswerScores:
+    """The scores of one prediction (see the module docstring).
+
+    Attributes:
+        parse: 1.0 iff the final answer parses into the algorithm's structure.
+        shape: 1.0 iff it also has exactly the truth's shape.
+        clrs: fraction of elements equal to the truth (0.0 if the shape is wrong).
+        trace: fraction of trace steps equal to the truth's; ``None`` without traces.
+    """
+
+    parse: float
+    shape: float
+    clrs: float
+    trace: float | None = None
+
+
+class _ParseError(Exception):
+    """Internal: the text does not follow the grammar (the message says why)."""
+
+
+def parse_answer(algorithm: str, text: str, use_hints: bool = False) -> ParsedAnswer:
+    """Reads an answer (a model's or the truth) into the algorithm's output structure.
+
+    Never raises on the text: a text that does not parse gives ``ok=False``
+    and an ``error``.
+
+    Args:
+        algorithm: one of the 30 algorithm names.
+        text: the answer; anything from the first blank line on is ignored.
+        use_hints: the answer has a trace, ``<steps> | <final answer>``.
+
+    Returns:
+        A :class:`ParsedAnswer`.
+
+    Raises:
+        ValueError: unknown algorithm.
+
+    Example:
+        >>> parse_answer("topological_sort", "[3 0 1 3], 2\\n\\n").values
+        [[3, 0, 1, 3], 2]
+    """
+    g = grammar(algorithm, use_hints)
+    if not isinstance(text, str):
+        error = f"the answer is a {type(text).__name__}, not a string"
+        trace_ok = None if g.trace_kinds is None else False
+        return ParsedAnswer(algorithm, None, False, error, None, trace_ok, error)
+    text = text.split(BLANK_LINE, 1)[0].strip()
+    if g.trace_kinds is None:
+        values, error = _read_final(g, text)
+        return ParsedAnswer(algorithm, values, error is None, error)
+    if text.count(TRACE_MARK) != 1:
+        error = f"a traced answer has exactly one {TRACE_MARK!r}, found {text.count(TRACE_MARK)}"
+        return ParsedAnswer(algorithm, None, False, error, None, False, error)
+    trace_text, final_text = (part.strip() for part in text.split(TRACE_MARK))
+    values, error = _read_final(g, final_text)
+    steps, trace_error = _read_trace(g, trace_text)
+    return ParsedAnswer(
+        algorithm, values, error is None, error, steps, trace_error is None, trace_error
+    )
+
+
+def score_answer(
+    algorithm: str, prediction: str, truth: str, use_hints: bool = False
+) -> AnswerScores:
+    """All scores of one prediction against the true answer.
+
+    Args:
+        algorithm: one of the 30 algorithm names.
+        prediction: the model's answer (any text; never raises on it).
+        truth: the true answer, as :func:`~transnar.clrs.text.format_example` writes it.
+        use_hints: both answers have traces.
+
+    Returns:
+        :class:`AnswerScores`; ``trace`` is ``None`` without traces (and for
+        ``segments_intersect``, which has none).
+
+    Raises:
+        ValueError: unknown algorithm, or a truth that does not parse.
+    """
+    true = parse_answer(algorithm, truth, use_hints)
+    if not true.ok or true.trace_ok is False:
+        reason = true.error if not true.ok else f"its trace: {true.trace_error}"
+        raise ValueError(
+            f"the true answer {_preview(truth)} is not a {algorithm} answer"
+            f"{' with traces' if use_hints else ''}: {reason}"
+        )
+    pred = parse_answer(algorithm, prediction, use_hints)
+    trace = None
+    if true.trace is not None:
+        trace = 0.0
+        if pred.trace is not None and len(pred.trace) == len(true.trace):
+            equal = sum(_equal(p, t) for p, t in zip(pred.trace, true.trace, strict=True))
+            trace = equal / len(true.trace) if true.trace else 1.0
+    if not pred.ok:
+        return AnswerScores(0.0, 0.0, 0.0, trace)
+    if _skeleton(pred.values) != _skeleton(true.values):
+        return AnswerScores(1.0, 0.0, 0.0, trace)
+    pairs = list(zip(_leaves(pred.values), _leaves(true.values), strict=True))
+    clrs = sum(p == t for p, t in pairs) / len(pairs) if pairs else 1.0
+    return AnswerScores(1.0, 1.0, clrs, trace)
+
+
+def parse_score(algorithm: str, prediction: str, use_hints: bool = False) -> float:
+    """1.0 iff the (final) answer holds only legal characters and parses into the
+    algorithm's structure; else 0.0. Never raises on ``prediction``."""
+    return float(parse_answer(algorithm, prediction, use_hints).ok)
+
+
+def shape_score(algorithm: str, prediction: str, truth: str, use_hints: bool = False) -> float:
+    """1.0 iff the prediction parses and has exactly the truth's shape (number
+    of outputs, list lengths, matrix dimensions); else 0.0."""
+    return score_answer(algorithm, prediction, truth, use_hints).shape
+
+
+def clrs_score(algorithm: str, prediction: str, truth: str, use_hints: bool = False) -> float:
+    """The fraction of output elements equal to the truth's, 0.0 if the shape
+    differs; numbers compare as numbers read from their text (``0.50 == 0.5``)."""
+    return score_answer(algorithm, prediction, truth, use_hints).clrs
+
+
+def trace_accuracy(algorithm: str, prediction: str, truth: str) -> float | None:
+    """The fraction of trace steps equal to the truth's (0.0 if the step counts
+    differ or the trace does not parse); ``None`` for an algorithm without trace."""
+    return score_answer(algorithm, prediction, truth, use_hints=True).trace
+
+
+# --- Reading -----------------------------------------------------------------
+
+
+def _read_final(g: Grammar, text: str) -> tuple[list[Value] | None, str | None]:
+    try:
+        _check_chars(text, g.chars)
+        items = _parse_items(_tokenize(text), groups=g.parenthesised)
+        if g.parenthesised:
+            if len(items) != 1 or not isinstance(items[0], tuple):
+                raise _ParseError("the answer is not one parenthesised group")
+            items = list(items[0])
+        return _typed_values(items, g.kinds, g.names), None
+    except _ParseError as error:
+        return None, str(error)
+
+
+def _read_trace(g: Grammar, text: str) -> tuple[list[list[Value]] | None, str | None]:
+    if not text:
+        return [], None
+    kinds, names = g.trace_kinds, g.trace_names
+    try:
+        _check_chars(text, g.trace_chars)
+        items = _parse_items(_tokenize(text), groups=g.parenthesised)
+        if g.parenthesised:
+            for item in items:
+                if not isinstance(item, tuple):
+                    raise _ParseError("a trace step is not parenthesised")
+            groups = [list(item) for item in items]
+        else:
+            if len(items) % len(kinds):
+                raise _ParseError(f"{len(items)} trace values are not whole steps of {len(kinds)}")
+            groups = [items[i : i + len(kinds)] for i in range(0, len(items), len(kinds))]
+        return [_typed_values(group, kinds, names) for group in groups], None
+    except _ParseError as error:
+        return None, f"trace: {error}"
+
+
+def _check_chars(text: str, legal: frozenset) -> None:
+    if not text:
+        raise _ParseError("empty answer")
+    if set(text) <= legal:
+        return
+    for position, char in enumerate(text):
+        if char not in legal:
+            raise _ParseError(f"illegal character {char!r} at position {position}")
+
+
+def _tokenize(text: str) -> list[str]:
+    """Punctuation characters, and the runs of other characters between spaces
+    and punctuation (the would-be numbers)."""
+    tokens = []
+    word = []
+    for char in text:
+        if char in _PUNCTUATION or char == " ":
+            if word:
+                tokens.append("".join(word))
+                word = []
+            if char != " ":
+                tokens.append(char)
+        else:
+            word.append(char)
+    if word:
+        tokens.append("".join(word))
+    return tokens
+
+
+class _Cursor:
+    """Reads a token list left to right."""
+
+    def __init__(self, tokens: list[str]):
+        self.tokens = tokens
+        self.i = 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def take(self, expected: str | None = None) -> str:
+        token = self.peek()
+        if token is None:
+            raise _ParseError(f"the answer ends where {expected or 'a value'!r} was expected")
+        if expected is not None and token != expected:
+            raise _ParseError(f"{token!r} where {expected!r} was expected")
+        self.i += 1
+        return token
+
+
+def _parse_items(tokens: list[str], groups: bool) -> list:
+    """``value (',' value)*`` over all the tokens; values are raw number
+    strings, lists (of strings or of lists of strings) and, where ``groups``,
+    parenthesised tuples of values."""
+    cursor = _Cursor(tokens)
+    items = _comma_separated(cursor, groups)
+    if cursor.peek() is not None:
+        raise _ParseError(f"unexpected {cursor.peek()!r} after a value")
+    return items
+
+
+def _comma_separated(cursor: _Cursor, groups: bool) -> list:
+    items = [_value(cursor, groups)]
+    while cursor.peek() == ",":
+        cursor.take()
+        items.append(_value(cursor, groups))
+    return items
+
+
+def _value(cursor: _Cursor, groups: bool):
+    token = cursor.peek()
+    if token == "[":
+        return _bracketed(cursor, depth=1)
+    if token == "(" and groups:
+        cursor.take()
+        items = _comma_separated(cursor, groups=False)
+        cursor.take(")")
+        return tuple(items)
+    if token is None or token in _PUNCTUATION:
+        raise _ParseError(
+            "the answer ends where a value was expected"
+            if token is None
+            else f"{token!r} where a value was expected"
+        )
+    return cursor.take()
+
+
+def _bracketed(cursor: _Cursor, depth: int) -> list:
+    """``[]``, ``[n n ...]`` or (at depth 1) ``[[...], [...], ...]``; the depth
+    bound keeps the recursion shallow whatever the input."""
+    cursor.take("[")
+    token = cursor.peek()
+    if token == "]":
+        cursor.take()
+        return []
+    if token == "[":
+        if depth > 1:
+            raise _ParseError("brackets nested deeper than a matrix")
+        rows = [_bracketed(cursor, depth + 1)]
+        while cursor.peek() == ",":
+            cursor.take()
+            rows.append(_bracketed(cursor, depth + 1))
+        cursor.take("]")
+        return rows
+    numbers = []
+    while (token := cursor.peek()) is not None and token not in _PUNCTUATION:
+        numbers.append(cursor.take())
+    cursor.take("]")
+    return numbers
+
+
+def _typed_values(items: list, kinds: tuple[Kind, ...], names: tuple[str, ...]) -> list[Value]:
+    if len(items) != len(kinds):
+        raise _ParseError(
+            f"{len(items)} value(s) where {len(kinds)} ({', '.join(names)}) were expected"
+        )
+    return [_typed(item, kind, name) for item, kind, name in zip(items, kinds, names, strict=True)]
+
+
+def _typed(item, kind: Kind, name: str) -> Value:
+    if kind.shape == "scalar":
+        if not isinstance(item, str):
+            raise _ParseError(f"{name}: a number was expected")
+        return _number(item, kind)
+    if not isinstance(item, list):
+        raise _ParseError(f"{name}: a {kind.shape} was expected")
+    if kind.shape == "list":
+        if any(not isinstance(x, str) for x in item):
+            raise _ParseError(f"{name}: a list of numbers was expected, not a matrix")
+        return [_number(x, kind) for x in item]
+    if any(not isinstance(row, list) for row in item):
+        raise _ParseError(f"{name}: a matrix (a list of rows) was expected")
+    return [[_number(x, kind) for x in row] for row in item]
+
+
+def _number(token: str, kind: Kind) -> Number:
+    if kind.floats:
+        if not _FLOAT.fullmatch(token):
+            raise _ParseError(f"{token[:20]!r} is not a number")
+        return float(token)
+    if not (_SIGNED_INT if kind.signed else _INT).fullmatch(token):
+        what = "an integer" if kind.signed else "a non-negative integer"
+        raise _ParseError(f"{token[:20]!r} is not {what}")
+    digits = token.lstrip("-").lstrip("0")
+    if len(digits) > _MAX_INT_DIGITS:
+        return -math.inf if token.startswith("-") else math.inf
+    return int(token)
+
+
+# --- Comparing ---------------------------------------------------------------
+
+
+def _skeleton(value):
+    """The shape of a value: lists of lists with the numbers replaced by None."""
+    if isinstance(value, list):
+        return [_skeleton(v) for v in value]
+    return None
+
+
+def _leaves(value):
+    if isinstance(value, list):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield value
+
+
+def _equal(pred: list[Value], true: list[Value]) -> bool:
+    return _skeleton(pred) == _skeleton(true) and all(
+        p == t for p, t in zip(_leaves(pred), _leaves(true), strict=True)
+    )
+
+
+def _preview(text: object, width: int = 60) -> str:
+    text = repr(text)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+__all__ = [
+    "AnswerScores",
+    "Grammar",
+    "Kind",
+    "ParsedAnswer",
+    "clrs_score",
+    "grammar",
+    "parse_answer",
+    "parse_score",
+    "probe_kind",
+    "score_answer",
+    "shape_score",
+    "trace_accuracy",
+]

@@ -1,0 +1,834 @@
+"""CLRS-Text datasets: rows of (question, answer), each paired with its trajectory.
+
+A **row** is one CLRS-Text example with the columns of the public CLRS-Text
+datasets and of the reference's Hugging Face generator (``text``, ``question``,
+``answer``, ``algo_name``, ``length``, ``use_hints``), plus what makes it
+reproducible (``seed``, ``index``, ``float_format``, ``truncate_decimals``):
+
+    {"text": question + answer, "question": "bfs:\\ns: 0, A: [[...]]\\npi:\\n",
+     "answer": "[0 1 2 3 0]\\n\\n", "algo_name": "bfs", "length": 5,
+     "use_hints": false, "seed": 3, "index": 1, "float_format": "default",
+     "truncate_decimals": 3}
+
+A row is fully determined by ``(algo_name, length, seed, index, use_hints,
+float_format, truncate_decimals)``: its instance is the ``index``-th draw of the
+sampler of ``(algo_name, length)`` seeded with ``seed``, i.e.
+``transnar.clrs.sample(algo_name, length, seed, count=index + 1,
+truncate_decimals=truncate_decimals)[index]``. Those are the draws of the
+reference generators (one sampler per algorithm and length, drawn one at a time),
+and the graph the NAR sees (:func:`trajectory_of`) holds exactly the numbers the
+text shows, truncated floats included.
+
+A **split** (:class:`Split`) is a table: for each algorithm its sizes, the seeds
+and the number of rows per (algorithm, size, seed); a **preset**
+(:data:`PRESETS`) is a named set of splits. Rows are written grouped, in the
+order algorithm, size, seed, index, not shuffled (the reference's Hugging Face
+generator interleaves algorithms and lengths at random; shuffle when loading).
+
+Presets (counts are per algorithm, size and seed; every split covers the 30
+algorithms):
+
+``transnar`` (TransNAR, Bounsi et al. 2024, section 4; 10,000 instances per
+algorithm and size, split 70/30):
+
+=======  ==========================  =====  =====  =========
+split    sizes                       seeds  count  rows
+=======  ==========================  =====  =====  =========
+train    4, 5, 6, 7, 8, 12           0      7,000  1,260,000
+val      4, 5, 6, 7, 8, 12           1      3,000    540,000
+test     10, 12, 14                  2      3,000    270,000
+=======  ==========================  =====  =====  =========
+
+In ``test``, size 10 is out-of-distribution interpolation, 12 in distribution,
+14 out-of-distribution extrapolation (:data:`TRANSNAR_REGIMES`). Evaluation seeds
+differ from the training seed, so the splits are disjoint sampler streams (at
+the smallest sizes a few instances can still coincide by chance, as within one
+stream).
+
+``clrs-text`` (CLRS-Text, Markeeva et al. 2024; the reference
+``generate_clrs_text.py`` defaults):
+
+=======  =============================================  ===================  =====
+split    sizes                                          seeds                count
+=======  =============================================  ===================  =====
+train    4, 5, 10, 11, 12, 15, 19, 23, 28, 31 up to     0                    10,000
+         the algorithm's largest training size
+         (:data:`CLRS_TEXT_TRAIN_MAX`)
+test     4 .. the algorithm's largest evaluation size   3, 14, 35, 81, 94    125
+         (:data:`CLRS_TEXT_TEST_MAX`)
+=======  =============================================  ===================  =====
+
+(2,150,000 train rows, 514,375 test rows.) The reference script names its
+evaluation split ``val``; we call it ``test``, as the other preset. That script
+samples without float truncation; the reference Hugging Face generator truncates
+to 3 decimals, our default. The July 2024 public datasets are
+``float_format="legacy"``, ``truncate_decimals=None``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import numbers
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from tqdm import tqdm
+
+from transnar import __version__
+from transnar._files import atomic_write, refuse_existing
+from transnar.clrs.io import save_trajectories
+from transnar.clrs.samplers import Sampler, build_sampler
+from transnar.clrs.specs import CLRS30_ALGORITHMS, get_spec
+from transnar.clrs.text.formatting import FLOAT_FORMATS, FloatFormat, format_example
+from transnar.clrs.trajectory import Trajectory
+
+COLUMNS: tuple[str, ...] = (
+    "text",
+    "question",
+    "answer",
+    "algo_name",
+    "length",
+    "use_hints",
+    "seed",
+    "index",
+    "float_format",
+    "truncate_decimals",
+)
+"""The columns of a row, in order; the first six are those of the public datasets."""
+
+FILE_FORMATS: tuple[str, ...] = ("jsonl", "parquet")
+MANIFEST = "manifest.json"
+GRAPHS = "graphs/{split}/{algorithm}-{size}.npz"
+"""Where ``--with-graphs`` puts the trajectories, relative to the output directory."""
+MANIFEST_FORMAT = "transnar.clrs_text"
+MANIFEST_VERSION = 1
+
+# Parquet row groups hold at most this many rows or characters of text.
+_PARQUET_ROWS = 1000
+_PARQUET_CHARS = 32_000_000
+
+
+def _check_options(use_hints: Any, float_format: Any) -> None:
+    if not isinstance(use_hints, bool):
+        raise ValueError(f"use_hints must be True or False, got {use_hints!r}")
+    if float_format not in FLOAT_FORMATS:
+        raise ValueError(f"float_format must be one of {FLOAT_FORMATS}, got {float_format!r}")
+
+
+def _natural(name: str, value: Any) -> int:
+    """``value`` as an ``int`` if it is a non-negative integer, else a ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+# --- rows -------------------------------------------------------------------------
+
+
+def examples(
+    algorithm: str,
+    size: int,
+    seed: int,
+    count: int,
+    use_hints: bool = False,
+    float_format: FloatFormat = "default",
+    truncate_decimals: int | None = 3,
+    start: int = 0,
+) -> Iterator[tuple[dict[str, Any], Trajectory]]:
+    """Rows ``start .. start + count - 1`` of one sampler stream, each with its trajectory.
+
+    One sampler of ``(algorithm, size)`` seeded with ``seed`` is drawn one
+    instance at a time, as the reference generators do; draws before ``start``
+    are skipped without running the algorithm.
+
+    Args:
+        algorithm: one of :data:`~transnar.clrs.CLRS30_ALGORITHMS`.
+        size: the problem size (the CLRS-Text ``length``).
+        seed: the sampler's seed.
+        count: number of rows.
+        use_hints: render the trace (CLRS-Text with hints).
+        float_format: ``"default"`` or ``"legacy"``; see
+            :func:`~transnar.clrs.text.format_example`.
+        truncate_decimals: truncate float inputs to this many decimals (the
+            reference Hugging Face generator uses 3); ``None`` for full precision.
+        start: index of the first row in the stream.
+
+    Returns:
+        An iterator of ``(row, trajectory)``: the row (see the module
+        docstring) and the trajectory it renders, unmodified (apply
+        :func:`~transnar.clrs.preprocess` for the NAR). Arguments are checked
+        at the call, not at the first ``next``.
+    """
+    _check_options(use_hints, float_format)
+    count, start = _natural("count", count), _natural("start", start)
+    sampler = build_sampler(algorithm, size, seed, truncate_decimals)
+    return _stream(sampler, start, count, use_hints, float_format)
+
+
+def _stream(
+    sampler: Sampler, start: int, count: int, use_hints: bool, float_format: FloatFormat
+) -> Iterator[tuple[dict[str, Any], Trajectory]]:
+    _skip(sampler, start)
+    algorithm, size, seed = sampler.algorithm, int(sampler.size), int(sampler.seed)
+    truncate_decimals = sampler.truncate_decimals
+    truncate_decimals = None if truncate_decimals is None else int(truncate_decimals)
+    for index in range(start, start + count):
+        trajectory = sampler.draw()
+        question, answer = format_example(trajectory, use_hints, float_format)
+        row = {
+            "text": question + answer,
+            "question": question,
+            "answer": answer,
+            "algo_name": algorithm,
+            "length": size,
+            "use_hints": use_hints,
+            "seed": seed,
+            "index": index,
+            "float_format": float_format,
+            "truncate_decimals": truncate_decimals,
+        }
+        yield row, trajectory
+
+
+def make_example(
+    algorithm: str,
+    size: int,
+    seed: int,
+    index: int,
+    use_hints: bool = False,
+    float_format: FloatFormat = "default",
+    truncate_decimals: int | None = 3,
+) -> dict[str, Any]:
+    """The row at position ``index`` of the stream of ``(algorithm, size, seed)``.
+
+    Draws the ``index`` instances before it again (cheaply: without running
+    the algorithm); use :func:`examples` for many rows.
+    """
+    ((row, _),) = examples(
+        algorithm, size, seed, 1, use_hints, float_format, truncate_decimals, start=index
+    )
+    return row
+
+
+def trajectory_of(row: Mapping[str, Any]) -> Trajectory:
+    """The trajectory a row renders, drawn again from its sampler.
+
+    This redraws the ``index`` instances before it (without running the
+    algorithm: up to about 0.15 s per 1,000 skipped); to pair many rows,
+    use :func:`with_trajectories`. A row without ``truncate_decimals`` is
+    taken to have the default, 3.
+
+    Raises:
+        ValueError: the row lacks ``algo_name``, ``length``, ``seed`` or
+            ``index`` (e.g. a row of a dataset not written by transnar).
+    """
+    ((_, trajectory),) = with_trajectories([row])
+    return trajectory
+
+
+def with_trajectories(
+    rows: Iterable[Mapping[str, Any]],
+) -> Iterator[tuple[Mapping[str, Any], Trajectory]]:
+    """Each row with its trajectory, as :func:`trajectory_of`, but in one pass.
+
+    Keeps one sampler per stream (algorithm, size, seed, truncation) and only
+    moves it forward, so rows in file order (grouped, ascending index) cost one
+    draw each; a row whose index is behind its stream restarts that stream.
+    """
+    streams: dict[tuple, tuple[Sampler, int]] = {}
+    for row in rows:
+        missing = [k for k in ("algo_name", "length", "seed", "index") if k not in row]
+        if missing:
+            raise ValueError(f"row has no {', '.join(missing)}: cannot redraw its instance")
+        index = _natural("index", row["index"])
+        key = (row["algo_name"], row["length"], row["seed"], row.get("truncate_decimals", 3))
+        sampler, position = streams.get(key, (None, 0))
+        if sampler is None or index < position:
+            sampler, position = build_sampler(*key), 0
+        _skip(sampler, index - position)
+        streams[key] = (sampler, index + 1)
+        yield row, sampler.draw()
+
+
+def _skip(sampler: Sampler, draws: int) -> None:
+    """Advances a sampler by ``draws`` instances without running its algorithm
+    (which never touches the random state)."""
+    for _ in range(draws):
+        sampler.draw_arguments()
+
+
+# --- splits and presets -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split of a CLRS-Text dataset, as data.
+
+    The split holds, for every algorithm of ``sizes``, every size of that
+    algorithm and every seed, the first ``count`` draws of the sampler
+    ``(algorithm, size, seed)``; rows are ordered by algorithm (table order),
+    size, seed (as listed) and index.
+
+    Attributes:
+        name: the split's name (``train``, ``val``, ``test``, ...); also its file name.
+        sizes: algorithm -> its sizes (ascending).
+        seeds: the sampler seeds.
+        count: rows per (algorithm, size, seed).
+    """
+
+    name: str
+    sizes: Mapping[str, tuple[int, ...]]
+    seeds: tuple[int, ...]
+    count: int
+
+    def __post_init__(self):
+        if not self.name or not all(c.isalnum() or c in "-_" for c in self.name):
+            raise ValueError(f"split name must be letters, digits, '-' or '_', got {self.name!r}")
+        sizes = {}
+        for algorithm, values in self.sizes.items():
+            get_spec(algorithm)
+            sizes[algorithm] = tuple(sorted({_natural(f"size of {algorithm}", n) for n in values}))
+            if not sizes[algorithm]:
+                raise ValueError(f"split {self.name}: no sizes for {algorithm}")
+        if not sizes:
+            raise ValueError(f"split {self.name}: no algorithms")
+        seeds = tuple(_natural("seed", seed) for seed in self.seeds)
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError(f"split {self.name}: seeds must be distinct and non-empty: {seeds}")
+        count = _natural("count", self.count)
+        if count < 1:
+            raise ValueError(f"split {self.name}: count must be at least 1, got {count}")
+        object.__setattr__(self, "count", count)
+        object.__setattr__(self, "sizes", MappingProxyType(sizes))
+        object.__setattr__(self, "seeds", seeds)
+
+    @property
+    def num_rows(self) -> int:
+        """Number of rows of the split."""
+        return self.count * len(self.seeds) * sum(len(s) for s in self.sizes.values())
+
+    def groups(self) -> Iterator[tuple[str, int, int]]:
+        """``(algorithm, size, seed)`` of each sampler stream, in row order."""
+        for algorithm, sizes in self.sizes.items():
+            for size in sizes:
+                for seed in self.seeds:
+                    yield algorithm, size, seed
+
+    def replace(
+        self,
+        *,
+        algorithms: Sequence[str] | None = None,
+        sizes: Sequence[int] | None = None,
+        seeds: Sequence[int] | None = None,
+        count: int | None = None,
+    ) -> Split:
+        """A copy restricted to ``algorithms`` (in the given order), with every
+        algorithm at ``sizes``, and/or other ``seeds`` or ``count``."""
+        table = dict(self.sizes)
+        if algorithms is not None:
+            unknown = [a for a in algorithms if a not in table]
+            for name in unknown:
+                get_spec(name)  # a misspelt name gets the spec's "did you mean"
+            if unknown:
+                raise ValueError(f"split {self.name} has no {', '.join(unknown)}")
+            table = {a: table[a] for a in algorithms}
+        if sizes is not None:
+            table = dict.fromkeys(table, tuple(sizes))
+        return Split(
+            self.name,
+            table,
+            tuple(self.seeds if seeds is None else seeds),
+            self.count if count is None else count,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The split as a JSON-serialisable dict (as in the manifest)."""
+        return {
+            "rows": self.num_rows,
+            "count": self.count,
+            "seeds": list(self.seeds),
+            "sizes": {a: list(s) for a, s in self.sizes.items()},
+        }
+
+
+def _every_algorithm(sizes: Sequence[int]) -> dict[str, tuple[int, ...]]:
+    return dict.fromkeys(CLRS30_ALGORITHMS, tuple(sizes))
+
+
+def _by_largest(groups: Mapping[int, Sequence[str]], sizes) -> dict[str, tuple[int, ...]]:
+    """``{largest: algorithms}`` -> ``{algorithm: sizes(largest)}``, in CLRS-30 order."""
+    largest = {a: m for m, algorithms in groups.items() for a in algorithms}
+    assert sorted(largest) == sorted(CLRS30_ALGORITHMS), "each algorithm exactly once"
+    return {a: tuple(sizes(largest[a])) for a in CLRS30_ALGORITHMS}
+
+
+TRANSNAR_TRAIN_SIZES: tuple[int, ...] = (4, 5, 6, 7, 8, 12)
+TRANSNAR_REGIMES: Mapping[int, str] = MappingProxyType(
+    {10: "ood-interpolation", 12: "in-distribution", 14: "ood-extrapolation"}
+)
+"""Evaluation size -> regime, in TransNAR's protocol."""
+
+CLRS_TEXT_TRAIN_LADDER: tuple[int, ...] = (4, 5, 10, 11, 12, 15, 19, 23, 28, 31)
+CLRS_TEXT_TRAIN_MAX: Mapping[int, tuple[str, ...]] = MappingProxyType(
+    {
+        31: (
+            "activity_selector",
+            "bellman_ford",
+            "bfs",
+            "binary_search",
+            "find_maximum_subarray_kadane",
+            "graham_scan",
+            "insertion_sort",
+            "kmp_matcher",
+            "minimum",
+            "naive_string_matcher",
+            "quickselect",
+            "segments_intersect",
+            "task_scheduling",
+        ),
+        28: ("dijkstra", "mst_prim"),
+        23: ("dfs", "topological_sort"),
+        19: ("articulation_points", "dag_shortest_paths"),
+        15: ("strongly_connected_components",),
+        12: ("jarvis_march",),
+        10: (
+            "bubble_sort",
+            "floyd_warshall",
+            "heapsort",
+            "lcs_length",
+            "matrix_chain_order",
+            "mst_kruskal",
+            "optimal_bst",
+            "quicksort",
+        ),
+        5: ("bridges",),
+    }
+)
+"""CLRS-Text training: largest size -> algorithms; sizes are the ladder up to it."""
+
+CLRS_TEXT_TEST_MAX: Mapping[int, tuple[str, ...]] = MappingProxyType(
+    {
+        64: (
+            "binary_search",
+            "find_maximum_subarray_kadane",
+            "kmp_matcher",
+            "minimum",
+            "naive_string_matcher",
+            "quickselect",
+            "segments_intersect",
+        ),
+        41: ("bfs", "task_scheduling"),
+        40: ("activity_selector",),
+        32: ("bellman_ford",),
+        31: ("graham_scan",),
+        26: ("mst_prim",),
+        25: ("dijkstra", "insertion_sort"),
+        21: ("topological_sort",),
+        20: ("dfs",),
+        19: ("articulation_points", "dag_shortest_paths"),
+        16: ("strongly_connected_components",),
+        13: ("jarvis_march",),
+        12: ("lcs_length", "matrix_chain_order", "quicksort"),
+        11: ("bubble_sort", "floyd_warshall", "heapsort"),
+        10: ("mst_kruskal", "optimal_bst"),
+        7: ("bridges",),
+    }
+)
+"""CLRS-Text evaluation: largest size -> algorithms; sizes are 4 .. largest."""
+CLRS_TEXT_TEST_SEEDS: tuple[int, ...] = (3, 14, 35, 81, 94)
+
+PRESETS: Mapping[str, Mapping[str, Split]] = MappingProxyType(
+    {
+        "transnar": MappingProxyType(
+            {
+                "train": Split("train", _every_algorithm(TRANSNAR_TRAIN_SIZES), (0,), 7_000),
+                "val": Split("val", _every_algorithm(TRANSNAR_TRAIN_SIZES), (1,), 3_000),
+                "test": Split("test", _every_algorithm(tuple(TRANSNAR_REGIMES)), (2,), 3_000),
+            }
+        ),
+        "clrs-text": MappingProxyType(
+            {
+                "train": Split(
+                    "train",
+                    _by_largest(
+                        CLRS_TEXT_TRAIN_MAX,
+                        lambda m: [n for n in CLRS_TEXT_TRAIN_LADDER if n <= m],
+                    ),
+                    (0,),
+                    10_000,
+                ),
+                "test": Split(
+                    "test",
+                    _by_largest(CLRS_TEXT_TEST_MAX, lambda m: range(4, m + 1)),
+                    CLRS_TEXT_TEST_SEEDS,
+                    125,
+                ),
+            }
+        ),
+    }
+)
+"""Preset name -> split name -> :class:`Split`; see the module docstring."""
+
+
+def get_preset(name: str) -> Mapping[str, Split]:
+    """The splits of a preset; a clear error for an unknown name."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
+    return PRESETS[name]
+
+
+def split_examples(
+    split: Split,
+    use_hints: bool = False,
+    float_format: FloatFormat = "default",
+    truncate_decimals: int | None = 3,
+) -> Iterator[tuple[dict[str, Any], Trajectory]]:
+    """Every ``(row, trajectory)`` of a split, in row order, one at a time."""
+    for algorithm, size, seed in split.groups():
+        yield from examples(
+            algorithm, size, seed, split.count, use_hints, float_format, truncate_decimals
+        )
+
+
+def check_disjoint(splits: Iterable[Split]) -> None:
+    """Raises ``ValueError`` if two splits draw from the same sampler stream
+    (same algorithm, size and seed), i.e. would share instances."""
+    owner: dict[tuple[str, int, int], str] = {}
+    for split in splits:
+        for group in split.groups():
+            if group in owner and owner[group] != split.name:
+                algorithm, size, seed = group
+                raise ValueError(
+                    f"splits {owner[group]} and {split.name} both draw {algorithm} at size "
+                    f"{size} with seed {seed}: they would share instances"
+                )
+            owner[group] = split.name
+
+
+# --- files ------------------------------------------------------------------------
+
+
+def split_path(out: str | os.PathLike, split: Split | str, file_format: str = "jsonl") -> Path:
+    """``OUT/<split>.<format>``: where a split's rows go."""
+    name = split.name if isinstance(split, Split) else split
+    return Path(out) / f"{name}.{file_format}"
+
+
+def graph_path(out: str | os.PathLike, split: Split | str, algorithm: str, size: int) -> Path:
+    """``OUT/graphs/<split>/<algorithm>-<size>.npz``: where paired trajectories go."""
+    name = split.name if isinstance(split, Split) else split
+    return Path(out) / GRAPHS.format(split=name, algorithm=algorithm, size=size)
+
+
+def planned_files(
+    out: str | os.PathLike,
+    splits: Iterable[Split],
+    file_format: str = "jsonl",
+    with_graphs: bool = False,
+) -> list[Path]:
+    """Every file :func:`write_dataset` would write, the manifest last."""
+    paths = []
+    for split in splits:
+        paths.append(split_path(out, split, file_format))
+        if with_graphs:
+            paths += [
+                graph_path(out, split, a, n) for a, sizes in split.sizes.items() for n in sizes
+            ]
+    return [*paths, Path(out) / MANIFEST]
+
+
+def write_rows(
+    path: str | os.PathLike,
+    rows: Iterable[Mapping[str, Any]],
+    file_format: str | None = None,
+    overwrite: bool = False,
+) -> int:
+    """Streams rows to a JSONL or Parquet file, atomically; returns the row count.
+
+    Args:
+        path: the file; its suffix gives the format unless ``file_format`` does.
+        rows: dicts with the :data:`COLUMNS`, consumed one at a time.
+        file_format: ``"jsonl"`` or ``"parquet"`` (needs ``pyarrow``).
+        overwrite: replace an existing file; otherwise refuse with
+            :class:`~transnar._files.OutputExistsError`.
+    """
+    file_format = _file_format(path, file_format)
+    if file_format == "parquet":
+        return _write_parquet(path, rows, overwrite)
+    count = 0
+    with atomic_write(path, overwrite=overwrite) as handle:
+        for row in rows:
+            handle.write(json.dumps({c: row[c] for c in COLUMNS}).encode() + b"\n")
+            count += 1
+    return count
+
+
+def read_rows(path: str | os.PathLike, file_format: str | None = None) -> Iterator[dict[str, Any]]:
+    """The rows of a JSONL or Parquet file, one at a time, in file order."""
+    file_format = _file_format(path, file_format)
+    if file_format == "parquet":
+        parquet = _pyarrow_parquet()
+        for batch in parquet.ParquetFile(path).iter_batches(batch_size=_PARQUET_ROWS):
+            yield from batch.to_pylist()
+        return
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}:{number}: not a JSON line ({error})") from None
+
+
+def write_dataset(
+    out: str | os.PathLike,
+    splits: Iterable[Split],
+    *,
+    use_hints: bool = False,
+    float_format: FloatFormat = "default",
+    truncate_decimals: int | None = 3,
+    file_format: str = "jsonl",
+    with_graphs: bool = False,
+    overwrite: bool = False,
+    preset: str | None = None,
+    progress: bool | None = False,
+) -> dict[str, Any]:
+    """Writes each split to ``OUT/<split>.<format>`` and a manifest; returns the manifest.
+
+    Rows are streamed: only one row (plus, with ``with_graphs``, the
+    trajectories of one algorithm and size) is held in memory. Every file is
+    written atomically, the manifest last; the same arguments give the same
+    bytes.
+
+    Args:
+        out: the output directory (created if needed).
+        splits: the splits; no two may share a sampler stream.
+        use_hints, float_format, truncate_decimals: as in :func:`examples`.
+        file_format: ``"jsonl"`` or ``"parquet"`` (needs ``pyarrow``).
+        with_graphs: also write the paired trajectories of each algorithm and
+            size to ``OUT/graphs/<split>/<algorithm>-<size>.npz``
+            (:mod:`transnar.clrs.io`), in the order of that algorithm and size's
+            rows (seed, then index).
+        overwrite: replace existing files; otherwise refuse before writing anything.
+        preset: the preset's name, recorded in the manifest.
+        progress: show a progress bar per split (``None``: only on a terminal).
+
+    Returns:
+        The manifest (also in ``OUT/manifest.json``): format, version, preset,
+        file format, options, each split's table, rows, file, sha256 (and
+        graph files), and the transnar version.
+    """
+    splits = list(splits)
+    names = [s.name for s in splits]
+    if not splits or len(set(names)) != len(names):
+        raise ValueError(f"splits must be non-empty with distinct names, got {names}")
+    _check_options(use_hints, float_format)
+    if file_format not in FILE_FORMATS:
+        raise ValueError(f"file format must be one of {FILE_FORMATS}, got {file_format!r}")
+    if file_format == "parquet":
+        _pyarrow_parquet()
+    check_disjoint(splits)
+    for split in splits:  # fail on a bad size, seed or truncation before writing anything
+        for algorithm, size, seed in split.groups():
+            build_sampler(algorithm, size, seed, truncate_decimals)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is not a directory")
+    refuse_existing(planned_files(out, splits, file_format, with_graphs), overwrite)
+
+    options = {
+        "use_hints": use_hints,
+        "float_format": float_format,
+        "truncate_decimals": truncate_decimals,
+    }
+    manifest: dict[str, Any] = {
+        "format": MANIFEST_FORMAT,
+        "version": MANIFEST_VERSION,
+        "preset": preset,
+        "file_format": file_format,
+        "columns": list(COLUMNS),
+        "order": "algorithm, size, seed, index (not shuffled)",
+        "options": options,
+        "splits": {},
+        "transnar_version": __version__,
+    }
+    for split in splits:
+        manifest["splits"][split.name] = _write_split(
+            out, split, options, file_format, with_graphs, overwrite, progress
+        )
+    # One line per list of sizes, so that the manifest stays short to read.
+    text = re.sub(
+        r"\[\s+([^\[\]{}]*?)\s+\]",
+        lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]",
+        json.dumps(manifest, indent=2),
+    )
+    with atomic_write(out / MANIFEST, overwrite=overwrite) as handle:
+        handle.write(text.encode() + b"\n")
+    return manifest
+
+
+def _write_split(
+    out: Path,
+    split: Split,
+    options: Mapping[str, Any],
+    file_format: str,
+    with_graphs: bool,
+    overwrite: bool,
+    progress: bool | None,
+) -> dict[str, Any]:
+    """Writes one split (and its graphs); returns its manifest entry."""
+    path = split_path(out, split, file_format)
+    graphs = _GraphWriter(out, split, options, overwrite) if with_graphs else None
+    disable = None if progress is None else not progress
+    with tqdm(
+        total=split.num_rows, desc=split.name, unit="row", disable=disable, leave=False
+    ) as bar:
+
+        def rows():
+            for row, trajectory in split_examples(split, **options):
+                if graphs is not None:
+                    graphs.add(row, trajectory)
+                bar.update()
+                yield row
+            if graphs is not None:
+                graphs.flush()
+
+        count = write_rows(path, rows(), file_format, overwrite=overwrite)
+    assert count == split.num_rows
+    entry = {"file": path.name, **split.to_json(), "sha256": _sha256(path)}
+    if graphs is not None:
+        pattern = GRAPHS.replace("{split}", split.name)
+        entry["graphs"] = {"files": graphs.written, "pattern": pattern}
+    return entry
+
+
+class _GraphWriter:
+    """Collects the trajectories of one (algorithm, size) and writes them as one .npz."""
+
+    def __init__(self, out: Path, split: Split, options: Mapping[str, Any], overwrite: bool):
+        self.out, self.split, self.options, self.overwrite = out, split, options, overwrite
+        self.key: tuple[str, int] | None = None
+        self.trajectories: list[Trajectory] = []
+        self.written = 0
+
+    def add(self, row: Mapping[str, Any], trajectory: Trajectory) -> None:
+        key = (row["algo_name"], row["length"])
+        if key != self.key:
+            self.flush()
+            self.key = key
+        self.trajectories.append(trajectory)
+
+    def flush(self) -> None:
+        if not self.trajectories:
+            return
+        algorithm, size = self.key
+        path = graph_path(self.out, self.split, algorithm, size)
+        metadata = {
+            "split": self.split.name,
+            "size": size,
+            "seeds": list(self.split.seeds),
+            "count_per_seed": self.split.count,
+            "truncate_decimals": self.options["truncate_decimals"],
+            "sampler_options": {},
+            "transnar_version": __version__,
+        }
+        save_trajectories(path, self.trajectories, metadata, overwrite=self.overwrite)
+        self.written += 1
+        self.trajectories = []
+
+
+def _write_parquet(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], overwrite: bool):
+    parquet = _pyarrow_parquet()
+    import pyarrow as pa
+
+    schema = pa.schema(
+        [
+            ("text", pa.string()),
+            ("question", pa.string()),
+            ("answer", pa.string()),
+            ("algo_name", pa.string()),
+            ("length", pa.int32()),
+            ("use_hints", pa.bool_()),
+            ("seed", pa.int64()),
+            ("index", pa.int64()),
+            ("float_format", pa.string()),
+            ("truncate_decimals", pa.int32()),
+        ]
+    )
+    count = 0
+    with atomic_write(path, overwrite=overwrite) as handle:
+        writer = parquet.ParquetWriter(handle, schema)
+        batch: list[Mapping[str, Any]] = []
+        chars = 0
+        for row in rows:
+            batch.append(row)
+            chars += len(row["text"])
+            if len(batch) >= _PARQUET_ROWS or chars >= _PARQUET_CHARS:
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                count += len(batch)
+                batch, chars = [], 0
+        if batch or count == 0:
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+            count += len(batch)
+        writer.close()
+    return count
+
+
+def _pyarrow_parquet():
+    try:
+        import pyarrow.parquet as parquet
+    except ImportError:
+        raise ImportError(
+            "Parquet needs pyarrow, which is not installed: pip install 'transnar[parquet]'"
+        ) from None
+    return parquet
+
+
+def _file_format(path: str | os.PathLike, file_format: str | None) -> str:
+    if file_format is None:
+        file_format = Path(path).suffix.lstrip(".")
+    if file_format not in FILE_FORMATS:
+        raise ValueError(f"file format must be one of {FILE_FORMATS}, got {file_format!r}")
+    return file_format
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+__all__ = [
+    "CLRS_TEXT_TEST_MAX",
+    "CLRS_TEXT_TEST_SEEDS",
+    "CLRS_TEXT_TRAIN_LADDER",
+    "CLRS_TEXT_TRAIN_MAX",
+    "COLUMNS",
+    "FILE_FORMATS",
+    "GRAPHS",
+    "MANIFEST",
+    "PRESETS",
+    "TRANSNAR_REGIMES",
+    "TRANSNAR_TRAIN_SIZES",
+    "Split",
+    "check_disjoint",
+    "examples",
+    "get_preset",
+    "graph_path",
+    "make_example",
+    "planned_files",
+    "read_rows",
+    "split_examples",
+    "split_path",
+    "trajectory_of",
+    "with_trajectories",
+    "write_dataset",
+    "write_rows",
+]

@@ -1,0 +1,664 @@
+"""Score any model's CLRS-Text predictions: per algorithm, size and family.
+
+A predictions file is JSON Lines, one object per sample, holding the model's
+answer and enough to know the true one:
+
+- the answer: field ``prediction`` (or, if absent, the first of
+  ``generation``, ``completion``, ``output``, ``response``; or a field named
+  with ``prediction_field``), a string: the text generated after the question;
+- the truth, by the first of these that the row has:
+
+  1. ``answer``, the true answer (a row of a CLRS-Text dataset, public or
+     :mod:`transnar.clrs.text.datasets`, with a prediction added), with the
+     algorithm in ``algo_name`` or ``algorithm`` (else read from the
+     question's first line);
+  2. ``question`` alone: the instance is read back from it
+     (:func:`~transnar.clrs.text.questions.parse_question`), the algorithm
+     run again and its answer rendered;
+  3. ``algorithm`` (or ``algo_name``), ``size`` (or ``length``), ``seed``
+     and ``index``: the row of that sampler stream
+     (:func:`~transnar.clrs.text.datasets.make_example`, which draws the
+     ``index`` instances before it again: fine for evaluation sets, slow for
+     indices in the millions), rendered with the row's ``float_format`` and
+     ``truncate_decimals`` if it has them, else the scorer's.
+
+- the size: ``length`` or ``size``; without either, the number of nodes of
+  the instance of the question (minus one for ``optimal_bst``, whose size
+  counts keys), else unknown (``None``). ``segments_intersect`` always has 4
+  points, so give its rows a ``length`` to keep the CLRS-Text lengths apart.
+- traces: the row's ``use_hints`` if it has one; else whether its question
+  has a trace (output-names line ``trace | ...``); else the scorer's
+  ``use_hints``.
+
+Blank lines are ignored. A *bad row* (not a JSON object, a missing or
+non-string field, an unknown algorithm, a truth that cannot be rebuilt or does
+not parse) stops the scoring with an error naming the line, or with
+``skip_bad_rows`` is skipped and counted (the report lists them). A
+prediction, however broken, is never an error: it just scores 0.
+
+Aggregates (:class:`ScoreReport`): means of the per-sample scores
+(:func:`~transnar.clrs.text.answers.score_answer`) per algorithm and size,
+per algorithm (all its samples), per family and size and per family (the
+unweighted mean of its algorithms' means, each algorithm weighing the same,
+as in the TransNAR paper's per-family averages), per size and overall (the
+mean over algorithms). The trace accuracy is averaged over the samples that
+have a trace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import numbers
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from transnar._files import atomic_write, refuse_existing
+from transnar.clrs.specs import CLRS30_ALGORITHMS, SPECS, Family, get_spec
+from transnar.clrs.text.answers import AnswerScores, score_answer
+from transnar.clrs.text.formatting import FLOAT_FORMATS, TRACE, TRACE_SEPARATOR, format_example
+
+PREDICTION_FIELDS: tuple[str, ...] = (
+    "prediction",
+    "generation",
+    "completion",
+    "output",
+    "response",
+)
+"""Fields holding the model's answer, tried in this order."""
+
+SCORES_JSON = "scores.json"
+SCORES_MD = "scores.md"
+MAX_LISTED_BAD_ROWS = 1000
+
+
+@dataclass(frozen=True)
+class Options:
+    """How rows are read.
+
+    Attributes:
+        use_hints: answers have traces, for rows that do not say
+            (no ``use_hints`` field, no question).
+        prediction_field: the field of the model's answer; ``None`` tries
+            :data:`PREDICTION_FIELDS`.
+        float_format: float format of truths rebuilt from ``seed``/``index``
+            rows without a ``float_format``; numbers compare by value, so it
+            rarely matters.
+        truncate_decimals: truncation of those rows' instances (CLRS-Text: 3).
+    """
+
+    use_hints: bool = False
+    prediction_field: str | None = None
+    float_format: str = "default"
+    truncate_decimals: int | None = 3
+
+    def __post_init__(self):
+        if self.float_format not in FLOAT_FORMATS:
+            raise ValueError(
+                f"float_format must be one of {FLOAT_FORMATS}, got {self.float_format!r}"
+            )
+
+
+@dataclass(frozen=True)
+class ScoredRow:
+    """One scored sample.
+
+    Attributes:
+        line: its line number in the file (1-based; 0 for rows not from a file).
+        algorithm: the algorithm.
+        size: the problem size, ``None`` if unknown.
+        use_hints: whether the answers have traces.
+        scores: its :class:`~transnar.clrs.text.answers.AnswerScores`.
+    """
+
+    line: int
+    algorithm: str
+    size: int | None
+    use_hints: bool
+    scores: AnswerScores
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A row that could not be scored, and why."""
+
+    line: int
+    error: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean scores over a group of samples.
+
+    Attributes:
+        count: number of samples.
+        parse: mean parse score.
+        shape: mean shape score.
+        clrs: mean CLRS score.
+        trace: mean trace accuracy over the samples with a trace; ``None`` if none has.
+        trace_count: number of samples with a trace.
+        algorithms: number of algorithms averaged (family, size and overall
+            summaries are means of per-algorithm means).
+    """
+
+    count: int
+    parse: float
+    shape: float
+    clrs: float
+    trace: float | None
+    trace_count: int
+    algorithms: int = 1
+
+    @classmethod
+    def of_scores(cls, scores: Iterable[AnswerScores]) -> Summary:
+        """The means of per-sample scores."""
+        scores = list(scores)
+        traces = [s.trace for s in scores if s.trace is not None]
+        return cls(
+            count=len(scores),
+            parse=_mean(s.parse for s in scores),
+            shape=_mean(s.shape for s in scores),
+            clrs=_mean(s.clrs for s in scores),
+            trace=_mean(traces) if traces else None,
+            trace_count=len(traces),
+        )
+
+    @classmethod
+    def of_summaries(cls, summaries: Iterable[Summary]) -> Summary:
+        """The unweighted mean of per-algorithm summaries."""
+        summaries = list(summaries)
+        traces = [s.trace for s in summaries if s.trace is not None]
+        return cls(
+            count=sum(s.count for s in summaries),
+            parse=_mean(s.parse for s in summaries),
+            shape=_mean(s.shape for s in summaries),
+            clrs=_mean(s.clrs for s in summaries),
+            trace=_mean(traces) if traces else None,
+            trace_count=sum(s.trace_count for s in summaries),
+            algorithms=len(summaries),
+        )
+
+
+@dataclass
+class ScoreReport:
+    """Scores of a set of predictions, aggregated (see the module docstring).
+
+    Keys of the ``by_*`` tables are in the order of
+    :data:`~transnar.clrs.CLRS30_ALGORITHMS` and of the families, sizes
+    ascending, an unknown size (``None``) last.
+    """
+
+    by_algorithm_size: dict[tuple[str, int | None], Summary]
+    by_algorithm: dict[str, Summary]
+    by_family_size: dict[tuple[str, int | None], Summary]
+    by_family: dict[str, Summary]
+    by_size: dict[int | None, Summary]
+    overall: Summary | None
+    bad_rows: list[BadRow] = field(default_factory=list)
+    source: str | None = None
+
+    @property
+    def has_traces(self) -> bool:
+        """Whether any sample has a trace."""
+        return self.overall is not None and self.overall.trace_count > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary (``scores.json``)."""
+
+        return {
+            "source": self.source,
+            "samples": 0 if self.overall is None else self.overall.count,
+            "bad_rows": len(self.bad_rows),
+            "overall": None if self.overall is None else asdict(self.overall),
+            "by_algorithm_size": [
+                {"algorithm": a, "family": SPECS[a].family.value, "size": n, **asdict(s)}
+                for (a, n), s in self.by_algorithm_size.items()
+            ],
+            "by_algorithm": [
+                {"algorithm": a, "family": SPECS[a].family.value, **asdict(s)}
+                for a, s in self.by_algorithm.items()
+            ],
+            "by_family_size": [
+                {"family": f, "size": n, **asdict(s)} for (f, n), s in self.by_family_size.items()
+            ],
+            "by_family": [{"family": f, **asdict(s)} for f, s in self.by_family.items()],
+            "by_size": [{"size": k, **asdict(s)} for k, s in self.by_size.items()],
+            "bad_row_errors": [asdict(b) for b in self.bad_rows[:MAX_LISTED_BAD_ROWS]],
+            "definitions": {
+                "parse": "1 iff the answer holds only characters legal for the algorithm's "
+                "output grammar and parses into its structure",
+                "shape": "1 iff it parses and has exactly the truth's shape",
+                "clrs": "fraction of elements equal to the truth (numbers compared by value); "
+                "0 if the shape is wrong",
+                "trace": "fraction of trace steps equal to the truth's; 0 if the step counts "
+                "differ or the trace does not parse",
+                "families, sizes, overall": "unweighted means of per-algorithm means",
+            },
+        }
+
+    def to_markdown(self, title: str = "CLRS-Text scores") -> str:
+        """The tables as Markdown (``scores.md``; also what ``transnar score`` prints)."""
+        trace = self.has_traces
+        lines = [f"# {title}", ""]
+        samples = 0 if self.overall is None else self.overall.count
+        about = f"{samples} samples"
+        if self.source:
+            about = f"`{self.source}`: {about}"
+        if self.bad_rows:
+            about += f", {len(self.bad_rows)} bad rows skipped"
+        lines += [about, ""]
+        if self.overall is None:
+            return "\n".join(lines)
+        scores = ["parse", "shape", "CLRS"] + (["trace"] if trace else [])
+
+        def row(*labels, summary: Summary, algorithms: bool = True) -> list[str]:
+            counts = [str(summary.algorithms)] if algorithms else []
+            return [*labels, *counts, str(summary.count), *_scores(summary, trace)]
+
+        lines += ["## Per algorithm and size", ""]
+        lines += _table(
+            ["algorithm", "size", "n", *scores],
+            [
+                row(a, _size(n), summary=s, algorithms=False)
+                for (a, n), s in self.by_algorithm_size.items()
+            ],
+        )
+        family_rows = []
+        for family, summary in self.by_family.items():
+            family_rows += [
+                row(f, _size(n), summary=s)
+                for (f, n), s in self.by_family_size.items()
+                if f == family
+            ]
+            family_rows.append(row(family, "all", summary=summary))
+        lines += ["", "## Per family (mean over its algorithms)", ""]
+        lines += _table(["family", "size", "algorithms", "n", *scores], family_rows)
+        overall_rows = [row(_size(n), summary=s) for n, s in self.by_size.items()]
+        overall_rows.append(row("all", summary=self.overall))
+        lines += ["", "## Overall (mean over algorithms)", ""]
+        lines += _table(["size", "algorithms", "n", *scores], overall_rows)
+        return "\n".join(lines) + "\n"
+
+    def write(self, out: str | os.PathLike, overwrite: bool = False) -> list[Path]:
+        """Writes ``scores.json`` and ``scores.md`` into the directory ``out``.
+
+        Raises:
+            OutputExistsError: a file exists and ``overwrite`` is false
+                (checked for both before writing either).
+        """
+        paths = report_paths(out)
+        refuse_existing(paths, overwrite)
+        with atomic_write(paths[0], overwrite=overwrite, mode="w") as handle:
+            json.dump(self.to_dict(), handle, indent=1)
+            handle.write("\n")
+        with atomic_write(paths[1], overwrite=overwrite, mode="w") as handle:
+            handle.write(self.to_markdown())
+        return paths
+
+
+def report_paths(out: str | os.PathLike) -> list[Path]:
+    """The files :meth:`ScoreReport.write` writes into ``out``."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; it must be a directory")
+    return [out / SCORES_JSON, out / SCORES_MD]
+
+
+# --- Rows ----------------------------------------------------------------------
+
+
+def score_row(row: Mapping[str, Any], options: Options | None = None) -> ScoredRow:
+    """Scores one row (see the module docstring for its fields).
+
+    Raises:
+        ValueError: a bad row (the message says what is wrong, not where).
+    """
+    options = options or Options()
+    if not isinstance(row, Mapping):
+        raise ValueError(f"a row must be a JSON object, got {type(row).__name__}")
+    prediction = _prediction(row, options.prediction_field)
+    question = _optional_str(row, "question")
+    use_hints = _use_hints(row, question, options.use_hints)
+    size = _size_field(row)
+    algorithm = _algorithm_field(row)
+    if "answer" in row:
+        truth = _optional_str(row, "answer")
+        if truth is None:
+            raise ValueError("'answer' is null")
+        if algorithm is None:
+            if question is None:
+                raise ValueError("a row with an answer needs 'algo_name' (or 'algorithm')")
+            algorithm = question.split("\n", 1)[0].removesuffix(":")
+        get_spec(algorithm)
+        if size is None and question is not None:
+            with contextlib.suppress(ValueError):  # the size stays unknown
+                size = _size_of(_trajectory_of_question(question))
+    elif question is not None:
+        trajectory = _trajectory_of_question(question)
+        if algorithm is not None and algorithm != trajectory.algorithm:
+            raise ValueError(
+                f"the row's algorithm {algorithm!r} is not its question's "
+                f"({trajectory.algorithm!r})"
+            )
+        algorithm = trajectory.algorithm
+        truth = format_example(trajectory, use_hints, options.float_format)[1]
+        if size is None:
+            size = _size_of(trajectory)
+    elif algorithm is not None and size is not None and "seed" in row and "index" in row:
+        truth = _dataset_answer(row, algorithm, size, use_hints, options)
+    else:
+        raise ValueError(
+            "a row needs the truth: 'answer' (with 'algo_name'), or 'question', "
+            "or 'algorithm', 'size', 'seed' and 'index'"
+        )
+    scores = score_answer(algorithm, prediction, truth, use_hints)
+    return ScoredRow(0, algorithm, size, use_hints, scores)
+
+
+def read_rows(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
+    """``(line number, row)`` for the non-blank lines of a JSON Lines file; a
+    line that is not JSON gives a :class:`BadRow` instead of a row."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except (json.JSONDecodeError, RecursionError) as error:
+                yield number, BadRow(number, f"not JSON: {error}")
+
+
+def score_rows(
+    rows: Iterable[tuple[int, Any]],
+    options: Options | None = None,
+    skip_bad_rows: bool = False,
+    on_row: Callable[[], None] | None = None,
+) -> tuple[list[ScoredRow], list[BadRow]]:
+    """Scores numbered rows (as :func:`read_rows` yields them).
+
+    Args:
+        rows: ``(line number, row)`` pairs; a row may be a :class:`BadRow`.
+        options: how rows are read.
+        skip_bad_rows: skip bad rows and return them; otherwise the first
+            raises.
+        on_row: called after each row (a progress bar's update).
+
+    Raises:
+        ValueError: ``"line N: ..."``, the first bad row, unless ``skip_bad_rows``.
+    """
+    options = options or Options()
+    scored, bad = [], []
+    for number, row in rows:
+        try:
+            if isinstance(row, BadRow):
+                raise ValueError(row.error)
+            result = score_row(row, options)
+        except ValueError as error:
+            if not skip_bad_rows:
+                raise ValueError(f"line {number}: {error}") from None
+            bad.append(BadRow(number, str(error)))
+        else:
+            scored.append(dataclasses.replace(result, line=number))
+        if on_row is not None:
+            on_row()
+    return scored, bad
+
+
+def aggregate(
+    rows: Iterable[ScoredRow], bad_rows: Iterable[BadRow] = (), source: str | None = None
+) -> ScoreReport:
+    """Means per algorithm and size, algorithm, family and size, family, size, overall."""
+    cells: dict[tuple[str, int | None], list[AnswerScores]] = {}
+    per_algorithm: dict[str, list[AnswerScores]] = {}
+    for row in rows:
+        cells.setdefault((row.algorithm, row.size), []).append(row.scores)
+        per_algorithm.setdefault(row.algorithm, []).append(row.scores)
+    order = {name: i for i, name in enumerate(CLRS30_ALGORITHMS)}
+    families = {family.value: i for i, family in enumerate(Family)}
+
+    def size_key(size):
+        return (size is None, size or 0)
+
+    by_cell = {
+        k: Summary.of_scores(cells[k])
+        for k in sorted(cells, key=lambda k: (order[k[0]], size_key(k[1])))
+    }
+    by_algorithm = {
+        a: Summary.of_scores(per_algorithm[a]) for a in sorted(per_algorithm, key=order.get)
+    }
+    family_of = {a: SPECS[a].family.value for a in by_algorithm}
+    by_family = {
+        f: Summary.of_summaries(s for a, s in by_algorithm.items() if family_of[a] == f)
+        for f in sorted(set(family_of.values()), key=families.get)
+    }
+    sizes = sorted({n for _, n in by_cell}, key=size_key)
+    by_family_size = {}
+    for f in by_family:
+        for n in sizes:
+            group = [s for (a, m), s in by_cell.items() if m == n and family_of[a] == f]
+            if group:
+                by_family_size[(f, n)] = Summary.of_summaries(group)
+    by_size = {n: Summary.of_summaries(s for (_, m), s in by_cell.items() if m == n) for n in sizes}
+    overall = Summary.of_summaries(by_algorithm.values()) if by_algorithm else None
+    return ScoreReport(
+        by_cell, by_algorithm, by_family_size, by_family, by_size, overall, list(bad_rows), source
+    )
+
+
+def score_file(
+    path: str | os.PathLike,
+    options: Options | None = None,
+    skip_bad_rows: bool = False,
+    progress: bool | None = False,
+) -> ScoreReport:
+    """Scores a JSON Lines predictions file.
+
+    Args:
+        path: the file.
+        options: how rows are read (:class:`Options`).
+        skip_bad_rows: skip and count bad rows instead of stopping at the first.
+        progress: show a progress bar (``None``: only on a terminal).
+
+    Returns:
+        The :class:`ScoreReport`.
+
+    Raises:
+        ValueError: ``"PATH, line N: ..."`` for the first bad row (unless
+            ``skip_bad_rows``); a file without any row to score.
+    """
+    from tqdm import tqdm
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path} is not a file")
+    total = _count_lines(path)
+    disable = None if progress is None else not progress
+    with tqdm(total=total, desc="scoring", unit="row", disable=disable, leave=False) as bar:
+        try:
+            scored, bad = score_rows(read_rows(path), options, skip_bad_rows, bar.update)
+        except ValueError as error:
+            raise ValueError(f"{path}, {error}") from None
+    if not scored:
+        detail = f" ({len(bad)} bad rows; line {bad[0].line}: {bad[0].error})" if bad else ""
+        raise ValueError(f"{path}: no row to score{detail}")
+    return aggregate(scored, bad, source=str(path))
+
+
+# --- Row fields ----------------------------------------------------------------
+
+
+def _prediction(row: Mapping[str, Any], name: str | None) -> str:
+    if name is not None:
+        if name not in row:
+            raise ValueError(f"no field {name!r} (the prediction)")
+    else:
+        name = next((f for f in PREDICTION_FIELDS if f in row), None)
+        if name is None:
+            raise ValueError(
+                f"no prediction: expected a field {' or '.join(map(repr, PREDICTION_FIELDS))}"
+            )
+    value = row[name]
+    if not isinstance(value, str):
+        raise ValueError(f"the prediction {name!r} must be a string, got {_json_type(value)}")
+    return value
+
+
+def _optional_str(row: Mapping[str, Any], name: str) -> str | None:
+    value = row.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{name!r} must be a string, got {_json_type(value)}")
+    return value
+
+
+def _algorithm_field(row: Mapping[str, Any]) -> str | None:
+    names = {row[k] for k in ("algo_name", "algorithm") if row.get(k) is not None}
+    if len(names) > 1 or any(not isinstance(n, str) for n in names):
+        raise ValueError(
+            f"'algo_name' and 'algorithm' disagree or are not names: {sorted(map(repr, names))}"
+        )
+    if not names:
+        return None
+    (name,) = names
+    get_spec(name)  # an unknown name is a clear ValueError
+    return name
+
+
+def _size_field(row: Mapping[str, Any]) -> int | None:
+    sizes = {(k, row[k]) for k in ("length", "size") if row.get(k) is not None}
+    for key, value in sizes:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            raise ValueError(f"{key!r} must be a non-negative integer, got {value!r}")
+    values = {int(v) for _, v in sizes}
+    if len(values) > 1:
+        raise ValueError(f"'length' and 'size' disagree: {sorted(values)}")
+    return values.pop() if values else None
+
+
+def _use_hints(row: Mapping[str, Any], question: str | None, default: bool) -> bool:
+    if row.get("use_hints") is not None:
+        if not isinstance(row["use_hints"], bool):
+            raise ValueError(f"'use_hints' must be true or false, got {row['use_hints']!r}")
+        return row["use_hints"]
+    if question is not None:
+        names_line = question.rstrip("\n").rsplit("\n", 1)[-1]
+        return names_line.startswith(f"{TRACE}{TRACE_SEPARATOR}")
+    return default
+
+
+def _trajectory_of_question(question: str):
+    from transnar.clrs.execute import execute
+    from transnar.clrs.text.questions import parse_question
+
+    algorithm, inputs = parse_question(question)
+    try:
+        return execute(algorithm, inputs)
+    except ValueError as error:
+        raise ValueError(f"the question's instance is not valid for {algorithm}: {error}") from None
+
+
+def _size_of(trajectory) -> int:
+    """The CLRS-Text length of an instance: its number of nodes, except for
+    ``optimal_bst``, whose ``N`` keys take ``N + 1`` nodes."""
+    if trajectory.algorithm == "optimal_bst":
+        return trajectory.num_nodes - 1
+    return trajectory.num_nodes
+
+
+def _dataset_answer(
+    row: Mapping[str, Any], algorithm: str, size: int, use_hints: bool, options: Options
+) -> str:
+    from transnar.clrs.text.datasets import make_example
+
+    float_format = row.get("float_format", options.float_format)
+    truncate = row.get("truncate_decimals", options.truncate_decimals)
+    for key in ("seed", "index"):
+        value = row[key]
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            raise ValueError(f"{key!r} must be a non-negative integer, got {value!r}")
+    try:
+        example = make_example(
+            algorithm,
+            size,
+            row["seed"],
+            row["index"],
+            use_hints=use_hints,
+            float_format=float_format,
+            truncate_decimals=truncate,
+        )
+    except (TypeError, OverflowError) as error:
+        raise ValueError(f"cannot draw the instance: {error}") from None
+    return example["answer"]
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "an object", list: "an array", type(None): "null", bool: "a boolean"}.get(
+        type(value), "a number" if isinstance(value, numbers.Number) else type(value).__name__
+    )
+
+
+def _count_lines(path: Path) -> int:
+    count = 0
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            count += block.count(b"\n")
+    return count
+
+
+# --- Formatting ------------------------------------------------------------------
+
+
+def _mean(values: Iterable[float]) -> float:
+    values = list(values)
+    return math.fsum(values) / len(values) if values else 0.0
+
+
+def _size(size: int | None) -> str:
+    return "?" if size is None else str(size)
+
+
+def _scores(summary: Summary, trace: bool) -> list[str]:
+    cells = [f"{summary.parse:.3f}", f"{summary.shape:.3f}", f"{summary.clrs:.3f}"]
+    if trace:
+        cells.append("-" if summary.trace is None else f"{summary.trace:.3f}")
+    return cells
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table with padded columns (readable as plain text too);
+    text columns left-aligned, number columns right-aligned."""
+    widths = [max(3, *(len(r[i]) for r in [header, *rows])) for i in range(len(header))]
+    numeric = [all(_is_number(r[i]) for r in rows) and rows for i in range(len(header))]
+
+    def line(cells):
+        padded = [
+            c.rjust(w) if num else c.ljust(w)
+            for c, w, num in zip(cells, widths, numeric, strict=True)
+        ]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = ["-" * (w - 1) + (":" if num else "-") for w, num in zip(widths, numeric, strict=True)]
+    return [line(header), "| " + " | ".join(rule) + " |", *map(line, rows)]
+
+
+def _is_number(text: str) -> bool:
+    return text.replace(".", "", 1).isdigit() or text in ("-", "?", "all")
+
+
+__all__ = [
+    "PREDICTION_FIELDS",
+    "BadRow",
+    "Options",
+    "ScoreReport",
+    "ScoredRow",
+    "Summary",
+    "aggregate",
+    "read_rows",
+    "score_file",
+    "score_row",
+    "score_rows",
+]
