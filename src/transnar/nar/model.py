@@ -1,0 +1,298 @@
+"""The Neural Algorithmic Reasoner: encode, process, decode, step by step.
+
+Shapes: ``B`` batch, ``T`` hint steps, ``S = max(1, T - 1)`` processor steps,
+``N`` nodes, ``H`` hidden width, ``E`` edge latent width (``H``).
+
+At step ``s`` (``0 <= s < S``) the NAR encodes the inputs and the current hint
+(the ground truth at step 0; afterwards its own previous prediction, softened,
+or with probability ``hint_teacher_forcing`` in training the ground truth),
+runs the shared processor, and decodes the outputs and the hint of step
+``s + 1``. A sample's outputs (and embeddings) stop changing after its own last
+step (``s = length - 2``). One :class:`AlgorithmHead` per algorithm holds its
+encoders and decoders; the :class:`~transnar.nar.processors.Processor` is
+shared (multi-task).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from transnar.clrs.specs import SPECS, AlgorithmSpec, Location, Stage, Type
+from transnar.clrs.transforms import preprocess_spec
+from transnar.nar.config import NARConfig
+from transnar.nar.decoders import ProbeDecoder, log_sinkhorn, postprocess
+from transnar.nar.encoders import ProbeEncoder, accumulate_adjacency, dense, scalar_hint_std
+from transnar.nar.features import Features
+from transnar.nar.losses import hint_loss, output_loss
+from transnar.nar.processors import Processor
+
+
+@dataclass
+class NAROutput:
+    """What one run of the NAR over a batch produces.
+
+    Attributes:
+        outputs: output name -> raw prediction (logits; log-Sinkhorn for
+            permutations), each sample's from its own last step.
+        hints: hint name -> ``(B, S, ...)`` raw predictions of hint steps
+            ``1 .. S`` (empty when hints are not decoded).
+        node_embeddings: ``(B, S, N, H)`` processor states after each step,
+            frozen after each sample's last step (only when asked for).
+        edge_embeddings: ``(B, S, N, N, E)`` triplet edge latents (the encoded
+            edge features for processors without triplets), likewise.
+    """
+
+    outputs: dict[str, torch.Tensor]
+    hints: dict[str, torch.Tensor]
+    node_embeddings: torch.Tensor | None = None
+    edge_embeddings: torch.Tensor | None = None
+
+
+class AlgorithmHead(nn.Module):
+    """Encoders and decoders of one algorithm, built from its (preprocessed) spec."""
+
+    def __init__(self, spec: AlgorithmSpec, config: NARConfig, edge_dim: int):
+        super().__init__()
+        self.spec = spec
+        self.config = config
+        std = scalar_hint_std(config.encoder_init, config.hidden_dim)
+        encoded = [n for n, p in spec.items() if p.stage is Stage.INPUT]
+        encoded += list(spec.hints) if config.encode_hints else []
+        decoded = list(spec.outputs) + (list(spec.hints) if config.decode_hints else [])
+        self.encoders = nn.ModuleDict(
+            {name: ProbeEncoder(spec[name], config.hidden_dim, std) for name in encoded}
+        )
+        self.decoders = nn.ModuleDict(
+            {name: ProbeDecoder(spec[name], config.hidden_dim, edge_dim) for name in decoded}
+        )
+
+    def encode(
+        self, probes: dict[str, torch.Tensor], node_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Sums the encodings of the given probes per location.
+
+        Returns:
+            ``node_fts (B, N, H)``, ``edge_fts (B, N, N, H)``, ``graph_fts (B, H)``
+            and ``adjacency (B, N, N)`` (bool, self-loops included).
+        """
+        b, n = node_mask.shape
+        h = self.config.hidden_dim
+        device = node_mask.device
+        dtype = _dtype(self)
+        features = {
+            Location.NODE: torch.zeros(b, n, h, device=device, dtype=dtype),
+            Location.EDGE: torch.zeros(b, n, n, h, device=device, dtype=dtype),
+            Location.GRAPH: torch.zeros(b, h, device=device, dtype=dtype),
+        }
+        adjacency = torch.eye(n, dtype=torch.bool, device=device).expand(b, n, n)
+        for name, encoder in self.encoders.items():
+            value = dense(self.spec[name], probes[name], n, dtype)
+            adjacency = accumulate_adjacency(self.spec[name], value, adjacency)
+            features[encoder.target] = features[encoder.target] + encoder.features(value, node_mask)
+        return features[Location.NODE], features[Location.EDGE], features[Location.GRAPH], adjacency
+
+    def decode(
+        self,
+        h_t: torch.Tensor,
+        e_t: torch.Tensor,
+        graph_fts: torch.Tensor,
+        node_mask: torch.Tensor,
+        training: bool,
+    ) -> dict[str, torch.Tensor]:
+        """Raw predictions of every decoded probe (permutations through log-Sinkhorn,
+        with Gumbel noise in training)."""
+        predictions = {}
+        for name, decoder in self.decoders.items():
+            prediction = decoder(h_t, e_t, graph_fts, node_mask)
+            if self.spec[name].type is Type.PERMUTATION_POINTER:
+                prediction = log_sinkhorn(
+                    prediction,
+                    node_mask,
+                    self.config.sinkhorn_steps,
+                    self.config.sinkhorn_temperature,
+                    noise=training,
+                )
+            predictions[name] = prediction
+        return predictions
+
+
+class NAR(nn.Module):
+    """A (multi-task) Neural Algorithmic Reasoner."""
+
+    def __init__(self, config: NARConfig):
+        super().__init__()
+        self.config = config
+        self.processor = Processor(config)
+        edge_dim = 2 * config.hidden_dim if config.uses_triplets else config.hidden_dim
+        self.heads = nn.ModuleDict(
+            {
+                name: AlgorithmHead(preprocess_spec(SPECS[name]), config, edge_dim)
+                for name in config.algorithms
+            }
+        )
+
+    def head(self, algorithm: str) -> AlgorithmHead:
+        """The encoders and decoders of ``algorithm``; a ``ValueError`` if it has none."""
+        if algorithm not in self.heads:
+            raise ValueError(
+                f"this NAR was not trained on {algorithm!r} (it knows {list(self.heads)})"
+            )
+        return self.heads[algorithm]
+
+    def forward(
+        self, features: Features, repred: bool = False, embeddings: bool = False
+    ) -> NAROutput:
+        """Runs the NAR over a batch for ``S = max(1, T - 1)`` steps.
+
+        Args:
+            features: the batch (see :class:`~transnar.nar.features.Features`).
+            repred: evaluation mode: feed back the NAR's own hint predictions
+                (and no dropout, no Sinkhorn noise). In training (``False``)
+                predictions are fed back too, except with teacher forcing.
+            embeddings: also return the per-step node and edge embeddings.
+        """
+        config = self.config
+        head = self.head(features.algorithm)
+        spec = head.spec
+        node_mask = features.node_mask
+        lengths = features.lengths
+        b, n = node_mask.shape
+        steps = max(1, features.max_length - 1)
+        hard = config.hint_repred_mode == "hard" or (
+            config.hint_repred_mode == "hard_on_eval" and repred
+        )
+        hidden = torch.zeros(b, n, config.hidden_dim, device=node_mask.device, dtype=_dtype(self))
+        outputs: dict[str, torch.Tensor] = {}
+        hint_steps: dict[str, list[torch.Tensor]] = {
+            name: [] for name in spec.hints if config.decode_hints
+        }
+        previous: dict[str, torch.Tensor] = {}
+        node_states: list[torch.Tensor] = []
+        edge_states: list[torch.Tensor] = []
+        for step in range(steps):
+            current = self._current_hints(features, step, previous, hard, repred)
+            node_fts, edge_fts, graph_fts, adjacency = head.encode(
+                {**features.inputs, **current}, node_mask
+            )
+            new_hidden, latents = hidden, None
+            for _ in range(config.msg_passing_steps):
+                new_hidden, latents = self.processor(
+                    node_fts, edge_fts, graph_fts, adjacency, new_hidden, node_mask
+                )
+            if not repred and config.dropout > 0:
+                new_hidden = F.dropout(new_hidden, config.dropout, training=True)
+            h_t = torch.cat([node_fts, hidden, new_hidden], dim=-1)
+            e_t = edge_fts if latents is None else torch.cat([edge_fts, latents], dim=-1)
+            predictions = head.decode(h_t, e_t, graph_fts, node_mask, training=not repred)
+            running = lengths > step + 1  # (B,) samples whose last step is still to come
+            for name in spec.outputs:
+                outputs[name] = _keep_finished(running, predictions[name], outputs.get(name))
+            previous = {name: predictions[name] for name in hint_steps}
+            for name, values in hint_steps.items():
+                values.append(previous[name])
+            if embeddings:
+                edge_state = edge_fts if latents is None else latents
+                node_states.append(
+                    _keep_finished(running, new_hidden, node_states[-1] if node_states else None)
+                )
+                edge_states.append(
+                    _keep_finished(running, edge_state, edge_states[-1] if edge_states else None)
+                )
+            hidden = new_hidden
+        return NAROutput(
+            outputs=outputs,
+            hints={name: torch.stack(values, dim=1) for name, values in hint_steps.items()},
+            node_embeddings=torch.stack(node_states, dim=1) if embeddings else None,
+            edge_embeddings=torch.stack(edge_states, dim=1) if embeddings else None,
+        )
+
+    def _current_hints(
+        self,
+        features: Features,
+        step: int,
+        previous: dict[str, torch.Tensor],
+        hard: bool,
+        repred: bool,
+    ) -> dict[str, torch.Tensor]:
+        """The hint values encoded at ``step``."""
+        config = self.config
+        if not config.encode_hints:
+            return {}
+        truth = {name: values[:, step] for name, values in features.hints.items()}
+        if step == 0 or not config.decode_hints:
+            return truth
+        spec = self.head(features.algorithm).spec
+        fed = {
+            name: postprocess(
+                spec[name],
+                prediction,
+                features.node_mask,
+                hard,
+                config.feedback_sinkhorn_steps,
+                config.sinkhorn_temperature,
+            )
+            for name, prediction in previous.items()
+        }
+        if repred or config.hint_teacher_forcing == 0.0:
+            return fed
+        force = (
+            torch.rand(features.batch_size, device=features.node_mask.device)
+            < config.hint_teacher_forcing
+        )
+        mixed = {}
+        for name, value in fed.items():
+            true_value = truth[name]
+            if value.is_floating_point() and not true_value.is_floating_point():
+                true_value = dense(spec[name], true_value, features.num_nodes, value.dtype)
+            mixed[name] = _where_samples(force, true_value.to(value.dtype), value)
+        return mixed
+
+    def loss(self, features: Features, output: NAROutput) -> tuple[torch.Tensor, dict[str, float]]:
+        """Sum of the output losses and (when decoded) the hint losses.
+
+        Returns:
+            The total loss and each probe's term (as floats, for logging).
+        """
+        spec = self.head(features.algorithm).spec
+        terms = {
+            name: output_loss(
+                spec[name], output.outputs[name], features.outputs[name], features.node_mask
+            )
+            for name in spec.outputs
+        }
+        for name, predictions in output.hints.items():
+            truth = features.hints[name][:, 1 : predictions.shape[1] + 1]
+            if truth.shape[1] == predictions.shape[1]:
+                terms[name] = hint_loss(
+                    spec[name], predictions, truth, features.lengths, features.node_mask
+                )
+        total = torch.stack(list(terms.values())).sum()
+        return total, {name: float(value.detach()) for name, value in terms.items()}
+
+    @torch.no_grad()
+    def embed(self, features: Features) -> NAROutput:
+        """Runs the NAR in evaluation mode and returns its per-step embeddings.
+
+        The model is left in the mode it was in; gradients are not tracked.
+        """
+        return self(features, repred=True, embeddings=True)
+
+
+def _dtype(module: nn.Module) -> torch.dtype:
+    return next(module.parameters()).dtype
+
+
+def _keep_finished(
+    running: torch.Tensor, new: torch.Tensor, old: torch.Tensor | None
+) -> torch.Tensor:
+    """``new`` for running samples, ``old`` for finished ones (``new`` if none yet)."""
+    return new if old is None else _where_samples(running, new, old)
+
+
+def _where_samples(select: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per sample (leading axis): ``a`` where ``select``, else ``b``."""
+    return torch.where(select.reshape(-1, *([1] * (a.dim() - 1))), a, b)
