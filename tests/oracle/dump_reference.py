@@ -20,9 +20,8 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np
-
 import clrs
+import numpy as np
 
 # The reference examples/run.py list of algorithms whose pred_h becomes an input.
 PRED_AS_INPUT = {

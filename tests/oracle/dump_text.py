@@ -24,9 +24,8 @@ import types
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from clrs._src.clrs_text import clrs_utils
-
 import clrs
+from clrs._src.clrs_text import clrs_utils
 
 # (text in dm-clrs 2.0.3, text before commit dcf8643)
 _LEGACY_CHANGES = [

@@ -1,0 +1,127 @@
+"""NAR training-step time: transnar against the reference dm-clrs, side by side.
+
+For each algorithm, one fixed batch (``--batch`` samples at ``--size``), a
+single-task NAR with the given processor and hidden size, and Adam with global
+norm clipping; after a warm-up step, the median time of ``--steps`` training
+steps (forward, loss, backward, clipping, update). The reference
+``BaselineModel`` with the same configuration is timed in its own interpreter
+(``--reference-python`` or ``$TRANSNAR_REFERENCE_PYTHON``) in the same run.
+
+    python benchmarks/nar_step.py          # insertion_sort, bfs, dijkstra, floyd_warshall
+    python benchmarks/nar_step.py --algorithms bfs --steps 5 --out docs/results/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from transnar import __version__, clrs
+from transnar.nar import NAR, Features, NARConfig
+
+HERE = Path(__file__).parent
+DEFAULT_ALGORITHMS = "insertion_sort,bfs,dijkstra,floyd_warshall"
+
+
+def ours(algorithm: str, processor: str, hidden: int, batch: int, size: int, steps: int) -> float:
+    """Median seconds per training step of transnar's NAR."""
+    torch.manual_seed(0)
+    nar = NAR(NARConfig(algorithms=(algorithm,), processor=processor, hidden_dim=hidden))
+    optimizer = torch.optim.Adam(nar.parameters(), lr=1e-3)
+    trajectories = clrs.sample(algorithm, size, seed=0, count=batch)
+    features = Features.from_trajectories(trajectories, rng=np.random.RandomState(0))
+
+    def step() -> None:
+        loss, _ = nar.loss(features, nar(features))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(nar.parameters(), 1.0)
+        optimizer.step()
+
+    step()  # warm-up
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def reference(python: str, algorithms: list[str], args: argparse.Namespace) -> dict[str, float]:
+    command = [python, str(HERE / "reference_nar_step.py"), ",".join(algorithms), args.processor]
+    command += [str(args.hidden), str(args.batch), str(args.size), str(args.steps)]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--algorithms", default=DEFAULT_ALGORITHMS)
+    parser.add_argument("--processor", default="triplet_gmpnn")
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--size", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--reference-python", default=os.environ.get("TRANSNAR_REFERENCE_PYTHON"))
+    parser.add_argument("--out", type=Path, help="directory for nar_step.json and nar_step.md")
+    args = parser.parse_args()
+    algorithms = args.algorithms.split(",")
+
+    theirs = reference(args.reference_python, algorithms, args) if args.reference_python else {}
+    rows = []
+    for algorithm in algorithms:
+        row = {
+            "algorithm": algorithm,
+            "ours_s": ours(
+                algorithm, args.processor, args.hidden, args.batch, args.size, args.steps
+            ),
+        }
+        if theirs:
+            row["reference_s"] = theirs[algorithm]
+            row["ratio"] = row["ours_s"] / row["reference_s"]
+        rows.append(row)
+        print(row, file=sys.stderr)
+
+    header = "| algorithm | transnar s/step |" + (
+        " reference s/step | ours / reference |" if theirs else ""
+    )
+    lines = [header, "|---|---|" + ("---|---|" if theirs else "")]
+    for row in rows:
+        line = f"| {row['algorithm']} | {row['ours_s']:.3f} |"
+        if theirs:
+            line += f" {row['reference_s']:.3f} | {row['ratio']:.2f} |"
+        lines.append(line)
+    table = "\n".join(lines)
+    print(
+        f"{args.processor}, hidden {args.hidden}, batch {args.batch}, size {args.size}, "
+        f"{torch.get_num_threads()} threads\n\n{table}"
+    )
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "transnar": __version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "threads": torch.get_num_threads(),
+            **vars(args),
+        }
+        meta["out"] = str(args.out)
+        (args.out / "nar_step.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+        (args.out / "nar_step.md").write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()
