@@ -1,0 +1,202 @@
+"""Greedy batched decoding of CLRS-Text answers, with or without a KV cache.
+
+A CLRS-Text answer ends with a blank line (``"\\n\\n"``), so decoding stops each
+sequence at its first blank line, at ``<eos>``, or after ``max_new_tokens``.
+
+Layout: the prompts (``<bos>`` + question) are padded on the **left**, so every
+sequence's next token goes to the same column; an ``attention_mask`` keeps the
+padding out of attention. Each sequence's positions are fixed before decoding
+for its prompt plus ``max_new_tokens`` tokens (random positions: one sorted
+draw of that many from ``[0, max_position)``, as Ruoss et al. 2023; linear:
+``0, 1, ...``) and consumed left to right, so a token has the same position
+whether it is fed as prompt, as a cached step or in a full recomputation.
+
+The model is anything with :class:`~transnar.lm.DecoderLM`'s ``forward``
+signature (``model(input_ids, positions=..., cache=..., attention_mask=...,
+**forward_kwargs)`` returning an object with ``logits``) and, for the cached
+path, a ``make_cache(capacity)`` method. TransNAR passes its graph memory
+through ``forward_kwargs``, forwarded to every call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from transnar.lm.tokenizer import CharTokenizer
+from transnar.lm.transformer import linear_positions, pad_positions, random_positions
+
+BLANK_LINE = "\n\n"
+POSITION_KINDS = ("random", "linear")
+
+
+@dataclass
+class Generation:
+    """What :func:`generate` returns, one entry per prompt.
+
+    Attributes:
+        texts: the decoded answers, up to and including the blank line that
+            ends them (so a correct answer equals the CLRS-Text ``answer``).
+        num_tokens: tokens generated (the stop included).
+        token_ids: those tokens.
+        stopped: True where the answer ended (blank line or ``<eos>``), False
+            where ``max_new_tokens`` cut it.
+    """
+
+    texts: list[str]
+    num_tokens: list[int]
+    token_ids: list[list[int]]
+    stopped: list[bool]
+
+
+@torch.no_grad()
+def generate(
+    model: nn.Module,
+    tokenizer: CharTokenizer,
+    prompts: Sequence[str],
+    max_new_tokens: int,
+    positions: str | None = None,
+    generator: torch.Generator | None = None,
+    use_cache: bool = True,
+    add_bos: bool = True,
+    max_position: int | None = None,
+    stop: str = BLANK_LINE,
+    **forward_kwargs,
+) -> Generation:
+    """Greedy answers to ``prompts``, batched.
+
+    Args:
+        model: a :class:`~transnar.lm.DecoderLM` or anything with its
+            ``forward`` signature (see the module docstring). Put in eval mode
+            for the call if it is in training mode, then put back.
+        tokenizer: encodes the prompts and decodes the answers.
+        prompts: the questions (CLRS-Text ``question``, ending in ``":\\n"``).
+        max_new_tokens: the most tokens generated per prompt.
+        positions: ``"random"`` (one sorted random draw per sequence, the
+            reference's evaluation) or ``"linear"``; ``None``: what the model
+            uses at evaluation (its ``uses_random_positions()`` in eval mode;
+            random for a model without that method).
+        generator: random generator of the positions (default: torch's global one).
+        use_cache: decode with a KV cache (one token per step) or recompute
+            the whole sequence at every step (slow; for tests and benchmarks).
+        add_bos: start each prompt with ``<bos>``, as in training
+            (:meth:`~transnar.lm.CharTokenizer.encode_example`).
+        max_position: ``L_max`` for random positions (default ``model.max_position``).
+        stop: the text that ends an answer.
+        **forward_kwargs: passed to every ``model(...)`` call (e.g. TransNAR's
+            graph memory).
+
+    Returns:
+        A :class:`Generation`.
+    """
+    if positions is None:
+        positions = "random" if _random_at_evaluation(model) else "linear"
+    if positions not in POSITION_KINDS:
+        raise ValueError(f"positions must be one of {POSITION_KINDS}, got {positions!r}")
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+    if not prompts:
+        return Generation([], [], [], [])
+    device = _device(model)
+    encoded = [tokenizer.encode(p, add_bos=add_bos) for p in prompts]
+    if min(len(e) for e in encoded) == 0:
+        raise ValueError("an empty prompt (without <bos>) has nothing to continue")
+    prompt_ids, prompt_mask = tokenizer.pad(encoded, padding_side="left")  # (B, P)
+    B, P = prompt_ids.shape
+    total = P + max_new_tokens
+    # the whole layout: left padding, prompt, then max_new_tokens answer slots
+    mask = torch.cat([prompt_mask, torch.ones(B, max_new_tokens, dtype=torch.bool)], dim=1)
+    lengths = mask.sum(dim=1)  # (B,) prompt + max_new_tokens
+    if positions == "random":
+        if max_position is None:
+            max_position = getattr(model, "max_position", None)
+            if max_position is None:
+                raise ValueError("random positions need max_position (the model has none)")
+        drawn = random_positions(B, total, max_position, generator=generator, lengths=lengths)
+    else:
+        drawn = linear_positions(B, total)
+    layout_positions = pad_positions(drawn, mask).to(device)  # (B, P + max_new_tokens)
+    mask, prompt_ids = mask.to(device), prompt_ids.to(device)
+
+    tokens = torch.empty(B, max_new_tokens, dtype=torch.long, device=device)
+    texts = [""] * B
+    counts = [0] * B
+    stopped = [False] * B
+    with _eval_mode(model):
+        cache = model.make_cache(total) if use_cache else None
+        logits = model(
+            prompt_ids,
+            positions=layout_positions[:, :P],
+            cache=cache,
+            attention_mask=mask[:, :P],
+            **forward_kwargs,
+        ).logits  # (B, P, V)
+        for step in range(max_new_tokens):
+            next_ids = logits[:, -1].argmax(dim=-1)  # (B,)
+            tokens[:, step] = next_ids
+            for b, token_id in enumerate(next_ids.tolist()):
+                if stopped[b]:
+                    continue
+                counts[b] += 1
+                if token_id == tokenizer.eos_id:
+                    stopped[b] = True
+                    continue
+                piece = tokenizer.decode([token_id])
+                texts[b] += piece
+                if stop and stop in texts[b][-(len(stop) + len(piece)) :]:
+                    texts[b] = texts[b][: texts[b].index(stop) + len(stop)]
+                    stopped[b] = True
+            if all(stopped) or step == max_new_tokens - 1:
+                break
+            t = P + step  # the column of the token just chosen
+            if use_cache:
+                inputs, span = next_ids[:, None], slice(t, t + 1)  # (B, 1)
+            else:  # recompute everything: prompt and answer so far
+                inputs, span = (
+                    torch.cat([prompt_ids, tokens[:, : step + 1]], dim=1),
+                    slice(0, t + 1),
+                )
+            logits = model(
+                inputs,
+                positions=layout_positions[:, span],
+                cache=cache,
+                attention_mask=mask[:, : t + 1],
+                **forward_kwargs,
+            ).logits  # (B, 1 or t + 1, V)
+    token_ids = [tokens[b, : counts[b]].tolist() for b in range(B)]
+    return Generation(texts=texts, num_tokens=counts, token_ids=token_ids, stopped=stopped)
+
+
+def _random_at_evaluation(model: nn.Module) -> bool:
+    uses_random_positions = getattr(model, "uses_random_positions", None)
+    if uses_random_positions is None:
+        return True
+    with _eval_mode(model):
+        return bool(uses_random_positions())
+
+
+def _device(model: nn.Module) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except (AttributeError, StopIteration):
+        return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module):
+    """Eval mode for the block (no dropout), then the model's mode as it was."""
+    was_training = getattr(model, "training", False)
+    if was_training:
+        model.eval()
+    try:
+        yield
+    finally:
+        if was_training:
+            model.train()
+
+
+__all__ = ["BLANK_LINE", "Generation", "generate"]

@@ -1,0 +1,424 @@
+"""The decoder LM: config, causality, positions, padding, KV cache, hooks, loss, files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tests.lm.tiny import tiny_config, tiny_model
+from transnar._files import OutputExistsError
+from transnar.lm import (
+    IGNORE_INDEX,
+    CharTokenizer,
+    CheckpointError,
+    DecoderLM,
+    LMConfig,
+    linear_positions,
+    pad_positions,
+    random_positions,
+)
+
+ATOL = 1e-5
+
+
+def _ids(batch: int, length: int, seed: int = 0) -> torch.Tensor:
+    return torch.randint(4, 79, (batch, length), generator=torch.Generator().manual_seed(seed))
+
+
+def _positions(batch: int, length: int, seed: int = 1, max_position: int = 256):
+    return random_positions(batch, length, max_position, torch.Generator().manual_seed(seed))
+
+
+# --- config -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        ({"d_model": 30, "n_heads": 4}, "divisible"),
+        ({"d_model": 36, "n_heads": 12}, "even"),
+        ({"n_layers": 0}, "n_layers"),
+        ({"vocab_size": 2.5}, "vocab_size"),
+        ({"mlp": "relu"}, "mlp"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"d_ff": 0}, "d_ff"),
+        ({"rope_base": 0.0}, "rope_base"),
+        ({"max_position": True}, "max_position"),
+    ],
+)
+def test_config_is_validated(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        tiny_config(**overrides)
+
+
+def test_config_dict_round_trip():
+    config = tiny_config(mlp="gelu", d_ff=50, tie_embeddings=False)
+    assert LMConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    with pytest.raises(ValueError, match=r"unknown LM config key\(s\) \['width'\]"):
+        LMConfig.from_dict({**config.to_dict(), "width": 3})
+    assert LMConfig().mlp_hidden == 704 and tiny_config(mlp="gelu").mlp_hidden == 128
+    assert LMConfig().vocab_size == len(CharTokenizer())
+
+
+def test_shapes_tying_and_init():
+    model = tiny_model()
+    output = model(_ids(3, 7))
+    assert output.logits.shape == (3, 7, 79) and output.loss is None
+    assert model.head.weight is model.embed_tokens.weight
+    untied = tiny_model(tie_embeddings=False)
+    assert untied.head.weight is not untied.embed_tokens.weight
+    assert untied.num_parameters() == model.num_parameters() + 79 * 32
+    assert model.num_parameters(exclude_embeddings=True) == model.num_parameters() - 79 * 32
+    # residual projections start smaller: 0.02 / sqrt(2 * 2 layers)
+    torch.manual_seed(0)
+    wide = DecoderLM(tiny_config(d_model=256, n_heads=4))
+    assert wide.layers[0].attn.out.weight.std().item() == pytest.approx(0.01, rel=0.05)
+    assert wide.layers[0].attn.qkv.weight.std().item() == pytest.approx(0.02, rel=0.05)
+    with pytest.raises(ValueError, match="more than vocab_size"):
+        DecoderLM(tiny_config(vocab_size=10), tokenizer=CharTokenizer())
+
+
+def test_gradients_reach_every_parameter():
+    model = tiny_model(mlp="gelu", tie_embeddings=False).train()
+    ids = _ids(2, 9)
+    model(ids, labels=ids).loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+# --- causality and loss ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mlp", ["swiglu", "gelu"])
+def test_causality(mlp):
+    model = tiny_model(mlp=mlp)
+    ids, positions = _ids(2, 12), _positions(2, 12)
+    changed = ids.clone()
+    changed[:, 7:] = (changed[:, 7:] + 1 - 4) % 75 + 4
+    before = model(ids, positions=positions).logits
+    after = model(changed, positions=positions).logits
+    torch.testing.assert_close(before[:, :7], after[:, :7], atol=0, rtol=0)
+    assert not torch.allclose(before[:, 7:], after[:, 7:])
+
+
+def test_loss_ignores_masked_labels():
+    model = tiny_model()
+    ids, positions = _ids(2, 10), _positions(2, 10)
+    labels = ids.clone()
+    labels[:, :6] = IGNORE_INDEX  # the prompt
+    labels[1, -1] = IGNORE_INDEX  # padding
+    output = model(ids, positions=positions, labels=labels)
+    logits, targets = output.logits[:, :-1], labels[:, 1:]
+    keep = targets != IGNORE_INDEX
+    expected = F.cross_entropy(logits[keep], targets[keep])
+    torch.testing.assert_close(output.loss, expected)
+    # what sits under an ignored label makes no difference
+    other = labels.clone()
+    other[:, :6] = IGNORE_INDEX
+    torch.testing.assert_close(model(ids, positions=positions, labels=other).loss, output.loss)
+    unmasked = model(ids, positions=positions, labels=ids).loss
+    assert not torch.allclose(unmasked, output.loss)
+
+
+# --- positions ------------------------------------------------------------------------
+
+
+def test_random_positions_sorted_unique_in_range_and_distinct_rows():
+    positions = random_positions(64, 50, 8192, torch.Generator().manual_seed(0))
+    assert positions.shape == (64, 50) and positions.dtype == torch.int64
+    assert (positions[:, 1:] > positions[:, :-1]).all()  # sorted and unique
+    assert positions.min() >= 0 and positions.max() < 8192
+    assert len({tuple(row) for row in positions.tolist()}) == 64
+    again = random_positions(64, 50, 8192, torch.Generator().manual_seed(0))
+    assert torch.equal(positions, again)
+    # uniform over the range: the mean position is about L / 2
+    assert abs(positions.float().mean().item() - 4096) < 200
+    # all positions: a permutation of the range, so 0 .. L-1 exactly
+    assert torch.equal(random_positions(2, 16, 16)[1], torch.arange(16))
+    with pytest.raises(ValueError, match="longer than max_position"):
+        random_positions(1, 17, 16)
+
+
+def test_random_positions_with_lengths():
+    lengths = torch.tensor([5, 0, 8])
+    positions = random_positions(3, 8, 100, torch.Generator().manual_seed(0), lengths=lengths)
+    for row, n in zip(positions, lengths.tolist(), strict=True):
+        assert (row[1:n] > row[: n - 1]).all() if n > 1 else True
+        assert (row[n:] == 0).all() and (row < 100).all()
+    with pytest.raises(ValueError, match="at most 8"):
+        random_positions(3, 8, 100, lengths=torch.tensor([9, 1, 1]))
+
+
+def test_pad_positions():
+    mask = torch.tensor([[False, False, True, True, True], [True, True, True, True, False]])
+    drawn = torch.tensor([[3, 9, 20, 0, 0], [1, 2, 5, 7, 0]])
+    assert pad_positions(drawn, mask).tolist() == [[0, 0, 3, 9, 20], [1, 2, 5, 7, 0]]
+    assert linear_positions(2, 3, offset=4).tolist() == [[4, 5, 6], [4, 5, 6]]
+
+
+def test_default_positions_random_in_training_and_configurable_in_eval():
+    ids = _ids(2, 6)
+    model = tiny_model()
+    first, second = model(ids).logits, model(ids).logits
+    assert not torch.allclose(first, second)  # eval: random by default, as the reference
+    linear = model(ids, positions=linear_positions(2, 6)).logits
+    model = tiny_model(random_positions_eval=False)
+    torch.testing.assert_close(model(ids).logits, linear, atol=0, rtol=0)
+    model.train()  # training: random
+    assert not torch.allclose(model(ids).logits, linear)
+    model = tiny_model(random_positions=False).train()
+    torch.testing.assert_close(model(ids).logits, linear, atol=0, rtol=0)
+
+
+def test_rope_is_relative():
+    """Shifting every position by a constant leaves the logits unchanged."""
+    model = tiny_model()
+    ids, positions = _ids(2, 10), _positions(2, 10)
+    shifted = model(ids, positions=positions + 37).logits
+    torch.testing.assert_close(shifted, model(ids, positions=positions).logits, atol=1e-4, rtol=0)
+    assert not torch.allclose(model(ids, positions=positions * 2).logits, shifted, atol=1e-3)
+
+
+# --- padding ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+@pytest.mark.parametrize("kind", ["linear", "random"])
+def test_padding_changes_nothing(tokenizer, side, kind):
+    model = tiny_model()
+    texts = ["bfs:\ns: 0, A: [[0 1], [1 0]]\npi:\n", "dfs:\n", "insertion_sort:\nkey: [0.5]\n"]
+    ids, mask = tokenizer.encode_batch(texts, add_bos=True, padding_side=side)
+    lengths = mask.sum(1)
+    if kind == "random":
+        drawn = random_positions(3, ids.shape[1], 256, torch.Generator().manual_seed(3), lengths)
+    else:
+        drawn = linear_positions(3, ids.shape[1])
+    batched = model(ids, positions=pad_positions(drawn, mask), attention_mask=mask).logits
+    assert torch.isfinite(batched).all()
+    for b, text in enumerate(texts):
+        alone_ids = torch.tensor([tokenizer.encode(text, add_bos=True)])
+        n = alone_ids.shape[1]
+        alone = model(alone_ids, positions=drawn[b : b + 1, :n]).logits[0]
+        torch.testing.assert_close(batched[b][mask[b]], alone, atol=ATOL, rtol=0)
+
+
+def test_padding_with_default_positions(tokenizer):
+    model = tiny_model(random_positions_eval=False)
+    ids, mask = tokenizer.encode_batch(["ab:\n", "abcdef:\n"], add_bos=True)
+    batched = model(ids, attention_mask=mask).logits
+    alone = model(torch.tensor([tokenizer.encode("ab:\n", add_bos=True)])).logits[0]
+    torch.testing.assert_close(batched[0][mask[0]], alone, atol=ATOL, rtol=0)
+    # random default positions over real tokens only: sorted, padding at 0
+    positions = tiny_model().default_positions(2, ids.shape[1], attention_mask=mask)
+    real = positions[0][mask[0]]
+    assert (real[1:] > real[:-1]).all() and (positions[0][~mask[0]] == 0).all()
+
+
+# --- KV cache ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["linear", "random"])
+@pytest.mark.parametrize("padded", [False, True])
+def test_kv_cache_matches_full_recomputation(kind, padded):
+    model = tiny_model()
+    B, T, prompt = 3, 14, 5
+    ids = _ids(B, T)
+    positions = _positions(B, T) if kind == "random" else linear_positions(B, T)
+    mask = None
+    if padded:  # left padding of 2 and 1 tokens
+        mask = torch.ones(B, T, dtype=torch.bool)
+        mask[0, :2] = mask[1, :1] = False
+        positions = pad_positions(positions, mask)
+    full = model(ids, positions=positions, attention_mask=mask).logits
+    cache = model.make_cache(capacity=T)
+    steps = [
+        model(
+            ids[:, :prompt],
+            positions=positions[:, :prompt],
+            cache=cache,
+            attention_mask=None if mask is None else mask[:, :prompt],
+        ).logits
+    ]
+    for t in range(prompt, T):
+        steps.append(
+            model(
+                ids[:, t : t + 1],
+                positions=positions[:, t : t + 1],
+                cache=cache,
+                attention_mask=None if mask is None else mask[:, : t + 1],
+            ).logits
+        )
+    assert cache.length == T
+    cached = torch.cat(steps, dim=1)
+    keep = torch.ones(B, T, dtype=torch.bool) if mask is None else mask
+    torch.testing.assert_close(cached[keep], full[keep], atol=ATOL, rtol=0)
+    assert torch.equal(cached.argmax(-1)[keep], full.argmax(-1)[keep])
+
+
+def test_kv_cache_chunks_and_growth():
+    """Several new tokens after cached ones (an explicit causal mask), and a cache
+    that outgrows its capacity."""
+    model = tiny_model()
+    ids, positions = _ids(2, 11), _positions(2, 11)
+    full = model(ids, positions=positions).logits
+    cache = model.make_cache(capacity=2)
+    chunks = [(0, 3), (3, 4), (4, 9), (9, 11)]
+    cached = torch.cat(
+        [model(ids[:, a:b], positions=positions[:, a:b], cache=cache).logits for a, b in chunks],
+        dim=1,
+    )
+    torch.testing.assert_close(cached, full, atol=ATOL, rtol=0)
+    assert cache.layers[0].keys.shape[2] >= 11
+
+
+def test_random_default_positions_refuse_a_cache():
+    model = tiny_model()
+    cache = model.make_cache()
+    model(_ids(1, 3), positions=linear_positions(1, 3), cache=cache)
+    with pytest.raises(ValueError, match="drawn once"):
+        model(_ids(1, 1), cache=cache)
+    with pytest.raises(ValueError, match="attention_mask must be"):
+        model(
+            _ids(1, 1),
+            positions=linear_positions(1, 1),
+            cache=cache,
+            attention_mask=torch.ones(1, 1, dtype=torch.bool),
+        )
+    linear = tiny_model(random_positions_eval=False)
+    cache = linear.make_cache()
+    full = linear(_ids(1, 4)).logits
+    linear(_ids(1, 4)[:, :3], cache=cache)
+    torch.testing.assert_close(
+        linear(_ids(1, 4)[:, 3:], cache=cache).logits, full[:, 3:], atol=ATOL, rtol=0
+    )
+
+
+# --- after_layer -----------------------------------------------------------------------
+
+
+def test_after_layer_is_called_once_per_layer():
+    model = tiny_model(n_layers=3)
+    ids, positions = _ids(2, 6), _positions(2, 6)
+    calls = []
+
+    def identity(index, hidden):
+        calls.append((index, tuple(hidden.shape)))
+        return hidden
+
+    plain = model(ids, positions=positions).logits
+    hooked = model(ids, positions=positions, after_layer=identity).logits
+    assert calls == [(0, (2, 6, 32)), (1, (2, 6, 32)), (2, (2, 6, 32))]
+    assert torch.equal(plain, hooked)
+    shifted = model(ids, positions=positions, after_layer=lambda i, h: h + (i == 1)).logits
+    assert not torch.allclose(shifted, plain)
+    # with a cache, the hook sees this call's tokens only
+    calls.clear()
+    cache = model.make_cache()
+    model(ids[:, :5], positions=positions[:, :5], cache=cache)
+    model(ids[:, 5:], positions=positions[:, 5:], cache=cache, after_layer=identity)
+    assert calls == [(0, (2, 1, 32)), (1, (2, 1, 32)), (2, (2, 1, 32))]
+
+
+# --- files -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overrides", [{}, {"tie_embeddings": False, "mlp": "gelu"}])
+def test_save_load_round_trip(tokenizer, tmp_path, overrides):
+    model = tiny_model(tokenizer=tokenizer, **overrides)
+    ids, positions = _ids(2, 8), _positions(2, 8)
+    model.save_pretrained(tmp_path / "lm")
+    names = sorted(p.name for p in (tmp_path / "lm").iterdir())
+    assert names == sorted(["config.json", _weights(tmp_path / "lm").name, "tokenizer.json"])
+    loaded = DecoderLM.from_pretrained(tmp_path / "lm")
+    assert not loaded.training and loaded.config == model.config and loaded.tokenizer == tokenizer
+    assert torch.equal(
+        loaded(ids, positions=positions).logits, model(ids, positions=positions).logits
+    )
+    if model.config.tie_embeddings:
+        assert loaded.head.weight is loaded.embed_tokens.weight
+    DecoderLM.from_pretrained(tmp_path / "lm", tokenizer=CharTokenizer())  # the right one
+
+
+def test_save_with_safetensors(tokenizer, tmp_path):
+    pytest.importorskip("safetensors")
+    model = tiny_model(tokenizer=tokenizer)
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").is_file()
+    ids = _ids(1, 5)
+    loaded = DecoderLM.from_pretrained(tmp_path)
+    positions = linear_positions(1, 5)
+    assert torch.equal(
+        loaded(ids, positions=positions).logits, model(ids, positions=positions).logits
+    )
+
+
+def test_save_refuses_to_overwrite_and_needs_a_tokenizer(tokenizer, tmp_path):
+    model = tiny_model()
+    with pytest.raises(ValueError, match="no tokenizer"):
+        model.save_pretrained(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    model.save_pretrained(tmp_path, tokenizer=tokenizer)
+    with pytest.raises(OutputExistsError):
+        model.save_pretrained(tmp_path, tokenizer=tokenizer)
+    other = tiny_model(seed=1, tokenizer=tokenizer)
+    other.save_pretrained(tmp_path, overwrite=True)
+    ids, positions = _ids(1, 4), linear_positions(1, 4)
+    loaded = DecoderLM.from_pretrained(tmp_path)
+    assert torch.equal(
+        loaded(ids, positions=positions).logits, other(ids, positions=positions).logits
+    )
+
+
+def _weights(directory):
+    """The weights file of a saved model (``model.safetensors`` or ``model.pt``)."""
+    return directory / json.loads((directory / "config.json").read_text())["weights"]
+
+
+def _edit_config(directory, edit):
+    path = directory / "config.json"
+    document = json.loads(path.read_text())
+    edit(document)
+    path.write_text(json.dumps(document))
+
+
+@pytest.mark.parametrize(
+    "damage, match",
+    [
+        (lambda d: (d / "config.json").write_text("{oops"), "not valid JSON"),
+        (lambda d: _edit_config(d, lambda c: c.update(format="other")), "not a transnar.lm"),
+        (lambda d: _edit_config(d, lambda c: c.update(version=7)), "version 7"),
+        (lambda d: _edit_config(d, lambda c: c.update(model="TransNAR")), "'TransNAR'"),
+        (lambda d: _edit_config(d, lambda c: c["config"].update(width=1)), "unknown LM config"),
+        (lambda d: _edit_config(d, lambda c: c["config"].update(d_model=64)), "wrong shape"),
+        (lambda d: _edit_config(d, lambda c: c["config"].update(n_layers=3)), "missing"),
+        (lambda d: _edit_config(d, lambda c: c["config"].update(vocab_size=20)), "more than"),
+        (lambda d: _edit_config(d, lambda c: c.update(weights="x.bin")), "unknown weights"),
+        (lambda d: _weights(d).unlink(), r"model\.\w+ is missing"),
+        (lambda d: _weights(d).write_bytes(b"garbage"), "corrupt"),
+        (lambda d: (d / "tokenizer.json").unlink(), "no tokenizer"),
+        (lambda d: (d / "tokenizer.json").write_text("[]"), "not a valid tokenizer"),
+    ],
+)
+def test_load_rejects_corrupt_or_mismatched_directories(tokenizer, tmp_path, damage, match):
+    tiny_model(tokenizer=tokenizer).save_pretrained(tmp_path)
+    damage(tmp_path)
+    with pytest.raises(CheckpointError, match=match):
+        DecoderLM.from_pretrained(tmp_path)
+
+
+def test_load_rejects_a_pickle_that_is_not_a_state_dict(tokenizer, tmp_path):
+    tiny_model(tokenizer=tokenizer).save_pretrained(tmp_path)
+    _edit_config(tmp_path, lambda c: c.update(weights="model.pt"))
+    torch.save([1, 2], tmp_path / "model.pt")
+    with pytest.raises(CheckpointError, match="state dict"):
+        DecoderLM.from_pretrained(tmp_path)
+
+
+def test_load_errors_without_a_model_or_with_another_tokenizer(tokenizer, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no saved LM"):
+        DecoderLM.from_pretrained(tmp_path / "nothing")
+    tiny_model(tokenizer=tokenizer).save_pretrained(tmp_path)
+    with pytest.raises(CheckpointError, match="differs"):
+        DecoderLM.from_pretrained(tmp_path, tokenizer=CharTokenizer("0123456789"))
