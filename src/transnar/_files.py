@@ -13,6 +13,10 @@ class OutputExistsError(FileExistsError):
     """The output file exists and overwriting was not asked for."""
 
 
+class CheckpointError(ValueError):
+    """A saved model or checkpoint that is corrupt, incomplete or does not match."""
+
+
 def refuse_existing(paths: Iterable[str | os.PathLike], overwrite: bool) -> None:
     """Raises :class:`OutputExistsError` naming the existing files among ``paths``,
     unless ``overwrite``; call it before writing anything, so nothing is half done."""

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from transnar import __version__
 from transnar._files import OutputExistsError
-from transnar.cli import data, score
+from transnar.cli import data, nar, score
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     data.register(commands)
     score.register(commands)
+    nar.register(commands)
     return parser
 
 

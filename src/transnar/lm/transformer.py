@@ -50,7 +50,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from transnar import __version__
-from transnar._files import atomic_write, refuse_existing
+from transnar._files import CheckpointError, atomic_write, refuse_existing
 from transnar.lm.tokenizer import FILENAME as TOKENIZER_FILENAME
 from transnar.lm.tokenizer import IGNORE_INDEX, CharTokenizer
 
@@ -64,10 +64,6 @@ TORCH_FILENAME = "model.pt"
 # after_layer(layer_index, hidden (B, T, D)) -> hidden (B, T, D)
 AfterLayer = Callable[[int, torch.Tensor], torch.Tensor]
 Rope = tuple[torch.Tensor, torch.Tensor]  # cos, sin: (B, 1, T, Dh / 2) each
-
-
-class CheckpointError(ValueError):
-    """A saved model directory that is missing, corrupt or does not match."""
 
 
 @dataclass(frozen=True)

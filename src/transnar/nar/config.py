@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 
 from transnar.clrs.specs import CLRS30_ALGORITHMS, get_spec
 
-PROCESSORS = ("triplet_gmpnn", "triplet_mpnn", "gmpnn", "mpnn", "triplet_gpgn", "gpgn", "pgn")
+PROCESSORS = (
+    "triplet_gmpnn",
+    "triplet_mpnn",
+    "gmpnn",
+    "mpnn",
+    "triplet_gpgn",
+    "triplet_pgn",
+    "gpgn",
+    "pgn",
+)
 HINT_MODES = ("encoded_decoded", "decoded_only", "none")
 REPRED_MODES = ("soft", "hard", "hard_on_eval")
 ENCODER_INITS = ("xavier_on_scalars", "default")

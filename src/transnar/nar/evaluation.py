@@ -72,6 +72,9 @@ class Scorer:
             probe = self.spec[name]
             kind = Type.POINTER if probe.type is Type.PERMUTATION_POINTER else probe.type
             real = element_mask(probe.location, features.node_mask)
+            if kind is Type.MASK_ONE:
+                # One choice over the last node axis: per sample (node) or per row (edge).
+                real = real.any(-1)
             counts = self.counts.setdefault(name, {"a": 0.0, "b": 0.0, "c": 0.0, "n": 0.0})
             _accumulate(kind, predicted, truth[name], real, counts)
 
@@ -101,11 +104,7 @@ def _accumulate(
         counts["b"] += float((positive_pred & ~positive_true & valid).sum())  # false positives
         counts["c"] += float((~positive_pred & positive_true & valid).sum())  # false negatives
     elif kind in (Type.MASK_ONE, Type.CATEGORICAL):
-        if kind is Type.MASK_ONE and predicted.dim() == real.dim():
-            # Node mask_one: one choice per sample, over the nodes.
-            valid = torch.ones(truth.shape[0], dtype=torch.bool, device=truth.device)
-        else:
-            valid = real & (truth != MASKED).all(-1)
+        valid = real & (truth != MASKED).all(-1)
         correct = predicted.argmax(-1) == truth.argmax(-1)
         counts["a"] += float((correct & valid).sum())
         counts["n"] += float(valid.sum())

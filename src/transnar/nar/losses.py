@@ -59,6 +59,8 @@ def elementwise_loss(
     elif probe.type in (Type.MASK_ONE, Type.CATEGORICAL):
         masked_truth = truth * (truth != MASKED)
         loss = -(masked_truth * torch.log_softmax(prediction, dim=-1)).sum(-1)
+        if probe.type is Type.MASK_ONE:  # an edge mask_one: one choice per row
+            real = node_mask
         mask = real & (truth == 1).any(-1)
     elif probe.type is Type.POINTER:
         loss = -torch.log_softmax(prediction, dim=-1).gather(-1, truth.unsqueeze(-1)).squeeze(-1)

@@ -144,7 +144,7 @@ class NAR(nn.Module):
         return self.heads[algorithm]
 
     def forward(
-        self, features: Features, repred: bool = False, embeddings: bool = False
+        self, features: Features, repred: bool | None = None, embeddings: bool = False
     ) -> NAROutput:
         """Runs the NAR over a batch for ``S = max(1, T - 1)`` steps.
 
@@ -153,8 +153,11 @@ class NAR(nn.Module):
             repred: evaluation mode: feed back the NAR's own hint predictions
                 (and no dropout, no Sinkhorn noise). In training (``False``)
                 predictions are fed back too, except with teacher forcing.
+                Default: ``not self.training``, so ``nar.eval()`` means evaluation.
             embeddings: also return the per-step node and edge embeddings.
         """
+        if repred is None:
+            repred = not self.training
         config = self.config
         head = self.head(features.algorithm)
         spec = head.spec

@@ -110,6 +110,15 @@ class Sampler:
     def __iter__(self) -> Iterator[Trajectory]:
         return self
 
+    def get_state(self) -> dict:
+        """The random state (plain JSON-able types): restoring it with
+        :meth:`set_state` makes the sampler draw the same instances again."""
+        return random_state_to_dict(self._rng)
+
+    def set_state(self, state: dict) -> None:
+        """Restores a state from :meth:`get_state`."""
+        random_state_from_dict(self._rng, state)
+
     def __next__(self) -> Trajectory:
         return self.draw()
 
@@ -120,6 +129,24 @@ class Sampler:
 
     def _string(self, size: int, chars: int = 4) -> np.ndarray:
         return self._rng.randint(0, high=chars, size=(size,))
+
+
+def random_state_to_dict(rng: np.random.RandomState) -> dict:
+    """A ``RandomState``'s state as plain types (lists and numbers)."""
+    kind, keys, pos, has_gauss, cached_gaussian = rng.get_state()
+    return {
+        "kind": kind,
+        "keys": keys.tolist(),
+        "pos": int(pos),
+        "has_gauss": int(has_gauss),
+        "cached_gaussian": float(cached_gaussian),
+    }
+
+
+def random_state_from_dict(rng: np.random.RandomState, state: dict) -> None:
+    """Sets ``rng`` to a state from :func:`random_state_to_dict`."""
+    keys = np.asarray(state["keys"], dtype=np.uint32)
+    rng.set_state((state["kind"], keys, state["pos"], state["has_gauss"], state["cached_gaussian"]))
 
 
 def _check_int(name: str, value: Any, low: int, high: int | None = None) -> None:

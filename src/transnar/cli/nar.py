@@ -1,0 +1,257 @@
+"""``transnar nar``: train a NAR, evaluate a checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from transnar._files import atomic_write, refuse_existing
+
+# The handlers import transnar.nar (and so torch) themselves, so that the other
+# commands and --help start without loading torch.
+PRESET_NAMES = ("tiny", "small", "paper")  # transnar.nar.run_config.PRESETS
+
+TRAIN_EPILOG = """\
+presets:
+  tiny   seconds: bfs + insertion_sort, hidden 16, sizes 4,6, 20 steps, tested at 8
+  small  minutes on a CPU: bfs, insertion_sort, minimum, find_maximum_subarray_kadane,
+         activity_selector, lcs_length; hidden 64, sizes 4,7,11, batch 16, 300 steps,
+         tested at 44
+  paper  Ibarz et al. 2022: all 30 algorithms, hidden 128, sizes 4,7,11,13,16,
+         batch 32, 10,000 steps, Adam 1e-3, clipping 1.0, validation every 50 steps,
+         tested at 64
+
+overrides (KEY=VALUE, after the options; bare keys or nar.KEY / train.KEY):
+  nar:   algorithms hidden_dim processor nb_triplet_fts use_ln hint_mode
+         hint_teacher_forcing hint_repred_mode dropout encoder_init
+         msg_passing_steps sinkhorn_steps feedback_sinkhorn_steps sinkhorn_temperature
+  train: train_sizes test_sizes steps batch_size learning_rate grad_clip eval_every
+         val_count test_count eval_batch_size eval_multipliers random_pos seed
+         device threads
+
+The run directory gets config.json, metrics.jsonl (loss per algorithm per step,
+validation scores), checkpoints/last.pt (exact resume: model, optimizer, random
+states, data position) and checkpoints/best.pt (best mean validation score, restored
+at the end for testing), results.json and results.md (scores per algorithm, size
+and output, in and out of distribution).
+
+examples:
+  transnar nar train --preset tiny --out runs/tiny
+  transnar nar train --preset small --out runs/small threads=1
+  transnar nar train --preset paper --device cuda --out runs/paper
+  transnar nar train --algorithms bfs,dfs --processor mpnn --out runs/x steps=2000
+  transnar nar train --out runs/small --resume steps=600     # continue, for longer
+"""
+
+EVAL_EPILOG = """\
+CHECKPOINT is a .pt file or a run directory (its checkpoints/best.pt). Test sets
+are drawn as in training's final test: seeds from the run's seed, the samplers'
+default options, plain pos. Sizes up to an algorithm's largest training size are
+in distribution.
+
+examples:
+  transnar nar eval runs/small --sizes 11 44
+  transnar nar eval runs/paper/checkpoints/best.pt --sizes 16 64 --count 128 \\
+      --algorithms bfs,dijkstra --out runs/paper/eval64 --device cuda
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Adds the ``nar`` command and its subcommands."""
+    nar = commands.add_parser(
+        "nar",
+        help="train and evaluate Neural Algorithmic Reasoners on CLRS-30",
+        description="Train a (multi-task) NAR on CLRS-30 or evaluate a NAR checkpoint.",
+    )
+    actions = nar.add_subparsers(dest="action", metavar="ACTION", required=True)
+    _register_train(actions)
+    _register_eval(actions)
+
+
+def _register_train(actions: argparse._SubParsersAction) -> None:
+    parser = actions.add_parser(
+        "train",
+        help="train a NAR (writes a run directory)",
+        description=(
+            "Train a NAR with the protocol of Ibarz et al. (2022): a shared Triplet-GMPNN\n"
+            "processor with per-algorithm encoders and decoders, one batch and one Adam\n"
+            "update per algorithm per step, online data over mixed sizes, validation at\n"
+            "the largest training size, and the best checkpoint tested in and out of\n"
+            "distribution."
+        ),
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--preset", choices=PRESET_NAMES, default=None, help="the base config (default: small)"
+    )
+    parser.add_argument(
+        "--algorithms",
+        metavar="NAMES",
+        help="comma-separated algorithms, or 'all' (default: the preset's)",
+    )
+    parser.add_argument("--processor", help="processor, e.g. triplet_gmpnn, mpnn, pgn")
+    parser.add_argument("--device", help="cpu (default) or cuda")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="run directory (default: runs/nar-PRESET)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in RUN_DIR from its last checkpoint (its config; "
+        "overrides may only change steps, device, threads, test_sizes, test_count)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="start a new run in a non-empty RUN_DIR"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="do not show progress bars")
+    parser.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    parser.add_argument(
+        "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides (see below)"
+    )
+    parser.set_defaults(handler=run_train)
+
+
+def _register_eval(actions: argparse._SubParsersAction) -> None:
+    parser = actions.add_parser(
+        "eval",
+        help="evaluate a NAR checkpoint at some sizes",
+        description=(
+            "Score a NAR checkpoint as the reference does (per output; micro-F1 = mean "
+            "over outputs) on fresh test sets of the given sizes; print a Markdown table."
+        ),
+        epilog=EVAL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("checkpoint", type=Path, help="a .pt checkpoint or a run directory")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", required=True, metavar="N", help="test sizes"
+    )
+    parser.add_argument(
+        "--count",
+        type=int,
+        default=None,
+        help="samples per algorithm and size (default: the run's)",
+    )
+    parser.add_argument(
+        "--algorithms", metavar="NAMES", help="comma-separated subset (default: all the NAR's)"
+    )
+    parser.add_argument("--batch-size", type=int, default=None, help="evaluation batch size")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="CPU threads torch may use (default: its own)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help="also write eval.json and eval.md"
+    )
+    parser.add_argument("--force", action="store_true", help="overwrite existing eval files")
+    parser.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    parser.set_defaults(handler=run_eval)
+
+
+def train_config(args: argparse.Namespace):
+    """The resolved :class:`~transnar.nar.run_config.RunConfig` of ``transnar nar train``."""
+    from transnar.nar.run_config import RunConfig, apply_overrides, preset
+    from transnar.nar.training import CONFIG
+
+    overrides = list(args.overrides)
+    named = {"algorithms": args.algorithms, "processor": args.processor, "device": args.device}
+    if args.resume:
+        if args.preset or args.algorithms or args.processor:
+            raise ValueError(
+                "--resume continues the run with its own config: drop --preset, "
+                "--algorithms and --processor"
+            )
+        path = args.out / CONFIG
+        if not path.is_file():
+            raise ValueError(f"nothing to resume: {path} does not exist")
+        try:
+            config = RunConfig.from_dict(json.loads(path.read_text()))
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{path} is not a valid run config: {error}") from None
+    else:
+        config = preset(args.preset or "small")
+    explicit = [f"{key}={value}" for key, value in named.items() if value is not None]
+    return apply_overrides(config, explicit + overrides)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Trains and prints the results table."""
+    from transnar.nar.training import results_markdown, train
+
+    if args.out is None:
+        if args.resume:
+            raise ValueError("--resume needs --out RUN_DIR")
+        args.out = Path("runs") / f"nar-{args.preset or 'small'}"
+    config = train_config(args)
+    if args.dry_run:
+        print(json.dumps(config.to_dict(), indent=2))
+        return 0
+    result = train(
+        config,
+        args.out,
+        resume=args.resume,
+        overwrite=args.force,
+        progress=False if args.no_progress else None,
+    )
+    print(results_markdown(result.results), end="")
+    print(f"wrote {args.out}/ (config.json, metrics.jsonl, checkpoints/, results.json, results.md)")
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """Evaluates a checkpoint and prints (and writes) the table."""
+    import torch
+
+    from transnar.nar.checkpoint import build_nar, checkpoint_path, read_checkpoint
+    from transnar.nar.run_config import apply_overrides
+    from transnar.nar.training import evaluate_nar, resolve_device, results_markdown
+
+    path = args.checkpoint
+    if path.is_dir():
+        path = checkpoint_path(path, "best")
+    if args.count is not None and args.count < 1:
+        raise ValueError(f"--count must be at least 1, got {args.count}")
+    if any(n < 2 for n in args.sizes):
+        raise ValueError(f"--sizes must be at least 2, got {args.sizes}")
+    outputs = [args.out / "eval.json", args.out / "eval.md"] if args.out else []
+    refuse_existing(outputs, args.force)
+    if args.threads < 0:
+        raise ValueError(f"--threads must be >= 0, got {args.threads}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    payload = read_checkpoint(path)
+    config = payload["config"]
+    if args.batch_size is not None:
+        config = apply_overrides(config, {"eval_batch_size": args.batch_size})
+    nar = build_nar(config, payload["model"], str(path)).to(resolve_device(args.device))
+    algorithms = None
+    if args.algorithms:
+        algorithms = [a.strip() for a in args.algorithms.split(",")]
+        for algorithm in algorithms:
+            nar.head(algorithm)
+    results = evaluate_nar(
+        nar,
+        config,
+        sizes=args.sizes,
+        count=args.count,
+        algorithms=algorithms,
+        progress=False if args.no_progress else None,
+    )
+    results["checkpoint"] = str(path)
+    results["step"] = payload["step"]
+    text = results_markdown(results)
+    print(text, end="")
+    if args.out:
+        with atomic_write(outputs[0], overwrite=args.force, mode="w") as handle:
+            json.dump(results, handle, indent=2)
+            handle.write("\n")
+        with atomic_write(outputs[1], overwrite=args.force, mode="w") as handle:
+            handle.write(text)
+        print(f"wrote {outputs[0]} and {outputs[1]}")
+    return 0

@@ -1,0 +1,377 @@
+"""TransNAR: a decoder-only Transformer that cross-attends to a frozen NAR (Bounsi et al. 2024).
+
+After every ``xattn_every``-th Transformer layer, a gated cross-attention block
+(Flamingo style, ``DESIGN.md`` §6) lets the tokens read the NAR's node and edge
+embeddings of the same problem instance::
+
+    x = x + tanh(a1) * W [ attend(norm(x), nodes) ; attend(norm(x), edges) ]
+    x = x + tanh(a2) * FFN(norm(x))
+
+with ``a1 = a2 = 0`` at initialisation, so TransNAR starts out computing exactly
+what its language model computes. Keys and values are projected from the NAR
+width; the edge memory is the ``N * N`` flattened edges; padding nodes and edges
+are masked. The NAR is frozen (no gradients, evaluation mode) and runs on the
+graph of the instance to its trajectory length, feeding back its own hints
+(:meth:`TransNAR.graph_memory`). By default every block reads the NAR's final
+embeddings; ``memory="lockstep"`` makes block ``l`` (of ``L``) read NAR step
+``round(l * S / L)`` of the sample's ``S`` steps.
+
+With ``use_nar=False`` the same class is the Transformer-only baseline (no
+cross-attention blocks, no NAR): one model, one switch.
+
+Shapes: ``B`` batch, ``T`` tokens, ``D`` model width, ``N`` nodes, ``M`` memory
+slots (``N`` nodes or ``N * N`` edges), ``S`` NAR steps, ``Hn``/``He`` NAR node and
+edge widths.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from transnar import __version__
+from transnar._files import CheckpointError, atomic_write, refuse_existing
+from transnar.lm.tokenizer import CharTokenizer
+from transnar.lm.transformer import (
+    MLP,
+    DecoderLM,
+    KVCache,
+    LMConfig,
+    LMOutput,
+    RMSNorm,
+)
+from transnar.nar.config import NARConfig
+from transnar.nar.features import Features
+from transnar.nar.model import NAR
+
+MEMORY_MODES = ("final", "lockstep")
+FORMAT = "transnar.model"
+VERSION = 1
+CONFIG_FILENAME = "transnar.json"
+WEIGHTS_FILENAME = "transnar.pt"
+
+
+@dataclass(frozen=True)
+class TransNARConfig:
+    """A TransNAR (or, with ``use_nar=False``, its Transformer-only baseline).
+
+    Attributes:
+        lm: the language model.
+        use_nar: cross-attend to a frozen NAR (TransNAR) or not (baseline).
+        xattn_every: a cross-attention block after every k-th LM layer.
+        xattn_heads: heads of the cross-attention (default: the LM's).
+        memory: ``final`` (every block reads the NAR's final embeddings) or
+            ``lockstep`` (block ``l`` of ``L`` reads NAR step ``round(l S / L)``).
+        nar_node_dim: width of the NAR's node embeddings.
+        nar_edge_dim: width of the NAR's edge embeddings.
+    """
+
+    lm: LMConfig = dataclasses.field(default_factory=LMConfig)
+    use_nar: bool = True
+    xattn_every: int = 1
+    xattn_heads: int | None = None
+    memory: str = "final"
+    nar_node_dim: int = 128
+    nar_edge_dim: int = 128
+
+    def __post_init__(self):
+        if self.memory not in MEMORY_MODES:
+            raise ValueError(f"memory must be one of {MEMORY_MODES}, got {self.memory!r}")
+        if not 1 <= self.xattn_every <= self.lm.n_layers:
+            raise ValueError(
+                f"xattn_every must be in [1, {self.lm.n_layers}] (the LM's layers), "
+                f"got {self.xattn_every}"
+            )
+        if self.lm.d_model % self.heads:
+            raise ValueError(f"d_model {self.lm.d_model} is not divisible by {self.heads} heads")
+
+    @property
+    def heads(self) -> int:
+        return self.xattn_heads or self.lm.n_heads
+
+    def xattn_layers(self) -> list[int]:
+        """Indices of the LM layers followed by a cross-attention block."""
+        if not self.use_nar:
+            return []
+        return [i for i in range(self.lm.n_layers) if (i + 1) % self.xattn_every == 0]
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["lm"] = self.lm.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TransNARConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error naming them."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown TransNAR config key(s) {unknown} (known: {sorted(known)})")
+        return cls(**{**data, "lm": LMConfig.from_dict(data.get("lm", {}))})
+
+
+@dataclass
+class GraphMemory:
+    """The NAR embeddings the cross-attention reads, for one batch.
+
+    Attributes:
+        nodes: ``(B, S, N, Hn)`` node embeddings after each NAR step (frozen
+            after each sample's last step).
+        edges: ``(B, S, N * N, He)`` edge embeddings, edges flattened.
+        node_mask: ``(B, N)`` real nodes.
+        edge_mask: ``(B, N * N)`` real edges.
+        steps: ``(B,)`` NAR steps of each sample (``max(1, length - 1)``).
+    """
+
+    nodes: torch.Tensor
+    edges: torch.Tensor
+    node_mask: torch.Tensor
+    edge_mask: torch.Tensor
+    steps: torch.Tensor
+
+    def at_layer(self, layer: int, num_layers: int, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Node ``(B, N, Hn)`` and edge ``(B, N * N, He)`` memories for LM layer
+        ``layer`` (0-based) of ``num_layers``."""
+        if mode == "final":
+            return self.nodes[:, -1], self.edges[:, -1]
+        # Layer l = layer + 1 of L reads step round(l * S / L) (1-based) of its sample.
+        step = torch.round((layer + 1) * self.steps.double() / num_layers).long()
+        index = (step.clamp(min=1, max=self.nodes.shape[1]) - 1)[:, None, None, None]
+        nodes = self.nodes.gather(1, index.expand(-1, 1, *self.nodes.shape[2:])).squeeze(1)
+        edges = self.edges.gather(1, index.expand(-1, 1, *self.edges.shape[2:])).squeeze(1)
+        return nodes, edges
+
+    def to(self, device: torch.device | str) -> GraphMemory:
+        return GraphMemory(*(getattr(self, f.name).to(device) for f in dataclasses.fields(self)))
+
+
+class CrossAttention(nn.Module):
+    """Multi-head attention from tokens ``(B, T, D)`` to a memory ``(B, M, Dm)``."""
+
+    def __init__(self, d_model: int, memory_dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.query = nn.Linear(d_model, d_model, bias=False)
+        self.key_value = nn.Linear(memory_dim, 2 * d_model, bias=False)
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``x`` ``(B, T, D)``, ``memory`` ``(B, M, Dm)``, ``mask`` ``(B, M)`` -> ``(B, T, D)``."""
+        B, T, D = x.shape
+        head_dim = D // self.heads
+        q = self.query(x).view(B, T, self.heads, head_dim).transpose(1, 2)  # (B, h, T, Dh)
+        k, v = self.key_value(memory.to(x.dtype)).chunk(2, dim=-1)  # (B, M, D) each
+        k = k.view(B, -1, self.heads, head_dim).transpose(1, 2)  # (B, h, M, Dh)
+        v = v.view(B, -1, self.heads, head_dim).transpose(1, 2)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :])
+        return out.transpose(1, 2).reshape(B, T, D)
+
+
+class GatedCrossAttentionBlock(nn.Module):
+    """Tokens read the NAR's nodes and edges; tanh gates closed at initialisation."""
+
+    def __init__(self, config: TransNARConfig):
+        super().__init__()
+        lm = config.lm
+        self.norm = RMSNorm(lm.d_model, lm.norm_eps)
+        self.nodes = CrossAttention(lm.d_model, config.nar_node_dim, config.heads)
+        self.edges = CrossAttention(lm.d_model, config.nar_edge_dim, config.heads)
+        self.combine = nn.Linear(2 * lm.d_model, lm.d_model, bias=False)
+        self.attention_gate = nn.Parameter(torch.zeros(1))
+        self.mlp_norm = RMSNorm(lm.d_model, lm.norm_eps)
+        self.mlp = MLP(lm)
+        self.mlp_gate = nn.Parameter(torch.zeros(1))
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        nodes: torch.Tensor,
+        node_mask: torch.Tensor,
+        edges: torch.Tensor,
+        edge_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """``x`` ``(B, T, D)``; ``nodes`` ``(B, N, Hn)``, ``edges`` ``(B, N * N, He)``."""
+        h = self.norm(x)
+        read = torch.cat([self.nodes(h, nodes, node_mask), self.edges(h, edges, edge_mask)], dim=-1)
+        x = x + torch.tanh(self.attention_gate) * self.combine(read)
+        return x + torch.tanh(self.mlp_gate) * self.mlp(self.mlp_norm(x))
+
+
+class TransNAR(nn.Module):
+    """A language model with gated cross-attention to a frozen NAR.
+
+    Args:
+        config: the architecture.
+        lm: the language model (its config must be ``config.lm``).
+        nar: the pre-trained NAR (required when ``config.use_nar``); it is frozen
+            here: ``requires_grad_(False)`` and kept in evaluation mode.
+    """
+
+    def __init__(self, config: TransNARConfig, lm: DecoderLM, nar: NAR | None = None):
+        super().__init__()
+        if lm.config != config.lm:
+            raise ValueError("the language model's config differs from config.lm")
+        if config.use_nar and nar is None:
+            raise ValueError("TransNAR needs a NAR (or set use_nar=False for the baseline)")
+        if nar is not None and (config.nar_node_dim, config.nar_edge_dim) != nar_dims(nar):
+            raise ValueError(
+                f"the NAR's embeddings are {nar_dims(nar)} wide, config says "
+                f"{(config.nar_node_dim, config.nar_edge_dim)}"
+            )
+        self.config = config
+        self.lm = lm
+        self.nar = nar.requires_grad_(False).eval() if config.use_nar else None
+        self.xattn = nn.ModuleDict(
+            {str(i): GatedCrossAttentionBlock(config) for i in config.xattn_layers()}
+        )
+        for block in self.xattn.values():
+            block.apply(lm._init_weights)
+
+    @property
+    def tokenizer(self) -> CharTokenizer | None:
+        return self.lm.tokenizer
+
+    def train(self, mode: bool = True) -> TransNAR:
+        """As ``nn.Module.train``, but the NAR always stays in evaluation mode."""
+        super().train(mode)
+        if self.nar is not None:
+            self.nar.eval()
+        return self
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """The parameters an optimizer should update (the NAR's are frozen)."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    @torch.no_grad()
+    def graph_memory(self, features: Features) -> GraphMemory:
+        """Runs the frozen NAR on a batch of graphs (evaluation mode, its own hints).
+
+        Args:
+            features: the graphs of the batch's instances, preprocessed for the
+                NAR without randomized ``pos`` (``Features.from_trajectories``).
+        """
+        if self.nar is None:
+            raise ValueError("this model has no NAR (use_nar=False)")
+        output = self.nar.embed(features)
+        b, s, n, _ = output.node_embeddings.shape
+        node_mask = features.node_mask
+        return GraphMemory(
+            nodes=output.node_embeddings,
+            edges=output.edge_embeddings.reshape(b, s, n * n, -1),
+            node_mask=node_mask,
+            edge_mask=(node_mask[:, :, None] & node_mask[:, None, :]).reshape(b, n * n),
+            steps=(features.lengths - 1).clamp(min=1),
+        )
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        positions: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+        attention_mask: torch.Tensor | None = None,
+        memory: GraphMemory | None = None,
+    ) -> LMOutput:
+        """The language model's forward (see :meth:`DecoderLM.forward`), with the
+        cross-attention blocks reading ``memory`` (required for TransNAR)."""
+        after_layer = None
+        if self.xattn:
+            if memory is None:
+                raise ValueError("TransNAR needs the graph memory of the batch (graph_memory)")
+            layers = self.config.lm.n_layers
+
+            def after_layer(index: int, x: torch.Tensor) -> torch.Tensor:
+                if str(index) not in self.xattn:
+                    return x
+                nodes, edges = memory.at_layer(index, layers, self.config.memory)
+                block = self.xattn[str(index)]
+                return block(x, nodes, memory.node_mask, edges, memory.edge_mask)
+
+        return self.lm(input_ids, positions, labels, cache, after_layer, attention_mask)
+
+    # generate() talks to the model through these, as to a DecoderLM.
+
+    def make_cache(self, capacity: int = 0) -> KVCache:
+        return self.lm.make_cache(capacity)
+
+    @property
+    def max_position(self) -> int:
+        return self.lm.max_position
+
+    def uses_random_positions(self) -> bool:
+        return self.lm.uses_random_positions()
+
+    # --- files --------------------------------------------------------------------
+
+    def save_pretrained(self, directory: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Writes the language model (``DecoderLM.save_pretrained``), the NAR's
+        config, and the cross-attention and NAR weights, to ``directory``."""
+        directory = Path(directory)
+        refuse_existing([directory / CONFIG_FILENAME, directory / WEIGHTS_FILENAME], overwrite)
+        self.lm.save_pretrained(directory, overwrite=overwrite)
+        state = {
+            k: v.detach().cpu() for k, v in self.state_dict().items() if not k.startswith("lm.")
+        }
+        with atomic_write(directory / WEIGHTS_FILENAME, overwrite=True) as handle:
+            torch.save(state, handle)
+        document = {
+            "format": FORMAT,
+            "version": VERSION,
+            "transnar_version": __version__,
+            "config": self.config.to_dict(),
+            "nar": self.nar.config.to_dict() if self.nar is not None else None,
+        }
+        with atomic_write(directory / CONFIG_FILENAME, overwrite=True, mode="w") as handle:
+            json.dump(document, handle, indent=2)
+            handle.write("\n")
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, map_location: str = "cpu") -> TransNAR:
+        """Loads a model written by :meth:`save_pretrained` (in evaluation mode).
+
+        Raises:
+            FileNotFoundError: no saved TransNAR there.
+            CheckpointError: a corrupt, incomplete or mismatched directory.
+        """
+        directory = Path(directory)
+        path = directory / CONFIG_FILENAME
+        if not path.is_file():
+            raise FileNotFoundError(f"{directory} holds no saved TransNAR (no {CONFIG_FILENAME})")
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            if document.get("format") != FORMAT or document.get("version") != VERSION:
+                raise CheckpointError(f"{path} is not a {FORMAT} version {VERSION} file")
+            config = TransNARConfig.from_dict(document["config"])
+            nar = NAR(NARConfig.from_dict(document["nar"])) if document["nar"] else None
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            if isinstance(error, CheckpointError):
+                raise
+            raise CheckpointError(f"{path}: bad TransNAR config: {error}") from None
+        lm = DecoderLM.from_pretrained(directory, map_location=map_location)
+        model = cls(config, lm, nar)
+        try:
+            state = torch.load(
+                directory / WEIGHTS_FILENAME, map_location=map_location, weights_only=True
+            )
+            missing, unexpected = model.load_state_dict(state, strict=False)
+        except (OSError, RuntimeError, ValueError) as error:
+            raise CheckpointError(f"{directory / WEIGHTS_FILENAME}: {error}") from None
+        missing = [k for k in missing if not k.startswith("lm.")]
+        if missing or unexpected:
+            raise CheckpointError(
+                f"{directory / WEIGHTS_FILENAME} does not match the config "
+                f"(missing {missing[:5]}, unexpected {unexpected[:5]})"
+            )
+        return model.eval()
+
+
+def nar_dims(nar: NAR) -> tuple[int, int]:
+    """Widths of a NAR's node and edge embeddings."""
+    return nar.config.hidden_dim, nar.config.hidden_dim

@@ -1,0 +1,317 @@
+"""Configuration of a NAR training run: the model, the training protocol, presets.
+
+A :class:`RunConfig` composes the architecture (:class:`~transnar.nar.NARConfig`)
+and the training protocol (:class:`TrainConfig`). Defaults are those of Ibarz et
+al. (2022) and the reference ``clrs/examples/run.py``; the presets scale them:
+
+- ``tiny``: a smoke run in seconds (2 algorithms, hidden 16, sizes <= 8, 20 steps);
+- ``small``: a few minutes on a CPU (6 algorithms of 6 families, hidden 64,
+  sizes 4, 7, 11, a few hundred steps, tested at 44 = 4 x 11);
+- ``paper``: the generalist NAR of Ibarz et al. (all 30 algorithms, hidden 128,
+  sizes 4, 7, 11, 13, 16, batch 32, 10,000 steps, Adam 1e-3, clipping 1.0,
+  tested at 64).
+
+One-off changes are ``key=value`` overrides (:func:`apply_overrides`), e.g.
+``steps=500``, ``nar.hidden_dim=32`` or ``train_sizes=4,7``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from transnar.clrs.specs import CLRS30_ALGORITHMS
+from transnar.nar.config import NARConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training protocol of a NAR (defaults: Ibarz et al. 2022, reference ``run.py``).
+
+    Attributes:
+        train_sizes: the sizes of the online training batches; each algorithm's
+            samplers cycle over them, one batch per step (string matchers train
+            at ``max * 5 // 4`` only, as the reference).
+        test_sizes: out-of-distribution test sizes (besides the in-distribution
+            test at the largest training size).
+        steps: training steps; a step is one batch and one Adam update per
+            algorithm.
+        batch_size: samples per training batch.
+        learning_rate: Adam's learning rate.
+        grad_clip: global norm the gradients are clipped to (0: no clipping).
+        eval_every: validate (and checkpoint) every this many steps, and at the end.
+        val_count: validation samples per algorithm (at the largest training size).
+        test_count: test samples per algorithm and test size.
+        eval_batch_size: samples per evaluation batch.
+        eval_multipliers: multiply the validation and test counts by the
+            reference's per-algorithm multipliers (32 or 64 for the seven
+            algorithms with few output elements per sample).
+        random_pos: replace ``pos`` by sorted uniform draws in training.
+        seed: seed of the model's initialisation and of every data stream.
+        device: ``cpu`` or ``cuda`` (or ``cuda:K``).
+        threads: CPU threads torch may use (0: torch's default).
+    """
+
+    train_sizes: tuple[int, ...] = (4, 7, 11, 13, 16)
+    test_sizes: tuple[int, ...] = (64,)
+    steps: int = 10_000
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    grad_clip: float = 1.0
+    eval_every: int = 50
+    val_count: int = 64
+    test_count: int = 64
+    eval_batch_size: int = 32
+    eval_multipliers: bool = False
+    random_pos: bool = True
+    seed: int = 42
+    device: str = "cpu"
+    threads: int = 0
+
+    def __post_init__(self):
+        for name in ("train_sizes", "test_sizes"):
+            sizes = tuple(getattr(self, name))
+            object.__setattr__(self, name, sizes)
+            if name == "train_sizes" and not sizes:
+                raise ValueError("train_sizes must name at least one size")
+            if any(_not_int(n) or n < 2 for n in sizes):
+                raise ValueError(f"{name} must be integers >= 2, got {list(sizes)}")
+        positive = ("steps", "batch_size", "eval_every", "val_count", "test_count")
+        for name in (*positive, "eval_batch_size"):
+            if _not_int(getattr(self, name)) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not self.grad_clip >= 0:
+            raise ValueError(f"grad_clip must be >= 0 (0: no clipping), got {self.grad_clip}")
+        if _not_int(self.seed) or not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be an integer in [0, 2**32), got {self.seed!r}")
+        if _not_int(self.threads) or self.threads < 0:
+            raise ValueError(f"threads must be an integer >= 0, got {self.threads!r}")
+        try:
+            torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"device must be 'cpu' or 'cuda[:K]', got {self.device!r}") from None
+
+    @property
+    def max_train_size(self) -> int:
+        return max(self.train_sizes)
+
+
+# Fields that may change when a run is resumed: they change neither the
+# training data nor the model's updates.
+RESUMABLE_CHANGES = (
+    "train.steps",
+    "train.device",
+    "train.threads",
+    "train.test_sizes",
+    "train.test_count",
+)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a NAR training run.
+
+    Attributes:
+        nar: the architecture (and the algorithms).
+        train: the training protocol.
+    """
+
+    nar: NARConfig = field(default_factory=NARConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable: ``{"nar": {...}, "train": {...}}``."""
+        train = dataclasses.asdict(self.train)
+        train["train_sizes"], train["test_sizes"] = (
+            list(train["train_sizes"]),
+            list(train["test_sizes"]),
+        )
+        return {"nar": self.nar.to_dict(), "train": train}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> RunConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error naming them.
+
+        A ``transnar_version`` entry (written into ``config.json``) is ignored.
+        """
+        unknown = sorted(set(data) - {"nar", "train", "transnar_version"})
+        if unknown:
+            raise ValueError(f"unknown config section(s) {unknown} (known: nar, train)")
+        train = dict(data.get("train", {}))
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        extra = sorted(set(train) - known)
+        if extra:
+            raise ValueError(f"unknown train config key(s) {extra} (known: {sorted(known)})")
+        return cls(NARConfig.from_dict(dict(data.get("nar", {}))), TrainConfig(**train))
+
+    def differences(self, other: RunConfig) -> list[str]:
+        """The dotted keys (``train.steps``) whose values differ from ``other``'s."""
+        mine, theirs = _flatten(self.to_dict()), _flatten(other.to_dict())
+        return sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+
+
+def _flatten(data: dict) -> dict:
+    return {f"{section}.{key}": value for section in data for key, value in data[section].items()}
+
+
+SMALL_ALGORITHMS = (
+    "bfs",
+    "insertion_sort",
+    "minimum",
+    "find_maximum_subarray_kadane",
+    "activity_selector",
+    "lcs_length",
+)
+"""The ``small`` preset's algorithms: one of each of six families."""
+
+
+def _tiny() -> RunConfig:
+    return RunConfig(
+        NARConfig(algorithms=("bfs", "insertion_sort"), hidden_dim=16),
+        TrainConfig(
+            train_sizes=(4, 6),
+            test_sizes=(8,),
+            steps=20,
+            batch_size=8,
+            eval_every=10,
+            val_count=16,
+            test_count=16,
+            eval_batch_size=16,
+            seed=0,
+        ),
+    )
+
+
+def _small() -> RunConfig:
+    return RunConfig(
+        NARConfig(algorithms=SMALL_ALGORITHMS, hidden_dim=64),
+        TrainConfig(
+            train_sizes=(4, 7, 11),
+            test_sizes=(44,),
+            steps=300,
+            batch_size=16,
+            eval_every=50,
+            val_count=64,
+            test_count=64,
+            eval_batch_size=32,
+            seed=42,
+        ),
+    )
+
+
+def _paper() -> RunConfig:
+    return RunConfig(
+        NARConfig(algorithms=CLRS30_ALGORITHMS, hidden_dim=128),
+        TrainConfig(eval_multipliers=True),
+    )
+
+
+PRESETS = {"tiny": _tiny, "small": _small, "paper": _paper}
+"""Preset name -> a function returning its :class:`RunConfig`."""
+
+
+def preset(name: str) -> RunConfig:
+    """The :class:`RunConfig` of a preset (``tiny``, ``small`` or ``paper``)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
+    return PRESETS[name]()
+
+
+def apply_overrides(config: RunConfig, overrides: Iterable[str] | Mapping[str, Any]) -> RunConfig:
+    """The config with ``key=value`` overrides applied.
+
+    Keys are dotted (``nar.hidden_dim``, ``train.steps``) or bare when only one
+    section has them (``hidden_dim``, ``steps``). Values are parsed by the
+    field's type: integers, floats, booleans (``true``/``false``), strings,
+    and comma-separated lists (``train_sizes=4,7,11``; ``algorithms=all`` for
+    the 30 of CLRS-30). A mapping gives already-typed values.
+
+    Raises:
+        ValueError: a malformed item, an unknown or ambiguous key, a value that
+            does not parse, or a config that fails validation; the message names
+            the key.
+    """
+    items = overrides.items() if isinstance(overrides, Mapping) else map(_split, overrides)
+    changes: dict[str, dict[str, Any]] = {"nar": {}, "train": {}}
+    for key, value in items:
+        section, name = _resolve_key(key)
+        hint = _field_types(section)[name]
+        changes[section][name] = (
+            _parse(value, hint, f"{section}.{name}") if isinstance(value, str) else value
+        )
+    try:
+        nar = dataclasses.replace(config.nar, **changes["nar"])
+        train = dataclasses.replace(config.train, **changes["train"])
+    except TypeError as error:  # a typed value of the wrong kind
+        raise ValueError(f"bad config override: {error}") from None
+    return RunConfig(nar, train)
+
+
+def _split(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"config override {item!r} is not of the form KEY=VALUE")
+    return key.strip(), value.strip()
+
+
+def _field_types(section: str) -> dict[str, Any]:
+    cls = NARConfig if section == "nar" else TrainConfig
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.name != "extra"}
+
+
+def _resolve_key(key: str) -> tuple[str, str]:
+    """``"steps"`` or ``"train.steps"`` -> ``("train", "steps")``."""
+    sections = {s: _field_types(s) for s in ("nar", "train")}
+    section, dot, name = key.rpartition(".")
+    if dot:
+        if section not in sections:
+            raise ValueError(f"unknown config section {section!r} in {key!r} (known: nar, train)")
+        if name not in sections[section]:
+            raise ValueError(
+                f"unknown config key {key!r} (known in {section}: "
+                f"{', '.join(sorted(sections[section]))})"
+            )
+        return section, name
+    owners = [s for s in sections if key in sections[s]]
+    if not owners:
+        known = sorted(f"{s}.{k}" for s in sections for k in sections[s])
+        raise ValueError(f"unknown config key {key!r} (known: {', '.join(known)})")
+    if len(owners) > 1:
+        raise ValueError(f"config key {key!r} is ambiguous: write nar.{key} or train.{key}")
+    return owners[0], key
+
+
+def _parse(text: str, hint: Any, key: str) -> Any:
+    """A ``key=value`` value as the field's type."""
+    if typing.get_origin(hint) is tuple:
+        (item_type, *_) = typing.get_args(hint)
+        if key == "nar.algorithms" and text.strip().lower() in ("all", "clrs30", "clrs-30"):
+            return tuple(CLRS30_ALGORITHMS)
+        items = [t.strip() for t in text.strip().strip("[]()").split(",") if t.strip()]
+        return tuple(_parse(t, item_type, key) for t in items)
+    if hint is bool:
+        lowered = text.strip().lower()
+        if lowered in ("true", "yes", "on", "1"):
+            return True
+        if lowered in ("false", "no", "off", "0"):
+            return False
+        raise ValueError(f"{key} must be true or false, got {text!r}")
+    if hint in (int, float):
+        try:
+            return hint(text.replace("_", "")) if hint is float else int(text.replace("_", ""))
+        except ValueError:
+            kind = "an integer" if hint is int else "a number"
+            raise ValueError(f"{key} must be {kind}, got {text!r}") from None
+    return text
+
+
+def _not_int(value: Any) -> bool:
+    return isinstance(value, bool) or not isinstance(value, int)

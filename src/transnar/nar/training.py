@@ -1,0 +1,510 @@
+"""Multi-task training of the NAR (Ibarz et al. 2022; reference ``clrs/examples/run.py``).
+
+One step draws one batch per algorithm and makes one Adam update per
+algorithm. The processor is shared; each algorithm's encoders and decoders
+only get gradients from its own batches (the other heads' gradients are
+``None``, and torch's Adam leaves such parameters, and their moments, alone).
+Gradients are clipped to a global norm. Every ``eval_every`` steps the NAR is
+validated on fixed sets at the largest training size; the weights with the
+best mean validation score are kept and, at the end, restored and tested in
+and out of distribution (:mod:`transnar.nar.tasks` describes the data).
+
+A run directory holds::
+
+    config.json          the resolved RunConfig (+ transnar version)
+    metrics.jsonl        one line per step (loss per algorithm, seconds) and per
+                         validation (score per algorithm, mean, best so far)
+    checkpoints/last.pt  model, optimizer, step, best score, every random state
+                         and the data position: resuming from it continues
+                         exactly as if the run had not stopped
+    checkpoints/best.pt  the weights of the best validation
+    results.json         per algorithm: validation score, test scores per size and
+    results.md           per output, in and out of distribution
+
+Example:
+    >>> from transnar.nar.run_config import preset, apply_overrides
+    >>> config = apply_overrides(preset("tiny"), ["steps=4"])
+    >>> result = train(config, "runs/tiny", progress=False)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from transnar import __version__
+from transnar._files import OutputExistsError, atomic_write
+from transnar.clrs.specs import SPECS
+from transnar.nar.checkpoint import (
+    CheckpointError,
+    build_nar,
+    checkpoint_path,
+    read_checkpoint,
+    save_checkpoint,
+)
+from transnar.nar.features import Features
+from transnar.nar.model import NAR
+from transnar.nar.run_config import RESUMABLE_CHANGES, RunConfig
+from transnar.nar.tasks import (
+    TaskStream,
+    derive_seed,
+    eval_count,
+    evaluate,
+    evaluation_batches,
+    train_options,
+    validation_size,
+)
+
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+RESULTS = "results.json"
+RESULTS_MD = "results.md"
+RUN_FILES = (CONFIG, METRICS, RESULTS, RESULTS_MD)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes:
+        run_dir: the run directory.
+        config: the resolved config.
+        steps: training steps done.
+        best_step: the step of the best validation (the weights tested).
+        best_score: its mean validation score over the algorithms.
+        results: the content of ``results.json``.
+    """
+
+    run_dir: Path
+    config: RunConfig
+    steps: int
+    best_step: int
+    best_score: float
+    results: dict
+
+
+def train(
+    config: RunConfig,
+    run_dir: str | os.PathLike,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool | None = None,
+) -> TrainResult:
+    """Trains a NAR, writing the run directory (see the module docstring).
+
+    Args:
+        config: the run's config (for a resumed run, the stored one, possibly
+            with more steps or another device).
+        run_dir: the run directory; it must be empty or absent unless
+            ``resume`` or ``overwrite``.
+        resume: continue from ``run_dir``'s last checkpoint.
+        overwrite: start afresh in a used run directory (its run files are
+            deleted first).
+        progress: show a progress bar (``None``: only on a terminal).
+
+    Returns:
+        A :class:`TrainResult`.
+
+    Raises:
+        OutputExistsError: ``run_dir`` is in use and neither ``resume`` nor
+            ``overwrite`` was given.
+        CheckpointError: nothing to resume, or a checkpoint of another run.
+        ValueError: a config the samplers reject, or an unavailable device.
+    """
+    run_dir = Path(run_dir)
+    tc = config.train
+    device = resolve_device(tc.device)
+    algorithms = config.nar.algorithms
+    with _torch_threads(tc.threads):
+        streams = {a: TaskStream(a, tc.train_sizes, tc.seed, tc.random_pos) for a in algorithms}
+        val_sets = {a: list(validation_batches(config, a)) for a in algorithms}
+
+        torch.manual_seed(tc.seed)
+        nar = NAR(config.nar).to(device)
+        optimizer = torch.optim.Adam(nar.parameters(), lr=tc.learning_rate)
+        state = {
+            "step": 0,
+            "best_score": -math.inf,
+            "best_step": 0,
+            "best_val": {},  # algorithm -> validation score at best_step
+            "train_seconds": 0.0,
+        }
+        if resume:
+            state = _restore(run_dir, config, nar, optimizer, streams, device)
+        else:
+            _prepare_run_dir(run_dir, overwrite)
+        _write_json(run_dir / CONFIG, {"transnar_version": __version__, **config.to_dict()})
+
+        bar = tqdm(
+            total=tc.steps,
+            initial=state["step"],
+            desc="nar train",
+            unit="step",
+            disable=(not progress) if progress is not None else None,
+            dynamic_ncols=True,
+        )
+        with bar, open(run_dir / METRICS, "a") as metrics:
+            while state["step"] < tc.steps:
+                started = time.perf_counter()
+                losses = {}
+                for algorithm in algorithms:
+                    features = streams[algorithm].next_batch(tc.batch_size).to(device)
+                    losses[algorithm] = train_step(nar, optimizer, features, tc.grad_clip)
+                    _check_finite(losses[algorithm], algorithm, state["step"] + 1)
+                seconds = time.perf_counter() - started
+                state["step"] += 1
+                state["train_seconds"] += seconds
+                _log(metrics, {"step": state["step"], "loss": losses, "seconds": seconds})
+                bar.update(1)
+                bar.set_postfix(loss=f"{sum(losses.values()) / len(losses):.3f}", refresh=False)
+
+                if state["step"] % tc.eval_every == 0 or state["step"] == tc.steps:
+                    scores = {a: evaluate(nar, val_sets[a])["score"] for a in algorithms}
+                    mean = sum(scores.values()) / len(scores)
+                    improved = mean > state["best_score"]
+                    if improved:
+                        state["best_score"], state["best_step"] = mean, state["step"]
+                        state["best_val"] = scores
+                        # best before last: a crash between them leaves a best
+                        # from the future that the resumed run rewrites.
+                        save_checkpoint(
+                            checkpoint_path(run_dir, "best"),
+                            config,
+                            state["step"],
+                            nar.state_dict(),
+                        )
+                    _save_last(run_dir, config, nar, optimizer, streams, state, device)
+                    record = {"step": state["step"], "val": scores, "val_mean": mean}
+                    _log(metrics, {**record, "best": improved, "best_step": state["best_step"]})
+                    bar.set_postfix(
+                        loss=f"{sum(losses.values()) / len(losses):.3f}",
+                        val=f"{mean:.3f}",
+                        best=f"{state['best_score']:.3f}",
+                        refresh=False,
+                    )
+
+        # Restore the best weights and test them.
+        best = read_checkpoint(checkpoint_path(run_dir, "best"))
+        if best["step"] != state["best_step"]:
+            raise CheckpointError(
+                f"{checkpoint_path(run_dir, 'best')} is from step {best['step']}, but the "
+                f"run's best validation was at step {state['best_step']}"
+            )
+        nar = build_nar(config, best["model"], "best checkpoint").to(device)
+        results = evaluate_nar(nar, config, progress=progress)
+        for algorithm, score in state["best_val"].items():
+            results["algorithms"][algorithm]["validation_score"] = score
+        results.update(
+            steps=state["step"],
+            best_step=state["best_step"],
+            best_val_score=state["best_score"],
+            train_seconds=state["train_seconds"],
+            seconds_per_step=state["train_seconds"] / max(state["step"], 1),
+        )
+        _write_json(run_dir / RESULTS, results)
+        with atomic_write(run_dir / RESULTS_MD, overwrite=True, mode="w") as handle:
+            handle.write(results_markdown(results))
+    return TrainResult(
+        run_dir, config, state["step"], state["best_step"], state["best_score"], results
+    )
+
+
+def train_step(
+    nar: NAR, optimizer: torch.optim.Optimizer, features: Features, grad_clip: float
+) -> float:
+    """One Adam update on one algorithm's batch; returns the loss.
+
+    Gradients are reset to ``None`` first, so the heads of other algorithms
+    get none and Adam does not touch them.
+    """
+    optimizer.zero_grad(set_to_none=True)
+    output = nar(features)
+    loss, _ = nar.loss(features, output)
+    loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(
+            [p for p in nar.parameters() if p.grad is not None], grad_clip
+        )
+    optimizer.step()
+    return float(loss.detach())
+
+
+def validation_batches(config: RunConfig, algorithm: str) -> Iterator[Features]:
+    """The fixed validation set of ``algorithm``: the largest training size,
+    the training sampler options, seeds disjoint from training."""
+    tc = config.train
+    size = validation_size(algorithm, tc.train_sizes)
+    return evaluation_batches(
+        algorithm,
+        size,
+        derive_seed(tc.seed, algorithm, "val", size),
+        eval_count(algorithm, tc.val_count, tc.eval_multipliers),
+        tc.eval_batch_size,
+        train_options(algorithm, size),
+    )
+
+
+def evaluate_nar(
+    nar: NAR,
+    config: RunConfig,
+    sizes: Sequence[int] | None = None,
+    count: int | None = None,
+    algorithms: Sequence[str] | None = None,
+    progress: bool | None = None,
+) -> dict:
+    """Tests ``nar`` in and out of distribution; the content of ``results.json``.
+
+    Args:
+        nar: the NAR (on its device).
+        config: the run's config: its seed gives the test seeds, its training
+            sizes say what is in distribution.
+        sizes: test sizes (default: each algorithm's largest training size,
+            then ``config.train.test_sizes``).
+        count: samples per algorithm and size (default ``test_count``, times
+            the reference's multipliers when ``eval_multipliers``).
+        algorithms: default: all the NAR's.
+        progress: show a progress bar (``None``: only on a terminal).
+
+    Returns:
+        ``{"algorithms": {name: {"family", "validation_size", "test": {size:
+        {"in_distribution", "count", "seed", "scores"}}}}, "mean": {size: mean
+        score}, ...}``; test sets use the samplers' default options.
+    """
+    tc = config.train
+    algorithms = list(algorithms or config.nar.algorithms)
+    jobs = []
+    for algorithm in algorithms:
+        nar.head(algorithm)
+        in_size = validation_size(algorithm, tc.train_sizes)
+        wanted = [in_size, *tc.test_sizes] if sizes is None else list(sizes)
+        for size in dict.fromkeys(wanted):
+            jobs.append((algorithm, size, in_size))
+    table: dict[str, dict] = {}
+    for algorithm, size, in_size in tqdm(
+        jobs, desc="nar test", unit="set", disable=(not progress) if progress is not None else None
+    ):
+        seed = derive_seed(tc.seed, algorithm, "test", size)
+        n = (
+            count
+            if count is not None
+            else eval_count(algorithm, tc.test_count, tc.eval_multipliers)
+        )
+        scores = evaluate(nar, evaluation_batches(algorithm, size, seed, n, tc.eval_batch_size))
+        entry = table.setdefault(
+            algorithm,
+            {"family": SPECS[algorithm].family.value, "validation_size": in_size, "test": {}},
+        )
+        entry["test"][str(size)] = {
+            "in_distribution": size <= in_size,
+            "count": n,
+            "seed": seed,
+            "scores": scores,
+        }
+    all_sizes = list(dict.fromkeys(s for entry in table.values() for s in entry["test"]))
+    means = {}
+    for size in all_sizes:
+        values = [e["test"][size]["scores"]["score"] for e in table.values() if size in e["test"]]
+        means[size] = sum(values) / len(values)
+    return {
+        "transnar_version": __version__,
+        "config": config.to_dict(),
+        "algorithms": table,
+        "mean": means,
+    }
+
+
+def results_markdown(results: dict) -> str:
+    """``results.md``: a table of scores per algorithm and size, then per output."""
+    table = results["algorithms"]
+    sizes = list(results["mean"])
+    lines = ["# NAR results", ""]
+    if "best_step" in results:
+        lines += [
+            f"Best validation (mean over algorithms) {results['best_val_score']:.4f} at step "
+            f"{results['best_step']} of {results['steps']}; "
+            f"{results['seconds_per_step']:.3f} s per training step.",
+            "",
+        ]
+    lines += [
+        "Scores (micro-F1 as in CLRS: mean over the outputs of per-output scores over the "
+        "whole test set); sizes marked * are in distribution"
+        + ("; val: the best checkpoint's validation score." if "best_step" in results else "."),
+        "",
+    ]
+
+    def label(size: str) -> str:
+        marks = {e["test"][size]["in_distribution"] for e in table.values() if size in e["test"]}
+        return f"n={size}" + ("*" if marks == {True} else "" if marks == {False} else " (*)")
+
+    val = any("validation_score" in entry for entry in table.values())
+    header = ["algorithm", "family", *(["val"] if val else []), *(label(s) for s in sizes)]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|---|---|" + "---:|" * (len(header) - 2))
+    for name, entry in table.items():
+        cells = [f"{entry['validation_score']:.3f}"] if val else []
+        cells += [_cell(entry["test"].get(s), "score") for s in sizes]
+        lines.append(f"| {name} | {entry['family']} | " + " | ".join(cells) + " |")
+    means = ([f"{results['best_val_score']:.3f}"] if val else []) + [
+        f"{results['mean'][s]:.3f}" for s in sizes
+    ]
+    lines.append("| **mean** | | " + " | ".join(means) + " |")
+    lines += ["", "## Per output", ""]
+    lines.append("| algorithm | output | " + " | ".join(label(s) for s in sizes) + " |")
+    lines.append("|---|---|" + "---:|" * len(sizes))
+    for name, entry in table.items():
+        outputs = [k for k in next(iter(entry["test"].values()))["scores"] if k != "score"]
+        for output in outputs:
+            cells = [_cell(entry["test"].get(s), output) for s in sizes]
+            lines.append(f"| {name} | {output} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(entry: dict | None, key: str) -> str:
+    return "" if entry is None else f"{entry['scores'][key]:.3f}"
+
+
+def resolve_device(name: str) -> torch.device:
+    """``torch.device(name)``, checking that CUDA is there when asked for."""
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but CUDA is not available here")
+    return device
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int) -> Iterator[None]:
+    """Torch's CPU threads set to ``threads`` (0: unchanged) inside the block."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
+    """An empty (or absent) run directory; with ``overwrite``, our old files go."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise OutputExistsError(f"{run_dir} exists and is not a directory")
+    used = run_dir.is_dir() and any(run_dir.iterdir())
+    if used and not overwrite:
+        raise OutputExistsError(
+            f"run directory {run_dir} is not empty (pass --resume to continue its run, "
+            "or --force to start a new one there)"
+        )
+    if used:
+        for name in RUN_FILES:
+            (run_dir / name).unlink(missing_ok=True)
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _save_last(
+    run_dir: Path,
+    config: RunConfig,
+    nar: NAR,
+    optimizer: torch.optim.Optimizer,
+    streams: dict[str, TaskStream],
+    state: dict,
+    device: torch.device,
+) -> None:
+    rng = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state(device)
+    train_state = {
+        **state,
+        "data": {a: s.state_dict() for a, s in streams.items()},
+        "rng": rng,
+    }
+    save_checkpoint(
+        checkpoint_path(run_dir, "last"),
+        config,
+        state["step"],
+        nar.state_dict(),
+        optimizer.state_dict(),
+        train_state,
+    )
+
+
+def _restore(
+    run_dir: Path,
+    config: RunConfig,
+    nar: NAR,
+    optimizer: torch.optim.Optimizer,
+    streams: dict[str, TaskStream],
+    device: torch.device,
+) -> dict:
+    """Loads the last checkpoint into the model, optimizer and streams; the train state."""
+    path = checkpoint_path(run_dir, "last")
+    if not path.exists():
+        raise CheckpointError(f"nothing to resume: {path} does not exist")
+    payload = read_checkpoint(path)
+    differences = [k for k in payload["config"].differences(config) if k not in RESUMABLE_CHANGES]
+    if differences:
+        raise CheckpointError(
+            f"{path} is from a run with another config (differs in {', '.join(differences)}); "
+            f"only {', '.join(k.split('.')[1] for k in RESUMABLE_CHANGES)} may change on resume"
+        )
+    if "train_state" not in payload or "optimizer" not in payload:
+        raise CheckpointError(f"{path} holds no training state to resume from")
+    try:
+        nar.load_state_dict(payload["model"])
+        optimizer.load_state_dict(payload["optimizer"])
+        train_state = payload["train_state"]
+        for algorithm, stream in streams.items():
+            stream.load_state_dict(train_state["data"][algorithm])
+        torch.set_rng_state(train_state["rng"]["torch"])
+        if device.type == "cuda" and "cuda" in train_state["rng"]:
+            torch.cuda.set_rng_state(train_state["rng"]["cuda"], device)
+    except (KeyError, RuntimeError, ValueError) as error:
+        raise CheckpointError(f"{path} does not fit this run: {error}") from None
+    keys = ("step", "best_score", "best_step", "best_val", "train_seconds")
+    state = {k: train_state[k] for k in keys}
+    _truncate_metrics(run_dir / METRICS, state["step"])
+    return state
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drops the records of steps after ``step`` (logged after the checkpoint)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines(keepends=True):
+        try:
+            if json.loads(line)["step"] <= step:
+                kept.append(line)
+        except (ValueError, KeyError, TypeError):  # a line cut short by the interruption
+            continue
+    with atomic_write(path, overwrite=True, mode="w") as handle:
+        handle.writelines(kept)
+
+
+def _check_finite(loss: float, algorithm: str, step: int) -> None:
+    if not math.isfinite(loss):
+        raise FloatingPointError(
+            f"the loss of {algorithm} is {loss} at step {step}; lower learning_rate "
+            "or check grad_clip"
+        )
+
+
+def _log(handle, record: dict) -> None:
+    handle.write(json.dumps(record) + "\n")
+    handle.flush()
+
+
+def _write_json(path: Path, data: dict) -> None:
+    with atomic_write(path, overwrite=True, mode="w") as handle:
+        json.dump(data, handle, indent=2)
+        handle.write("\n")

@@ -1,0 +1,164 @@
+"""``transnar nar train`` and ``transnar nar eval``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from transnar.cli import main
+from transnar.cli import nar as nar_cli
+from transnar.nar.run_config import PRESETS
+
+FAST = ["steps=2", "eval_every=1", "val_count=4", "test_count=4", "batch_size=2", "threads=1"]
+
+
+def run_cli(argv, capsys):
+    """(exit status, stdout, stderr) of ``transnar ARGV`` in this process."""
+    try:
+        status = main(argv)
+    except SystemExit as exit_info:
+        status = exit_info.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A finished tiny run made by the command line."""
+    out = tmp_path_factory.mktemp("cli") / "run"
+    argv = ["nar", "train", "--preset", "tiny", "--out", str(out), "--no-progress", *FAST]
+    assert main(argv) == 0
+    return out
+
+
+def test_help_explains_the_commands(capsys):
+    for argv in (["nar", "--help"], ["nar", "train", "--help"], ["nar", "eval", "--help"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for text in ("tiny", "small", "paper", "KEY=VALUE", "--resume", "hidden_dim", "--sizes"):
+        assert text in out
+    assert tuple(PRESETS) == nar_cli.PRESET_NAMES
+
+
+def test_the_command_line_starts_without_torch():
+    code = "import sys, transnar.cli; print('torch' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
+
+
+def test_train_writes_a_run_directory(run_dir):
+    assert {p.name for p in run_dir.iterdir()} == {
+        "config.json",
+        "metrics.jsonl",
+        "checkpoints",
+        "results.json",
+        "results.md",
+    }
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["train"]["steps"] == 2 and config["nar"]["algorithms"] == [
+        "bfs",
+        "insertion_sort",
+    ]
+
+
+def test_train_refuses_a_used_directory_then_forces_and_resumes(run_dir, tmp_path, capsys):
+    argv = ["nar", "train", "--preset", "tiny", "--out", str(run_dir), "--no-progress", *FAST]
+    status, _, err = run_cli(argv, capsys)
+    assert status == 2 and "is not empty" in err and err.count("\n") == 1
+    assert json.loads((run_dir / "results.json").read_text())["steps"] == 2  # kept
+
+    other = tmp_path / "other"
+    argv = ["nar", "train", "--preset", "tiny", "--out", str(other), "--no-progress", *FAST]
+    assert run_cli(argv, capsys)[0] == 0
+    status, out, _ = run_cli([*argv, "--force", "--algorithms", "bfs"], capsys)
+    assert status == 0 and "| bfs |" in out and "insertion_sort" not in out
+    assert json.loads((other / "config.json").read_text())["nar"]["algorithms"] == ["bfs"]
+
+    resume = ["nar", "train", "--out", str(other), "--resume", "--no-progress", "steps=3"]
+    status, out, _ = run_cli(resume, capsys)
+    assert status == 0 and "at step" in out
+    assert json.loads((other / "results.json").read_text())["steps"] == 3
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["stepz=2"], "unknown config key 'stepz'"),
+        (["hidden_dim=big"], "nar.hidden_dim must be an integer"),
+        (["--algorithms", "bfz"], "did you mean 'bfs'"),
+        (["--resume"], "drop --preset"),
+        (["--processor", "lstm"], "processor must be one of"),
+    ],
+)
+def test_train_mistakes_are_one_line_errors(tmp_path, capsys, extra, message):
+    out = tmp_path / "run"
+    argv = ["nar", "train", "--preset", "tiny", "--out", str(out), "--no-progress", *extra]
+    status, _, err = run_cli(argv, capsys)
+    assert status == 2 and message in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def test_resume_with_another_config_is_refused(run_dir, capsys):
+    argv = ["nar", "train", "--out", str(run_dir), "--resume", "--no-progress", "seed=5"]
+    status, _, err = run_cli(argv, capsys)
+    assert status == 2 and "train.seed" in err and err.count("\n") == 1
+
+
+def test_dry_run_prints_the_resolved_config(capsys, tmp_path):
+    argv = ["nar", "train", "--preset", "paper", "--out", str(tmp_path / "r"), "--dry-run"]
+    status, out, _ = run_cli([*argv, "--algorithms", "bfs", "steps=7"], capsys)
+    config = json.loads(out)
+    assert status == 0 and config["train"]["steps"] == 7 and config["nar"]["algorithms"] == ["bfs"]
+    assert config["nar"]["hidden_dim"] == 128 and not (tmp_path / "r").exists()
+
+
+def test_eval_scores_a_checkpoint(run_dir, tmp_path, capsys):
+    out = tmp_path / "eval"
+    argv = ["nar", "eval", str(run_dir), "--sizes", "5", "9", "--count", "3", "--no-progress"]
+    status, text, _ = run_cli([*argv, "--algorithms", "bfs", "--out", str(out)], capsys)
+    assert status == 0 and "| bfs | graphs |" in text and "n=5*" in text and "n=9 |" in text
+    results = json.loads((out / "eval.json").read_text())
+    assert results["algorithms"]["bfs"]["test"]["9"]["count"] == 3
+    assert (out / "eval.md").read_text() == text.split("wrote ")[0]
+    status, _, err = run_cli([*argv, "--out", str(out)], capsys)
+    assert status == 2 and "already exist" in err
+    best = run_dir / "checkpoints" / "best.pt"
+    assert (
+        run_cli(
+            ["nar", "eval", str(best), "--sizes", "4", "--count", "2", "--no-progress"], capsys
+        )[0]
+        == 0
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"garbage", "not a readable transnar NAR checkpoint"), (None, "no checkpoint at")],
+)
+def test_eval_of_a_bad_checkpoint_is_one_line(tmp_path, content, message):
+    path = tmp_path / "model.pt"
+    if content is not None:
+        path.write_bytes(content)
+    result = subprocess.run(
+        [sys.executable, "-m", "transnar.cli", "nar", "eval", str(path), "--sizes", "8"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2 and message in result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
