@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 
 @pytest.fixture(scope="session")
 def reference_cache(request, tmp_path_factory):
-    """Directory where reference dumps are kept between runs (pytest's cache)."""
+    """Directory where reference dumps are kept between runs.
+
+    ``$TRANSNAR_REFERENCE_CACHE`` when set (CI keeps it outside the clone, beside
+    the oracle environment, so reruns reuse the dumps); otherwise pytest's cache.
+    Dumps are keyed by their job, the dump script and the interpreter, so a
+    stale one is never used.
+    """
+    if os.environ.get("TRANSNAR_REFERENCE_CACHE"):
+        path = Path(os.environ["TRANSNAR_REFERENCE_CACHE"]).expanduser()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
     try:
         return request.config.cache.mkdir("reference-dumps")
     except AttributeError:  # the cache plugin is disabled
