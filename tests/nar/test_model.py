@@ -16,7 +16,7 @@ from tests.nar.nar_helpers import (
     tiny_config,
     tiny_nar,
 )
-from transnar.clrs.specs import CLRS30_ALGORITHMS, SPECS, Location, Type
+from transnar.clrs.specs import CLRS30_ALGORITHMS, SPECS, Location, Stage, Type
 from transnar.clrs.transforms import preprocess_spec
 from transnar.nar import NAR, Features, NARConfig
 from transnar.nar.decoders import postprocess
@@ -175,10 +175,15 @@ class _Spy:
         self.head = nar.head(algorithm)
         self.encoded: list[dict[str, torch.Tensor]] = []
         self.decoded: list[dict[str, torch.Tensor]] = []
-        encode, decode = self.head.encode, self.head.decode
+        encode, decode = self.head.encode_factored, self.head.decode
+        inputs = {}
 
         def spy_encode(probes, node_mask):
-            self.encoded.append(dict(probes))
+            # The NAR encodes its inputs once, then each step's hints.
+            if probes and all(self.head.spec[n].stage is Stage.INPUT for n in probes):
+                inputs.update(probes)
+            else:
+                self.encoded.append({**inputs, **probes})
             return encode(probes, node_mask)
 
         def spy_decode(*args, **kwargs):
@@ -186,7 +191,7 @@ class _Spy:
             self.decoded.append(predictions)
             return predictions
 
-        self.head.encode = spy_encode
+        self.head.encode_factored = spy_encode
         self.head.decode = spy_decode
 
 

@@ -29,8 +29,9 @@ rm -rf "$target.partial"
 "$target.partial/bin/python" -m pip check
 TF_CPP_MIN_LOG_LEVEL=3 "$target.partial/bin/python" -c '
 import clrs
+from clrs._src.specs import CLRS_30_ALGS
 sampler, spec = clrs.build_sampler("bfs", num_samples=4, length=8, seed=0)
-assert len(clrs.CLRS_30_ALGS) == 30 and sampler.next().outputs[0].data.shape == (4, 8)
+assert len(CLRS_30_ALGS) == 30 and sampler.next().outputs[0].data.shape == (4, 8)
 print("reference clrs", clrs.__version__, "ready")
 '
 mv "$target.partial" "$target"

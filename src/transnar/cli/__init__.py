@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from transnar import __version__
 from transnar._files import OutputExistsError
-from transnar.cli import data, nar, score
+from transnar.cli import data, generate, nar, score
+from transnar.cli import lm as lm_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.register(commands)
     score.register(commands)
     nar.register(commands)
+    lm_cli.register(commands)
+    generate.register(commands)
     return parser
 
 

@@ -24,7 +24,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from transnar.clrs.specs import Location, ProbeSpec, Type
-from transnar.nar.layers import NEG_INF, edge_mask, linear, masked_max
+from transnar.nar.factored import FactoredEdges, apply_linears
+from transnar.nar.layers import NEG_INF, edge_mask, linear, linear_of_maximum, masked_max
 
 
 class ProbeDecoder(nn.Module):
@@ -61,7 +62,7 @@ class ProbeDecoder(nn.Module):
     def forward(
         self,
         h_t: torch.Tensor,
-        e_t: torch.Tensor,
+        e_t: torch.Tensor | FactoredEdges,
         graph_fts: torch.Tensor,
         node_mask: torch.Tensor,
     ) -> torch.Tensor:
@@ -69,7 +70,7 @@ class ProbeDecoder(nn.Module):
 
         Args:
             h_t: ``(B, N, 3H)`` node decoder inputs.
-            e_t: ``(B, N, N, E)`` edge decoder inputs.
+            e_t: ``(B, N, N, E)`` edge decoder inputs, dense or factored.
             graph_fts: ``(B, H)``.
             node_mask: ``(B, N)`` real nodes.
         """
@@ -81,7 +82,9 @@ class ProbeDecoder(nn.Module):
         prediction = self.layers[0](embedding) + self.layers[1](graph_fts)
         return prediction if self.type is Type.CATEGORICAL else prediction.squeeze(-1)
 
-    def _node(self, h_t: torch.Tensor, e_t: torch.Tensor, node_mask: torch.Tensor) -> torch.Tensor:
+    def _node(
+        self, h_t: torch.Tensor, e_t: torch.Tensor | FactoredEdges, node_mask: torch.Tensor
+    ) -> torch.Tensor:
         if self.type in (Type.SCALAR, Type.MASK):
             return self.layers[0](h_t).squeeze(-1)
         if self.type is Type.MASK_ONE:
@@ -89,14 +92,19 @@ class ProbeDecoder(nn.Module):
         if self.type is Type.CATEGORICAL:
             return self.layers[0](h_t)
         source, target, edge, out = self.layers
-        # p[a, c] = max(L1 h_a, L2 h_c + L3 e_ca): node a pointing at node c.
-        via_target = target(h_t)[:, :, None, :] + edge(e_t)  # (B, c, a, H)
-        combined = torch.maximum(source(h_t)[:, :, None, :], via_target.transpose(1, 2))
-        return _mask_choices(out(combined).squeeze(-1), node_mask[:, None, :])  # (B, a, c)
+        # p[a, c] = max(L1 h_a, L2 h_c + L3 e_ca): node a pointing at node c,
+        # computed as [c, a] (the layout of e), then transposed.
+        (via_target,) = apply_linears(e_t, [edge])
+        via_target = via_target + target(h_t)[:, :, None, :]  # (B, c, a, H)
+        logits = linear_of_maximum(source(h_t)[:, None, :, :], via_target, out).squeeze(-1)
+        return _mask_choices(logits.transpose(1, 2), node_mask[:, None, :])  # (B, a, c)
 
-    def _edge(self, h_t: torch.Tensor, e_t: torch.Tensor, node_mask: torch.Tensor) -> torch.Tensor:
+    def _edge(
+        self, h_t: torch.Tensor, e_t: torch.Tensor | FactoredEdges, node_mask: torch.Tensor
+    ) -> torch.Tensor:
         first, second, edge = self.layers[:3]
-        prediction = first(h_t)[:, :, None, :] + second(h_t)[:, None, :, :] + edge(e_t)
+        (prediction,) = apply_linears(e_t, [edge])
+        prediction = prediction + first(h_t)[:, :, None, :] + second(h_t)[:, None, :, :]
         if self.type is Type.CATEGORICAL:
             return prediction  # (B, N, N, C)
         if self.type is not Type.POINTER:
@@ -106,13 +114,15 @@ class ProbeDecoder(nn.Module):
             return prediction
         target, out = self.layers[3:]
         # (B, i, j, k, H): edge (i, j) pointing at node k.
-        combined = torch.maximum(prediction[:, :, :, None, :], target(h_t)[:, None, None, :, :])
-        return _mask_choices(out(combined).squeeze(-1), node_mask[:, None, None, :])
+        logits = linear_of_maximum(
+            prediction[:, :, :, None, :], target(h_t)[:, None, None, :, :], out
+        ).squeeze(-1)
+        return _mask_choices(logits, node_mask[:, None, None, :])
 
 
 def _mask_choices(logits: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
     """Logits with the padding choices set to ``NEG_INF``."""
-    return torch.where(allowed, logits, torch.full_like(logits, NEG_INF))
+    return logits.masked_fill(~allowed, NEG_INF)
 
 
 def log_sinkhorn(

@@ -61,20 +61,38 @@ class ProbeEncoder(nn.Module):
             value: the probe value, already dense (see :func:`dense`).
             node_mask: ``(B, N)`` real nodes.
         """
+        return F.linear(self.raw(value, node_mask), self.weight, self.bias)
+
+    def raw(self, value: torch.Tensor, node_mask: torch.Tensor) -> torch.Tensor:
+        """The numbers the encoding is affine in, ``(..., K)``: the encoding is
+        ``F.linear(raw, self.weight, self.bias)``.
+
+        ``K`` is the class count of a categorical, 2 for an edge pointer, 1 otherwise.
+        """
         if self.type is Type.CATEGORICAL:
-            return self.first(value)
+            return value
         if self.second is None:
-            return self.first(value.unsqueeze(-1))
+            return value.unsqueeze(-1)
         # Edge pointer, one-hot (B, N, N, N) over the pointed-to node. The
         # encoders are affine, so averaging their outputs over a node axis is
         # encoding the average one-hot, over real nodes only.
         real = node_mask.to(value.dtype)
-        count = real.sum(1).clamp(min=1)[:, None, None, None]
-        over_first = (value * real[:, :, None, None]).sum(1, keepdim=True) / count
-        over_second = (value * real[:, None, :, None]).sum(2, keepdim=True) / count
-        return self.first(over_first.squeeze(1).unsqueeze(-1)) + self.second(
-            over_second.squeeze(2).unsqueeze(-1)
-        )
+        count = real.sum(1).clamp(min=1)[:, None, None]
+        over_first = (value * real[:, :, None, None]).sum(1) / count
+        over_second = (value * real[:, None, :, None]).sum(2) / count
+        return torch.stack([over_first, over_second], dim=-1)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """``(H, K)``: the weights of the encoder(s), side by side."""
+        if self.second is None:
+            return self.first.weight
+        return torch.cat([self.first.weight, self.second.weight], dim=1)
+
+    @property
+    def bias(self) -> torch.Tensor:
+        """``(H,)``: the sum of the encoders' biases."""
+        return self.first.bias if self.second is None else self.first.bias + self.second.bias
 
     @property
     def target(self) -> Location:

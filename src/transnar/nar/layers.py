@@ -1,4 +1,5 @@
-"""Layer constructors with the reference's initialisation (Haiku's defaults)."""
+"""Layer constructors with the reference's initialisation (Haiku's defaults), and
+the masked max and linear-of-maximum operations the processor and decoders share."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import math
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
+from torch.nn import functional as F
 
 # Large negative logit for masked choices (padding nodes, the Sinkhorn diagonal).
 NEG_INF = -1e9
@@ -34,9 +37,112 @@ def edge_mask(node_mask: torch.Tensor) -> torch.Tensor:
     return node_mask[..., :, None] & node_mask[..., None, :]
 
 
+# A note on speed: on CPU, element-wise operations that produce or read bool
+# tensors (comparisons, where, masked_fill) run several times slower than
+# float arithmetic. On the large (B, N, N, H) tensors the operations below
+# therefore use float formulations, with the same results.
+
+
 def masked_max(x: torch.Tensor, mask: torch.Tensor, dim: int) -> torch.Tensor:
     """Max over ``dim`` of the entries where ``mask`` (broadcast to ``x``) is True.
 
-    Masked entries count as ``-BIG_NUMBER``, as in the reference's max aggregation.
+    Masked entries count as ``-BIG_NUMBER``, as in the reference's max
+    aggregation. Gradients are autograd's for ``amax``: ties share equally.
     """
-    return torch.where(mask, x, torch.full_like(x, -BIG_NUMBER)).amax(dim)
+    # x * 1 + 0 = x and x * 0 - BIG = -BIG (x finite): torch.where(mask, x, -BIG).
+    keep = mask.to(x.dtype)
+    filled = torch.addcmul((keep - 1.0) * BIG_NUMBER, x, keep)
+    return _Max.apply(filled, dim)
+
+
+class _Max(torch.autograd.Function):
+    """``x.amax(dim)``, with a float-only backward pass."""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        maximum = x.amax(dim, keepdim=True)
+        ctx.save_for_backward(x, maximum)
+        ctx.dim = dim
+        return maximum.squeeze(dim)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        x, maximum = ctx.saved_tensors
+        # x <= maximum, so sign(x - maximum) + 1 is 1 at the maxima, 0 elsewhere.
+        at_max = torch.sign(x - maximum).add_(1.0)
+        share = grad.unsqueeze(ctx.dim) / at_max.sum(ctx.dim, keepdim=True)
+        return at_max.mul_(share), None
+
+
+# Elements per chunk of the broadcast maximum in linear_of_maximum (4 MiB in
+# float32: cache-sized, and small whatever the batch).
+_CHUNK_ELEMENTS = 1 << 20
+
+
+def linear_of_maximum(a: torch.Tensor, b: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
+    """``layer(torch.maximum(a, b))`` without keeping the broadcast maximum.
+
+    The pointer decoders take such a maximum, up to ``(B, N, N, N, H)`` for an
+    edge pointer (16.7M elements at ``B = 32, N = 16, H = 128``), only to
+    reduce it with a narrow layer. Here it is computed in chunks along the
+    leading (batch) axis, in the forward pass and again in the backward pass,
+    and never stored. Gradients are autograd's for ``torch.maximum``: on ties
+    each side gets half.
+
+    Args:
+        a, b: tensors of the same number of axes, broadcastable against each
+            other; their leading axis is the batch (or 1).
+        layer: the linear layer applied to the maximum.
+    """
+    return _LinearOfMaximum.apply(a, b, layer.weight, layer.bias)
+
+
+class _LinearOfMaximum(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, a, b, weight, bias):
+        ctx.save_for_backward(a, b, weight)
+        return torch.cat(
+            [F.linear(torch.maximum(ac, bc), weight, bias) for ac, bc, _ in _chunks(a, b)]
+        )
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        a, b, weight = ctx.saved_tensors
+        grad_a, grad_b = torch.zeros_like(a), torch.zeros_like(b)
+        grad_weight = torch.zeros_like(weight)
+        for ac, bc, rows in _chunks(a, b):
+            g = grad[rows]
+            maximum = torch.maximum(ac, bc)
+            grad_weight += g.reshape(-1, g.shape[-1]).T @ maximum.reshape(-1, maximum.shape[-1])
+            grad_max = g @ weight
+            # sign(a - b) + 1 is 2 where a > b, 1 on ties, 0 where a < b, so half
+            # of it is a's share of the gradient (exactly: it is 1, 0.5 or 0).
+            to_a = torch.sign(ac - bc).add_(1.0).mul_(grad_max).mul_(0.5)
+            _accumulate(grad_a, rows, to_a.sum_to_size(ac.shape))
+            _accumulate(grad_b, rows, grad_max.sub_(to_a).sum_to_size(bc.shape))
+        grad_bias = grad.reshape(-1, grad.shape[-1]).sum(0)
+        return grad_a, grad_b, grad_weight, grad_bias
+
+
+def _chunks(a: torch.Tensor, b: torch.Tensor):
+    """``(a rows, b rows, rows)`` over the leading axis, cache-sized chunks of the
+    broadcast shape (an axis of size 1 is broadcast, not sliced)."""
+    shape = torch.broadcast_shapes(a.shape, b.shape)
+    per_row = max(1, math.prod(shape[1:]))
+    step = max(1, _CHUNK_ELEMENTS // per_row)
+    for start in range(0, shape[0], step):
+        rows = slice(start, start + step)
+        yield _rows(a, rows), _rows(b, rows), rows
+
+
+def _rows(x: torch.Tensor, rows: slice) -> torch.Tensor:
+    return x if x.shape[0] == 1 else x[rows]
+
+
+def _accumulate(total: torch.Tensor, rows: slice, value: torch.Tensor) -> None:
+    if total.shape[0] == 1:
+        total += value.sum_to_size(total.shape)
+    else:
+        total[rows] += value

@@ -26,6 +26,7 @@ from transnar.clrs.transforms import preprocess_spec
 from transnar.nar.config import NARConfig
 from transnar.nar.decoders import ProbeDecoder, log_sinkhorn, postprocess
 from transnar.nar.encoders import ProbeEncoder, accumulate_adjacency, dense, scalar_hint_std
+from transnar.nar.factored import FactoredEdges
 from transnar.nar.features import Features
 from transnar.nar.losses import hint_loss, output_loss
 from transnar.nar.processors import Processor
@@ -50,6 +51,33 @@ class NAROutput:
     hints: dict[str, torch.Tensor]
     node_embeddings: torch.Tensor | None = None
     edge_embeddings: torch.Tensor | None = None
+
+
+@dataclass
+class Encoded:
+    """Encoded probes summed per location; the edge features kept factored.
+
+    Attributes:
+        node: ``(B, N, H)`` node features.
+        edge: ``(B, N, N, H)`` edge features, as :class:`FactoredEdges`.
+        graph: ``(B, H)`` graph features.
+        adjacency: ``(B, N, N)`` bool (self-loops included), see
+            :func:`~transnar.nar.encoders.accumulate_adjacency`.
+    """
+
+    node: torch.Tensor
+    edge: FactoredEdges
+    graph: torch.Tensor
+    adjacency: torch.Tensor
+
+    def __add__(self, other: Encoded) -> Encoded:
+        """The encoding of both sets of probes."""
+        return Encoded(
+            self.node + other.node,
+            self.edge + other.edge,
+            self.graph + other.graph,
+            self.adjacency | other.adjacency,
+        )
 
 
 class AlgorithmHead(nn.Module):
@@ -79,26 +107,51 @@ class AlgorithmHead(nn.Module):
             ``node_fts (B, N, H)``, ``edge_fts (B, N, N, H)``, ``graph_fts (B, H)``
             and ``adjacency (B, N, N)`` (bool, self-loops included).
         """
+        encoded = self.encode_factored(probes, node_mask)
+        return encoded.node, encoded.edge.dense(), encoded.graph, encoded.adjacency
+
+    def encode_factored(self, probes: dict[str, torch.Tensor], node_mask: torch.Tensor) -> Encoded:
+        """:meth:`encode` with the edge features factored (:class:`FactoredEdges`).
+
+        Encodes the probes given (each must have an encoder), so that the
+        inputs, the same at every step, can be encoded once and added to each
+        step's hints.
+        """
         b, n = node_mask.shape
         h = self.config.hidden_dim
         device = node_mask.device
         dtype = _dtype(self)
+        unknown = set(probes) - set(self.encoders)
+        if unknown:
+            raise KeyError(f"no encoder for {sorted(unknown)}")
         features = {
             Location.NODE: torch.zeros(b, n, h, device=device, dtype=dtype),
-            Location.EDGE: torch.zeros(b, n, n, h, device=device, dtype=dtype),
             Location.GRAPH: torch.zeros(b, h, device=device, dtype=dtype),
         }
+        raw, weights = [torch.zeros(b, n, n, 0, device=device, dtype=dtype)], []
+        edge_bias = torch.zeros(h, device=device, dtype=dtype)
         adjacency = torch.eye(n, dtype=torch.bool, device=device).expand(b, n, n)
         for name, encoder in self.encoders.items():
+            if name not in probes:
+                continue
             value = dense(self.spec[name], probes[name], n, dtype)
             adjacency = accumulate_adjacency(self.spec[name], value, adjacency)
-            features[encoder.target] = features[encoder.target] + encoder.features(value, node_mask)
-        return features[Location.NODE], features[Location.EDGE], features[Location.GRAPH], adjacency
+            if encoder.target is Location.EDGE:
+                raw.append(encoder.raw(value, node_mask))
+                weights.append(encoder.weight)
+                edge_bias = edge_bias + encoder.bias
+            else:
+                features[encoder.target] = features[encoder.target] + encoder.features(
+                    value, node_mask
+                )
+        weight = torch.cat(weights, dim=1) if weights else raw[0].new_zeros(h, 0)
+        edges = FactoredEdges(torch.cat(raw, dim=-1), weight, edge_bias)
+        return Encoded(features[Location.NODE], edges, features[Location.GRAPH], adjacency)
 
     def decode(
         self,
         h_t: torch.Tensor,
-        e_t: torch.Tensor,
+        e_t: torch.Tensor | FactoredEdges,
         graph_fts: torch.Tensor,
         node_mask: torch.Tensor,
         training: bool,
@@ -176,20 +229,20 @@ class NAR(nn.Module):
         previous: dict[str, torch.Tensor] = {}
         node_states: list[torch.Tensor] = []
         edge_states: list[torch.Tensor] = []
+        inputs = head.encode_factored(features.inputs, node_mask)  # the same at every step
         for step in range(steps):
             current = self._current_hints(features, step, previous, hard, repred)
-            node_fts, edge_fts, graph_fts, adjacency = head.encode(
-                {**features.inputs, **current}, node_mask
-            )
+            encoded = inputs + head.encode_factored(current, node_mask)
+            node_fts, edge_fts, graph_fts = encoded.node, encoded.edge, encoded.graph
             new_hidden, latents = hidden, None
             for _ in range(config.msg_passing_steps):
                 new_hidden, latents = self.processor(
-                    node_fts, edge_fts, graph_fts, adjacency, new_hidden, node_mask
+                    node_fts, edge_fts, graph_fts, encoded.adjacency, new_hidden, node_mask
                 )
             if not repred and config.dropout > 0:
                 new_hidden = F.dropout(new_hidden, config.dropout, training=True)
             h_t = torch.cat([node_fts, hidden, new_hidden], dim=-1)
-            e_t = edge_fts if latents is None else torch.cat([edge_fts, latents], dim=-1)
+            e_t = edge_fts if latents is None else edge_fts.with_extra(latents)
             predictions = head.decode(h_t, e_t, graph_fts, node_mask, training=not repred)
             running = lengths > step + 1  # (B,) samples whose last step is still to come
             for name in spec.outputs:
@@ -198,7 +251,7 @@ class NAR(nn.Module):
             for name, values in hint_steps.items():
                 values.append(previous[name])
             if embeddings:
-                edge_state = edge_fts if latents is None else latents
+                edge_state = edge_fts.dense() if latents is None else latents
                 node_states.append(
                     _keep_finished(running, new_hidden, node_states[-1] if node_states else None)
                 )

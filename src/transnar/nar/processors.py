@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from transnar.nar.config import NARConfig
+from transnar.nar.factored import FactoredEdges, apply_linears
 from transnar.nar.layers import edge_mask, linear, masked_max
 
 
@@ -48,7 +49,7 @@ class Processor(nn.Module):
     def forward(
         self,
         node_fts: torch.Tensor,
-        edge_fts: torch.Tensor,
+        edge_fts: torch.Tensor | FactoredEdges,
         graph_fts: torch.Tensor,
         adjacency: torch.Tensor,
         hidden: torch.Tensor,
@@ -58,7 +59,7 @@ class Processor(nn.Module):
 
         Args:
             node_fts: ``(B, N, H)`` encoded node features.
-            edge_fts: ``(B, N, N, H)`` encoded edge features.
+            edge_fts: ``(B, N, N, H)`` encoded edge features, dense or factored.
             graph_fts: ``(B, H)`` encoded graph features.
             adjacency: ``(B, N, N)`` bool, ``[sender, receiver]`` (PGN variants).
             hidden: ``(B, N, H)`` node states of the previous step.
@@ -69,26 +70,37 @@ class Processor(nn.Module):
             ``(B, N, N, H)`` (``None`` without triplets).
         """
         z = torch.cat([node_fts, hidden], dim=-1)  # (B, N, 2H)
-        messages = (
-            self.m1(z)[:, None, :, :]  # receiver j
-            + self.m2(z)[:, :, None, :]  # sender i
-            + self.m_edge(edge_fts)
-            + self.m_graph(graph_fts)[:, None, None, :]
-        )  # (B, N_i, N_j, H)
-        messages = self.message_mlp(torch.relu(messages))
+        # The layers reading the same input run as one matmul each (z, edges, graph).
+        triplets, gate = self.triplets, self.gate
+        z_layers = [self.m1, self.m2, self.o1] + ([gate.g1] if gate is not None else [])
+        edge_layers = [self.m_edge]
+        graph_layers = [self.m_graph]
+        if triplets is not None:
+            z_layers += [triplets.t1, triplets.t2, triplets.t3]
+            edge_layers += [triplets.te1, triplets.te2, triplets.te3]
+            graph_layers += [triplets.tg]
+        from_z = apply_linears(z, z_layers)
+        from_edges = apply_linears(edge_fts, edge_layers)
+        from_graph = apply_linears(graph_fts, graph_layers)
+        m1, m2, o1 = from_z[:3]
+        g1 = from_z[3] if gate is not None else None
+        # The graph term joins the receiver's before broadcasting to (B, N_i, N_j, H).
+        receiver = m1 + from_graph[0][:, None, :]
+        messages = from_edges[0] + receiver[:, None, :, :] + m2[:, :, None, :]
+        messages = self.message_mlp(torch.relu_(messages))  # (B, N_i, N_j, H)
         senders = edge_mask(node_mask)
         if self.aggregate_over_edges:
             senders = senders & adjacency
         aggregated = masked_max(messages, senders[..., None], dim=1)  # (B, N, H)
-        new_hidden = torch.relu(self.o1(z) + self.o2(aggregated))
+        new_hidden = torch.relu(o1 + self.o2(aggregated))
         if self.layer_norm is not None:
             new_hidden = self.layer_norm(new_hidden)
-        if self.gate is not None:
-            gate = self.gate(z, aggregated)
-            new_hidden = gate * new_hidden + (1.0 - gate) * hidden
+        if gate is not None:
+            update = gate(g1, aggregated)
+            new_hidden = update * new_hidden + (1.0 - update) * hidden
         latents = None
-        if self.triplets is not None:
-            latents = self.triplets(z, edge_fts, graph_fts, node_mask)
+        if triplets is not None:
+            latents = triplets(from_z[-3:], from_edges[1:], from_graph[1], node_mask)
         return new_hidden, latents
 
 
@@ -100,8 +112,9 @@ class _Gate(nn.Module):
         self.g1, self.g2 = linear(2 * h, h), linear(h, h)
         self.g3 = linear(h, h, bias=-3.0)
 
-    def forward(self, z: torch.Tensor, aggregated: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.g3(torch.relu(self.g1(z) + self.g2(aggregated))))
+    def forward(self, g1: torch.Tensor, aggregated: torch.Tensor) -> torch.Tensor:
+        """The gate from ``g1`` applied to ``z`` and the aggregated messages."""
+        return torch.sigmoid(self.g3(torch.relu(g1 + self.g2(aggregated))))
 
 
 class _Triplets(nn.Module):
@@ -116,24 +129,22 @@ class _Triplets(nn.Module):
 
     def forward(
         self,
-        z: torch.Tensor,
-        edge_fts: torch.Tensor,
-        graph_fts: torch.Tensor,
+        from_z: list[torch.Tensor],
+        from_edges: list[torch.Tensor],
+        from_graph: torch.Tensor,
         node_mask: torch.Tensor,
     ) -> torch.Tensor:
-        # Only the terms that depend on i enter the (B, N, N, N, F) max over i;
-        # the others are added after it, which gives the same maximum.
+        """The latents from ``t1..t3`` applied to ``z``, ``te1..te3`` to the edge
+        features and ``tg`` to the graph features."""
+        t1, t2, t3 = from_z  # (B, N, F)
+        te1, te2, te3 = from_edges  # (B, N, N, F)
+        # Only the terms that depend on i enter the (B, N_i, N_j, N_k, F) max
+        # over i; the others are added after it, which gives the same maximum.
         over_i = (
-            self.t1(z)[:, :, None, None, :]  # i
-            + self.te1(edge_fts)[:, :, :, None, :]  # (i, j)
-            + self.te2(edge_fts)[:, :, None, :, :]  # (i, k)
-        )  # (B, N_i, N_j, N_k, F)
-        best = masked_max(over_i, node_mask[:, :, None, None, None], dim=1)  # (B, N_j, N_k, F)
-        triplets = (
-            best
-            + self.t2(z)[:, :, None, :]
-            + self.t3(z)[:, None, :, :]
-            + self.te3(edge_fts)
-            + self.tg(graph_fts)[:, None, None, :]
+            t1[:, :, None, None, :]  # i
+            + te1[:, :, :, None, :]  # (i, j)
+            + te2[:, :, None, :, :]  # (i, k)
         )
+        best = masked_max(over_i, node_mask[:, :, None, None, None], dim=1)  # (B, N_j, N_k, F)
+        triplets = best + te3 + (t2 + from_graph[:, None, :])[:, :, None, :] + t3[:, None, :, :]
         return torch.relu(self.o3(triplets))  # (B, N, N, H)

@@ -25,6 +25,9 @@ from typing import Any
 
 import torch
 
+from transnar._config import not_int as _not_int
+from transnar._config import parse_value as _parse
+from transnar._config import split_override as _split
 from transnar.clrs.specs import CLRS30_ALGORITHMS
 from transnar.nar.config import NARConfig
 
@@ -254,13 +257,6 @@ def apply_overrides(config: RunConfig, overrides: Iterable[str] | Mapping[str, A
     return RunConfig(nar, train)
 
 
-def _split(item: str) -> tuple[str, str]:
-    key, sep, value = item.partition("=")
-    if not sep or not key.strip():
-        raise ValueError(f"config override {item!r} is not of the form KEY=VALUE")
-    return key.strip(), value.strip()
-
-
 def _field_types(section: str) -> dict[str, Any]:
     cls = NARConfig if section == "nar" else TrainConfig
     hints = typing.get_type_hints(cls)
@@ -287,31 +283,3 @@ def _resolve_key(key: str) -> tuple[str, str]:
     if len(owners) > 1:
         raise ValueError(f"config key {key!r} is ambiguous: write nar.{key} or train.{key}")
     return owners[0], key
-
-
-def _parse(text: str, hint: Any, key: str) -> Any:
-    """A ``key=value`` value as the field's type."""
-    if typing.get_origin(hint) is tuple:
-        (item_type, *_) = typing.get_args(hint)
-        if key == "nar.algorithms" and text.strip().lower() in ("all", "clrs30", "clrs-30"):
-            return tuple(CLRS30_ALGORITHMS)
-        items = [t.strip() for t in text.strip().strip("[]()").split(",") if t.strip()]
-        return tuple(_parse(t, item_type, key) for t in items)
-    if hint is bool:
-        lowered = text.strip().lower()
-        if lowered in ("true", "yes", "on", "1"):
-            return True
-        if lowered in ("false", "no", "off", "0"):
-            return False
-        raise ValueError(f"{key} must be true or false, got {text!r}")
-    if hint in (int, float):
-        try:
-            return hint(text.replace("_", "")) if hint is float else int(text.replace("_", ""))
-        except ValueError:
-            kind = "an integer" if hint is int else "a number"
-            raise ValueError(f"{key} must be {kind}, got {text!r}") from None
-    return text
-
-
-def _not_int(value: Any) -> bool:
-    return isinstance(value, bool) or not isinstance(value, int)

@@ -29,11 +29,8 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
 import os
-import shutil
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -43,7 +40,11 @@ import torch
 from tqdm import tqdm
 
 from transnar import __version__
-from transnar._files import OutputExistsError, atomic_write
+from transnar._files import atomic_write
+from transnar._runs import check_finite as _check_finite
+from transnar._runs import log_record as _log
+from transnar._runs import prepare_run_dir, resolve_device, truncate_metrics, write_json
+from transnar._runs import torch_threads as _torch_threads
 from transnar.clrs.specs import SPECS
 from transnar.nar.checkpoint import (
     CheckpointError,
@@ -143,8 +144,8 @@ def train(
         if resume:
             state = _restore(run_dir, config, nar, optimizer, streams, device)
         else:
-            _prepare_run_dir(run_dir, overwrite)
-        _write_json(run_dir / CONFIG, {"transnar_version": __version__, **config.to_dict()})
+            prepare_run_dir(run_dir, overwrite, RUN_FILES, ("checkpoints",))
+        write_json(run_dir / CONFIG, {"transnar_version": __version__, **config.to_dict()})
 
         bar = tqdm(
             total=tc.steps,
@@ -212,7 +213,7 @@ def train(
             train_seconds=state["train_seconds"],
             seconds_per_step=state["train_seconds"] / max(state["step"], 1),
         )
-        _write_json(run_dir / RESULTS, results)
+        write_json(run_dir / RESULTS, results)
         with atomic_write(run_dir / RESULTS_MD, overwrite=True, mode="w") as handle:
             handle.write(results_markdown(results))
     return TrainResult(
@@ -374,43 +375,6 @@ def _cell(entry: dict | None, key: str) -> str:
     return "" if entry is None else f"{entry['scores'][key]:.3f}"
 
 
-def resolve_device(name: str) -> torch.device:
-    """``torch.device(name)``, checking that CUDA is there when asked for."""
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but CUDA is not available here")
-    return device
-
-
-@contextlib.contextmanager
-def _torch_threads(threads: int) -> Iterator[None]:
-    """Torch's CPU threads set to ``threads`` (0: unchanged) inside the block."""
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
-    """An empty (or absent) run directory; with ``overwrite``, our old files go."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise OutputExistsError(f"{run_dir} exists and is not a directory")
-    used = run_dir.is_dir() and any(run_dir.iterdir())
-    if used and not overwrite:
-        raise OutputExistsError(
-            f"run directory {run_dir} is not empty (pass --resume to continue its run, "
-            "or --force to start a new one there)"
-        )
-    if used:
-        for name in RUN_FILES:
-            (run_dir / name).unlink(missing_ok=True)
-        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
-
-
 def _save_last(
     run_dir: Path,
     config: RunConfig,
@@ -472,39 +436,5 @@ def _restore(
         raise CheckpointError(f"{path} does not fit this run: {error}") from None
     keys = ("step", "best_score", "best_step", "best_val", "train_seconds")
     state = {k: train_state[k] for k in keys}
-    _truncate_metrics(run_dir / METRICS, state["step"])
+    truncate_metrics(run_dir / METRICS, state["step"])
     return state
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drops the records of steps after ``step`` (logged after the checkpoint)."""
-    if not path.exists():
-        return
-    kept = []
-    for line in path.read_text().splitlines(keepends=True):
-        try:
-            if json.loads(line)["step"] <= step:
-                kept.append(line)
-        except (ValueError, KeyError, TypeError):  # a line cut short by the interruption
-            continue
-    with atomic_write(path, overwrite=True, mode="w") as handle:
-        handle.writelines(kept)
-
-
-def _check_finite(loss: float, algorithm: str, step: int) -> None:
-    if not math.isfinite(loss):
-        raise FloatingPointError(
-            f"the loss of {algorithm} is {loss} at step {step}; lower learning_rate "
-            "or check grad_clip"
-        )
-
-
-def _log(handle, record: dict) -> None:
-    handle.write(json.dumps(record) + "\n")
-    handle.flush()
-
-
-def _write_json(path: Path, data: dict) -> None:
-    with atomic_write(path, overwrite=True, mode="w") as handle:
-        json.dump(data, handle, indent=2)
-        handle.write("\n")

@@ -53,7 +53,8 @@ import json
 import math
 import numbers
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -241,8 +242,43 @@ class ScoreReport:
             },
         }
 
-    def to_markdown(self, title: str = "CLRS-Text scores") -> str:
-        """The tables as Markdown (``scores.md``; also what ``transnar score`` prints)."""
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScoreReport:
+        """Inverse of :meth:`to_dict` (the listed bad rows only).
+
+        Raises:
+            ValueError: not a dictionary written by :meth:`to_dict`.
+        """
+        try:
+
+            def summary(entry: Mapping[str, Any]) -> Summary:
+                return Summary(**{f.name: entry[f.name] for f in dataclasses.fields(Summary)})
+
+            overall = data["overall"]
+            return cls(
+                by_algorithm_size={
+                    (e["algorithm"], e["size"]): summary(e) for e in data["by_algorithm_size"]
+                },
+                by_algorithm={e["algorithm"]: summary(e) for e in data["by_algorithm"]},
+                by_family_size={
+                    (e["family"], e["size"]): summary(e) for e in data["by_family_size"]
+                },
+                by_family={e["family"]: summary(e) for e in data["by_family"]},
+                by_size={e["size"]: summary(e) for e in data["by_size"]},
+                overall=None if overall is None else summary(overall),
+                bad_rows=[BadRow(**b) for b in data.get("bad_row_errors", [])],
+                source=data.get("source"),
+            )
+        except (KeyError, TypeError, AttributeError) as error:
+            raise ValueError(f"not a score report: {type(error).__name__} {error}") from None
+
+    def to_markdown(self, title: str = "CLRS-Text scores", preamble: Iterable[str] = ()) -> str:
+        """The tables as Markdown (``scores.md``; also what ``transnar score`` prints).
+
+        Args:
+            title: the heading.
+            preamble: lines put after the sample count, before the tables.
+        """
         trace = self.has_traces
         lines = [f"# {title}", ""]
         samples = 0 if self.overall is None else self.overall.count
@@ -252,6 +288,9 @@ class ScoreReport:
         if self.bad_rows:
             about += f", {len(self.bad_rows)} bad rows skipped"
         lines += [about, ""]
+        preamble = list(preamble)
+        if preamble:
+            lines += [*preamble, ""]
         if self.overall is None:
             return "\n".join(lines)
         scores = ["parse", "shape", "CLRS"] + (["trace"] if trace else [])
@@ -628,9 +667,9 @@ def _scores(summary: Summary, trace: bool) -> list[str]:
     return cells
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """A Markdown table with padded columns (readable as plain text too);
-    text columns left-aligned, number columns right-aligned."""
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """The lines of a Markdown table with padded columns (readable as plain
+    text too); text columns left-aligned, number columns right-aligned."""
     widths = [max(3, *(len(r[i]) for r in [header, *rows])) for i in range(len(header))]
     numeric = [all(_is_number(r[i]) for r in rows) and rows for i in range(len(header))]
 
@@ -645,8 +684,14 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [line(header), "| " + " | ".join(rule) + " |", *map(line, rows)]
 
 
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?( ?± ?\d+(\.\d+)?)?")
+
+
 def _is_number(text: str) -> bool:
-    return text.replace(".", "", 1).isdigit() or text in ("-", "?", "all")
+    return bool(_NUMBER.fullmatch(text)) or text in ("-", "?", "all")
+
+
+_table = markdown_table
 
 
 __all__ = [
@@ -657,6 +702,7 @@ __all__ = [
     "ScoredRow",
     "Summary",
     "aggregate",
+    "markdown_table",
     "read_rows",
     "score_file",
     "score_row",

@@ -1,0 +1,277 @@
+"""Language-model throughput on CPU: the baseline against TransNAR, at two sizes.
+
+For random-weight models built here (no trained run needed), on CLRS-Text
+batches of one algorithm and size (the training and evaluation batches):
+
+- **training**: tokens per second of a full step (forward, backward, AdamW
+  step) over the batch's real tokens; for TransNAR the step includes the
+  frozen NAR (features built from the trajectories, then ``graph_memory``
+  under no-grad), and the NAR's share of the step is reported (features and
+  ``graph_memory``, against the rest: the LM, the cross-attention, backward
+  and the optimizer);
+- **decoding**: generated tokens per second of greedy batched decoding
+  (:func:`transnar.lm.generate`) with the KV cache and without it (the whole
+  sequence recomputed every step), the prompt's prefill included. Every
+  sequence generates exactly ``--new-tokens`` tokens (the stop text and the
+  special tokens are disabled), so both paths do the same work.
+
+Sizes: ``small`` (d_model 128, 4 layers, 4 heads) and ``base`` (256, 6, 8: the
+``LMConfig`` default); TransNAR adds a gated cross-attention block after every
+layer, reading a triplet-GMPNN NAR of width 128 (the paper's).
+
+    python benchmarks/lm.py                               # bfs at size 12, batch 16
+    python benchmarks/lm.py --algorithm insertion_sort --threads 2 --out results/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from transnar import __version__
+from transnar.clrs.text.datasets import examples
+from transnar.lm import CharTokenizer, DecoderLM, LMConfig, generate, pad_positions
+from transnar.lm import random_positions as draw_positions
+from transnar.model import TransNAR, TransNARConfig
+from transnar.nar import NAR, Features, NARConfig
+
+SIZES = {
+    "small": {"d_model": 128, "n_layers": 4, "n_heads": 4},
+    "base": {"d_model": 256, "n_layers": 6, "n_heads": 8},
+}
+NAR_WIDTH = 128
+
+
+def build(size: str, use_nar: bool, algorithm: str, seed: int = 0) -> TransNAR:
+    """A random-weight TransNAR (or baseline) of one of :data:`SIZES`."""
+    torch.manual_seed(seed)
+    lm_config = LMConfig(**SIZES[size])
+    lm = DecoderLM(lm_config, tokenizer=CharTokenizer())
+    if not use_nar:
+        return TransNAR(TransNARConfig(lm=lm_config, use_nar=False), lm)
+    nar = NAR(NARConfig(algorithms=(algorithm,), hidden_dim=NAR_WIDTH))
+    config = TransNARConfig(lm=lm_config, nar_node_dim=NAR_WIDTH, nar_edge_dim=NAR_WIDTH)
+    return TransNAR(config, lm, nar)
+
+
+def batch_of(algorithm: str, size: int, count: int) -> tuple[list[dict], list]:
+    """CLRS-Text rows and their trajectories (the test stream, seed 2)."""
+    pairs = list(examples(algorithm, size, 2, count))
+    return [row for row, _ in pairs], [t for _, t in pairs]
+
+
+def timed(
+    step: Callable[[], None], min_time: float, min_repeats: int = 3, warm_up: bool = True
+) -> list[float]:
+    """Seconds of each call of ``step`` (after a warm-up call), repeated
+    until ``min_time`` seconds and ``min_repeats`` calls."""
+    if warm_up:
+        step()
+    times: list[float] = []
+    while sum(times) < min_time or len(times) < min_repeats:
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def training(model: TransNAR, rows: list[dict], trajectories: list, min_time: float) -> dict:
+    """Tokens/s of training steps, and for TransNAR the time in the NAR."""
+    tokenizer = model.tokenizer
+    encoded = [tokenizer.encode_example(r["question"], r["answer"]) for r in rows]
+    ids, mask = tokenizer.pad([e[0] for e in encoded], padding_side="right")
+    labels, _ = tokenizer.pad([e[1] for e in encoded], padding_side="right", value=-100)
+    lengths = mask.sum(dim=1)
+    tokens = int(lengths.sum())
+    model.train()
+    optimizer = torch.optim.AdamW(model.trainable_parameters(), lr=1e-4)
+    feature_times: list[float] = []
+    nar_times: list[float] = []
+
+    def step() -> None:
+        memory = None
+        if model.nar is not None:
+            start = time.perf_counter()
+            features = Features.from_trajectories(trajectories)
+            middle = time.perf_counter()
+            memory = model.graph_memory(features)
+            feature_times.append(middle - start)
+            nar_times.append(time.perf_counter() - middle)
+        positions = pad_positions(
+            draw_positions(ids.shape[0], ids.shape[1], model.max_position, lengths=lengths), mask
+        )
+        loss = model(ids, positions=positions, labels=labels, memory=memory).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    times = timed(step, min_time)
+    seconds = statistics.median(times)
+    result = {
+        "batch": ids.shape[0],
+        "tokens": tokens,
+        "padded_tokens": ids.numel(),
+        "step_ms": 1000 * seconds,
+        "tokens_per_s": tokens / seconds,
+    }
+    if nar_times:  # the warm-up call is not timed
+        features, nar = statistics.median(feature_times[1:]), statistics.median(nar_times[1:])
+        result["features_ms"] = 1000 * features
+        result["nar_ms"] = 1000 * nar
+        result["nar_share"] = (features + nar) / seconds
+    model.eval()
+    return result
+
+
+class NoStop(nn.Module):
+    """The model with its special tokens banned, so that greedy decoding
+    always generates the full ``max_new_tokens`` (no ``<eos>``)."""
+
+    def __init__(self, model: TransNAR, banned: list[int]):
+        super().__init__()
+        self.model = model
+        self.banned = banned
+
+    def forward(self, *args, **kwargs):
+        output = self.model(*args, **kwargs)
+        output.logits[..., self.banned] = float("-inf")
+        return output
+
+    def make_cache(self, capacity: int = 0):
+        return self.model.make_cache(capacity)
+
+    @property
+    def max_position(self) -> int:
+        return self.model.max_position
+
+    def uses_random_positions(self) -> bool:
+        return self.model.uses_random_positions()
+
+
+def decoding(
+    model: TransNAR, rows: list[dict], trajectories: list, new_tokens: int, min_time: float
+) -> dict:
+    """Generated tokens/s with and without the KV cache."""
+    tokenizer = model.tokenizer
+    prompts = [r["question"] for r in rows]
+    wrapped = NoStop(model.eval(), list(range(len(tokenizer.special_tokens)))).eval()
+    memory = None
+    if model.nar is not None:
+        memory = model.graph_memory(Features.from_trajectories(trajectories))
+    kwargs = {} if memory is None else {"memory": memory}
+    result = {"prompt_tokens": max(len(tokenizer.encode(p)) + 1 for p in prompts)}
+    for name, use_cache in (("cache", True), ("no_cache", False)):
+        counts: list[int] = []
+
+        def run(use_cache=use_cache, counts=counts) -> None:
+            out = generate(
+                wrapped,
+                tokenizer,
+                prompts,
+                new_tokens,
+                stop="",
+                use_cache=use_cache,
+                generator=torch.Generator().manual_seed(0),
+                **kwargs,
+            )
+            counts.append(sum(out.num_tokens))
+
+        # without the cache, one call is long: no warm-up (the cached runs warmed up)
+        times = timed(run, min_time, min_repeats=3 if use_cache else 1, warm_up=use_cache)
+        assert set(counts) == {len(prompts) * new_tokens}, counts
+        seconds = statistics.median(times)
+        result[f"{name}_ms"] = 1000 * seconds
+        result[f"{name}_tokens_per_s"] = len(prompts) * new_tokens / seconds
+    result["cache_speedup"] = result["no_cache_ms"] / result["cache_ms"]
+    return result
+
+
+def markdown(rows: list[dict], meta: dict) -> str:
+    lines = [
+        f"Batch of {meta['batch']} `{meta['algorithm']}` questions at size {meta['size']}; "
+        f"{meta['new_tokens']} new tokens per sequence; torch {meta['torch']} on "
+        f"{meta['cpus']} CPUs, {meta['threads']} thread(s); load average "
+        f"{meta['load_before'][0]:.2f} before, {meta['load_after'][0]:.2f} after.",
+        "",
+        "| model | size | parameters | train tokens/s | step ms | features + NAR ms | NAR share "
+        "| decode tokens/s (cache) | decode tokens/s (no cache) | cache speed-up |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        t, d = r["train"], r["decode"]
+        nar = f"{t['features_ms']:.1f} + {t['nar_ms']:.1f}" if "nar_ms" in t else "-"
+        share = f"{100 * t['nar_share']:.1f}%" if "nar_share" in t else "-"
+        lines.append(
+            f"| {r['model']} | {r['size']} | {r['parameters']:,} | {t['tokens_per_s']:,.0f} "
+            f"| {t['step_ms']:.1f} | {nar} | {share} | {d['cache_tokens_per_s']:,.0f} "
+            f"| {d['no_cache_tokens_per_s']:,.0f} | {d['cache_speedup']:.1f}x |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--algorithm", default="bfs", help="one CLRS-30 algorithm")
+    parser.add_argument("--size", type=int, default=12, help="problem size (default 12)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--sizes", default="small,base", help=f"of {', '.join(SIZES)}")
+    parser.add_argument("--new-tokens", type=int, default=32, help="generated per sequence")
+    parser.add_argument("--min-time", type=float, default=2.0, help="seconds per measurement")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--out", type=Path, help="directory for lm.json and lm.md")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    sizes = args.sizes.split(",")
+    rows, trajectories = batch_of(args.algorithm, args.size, args.batch_size)
+    meta = {
+        "transnar": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "algorithm": args.algorithm,
+        "size": args.size,
+        "batch": args.batch_size,
+        "new_tokens": args.new_tokens,
+        "min_time": args.min_time,
+        "nar_width": NAR_WIDTH,
+        "load_before": os.getloadavg(),
+    }
+    results = []
+    for size in sizes:
+        for use_nar in (False, True):
+            model = build(size, use_nar, args.algorithm)
+            row = {
+                "model": "TransNAR" if use_nar else "baseline",
+                "size": size,
+                **SIZES[size],
+                "parameters": sum(p.numel() for p in model.trainable_parameters()),
+                "train": training(model, rows, trajectories, args.min_time),
+                "decode": decoding(model, rows, trajectories, args.new_tokens, args.min_time),
+            }
+            results.append(row)
+            print(json.dumps(row), file=sys.stderr)
+    meta["load_after"] = os.getloadavg()
+    table = markdown(results, meta)
+    print(table)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "lm.json").write_text(json.dumps({"meta": meta, "rows": results}, indent=2))
+        (args.out / "lm.md").write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()

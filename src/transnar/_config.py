@@ -1,0 +1,163 @@
+"""``key=value`` overrides of frozen, nested config dataclasses (shared by the NAR and
+LM training configs).
+
+A config is a frozen dataclass whose fields are plain values or other config
+dataclasses (sections). An override names a field by its dotted path
+(``model.lm.d_model``), by any unambiguous tail of it (``lm.d_model``,
+``d_model``), and gives its value as text, parsed by the field's type:
+integers, floats, booleans (``true``/``false``), strings, ``none`` for optional
+fields, and comma-separated tuples (``train_sizes=4,7,11``; ``algorithms=all``
+for the 30 of CLRS-30). Mistakes are one ``ValueError`` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from transnar.clrs.specs import CLRS30_ALGORITHMS
+
+ALL_ALGORITHMS_WORDS = ("all", "clrs30", "clrs-30")
+
+
+def split_override(item: str) -> tuple[str, str]:
+    """``"key=value"`` -> ``("key", "value")``; a clear error otherwise."""
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"config override {item!r} is not of the form KEY=VALUE")
+    return key.strip(), value.strip()
+
+
+def parse_value(text: str, hint: Any, key: str) -> Any:
+    """An override's text as the field's type (``hint``); ``key`` names it in errors."""
+    if _is_optional(hint):
+        if text.strip().lower() in ("none", "null", ""):
+            return None
+        (hint,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    if typing.get_origin(hint) is tuple:
+        (item_type, *_) = typing.get_args(hint)
+        if key.split(".")[-1] == "algorithms" and text.strip().lower() in ALL_ALGORITHMS_WORDS:
+            return tuple(CLRS30_ALGORITHMS)
+        items = [t.strip() for t in text.strip().strip("[]()").split(",") if t.strip()]
+        return tuple(parse_value(t, item_type, key) for t in items)
+    if hint is bool:
+        lowered = text.strip().lower()
+        if lowered in ("true", "yes", "on", "1"):
+            return True
+        if lowered in ("false", "no", "off", "0"):
+            return False
+        raise ValueError(f"{key} must be true or false, got {text!r}")
+    if hint in (int, float):
+        try:
+            return hint(text.replace("_", "")) if hint is float else int(text.replace("_", ""))
+        except ValueError:
+            kind = "an integer" if hint is int else "a number"
+            raise ValueError(f"{key} must be {kind}, got {text!r}") from None
+    return text
+
+
+def not_int(value: Any) -> bool:
+    """True unless ``value`` is an ``int`` (a ``bool`` is not one here)."""
+    return isinstance(value, bool) or not isinstance(value, int)
+
+
+def _is_optional(hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    return origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
+
+
+def field_paths(cls: type) -> dict[str, Any]:
+    """Every leaf field of a nested config dataclass: dotted path -> type hint."""
+    hints = typing.get_type_hints(cls)
+    paths: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if not f.init or f.name == "extra":
+            continue
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            paths.update({f"{f.name}.{k}": v for k, v in field_paths(hint).items()})
+        else:
+            paths[f.name] = hint
+    return paths
+
+
+def resolve_key(key: str, paths: Iterable[str]) -> str:
+    """The full dotted path a key names: itself, or the one path it is a tail of.
+
+    Raises:
+        ValueError: no such field, or a tail shared by several (write more of it).
+    """
+    paths = list(paths)
+    if key in paths:
+        return key
+    matches = [p for p in paths if p.endswith("." + key)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ValueError(f"config key {key!r} is ambiguous: write one of {', '.join(matches)}")
+    sections = sorted({p.rsplit(".", 1)[0] for p in paths if "." in p})
+    head = key.rsplit(".", 1)[0] if "." in key else None
+    if head is not None and not any(s == head or s.endswith("." + head) for s in sections):
+        raise ValueError(
+            f"unknown config section {head!r} in {key!r} (known: {', '.join(sections)})"
+        )
+    tails = {p.rsplit(".", 1)[-1]: p for p in paths}
+    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], list(tails), n=3, cutoff=0.7)
+    if close:
+        raise ValueError(
+            f"unknown config key {key!r} (did you mean {' or '.join(tails[c] for c in close)}?)"
+        )
+    if head is not None:  # list the keys of the section named
+        paths = [p for p in paths if p.startswith(head + ".") or f".{head}." in p] or paths
+    raise ValueError(f"unknown config key {key!r} (known: {', '.join(paths)})")
+
+
+def apply_overrides(config: Any, overrides: Iterable[str] | Mapping[str, Any]) -> Any:
+    """The config with ``key=value`` overrides applied (see the module docstring).
+
+    Args:
+        config: a frozen (nested) config dataclass.
+        overrides: ``"key=value"`` strings, or a mapping of keys to values
+            (strings are parsed, anything else is taken as it is).
+
+    Raises:
+        ValueError: a malformed item, an unknown or ambiguous key, a value that
+            does not parse, or a config that fails validation.
+    """
+    paths = field_paths(type(config))
+    items = overrides.items() if isinstance(overrides, Mapping) else map(split_override, overrides)
+    changes: dict[str, Any] = {}
+    for key, value in items:
+        path = resolve_key(key, paths)
+        changes[path] = parse_value(value, paths[path], path) if isinstance(value, str) else value
+    try:
+        return _replace(config, changes)
+    except TypeError as error:  # a typed value of the wrong kind
+        raise ValueError(f"bad config override: {error}") from None
+
+
+def _replace(config: Any, changes: Mapping[str, Any]) -> Any:
+    """``dataclasses.replace`` along dotted paths, innermost sections first."""
+    direct = {k: v for k, v in changes.items() if "." not in k}
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in changes.items():
+        if "." in key:
+            head, rest = key.split(".", 1)
+            nested.setdefault(head, {})[rest] = value
+    for head, inner in nested.items():
+        direct[head] = _replace(getattr(config, head), inner)
+    return dataclasses.replace(config, **direct) if direct else config
+
+
+__all__ = [
+    "apply_overrides",
+    "field_paths",
+    "not_int",
+    "parse_value",
+    "resolve_key",
+    "split_override",
+]

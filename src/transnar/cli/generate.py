@@ -1,0 +1,77 @@
+"""``transnar generate``: a trained model's answer to one CLRS-Text question."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EPILOG = """\
+Text only: the graph the NAR reads is rebuilt from the question (its inputs
+are parsed back and the algorithm run), so a CLRS-Text question is all it
+takes. In --question, '\\n' may stand for the line breaks; '-' reads the
+question from standard input.
+
+The answer is printed without its closing blank line. By default at most the
+true answer's length plus a margin (max(8, 25%)) is generated, as in
+'transnar lm eval'; --score also prints the true answer and the scores.
+
+examples:
+  transnar generate runs/transnar --question 'bfs:\\ns: 0, A: [[1 1 0], [1 1 1], [0 1 1]]\\npi:'
+  transnar generate runs/baseline/model --question - --score < question.txt
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Adds the ``generate`` command."""
+    parser = commands.add_parser(
+        "generate",
+        help="answer one CLRS-Text question with a trained TransNAR or baseline",
+        description="Greedy answer of a saved TransNAR (or baseline) to one CLRS-Text question.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help="saved model or run")
+    parser.add_argument(
+        "--question", required=True, help="the question text ('-': read standard input)"
+    )
+    parser.add_argument("--max-new-tokens", type=int, default=None, metavar="N")
+    parser.add_argument("--positions", choices=("random", "linear"), default=None)
+    parser.add_argument("--seed", type=int, default=0, help="seed of random positions")
+    parser.add_argument("--score", action="store_true", help="also print the truth and scores")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Answers the question and prints the answer."""
+    from transnar.cli.lm_eval import _device
+    from transnar.clrs.text.questions import parse_question
+    from transnar.evaluation.questions import answer_question, load_model, normalize_question
+
+    text = sys.stdin.read() if args.question == "-" else args.question
+    question = normalize_question(text)
+    parse_question(question)  # a malformed question fails before the model loads
+    if args.max_new_tokens is not None and args.max_new_tokens < 1:
+        raise ValueError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
+    model, _ = load_model(args.model_dir, _device(args.device))
+    answer = answer_question(
+        model,
+        question,
+        max_new_tokens=args.max_new_tokens,
+        positions=args.positions,
+        seed=args.seed,
+    )
+    print(answer.text)
+    if args.score:
+        scores = answer.scores
+        print(f"truth: {answer.truth}")
+        print(
+            f"parse {scores.parse:.0f}, shape {scores.shape:.0f}, CLRS {scores.clrs:.3f}"
+            + ("" if scores.trace is None else f", trace {scores.trace:.3f}")
+            + ("" if answer.stopped else f" (cut at {answer.max_new_tokens} tokens)")
+        )
+    return 0
+
+
+__all__ = ["register", "run"]

@@ -1,0 +1,202 @@
+"""``transnar lm``: train a TransNAR or its baseline on CLRS-Text (and evaluate it).
+
+The ``lm`` command group is built in :func:`register`; each subcommand adds
+itself to it: :func:`register_train` (``lm train``, here) and
+:func:`register_evaluation` (the evaluation module's subcommands,
+:mod:`transnar.cli.lm_eval`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+# The handlers import torch (through transnar.training) themselves, so that the
+# other commands and --help start without loading it.
+PRESET_NAMES = ("tiny", "small", "paper")  # transnar.training.config.PRESETS
+
+TRAIN_EPILOG = """\
+presets:
+  tiny   seconds: bfs + insertion_sort at sizes 4,5 (32 examples each), d_model 32,
+         2 layers, L_max 256, batch 8, 4 epochs (64 steps); NAR: the tiny NAR
+         preset, trained first into RUN_DIR/nar unless --nar is given
+  small  tens of minutes on a CPU: bfs, insertion_sort, minimum,
+         find_maximum_subarray_kadane, activity_selector, lcs_length at sizes 4-8
+         (1,000 examples each), d_model 128, 4 layers, L_max 1024, batch 32,
+         2 epochs; NAR: the small NAR preset (or --nar runs/nar-small);
+         evaluate at 8 (in distribution), 10, 12
+  paper  Bounsi et al. 2024: the 30 algorithms at sizes 4-8 and 12 (7,000 each),
+         6 layers, d_model 640, 10 heads, L_max 8192, batch 256, Adam 1e-4,
+         7 epochs, bf16 on CUDA; NAR: pass --nar (the paper NAR preset otherwise)
+
+overrides (KEY=VALUE after the options; a dotted path or any unambiguous tail):
+  model:  use_nar xattn_every xattn_heads memory (final|lockstep)
+  model.lm: d_model n_layers n_heads d_ff mlp dropout max_position
+          random_positions random_positions_eval rope_base init_std ...
+  nar:    checkpoint preset train_steps cache_memory
+  data:   algorithms train_sizes train_count train_seed val_sizes val_count
+          val_seed test_sizes test_count test_seed use_hints float_format
+          truncate_decimals max_tokens bucket_batches path
+  optim:  learning_rate min_learning_rate warmup_steps weight_decay beta1 beta2
+          eps grad_clip batch_size grad_accum epochs steps
+  train:  seed device threads precision eval_every eval_batch_size
+
+The run directory gets config.json (the resolved config), metrics.jsonl (loss,
+learning rate, gradient norm, tokens/s per step; validation loss per algorithm),
+checkpoints/last.pt (exact resume: weights, optimizer, random states, data
+position), nar/ (the NAR, when trained for the run), model/ (the final model:
+TransNAR.from_pretrained) and summary.json.
+
+examples:
+  transnar lm train --preset tiny --out runs/tiny
+  transnar lm train --preset tiny --no-nar --out runs/tiny-baseline
+  transnar nar train --preset small --out runs/nar-small threads=1
+  transnar lm train --preset small --nar runs/nar-small --out runs/transnar-small threads=1
+  transnar lm train --preset small --no-nar --out runs/baseline-small threads=1
+  transnar lm train --preset paper --nar runs/nar-paper --device cuda --out runs/paper
+  transnar lm train --out runs/transnar-small --resume            # continue after a stop
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Adds the ``lm`` command group and its subcommands."""
+    lm = commands.add_parser(
+        "lm",
+        help="train (and evaluate) TransNAR and its Transformer baseline on CLRS-Text",
+        description="Train a TransNAR, or the Transformer-only baseline, on CLRS-Text.",
+    )
+    actions = lm.add_subparsers(dest="action", metavar="ACTION", required=True)
+    register_train(actions)
+    register_evaluation(actions)
+
+
+def register_evaluation(actions: argparse._SubParsersAction) -> None:
+    """Adds the evaluation's subcommands (``lm eval``, ``lm compare``; :mod:`~.lm_eval`)."""
+    from transnar.cli import lm_eval
+
+    lm_eval.register_eval(actions)
+
+
+def register_train(actions: argparse._SubParsersAction) -> None:
+    """Adds ``lm train``."""
+    parser = actions.add_parser(
+        "train",
+        help="train a TransNAR or the baseline (writes a run directory)",
+        description=(
+            "Train a decoder-only Transformer on CLRS-Text, cross-attending to a frozen\n"
+            "NAR's embeddings of the same instances (TransNAR) or not (--no-nar: the\n"
+            "baseline). Answer-only loss at random positions, AdamW with warm-up and\n"
+            "cosine decay, gradient clipping, validation loss and checkpoints every\n"
+            "eval_every steps, exact resume; the final model is saved in RUN_DIR/model."
+        ),
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    base = parser.add_mutually_exclusive_group()
+    base.add_argument(
+        "--preset", choices=PRESET_NAMES, default=None, help="the base config (default: small)"
+    )
+    base.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="the base config: a JSON file (e.g. another run's config.json)",
+    )
+    nar = parser.add_mutually_exclusive_group()
+    nar.add_argument(
+        "--nar",
+        metavar="CHECKPOINT",
+        help="the frozen NAR: a NAR checkpoint (.pt) or run directory (default: train "
+        "one with the preset's NAR preset into RUN_DIR/nar)",
+    )
+    nar.add_argument("--no-nar", action="store_true", help="train the Transformer-only baseline")
+    parser.add_argument("--device", help="cpu (default) or cuda")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="run directory (default: runs/transnar-PRESET or runs/baseline-PRESET)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in RUN_DIR from its last checkpoint (with its own config; "
+        "overrides may only change device, threads, eval_every, eval_batch_size and "
+        "nar.checkpoint, if it holds the same NAR)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="start a new run in a non-empty RUN_DIR"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="do not show progress bars")
+    parser.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    parser.add_argument(
+        "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides (see below)"
+    )
+    parser.set_defaults(handler=run_train)
+
+
+def train_config(args: argparse.Namespace):
+    """The resolved :class:`~transnar.training.LMTrainConfig` of ``transnar lm train``."""
+    from transnar.training.config import LMTrainConfig, apply_overrides, preset
+    from transnar.training.loop import CONFIG
+
+    if args.resume:
+        if args.preset or args.config or args.no_nar:
+            raise ValueError(
+                "--resume continues the run with its own config: drop --preset, --config "
+                "and --no-nar (--nar may give the run's NAR at another path)"
+            )
+        config = _read_config(args.out / CONFIG, LMTrainConfig, "nothing to resume: ")
+    elif args.config is not None:
+        config = _read_config(args.config, LMTrainConfig)
+    else:
+        config = preset(args.preset or "small")
+    named = []
+    if args.nar is not None:
+        named += [f"nar.checkpoint={args.nar}", "model.use_nar=true"]
+    if args.no_nar:
+        named.append("model.use_nar=false")
+    if args.device is not None:
+        named.append(f"train.device={args.device}")
+    return apply_overrides(config, [*named, *args.overrides])
+
+
+def _read_config(path: Path, cls, missing: str = ""):
+    if not path.is_file():
+        raise ValueError(f"{missing}{path} does not exist")
+    try:
+        return cls.from_dict(json.loads(path.read_text()))
+    except (ValueError, TypeError, AttributeError) as error:
+        raise ValueError(f"{path} is not a valid training config: {error}") from None
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Trains and prints a summary."""
+    from transnar.training.loop import train
+
+    if args.out is None:
+        if args.resume:
+            raise ValueError("--resume needs --out RUN_DIR")
+        kind = "baseline" if args.no_nar else "transnar"
+        args.out = Path("runs") / f"{kind}-{args.preset or 'small'}"
+    config = train_config(args)
+    if args.dry_run:
+        print(json.dumps(config.to_dict(), indent=2))
+        return 0
+    result = train(
+        config,
+        args.out,
+        resume=args.resume,
+        overwrite=args.force,
+        progress=False if args.no_progress else None,
+    )
+    s = result.summary
+    print(
+        f"{s['model']}: {s['steps']} steps ({s['epochs']:.2f} epochs, {s['tokens']:,} tokens, "
+        f"{s['tokens_per_second']:,.0f} tokens/s); train loss {s['train_loss']:.4f}, "
+        f"validation loss {s['val_loss']:.4f}"
+    )
+    print(f"wrote {args.out}/ (config.json, metrics.jsonl, checkpoints/, model/, summary.json)")
+    return 0

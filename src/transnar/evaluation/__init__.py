@@ -1,0 +1,57 @@
+"""Evaluation of TransNAR and its baseline on CLRS-Text: answers, scores, tables, plots.
+
+- :func:`evaluate` (:class:`EvalSettings`, :class:`EvalResults`): greedy answers
+  to an evaluation set by algorithm x size (default the ``transnar`` preset's
+  test split: sizes 10, 12, 14), scored with the CLRS-Text metrics and
+  aggregated with :mod:`transnar.clrs.text.scoring`.
+- :func:`write_results` / :func:`load_results`: ``results.json``,
+  ``results.md``, ``predictions.jsonl`` and the PNG plots.
+- :class:`Comparison` / :func:`write_comparison`: baseline vs TransNAR (and
+  means over seeds) as tables and plots.
+- :mod:`transnar.evaluation.plots`: the bar charts of the paper's Figures 1 and 4-6.
+- :func:`answer_question`: one question's answer, its graph rebuilt from the text.
+"""
+
+from transnar.evaluation.evaluate import (
+    DEFAULT_COUNT,
+    TRAINING_SEEDS,
+    EvalResults,
+    EvalSettings,
+    default_algorithms,
+    default_split,
+    evaluate,
+    model_kind,
+)
+from transnar.evaluation.questions import Answer, answer_question, normalize_question
+from transnar.evaluation.results import (
+    PLOTS,
+    Comparison,
+    load_results,
+    results_markdown,
+    results_to_dict,
+    write_comparison,
+    write_plots,
+    write_results,
+)
+
+__all__ = [
+    "DEFAULT_COUNT",
+    "PLOTS",
+    "TRAINING_SEEDS",
+    "Answer",
+    "Comparison",
+    "EvalResults",
+    "EvalSettings",
+    "answer_question",
+    "default_algorithms",
+    "default_split",
+    "evaluate",
+    "load_results",
+    "model_kind",
+    "normalize_question",
+    "results_markdown",
+    "results_to_dict",
+    "write_comparison",
+    "write_plots",
+    "write_results",
+]

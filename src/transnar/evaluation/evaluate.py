@@ -1,0 +1,461 @@
+"""Evaluating a TransNAR (or its Transformer-only baseline) on CLRS-Text.
+
+For every algorithm x size x seed of the evaluation set (by default the
+``transnar`` preset's test split: sizes 10, 12 and 14, seed 2), the rows and
+their trajectories are drawn (:func:`~transnar.clrs.text.datasets.examples`),
+answered by greedy decoding (:func:`~transnar.lm.generate`, KV cache, stop at
+the blank line), scored with the CLRS-Text metrics
+(:func:`~transnar.clrs.text.score_answer`) and aggregated
+(:func:`~transnar.clrs.text.scoring.aggregate`).
+
+Batches hold one (algorithm, size): one NAR head, one node count. The NAR runs
+once per batch (:meth:`~transnar.model.TransNAR.graph_memory` on
+``Features.from_trajectories``, the canonical ``pos``) and its memory is passed
+to every decoding step. The bound on new tokens is the batch's longest true
+answer plus a margin (``margin`` of it, at least ``min_margin`` tokens): a
+model that runs on is cut there and scores 0 on that sample, never more.
+
+Randomized positions at evaluation follow the model (``uses_random_positions``)
+unless ``positions`` says otherwise. Each batch draws them from its own
+generator, seeded from ``position_seed``, its stream and its first index, so
+a batch's answers do not depend on which other algorithms or sizes are
+evaluated (they do depend on ``batch_size``, which sets the batches).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import platform
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import torch
+from torch import nn
+
+from transnar.clrs.specs import get_spec
+from transnar.clrs.text.answers import score_answer
+from transnar.clrs.text.datasets import (
+    TRANSNAR_REGIMES,
+    TRANSNAR_TRAIN_SIZES,
+    Split,
+    examples,
+    get_preset,
+)
+from transnar.clrs.text.formatting import FLOAT_FORMATS
+from transnar.clrs.text.scoring import ScoredRow, ScoreReport, aggregate
+from transnar.lm.generation import POSITION_KINDS, Generation, generate
+from transnar.lm.tokenizer import CharTokenizer
+from transnar.nar.features import Features
+
+DEFAULT_PRESET = "transnar"
+DEFAULT_COUNT = 100
+"""Samples per algorithm, size and seed by default (the preset's 3,000 is
+paper scale; pass ``count`` for it)."""
+TRAINING_SEEDS: tuple[int, ...] = tuple(
+    sorted({s for name in ("train", "val") for s in get_preset(DEFAULT_PRESET)[name].seeds})
+)
+"""The seeds of the ``transnar`` preset's training and validation splits."""
+
+GenerateFn = Callable[..., Generation]
+
+REGIMES = ("in-distribution", "ood-interpolation", "ood-extrapolation", "ood-smaller")
+"""What an evaluation size is to the training sizes (:func:`regime`)."""
+
+
+def regime(size: int, train_sizes: Sequence[int] | None) -> str | None:
+    """``in-distribution`` (a training size), ``ood-interpolation`` (between
+    two), ``ood-extrapolation`` (above them all) or ``ood-smaller``; ``None``
+    when the training sizes are unknown. With the TransNAR training sizes
+    (4-8 and 12): 10, 12 and 14 are :data:`~transnar.clrs.text.datasets.TRANSNAR_REGIMES`.
+    """
+    if not train_sizes:
+        return None
+    if size in train_sizes:
+        return "in-distribution"
+    if size > max(train_sizes):
+        return "ood-extrapolation"
+    if size < min(train_sizes):
+        return "ood-smaller"
+    return "ood-interpolation"
+
+
+def default_split() -> Split:
+    """The ``transnar`` preset's test split (sizes 10, 12, 14; seed 2)."""
+    return get_preset(DEFAULT_PRESET)["test"]
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """What to evaluate and how.
+
+    Attributes:
+        algorithms: the algorithms, in CLRS-30 order or as given; ``None``:
+            every algorithm the model's NAR knows (all 30 for a baseline).
+        sizes: problem sizes (CLRS-Text ``length``).
+        seeds: sampler seeds of the evaluation streams; must avoid
+            ``training_seeds``.
+        count: samples per (algorithm, size, seed).
+        batch_size: prompts decoded together (all of one algorithm and size).
+        positions: ``"random"`` or ``"linear"``; ``None``: the model's own
+            evaluation setting.
+        position_seed: seeds the random positions (per stream).
+        margin: extra new tokens, as a fraction of the longest true answer.
+        min_margin: at least this many extra tokens.
+        use_hints: questions and answers with traces.
+        float_format: CLRS-Text float format of the rows.
+        truncate_decimals: float truncation of the instances (CLRS-Text: 3).
+        training_seeds: seeds the model was trained (and validated) on;
+            evaluating on one of them is refused.
+        train_sizes: the sizes the model was trained on (default TransNAR's
+            4-8 and 12), which make each evaluation size in or out of
+            distribution (:func:`regime`); ``None``: unknown.
+        keep_samples: keep per-sample records (predictions and scores).
+    """
+
+    algorithms: tuple[str, ...] | None = None
+    sizes: tuple[int, ...] = tuple(TRANSNAR_REGIMES)
+    seeds: tuple[int, ...] = default_split().seeds
+    count: int = DEFAULT_COUNT
+    batch_size: int = 32
+    positions: str | None = None
+    position_seed: int = 0
+    margin: float = 0.25
+    min_margin: int = 8
+    use_hints: bool = False
+    float_format: str = "default"
+    truncate_decimals: int | None = 3
+    training_seeds: tuple[int, ...] = TRAINING_SEEDS
+    train_sizes: tuple[int, ...] | None = TRANSNAR_TRAIN_SIZES
+    keep_samples: bool = True
+
+    def __post_init__(self):
+        for name in ("sizes", "seeds", "training_seeds", "train_sizes"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        if self.algorithms is not None:
+            algorithms = tuple(self.algorithms)
+            if not algorithms:
+                raise ValueError("no algorithms to evaluate")
+            for algorithm in algorithms:
+                get_spec(algorithm)  # unknown names: a clear error with suggestions
+            if len(set(algorithms)) != len(algorithms):
+                raise ValueError(f"algorithms repeated: {list(algorithms)}")
+            object.__setattr__(self, "algorithms", algorithms)
+        if not self.sizes or min(self.sizes) < 1 or len(set(self.sizes)) != len(self.sizes):
+            raise ValueError(f"sizes must be distinct positive integers, got {list(self.sizes)}")
+        if not self.seeds or min(self.seeds) < 0 or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct and non-negative, got {list(self.seeds)}")
+        shared = sorted(set(self.seeds) & set(self.training_seeds))
+        if shared:
+            raise ValueError(
+                f"evaluation seed(s) {shared} are training seeds {list(self.training_seeds)}: "
+                "the evaluation set would share instances with the training set"
+            )
+        for name in ("count", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.positions is not None and self.positions not in POSITION_KINDS:
+            raise ValueError(f"positions must be one of {POSITION_KINDS}, got {self.positions!r}")
+        if not self.margin >= 0 or self.min_margin < 0:
+            raise ValueError("margin and min_margin must be non-negative")
+        if self.float_format not in FLOAT_FORMATS:
+            raise ValueError(f"float_format must be one of {FLOAT_FORMATS}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+    def regimes(self) -> dict[int, str | None]:
+        """Each evaluation size's :func:`regime`."""
+        return {size: regime(size, self.train_sizes) for size in self.sizes}
+
+    def max_new_tokens(self, longest_answer: int) -> int:
+        """The decoding bound for a batch whose longest true answer has
+        ``longest_answer`` tokens."""
+        return longest_answer + max(self.min_margin, math.ceil(self.margin * longest_answer))
+
+
+@dataclass
+class EvalResults:
+    """Scores of one model on an evaluation set.
+
+    Attributes:
+        report: the aggregates (per algorithm x size, algorithm, family x
+            size, family, size, overall).
+        samples: per-sample records (algorithm, size, seed, index, question,
+            answer, prediction, scores, tokens generated, whether it stopped);
+            empty unless ``keep_samples``.
+        settings: the settings used, resolved (algorithms, positions).
+        model: what was evaluated: ``label``, ``kind`` (``transnar`` or
+            ``baseline``), ``path``, config, parameters.
+        data_sha256: hash of every question and answer, in order.
+        timing: seconds (total, NAR, decoding), generated tokens, tokens/s.
+        created: ISO time of the evaluation.
+    """
+
+    report: ScoreReport
+    samples: list[dict[str, Any]]
+    settings: EvalSettings
+    model: dict[str, Any]
+    data_sha256: str
+    timing: dict[str, float]
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+
+    @property
+    def label(self) -> str:
+        return self.model.get("label") or self.model.get("kind", "model")
+
+
+def model_kind(model: nn.Module) -> str:
+    """``"transnar"`` for a model with a NAR, ``"baseline"`` otherwise."""
+    config = getattr(model, "config", None)
+    return "transnar" if getattr(config, "use_nar", False) else "baseline"
+
+
+def default_algorithms(model: nn.Module) -> tuple[str, ...]:
+    """The algorithms of the model's NAR; all 30 for a model without one."""
+    nar = getattr(model, "nar", None)
+    if nar is not None:
+        return tuple(nar.config.algorithms)
+    return tuple(default_split().sizes)
+
+
+def describe_model(model: nn.Module, label: str | None = None, path: str | None = None) -> dict:
+    """The ``model`` entry of a results file."""
+    kind = model_kind(model)
+    config = getattr(model, "config", None)
+    nar = getattr(model, "nar", None)
+    parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {
+        "label": label or ("TransNAR" if kind == "transnar" else "baseline"),
+        "kind": kind,
+        "path": path,
+        "parameters_trainable": parameters,
+        "parameters_nar": sum(p.numel() for p in nar.parameters()) if nar is not None else 0,
+        "config": config.to_dict() if hasattr(config, "to_dict") else None,
+        "nar": nar.config.to_dict() if nar is not None else None,
+    }
+
+
+def evaluate(
+    model: nn.Module,
+    settings: EvalSettings | None = None,
+    tokenizer: CharTokenizer | None = None,
+    label: str | None = None,
+    path: str | None = None,
+    progress: bool | None = False,
+    generate_fn: GenerateFn = generate,
+) -> EvalResults:
+    """Generates, scores and aggregates the model's answers on the evaluation set.
+
+    Args:
+        model: a :class:`~transnar.model.TransNAR` (``use_nar`` true or false)
+            or any model :func:`~transnar.lm.generate` can decode with (then
+            without graph memory).
+        settings: what to evaluate (default :class:`EvalSettings`).
+        tokenizer: default the model's.
+        label: the model's name in tables and plots (default ``TransNAR`` or
+            ``baseline``).
+        path: where the model was loaded from (recorded).
+        progress: a progress bar (``None``: only on a terminal).
+        generate_fn: the decoder, :func:`~transnar.lm.generate` or anything
+            with its signature (tests pass a stub).
+
+    Returns:
+        The :class:`EvalResults`.
+
+    Raises:
+        ValueError: an algorithm the NAR does not know, a prompt longer than
+            the model accepts, bad settings.
+    """
+    from tqdm import tqdm
+
+    settings = settings or EvalSettings()
+    tokenizer = tokenizer or getattr(model, "tokenizer", None) or CharTokenizer()
+    algorithms = settings.algorithms or default_algorithms(model)
+    nar = getattr(model, "nar", None)
+    if nar is not None:
+        unknown = [a for a in algorithms if a not in nar.config.algorithms]
+        if unknown:
+            raise ValueError(
+                f"the model's NAR was not trained on {', '.join(unknown)} "
+                f"(it knows {', '.join(nar.config.algorithms)})"
+            )
+    positions = settings.positions or _model_positions(model)
+    settings = dataclasses.replace(settings, algorithms=tuple(algorithms), positions=positions)
+    device = _device(model)
+    was_training = model.training
+    model.eval()
+
+    scored: list[ScoredRow] = []
+    samples: list[dict[str, Any]] = []
+    digest = hashlib.sha256()
+    timing = {"seconds": 0.0, "nar_seconds": 0.0, "generated_tokens": 0, "samples": 0}
+    start = time.perf_counter()
+    total = len(algorithms) * len(settings.sizes) * len(settings.seeds) * settings.count
+    disable = None if progress is None else not progress
+    try:
+        with tqdm(total=total, desc="evaluating", unit="sample", disable=disable) as bar:
+            for algorithm, size, seed, batch in _batches(algorithms, settings):
+                rows = [row for row, _ in batch]
+                for row in rows:
+                    digest.update(row["question"].encode())
+                    digest.update(row["answer"].encode())
+                memory_kwargs = {}
+                if nar is not None:
+                    tic = time.perf_counter()
+                    features = Features.from_trajectories([t for _, t in batch]).to(device)
+                    memory_kwargs["memory"] = model.graph_memory(features)
+                    timing["nar_seconds"] += time.perf_counter() - tic
+                prompts = [row["question"] for row in rows]
+                longest = max(len(tokenizer.encode(row["answer"])) for row in rows)
+                max_new = _bounded(
+                    settings.max_new_tokens(longest), prompts, tokenizer, model, positions
+                )
+                generation = generate_fn(
+                    model,
+                    tokenizer,
+                    prompts,
+                    max_new,
+                    positions=positions,
+                    generator=_generator(settings.position_seed, algorithm, size, seed, rows),
+                    **memory_kwargs,
+                )
+                for i, row in enumerate(rows):
+                    prediction = generation.texts[i]
+                    scores = score_answer(algorithm, prediction, row["answer"], settings.use_hints)
+                    scored.append(
+                        ScoredRow(len(scored) + 1, algorithm, size, row["use_hints"], scores)
+                    )
+                    timing["generated_tokens"] += int(generation.num_tokens[i])
+                    if settings.keep_samples:
+                        samples.append(
+                            {
+                                "algorithm": algorithm,
+                                "size": size,
+                                "seed": seed,
+                                "index": row["index"],
+                                "question": row["question"],
+                                "answer": row["answer"],
+                                "prediction": prediction,
+                                "stopped": bool(generation.stopped[i]),
+                                "num_tokens": int(generation.num_tokens[i]),
+                                **dataclasses.asdict(scores),
+                            }
+                        )
+                bar.update(len(rows))
+    finally:
+        model.train(was_training)
+    timing["seconds"] = time.perf_counter() - start
+    timing["samples"] = len(scored)
+    timing["decode_seconds"] = timing["seconds"] - timing["nar_seconds"]
+    timing["tokens_per_second"] = timing["generated_tokens"] / max(timing["seconds"], 1e-9)
+    timing["device"] = str(device)
+    timing["torch_threads"] = torch.get_num_threads()
+    timing["machine"] = platform.machine()
+    report = aggregate(scored, source=path)
+    return EvalResults(
+        report=report,
+        samples=samples,
+        settings=settings,
+        model=describe_model(model, label, path),
+        data_sha256=digest.hexdigest(),
+        timing=timing,
+    )
+
+
+def _batches(
+    algorithms: Iterable[str], settings: EvalSettings
+) -> Iterator[tuple[str, int, int, list]]:
+    """``(algorithm, size, seed, [(row, trajectory), ...])``, at most
+    ``batch_size`` rows of one stream each."""
+    for algorithm in algorithms:
+        for size in settings.sizes:
+            for seed in settings.seeds:
+                stream = examples(
+                    algorithm,
+                    size,
+                    seed,
+                    settings.count,
+                    settings.use_hints,
+                    settings.float_format,
+                    settings.truncate_decimals,
+                )
+                batch = []
+                for pair in stream:
+                    batch.append(pair)
+                    if len(batch) == settings.batch_size:
+                        yield algorithm, size, seed, batch
+                        batch = []
+                if batch:
+                    yield algorithm, size, seed, batch
+
+
+def _generator(position_seed: int, algorithm: str, size: int, seed: int, rows) -> torch.Generator:
+    """A generator per batch, from the stream and the batch's first index, so
+    that each batch's positions do not depend on what else is evaluated."""
+    key = f"{position_seed}/{algorithm}/{size}/{seed}/{rows[0]['index']}"
+    return torch.Generator().manual_seed(zlib.crc32(key.encode()))
+
+
+def _bounded(
+    max_new: int,
+    prompts: Sequence[str],
+    tokenizer: CharTokenizer,
+    model: nn.Module,
+    positions: str,
+) -> int:
+    """``max_new`` capped so that prompt + answer fit the model's positions."""
+    limit = getattr(model, "max_position", None)
+    if limit is None or positions != "random":
+        return max_new
+    longest_prompt = max(len(tokenizer.encode(p, add_bos=True)) for p in prompts)
+    room = limit - longest_prompt
+    if room < 1:
+        raise ValueError(
+            f"a prompt of {longest_prompt} tokens leaves no room within the model's "
+            f"max_position {limit}"
+        )
+    return min(max_new, room)
+
+
+def _model_positions(model: nn.Module) -> str:
+    uses = getattr(model, "uses_random_positions", None)
+    if uses is None:
+        return "random"
+    was_training = model.training
+    model.eval()
+    try:
+        return "random" if uses() else "linear"
+    finally:
+        model.train(was_training)
+
+
+def _device(model: nn.Module) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
+__all__ = [
+    "DEFAULT_COUNT",
+    "DEFAULT_PRESET",
+    "REGIMES",
+    "TRAINING_SEEDS",
+    "EvalResults",
+    "EvalSettings",
+    "default_algorithms",
+    "default_split",
+    "describe_model",
+    "evaluate",
+    "model_kind",
+    "regime",
+]

@@ -1,0 +1,200 @@
+"""Bar charts of CLRS-Text scores in the style of the TransNAR paper's figures.
+
+- :func:`plot_algorithm_scores`: one panel per size (10, 12, 14), the algorithms
+  along the x axis, one bar per model (baseline, TransNAR) side by side; of the
+  CLRS, shape or parse score: the paper's Figures 4, 5 and 6.
+- :func:`plot_family_scores`: the same per algorithm family (mean over its
+  algorithms): Figure 1.
+
+The functions are pure: data in (:class:`Series`), a PNG file out; nothing
+is shown. They draw on matplotlib's Agg canvas directly (no ``pyplot``, no
+display, no global backend switch).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from transnar.clrs.specs import CLRS30_ALGORITHMS, Family
+from transnar.clrs.text.datasets import TRANSNAR_REGIMES
+
+METRICS: Mapping[str, str] = {"clrs": "CLRS score", "shape": "Shape score", "parse": "Parse score"}
+"""Score name -> axis label."""
+
+# The baseline in grey and TransNAR in blue, as in the paper; then a palette.
+_COLORS = {"baseline": "#9e9e9e", "transnar": "#1f5fa8"}
+_PALETTE = ("#1f5fa8", "#e07b39", "#3a9d5d", "#b54a7c", "#7c6bb5", "#8c6d31", "#444444")
+
+REGIME_NAMES: Mapping[str, str] = {
+    "ood-interpolation": "OOD interpolation",
+    "in-distribution": "in distribution",
+    "ood-extrapolation": "OOD extrapolation",
+    "ood-smaller": "OOD, smaller",
+}
+
+
+@dataclass(frozen=True)
+class Series:
+    """One model's scores: one bar per (group, size).
+
+    Attributes:
+        label: the legend entry (e.g. ``baseline``, ``TransNAR``).
+        values: ``(group, size) -> score`` in ``[0, 1]``; a group is an
+            algorithm or a family.
+        errors: ``(group, size) -> standard deviation`` (error bars, e.g.
+            over seeds); missing entries have none.
+        kind: ``baseline`` or ``transnar`` (picks the paper's colours), or ``None``.
+    """
+
+    label: str
+    values: Mapping[tuple[str, int], float]
+    errors: Mapping[tuple[str, int], float] = field(default_factory=dict)
+    kind: str | None = None
+
+
+def plot_algorithm_scores(
+    series: Sequence[Series],
+    path: str | os.PathLike,
+    metric: str = "clrs",
+    sizes: Sequence[int] | None = None,
+    title: str | None = None,
+    regimes: Mapping[int, str | None] = TRANSNAR_REGIMES,
+) -> Path:
+    """Per algorithm bars of one score, one panel per size (Figures 4-6).
+
+    Args:
+        series: one per model; side by side in this order.
+        path: the PNG file (its directory is created).
+        metric: ``clrs``, ``shape`` or ``parse`` (the y label).
+        sizes: the panels (default every size in ``series``, ascending).
+        title: the figure's title (default the score's name).
+        regimes: size -> regime (``in-distribution``, ``ood-interpolation``,
+            ...), named in the panel titles; default TransNAR's.
+
+    Returns:
+        ``path``.
+    """
+    groups = _ordered({g for s in series for g, _ in s.values}, list(CLRS30_ALGORITHMS))
+    label = METRICS[_metric(metric)]
+    return _bars(series, path, groups, sizes, label, title, "algorithm", regimes)
+
+
+def plot_family_scores(
+    series: Sequence[Series],
+    path: str | os.PathLike,
+    metric: str = "clrs",
+    sizes: Sequence[int] | None = None,
+    title: str | None = None,
+    regimes: Mapping[int, str | None] = TRANSNAR_REGIMES,
+) -> Path:
+    """Per family bars of one score (mean over its algorithms), one panel per
+    size (Figure 1). Arguments as :func:`plot_algorithm_scores`."""
+    groups = _ordered({g for s in series for g, _ in s.values}, [f.value for f in Family])
+    label = METRICS[_metric(metric)]
+    return _bars(series, path, groups, sizes, label, title, "family", regimes)
+
+
+def size_title(size: int, regimes: Mapping[int, str | None] = TRANSNAR_REGIMES) -> str:
+    """``size 10 (OOD interpolation)``: the size and its regime, if known."""
+    regime = regimes.get(size)
+    return f"size {size}" + (f" ({REGIME_NAMES.get(regime, regime)})" if regime else "")
+
+
+def _bars(
+    series: Sequence[Series],
+    path: str | os.PathLike,
+    groups: list[str],
+    sizes: Sequence[int] | None,
+    ylabel: str,
+    title: str | None,
+    what: str,
+    regimes: Mapping[int, str | None],
+) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not series:
+        raise ValueError("nothing to plot: no series")
+    if not groups:
+        raise ValueError("nothing to plot: the series have no scores")
+    labels = [s.label for s in series]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"series labels must differ, got {labels}")
+    if sizes is None:
+        sizes = sorted({n for s in series for _, n in s.values})
+    sizes = list(sizes)
+    path = Path(path)
+
+    width_per_group = 0.3 + 0.16 * len(series)
+    fig = Figure(
+        figsize=(max(6.0, 1.2 + width_per_group * len(groups)), 0.6 + 2.4 * len(sizes)),
+        layout="constrained",
+    )
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(sizes), 1, sharex=True, squeeze=False)[:, 0]
+    colors = _colors(series)
+    bar = 0.8 / len(series)
+    x = list(range(len(groups)))
+    for ax, size in zip(axes, sizes, strict=True):
+        for k, s in enumerate(series):
+            offsets = [i - 0.4 + bar * (k + 0.5) for i in x]
+            heights = [s.values.get((g, size), 0.0) for g in groups]
+            errors = [s.errors.get((g, size), 0.0) for g in groups]
+            present = [(g, size) in s.values for g in groups]
+            ax.bar(
+                [o for o, p in zip(offsets, present, strict=True) if p],
+                [h for h, p in zip(heights, present, strict=True) if p],
+                bar,
+                yerr=[e for e, p in zip(errors, present, strict=True) if p] if s.errors else None,
+                color=colors[k],
+                label=s.label,
+                error_kw={"elinewidth": 0.8, "capsize": 1.5},
+            )
+        ax.set_ylim(0.0, 1.05)
+        ax.set_ylabel(ylabel)
+        ax.set_title(size_title(size, regimes), fontsize=10, loc="left")
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_axisbelow(True)
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[-1].set_xticks(x)
+    axes[-1].set_xticklabels([g.replace("_", " ") for g in groups], rotation=60, ha="right")
+    axes[-1].set_xlim(-0.6, len(groups) - 0.4)
+    axes[0].legend(loc="lower left", bbox_to_anchor=(0.0, 1.12), ncol=len(series), frameon=False)
+    fig.suptitle(title or f"{ylabel} per {what}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=110)
+    return path
+
+
+def _colors(series: Sequence[Series]) -> list[str]:
+    colors, palette = [], iter(_PALETTE)
+    kinds = [s.kind for s in series]
+    for kind in kinds:
+        if kind in _COLORS and kinds.count(kind) == 1:
+            colors.append(_COLORS[kind])
+        else:
+            colors.append(next(palette, "#000000"))
+    return colors
+
+
+def _ordered(names: set[str], order: list[str]) -> list[str]:
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
+
+
+def _metric(metric: str) -> str:
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {list(METRICS)}, got {metric!r}")
+    return metric
+
+
+__all__ = [
+    "METRICS",
+    "Series",
+    "plot_algorithm_scores",
+    "plot_family_scores",
+    "size_title",
+]

@@ -1,0 +1,228 @@
+"""``transnar lm eval``, ``transnar lm compare`` and ``transnar generate``."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import torch
+
+from tests.evaluation_helpers import saved_model
+from transnar import cli
+from transnar.clrs import sample
+from transnar.clrs.text import format_example
+from transnar.evaluation import PLOTS
+
+QUESTION = "bfs:\ns: 0, A: [[1 1 0 0], [1 1 1 0], [0 1 1 1], [0 0 1 1]]\npi:\n"
+FAST = ["--count", "2", "--sizes", "4", "5", "--no-progress"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """A tiny TransNAR (bfs, insertion_sort) and a baseline, saved."""
+    root = tmp_path_factory.mktemp("models")
+    torch.set_num_threads(1)
+    return {
+        "transnar": saved_model(root / "transnar"),
+        "baseline": saved_model(root / "baseline", use_nar=False),
+    }
+
+
+def run_cli(argv, capsys):
+    """(exit status, stdout, stderr) of ``transnar ARGV`` in this process."""
+    try:
+        status = cli.main(argv)
+    except SystemExit as exit_info:
+        status = exit_info.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_one_error_line(status, err, *fragments):
+    assert status == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("transnar: error: "), err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+# --- lm eval -----------------------------------------------------------------------------
+
+
+def test_eval_writes_results_tables_and_plots(models, tmp_path, capsys):
+    out = tmp_path / "eval"
+    status, stdout, err = run_cli(
+        ["lm", "eval", str(models["transnar"]), *FAST, "--out", str(out)], capsys
+    )
+    assert status == 0, err
+    assert "| size | algorithms |   n | parse | shape |  CLRS |" in stdout
+    expected = {"results.json", "results.md", "predictions.jsonl", *PLOTS.values()}
+    assert {p.name for p in out.iterdir()} == expected
+    document = json.loads((out / "results.json").read_text())
+    assert document["settings"]["algorithms"] == ["bfs", "insertion_sort"]
+    assert document["settings"]["sizes"] == [4, 5] and document["scores"]["overall"]["count"] == 8
+    assert document["model"]["path"] == str(models["transnar"])
+    # twice: refused, then forced
+    status, _, err = run_cli(
+        ["lm", "eval", str(models["transnar"]), *FAST, "--out", str(out)], capsys
+    )
+    assert_one_error_line(status, err, "already exist")
+    status, _, _ = run_cli(
+        ["lm", "eval", str(models["transnar"]), *FAST, "--out", str(out), "--force"], capsys
+    )
+    assert status == 0
+
+
+def test_eval_of_a_run_directory_writes_beside_the_model(tmp_path, capsys):
+    run = tmp_path / "run"
+    saved_model(run / "model", use_nar=False)
+    data = {
+        "algorithms": ["minimum"],
+        "train_sizes": [4, 6],
+        "train_seed": 5,
+        "val_seed": 6,
+        "test_sizes": [4, 5, 7],
+        "test_seed": 7,
+        "test_count": 50,
+    }
+    (run / "config.json").write_text(json.dumps({"model": {}, "data": data}))
+    status, _, err = run_cli(["lm", "eval", str(run), *FAST, "--no-plots", "--no-samples"], capsys)
+    assert status == 0, err
+    assert "from the run's config.json: algorithms, test_seed, train_sizes" in err
+    document = json.loads((run / "eval" / "results.json").read_text())
+    settings = document["settings"]
+    assert settings["algorithms"] == ["minimum"]  # from the run's config ...
+    assert (settings["seeds"], settings["training_seeds"]) == ([7], [5, 6])
+    assert (settings["sizes"], settings["count"]) == ([4, 5], 2)  # ... unless given
+    assert document["regimes"] == {"4": "in-distribution", "5": "ood-interpolation"}
+    assert document["label"] == "baseline" and "samples" not in document
+    assert {p.name for p in (run / "eval").iterdir()} == {"results.json", "results.md"}
+    status, _, err = run_cli(["lm", "eval", str(run), *FAST, "--seeds", "6", "--force"], capsys)
+    assert_one_error_line(status, err, "training seeds [5, 6]")
+
+
+def test_eval_with_compare_and_the_compare_command(models, tmp_path, capsys):
+    base, tn = tmp_path / "base", tmp_path / "tn"
+    options = [*FAST, "--algorithms", "bfs", "--no-plots"]
+    assert (
+        run_cli(["lm", "eval", str(models["baseline"]), *options, "--out", str(base)], capsys)[0]
+        == 0
+    )
+    status, _, err = run_cli(
+        ["lm", "eval", str(models["transnar"]), "--algorithms", "bfs", *FAST, "--out", str(tn),
+         "--compare", str(base / "results.json")],
+        capsys,
+    )  # fmt: skip
+    assert status == 0, err
+    assert (tn / "comparison.md").read_text().startswith("# Comparison: baseline vs TransNAR")
+    assert (tn / "clrs_score.png").is_file()
+
+    out = tmp_path / "cmp"
+    status, stdout, err = run_cli(["lm", "compare", str(tn), str(base), "--out", str(out)], capsys)
+    assert status == 0, err
+    assert "# Comparison: baseline vs TransNAR" in stdout and "Δ CLRS" in stdout
+    expected = {"comparison.json", "comparison.md", *PLOTS.values()}
+    assert {p.name for p in out.iterdir()} == expected
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fragments"),
+    [
+        (["--algorithms", "bfz"], ["unknown algorithm 'bfz'"]),
+        (["--algorithms", "dfs"], ["not trained on dfs"]),
+        (["--seeds", "0"], ["training seeds"]),
+        (["--count", "0"], ["count must be a positive integer"]),
+        (["--device", "cuda:7"] if not torch.cuda.is_available() else ["--device", "nope"], []),
+        (["--compare", "missing.json"], ["no such results file"]),
+    ],
+)
+def test_eval_bad_inputs(arguments, fragments, models, tmp_path, capsys):
+    argv = ["lm", "eval", str(models["transnar"]), *FAST, "--out", str(tmp_path), *arguments]
+    status, _, err = run_cli(argv, capsys)
+    assert_one_error_line(status, err, *fragments)
+
+
+def test_eval_of_a_directory_without_a_model(tmp_path, capsys):
+    status, _, err = run_cli(["lm", "eval", str(tmp_path), *FAST], capsys)
+    assert_one_error_line(status, err, "no saved TransNAR")
+    status, _, err = run_cli(["lm", "eval", str(tmp_path / "nothing"), *FAST], capsys)
+    assert_one_error_line(status, err, "no such directory")
+
+
+def test_compare_bad_inputs(tmp_path, capsys):
+    (tmp_path / "x.json").write_text("[1, 2]")
+    status, _, err = run_cli(
+        ["lm", "compare", str(tmp_path / "x.json"), "--out", str(tmp_path)], capsys
+    )
+    assert_one_error_line(status, err, "not a transnar.eval_results file")
+
+
+def test_help(capsys):
+    for argv in (["lm", "eval", "--help"], ["lm", "compare", "--help"], ["generate", "--help"]):
+        status, stdout, _ = run_cli(argv, capsys)
+        assert status == 0 and "examples:" in stdout
+
+
+# --- generate ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["transnar", "baseline"])
+def test_generate_from_a_question_alone(kind, models, capsys):
+    status, stdout, err = run_cli(["generate", str(models[kind]), "--question", QUESTION], capsys)
+    assert status == 0, err
+    assert "\n\n" not in stdout.rstrip("\n")
+    again = run_cli(["generate", str(models[kind]), "--question", QUESTION], capsys)[1]
+    assert again == stdout  # seeded positions
+
+
+def test_generate_with_escaped_newlines_and_scores(models, capsys):
+    typed = QUESTION.strip().replace("\n", "\\n")  # as typed in a shell
+    argv = ["generate", str(models["transnar"]), "--question", typed, "--score"]
+    status, stdout, err = run_cli(argv, capsys)
+    assert status == 0, err
+    lines = stdout.splitlines()
+    assert "truth: [0 0 1 2]" in lines
+    assert lines[-1].startswith("parse ")
+
+
+def test_generate_reads_standard_input(models, monkeypatch, capsys):
+    question, _ = format_example(sample("insertion_sort", 4, 1, truncate_decimals=3)[0])
+    monkeypatch.setattr("sys.stdin", io.StringIO(question))
+    argv = ["generate", str(models["transnar"]), "--question", "-", "--max-new-tokens", "3"]
+    status, _, err = run_cli(argv, capsys)
+    assert status == 0, err
+
+
+@pytest.mark.parametrize(
+    ("question", "fragments"),
+    [
+        ("bfs:\ns: 0, A: [[1 1], [1 1\npi:\n", ["line 2"]),
+        ("bogus:\nx: 1\ny:\n", ["unknown algorithm"]),
+        ("bfs: [[1]]", []),
+        ("", ["empty"]),
+    ],
+)
+def test_generate_malformed_question(question, fragments, models, capsys):
+    argv = ["generate", str(models["transnar"]), "--question", question]
+    status, stdout, err = run_cli(argv, capsys)
+    assert stdout == ""
+    assert_one_error_line(status, err, *fragments)
+
+
+def test_generate_other_errors(models, tmp_path, capsys):
+    question, _ = format_example(sample("dfs", 4, 0)[0])
+    status, _, err = run_cli(["generate", str(models["transnar"]), "--question", question], capsys)
+    assert_one_error_line(status, err, "not trained on 'dfs'")
+    status, _, err = run_cli(["generate", str(tmp_path), "--question", QUESTION], capsys)
+    assert_one_error_line(status, err, "no saved TransNAR")
+    argv = ["generate", str(models["transnar"]), "--question", QUESTION, "--max-new-tokens", "0"]
+    assert_one_error_line(*run_cli(argv, capsys)[::2], "max-new-tokens")

@@ -1,0 +1,140 @@
+"""``transnar lm train``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from tests.training_helpers import FAST, losses_of, write_nar_checkpoint
+from transnar.cli import lm as lm_cli
+from transnar.cli import main
+from transnar.model import TransNAR
+from transnar.training import PRESETS
+
+
+def run_cli(argv, capsys):
+    """(exit status, stdout, stderr) of ``transnar ARGV`` in this process."""
+    try:
+        status = main([str(a) for a in argv])
+    except SystemExit as exit_info:
+        status = exit_info.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def nar_path(tmp_path_factory):
+    return write_nar_checkpoint(tmp_path_factory.mktemp("nar") / "nar.pt")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, nar_path):
+    """A finished tiny TransNAR run made by the command line."""
+    out = tmp_path_factory.mktemp("cli") / "run"
+    argv = ["lm", "train", "--preset", "tiny", "--nar", str(nar_path), "--out", str(out)]
+    assert main([*argv, "--no-progress", *FAST]) == 0
+    return out
+
+
+def test_help_explains_the_command(capsys):
+    for argv in (["lm", "--help"], ["lm", "train", "--help"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for text in ("tiny", "small", "paper", "KEY=VALUE", "--resume", "--no-nar", "d_model"):
+        assert text in out
+    assert "train" in out and "eval" in out  # the evaluation's subcommands share the group
+    assert tuple(PRESETS) == lm_cli.PRESET_NAMES
+
+
+def test_train_writes_a_run_directory_and_a_loadable_model(run_dir, nar_path, capsys):
+    assert {p.name for p in run_dir.iterdir()} == {
+        "config.json",
+        "metrics.jsonl",
+        "checkpoints",
+        "model",
+        "summary.json",
+    }
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["nar"]["checkpoint"] == str(nar_path) and config["model"]["use_nar"]
+    assert config["optim"]["steps"] == 6 and config["data"]["algorithms"] == [
+        "bfs",
+        "insertion_sort",
+    ]
+    model = TransNAR.from_pretrained(run_dir / "model")
+    assert model.config.use_nar and model.nar is not None and model.tokenizer is not None
+
+
+def test_the_baseline_and_the_summary_line(tmp_path, capsys):
+    argv = ["lm", "train", "--preset", "tiny", "--no-nar", "--out", tmp_path / "b"]
+    status, out, _ = run_cli([*argv, "--no-progress", *FAST], capsys)
+    assert status == 0
+    assert out.startswith("baseline: 6 steps") and "validation loss" in out
+    model = TransNAR.from_pretrained(tmp_path / "b" / "model")
+    assert not model.config.use_nar
+
+
+def test_a_used_directory_is_refused_then_forced_and_resumed(run_dir, nar_path, tmp_path, capsys):
+    argv = ["lm", "train", "--preset", "tiny", "--nar", nar_path, "--no-progress"]
+    status, _, err = run_cli([*argv, "--out", run_dir, *FAST], capsys)
+    assert status == 2 and "not empty" in err and err.count("\n") == 1
+    out = tmp_path / "run"
+    assert run_cli([*argv, "--out", out, *FAST, "steps=2"], capsys)[0] == 0
+    assert run_cli([*argv, "--out", out, "--force", *FAST], capsys)[0] == 0
+    assert [s for s, _ in losses_of(out)] == [1, 2, 3, 4, 5, 6]
+    # resuming a finished run changes nothing; --nar may name the same NAR elsewhere
+    moved = write_nar_checkpoint(tmp_path / "moved.pt")
+    status, _, _ = run_cli(["lm", "train", "--out", out, "--resume", "--nar", moved], capsys)
+    assert status == 0 and [s for s, _ in losses_of(out)] == [1, 2, 3, 4, 5, 6]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["stepz=3"], "unknown config key 'stepz'"),
+        (["d_model=33"], "must be divisible"),
+        (["--resume", "--preset", "tiny"], "--resume continues the run with its own config"),
+        (["--resume"], "nothing to resume"),
+        (["--nar", "missing.pt"], "no checkpoint at"),
+    ],
+)
+def test_mistakes_are_one_line_errors(tmp_path, capsys, extra, message):
+    argv = ["lm", "train", "--out", tmp_path / "x", "--no-progress", *FAST, *extra]
+    if "--resume" not in extra:
+        argv[2:2] = ["--preset", "tiny"]
+    status, _, err = run_cli(argv, capsys)
+    assert status == 2 and message in err and err.startswith("transnar: error:")
+    assert err.count("\n") == 1
+
+
+def test_resume_with_another_config_is_refused(run_dir, capsys):
+    status, _, err = run_cli(["lm", "train", "--out", run_dir, "--resume", "lr=1"], capsys)
+    assert status == 2 and "unknown config key 'lr'" in err
+    argv = ["lm", "train", "--out", run_dir, "--resume", "learning_rate=0.5"]
+    status, _, err = run_cli(argv, capsys)
+    assert status == 2 and "differs in optim.learning_rate" in err
+
+
+def test_dry_run_prints_the_resolved_config(tmp_path, capsys):
+    argv = ["lm", "train", "--preset", "small", "--no-nar", "--dry-run", "--out", tmp_path]
+    status, out, _ = run_cli([*argv, "d_model=64", "--device", "cpu"], capsys)
+    config = json.loads(out)
+    assert status == 0 and not config["model"]["use_nar"] and config["model"]["lm"]["d_model"] == 64
+    assert not list(tmp_path.iterdir())
+    # a config file as the base
+    path = tmp_path / "base.json"
+    path.write_text(out)
+    status, again, _ = run_cli(["lm", "train", "--config", path, "--dry-run", "steps=5"], capsys)
+    assert status == 0 and json.loads(again)["optim"]["steps"] == 5
+    assert json.loads(again)["model"] == config["model"]

@@ -1,0 +1,417 @@
+"""Training TransNAR and the baseline: schedule, optimizer, frozen NAR, closed gates,
+run directory, exact resume, config."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from tests.training_helpers import (
+    ALGORITHMS,
+    NAR_HIDDEN,
+    losses_of,
+    records,
+    tiny_config,
+    val_losses_of,
+    write_nar_checkpoint,
+)
+from transnar._files import CheckpointError, OutputExistsError
+from transnar.data import build_dataset
+from transnar.lm import CharTokenizer
+from transnar.model import TransNAR
+from transnar.nar.checkpoint import load_nar
+from transnar.training import (
+    PRESETS,
+    LMTrainConfig,
+    OptimConfig,
+    apply_overrides,
+    build_model,
+    learning_rate,
+    make_optimizer,
+    preset,
+    read_checkpoint,
+    state_sha256,
+    train,
+    train_step,
+)
+from transnar.training import loop as loop_module
+from transnar.training.loop import batch_positions
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def nar_path(tmp_path_factory):
+    return write_nar_checkpoint(tmp_path_factory.mktemp("nar") / "nar.pt")
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, nar_path):
+    """A finished tiny TransNAR run."""
+    run_dir = tmp_path_factory.mktemp("lm") / "run"
+    return train(tiny_config(nar_path), run_dir, progress=False)
+
+
+# --- schedule and optimizer -------------------------------------------------------
+
+
+def test_learning_rate_warms_up_linearly_then_decays_along_a_cosine():
+    optim = OptimConfig(learning_rate=1.0, min_learning_rate=0.1, warmup_steps=4)
+    total = 14
+    rates = [learning_rate(step, optim, total) for step in range(total + 3)]
+    assert rates[:4] == [0.25, 0.5, 0.75, 1.0]
+    assert rates[4] == 1.0  # the cosine starts at the peak ...
+    assert rates[13] == pytest.approx(0.1)  # ... and ends at the floor on the last update
+    assert all(a > b for a, b in itertools.pairwise(rates[4:14]))
+    mid = 4 + (13 - 4) / 2
+    assert learning_rate(int(mid), optim, total) == pytest.approx(
+        0.1 + 0.5 * (1 + math.cos(math.pi * (int(mid) - 4) / 9)) * 0.9
+    )
+    assert rates[14:] == [pytest.approx(0.1)] * 3  # beyond the run: the floor
+    no_warmup = OptimConfig(learning_rate=2.0, min_learning_rate=0.0, warmup_steps=0)
+    assert learning_rate(0, no_warmup, 10) == 2.0 and learning_rate(9, no_warmup, 10) == 0.0
+    assert learning_rate(0, no_warmup, 1) == 2.0  # a one-step run is not decayed
+
+
+def test_the_optimizer_gets_trainable_parameters_and_decays_matrices_only(nar_path):
+    config = tiny_config(nar_path)
+    model = build_model(config, CharTokenizer(), load_nar(nar_path, freeze=True))
+    optimizer = make_optimizer(model, config.optim)
+    decay, no_decay = optimizer.param_groups
+    ids = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    assert ids == {id(p) for p in model.trainable_parameters()}
+    assert not ids & {id(p) for p in model.nar.parameters()}
+    assert decay["weight_decay"] == config.optim.weight_decay > 0
+    assert no_decay["weight_decay"] == 0.0
+    assert all(p.dim() >= 2 for p in decay["params"]) and all(
+        p.dim() < 2 for p in no_decay["params"]
+    )
+    gates = [b.attention_gate for b in model.xattn.values()]
+    assert all(any(g is p for p in no_decay["params"]) for g in gates)
+
+
+# --- the model at initialisation and after training -------------------------------
+
+
+def test_closed_gates_make_transnar_and_the_baseline_lose_alike(nar_path):
+    tokenizer = CharTokenizer()
+    transnar_config = tiny_config(nar_path)
+    baseline_config = tiny_config(None)
+    nar = load_nar(nar_path, freeze=True)
+    transnar_config = loop_module.resolve_nar_dims(transnar_config, nar)
+    transnar = build_model(transnar_config, tokenizer, nar)
+    baseline = build_model(baseline_config, tokenizer, None)
+    for name, tensor in baseline.lm.state_dict().items():  # same seed: same LM weights
+        assert torch.equal(tensor, transnar.lm.state_dict()[name]), name
+    dataset = build_dataset(transnar_config.data, "train", tokenizer, with_graphs=True)
+    for key in dataset.groups:
+        batch = dataset.batch(dataset.groups[key][:4])
+        positions = batch_positions(transnar, batch, torch.Generator().manual_seed(0))
+        memory = transnar.graph_memory(batch.features)
+        a = transnar(batch.input_ids, positions, batch.labels, memory=memory).loss
+        b = baseline(batch.input_ids, positions, batch.labels).loss
+        assert torch.equal(a, b), key
+
+
+def test_training_leaves_the_nar_bit_identical_and_opens_the_gates(finished, nar_path):
+    saved = TransNAR.from_pretrained(finished.model_dir)
+    original = load_nar(nar_path)
+    for name, tensor in original.state_dict().items():
+        assert torch.equal(tensor, saved.nar.state_dict()[name]), name
+    assert finished.summary["nar_sha256"] == state_sha256(original)
+    for block in saved.xattn.values():
+        assert block.attention_gate.item() != 0.0 and block.mlp_gate.item() != 0.0
+    assert saved.config.nar_node_dim == NAR_HIDDEN and saved.config.use_nar
+
+
+def test_a_step_updates_only_trainable_parameters_and_keeps_the_nar_in_eval_mode(nar_path):
+    config = tiny_config(nar_path)
+    nar = load_nar(nar_path, freeze=True)
+    config = loop_module.resolve_nar_dims(config, nar)
+    model = build_model(config, CharTokenizer(), nar).train()
+    assert model.training and not model.nar.training
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    dataset = build_dataset(config.data, "train", CharTokenizer(), with_graphs=True)
+    optimizer = make_optimizer(model, config.optim)
+    batches = [dataset.batch(dataset.groups[k][:3]) for k in list(dataset.groups)[:2]]
+    record = train_step(model, optimizer, batches, torch.Generator().manual_seed(0), 1.0)
+    assert record["tokens"] == sum(b.num_tokens for b in batches) and record["nar_seconds"] > 0
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in after if k.startswith("nar."))
+    assert all(p.grad is None for p in model.nar.parameters())
+    changed = [k for k in after if not torch.equal(before[k], after[k])]
+    assert any(k.endswith("attention_gate") for k in changed) and any(
+        k.startswith("lm.") for k in changed
+    )
+    assert not model.nar.training
+
+
+def test_gradient_accumulation_averages_over_the_steps_answer_tokens(nar_path):
+    config = tiny_config(None)
+    model = build_model(config, CharTokenizer(), None).train()
+    dataset = build_dataset(config.data, "train", CharTokenizer(), with_graphs=False)
+    batches = [dataset.batch(dataset.groups[k][:3]) for k in list(dataset.groups)[:3]]
+    generator = torch.Generator().manual_seed(0)
+    expected, targets = 0.0, 0
+    with torch.no_grad():
+        for batch in batches:
+            positions = batch_positions(model, batch, generator)
+            loss = model(batch.input_ids, positions, batch.labels).loss
+            expected += float(loss) * batch.num_targets
+            targets += batch.num_targets
+    optimizer = make_optimizer(model, config.optim)
+    record = train_step(model, optimizer, batches, torch.Generator().manual_seed(0), 0.0)
+    assert record["targets"] == targets
+    assert record["loss"] == pytest.approx(expected / targets, rel=1e-6)
+
+
+# --- runs -------------------------------------------------------------------------
+
+
+def test_a_run_writes_its_directory(finished):
+    run_dir = finished.run_dir
+    assert {p.name for p in run_dir.iterdir()} == {
+        "config.json",
+        "metrics.jsonl",
+        "checkpoints",
+        "model",
+        "summary.json",
+    }
+    config = LMTrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    assert config == finished.config and config.model.nar_node_dim == NAR_HIDDEN
+    steps = records(run_dir)
+    assert [s for s, _ in losses_of(run_dir)] == [1, 2, 3, 4, 5, 6]
+    assert [s for s, _ in val_losses_of(run_dir)] == [2, 4, 6]
+    first = steps[0]
+    assert {"lr", "grad_norm", "tokens", "tokens_per_second", "nar_seconds", "epoch"} <= set(first)
+    val = next(r for r in steps if "val_loss" in r)
+    assert set(val["val"]) == set(ALGORITHMS)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["steps"] == finished.steps == 6 and summary["model"] == "transnar"
+    assert summary["val_loss"] == finished.val_loss == val_losses_of(run_dir)[-1][1]
+    assert summary["tokens_per_second"] > 0
+    payload = read_checkpoint(run_dir / "checkpoints" / "last.pt")
+    assert payload["step"] == 6 and payload["config"] == config
+    assert not any(k.startswith("nar.") for k in payload["model"])
+    state = payload["train_state"]
+    assert {"data", "rng", "nar_sha256"} <= set(state) and isinstance(
+        state["rng"]["positions"], torch.Tensor
+    )
+
+
+def test_the_baseline_trains_with_the_same_code(tmp_path):
+    result = train(tiny_config(None), tmp_path / "baseline", progress=False)
+    model = TransNAR.from_pretrained(result.model_dir)
+    assert model.nar is None and not model.config.use_nar and len(model.xattn) == 0
+    assert result.summary["model"] == "baseline" and result.summary["nar_sha256"] is None
+    assert not (tmp_path / "baseline" / "nar").exists()
+    assert [s for s, _ in losses_of(result.run_dir)] == [1, 2, 3, 4, 5, 6]
+    # resuming it as a TransNAR is refused before a NAR is trained for it
+    config = json.loads((result.run_dir / "config.json").read_text())
+    with pytest.raises(CheckpointError, match=r"differs in model\.use_nar"):
+        train(apply_overrides(result.config, ["use_nar=true"]), result.run_dir, resume=True)
+    assert not (tmp_path / "baseline" / "nar").exists()
+    assert json.loads((result.run_dir / "config.json").read_text()) == config
+
+
+class _InterruptError(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [(), ("grad_accum=2", "dropout=0.1", "memory=lockstep"), ("use_nar=false",)],
+    ids=["transnar", "accumulation-dropout-lockstep", "baseline"],
+)
+def test_a_resumed_run_continues_with_identical_losses(tmp_path, monkeypatch, nar_path, overrides):
+    config = tiny_config(nar_path, *overrides)
+    straight = train(config, tmp_path / "straight", progress=False)
+
+    # Interrupt the second run in the middle of step 5 (after the checkpoint of step 4).
+    calls = {"n": 0}
+    real_step = loop_module.train_step
+
+    def failing_step(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise _InterruptError
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(loop_module, "train_step", failing_step)
+    with pytest.raises(_InterruptError):
+        train(config, tmp_path / "resumed", progress=False)
+    assert read_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")["step"] == 4
+    monkeypatch.setattr(loop_module, "train_step", real_step)
+    # Some other use of the random generators in between changes nothing.
+    torch.manual_seed(123)
+    np.random.seed(123)
+    resumed = train(config, tmp_path / "resumed", resume=True, progress=False)
+
+    assert losses_of(tmp_path / "resumed") == losses_of(tmp_path / "straight")  # bit for bit
+    assert val_losses_of(tmp_path / "resumed") == val_losses_of(tmp_path / "straight")
+    assert resumed.val_loss == straight.val_loss
+    a = read_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+    b = read_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+
+
+def test_cached_memory_trains_like_memory_on_the_fly(tmp_path, nar_path):
+    on_the_fly = train(tiny_config(nar_path), tmp_path / "fly", progress=False)
+    cached = train(tiny_config(nar_path, "cache_memory=true"), tmp_path / "cached", progress=False)
+    a, b = losses_of(on_the_fly.run_dir), losses_of(cached.run_dir)
+    assert [s for s, _ in a] == [s for s, _ in b]
+    np.testing.assert_allclose([x for _, x in a], [x for _, x in b], rtol=1e-4)
+    steps = [r for r in records(cached.run_dir) if "loss" in r]
+    assert all(r["nar_seconds"] < 1e-3 for r in steps)  # only reading the cache
+
+
+def test_a_used_run_directory_is_refused_unless_forced(finished, tmp_path, nar_path):
+    with pytest.raises(OutputExistsError, match="not empty"):
+        train(finished.config, finished.run_dir, progress=False)
+    run_dir = tmp_path / "run"
+    (run_dir / "model").mkdir(parents=True)
+    (run_dir / "model" / "stale").write_text("x")
+    train(tiny_config(nar_path, "steps=2"), run_dir, overwrite=True, progress=False)
+    assert not (run_dir / "model" / "stale").exists()
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        train(tiny_config(nar_path), tmp_path / "empty", resume=True, progress=False)
+
+
+def test_resuming_with_another_config_or_nar_is_an_error(finished, tmp_path):
+    with pytest.raises(CheckpointError, match=r"differs in optim.learning_rate"):
+        train(
+            apply_overrides(finished.config, ["learning_rate=0.5"]),
+            finished.run_dir,
+            resume=True,
+            progress=False,
+        )
+    other = write_nar_checkpoint(tmp_path / "other.pt", seed=1)
+    with pytest.raises(CheckpointError, match="another NAR"):
+        train(
+            apply_overrides(finished.config, [f"nar.checkpoint={other}"]),
+            finished.run_dir,
+            resume=True,
+            progress=False,
+        )
+
+
+def test_a_nar_without_the_data_algorithms_is_refused(tmp_path):
+    nar = write_nar_checkpoint(tmp_path / "bfs.pt", algorithms=("bfs",))
+    with pytest.raises(CheckpointError, match="not trained on insertion_sort"):
+        train(tiny_config(nar), tmp_path / "run", progress=False)
+
+
+def test_the_nar_is_trained_for_the_run_when_no_checkpoint_is_given(tmp_path):
+    config = tiny_config(None, "use_nar=true", "nar.train_steps=2")
+    assert config.nar.checkpoint is None and config.nar.preset == "tiny"
+    result = train(config, tmp_path / "run", progress=False)
+    nar_dir = tmp_path / "run" / "nar"
+    assert (nar_dir / "results.json").is_file()
+    nar_config = json.loads((nar_dir / "config.json").read_text())
+    assert nar_config["nar"]["algorithms"] == list(ALGORITHMS) and nar_config["train"]["steps"] == 2
+    assert result.summary["nar_sha256"] == state_sha256(load_nar(nar_dir))
+
+
+# --- config -----------------------------------------------------------------------
+
+
+def test_presets():
+    assert set(PRESETS) == {"tiny", "small", "paper"}
+    paper = preset("paper")
+    lm = paper.model.lm
+    assert (lm.n_layers, lm.d_model, lm.n_heads, lm.max_position) == (6, 640, 10, 8192)
+    assert paper.data.train_sizes == (4, 5, 6, 7, 8, 12) and len(paper.data.algorithms) == 30
+    assert (paper.data.train_count, paper.data.test_sizes) == (7000, (10, 12, 14))
+    assert (paper.optim.batch_size, paper.optim.learning_rate, paper.optim.epochs) == (256, 1e-4, 7)
+    assert paper.optim.weight_decay == 0.0 and paper.train.precision == "auto"
+    small = preset("small")
+    assert max(small.data.test_sizes) > max(small.data.train_sizes)  # out of distribution
+    assert len(small.data.algorithms) == 6 and small.nar.preset == "small"
+    tiny = preset("tiny")
+    assert tiny.model.lm.d_model <= 32 and tiny.nar.preset == "tiny"
+    for name in PRESETS:
+        config = preset(name)
+        assert LMTrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+        assert config.use_nar
+
+
+def test_overrides_are_typed_by_field():
+    config = apply_overrides(
+        preset("tiny"),
+        [
+            "steps=7",
+            "lm.d_model=48",
+            "n_heads=6",
+            "model.use_nar=false",
+            "data.train_sizes=4,6",
+            "algorithms=dfs, bfs",
+            "truncate_decimals=none",
+            "learning_rate=3e-4",
+            "checkpoint=runs/nar",
+            "cache_memory=yes",
+            "memory=lockstep",
+        ],
+    )
+    assert config.optim.steps == 7 and config.model.lm.d_model == 48
+    assert config.model.lm.n_heads == 6 and not config.use_nar
+    assert config.data.train_sizes == (4, 6) and config.data.algorithms == ("dfs", "bfs")
+    assert config.data.truncate_decimals is None and config.optim.learning_rate == 3e-4
+    assert config.nar.checkpoint == "runs/nar" and config.nar.cache_memory
+    assert config.model.memory == "lockstep"
+    assert len(apply_overrides(config, ["algorithms=all"]).data.algorithms) == 30
+    assert apply_overrides(config, {"steps": 3}).optim.steps == 3
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("stepz=3", "unknown config key 'stepz' \\(did you mean optim.steps"),
+        ("lm.zzz=3", "unknown config key 'lm.zzz' \\(known: model.lm.vocab_size"),
+        ("foo.steps=3", "unknown config section 'foo'"),
+        ("steps", "KEY=VALUE"),
+        ("steps=many", "optim.steps must be an integer"),
+        ("learning_rate=fast", "optim.learning_rate must be a number"),
+        ("use_nar=maybe", "model.use_nar must be true or false"),
+        ("d_model=33", "d_model \\(33\\) must be divisible by n_heads"),
+        ("memory=sometimes", "memory must be one of"),
+        ("algorithms=bfz", "bfs"),
+        ("grad_accum=3", "multiple of grad_accum"),
+        ("grad_clip=-1", "grad_clip must be >= 0"),
+        ("min_learning_rate=1", "min_learning_rate must be in"),
+        ("device=gpu", "device must be"),
+        ("precision=fp8", "precision must be one of"),
+        ("nar.preset=huge", "nar.preset must be one of"),
+        ("max_tokens=1000", "exceeds model.lm.max_position"),
+        ("val_seed=0", "would share instances"),
+    ],
+)
+def test_bad_overrides_are_clear_errors(override, message):
+    with pytest.raises(ValueError, match=message):
+        apply_overrides(preset("tiny"), [override])
+
+
+def test_unknown_presets_and_config_sections():
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        preset("huge")
+    with pytest.raises(ValueError, match="unknown optim config key"):
+        LMTrainConfig.from_dict({"optim": {"stepz": 1}})
+    with pytest.raises(ValueError, match="unknown config section"):
+        LMTrainConfig.from_dict({"schedule": {}})
+    with pytest.raises(ValueError, match="unknown TransNAR config key"):
+        LMTrainConfig.from_dict({"model": {"gates": 1}})
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        if torch.cuda.is_available():
+            raise ValueError("CUDA is not available (skip)")
+        train(tiny_config(None, "device=cuda"), "/nonexistent/never-written", progress=False)
