@@ -105,15 +105,18 @@ def resolve_key(key: str, paths: Iterable[str]) -> str:
         raise ValueError(
             f"unknown config section {head!r} in {key!r} (known: {', '.join(sections)})"
         )
-    tails = {p.rsplit(".", 1)[-1]: p for p in paths}
-    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], list(tails), n=3, cutoff=0.7)
-    if close:
-        raise ValueError(
-            f"unknown config key {key!r} (did you mean {' or '.join(tails[c] for c in close)}?)"
-        )
-    if head is not None:  # list the keys of the section named
+    if head is not None:  # only the keys of the section named
         paths = [p for p in paths if p.startswith(head + ".") or f".{head}." in p] or paths
-    raise ValueError(f"unknown config key {key!r} (known: {', '.join(paths)})")
+    tail = key.rsplit(".", 1)[-1]
+    close = difflib.get_close_matches(tail, sorted({p.rsplit(".", 1)[-1] for p in paths}), 3, 0.7)
+    if close:
+        candidates = [p for c in close for p in paths if p.rsplit(".", 1)[-1] == c]
+        raise ValueError(f"unknown config key {key!r} (did you mean {' or '.join(candidates)}?)")
+    if head is not None or len(paths) <= 30:
+        raise ValueError(f"unknown config key {key!r} (known: {', '.join(paths)})")
+    raise ValueError(
+        f"unknown config key {key!r}: name a key of one of the sections {', '.join(sections)}"
+    )
 
 
 def apply_overrides(config: Any, overrides: Iterable[str] | Mapping[str, Any]) -> Any:
@@ -140,6 +143,17 @@ def apply_overrides(config: Any, overrides: Iterable[str] | Mapping[str, Any]) -
         raise ValueError(f"bad config override: {error}") from None
 
 
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested mapping (a config's ``to_dict()``) as ``{"dotted.path": leaf}``."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def _replace(config: Any, changes: Mapping[str, Any]) -> Any:
     """``dataclasses.replace`` along dotted paths, innermost sections first."""
     direct = {k: v for k, v in changes.items() if "." not in k}
@@ -156,6 +170,7 @@ def _replace(config: Any, changes: Mapping[str, Any]) -> Any:
 __all__ = [
     "apply_overrides",
     "field_paths",
+    "flatten",
     "not_int",
     "parse_value",
     "resolve_key",

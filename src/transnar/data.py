@@ -6,7 +6,7 @@ NAR). Rows come from the samplers (:func:`transnar.clrs.text.datasets.examples`,
 drawn as in ``transnar data text``) or from a directory written by ``transnar data
 text [--with-graphs]`` (:func:`read_pairs`).
 
-- **Tokens**: ``<bos> question answer`` with :meth:`CharTokenizer.encode_example`;
+- **Tokens**: ``<bos> question answer`` with :meth:`Tokenizer.encode_example`;
   the labels of ``<bos>`` and the question are ``IGNORE_INDEX`` (-100), so the
   loss covers the answer only. Batches are padded on the right (labels with -100),
   so causal attention needs no mask.
@@ -63,7 +63,7 @@ from transnar.clrs.text.datasets import (
 )
 from transnar.clrs.text.formatting import FLOAT_FORMATS
 from transnar.clrs.trajectory import Trajectory
-from transnar.lm.tokenizer import IGNORE_INDEX, CharTokenizer
+from transnar.lm.tokenizer import IGNORE_INDEX, Tokenizer
 from transnar.lm.transformer import pad_positions, random_positions
 from transnar.model import GraphMemory
 from transnar.nar.features import Features
@@ -235,7 +235,8 @@ class Batch:
 class PairedDataset:
     """Tokenised CLRS-Text examples with (optionally) their trajectories, in memory.
 
-    Tokens are kept as one ``int16`` array with offsets, so a dataset of a
+    Tokens are kept as one ``int16`` array (``int32`` for vocabularies of
+    more than 32,768 tokens) with offsets, so a dataset of a
     million examples costs a few hundred bytes each (plus the trajectories).
 
     Attributes:
@@ -255,7 +256,7 @@ class PairedDataset:
     def __init__(
         self,
         name: str,
-        tokenizer: CharTokenizer,
+        tokenizer: Tokenizer,
         pairs: Iterable[tuple[Mapping[str, Any], Trajectory | None]],
         with_graphs: bool = True,
         max_tokens: int | None = None,
@@ -266,6 +267,7 @@ class PairedDataset:
         tokens: list[np.ndarray] = []
         trajectories: list[Trajectory] = []
         self.dropped = 0
+        dtype = np.int16 if len(tokenizer) <= 2**15 else np.int32
         for row, trajectory in pairs:
             ids, labels = tokenizer.encode_example(row["question"], row["answer"])
             if max_tokens is not None and len(ids) > max_tokens:
@@ -275,7 +277,7 @@ class PairedDataset:
                 if trajectory is None:
                     raise ValueError(f"{name}: an example has no graph (trajectory)")
                 trajectories.append(trajectory)
-            tokens.append(np.asarray(ids, dtype=np.int16))
+            tokens.append(np.asarray(ids, dtype=dtype))
             prompt_lengths.append(labels.count(IGNORE_INDEX))
             algorithms.append(row["algo_name"])
             sizes.append(int(row["length"]))
@@ -408,7 +410,7 @@ def _with_graph_files(
 def build_dataset(
     config: DataConfig,
     split: str,
-    tokenizer: CharTokenizer,
+    tokenizer: Tokenizer,
     with_graphs: bool,
     max_position: int | None = None,
     progress: bool | None = False,

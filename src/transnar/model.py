@@ -19,6 +19,12 @@ embeddings; ``memory="lockstep"`` makes block ``l`` (of ``L``) read NAR step
 With ``use_nar=False`` the same class is the Transformer-only baseline (no
 cross-attention blocks, no NAR): one model, one switch.
 
+The language model is a :class:`~transnar.lm.DecoderLM`, or, when
+``lm.pretrained`` names one, a pretrained Hugging Face causal LM behind the
+same interface (:class:`transnar.hf.HFCausalLM`, the ``hf`` extra):
+:func:`build_tokenizer`, :func:`build_language_model` and
+:func:`load_language_model` pick the one the config asks for.
+
 Shapes: ``B`` batch, ``T`` tokens, ``D`` model width, ``N`` nodes, ``M`` memory
 slots (``N`` nodes or ``N * N`` edges), ``S`` NAR steps, ``Hn``/``He`` NAR node and
 edge widths.
@@ -27,6 +33,7 @@ edge widths.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -38,7 +45,7 @@ from torch import nn
 
 from transnar import __version__
 from transnar._files import CheckpointError, atomic_write, refuse_existing
-from transnar.lm.tokenizer import CharTokenizer
+from transnar.lm.tokenizer import CharTokenizer, Tokenizer
 from transnar.lm.transformer import (
     MLP,
     DecoderLM,
@@ -46,6 +53,7 @@ from transnar.lm.transformer import (
     LMConfig,
     LMOutput,
     RMSNorm,
+    init_weights,
 )
 from transnar.nar.config import NARConfig
 from transnar.nar.features import Features
@@ -208,12 +216,13 @@ class TransNAR(nn.Module):
 
     Args:
         config: the architecture.
-        lm: the language model (its config must be ``config.lm``).
+        lm: the language model (its config must be ``config.lm``): a
+            :class:`DecoderLM` or a :class:`transnar.hf.HFCausalLM`.
         nar: the pre-trained NAR (required when ``config.use_nar``); it is frozen
             here: ``requires_grad_(False)`` and kept in evaluation mode.
     """
 
-    def __init__(self, config: TransNARConfig, lm: DecoderLM, nar: NAR | None = None):
+    def __init__(self, config: TransNARConfig, lm: nn.Module, nar: NAR | None = None):
         super().__init__()
         if lm.config != config.lm:
             raise ValueError("the language model's config differs from config.lm")
@@ -231,10 +240,10 @@ class TransNAR(nn.Module):
             {str(i): GatedCrossAttentionBlock(config) for i in config.xattn_layers()}
         )
         for block in self.xattn.values():
-            block.apply(lm._init_weights)
+            block.apply(functools.partial(init_weights, std=config.lm.init_std))
 
     @property
-    def tokenizer(self) -> CharTokenizer | None:
+    def tokenizer(self) -> Tokenizer | None:
         return self.lm.tokenizer
 
     def train(self, mode: bool = True) -> TransNAR:
@@ -310,8 +319,9 @@ class TransNAR(nn.Module):
     # --- files --------------------------------------------------------------------
 
     def save_pretrained(self, directory: str | os.PathLike, overwrite: bool = False) -> Path:
-        """Writes the language model (``DecoderLM.save_pretrained``), the NAR's
-        config, and the cross-attention and NAR weights, to ``directory``."""
+        """Writes the language model (its ``save_pretrained``: a ``DecoderLM``'s
+        files or a Hugging Face model's), the NAR's config, and the
+        cross-attention and NAR weights, to ``directory``."""
         directory = Path(directory)
         refuse_existing([directory / CONFIG_FILENAME, directory / WEIGHTS_FILENAME], overwrite)
         self.lm.save_pretrained(directory, overwrite=overwrite)
@@ -354,7 +364,7 @@ class TransNAR(nn.Module):
             if isinstance(error, CheckpointError):
                 raise
             raise CheckpointError(f"{path}: bad TransNAR config: {error}") from None
-        lm = DecoderLM.from_pretrained(directory, map_location=map_location)
+        lm = load_language_model(config.lm, directory, map_location)
         model = cls(config, lm, nar)
         try:
             state = torch.load(
@@ -370,6 +380,45 @@ class TransNAR(nn.Module):
                 f"(missing {missing[:5]}, unexpected {unexpected[:5]})"
             )
         return model.eval()
+
+
+def build_tokenizer(config: LMConfig) -> Tokenizer:
+    """The tokenizer of a language model: the pretrained model's own (``config.pretrained``)
+    or the character tokenizer."""
+    if config.pretrained is None:
+        return CharTokenizer()
+    from transnar.hf import HFTokenizer
+
+    return HFTokenizer.from_pretrained(config.pretrained)
+
+
+def build_language_model(config: LMConfig, tokenizer: Tokenizer) -> nn.Module:
+    """A new :class:`DecoderLM` (random weights, from torch's generator), or the
+    pretrained model ``config.pretrained`` (its weights, with ``tokenizer``)."""
+    if config.pretrained is None:
+        return DecoderLM(config, tokenizer=tokenizer)
+    from transnar.hf import HFCausalLM
+
+    return HFCausalLM.from_pretrained(config.pretrained, config, tokenizer)
+
+
+def load_language_model(
+    config: LMConfig, directory: str | os.PathLike, map_location: str = "cpu"
+) -> nn.Module:
+    """The language model saved in ``directory`` by ``save_pretrained``: a
+    :class:`DecoderLM`, or the pretrained model's fine-tuned weights and tokenizer.
+
+    Raises:
+        CheckpointError: a missing or unreadable model.
+    """
+    if config.pretrained is None:
+        return DecoderLM.from_pretrained(directory, map_location=map_location)
+    from transnar.hf import HFCausalLM
+
+    try:
+        return HFCausalLM.from_pretrained(directory, config, map_location=map_location)
+    except ValueError as error:
+        raise CheckpointError(f"{directory}: {error}") from None
 
 
 def nar_dims(nar: NAR) -> tuple[int, int]:

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 
 from transnar import __version__
 from transnar._files import OutputExistsError
-from transnar.cli import data, generate, nar, score
+from transnar.cli import data, generate, nar, report, score
 from transnar.cli import lm as lm_cli
+from transnar.cli import run as run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     nar.register(commands)
     lm_cli.register(commands)
     generate.register(commands)
+    run_cli.register(commands)
+    report.register(commands)
     return parser
 
 

@@ -34,6 +34,8 @@ overrides (KEY=VALUE after the options; a dotted path or any unambiguous tail):
   model:  use_nar xattn_every xattn_heads memory (final|lockstep)
   model.lm: d_model n_layers n_heads d_ff mlp dropout max_position
           random_positions random_positions_eval rope_base init_std ...
+          pretrained (a Hugging Face causal LM id or directory, with its own
+          tokenizer and positions; needs pip install 'transnar[hf]')
   nar:    checkpoint preset train_steps cache_memory
   data:   algorithms train_sizes train_count train_seed val_sizes val_count
           val_seed test_sizes test_count test_seed use_hints float_format

@@ -18,14 +18,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from transnar._files import atomic_write
 from transnar.clrs.specs import CLRS30_ALGORITHMS, Family
 from transnar.clrs.text.datasets import TRANSNAR_REGIMES
 
 METRICS: Mapping[str, str] = {"clrs": "CLRS score", "shape": "Shape score", "parse": "Parse score"}
 """Score name -> axis label."""
 
-# The baseline in grey and TransNAR in blue, as in the paper; then a palette.
-_COLORS = {"baseline": "#9e9e9e", "transnar": "#1f5fa8"}
+KIND_COLORS: Mapping[str, str] = {"baseline": "#9e9e9e", "transnar": "#1f5fa8"}
+"""Model kind -> colour: the baseline in grey and TransNAR in blue, as in the paper."""
+# Colours of series without a kind colour of their own.
 _PALETTE = ("#1f5fa8", "#e07b39", "#3a9d5d", "#b54a7c", "#7c6bb5", "#8c6d31", "#444444")
 
 REGIME_NAMES: Mapping[str, str] = {
@@ -164,8 +166,8 @@ def _bars(
     axes[-1].set_xlim(-0.6, len(groups) - 0.4)
     axes[0].legend(loc="lower left", bbox_to_anchor=(0.0, 1.12), ncol=len(series), frameon=False)
     fig.suptitle(title or f"{ylabel} per {what}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=110)
+    with atomic_write(path, overwrite=True) as handle:
+        fig.savefig(handle, format="png", dpi=110, bbox_inches="tight", pad_inches=0.1)
     return path
 
 
@@ -173,8 +175,8 @@ def _colors(series: Sequence[Series]) -> list[str]:
     colors, palette = [], iter(_PALETTE)
     kinds = [s.kind for s in series]
     for kind in kinds:
-        if kind in _COLORS and kinds.count(kind) == 1:
-            colors.append(_COLORS[kind])
+        if kind in KIND_COLORS and kinds.count(kind) == 1:
+            colors.append(KIND_COLORS[kind])
         else:
             colors.append(next(palette, "#000000"))
     return colors
@@ -192,6 +194,7 @@ def _metric(metric: str) -> str:
 
 
 __all__ = [
+    "KIND_COLORS",
     "METRICS",
     "Series",
     "plot_algorithm_scores",

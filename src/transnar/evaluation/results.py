@@ -228,6 +228,15 @@ class Cell:
     std: float | None
     files: int
 
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Cell:
+        """The mean of ``values`` and their sample standard deviation (None for one value)."""
+        mean = math.fsum(values) / len(values)
+        std = None
+        if len(values) > 1:
+            std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
+        return cls(mean, std, len(values))
+
     def text(self) -> str:
         if self.std is None:
             return f"{self.mean:.3f}"
@@ -291,12 +300,7 @@ class Comparison:
 
     def cell(self, label: str, level: str, key, metric: str) -> Cell:
         """The mean (and std over files, when there are several) of a score."""
-        values = [table[level][key][metric] for table in self._tables[label]]
-        mean = math.fsum(values) / len(values)
-        std = None
-        if len(values) > 1:
-            std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
-        return Cell(mean, std, len(values))
+        return Cell.of([table[level][key][metric] for table in self._tables[label]])
 
     def series(self, metric: str, level: str = "algorithm_size") -> list[Series]:
         """The :class:`~transnar.evaluation.plots.Series` of a score, one per label."""

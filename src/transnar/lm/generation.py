@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from transnar.lm.tokenizer import CharTokenizer
+from transnar.lm.tokenizer import Tokenizer
 from transnar.lm.transformer import linear_positions, pad_positions, random_positions
 
 BLANK_LINE = "\n\n"
@@ -56,7 +56,7 @@ class Generation:
 @torch.no_grad()
 def generate(
     model: nn.Module,
-    tokenizer: CharTokenizer,
+    tokenizer: Tokenizer,
     prompts: Sequence[str],
     max_new_tokens: int,
     positions: str | None = None,
@@ -84,7 +84,7 @@ def generate(
         use_cache: decode with a KV cache (one token per step) or recompute
             the whole sequence at every step (slow; for tests and benchmarks).
         add_bos: start each prompt with ``<bos>``, as in training
-            (:meth:`~transnar.lm.CharTokenizer.encode_example`).
+            (:meth:`~transnar.lm.tokenizer.Tokenizer.encode_example`).
         max_position: ``L_max`` for random positions (default ``model.max_position``).
         stop: the text that ends an answer.
         **forward_kwargs: passed to every ``model(...)`` call (e.g. TransNAR's

@@ -27,10 +27,15 @@ gives the ids and the answer-only labels (the prompt's labels are
 The vocabulary is saved next to the model (``tokenizer.json``); tokenizers
 compare equal (and hash alike) when their vocabularies are the same, so a
 model can check it was handed the right one.
+
+:class:`Tokenizer` is what the data pipeline and decoding use of a tokenizer
+(examples with answer-only labels, padding, the special ids); a pretrained
+Hugging Face model brings its own (:class:`transnar.hf.HFTokenizer`).
 """
 
 from __future__ import annotations
 
+import abc
 import json
 import os
 import string
@@ -75,7 +80,121 @@ class UnknownCharacterError(ValueError):
         )
 
 
-class CharTokenizer:
+class Tokenizer(abc.ABC):
+    """What the data pipeline and :func:`~transnar.lm.generate` need of a tokenizer.
+
+    Subclasses give :meth:`encode`, :meth:`decode`, :meth:`unknown_characters`,
+    ``__len__`` and the ids ``pad_id``, ``bos_id`` and ``eos_id``; examples,
+    padding and batches are built here from those.
+    """
+
+    pad_id: int
+    bos_id: int | None
+    eos_id: int | None
+
+    @abc.abstractmethod
+    def __len__(self) -> int:
+        """The number of token ids."""
+
+    @abc.abstractmethod
+    def encode(self, text: str, add_bos: bool = False, add_eos: bool = False) -> list[int]:
+        """The ids of ``text``, optionally after ``<bos>`` and before ``<eos>``."""
+
+    @abc.abstractmethod
+    def decode(self, ids: Iterable[int] | torch.Tensor, skip_special_tokens: bool = True) -> str:
+        """The text of ``ids``; decoding ids one by one and joining the pieces
+        gives the same text (:func:`~transnar.lm.generate` relies on it)."""
+
+    @abc.abstractmethod
+    def unknown_characters(self, text: str) -> list[tuple[int, str]]:
+        """``(position, character)`` of every character of ``text`` the tokenizer
+        cannot encode."""
+
+    def encode_example(
+        self, question: str, answer: str, add_bos: bool = True, **options
+    ) -> tuple[list[int], list[int]]:
+        """Ids and answer-only labels of a CLRS-Text example.
+
+        The question and the answer are encoded separately, so that the answer's
+        tokens are those a model generates after the prompt.
+
+        Args:
+            question: the prompt.
+            answer: the target.
+            add_bos: start with ``<bos>``.
+            **options: passed to :meth:`encode` (``strict`` for :class:`CharTokenizer`).
+
+        Returns:
+            ``(input_ids, labels)`` of equal length: the ids of
+            ``[<bos>] question answer``, and the same ids with the prompt's
+            (``<bos>`` and the question) replaced by :data:`IGNORE_INDEX`.
+            Labels are aligned with the inputs; the model shifts them.
+        """
+        prompt = self.encode(question, add_bos=add_bos, **options)
+        target = self.encode(answer, **options)
+        return prompt + target, [IGNORE_INDEX] * len(prompt) + target
+
+    def pad(
+        self,
+        sequences: Sequence[Sequence[int]],
+        padding_side: str = "left",
+        value: int | None = None,
+        length: int | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pads id lists to one length.
+
+        Args:
+            sequences: id lists (at least one).
+            padding_side: ``"left"`` (prompts to continue, as :func:`generate`
+                does) or ``"right"`` (training batches).
+            value: the padding value (default ``pad_id``; use
+                :data:`IGNORE_INDEX` for labels).
+            length: pad to this length (default: the longest sequence).
+
+        Returns:
+            ``ids`` ``(B, T)`` int64 and ``attention_mask`` ``(B, T)`` bool,
+            True on real tokens.
+        """
+        if padding_side not in ("left", "right"):
+            raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+        if not sequences:
+            raise ValueError("nothing to pad: no sequences")
+        value = self.pad_id if value is None else value
+        longest = max(len(s) for s in sequences)
+        length = longest if length is None else length
+        if length < longest:
+            raise ValueError(f"cannot pad to {length}: a sequence has {longest} tokens")
+        ids = torch.full((len(sequences), length), value, dtype=torch.long)
+        mask = torch.zeros((len(sequences), length), dtype=torch.bool)
+        for row, sequence in enumerate(sequences):
+            n = len(sequence)
+            if n == 0:
+                continue
+            span = slice(length - n, length) if padding_side == "left" else slice(0, n)
+            ids[row, span] = torch.as_tensor(list(sequence), dtype=torch.long)
+            mask[row, span] = True
+        return ids, mask
+
+    def encode_batch(
+        self,
+        texts: Sequence[str],
+        add_bos: bool = False,
+        add_eos: bool = False,
+        padding_side: str = "left",
+        **options,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encodes and pads texts: ``(ids (B, T), attention_mask (B, T))``; see :meth:`pad`."""
+        encoded = [self.encode(t, add_bos=add_bos, add_eos=add_eos, **options) for t in texts]
+        return self.pad(encoded, padding_side=padding_side)
+
+    def decode_batch(
+        self, ids: torch.Tensor | Sequence[Sequence[int]], skip_special_tokens: bool = True
+    ) -> list[str]:
+        """:meth:`decode` of each row (padding is a special token, so it is skipped)."""
+        return [self.decode(row, skip_special_tokens) for row in ids]
+
+
+class CharTokenizer(Tokenizer):
     """Character-level tokenizer: special tokens, then one id per character.
 
     Args:
@@ -187,82 +306,6 @@ class CharTokenizer:
                 pieces.append(self._tokens[token_id])
         return "".join(pieces)
 
-    def encode_example(
-        self, question: str, answer: str, add_bos: bool = True, strict: bool | None = None
-    ) -> tuple[list[int], list[int]]:
-        """Ids and answer-only labels of a CLRS-Text example.
-
-        Returns:
-            ``(input_ids, labels)`` of equal length: the ids of
-            ``[<bos>] question answer``, and the same ids with the prompt's
-            (``<bos>`` and the question) replaced by :data:`IGNORE_INDEX`.
-            Labels are aligned with the inputs; the model shifts them.
-        """
-        prompt = self.encode(question, add_bos=add_bos, strict=strict)
-        target = self.encode(answer, strict=strict)
-        return prompt + target, [IGNORE_INDEX] * len(prompt) + target
-
-    # --- batches ------------------------------------------------------------------
-
-    def pad(
-        self,
-        sequences: Sequence[Sequence[int]],
-        padding_side: str = "left",
-        value: int | None = None,
-        length: int | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pads id lists to one length.
-
-        Args:
-            sequences: id lists (at least one).
-            padding_side: ``"left"`` (prompts to continue, as :func:`generate`
-                does) or ``"right"`` (training batches).
-            value: the padding value (default ``<pad>``; use
-                :data:`IGNORE_INDEX` for labels).
-            length: pad to this length (default: the longest sequence).
-
-        Returns:
-            ``ids`` ``(B, T)`` int64 and ``attention_mask`` ``(B, T)`` bool,
-            True on real tokens.
-        """
-        if padding_side not in ("left", "right"):
-            raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
-        if not sequences:
-            raise ValueError("nothing to pad: no sequences")
-        value = self.pad_id if value is None else value
-        longest = max(len(s) for s in sequences)
-        length = longest if length is None else length
-        if length < longest:
-            raise ValueError(f"cannot pad to {length}: a sequence has {longest} tokens")
-        ids = torch.full((len(sequences), length), value, dtype=torch.long)
-        mask = torch.zeros((len(sequences), length), dtype=torch.bool)
-        for row, sequence in enumerate(sequences):
-            n = len(sequence)
-            if n == 0:
-                continue
-            span = slice(length - n, length) if padding_side == "left" else slice(0, n)
-            ids[row, span] = torch.as_tensor(list(sequence), dtype=torch.long)
-            mask[row, span] = True
-        return ids, mask
-
-    def encode_batch(
-        self,
-        texts: Sequence[str],
-        add_bos: bool = False,
-        add_eos: bool = False,
-        padding_side: str = "left",
-        strict: bool | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Encodes and pads texts: ``(ids (B, T), attention_mask (B, T))``; see :meth:`pad`."""
-        encoded = [self.encode(t, add_bos=add_bos, add_eos=add_eos, strict=strict) for t in texts]
-        return self.pad(encoded, padding_side=padding_side)
-
-    def decode_batch(
-        self, ids: torch.Tensor | Sequence[Sequence[int]], skip_special_tokens: bool = True
-    ) -> list[str]:
-        """:meth:`decode` of each row (padding is a special token, so it is skipped)."""
-        return [self.decode(row, skip_special_tokens) for row in ids]
-
     # --- files --------------------------------------------------------------------
 
     def to_dict(self) -> dict:
@@ -328,5 +371,6 @@ __all__ = [
     "UNK",
     "UNK_TEXT",
     "CharTokenizer",
+    "Tokenizer",
     "UnknownCharacterError",
 ]

@@ -90,6 +90,10 @@ class LMConfig:
         norm_eps: RMSNorm epsilon.
         init_std: standard deviation of the normal initialisation (residual
             output projections get ``init_std / sqrt(2 n_layers)``).
+        pretrained: a Hugging Face causal LM (model id or local directory) to
+            use instead of a new :class:`DecoderLM` (the ``hf`` extra,
+            :mod:`transnar.hf`); its architecture fields are then read from
+            that model (:func:`transnar.hf.pretrained_lm_config`).
     """
 
     vocab_size: int = 79
@@ -106,6 +110,7 @@ class LMConfig:
     random_positions_eval: bool = True
     norm_eps: float = 1e-5
     init_std: float = 0.02
+    pretrained: str | None = None
 
     def __post_init__(self):
         for name in ("vocab_size", "d_model", "n_layers", "n_heads", "max_position"):
@@ -127,6 +132,12 @@ class LMConfig:
         for name in ("rope_base", "norm_eps", "init_std"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.pretrained is not None and (
+            not isinstance(self.pretrained, str) or not self.pretrained.strip()
+        ):
+            raise ValueError(
+                f"pretrained must be a model id or directory (or None), got {self.pretrained!r}"
+            )
 
     @property
     def head_dim(self) -> int:
@@ -160,6 +171,28 @@ class LMOutput:
 
     logits: torch.Tensor
     loss: torch.Tensor | None = None
+
+
+def next_token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean next-token cross-entropy: position ``t`` of ``logits`` ``(B, T, V)``
+    predicts ``labels[:, t + 1]`` (``(B, T)``, aligned with the inputs); labels
+    equal to :data:`IGNORE_INDEX` are skipped. Computed in float32."""
+    return F.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.size(-1)).float(),  # (B (T - 1), V)
+        labels[:, 1:].reshape(-1),  # (B (T - 1),)
+        ignore_index=IGNORE_INDEX,
+    )
+
+
+def init_weights(module: nn.Module, std: float) -> None:
+    """GPT-2's initialisation of one module: linear and embedding weights from
+    ``N(0, std)``, linear biases zero (use with ``Module.apply``)."""
+    if isinstance(module, nn.Linear):
+        nn.init.normal_(module.weight, mean=0.0, std=std)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding):
+        nn.init.normal_(module.weight, mean=0.0, std=std)
 
 
 # --- positions ---------------------------------------------------------------------
@@ -409,6 +442,11 @@ class DecoderLM(nn.Module):
 
     def __init__(self, config: LMConfig, tokenizer: CharTokenizer | None = None):
         super().__init__()
+        if config.pretrained is not None:
+            raise ValueError(
+                f"the LM config names a pretrained model ({config.pretrained!r}): build it "
+                "with transnar.hf.HFCausalLM, not DecoderLM"
+            )
         if tokenizer is not None and len(tokenizer) > config.vocab_size:
             raise ValueError(
                 f"the tokenizer has {len(tokenizer)} tokens, more than vocab_size "
@@ -432,12 +470,7 @@ class DecoderLM(nn.Module):
                 nn.init.normal_(parameter, mean=0.0, std=residual_std)
 
     def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, mean=0.0, std=self.config.init_std)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, mean=0.0, std=self.config.init_std)
+        init_weights(module, self.config.init_std)
 
     # --- the pieces ---------------------------------------------------------------
 
@@ -574,13 +607,7 @@ class DecoderLM(nn.Module):
             if after_layer is not None:
                 x = after_layer(index, x)
         logits = self.head(self.norm(x))  # (B, T, V)
-        loss = None
-        if labels is not None:
-            loss = F.cross_entropy(
-                logits[:, :-1].reshape(-1, logits.size(-1)).float(),  # (B (T - 1), V)
-                labels[:, 1:].reshape(-1),  # (B (T - 1),)
-                ignore_index=IGNORE_INDEX,
-            )
+        loss = None if labels is None else next_token_loss(logits, labels)
         return LMOutput(logits=logits, loss=loss)
 
     def num_parameters(self, exclude_embeddings: bool = False) -> int:
@@ -777,7 +804,9 @@ __all__ = [
     "LMOutput",
     "LayerCache",
     "apply_rotary",
+    "init_weights",
     "linear_positions",
+    "next_token_loss",
     "pad_positions",
     "random_positions",
 ]

@@ -15,6 +15,7 @@ shared (multi-task).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
@@ -155,11 +156,13 @@ class AlgorithmHead(nn.Module):
         graph_fts: torch.Tensor,
         node_mask: torch.Tensor,
         training: bool,
+        names: Iterable[str] | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Raw predictions of every decoded probe (permutations through log-Sinkhorn,
-        with Gumbel noise in training)."""
+        """Raw predictions of the decoded probes ``names`` (default: all), permutations
+        through log-Sinkhorn, with Gumbel noise in training."""
         predictions = {}
-        for name, decoder in self.decoders.items():
+        for name in self.decoders if names is None else names:
+            decoder = self.decoders[name]
             prediction = decoder(h_t, e_t, graph_fts, node_mask)
             if self.spec[name].type is Type.PERMUTATION_POINTER:
                 prediction = log_sinkhorn(
@@ -230,6 +233,9 @@ class NAR(nn.Module):
         node_states: list[torch.Tensor] = []
         edge_states: list[torch.Tensor] = []
         inputs = head.encode_factored(features.inputs, node_mask)  # the same at every step
+        # A sample's outputs are its predictions at its last step, max(0, length - 2):
+        # outputs are decoded only at the steps where some sample ends.
+        output_steps = set((lengths - 2).clamp(min=0).tolist())
         for step in range(steps):
             current = self._current_hints(features, step, previous, hard, repred)
             encoded = inputs + head.encode_factored(current, node_mask)
@@ -243,9 +249,12 @@ class NAR(nn.Module):
                 new_hidden = F.dropout(new_hidden, config.dropout, training=True)
             h_t = torch.cat([node_fts, hidden, new_hidden], dim=-1)
             e_t = edge_fts if latents is None else edge_fts.with_extra(latents)
-            predictions = head.decode(h_t, e_t, graph_fts, node_mask, training=not repred)
+            decoded = [*hint_steps, *(spec.outputs if step in output_steps else ())]
+            predictions = head.decode(
+                h_t, e_t, graph_fts, node_mask, training=not repred, names=decoded
+            )
             running = lengths > step + 1  # (B,) samples whose last step is still to come
-            for name in spec.outputs:
+            for name in spec.outputs if step in output_steps else ():
                 outputs[name] = _keep_finished(running, predictions[name], outputs.get(name))
             previous = {name: predictions[name] for name in hint_steps}
             for name, values in hint_steps.items():

@@ -4,6 +4,8 @@ An :class:`LMTrainConfig` composes one dataclass per component (lingua style):
 
 - ``model``: :class:`~transnar.model.TransNARConfig` (its ``lm`` the
   :class:`~transnar.lm.LMConfig`); ``model.use_nar=false`` is the baseline;
+  ``model.lm.pretrained=<Hugging Face model id or directory>`` fine-tunes that
+  pretrained LM instead of a new one (:mod:`transnar.hf`, the ``hf`` extra);
 - ``nar``: :class:`NARSource`, where the frozen NAR comes from;
 - ``data``: :class:`~transnar.data.DataConfig`, the CLRS-Text examples;
 - ``optim``: :class:`OptimConfig`, AdamW, schedule, batch, length of the run;
@@ -191,7 +193,9 @@ class LMTrainConfig:
 
     def __post_init__(self):
         limit = self.data.max_tokens
-        if limit is not None and limit > self.model.lm.max_position:
+        # a pretrained LM's max_position is read from it when the run starts
+        unresolved = self.model.lm.pretrained is not None
+        if limit is not None and not unresolved and limit > self.model.lm.max_position:
             raise ValueError(
                 f"data.max_tokens ({limit}) exceeds model.lm.max_position "
                 f"({self.model.lm.max_position})"

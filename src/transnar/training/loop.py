@@ -69,9 +69,14 @@ from transnar.data import (
     fixed_batches,
     training_positions,
 )
-from transnar.lm.tokenizer import CharTokenizer
-from transnar.lm.transformer import DecoderLM
-from transnar.model import GraphMemory, TransNAR, nar_dims
+from transnar.lm.tokenizer import Tokenizer
+from transnar.model import (
+    GraphMemory,
+    TransNAR,
+    build_language_model,
+    build_tokenizer,
+    nar_dims,
+)
 from transnar.nar.model import NAR
 from transnar.training.config import RESUMABLE_CHANGES, LMTrainConfig, OptimConfig
 
@@ -146,6 +151,7 @@ def train(
         ValueError: a config the data or the model reject, an unavailable device.
     """
     run_dir = Path(run_dir)
+    config = resolve_pretrained_lm(config)
     oc, rc = config.optim, config.train
     device = resolve_device(rc.device)
     with torch_threads(rc.threads):
@@ -164,7 +170,7 @@ def train(
             _check_resumable(checkpoint, config)
         write_json(run_dir / CONFIG, {"transnar_version": __version__, **config.to_dict()})
 
-        tokenizer = CharTokenizer()
+        tokenizer = build_tokenizer(config.model.lm)
         L = config.model.lm.max_position
         train_set = build_dataset(config.data, "train", tokenizer, config.use_nar, L, progress)
         val_set = build_dataset(config.data, "val", tokenizer, config.use_nar, L, progress)
@@ -441,17 +447,32 @@ def autocast_context(precision: str, device: torch.device) -> contextlib.Abstrac
     return contextlib.nullcontext()
 
 
-def build_model(config: LMTrainConfig, tokenizer: CharTokenizer, nar: NAR | None) -> TransNAR:
+def build_model(config: LMTrainConfig, tokenizer: Tokenizer, nar: NAR | None) -> TransNAR:
     """The model, initialised from ``train.seed``.
 
     The language model is built first, so a TransNAR and a baseline of the same
-    seed start from the same language-model weights. The cross-attention reads
-    the NAR's widths (:func:`resolve_nar_dims`).
+    seed start from the same language-model weights (a pretrained one,
+    ``model.lm.pretrained``, is loaded). The cross-attention reads the NAR's
+    widths (:func:`resolve_nar_dims`).
     """
-    config = resolve_nar_dims(config, nar)
+    config = resolve_nar_dims(resolve_pretrained_lm(config), nar)
     torch.manual_seed(config.train.seed)
-    lm = DecoderLM(config.model.lm, tokenizer=tokenizer)
+    lm = build_language_model(config.model.lm, tokenizer)
     return TransNAR(config.model, lm, nar if config.use_nar else None)
+
+
+def resolve_pretrained_lm(config: LMTrainConfig) -> LMTrainConfig:
+    """The config with the architecture of the pretrained LM ``model.lm.pretrained``
+    (:func:`transnar.hf.pretrained_lm_config`); unchanged without one."""
+    lm = config.model.lm
+    if lm.pretrained is None:
+        return config
+    from transnar.hf import pretrained_lm_config
+
+    resolved = pretrained_lm_config(lm)
+    if resolved == lm:
+        return config
+    return replace(config, model=replace(config.model, lm=resolved))
 
 
 def resolve_nar_dims(config: LMTrainConfig, nar: NAR | None) -> LMTrainConfig:

@@ -1,0 +1,189 @@
+"""``transnar run``: the whole pipeline in one command (:mod:`transnar.pipeline`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+# The handler imports the pipeline (and so torch) itself, so that --help is fast.
+PRESET_NAMES = ("tiny", "small", "paper")  # transnar.pipeline.config.PRESETS
+
+EPILOG = """\
+stages (each skipped when its output exists and its config is unchanged):
+  data                 the CLRS-Text train and val splits of lm.data, written once
+                       into RUN/data; every language model reads them
+  nar                  the NAR pre-trained on CLRS-30 (section nar), into RUN/nar
+  baseline-s<seed>     the Transformer baseline, into RUN/baseline-s<seed>
+  transnar-s<seed>     TransNAR: the same model, data, steps and seed, cross-attending
+                       to the frozen NAR, into RUN/transnar-s<seed>
+  eval-<model>-s<seed> both answer lm.data's test split (test_sizes, test_count,
+                       test_seed) in and out of distribution, into RUN/eval/
+  report               RUN/report.md and RUN/report.html (transnar report)
+
+A killed run continues where it stopped when run again (the trainers resume
+exactly from their last checkpoint). A stage whose config changed is refused:
+use a new --out, or --force to re-run it and the stages that depend on it.
+Device and thread changes are allowed.
+
+presets (configs/PRESET.yaml hold the same configs):
+  tiny   the default, 1-2 minutes on a CPU: bfs + insertion_sort; NAR hidden
+         16, 300 steps; LMs d_model 64, 2 layers, 256 examples at sizes 4 and 5,
+         8 epochs (1,024 steps); evaluation at 5 (in distribution) and 7 (OOD),
+         32 questions each
+  small  about an hour on a CPU: 6 algorithms of 6 families; the small NAR preset
+         with 1,500 steps; the small LM preset (d_model 128, 4 layers, sizes 4-8,
+         1,000 examples each, 2 epochs); evaluation at 8 (in distribution), 10, 12,
+         100 questions each
+  paper  Bounsi et al. 2024 on GPUs (--device cuda): the 30 algorithms; the paper
+         NAR (hidden 128, 10,000 steps); 6-layer d_model 640 LMs, sizes 4-8 and 12,
+         7,000 examples each, batch 256, 7 epochs; evaluation at 10, 12, 14 with
+         3,000 questions each; 4 seeds
+  tiny and small run on one thread (faster for these small models; --threads N)
+
+config (KEY=VALUE after the options, a dotted path or any unambiguous tail;
+--config FILE.yaml is applied over the preset first):
+  seeds                language-model seeds: lm.train.seed, lm.train.seed + 1, ...
+  nar.nar.*            the NAR: algorithms hidden_dim processor ...
+  nar.train.*          its training: steps batch_size learning_rate train_sizes ...
+  lm.model.*, lm.model.lm.*, lm.data.*, lm.optim.*, lm.train.*
+                       the language models (as transnar lm train)
+  eval.*               batch_size positions position_seed samples
+  e.g. nar.train.steps=300 lm.optim.steps=500 d_model=64 data.test_count=50 seeds=2
+
+The run directory gets config.yaml and config.json (the resolved config),
+stages/ (a record per stage), data/, nar/, baseline-s*/, transnar-s*/, eval/,
+report.md, report.html and figures/.
+
+examples:
+  transnar run                                        # the tiny preset, into runs/pipeline-tiny
+  transnar run --preset small --out runs/small
+  transnar run --preset paper --device cuda --out runs/paper
+  transnar run --config configs/small.yaml --out runs/small-300 nar.train.steps=300
+  transnar run --out runs/small                       # again: skips what is done, resumes
+  transnar run --out runs/small --force data.test_count=200  # re-evaluate only
+  transnar report runs/a runs/b --out runs/ab         # mean ± std over runs
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Adds ``transnar run``."""
+    parser = commands.add_parser(
+        "run",
+        help="the whole pipeline: data, NAR, baseline and TransNAR, evaluation, report",
+        description=(
+            "Generate the data, pre-train the NAR, train the Transformer baseline and\n"
+            "TransNAR with the same budget, evaluate both in and out of distribution and\n"
+            "write the report, in one run directory. Stages already done are skipped;\n"
+            "an interrupted run continues where it stopped."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--preset",
+        choices=PRESET_NAMES,
+        default=None,
+        help="the base config (default: RUN_DIR's own config.yaml if it has one, else tiny)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="a YAML config (e.g. configs/small.yaml or a run's config.yaml), over the preset",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="the run directory (default: runs/pipeline-PRESET)",
+    )
+    parser.add_argument("--device", help="cpu or cuda, for every stage (default: the config's)")
+    parser.add_argument(
+        "--threads", type=int, help="torch CPU threads for every stage (0: torch's default)"
+    )
+    parser.add_argument(
+        "--algorithms",
+        metavar="A,B,...",
+        help="the algorithms of both the NAR and the language models ('all': the 30)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="re-run the stages whose config changed (and those depending on them)",
+    )
+    parser.add_argument("--stop-after", metavar="STAGE", help="stop once this stage is done")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    parser.add_argument(
+        "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides (see below)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def resolve_config(args: argparse.Namespace):
+    """The :class:`~transnar.pipeline.RunPipelineConfig` of the arguments: the
+    preset (without ``--preset``, the run directory's own config when it has
+    one, else ``tiny``), then the YAML file, then the shortcuts and overrides."""
+    from transnar.pipeline.config import apply_overrides, preset
+    from transnar.pipeline.layout import CONFIG_YAML
+
+    config = preset(args.preset or "tiny")
+    own = None if args.out is None else args.out / CONFIG_YAML
+    if args.preset is None and own is not None and own.is_file():
+        config = _from_yaml(own, config)
+        print(f"continuing with the config of {own}", file=sys.stderr)
+    if args.config is not None:
+        config = _from_yaml(args.config, config)
+    named = []
+    if args.device is not None:
+        named += [f"nar.train.device={args.device}", f"lm.train.device={args.device}"]
+    if args.threads is not None:
+        named += [f"nar.train.threads={args.threads}", f"lm.train.threads={args.threads}"]
+    if args.algorithms is not None:
+        named += [f"nar.nar.algorithms={args.algorithms}", f"lm.data.algorithms={args.algorithms}"]
+    return apply_overrides(config, [*named, *args.overrides])
+
+
+def _from_yaml(path: Path, base):
+    from transnar.pipeline.config import from_mapping, load_yaml
+
+    data = load_yaml(path)
+    try:
+        return from_mapping(data, base)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs the pipeline and prints where the report is."""
+    from transnar.pipeline.config import to_yaml
+    from transnar.pipeline.run import run_pipeline
+    from transnar.pipeline.stages import duration
+
+    config = resolve_config(args)
+    if args.dry_run:
+        print(to_yaml(config), end="")
+        return 0
+    out = args.out or Path("runs") / f"pipeline-{args.preset or 'tiny'}"
+    result = run_pipeline(
+        config,
+        out,
+        force=args.force,
+        stop_after=args.stop_after,
+        progress=False if args.no_progress else None,
+    )
+    ran = [o for o in result.outcomes if o.status != "skipped"]
+    seconds = sum(o.seconds for o in ran)
+    print(
+        f"{len(ran)} stage(s) run in {duration(seconds)}, "
+        f"{len(result.outcomes) - len(ran)} skipped; run directory {out}",
+        file=sys.stderr,
+    )
+    for path in result.report:
+        print(f"report: {path}")
+    return 0
+
+
+__all__ = ["register", "resolve_config", "run"]

@@ -1,0 +1,43 @@
+"""The whole TransNAR pipeline in one command (``transnar run``).
+
+- :mod:`~transnar.pipeline.config`: :class:`RunPipelineConfig` (the NAR, the
+  language models, the evaluation, the seeds), presets ``tiny``, ``small`` and
+  ``paper``, ``key=value`` overrides and YAML files;
+- :mod:`~transnar.pipeline.run`: :func:`run_pipeline`: data, NAR, baseline and
+  TransNAR, evaluation, report, each stage skipped when done and resumed when
+  interrupted;
+- :mod:`~transnar.pipeline.stages`: the stage records and their hashes;
+- :mod:`~transnar.pipeline.layout`: the files of a run directory.
+
+Example:
+    >>> from transnar.pipeline import apply_overrides, preset, run_pipeline
+    >>> config = apply_overrides(preset("tiny"), ["lm.optim.steps=20"])
+    >>> result = run_pipeline(config, "runs/tiny")  # doctest: +SKIP
+"""
+
+from transnar.pipeline.config import (
+    PRESETS,
+    EvalOptions,
+    RunPipelineConfig,
+    apply_overrides,
+    from_mapping,
+    load_yaml,
+    preset,
+    to_yaml,
+)
+from transnar.pipeline.run import PipelineResult, run_pipeline
+from transnar.pipeline.stages import StageConfigError
+
+__all__ = [
+    "PRESETS",
+    "EvalOptions",
+    "PipelineResult",
+    "RunPipelineConfig",
+    "StageConfigError",
+    "apply_overrides",
+    "from_mapping",
+    "load_yaml",
+    "preset",
+    "run_pipeline",
+    "to_yaml",
+]

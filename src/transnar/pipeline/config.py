@@ -1,0 +1,292 @@
+"""Configuration of the whole pipeline (``transnar run``): one typed config, presets, YAML.
+
+A :class:`RunPipelineConfig` composes the configs of the existing trainers:
+
+- ``nar``: the NAR's :class:`~transnar.nar.run_config.RunConfig`
+  (``nar.nar.*`` the architecture, ``nar.train.*`` the protocol), pre-trained
+  once per run;
+- ``lm``: the :class:`~transnar.training.LMTrainConfig` shared by the baseline
+  and TransNAR. The pipeline trains it twice per seed, with ``model.use_nar``
+  false and true: the same data (``lm.data``, written once into ``RUN/data``),
+  steps and seed. The evaluation set is ``lm.data``'s test split
+  (``test_sizes``, ``test_count``, ``test_seed``), in or out of distribution
+  relative to ``lm.data.train_sizes``. The pipeline sets ``lm.nar.checkpoint``
+  (to its own NAR), ``lm.data.path`` (to ``RUN/data``), ``lm.model.use_nar``
+  and ``lm.train.seed`` itself; ``lm.nar.preset`` and ``lm.nar.train_steps``
+  are not used (the ``nar`` section is the NAR);
+- ``eval``: :class:`EvalOptions`, how the models answer the evaluation set;
+- ``seeds``: the number of training seeds of the two language models
+  (``lm.train.seed``, ``lm.train.seed + 1``, ...); the report shows means and
+  standard deviations over them.
+
+Presets (:func:`preset`): ``tiny`` (the default: the whole flow in a few
+minutes on a CPU), ``small`` (a small-scale reproduction, about an hour on a
+CPU) and ``paper`` (``DESIGN.md`` §8, for GPUs), composed from the NAR and LM
+presets of the same names. ``configs/<preset>.yaml`` hold the same configs.
+
+Overrides are ``key=value`` by dotted path or unambiguous tail
+(``nar.train.steps=50``, ``lm.optim.steps=200``, ``d_model=64``,
+``eval.batch_size=64``, ``seeds=2``); a YAML file (:func:`load_yaml`) is a
+nested mapping of the same keys, applied over a base config. Unknown keys and
+bad values are one ``ValueError`` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from transnar import _config
+from transnar._config import not_int
+from transnar.evaluation.evaluate import EvalSettings
+from transnar.lm.generation import POSITION_KINDS
+from transnar.nar.run_config import RunConfig
+from transnar.nar.run_config import apply_overrides as nar_overrides
+from transnar.nar.run_config import preset as nar_preset
+from transnar.training.config import LMTrainConfig
+from transnar.training.config import apply_overrides as lm_overrides
+from transnar.training.config import preset as lm_preset
+
+PRESET_NAMES = ("tiny", "small", "paper")
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """How the trained models answer the evaluation set (``lm.data``'s test split).
+
+    Attributes:
+        batch_size: prompts decoded together (all of one algorithm and size).
+        positions: ``random`` or ``linear`` positions at evaluation; None: the
+            model's own setting (random, as the paper).
+        position_seed: seeds the random positions.
+        samples: keep each sample's prediction and scores (``results.json`` and
+            ``predictions.jsonl``).
+    """
+
+    batch_size: int = 32
+    positions: str | None = None
+    position_seed: int = 0
+    samples: bool = True
+
+    def __post_init__(self):
+        if not_int(self.batch_size) or self.batch_size < 1:
+            raise ValueError(f"eval.batch_size must be an integer >= 1, got {self.batch_size!r}")
+        if self.positions is not None and self.positions not in POSITION_KINDS:
+            raise ValueError(
+                f"eval.positions must be one of {POSITION_KINDS} or none, got {self.positions!r}"
+            )
+        if not_int(self.position_seed) or self.position_seed < 0:
+            raise ValueError(
+                f"eval.position_seed must be an integer >= 0, got {self.position_seed!r}"
+            )
+
+
+# The CPU presets use one thread: for these small models torch's default of two
+# threads was up to 10x slower on our 2-core machine under load (the tiny run took
+# 11.5 min instead of 1.5 min).
+CPU_THREADS = 1
+
+
+def _tiny_nar() -> RunConfig:
+    """The ``tiny`` NAR preset, trained longer (300 steps), on one thread."""
+    return nar_overrides(
+        nar_preset("tiny"), {"steps": 300, "eval_every": 50, "threads": CPU_THREADS}
+    )
+
+
+def _tiny_lm() -> LMTrainConfig:
+    """The ``tiny`` LM preset, wider (d_model 64) and on more data (256 examples per
+    algorithm and size, 8 epochs: 1,024 steps), on one thread; evaluated at 5 and 7,
+    32 each."""
+    changes = {
+        "d_model": 64,
+        "train_count": 256,
+        "epochs": 8,
+        "eval_every": 128,
+        "test_sizes": (5, 7),
+        "test_count": 32,
+        "threads": CPU_THREADS,
+    }
+    return lm_overrides(lm_preset("tiny"), changes)
+
+
+@dataclass(frozen=True)
+class RunPipelineConfig:
+    """Everything that defines a ``transnar run`` (see the module docstring);
+    the defaults are the ``tiny`` preset."""
+
+    nar: RunConfig = field(default_factory=_tiny_nar)
+    lm: LMTrainConfig = field(default_factory=_tiny_lm)
+    eval: EvalOptions = field(default_factory=EvalOptions)
+    seeds: int = 1
+
+    def __post_init__(self):
+        if not_int(self.seeds) or self.seeds < 1:
+            raise ValueError(f"seeds must be an integer >= 1, got {self.seeds!r}")
+        if self.lm.train.seed + self.seeds > 2**32:
+            raise ValueError("lm.train.seed + seeds must stay below 2**32")
+        missing = [a for a in self.lm.data.algorithms if a not in self.nar.nar.algorithms]
+        if missing:
+            raise ValueError(
+                f"lm.data.algorithms has {', '.join(missing)}, which the NAR is not trained "
+                f"on (nar.nar.algorithms: {', '.join(self.nar.nar.algorithms)})"
+            )
+        if self.lm.nar.checkpoint is not None:
+            raise ValueError(
+                "lm.nar.checkpoint must be none: the pipeline trains its own NAR (section nar)"
+            )
+        if self.lm.data.path is not None:
+            raise ValueError("lm.data.path must be none: the pipeline writes its data itself")
+        if not self.lm.model.use_nar:
+            raise ValueError(
+                "lm.model.use_nar must be true: the pipeline trains both the baseline "
+                "(use_nar false) and TransNAR"
+            )
+        self.eval_settings()  # an evaluation set the evaluation refuses is refused now
+
+    def eval_settings(self) -> EvalSettings:
+        """The evaluation: ``lm.data``'s test split, answered as ``eval`` says."""
+        data = self.lm.data
+        return EvalSettings(
+            algorithms=data.algorithms,
+            sizes=data.test_sizes,
+            seeds=(data.test_seed,),
+            count=data.test_count,
+            batch_size=self.eval.batch_size,
+            positions=self.eval.positions,
+            position_seed=self.eval.position_seed,
+            use_hints=data.use_hints,
+            float_format=data.float_format,
+            truncate_decimals=data.truncate_decimals,
+            training_seeds=(data.train_seed, data.val_seed),
+            train_sizes=data.train_sizes,
+            keep_samples=self.eval.samples,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON- and YAML-serialisable: ``{"seeds", "nar", "lm", "eval"}``."""
+        return {
+            "seeds": self.seeds,
+            "nar": self.nar.to_dict(),
+            "lm": self.lm.to_dict(),
+            "eval": dataclasses.asdict(self.eval),
+        }
+
+
+def apply_overrides(
+    config: RunPipelineConfig, overrides: Iterable[str] | Mapping[str, Any]
+) -> RunPipelineConfig:
+    """The config with ``key=value`` overrides applied (dotted paths or unambiguous
+    tails; values parsed by the field's type).
+
+    Raises:
+        ValueError: a malformed item, an unknown or ambiguous key, a value that
+            does not parse, or a config that fails validation.
+    """
+    return _config.apply_overrides(config, overrides)
+
+
+def from_mapping(data: Mapping[str, Any], base: RunPipelineConfig) -> RunPipelineConfig:
+    """``base`` with every leaf of a nested mapping (a YAML file, a ``config.json``)
+    applied as an override; a complete mapping gives its config whatever the base.
+
+    Each value is written out as override text and parsed by its field's type,
+    so a mapping is checked as strictly as the command line.
+    """
+    flat = _config.flatten({k: v for k, v in data.items() if k != "transnar_version"})
+    return apply_overrides(base, {key: _as_text(value) for key, value in flat.items()})
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ",".join(_as_text(item) for item in value)
+    return str(value)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML config file as a mapping.
+
+    Raises:
+        ValueError: no such file, not YAML, or not a mapping.
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path} is not valid YAML: {' '.join(str(error).split())}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"{path} must hold a mapping of config sections, not {type(data).__name__}"
+        )
+    return data
+
+
+def to_yaml(config: RunPipelineConfig, header: str = "") -> str:
+    """The config as YAML (sections as blocks, lists on one line), after
+    ``header`` comment lines."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def flow_list(dumper: yaml.SafeDumper, data: list) -> Any:
+        return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
+
+    Dumper.add_representer(list, flow_list)
+    comments = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    body = yaml.dump(config.to_dict(), Dumper=Dumper, sort_keys=False, width=100)
+    return comments + body
+
+
+def _small() -> RunPipelineConfig:
+    return RunPipelineConfig(
+        nar=nar_overrides(nar_preset("small"), {"steps": 1500, "threads": CPU_THREADS}),
+        lm=lm_overrides(lm_preset("small"), {"threads": CPU_THREADS}),
+        eval=EvalOptions(batch_size=50),
+    )
+
+
+def _paper() -> RunPipelineConfig:
+    return RunPipelineConfig(
+        nar=nar_preset("paper"),
+        lm=lm_preset("paper"),
+        eval=EvalOptions(batch_size=256),
+        seeds=4,
+    )
+
+
+PRESETS = {"tiny": RunPipelineConfig, "small": _small, "paper": _paper}
+"""Preset name -> a function returning its :class:`RunPipelineConfig`."""
+
+
+def preset(name: str) -> RunPipelineConfig:
+    """The :class:`RunPipelineConfig` of a preset (``tiny``, ``small`` or ``paper``)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
+    return PRESETS[name]()
+
+
+__all__ = [
+    "PRESETS",
+    "PRESET_NAMES",
+    "EvalOptions",
+    "RunPipelineConfig",
+    "apply_overrides",
+    "from_mapping",
+    "load_yaml",
+    "preset",
+    "to_yaml",
+]

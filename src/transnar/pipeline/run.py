@@ -1,0 +1,327 @@
+"""The whole TransNAR pipeline in one call: data, NAR, baseline and TransNAR, evaluation, report.
+
+:func:`run_pipeline` builds the stages of a :class:`RunPipelineConfig` and runs
+them with :func:`~transnar.pipeline.stages.run_stages` (skipping those already
+done, resuming an interrupted one):
+
+1. ``data``: the CLRS-Text train and val splits of ``lm.data``, written once
+   into ``RUN/data`` (:func:`~transnar.clrs.text.datasets.write_dataset`); every
+   language model reads them (``data.path``), so both see the same examples;
+2. ``nar``: the NAR pre-trained on CLRS-30 (:func:`transnar.nar.training.train`);
+3. per seed, ``baseline-s<seed>`` and ``transnar-s<seed>``: the language model
+   trained without and with the frozen NAR (:func:`transnar.training.train`),
+   same data, steps and seed, then ``eval-baseline-s<seed>`` and
+   ``eval-transnar-s<seed>``: both answer ``lm.data``'s test split
+   (:func:`transnar.evaluation.evaluate`);
+4. ``report``: ``report.md`` and ``report.html`` (:func:`transnar.report.write_report`).
+
+The trainers resume exactly from their ``checkpoints/last.pt``, so a run
+killed in the middle of a stage continues from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from transnar import __version__
+from transnar._config import flatten
+from transnar._files import OutputExistsError, atomic_write
+from transnar._runs import resolve_device, torch_threads, write_json
+from transnar.pipeline.config import RunPipelineConfig, to_yaml
+from transnar.pipeline.layout import (
+    CONFIG_JSON,
+    CONFIG_YAML,
+    DATA_DIR,
+    EVAL_DIR,
+    NAR_DIR,
+    REPORT_HTML,
+    REPORT_MD,
+    STAGES_DIR,
+    ModelRun,
+    model_runs,
+)
+from transnar.pipeline.stages import Outcome, Stage, check_configs, read_record, run_stages
+from transnar.training.config import RESUMABLE_CHANGES, LMTrainConfig
+from transnar.training.config import apply_overrides as lm_overrides
+
+# Keys of a stage's config that change nothing in its output: where and how fast
+# it runs, or paths whose content is an input of the stage.
+NAR_UNHASHED = ("train.device", "train.threads")
+LM_UNHASHED = (
+    *RESUMABLE_CHANGES,  # device, threads, validation interval and batch, the NAR's path
+    "data.path",  # the data stage's output is an input
+    "model.nar_node_dim",  # set from the NAR (an input)
+    "model.nar_edge_dim",
+    "data.test_sizes",  # the evaluation's, not read in training
+    "data.test_count",
+    "data.test_seed",
+)
+
+
+@dataclass
+class PipelineResult:
+    """What :func:`run_pipeline` returns.
+
+    Attributes:
+        run_dir: the run directory.
+        config: the resolved config.
+        outcomes: what was done with each stage (skipped, ran, resumed).
+        report: the report files, once the report stage is done.
+    """
+
+    run_dir: Path
+    config: RunPipelineConfig
+    outcomes: list[Outcome]
+    report: list[Path]
+
+
+def run_pipeline(
+    config: RunPipelineConfig,
+    run_dir: str | os.PathLike,
+    *,
+    force: bool = False,
+    stop_after: str | None = None,
+    progress: bool | None = None,
+    log: Callable[[str], None] | None = None,
+) -> PipelineResult:
+    """Runs (or continues) the pipeline in ``run_dir`` (see the module docstring).
+
+    Args:
+        config: the resolved config.
+        run_dir: the run directory: new, empty, or a run of this pipeline.
+        force: re-run the stages whose config changed (and those depending on
+            them) instead of refusing.
+        stop_after: stop once this stage is done (e.g. ``nar``).
+        progress: the trainers' progress bars (``None``: only on a terminal).
+        log: receives the one-line progress of each stage (default standard error).
+
+    Returns:
+        A :class:`PipelineResult`.
+
+    Raises:
+        OutputExistsError: ``run_dir`` is a non-empty directory that is not a
+            run of this pipeline (and not ``force``), or a file.
+        ValueError: a device that is not available.
+        StageConfigError: a stage already recorded was made with another config
+            (and not ``force``); nothing is run or written then.
+    """
+    run_dir = Path(run_dir)
+    _check_run_dir(run_dir, force)
+    for device in (config.nar.train.device, config.lm.train.device):
+        resolve_device(device)  # a missing GPU is an error before the first stage
+    stages = build_stages(config, run_dir, progress)
+    # refused before anything is written; run_stages checks again, harmlessly
+    check_configs(stages, {s.name: read_record(run_dir, s.name) for s in stages}, force)
+    write_config(config, run_dir)
+    outcomes = run_stages(run_dir, stages, force=force, stop_after=stop_after, log=log)
+    done = [o.name for o in outcomes]
+    report = [run_dir / REPORT_MD, run_dir / REPORT_HTML] if "report" in done else []
+    return PipelineResult(run_dir, config, outcomes, report)
+
+
+def write_config(config: RunPipelineConfig, run_dir: Path) -> None:
+    """``config.yaml`` and ``config.json``: the resolved config."""
+    header = (
+        f"The resolved config of this transnar run (transnar {__version__}).\n"
+        f"Run it again, or elsewhere: transnar run --config {CONFIG_YAML} --out DIR"
+    )
+    with atomic_write(run_dir / CONFIG_YAML, overwrite=True, mode="w") as handle:
+        handle.write(to_yaml(config, header))
+    write_json(run_dir / CONFIG_JSON, {"transnar_version": __version__, **config.to_dict()})
+
+
+def _check_run_dir(run_dir: Path, force: bool) -> None:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise OutputExistsError(f"{run_dir} exists and is not a directory")
+    used = run_dir.is_dir() and any(run_dir.iterdir())
+    ours = (run_dir / STAGES_DIR).is_dir() or (run_dir / CONFIG_YAML).is_file()
+    if used and not ours and not force:
+        raise OutputExistsError(
+            f"{run_dir} is not empty and holds no transnar run (no {STAGES_DIR}/): use a new "
+            "--out, or --force to run there anyway"
+        )
+
+
+# --- the stages -----------------------------------------------------------------------
+
+
+def build_stages(
+    config: RunPipelineConfig, run_dir: Path, progress: bool | None = None
+) -> list[Stage]:
+    """The stages of a run, in order (see the module docstring)."""
+    stages = [data_stage(config, run_dir, progress), nar_stage(config, run_dir, progress)]
+    runs = model_runs(config)
+    for seed in sorted({m.seed for m in runs}):
+        models = [m for m in runs if m.seed == seed]
+        stages += [lm_stage(config, run_dir, m, progress) for m in models]
+        stages += [eval_stage(config, run_dir, m, progress) for m in models]
+    stages.append(report_stage(stages, run_dir))
+    return stages
+
+
+def data_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) -> Stage:
+    """Writes ``lm.data``'s train and val splits into ``RUN/data``."""
+    from transnar.clrs.text.datasets import MANIFEST, write_dataset
+
+    data = config.lm.data
+    splits = [split for name, split in data.splits().items() if name != "test"]
+    options = {
+        "use_hints": data.use_hints,
+        "float_format": data.float_format,
+        "truncate_decimals": data.truncate_decimals,
+    }
+
+    def run(resume: bool) -> None:
+        write_dataset(run_dir / DATA_DIR, splits, overwrite=True, progress=progress, **options)
+
+    rows = sum(split.num_rows for split in splits)
+    return Stage(
+        "data",
+        f"write the CLRS-Text train and val splits ({rows:,} rows)",
+        {"splits": {split.name: split.to_json() for split in splits}, **options},
+        (f"{DATA_DIR}/{MANIFEST}",),
+        run,
+    )
+
+
+def nar_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) -> Stage:
+    """Pre-trains the NAR into ``RUN/nar``."""
+    from transnar.nar.checkpoint import checkpoint_path
+    from transnar.nar.training import train
+
+    directory = run_dir / NAR_DIR
+
+    def run(resume: bool) -> None:
+        resume = resume and checkpoint_path(directory, "last").is_file()
+        train(config.nar, directory, resume=resume, overwrite=not resume, progress=progress)
+
+    nar = config.nar
+    return Stage(
+        "nar",
+        f"pre-train the NAR on {len(nar.nar.algorithms)} CLRS-30 algorithm(s), "
+        f"{nar.train.steps:,} steps",
+        _without(nar.to_dict(), NAR_UNHASHED, "nar."),
+        (f"{NAR_DIR}/checkpoints/best.pt", f"{NAR_DIR}/results.json"),
+        run,
+    )
+
+
+def lm_config(config: RunPipelineConfig, run_dir: Path, model: ModelRun) -> LMTrainConfig:
+    """The training config of one language model: the ``lm`` section with its
+    kind, seed, the run's data and (for TransNAR) the run's NAR."""
+    changes: dict[str, Any] = {
+        "model.use_nar": model.use_nar,
+        "train.seed": model.seed,
+        "data.path": str((run_dir / DATA_DIR).resolve()),
+        "nar.checkpoint": str((run_dir / NAR_DIR).resolve()) if model.use_nar else None,
+    }
+    return lm_overrides(config.lm, changes)
+
+
+def lm_stage(
+    config: RunPipelineConfig, run_dir: Path, model: ModelRun, progress: bool | None
+) -> Stage:
+    """Trains one language model into ``RUN/<model>-s<seed>``."""
+    from transnar.training.loop import CHECKPOINTS, CONFIG, LAST, MODEL_DIR, train
+
+    directory = run_dir / model.name
+    train_config = lm_config(config, run_dir, model)
+
+    def run(resume: bool) -> None:
+        resume = resume and (directory / CHECKPOINTS / LAST).is_file()
+        resumed_config = _as_recorded(train_config, directory / CONFIG) if resume else train_config
+        train(resumed_config, directory, resume=resume, overwrite=not resume, progress=progress)
+
+    oc = train_config.optim
+    length = f"{oc.steps:,} steps" if oc.steps else f"{oc.epochs} epoch(s)"
+    return Stage(
+        model.name,
+        f"train {model.label} (seed {model.seed}, {length})",
+        _without(train_config.to_dict(), LM_UNHASHED, "lm."),
+        (f"{model.name}/{MODEL_DIR}",),
+        run,
+        inputs=("data", "nar") if model.use_nar else ("data",),
+    )
+
+
+def _as_recorded(config: LMTrainConfig, recorded: Path) -> LMTrainConfig:
+    """``config`` with the evaluation fields its interrupted run recorded: they
+    are not part of the stage's config (training does not read them), but the
+    trainer resumes only with its own."""
+    data = LMTrainConfig.from_dict(json.loads(recorded.read_text(encoding="utf-8"))).data
+    fields = {k: getattr(data, k) for k in ("test_sizes", "test_count", "test_seed")}
+    return replace(config, data=replace(config.data, **fields))
+
+
+def eval_stage(
+    config: RunPipelineConfig, run_dir: Path, model: ModelRun, progress: bool | None
+) -> Stage:
+    """Evaluates one language model into ``RUN/eval/<model>-s<seed>``."""
+    from transnar.evaluation import evaluate, write_results
+    from transnar.evaluation.questions import load_model
+    from transnar.evaluation.results import RESULTS_JSON
+
+    settings = config.eval_settings()
+    train = config.lm.train
+    out = run_dir / EVAL_DIR / model.name
+
+    def run(resume: bool) -> None:
+        with torch_threads(train.threads):
+            loaded, directory = load_model(run_dir / model.name, train.device)
+            results = evaluate(
+                loaded, settings, label=model.label, path=str(directory), progress=progress
+            )
+        write_results(
+            results, out, overwrite=True, include_samples=settings.keep_samples, plots=False
+        )
+
+    count = len(settings.algorithms) * len(settings.sizes) * settings.count
+    sizes = ", ".join(map(str, settings.sizes))
+    return Stage(
+        f"eval-{model.name}",
+        f"evaluate {model.label} (seed {model.seed}) on {count:,} questions at sizes {sizes}",
+        settings.to_dict(),
+        (f"{EVAL_DIR}/{model.name}/{RESULTS_JSON}",),
+        run,
+        inputs=(model.name,),
+    )
+
+
+def report_stage(stages: list[Stage], run_dir: Path) -> Stage:
+    """Writes ``report.md`` and ``report.html`` from everything before it."""
+
+    def run(resume: bool) -> None:
+        from transnar.report import write_report  # here: it imports this package
+
+        write_report([run_dir])
+
+    return Stage(
+        "report",
+        "write report.md and report.html",
+        {},  # no options: the report is a function of its inputs
+        (REPORT_MD, REPORT_HTML),
+        run,
+        inputs=tuple(stage.name for stage in stages if stage.name != "data"),
+    )
+
+
+def _without(config: dict, keys: tuple[str, ...], prefix: str) -> dict[str, Any]:
+    """The flattened config without ``keys``, its keys prefixed as in the
+    pipeline's config (``lm.optim.steps``), so that differences name them."""
+    return {prefix + k: v for k, v in flatten(config).items() if k not in keys}
+
+
+__all__ = [
+    "LM_UNHASHED",
+    "NAR_UNHASHED",
+    "PipelineResult",
+    "build_stages",
+    "lm_config",
+    "run_pipeline",
+    "write_config",
+]

@@ -1,0 +1,167 @@
+"""``transnar run``: the whole pipeline, its stage caching and its resumption."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from tests.pipeline_helpers import FAST, fast_config, lm_losses, run_fast, scores, statuses
+from transnar.cli import main
+from transnar.model import TransNAR
+from transnar.pipeline import StageConfigError, from_mapping, load_yaml, preset
+from transnar.pipeline.stages import read_record
+
+STAGES = [
+    "data",
+    "nar",
+    "baseline-s0",
+    "transnar-s0",
+    "eval-baseline-s0",
+    "eval-transnar-s0",
+    "report",
+]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A finished fast run, made without interruption."""
+    run_dir = tmp_path_factory.mktemp("pipeline") / "run"
+    result = run_fast(run_dir)
+    assert statuses(result) == dict.fromkeys(STAGES, "ran")
+    return run_dir
+
+
+def test_the_pipeline_writes_every_stage_output_and_the_report(finished):
+    names = {p.name for p in finished.iterdir()}
+    assert names >= {"config.yaml", "config.json", "stages", "data", "nar", "eval", "figures"}
+    assert names >= {"baseline-s0", "transnar-s0", "report.md", "report.html"}
+    assert from_mapping(load_yaml(finished / "config.yaml"), preset("paper")) == fast_config()
+    assert {p.stem for p in (finished / "stages").iterdir()} == set(STAGES)
+    assert all(read_record(finished, name)["status"] == "done" for name in STAGES)
+    # the same data, steps and seed for both models; each LM read the run's data
+    base, tn = (json.loads((finished / m / "config.json").read_text()) for m in STAGES[2:4])
+    assert base["data"]["path"] == tn["data"]["path"] == str((finished / "data").resolve())
+    assert (base["model"]["use_nar"], tn["model"]["use_nar"]) == (False, True)
+    assert tn["nar"]["checkpoint"] == str((finished / "nar").resolve())
+    for section in ("data", "optim"):
+        assert base[section] == tn[section]
+    assert base["train"]["seed"] == tn["train"]["seed"] == 0
+    assert len(lm_losses(finished / "baseline-s0")) == len(lm_losses(finished / "transnar-s0")) == 6
+    assert TransNAR.from_pretrained(finished / "transnar-s0" / "model").nar is not None
+    for model in ("baseline-s0", "transnar-s0"):
+        results = json.loads((finished / "eval" / model / "results.json").read_text())
+        assert results["settings"]["sizes"] == [5, 7] and results["settings"]["count"] == 2
+    report = (finished / "report.md").read_text()
+    assert "baseline CLRS" in report and "TransNAR CLRS" in report
+    assert "## The NAR on CLRS-30" in report and "figures/lm_loss.png" in report
+
+
+def test_a_second_invocation_skips_every_stage(finished):
+    before = {p: p.stat().st_mtime_ns for p in finished.rglob("*") if p.is_file()}
+    lines: list[str] = []
+    result = run_fast(finished, log=lines.append)
+    assert statuses(result) == dict.fromkeys(STAGES, "skipped")
+    assert lines == [f"[{k}/7] {n}: skipped (up to date)" for k, n in enumerate(STAGES, 1)]
+    changed = [p for p, t in before.items() if p.stat().st_mtime_ns != t]
+    assert {p.name for p in changed} <= {"config.yaml", "config.json"}
+
+
+def test_device_and_threads_may_change(finished, tmp_path):
+    run_dir = shutil.copytree(finished, tmp_path / "run")
+    result = run_fast(run_dir, "nar.train.threads=0", "lm.train.threads=0", "lm.train.device=cpu")
+    assert set(statuses(result).values()) == {"skipped"}
+
+
+def test_a_changed_key_is_refused_and_forced_reruns_only_what_depends_on_it(finished, tmp_path):
+    run_dir = shutil.copytree(finished, tmp_path / "run")
+    config_before = (run_dir / "config.yaml").read_text()
+    with pytest.raises(StageConfigError) as error:
+        run_fast(run_dir, "lm.data.test_count=3")
+    message = str(error.value)
+    assert "stage eval-baseline-s0 (count: 2 -> 3)" in message and "--force" in message
+    assert "stage nar" not in message and "stage baseline-s0" not in message
+    assert (run_dir / "config.yaml").read_text() == config_before  # nothing written
+
+    result = run_fast(run_dir, "lm.data.test_count=3", force=True)
+    assert statuses(result) == {
+        **dict.fromkeys(STAGES[:4], "skipped"),
+        **dict.fromkeys(STAGES[4:], "ran"),
+    }
+    # a new NAR: TransNAR is trained again, the baseline is kept
+    result = run_fast(run_dir, "lm.data.test_count=3", "nar.train.steps=2", force=True)
+    assert statuses(result) == {
+        "data": "skipped",
+        "nar": "ran",
+        "baseline-s0": "skipped",
+        "transnar-s0": "ran",
+        "eval-baseline-s0": "skipped",
+        "eval-transnar-s0": "ran",
+        "report": "ran",
+    }
+    assert lm_losses(run_dir / "baseline-s0") == lm_losses(finished / "baseline-s0")
+
+
+def test_an_interrupted_run_finishes_as_an_uninterrupted_one(finished, tmp_path, monkeypatch):
+    run_dir = tmp_path / "run"
+    result = run_fast(run_dir, stop_after="nar")
+    assert statuses(result) == {"data": "ran", "nar": "ran"}
+    assert read_record(run_dir, "baseline-s0") is None
+
+    # kill TransNAR's training at step 5 (after its checkpoint of step 4)
+    import transnar.training.loop as loop
+
+    real_step, calls = loop.train_step, []
+
+    def train_step(model, *args, **kwargs):
+        if model.config.use_nar:
+            calls.append(1)
+            if len(calls) == 5:
+                raise KeyboardInterrupt
+        return real_step(model, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "train_step", train_step)
+    with pytest.raises(KeyboardInterrupt):
+        run_fast(run_dir)
+    assert read_record(run_dir, "baseline-s0")["status"] == "done"
+    assert read_record(run_dir, "transnar-s0")["status"] == "running"
+    monkeypatch.setattr(loop, "train_step", real_step)
+
+    result = run_fast(run_dir)
+    assert statuses(result) == {
+        **dict.fromkeys(STAGES[:3], "skipped"),
+        "transnar-s0": "resumed",
+        **dict.fromkeys(STAGES[4:], "ran"),
+    }
+    for model in ("baseline-s0", "transnar-s0"):
+        assert lm_losses(run_dir / model) == lm_losses(finished / model)
+    assert scores(run_dir) == scores(finished)
+
+
+def test_a_foreign_directory_is_refused(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    try:
+        status = main(["run", "--out", str(tmp_path), "--no-progress", *FAST])
+    except SystemExit as exit_info:
+        status = exit_info.code
+    err = capsys.readouterr().err
+    assert status == 2 and "holds no transnar run" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_the_command_line_continues_a_run_with_its_own_config(finished, capsys):
+    assert main(["run", "--out", str(finished), "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert f"continuing with the config of {finished / 'config.yaml'}" in captured.err
+    assert "0 stage(s) run" in captured.err and "7 skipped" in captured.err
+    assert captured.out == f"report: {finished / 'report.md'}\nreport: {finished / 'report.html'}\n"

@@ -1,0 +1,162 @@
+"""The pipeline's config: presets, the YAML files, overrides and their errors, the CLI's
+handling of them (``transnar run --dry-run``, one-line errors)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from transnar.cli import main
+from transnar.cli import run as run_cli
+from transnar.nar.run_config import preset as nar_preset
+from transnar.pipeline import (
+    PRESETS,
+    RunPipelineConfig,
+    apply_overrides,
+    from_mapping,
+    load_yaml,
+    preset,
+    to_yaml,
+)
+from transnar.pipeline.layout import model_runs
+from transnar.training import apply_overrides as apply_overrides_lm
+from transnar.training import preset as lm_preset
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def run_cli_main(argv, capsys):
+    """(exit status, stdout, stderr) of ``transnar ARGV`` in this process."""
+    try:
+        status = main([str(a) for a in argv])
+    except SystemExit as exit_info:
+        status = exit_info.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_the_yaml_files_equal_the_presets(name):
+    other = "paper" if name == "tiny" else "tiny"  # a complete file whatever the base
+    assert from_mapping(load_yaml(CONFIGS / f"{name}.yaml"), preset(other)) == preset(name)
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_to_yaml_round_trips(name):
+    text = to_yaml(preset(name), "a header\nof two lines")
+    assert text.startswith("# a header\n# of two lines\nseeds: ")
+    assert from_mapping(yaml.safe_load(text), RunPipelineConfig()) == preset(name)
+
+
+def test_the_presets_are_composed_from_the_nar_and_lm_presets():
+    assert preset("tiny") == RunPipelineConfig()
+    small, paper = preset("small"), preset("paper")
+    assert small.nar.train.steps == 1500 and small.nar.nar == nar_preset("small").nar
+    assert small.lm == apply_overrides_lm(lm_preset("small"), ["threads=1"])
+    assert small.nar.train.threads == small.lm.train.threads == 1  # CPU presets: one thread
+    assert small.lm.data.test_sizes == (8, 10, 12) and small.lm.data.test_count == 100
+    assert paper.nar == nar_preset("paper") and paper.lm == lm_preset("paper") and paper.seeds == 4
+    names = [m.name for m in model_runs(paper)]
+    assert names == [f"{kind}-s{seed}" for seed in range(4) for kind in ("baseline", "transnar")]
+    regimes = paper.eval_settings().regimes()
+    assert regimes == {10: "ood-interpolation", 12: "in-distribution", 14: "ood-extrapolation"}
+
+
+def test_overrides_by_path_and_tail():
+    config = apply_overrides(
+        preset("tiny"),
+        ["nar.train.steps=7", "lm.optim.steps=9", "d_model=48", "seeds=2", "eval.batch_size=5"],
+    )
+    assert (config.nar.train.steps, config.lm.optim.steps, config.seeds) == (7, 9, 2)
+    assert config.lm.model.lm.d_model == 48 and config.eval.batch_size == 5
+    assert [m.seed for m in model_runs(config)] == [0, 0, 1, 1]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("steps=3", "'steps' is ambiguous: write one of nar.train.steps, lm.optim.steps"),
+        ("lm.optim.stepz=3", "unknown config key 'lm.optim.stepz' (did you mean lm.optim.steps?)"),
+        (
+            "learning_rat=1",
+            "(did you mean nar.train.learning_rate or lm.optim.learning_rate or "
+            "lm.optim.min_learning_rate?)",
+        ),
+        ("lr=1", "unknown config key 'lr': name a key of one of the sections eval, lm.data,"),
+        ("lm.optim.foo=1", "(known: lm.optim.learning_rate, lm.optim.min_learning_rate,"),
+        ("hidden_dim=abc", "nar.nar.hidden_dim must be an integer, got 'abc'"),
+        ("seeds=0", "seeds must be an integer >= 1"),
+        ("eval.positions=sideways", "eval.positions must be one of"),
+        ("lm.data.algorithms=bfs,dfs", "lm.data.algorithms has dfs, which the NAR is not"),
+        ("lm.nar.checkpoint=x.pt", "lm.nar.checkpoint must be none"),
+        ("lm.data.path=data", "lm.data.path must be none"),
+        ("lm.model.use_nar=false", "lm.model.use_nar must be true"),
+        ("lm.data.test_seed=0", "train and test both draw bfs at size 5 with seed 0"),
+    ],
+)
+def test_bad_overrides_are_errors_naming_the_key(override, message):
+    with pytest.raises(ValueError) as error:
+        apply_overrides(preset("tiny"), [override])
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["lm.optim.stepz=3"], "unknown config key 'lm.optim.stepz'"),
+        (["seeds=many"], "seeds must be an integer"),
+        (["--algorithms", "bfs,nope"], "nope"),
+        (["--stop-after", "nowhere"], "no stage 'nowhere' to stop after"),
+    ],
+)
+def test_the_command_line_gives_one_line_errors(tmp_path, capsys, argv, message):
+    status, out, err = run_cli_main(["run", "--out", tmp_path / "run", *argv], capsys)
+    assert status == 2 and out == ""
+    assert err.startswith("transnar: error: ") and err.count("\n") == 1 and message in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_missing_gpu_is_an_error_before_anything_is_written(tmp_path, capsys):
+    status, _, err = run_cli_main(["run", "--out", tmp_path / "run", "--device", "cuda"], capsys)
+    assert status == 2 and "CUDA is not available" in err and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_bad_yaml_file_is_an_error_naming_the_file_and_key(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lm:\n  optim:\n    stepz: 3\n")
+    status, _, err = run_cli_main(["run", "--config", bad, "--dry-run"], capsys)
+    assert status == 2 and f"{bad}: unknown config key 'lm.optim.stepz'" in err
+    bad.write_text("lm: [1, 2\n")
+    status, _, err = run_cli_main(["run", "--config", bad, "--dry-run"], capsys)
+    assert status == 2 and "is not valid YAML" in err and err.count("\n") == 1
+    bad.write_text("- a list\n")
+    status, _, err = run_cli_main(["run", "--config", bad, "--dry-run"], capsys)
+    assert status == 2 and "must hold a mapping" in err
+
+
+def test_dry_run_prints_the_resolved_config(tmp_path, capsys):
+    small = CONFIGS / "small.yaml"
+    argv = ["run", "--config", small, "--device", "cpu", "--threads", "1", "lm.optim.steps=5"]
+    status, out, _ = run_cli_main([*argv, "--dry-run"], capsys)
+    assert status == 0
+    expected = apply_overrides(preset("small"), ["nar.train.threads=1", "lm.train.threads=1"])
+    assert from_mapping(yaml.safe_load(out), preset("tiny")) == apply_overrides(
+        expected, ["lm.optim.steps=5"]
+    )
+    status, out, _ = run_cli_main(["run", "--algorithms", "bfs", "--dry-run"], capsys)
+    config = from_mapping(yaml.safe_load(out), preset("tiny"))
+    assert config.nar.nar.algorithms == config.lm.data.algorithms == ("bfs",)
+
+
+def test_help_explains_presets_stages_and_examples(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for text in ("tiny", "small", "paper", "--force", "KEY=VALUE", "eval-<model>", "examples:"):
+        assert text in out
+    assert tuple(PRESETS) == run_cli.PRESET_NAMES
