@@ -65,6 +65,7 @@ def test_train_writes_a_run_directory_and_a_loadable_model(run_dir, nar_path, ca
         "checkpoints",
         "model",
         "summary.json",
+        "tensorboard",
     }
     config = json.loads((run_dir / "config.json").read_text())
     assert config["nar"]["checkpoint"] == str(nar_path) and config["model"]["use_nar"]

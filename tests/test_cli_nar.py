@@ -69,6 +69,7 @@ def test_train_writes_a_run_directory(run_dir):
         "checkpoints",
         "results.json",
         "results.md",
+        "tensorboard",
     }
     config = json.loads((run_dir / "config.json").read_text())
     assert config["train"]["steps"] == 2 and config["nar"]["algorithms"] == [

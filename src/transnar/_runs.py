@@ -2,8 +2,10 @@
 
 A run directory holds a resolved ``config.json``, a ``metrics.jsonl`` (one JSON
 record per line, each with a ``step``), and checkpoints written atomically.
-These helpers prepare such a directory, log and truncate metrics, pick the
-device and torch's thread count, and read checkpoint files safely.
+These helpers prepare such a directory, log metrics (:class:`MetricsLog`, also
+as TensorBoard events when ``tensorboard`` is installed) and truncate them on
+resume, pick the device and torch's thread count, and read checkpoint files
+safely.
 """
 
 from __future__ import annotations
@@ -72,10 +74,78 @@ def prepare_run_dir(
     run_dir.mkdir(parents=True, exist_ok=True)
 
 
-def log_record(handle: IO[str], record: dict) -> None:
-    """Appends one JSON record (a line) to an open ``metrics.jsonl``."""
-    handle.write(json.dumps(record) + "\n")
-    handle.flush()
+TENSORBOARD_DIR = "tensorboard"
+"""Where :class:`MetricsLog` writes TensorBoard event files, in the run directory."""
+
+
+class MetricsLog:
+    """A run's metrics: one JSON record per line in ``metrics.jsonl`` and, when
+    ``tensorboard`` is installed, the same numbers as TensorBoard scalars in
+    ``RUN/tensorboard`` (nested keys joined by ``/``: ``loss/bfs``, ``val/bfs``).
+
+    Use as a context manager. With ``enabled=False`` (processes other than rank
+    0 in data-parallel training) nothing is written.
+
+    Args:
+        path: the ``metrics.jsonl`` file (appended to).
+        resume_step: the step a resumed run continues from: TensorBoard events
+            of later steps, logged before the interruption, are dropped as the
+            JSONL records are (:func:`truncate_metrics`).
+        enabled: write at all.
+    """
+
+    def __init__(self, path: Path, resume_step: int | None = None, enabled: bool = True):
+        self.path = Path(path)
+        self.resume_step = resume_step
+        self.enabled = enabled
+        self._handle: IO[str] | None = None
+        self._writer: Any = None
+
+    def __enter__(self) -> MetricsLog:
+        if self.enabled:
+            self._handle = open(self.path, "a")
+            self._writer = _tensorboard_writer(self.path.parent / TENSORBOARD_DIR, self.resume_step)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._handle is not None:
+            self._handle.close()
+        if self._writer is not None:
+            self._writer.close()
+        self._handle = self._writer = None
+
+    def log(self, record: dict) -> None:
+        """Appends ``record`` (with a ``step``) as a line, and its numbers as scalars."""
+        if self._handle is None:
+            return
+        self._handle.write(json.dumps(record) + "\n")
+        self._handle.flush()
+        if self._writer is not None:
+            step = record["step"]
+            for key, value in _scalars(record):
+                if key != "step":
+                    self._writer.add_scalar(key, value, step)
+            self._writer.flush()
+
+
+def _tensorboard_writer(directory: Path, resume_step: int | None) -> Any:
+    """A TensorBoard ``SummaryWriter`` for ``directory``, or None without ``tensorboard``."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional
+        return None
+    purge_step = None if resume_step is None else resume_step + 1
+    return SummaryWriter(str(directory), purge_step=purge_step)
+
+
+def _scalars(record: dict, prefix: str = "") -> Iterator[tuple[str, float]]:
+    """The numbers of a (nested) record, as ``(key/sub, value)``."""
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield from _scalars(value, name + "/")
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            yield name, float(value)
 
 
 def truncate_metrics(path: Path, step: int) -> None:
@@ -126,8 +196,8 @@ def read_torch_file(path: Path, what: str, map_location: str | torch.device = "c
 
 
 __all__ = [
+    "MetricsLog",
     "check_finite",
-    "log_record",
     "prepare_run_dir",
     "read_torch_file",
     "resolve_device",

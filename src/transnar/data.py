@@ -220,6 +220,18 @@ class Batch:
         """Tokens the loss covers (answer tokens)."""
         return int((self.labels[:, 1:] != IGNORE_INDEX).sum())
 
+    def rows(self, index: torch.Tensor) -> Batch:
+        """The examples ``index`` (``(R,)`` int64) of the batch, padded as before."""
+        return dataclasses.replace(
+            self,
+            indices=self.indices[index.cpu().numpy()],
+            input_ids=self.input_ids.index_select(0, index),
+            labels=self.labels.index_select(0, index),
+            attention_mask=self.attention_mask.index_select(0, index),
+            features=None if self.features is None else self.features.rows(index),
+            memory=None if self.memory is None else self.memory.rows(index),
+        )
+
     def to(self, device: torch.device | str) -> Batch:
         """The batch on ``device``."""
         return dataclasses.replace(

@@ -159,6 +159,11 @@ class GraphMemory:
     def to(self, device: torch.device | str) -> GraphMemory:
         return GraphMemory(*(getattr(self, f.name).to(device) for f in dataclasses.fields(self)))
 
+    def rows(self, index: torch.Tensor) -> GraphMemory:
+        """The memory of the samples ``index`` (``(R,)`` int64)."""
+        fields = dataclasses.fields(self)
+        return GraphMemory(*(getattr(self, f.name).index_select(0, index) for f in fields))
+
 
 class CrossAttention(nn.Module):
     """Multi-head attention from tokens ``(B, T, D)`` to a memory ``(B, M, Dm)``."""

@@ -70,7 +70,9 @@ def finished_run(tmp_path_factory):
 def test_a_tiny_run_writes_every_file(finished_run):
     run_dir, result = finished_run
     names = {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*")}
-    assert names == {
+    events = {n for n in names if n.startswith("tensorboard/events.out.tfevents.")}
+    assert len(events) == 1
+    assert names - events == {
         "config.json",
         "metrics.jsonl",
         "results.json",
@@ -78,6 +80,7 @@ def test_a_tiny_run_writes_every_file(finished_run):
         "checkpoints",
         "checkpoints/last.pt",
         "checkpoints/best.pt",
+        "tensorboard",
     }
     written = json.loads((run_dir / "config.json").read_text())
     assert RunConfig.from_dict(written) == tiny() and "transnar_version" in written

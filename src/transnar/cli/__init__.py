@@ -2,12 +2,17 @@
 
 User mistakes (unknown algorithm, bad value, existing output) end with one
 ``transnar: error: ...`` line and exit status 2; nothing is left half-written.
+Started by ``torchrun`` (``WORLD_SIZE`` > 1), a command first joins the other
+processes (:mod:`transnar._distributed`); the trainers are then data-parallel
+and only rank 0 writes files and prints.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
 
 from transnar import __version__
 from transnar._files import OutputExistsError
@@ -42,8 +47,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.handler(args) or 0
+        with _torchrun():
+            return args.handler(args) or 0
     except (ValueError, OutputExistsError) as error:
         parser.exit(2, f"transnar: error: {error}\n")
     except KeyboardInterrupt:
         parser.exit(130, "transnar: interrupted\n")
+
+
+@contextlib.contextmanager
+def _torchrun() -> Iterator[None]:
+    """Under ``torchrun`` (``WORLD_SIZE`` > 1): joins the other processes, silences
+    the standard output of all but rank 0, and leaves the group at the end.
+    Otherwise nothing (torch is not even imported)."""
+    if os.environ.get("WORLD_SIZE", "1").strip() in ("", "1"):
+        yield
+        return
+    from transnar._distributed import init_from_env, shutdown
+
+    current = init_from_env()
+    try:
+        with open(os.devnull, "w") as devnull, contextlib.ExitStack() as stack:
+            if not current.is_main:
+                stack.enter_context(contextlib.redirect_stdout(devnull))
+            yield
+    finally:
+        shutdown()

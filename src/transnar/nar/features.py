@@ -57,6 +57,23 @@ class Features:
     def max_length(self) -> int:
         return next(iter(self.hints.values())).shape[1] if self.hints else 1
 
+    def rows(self, index: torch.Tensor) -> Features:
+        """The samples ``index`` (``(R,)`` int64) of the batch; the time axis keeps
+        the batch's length."""
+
+        def take(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+            return {k: v.index_select(0, index) for k, v in tensors.items()}
+
+        return Features(
+            self.algorithm,
+            self.spec,
+            take(self.inputs),
+            take(self.hints),
+            take(self.outputs),
+            self.lengths.index_select(0, index),
+            self.node_mask.index_select(0, index),
+        )
+
     def to(self, device: torch.device | str) -> Features:
         """The same features on ``device``."""
 

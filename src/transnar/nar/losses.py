@@ -73,18 +73,44 @@ def elementwise_loss(
     return loss, mask.expand_as(loss)
 
 
-def masked_mean(loss: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``loss`` over the True entries of ``mask`` (0 when there are none)."""
+def masked_sum(loss: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sum of ``loss`` over the True entries of ``mask``, and their count (a
+    float tensor): a mean over several processes divides the sum of the sums by
+    the sum of the counts."""
     total = torch.where(mask, loss, torch.zeros_like(loss)).sum()
-    return total / mask.sum().clamp(min=1).to(loss.dtype)
+    return total, mask.sum().to(loss.dtype)
+
+
+def output_loss_sum(
+    probe: ProbeSpec, prediction: torch.Tensor, truth: torch.Tensor, node_mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The summed loss of one output probe over its real elements, and their count."""
+    return masked_sum(*elementwise_loss(probe, prediction, truth, node_mask))
 
 
 def output_loss(
     probe: ProbeSpec, prediction: torch.Tensor, truth: torch.Tensor, node_mask: torch.Tensor
 ) -> torch.Tensor:
     """The loss of one output probe, averaged over its real elements."""
-    loss, mask = elementwise_loss(probe, prediction, truth, node_mask)
-    return masked_mean(loss, mask)
+    total, count = output_loss_sum(probe, prediction, truth, node_mask)
+    return total / count.clamp(min=1)
+
+
+def hint_loss_sum(
+    probe: ProbeSpec,
+    predictions: torch.Tensor,
+    truth: torch.Tensor,
+    lengths: torch.Tensor,
+    node_mask: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The summed loss of one hint over the steps each sample really takes, and
+    the count of its terms (arguments as :func:`hint_loss`)."""
+    steps = predictions.shape[1]
+    valid_step = torch.arange(1, steps + 1, device=lengths.device)[None, :] < lengths[:, None]
+    loss, mask = elementwise_loss(probe, predictions, truth, node_mask[:, None])
+    while valid_step.dim() < mask.dim():
+        valid_step = valid_step.unsqueeze(-1)
+    return masked_sum(loss, mask & valid_step)
 
 
 def hint_loss(
@@ -104,9 +130,5 @@ def hint_loss(
             ``s < length``.
         node_mask: ``(B, N)`` real nodes.
     """
-    steps = predictions.shape[1]
-    valid_step = torch.arange(1, steps + 1, device=lengths.device)[None, :] < lengths[:, None]
-    loss, mask = elementwise_loss(probe, predictions, truth, node_mask[:, None])
-    while valid_step.dim() < mask.dim():
-        valid_step = valid_step.unsqueeze(-1)
-    return masked_mean(loss, mask & valid_step)
+    total, count = hint_loss_sum(probe, predictions, truth, lengths, node_mask)
+    return total / count.clamp(min=1)

@@ -15,7 +15,7 @@ shared (multi-task).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -29,7 +29,7 @@ from transnar.nar.decoders import ProbeDecoder, log_sinkhorn, postprocess
 from transnar.nar.encoders import ProbeEncoder, accumulate_adjacency, dense, scalar_hint_std
 from transnar.nar.factored import FactoredEdges
 from transnar.nar.features import Features
-from transnar.nar.losses import hint_loss, output_loss
+from transnar.nar.losses import hint_loss_sum, output_loss_sum
 from transnar.nar.processors import Processor
 
 
@@ -316,15 +316,29 @@ class NAR(nn.Module):
             mixed[name] = _where_samples(force, true_value.to(value.dtype), value)
         return mixed
 
-    def loss(self, features: Features, output: NAROutput) -> tuple[torch.Tensor, dict[str, float]]:
-        """Sum of the output losses and (when decoded) the hint losses.
+    def loss(
+        self,
+        features: Features,
+        output: NAROutput,
+        reduce_counts: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Sum of the output losses and (when decoded) the hint losses, each a mean
+        over its real elements (and, for hints, valid steps).
+
+        Args:
+            features: the batch.
+            output: the NAR's predictions on it.
+            reduce_counts: maps the ``(P,)`` element counts of the probes' means
+                to the counts to divide by; data-parallel training passes the
+                sum over the processes (:func:`transnar._distributed.all_reduce_sum`),
+                so that each process's loss is its share of the global batch's.
 
         Returns:
             The total loss and each probe's term (as floats, for logging).
         """
         spec = self.head(features.algorithm).spec
-        terms = {
-            name: output_loss(
+        parts = {
+            name: output_loss_sum(
                 spec[name], output.outputs[name], features.outputs[name], features.node_mask
             )
             for name in spec.outputs
@@ -332,11 +346,16 @@ class NAR(nn.Module):
         for name, predictions in output.hints.items():
             truth = features.hints[name][:, 1 : predictions.shape[1] + 1]
             if truth.shape[1] == predictions.shape[1]:
-                terms[name] = hint_loss(
+                parts[name] = hint_loss_sum(
                     spec[name], predictions, truth, features.lengths, features.node_mask
                 )
-        total = torch.stack(list(terms.values())).sum()
-        return total, {name: float(value.detach()) for name, value in terms.items()}
+        sums = torch.stack([total for total, _ in parts.values()])  # (P,)
+        counts = torch.stack([count for _, count in parts.values()])  # (P,)
+        if reduce_counts is not None:
+            counts = reduce_counts(counts)
+        terms = sums / counts.clamp(min=1)
+        names = list(parts)
+        return terms.sum(), {name: float(t) for name, t in zip(names, terms.detach(), strict=True)}
 
     @torch.no_grad()
     def embed(self, features: Features) -> NAROutput:

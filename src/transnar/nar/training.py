@@ -14,6 +14,7 @@ A run directory holds::
     config.json          the resolved RunConfig (+ transnar version)
     metrics.jsonl        one line per step (loss per algorithm, seconds) and per
                          validation (score per algorithm, mean, best so far)
+    tensorboard/         the same metrics as TensorBoard events (when installed)
     checkpoints/last.pt  model, optimizer, step, best score, every random state
                          and the data position: resuming from it continues
                          exactly as if the run had not stopped
@@ -29,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -40,10 +42,28 @@ import torch
 from tqdm import tqdm
 
 from transnar import __version__
+from transnar._distributed import (
+    World,
+    all_reduce_gradients,
+    all_reduce_sum,
+    barrier,
+    device_for,
+    gather_rng_states,
+    process_seed,
+    restore_rng_states,
+    sum_floats,
+    world,
+)
 from transnar._files import atomic_write
+from transnar._runs import (
+    TENSORBOARD_DIR,
+    MetricsLog,
+    prepare_run_dir,
+    resolve_device,
+    truncate_metrics,
+    write_json,
+)
 from transnar._runs import check_finite as _check_finite
-from transnar._runs import log_record as _log
-from transnar._runs import prepare_run_dir, resolve_device, truncate_metrics, write_json
 from transnar._runs import torch_threads as _torch_threads
 from transnar.clrs.specs import SPECS
 from transnar.nar.checkpoint import (
@@ -125,7 +145,10 @@ def train(
     """
     run_dir = Path(run_dir)
     tc = config.train
-    device = resolve_device(tc.device)
+    current = world()
+    device = device_for(resolve_device(tc.device))
+    if not current.is_main:
+        progress = False
     algorithms = config.nar.algorithms
     with _torch_threads(tc.threads):
         streams = {a: TaskStream(a, tc.train_sizes, tc.seed, tc.random_pos) for a in algorithms}
@@ -134,6 +157,8 @@ def train(
         torch.manual_seed(tc.seed)
         nar = NAR(config.nar).to(device)
         optimizer = torch.optim.Adam(nar.parameters(), lr=tc.learning_rate)
+        if current.distributed:  # the same weights, but each process its own noise
+            torch.manual_seed(process_seed(tc.seed, current.rank))
         state = {
             "step": 0,
             "best_score": -math.inf,
@@ -143,9 +168,11 @@ def train(
         }
         if resume:
             state = _restore(run_dir, config, nar, optimizer, streams, device)
-        else:
-            prepare_run_dir(run_dir, overwrite, RUN_FILES, ("checkpoints",))
-        write_json(run_dir / CONFIG, {"transnar_version": __version__, **config.to_dict()})
+        elif current.is_main:
+            prepare_run_dir(run_dir, overwrite, RUN_FILES, ("checkpoints", TENSORBOARD_DIR))
+        if current.is_main:
+            write_json(run_dir / CONFIG, {"transnar_version": __version__, **config.to_dict()})
+        barrier()
 
         bar = tqdm(
             total=tc.steps,
@@ -155,22 +182,26 @@ def train(
             disable=(not progress) if progress is not None else None,
             dynamic_ncols=True,
         )
-        with bar, open(run_dir / METRICS, "a") as metrics:
+        resume_step = state["step"] if resume else None
+        with bar, MetricsLog(run_dir / METRICS, resume_step, current.is_main) as metrics:
             while state["step"] < tc.steps:
                 started = time.perf_counter()
                 losses = {}
                 for algorithm in algorithms:
-                    features = streams[algorithm].next_batch(tc.batch_size).to(device)
+                    features = streams[algorithm].next_batch(tc.batch_size)
+                    features = shard_features(features, current).to(device)
                     losses[algorithm] = train_step(nar, optimizer, features, tc.grad_clip)
                     _check_finite(losses[algorithm], algorithm, state["step"] + 1)
                 seconds = time.perf_counter() - started
                 state["step"] += 1
                 state["train_seconds"] += seconds
-                _log(metrics, {"step": state["step"], "loss": losses, "seconds": seconds})
+                metrics.log({"step": state["step"], "loss": losses, "seconds": seconds})
                 bar.update(1)
                 bar.set_postfix(loss=f"{sum(losses.values()) / len(losses):.3f}", refresh=False)
 
-                if state["step"] % tc.eval_every == 0 or state["step"] == tc.steps:
+                validate = state["step"] % tc.eval_every == 0 or state["step"] == tc.steps
+                rng = gather_rng_states(device) if validate else None  # every process's
+                if validate and current.is_main:  # the others go on, and wait for it
                     scores = {a: evaluate(nar, val_sets[a])["score"] for a in algorithms}
                     mean = sum(scores.values()) / len(scores)
                     improved = mean > state["best_score"]
@@ -185,9 +216,9 @@ def train(
                             state["step"],
                             nar.state_dict(),
                         )
-                    _save_last(run_dir, config, nar, optimizer, streams, state, device)
+                    _save_last(run_dir, config, nar, optimizer, streams, state, rng)
                     record = {"step": state["step"], "val": scores, "val_mean": mean}
-                    _log(metrics, {**record, "best": improved, "best_step": state["best_step"]})
+                    metrics.log({**record, "best": improved, "best_step": state["best_step"]})
                     bar.set_postfix(
                         loss=f"{sum(losses.values()) / len(losses):.3f}",
                         val=f"{mean:.3f}",
@@ -195,30 +226,42 @@ def train(
                         refresh=False,
                     )
 
-        # Restore the best weights and test them.
-        best = read_checkpoint(checkpoint_path(run_dir, "best"))
-        if best["step"] != state["best_step"]:
-            raise CheckpointError(
-                f"{checkpoint_path(run_dir, 'best')} is from step {best['step']}, but the "
-                f"run's best validation was at step {state['best_step']}"
-            )
-        nar = build_nar(config, best["model"], "best checkpoint").to(device)
-        results = evaluate_nar(nar, config, progress=progress)
-        for algorithm, score in state["best_val"].items():
-            results["algorithms"][algorithm]["validation_score"] = score
-        results.update(
-            steps=state["step"],
-            best_step=state["best_step"],
-            best_val_score=state["best_score"],
-            train_seconds=state["train_seconds"],
-            seconds_per_step=state["train_seconds"] / max(state["step"], 1),
-        )
-        write_json(run_dir / RESULTS, results)
-        with atomic_write(run_dir / RESULTS_MD, overwrite=True, mode="w") as handle:
-            handle.write(results_markdown(results))
+        if current.is_main:
+            results = _test_best(run_dir, config, state, device, progress)
+        barrier()
+        if not current.is_main:
+            results = json.loads((run_dir / RESULTS).read_text())
     return TrainResult(
-        run_dir, config, state["step"], state["best_step"], state["best_score"], results
+        run_dir, config, results["steps"], results["best_step"], results["best_val_score"], results
     )
+
+
+def _test_best(
+    run_dir: Path, config: RunConfig, state: dict, device: torch.device, progress: bool | None
+) -> dict:
+    """Restores the best weights, tests them, writes ``results.json`` and
+    ``results.md``; the results."""
+    best = read_checkpoint(checkpoint_path(run_dir, "best"))
+    if best["step"] != state["best_step"]:
+        raise CheckpointError(
+            f"{checkpoint_path(run_dir, 'best')} is from step {best['step']}, but the "
+            f"run's best validation was at step {state['best_step']}"
+        )
+    nar = build_nar(config, best["model"], "best checkpoint").to(device)
+    results = evaluate_nar(nar, config, progress=progress)
+    for algorithm, score in state["best_val"].items():
+        results["algorithms"][algorithm]["validation_score"] = score
+    results.update(
+        steps=state["step"],
+        best_step=state["best_step"],
+        best_val_score=state["best_score"],
+        train_seconds=state["train_seconds"],
+        seconds_per_step=state["train_seconds"] / max(state["step"], 1),
+    )
+    write_json(run_dir / RESULTS, results)
+    with atomic_write(run_dir / RESULTS_MD, overwrite=True, mode="w") as handle:
+        handle.write(results_markdown(results))
+    return results
 
 
 def train_step(
@@ -227,18 +270,40 @@ def train_step(
     """One Adam update on one algorithm's batch; returns the loss.
 
     Gradients are reset to ``None`` first, so the heads of other algorithms
-    get none and Adam does not touch them.
+    get none and Adam does not touch them. In data-parallel training
+    ``features`` is this process's share of the global batch: each loss term is
+    divided by its global element count and the gradients (and the loss
+    returned) are summed over the processes, which makes the update the one of
+    the global batch.
     """
+    distributed = world().distributed
     optimizer.zero_grad(set_to_none=True)
     output = nar(features)
-    loss, _ = nar.loss(features, output)
+    loss, _ = nar.loss(features, output, all_reduce_sum if distributed else None)
     loss.backward()
+    all_reduce_gradients(nar.parameters())
     if grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(
             [p for p in nar.parameters() if p.grad is not None], grad_clip
         )
     optimizer.step()
-    return float(loss.detach())
+    return sum_floats([float(loss.detach())])[0]
+
+
+def shard_features(features: Features, current: World) -> Features:
+    """This process's rows of a global batch (all of it in a single process):
+    ``rank, rank + size, ...``, with the global batch's number of steps.
+
+    Raises:
+        ValueError: fewer rows than processes.
+    """
+    if not current.distributed:
+        return features
+    if features.batch_size < current.size:
+        raise ValueError(
+            f"a batch of {features.batch_size} cannot be shared by {current.size} processes"
+        )
+    return features.rows(current.rows(features.batch_size, features.lengths.device))
 
 
 def validation_batches(config: RunConfig, algorithm: str) -> Iterator[Features]:
@@ -382,15 +447,13 @@ def _save_last(
     optimizer: torch.optim.Optimizer,
     streams: dict[str, TaskStream],
     state: dict,
-    device: torch.device,
+    rng: list[dict[str, torch.Tensor]],
 ) -> None:
-    rng = {"torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        rng["cuda"] = torch.cuda.get_rng_state(device)
     train_state = {
         **state,
         "data": {a: s.state_dict() for a, s in streams.items()},
-        "rng": rng,
+        "rng": rng[0],
+        "rng_processes": rng,
     }
     save_checkpoint(
         checkpoint_path(run_dir, "last"),
@@ -429,12 +492,11 @@ def _restore(
         train_state = payload["train_state"]
         for algorithm, stream in streams.items():
             stream.load_state_dict(train_state["data"][algorithm])
-        torch.set_rng_state(train_state["rng"]["torch"])
-        if device.type == "cuda" and "cuda" in train_state["rng"]:
-            torch.cuda.set_rng_state(train_state["rng"]["cuda"], device)
+        restore_rng_states(train_state.get("rng_processes", [train_state["rng"]]), device)
     except (KeyError, RuntimeError, ValueError) as error:
         raise CheckpointError(f"{path} does not fit this run: {error}") from None
     keys = ("step", "best_score", "best_step", "best_val", "train_seconds")
     state = {k: train_state[k] for k in keys}
-    truncate_metrics(run_dir / METRICS, state["step"])
+    if world().is_main:
+        truncate_metrics(run_dir / METRICS, state["step"])
     return state

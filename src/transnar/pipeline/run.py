@@ -16,7 +16,9 @@ done, resuming an interrupted one):
 4. ``report``: ``report.md`` and ``report.html`` (:func:`transnar.report.write_report`).
 
 The trainers resume exactly from their ``checkpoints/last.pt``, so a run
-killed in the middle of a stage continues from its last checkpoint.
+killed in the middle of a stage continues from its last checkpoint. Under
+``torchrun`` the trainers are data-parallel and the other stages run on rank 0
+(:mod:`transnar.pipeline.stages`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 
 from transnar import __version__
 from transnar._config import flatten
+from transnar._distributed import barrier, world
 from transnar._files import OutputExistsError, atomic_write
 from transnar._runs import resolve_device, torch_threads, write_json
 from transnar.pipeline.config import RunPipelineConfig, to_yaml
@@ -117,7 +120,9 @@ def run_pipeline(
     stages = build_stages(config, run_dir, progress)
     # refused before anything is written; run_stages checks again, harmlessly
     check_configs(stages, {s.name: read_record(run_dir, s.name) for s in stages}, force)
-    write_config(config, run_dir)
+    barrier()  # every process has checked the run directory before rank 0 writes
+    if world().is_main:
+        write_config(config, run_dir)
     outcomes = run_stages(run_dir, stages, force=force, stop_after=stop_after, log=log)
     done = [o.name for o in outcomes]
     report = [run_dir / REPORT_MD, run_dir / REPORT_HTML] if "report" in done else []
@@ -208,6 +213,7 @@ def nar_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) -
         _without(nar.to_dict(), NAR_UNHASHED, "nar."),
         (f"{NAR_DIR}/checkpoints/best.pt", f"{NAR_DIR}/results.json"),
         run,
+        distributed=True,
     )
 
 
@@ -246,6 +252,7 @@ def lm_stage(
         (f"{model.name}/{MODEL_DIR}",),
         run,
         inputs=("data", "nar") if model.use_nar else ("data",),
+        distributed=True,
     )
 
 

@@ -20,6 +20,11 @@ after) and the hash of its outputs.
 A stage whose *config* changed since it was recorded is refused, before
 anything runs (:class:`StageConfigError`), unless ``force``: then it, and the
 stages whose inputs change with it, run again; the other stages are kept.
+
+In data-parallel training (``torchrun``, :mod:`transnar._distributed`) every
+process runs the pipeline: the ``distributed`` stages (the trainers) run on all
+of them, the others on rank 0 alone while the rest wait; rank 0 writes the
+records and the log, and all processes meet after each stage.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from typing import Any
 
 from transnar import __version__
 from transnar._config import flatten
+from transnar._distributed import barrier, world
 from transnar._runs import write_json
 from transnar.pipeline.layout import STAGES_DIR
 
@@ -56,6 +62,8 @@ class Stage:
         run: ``run(resume)`` makes the outputs; ``resume`` says that an
             interrupted attempt with the same config and inputs may be continued.
         inputs: the stages whose outputs it reads.
+        distributed: run by every process in data-parallel training (a
+            trainer); otherwise by rank 0 alone.
     """
 
     name: str
@@ -64,6 +72,7 @@ class Stage:
     outputs: tuple[str, ...]
     run: Callable[[bool], None]
     inputs: tuple[str, ...] = ()
+    distributed: bool = False
 
     def config_sha256(self) -> str:
         return _sha256_json(self.config)
@@ -103,12 +112,14 @@ def run_stages(
         ValueError: ``stop_after`` names no stage.
     """
     run_dir = Path(run_dir)
-    log = log or _print
+    main = world().is_main
+    log = (log or _print) if main else _silent
     names = [stage.name for stage in stages]
     if stop_after is not None and stop_after not in names:
         raise ValueError(f"no stage {stop_after!r} to stop after (stages: {', '.join(names)})")
     records = {stage.name: read_record(run_dir, stage.name) for stage in stages}
     check_configs(stages, records, force)
+    barrier()  # every process has read the records before rank 0 writes any
     outputs: dict[str, str] = {}
     outcomes = []
     start = time.perf_counter()
@@ -140,7 +151,9 @@ def run_stages(
 
 def _run(run_dir: Path, stage: Stage, inputs: dict[str, str], resume: bool) -> tuple[str, float]:
     """Runs one stage between its ``running`` and ``done`` records; its output hash
-    and seconds."""
+    and seconds. Rank 0 writes the records; a stage that is not ``distributed``
+    runs on rank 0 alone."""
+    main = world().is_main
     record = {
         "stage": stage.name,
         "status": "running",
@@ -150,9 +163,12 @@ def _run(run_dir: Path, stage: Stage, inputs: dict[str, str], resume: bool) -> t
         "transnar_version": __version__,
         "config": dict(stage.config),
     }
-    write_json(record_path(run_dir, stage.name), record)
+    if main:
+        write_json(record_path(run_dir, stage.name), record)
     started = time.perf_counter()
-    stage.run(resume)
+    if main or stage.distributed:
+        stage.run(resume)
+    barrier()
     seconds = time.perf_counter() - started
     output = outputs_sha256(run_dir, stage.outputs)
     if output is None:
@@ -160,7 +176,8 @@ def _run(run_dir: Path, stage: Stage, inputs: dict[str, str], resume: bool) -> t
     record.update(
         status="done", output_sha256=output, finished=_now(), seconds=seconds, resumed=resume
     )
-    write_json(record_path(run_dir, stage.name), record)
+    if main:
+        write_json(record_path(run_dir, stage.name), record)
     return output, seconds
 
 
@@ -262,6 +279,10 @@ def _now() -> str:
 
 def _print(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+def _silent(line: str) -> None:
+    """The log of processes other than rank 0."""
 
 
 __all__ = [

@@ -19,6 +19,7 @@ A run directory holds::
                          seconds (of which batch assembly and the NAR), tokens/s;
                          per validation: the validation loss, overall and per
                          algorithm
+    tensorboard/         the same metrics as TensorBoard events (when installed)
     checkpoints/last.pt  trainable weights, optimizer, step, random states and
                          the data position: resuming continues exactly
     nar/                 the NAR run, when the NAR was trained for this run
@@ -49,10 +50,21 @@ import torch
 from tqdm import tqdm
 
 from transnar import __version__
+from transnar._distributed import (
+    all_reduce_gradients,
+    barrier,
+    device_for,
+    gather_rng_states,
+    process_seed,
+    restore_rng_states,
+    sum_floats,
+    world,
+)
 from transnar._files import CheckpointError, atomic_write
 from transnar._runs import (
+    TENSORBOARD_DIR,
+    MetricsLog,
     check_finite,
-    log_record,
     prepare_run_dir,
     read_torch_file,
     resolve_device,
@@ -88,7 +100,7 @@ LAST = "last.pt"
 MODEL_DIR = "model"
 NAR_DIR = "nar"
 RUN_FILES = (CONFIG, METRICS, SUMMARY)
-RUN_DIRS = (CHECKPOINTS, MODEL_DIR, NAR_DIR)
+RUN_DIRS = (CHECKPOINTS, MODEL_DIR, NAR_DIR, TENSORBOARD_DIR)
 # set from the NAR when it is loaded
 NAR_WIDTHS = ("model.nar_node_dim", "model.nar_edge_dim")
 FORMAT = "transnar-lm-checkpoint"
@@ -153,22 +165,32 @@ def train(
     run_dir = Path(run_dir)
     config = resolve_pretrained_lm(config)
     oc, rc = config.optim, config.train
-    device = resolve_device(rc.device)
+    current = world()
+    device = device_for(resolve_device(rc.device))
+    if oc.micro_batch_size < current.size:
+        raise ValueError(
+            f"a micro-batch of {oc.micro_batch_size} (optim.batch_size / optim.grad_accum) "
+            f"cannot be shared by {current.size} processes"
+        )
+    if not current.is_main:
+        progress = False
     with torch_threads(rc.threads):
         checkpoint = None
         if resume:
             # a run resumed with another config is refused before anything is done
             checkpoint = read_checkpoint(run_dir / CHECKPOINTS / LAST, "nothing to resume: ")
             _check_resumable(checkpoint, config, NAR_WIDTHS)
-        else:
+        elif current.is_main:
             prepare_run_dir(run_dir, overwrite, RUN_FILES, RUN_DIRS)
+        barrier()
 
         # The frozen NAR first: it fixes the widths the cross-attention reads.
         nar = obtain_nar(config, run_dir, device, progress) if config.use_nar else None
         config = resolve_nar_dims(config, nar)
         if checkpoint is not None:
             _check_resumable(checkpoint, config)
-        write_json(run_dir / CONFIG, {"transnar_version": __version__, **config.to_dict()})
+        if current.is_main:
+            write_json(run_dir / CONFIG, {"transnar_version": __version__, **config.to_dict()})
 
         tokenizer = build_tokenizer(config.model.lm)
         L = config.model.lm.max_position
@@ -181,6 +203,8 @@ def train(
             for dataset in (train_set, val_set):
                 cache_memory(dataset, model, rc.eval_batch_size, device, progress)
         optimizer = make_optimizer(model, oc)
+        if current.distributed:  # the same weights, but each process its own dropout
+            torch.manual_seed(process_seed(rc.seed, current.rank))
         sampler = BatchSampler(
             train_set.groups,
             train_set.lengths,
@@ -197,6 +221,7 @@ def train(
             state = _restore(run_dir, checkpoint, model, optimizer, sampler, positions, nar_hash)
 
         model.train()
+        resume_step = state["step"] if checkpoint is not None else None
         bar = tqdm(
             total=total,
             initial=state["step"],
@@ -205,7 +230,7 @@ def train(
             disable=(not progress) if progress is not None else None,
             dynamic_ncols=True,
         )
-        with bar, open(run_dir / METRICS, "a") as metrics:
+        with bar, MetricsLog(run_dir / METRICS, resume_step, current.is_main) as metrics:
             while state["step"] < total:
                 lr = learning_rate(state["step"], oc, total)
                 for group in optimizer.param_groups:
@@ -224,7 +249,7 @@ def train(
                 state["train_seconds"] += record["seconds"]
                 state["loss"] = record["loss"]
                 epoch = sampler.epoch + sampler.position / sampler.batches_per_epoch
-                log_record(metrics, {"step": state["step"], "epoch": epoch, "lr": lr, **record})
+                metrics.log({"step": state["step"], "epoch": epoch, "lr": lr, **record})
                 bar.update(1)
                 bar.set_postfix(
                     loss=f"{record['loss']:.4f}",
@@ -234,10 +259,12 @@ def train(
                 if state["step"] % rc.eval_every == 0 or state["step"] == total:
                     val = estimate_loss(model, val_set, val_batches, rc.seed, autocast)
                     state["val_loss"] = val["loss"]
-                    log_record(
-                        metrics, {"step": state["step"], "val_loss": val["loss"], "val": val["val"]}
-                    )
-                    _save_last(run_dir, config, model, optimizer, sampler, positions, state)
+                    metrics.log({"step": state["step"], "val_loss": val["loss"], "val": val["val"]})
+                    rng = gather_rng_states(device)  # every process's
+                    if current.is_main:
+                        _save_last(
+                            run_dir, config, model, optimizer, sampler, positions, state, rng
+                        )
                     bar.set_postfix(
                         loss=f"{record['loss']:.4f}",
                         val=f"{val['loss']:.4f}",
@@ -247,7 +274,9 @@ def train(
 
         if model.nar is not None and state_sha256(model.nar) != nar_hash:
             raise RuntimeError("the NAR's weights changed during training (they must be frozen)")
-        model_dir = model.save_pretrained(run_dir / MODEL_DIR, overwrite=True)
+        model_dir = run_dir / MODEL_DIR
+        if current.is_main:
+            model.save_pretrained(model_dir, overwrite=True)
         tokens_per_second = state["tokens"] / max(state["train_seconds"], 1e-9)
         summary = {
             "transnar_version": __version__,
@@ -266,7 +295,9 @@ def train(
             "nar_sha256": nar_hash,
             "model_dir": MODEL_DIR,
         }
-        write_json(run_dir / SUMMARY, summary)
+        if current.is_main:
+            write_json(run_dir / SUMMARY, summary)
+        barrier()
     return TrainResult(
         run_dir,
         config,
@@ -294,7 +325,11 @@ def train_step(
 
     Each micro-batch's loss (a mean over its answer tokens) is weighted by its
     share of the step's answer tokens, so the step minimises the mean over all
-    of them, however they are split.
+    of them, however they are split. In data-parallel training every process
+    is given the step's whole micro-batches (on the CPU) and draws their random
+    positions, but runs only its rows of each (:meth:`World.rows`), weighted by
+    their share of the step's answer tokens; the gradients are then summed over
+    the processes, which makes the update the same.
 
     Returns:
         ``loss`` (the step's mean over answer tokens), ``grad_norm`` (before
@@ -304,9 +339,17 @@ def train_step(
     started = time.perf_counter()
     device = next(model.lm.parameters()).device
     optimizer.zero_grad(set_to_none=True)
+    current = world()
     targets = sum(b.num_targets for b in batches)
     loss_sum, nar_seconds = 0.0, 0.0
     for batch in batches:
+        drawn = batch_positions(model, batch, positions)  # (B, T) or None
+        if current.distributed:
+            rows = current.rows(batch.batch_size)
+            batch = batch.rows(rows)
+            drawn = None if drawn is None else drawn.index_select(0, rows)
+        if batch.num_targets == 0:
+            continue
         batch = batch.to(device)
         nar_started = time.perf_counter()
         memory = graph_memory(model, batch)  # fp32, no_grad: outside autocast
@@ -314,7 +357,7 @@ def train_step(
         with autocast or contextlib.nullcontext():
             output = model(
                 batch.input_ids,
-                positions=batch_positions(model, batch, positions),
+                positions=None if drawn is None else drawn.to(device),
                 labels=batch.labels,
                 memory=memory,
             )
@@ -322,12 +365,17 @@ def train_step(
         (output.loss * weight).backward()
         loss_sum += float(output.loss.detach()) * weight
     parameters = model.trainable_parameters()
+    if current.distributed:  # every process sends every gradient, if only zeros
+        for p in parameters:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        all_reduce_gradients(parameters)
     grad_norm = torch.nn.utils.clip_grad_norm_(parameters, grad_clip if grad_clip > 0 else math.inf)
     optimizer.step()
     seconds = time.perf_counter() - started
     tokens = sum(b.num_tokens for b in batches)
     return {
-        "loss": loss_sum,
+        "loss": sum_floats([loss_sum])[0],
         "grad_norm": float(grad_norm),
         "tokens": tokens,
         "targets": targets,
@@ -380,26 +428,33 @@ def estimate_loss(
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     device = next(model.lm.parameters()).device
-    sums: dict[str, float] = {}
-    counts: dict[str, int] = {}
+    current = world()
+    algorithms = sorted({str(dataset.algorithms[indices[0]]) for indices in batches})
+    sums = dict.fromkeys(algorithms, 0.0)
+    counts = dict.fromkeys(algorithms, 0.0)
     try:
-        for indices in batches:
-            batch = dataset.batch(indices).to(device)
+        for k, indices in enumerate(batches):
+            batch = dataset.batch(indices)
+            positions = batch_positions(model, batch, generator)  # every batch's, in order
+            if k % current.size != current.rank:
+                continue
+            batch = batch.to(device)
             memory = graph_memory(model, batch)
             with autocast or contextlib.nullcontext():
                 output = model(
                     batch.input_ids,
-                    positions=batch_positions(model, batch, generator),
+                    positions=None if positions is None else positions.to(device),
                     labels=batch.labels,
                     memory=memory,
                 )
-            sums[batch.algorithm] = sums.get(batch.algorithm, 0.0) + float(output.loss) * (
-                batch.num_targets
-            )
-            counts[batch.algorithm] = counts.get(batch.algorithm, 0) + batch.num_targets
+            sums[batch.algorithm] += float(output.loss) * batch.num_targets
+            counts[batch.algorithm] += batch.num_targets
     finally:
         model.train(was_training)
-    per_algorithm = {a: sums[a] / counts[a] for a in sums}
+    totals = sum_floats([*sums.values(), *counts.values()])  # over the processes
+    sums = dict(zip(algorithms, totals[: len(algorithms)], strict=True))
+    counts = dict(zip(algorithms, totals[len(algorithms) :], strict=True))
+    per_algorithm = {a: sums[a] / counts[a] for a in algorithms if counts[a]}
     return {"loss": sum(sums.values()) / sum(counts.values()), "val": per_algorithm}
 
 
@@ -550,12 +605,10 @@ def _save_last(
     sampler: BatchSampler,
     positions: torch.Generator,
     state: dict,
+    rng: list[dict[str, torch.Tensor]],
 ) -> None:
-    """Writes ``checkpoints/last.pt`` atomically: everything the rest of the run needs."""
-    device = next(model.lm.parameters()).device
-    rng = {"torch": torch.get_rng_state(), "positions": positions.get_state()}
-    if device.type == "cuda":
-        rng["cuda"] = torch.cuda.get_rng_state(device)
+    """Writes ``checkpoints/last.pt`` atomically: everything the rest of the run needs
+    (``rng``: every process's torch random states, :func:`gather_rng_states`)."""
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -569,7 +622,8 @@ def _save_last(
             **state,
             "nar_sha256": state_sha256(model.nar) if model.nar is not None else None,
             "data": sampler.state_dict(),
-            "rng": rng,
+            "rng": {**rng[0], "positions": positions.get_state()},
+            "rng_processes": rng,
         },
     }
     with atomic_write(run_dir / CHECKPOINTS / LAST, overwrite=True) as handle:
@@ -642,15 +696,14 @@ def _restore(
         optimizer.load_state_dict(checkpoint["optimizer"])
         sampler.load_state_dict(train_state["data"])
         rng = train_state["rng"]
-        torch.set_rng_state(rng["torch"])
         positions.set_state(rng["positions"])
         device = next(model.lm.parameters()).device
-        if device.type == "cuda" and "cuda" in rng:
-            torch.cuda.set_rng_state(rng["cuda"], device)
+        restore_rng_states(train_state.get("rng_processes", [rng]), device)
     except (KeyError, RuntimeError, ValueError) as error:
         raise CheckpointError(f"{path} does not fit this run: {error}") from None
     state = {k: train_state[k] for k in ("step", "tokens", "train_seconds", "loss", "val_loss")}
-    truncate_metrics(run_dir / METRICS, state["step"])
+    if world().is_main:
+        truncate_metrics(run_dir / METRICS, state["step"])
     return state
 
 

@@ -1,0 +1,193 @@
+"""Data-parallel training: 2 processes (gloo, CPU) make the updates of 1 process.
+
+The 2-process runs are started with ``torch.multiprocessing`` and the
+``torchrun`` environment variables; each test compares the loss curves (and
+validation) of a 2-process run with those of a 1-process run of the same
+config and global batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from tests.training_helpers import (
+    losses_of,
+    records,
+    tiny_config,
+    val_losses_of,
+    write_nar_checkpoint,
+)
+from transnar import _distributed
+from transnar._distributed import World
+from transnar.nar import training as nar_training
+from transnar.nar.run_config import apply_overrides as nar_overrides
+from transnar.nar.run_config import preset as nar_preset
+from transnar.training import loop as lm_training
+
+pytestmark = pytest.mark.skipif(
+    not torch.distributed.is_available(), reason="this torch build has no torch.distributed"
+)
+
+# bfs and minimum: no Gumbel noise or teacher forcing, so 2 processes can match 1 exactly
+NAR_OVERRIDES = (
+    "algorithms=bfs,minimum",
+    "hidden_dim=8",
+    "steps=6",
+    "batch_size=6",
+    "eval_every=3",
+    "val_count=4",
+    "test_count=4",
+    "test_sizes=6",
+    "threads=1",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _worker(rank: int, size: int, port: int, job: str, args: tuple) -> None:
+    os.environ.update(
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(size),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
+    _distributed.init_from_env()
+    try:
+        if job == "nar":
+            nar_training.train(*args, progress=False)
+        else:
+            lm_training.train(*args, progress=False)
+    finally:
+        _distributed.shutdown()
+
+
+def run_in_processes(size: int, job: str, *args) -> None:
+    """``job`` (``nar`` or ``lm`` training with ``args``) in ``size`` processes."""
+    mp.start_processes(
+        _worker, args=(size, _free_port(), job, args), nprocs=size, start_method="spawn"
+    )
+
+
+def _close(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> None:
+    assert [step for step, _ in a] == [step for step, _ in b]
+    assert torch.allclose(
+        torch.tensor([v for _, v in a], dtype=torch.float64),
+        torch.tensor([v for _, v in b], dtype=torch.float64),
+        rtol=1e-5,
+        atol=1e-6,
+    ), (a, b)
+
+
+def nar_losses(run_dir: Path) -> list[tuple[int, float]]:
+    return [(r["step"], sum(r["loss"].values())) for r in records(run_dir) if "loss" in r]
+
+
+def test_two_processes_train_the_nar_as_one(tmp_path):
+    config = nar_overrides(nar_preset("tiny"), list(NAR_OVERRIDES))
+    nar_training.train(config, tmp_path / "one", progress=False)
+    run_in_processes(2, "nar", config, tmp_path / "two")
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert len(nar_losses(one)) == 6
+    _close(nar_losses(one), nar_losses(two))
+    # the same validation scores, so the same best step and tested weights
+    vals = [[r["val_mean"] for r in records(d) if "val_mean" in r] for d in (one, two)]
+    assert vals[0] == pytest.approx(vals[1], abs=1e-6)
+    results = [json.loads((d / "results.json").read_text()) for d in (one, two)]
+    assert results[0]["best_step"] == results[1]["best_step"]
+    assert results[0]["mean"] == pytest.approx(results[1]["mean"], abs=1e-6)
+    # only rank 0 wrote the run: one line per step and validation
+    assert len(records(two)) == len(records(one))
+
+
+@pytest.mark.parametrize("grad_accum", [1, 2])
+def test_two_processes_train_transnar_as_one(tmp_path, grad_accum):
+    nar = write_nar_checkpoint(tmp_path / "nar.pt")
+    # batch 4: each process takes 2 rows of one micro-batch, or 1 row of each of 2
+    config = tiny_config(nar, f"grad_accum={grad_accum}")
+    lm_training.train(config, tmp_path / "one", progress=False)
+    run_in_processes(2, "lm", config, tmp_path / "two")
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert len(losses_of(one)) == 6
+    _close(losses_of(one), losses_of(two))
+    _close(val_losses_of(one), val_losses_of(two))
+    tokens = [[r["tokens"] for r in records(d) if "tokens" in r] for d in (one, two)]
+    assert tokens[0] == tokens[1]  # every process counts the global batch
+    summaries = [json.loads((d / "summary.json").read_text()) for d in (one, two)]
+    assert summaries[0]["tokens"] == summaries[1]["tokens"]
+
+
+def test_a_two_process_checkpoint_resumes_only_with_two(tmp_path):
+    config = tiny_config(write_nar_checkpoint(tmp_path / "nar.pt"))
+    run_in_processes(2, "lm", config, tmp_path / "run")
+    checkpoint = torch.load(tmp_path / "run/checkpoints/last.pt", weights_only=True)
+    assert len(checkpoint["train_state"]["rng_processes"]) == 2
+    with pytest.raises(lm_training.CheckpointError, match="same number of processes"):
+        lm_training.train(config, tmp_path / "run", resume=True, progress=False)
+
+
+def test_a_micro_batch_smaller_than_the_processes_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(lm_training, "world", lambda: World(0, 5))
+    with pytest.raises(ValueError, match=r"a micro-batch of 4 .* cannot be shared by 5 processes"):
+        lm_training.train(tiny_config(None), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_one_process_helpers_are_the_identity():
+    assert _distributed.world() == World(0, 1, 0)
+    assert list(World(1, 3).shard(8)) == [1, 4, 7]
+    values = torch.tensor([1.0, 2.0])
+    assert _distributed.all_reduce_sum(values) is values
+    assert _distributed.sum_floats([0.5, 2.0]) == [0.5, 2.0]
+    assert _distributed.gather_objects({"a": 1}) == [{"a": 1}]
+    assert _distributed.init_from_env() == World()  # WORLD_SIZE unset
+
+
+def test_a_bad_torchrun_environment_is_one_clear_error(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    monkeypatch.delenv("RANK", raising=False)
+    with pytest.raises(ValueError, match=r"RANK, MASTER_ADDR.* not set: start the processes"):
+        _distributed.init_from_env()
+
+
+@pytest.mark.slow
+def test_torchrun_runs_the_whole_pipeline(tmp_path):
+    """``torchrun --nproc-per-node 2 -m transnar run --preset tiny`` (about 3 minutes)."""
+    out = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-port",
+        str(_free_port()),
+        "-m",
+        "transnar",
+        "run",
+        "--preset",
+        "tiny",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (out / "report.md").is_file()
+    assert done.stdout.count("report.md") == 1  # rank 0 alone prints

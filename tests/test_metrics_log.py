@@ -1,0 +1,56 @@
+"""MetricsLog: metrics.jsonl and TensorBoard scalars, resumed without duplicates."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from tests.training_helpers import records, tiny_config
+from transnar._runs import TENSORBOARD_DIR, MetricsLog
+from transnar.training import train
+
+
+def scalars(run_dir, tag: str) -> list[tuple[int, float]]:
+    events = EventAccumulator(str(run_dir / TENSORBOARD_DIR))
+    events.Reload()
+    return [(e.step, pytest.approx(e.value)) for e in events.Scalars(tag)]
+
+
+def test_records_become_lines_and_scalars(tmp_path):
+    with MetricsLog(tmp_path / "metrics.jsonl") as log:
+        log.log({"step": 1, "loss": {"bfs": 0.5, "dfs": 1.5}, "lr": 0.1, "best": True})
+        log.log({"step": 2, "loss": {"bfs": 0.25, "dfs": 1.0}, "lr": 0.2, "note": "x"})
+    lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert lines[1] == {"step": 2, "loss": {"bfs": 0.25, "dfs": 1.0}, "lr": 0.2, "note": "x"}
+    assert scalars(tmp_path, "loss/bfs") == [(1, 0.5), (2, 0.25)]
+    assert scalars(tmp_path, "lr") == [(1, 0.1), (2, 0.2)]
+    tags = EventAccumulator(str(tmp_path / TENSORBOARD_DIR)).Reload().Tags()["scalars"]
+    assert sorted(tags) == ["loss/bfs", "loss/dfs", "lr"]  # no step, bool or text
+
+
+def test_a_resumed_log_replaces_the_steps_after_the_checkpoint(tmp_path):
+    with MetricsLog(tmp_path / "metrics.jsonl") as log:
+        for step in range(1, 5):
+            log.log({"step": step, "loss": float(step)})
+    # the run resumes from a checkpoint at step 2: steps 3 and 4 are logged again
+    with MetricsLog(tmp_path / "metrics.jsonl", resume_step=2) as log:
+        for step in (3, 4):
+            log.log({"step": step, "loss": 10.0 * step})
+    assert scalars(tmp_path, "loss") == [(1, 1.0), (2, 2.0), (3, 30.0), (4, 40.0)]
+
+
+def test_a_disabled_log_writes_nothing(tmp_path):
+    with MetricsLog(tmp_path / "metrics.jsonl", enabled=False) as log:
+        log.log({"step": 1, "loss": 1.0})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_training_writes_tensorboard_events(tmp_path):
+    train(tiny_config(None), tmp_path / "run", progress=False)
+    losses = [
+        (r["step"], pytest.approx(r["loss"])) for r in records(tmp_path / "run") if "loss" in r
+    ]
+    assert scalars(tmp_path / "run", "loss") == losses
+    assert [step for step, _ in scalars(tmp_path / "run", "val/bfs")] == [2, 4, 6]
