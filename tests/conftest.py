@@ -1,4 +1,4 @@
-"""Shared fixtures: the reference dump cache."""
+"""Shared fixtures: one torch thread, the reference dump cache."""
 
 from __future__ import annotations
 
@@ -6,6 +6,19 @@ import os
 from pathlib import Path
 
 import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """Every test on one torch thread: the tests' tiny models are dominated by
+    per-op overhead, which intra-op threads only add to (much more so on a busy
+    machine). Restored at the end."""
+    import torch  # here: collecting the tests must not need it
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

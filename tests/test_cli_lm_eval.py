@@ -8,22 +8,14 @@ import json
 import pytest
 import torch
 
+from tests.cli_helpers import run_cli
 from tests.evaluation_helpers import saved_model
-from transnar import cli
 from transnar.clrs import sample
 from transnar.clrs.text import format_example
 from transnar.evaluation import PLOTS
 
 QUESTION = "bfs:\ns: 0, A: [[1 1 0 0], [1 1 1 0], [0 1 1 1], [0 0 1 1]]\npi:\n"
 FAST = ["--count", "2", "--sizes", "4", "5", "--no-progress"]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -35,16 +27,6 @@ def models(tmp_path_factory):
         "transnar": saved_model(root / "transnar"),
         "baseline": saved_model(root / "baseline", use_nar=False),
     }
-
-
-def run_cli(argv, capsys):
-    """(exit status, stdout, stderr) of ``transnar ARGV`` in this process."""
-    try:
-        status = cli.main(argv)
-    except SystemExit as exit_info:
-        status = exit_info.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def assert_one_error_line(status, err, *fragments):

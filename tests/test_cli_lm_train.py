@@ -5,31 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
+from tests.cli_helpers import run_cli
 from tests.training_helpers import FAST, losses_of, write_nar_checkpoint
 from transnar.cli import lm as lm_cli
 from transnar.cli import main
 from transnar.model import TransNAR
 from transnar.training import PRESETS
-
-
-def run_cli(argv, capsys):
-    """(exit status, stdout, stderr) of ``transnar ARGV`` in this process."""
-    try:
-        status = main([str(a) for a in argv])
-    except SystemExit as exit_info:
-        status = exit_info.code
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

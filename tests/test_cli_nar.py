@@ -7,31 +7,13 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
+from tests.cli_helpers import run_cli
 from transnar.cli import main
 from transnar.cli import nar as nar_cli
 from transnar.nar.run_config import PRESETS
 
 FAST = ["steps=2", "eval_every=1", "val_count=4", "test_count=4", "batch_size=2", "threads=1"]
-
-
-def run_cli(argv, capsys):
-    """(exit status, stdout, stderr) of ``transnar ARGV`` in this process."""
-    try:
-        status = main(argv)
-    except SystemExit as exit_info:
-        status = exit_info.code
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

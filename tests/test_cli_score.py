@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from tests.cli_helpers import run_cli
 from transnar import clrs
-from transnar.cli import main
 from transnar.clrs.text import format_example
 from transnar.clrs.text.answers import AnswerScores
 from transnar.clrs.text.scoring import (
@@ -48,16 +48,6 @@ def predictions(tmp_path):
     ]
     assert bfs == "[3 3 0 3]\n\n"
     return write_jsonl(tmp_path / "predictions.jsonl", rows)
-
-
-def run_cli(argv, capsys):
-    """(exit status, stdout, stderr) of ``transnar ARGV`` in this process."""
-    try:
-        status = main(argv)
-    except SystemExit as exit_info:
-        status = exit_info.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def test_help(capsys):

@@ -29,14 +29,6 @@ from transnar.nar.embeddings import embed
 ALGORITHMS = ("bfs", "insertion_sort")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def tokenizer() -> CharTokenizer:
     return CharTokenizer()

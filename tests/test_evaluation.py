@@ -33,14 +33,6 @@ from transnar.nar import Features
 SMALL = {"algorithms": ("bfs", "insertion_sort"), "sizes": (4, 5), "count": 3, "batch_size": 2}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def transnar():
     return tiny_model(use_nar=True)

@@ -43,14 +43,6 @@ from transnar.training import loop as loop_module
 from transnar.training.loop import batch_positions
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def nar_path(tmp_path_factory):
     return write_nar_checkpoint(tmp_path_factory.mktemp("nar") / "nar.pt")

@@ -6,7 +6,6 @@ import json
 import shutil
 
 import pytest
-import torch
 
 from tests.pipeline_helpers import FAST, fast_config, lm_losses, run_fast, scores, statuses
 from transnar.cli import main
@@ -23,14 +22,6 @@ STAGES = [
     "eval-transnar-s0",
     "report",
 ]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

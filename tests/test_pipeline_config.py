@@ -9,8 +9,9 @@ import pytest
 import torch
 import yaml
 
+from tests.cli_helpers import run_cli
 from transnar.cli import main
-from transnar.cli import run as run_cli
+from transnar.cli import run as run_command
 from transnar.nar.run_config import preset as nar_preset
 from transnar.pipeline import (
     PRESETS,
@@ -26,16 +27,6 @@ from transnar.training import apply_overrides as apply_overrides_lm
 from transnar.training import preset as lm_preset
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-
-
-def run_cli_main(argv, capsys):
-    """(exit status, stdout, stderr) of ``transnar ARGV`` in this process."""
-    try:
-        status = main([str(a) for a in argv])
-    except SystemExit as exit_info:
-        status = exit_info.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -113,14 +104,14 @@ def test_bad_overrides_are_errors_naming_the_key(override, message):
     ],
 )
 def test_the_command_line_gives_one_line_errors(tmp_path, capsys, argv, message):
-    status, out, err = run_cli_main(["run", "--out", tmp_path / "run", *argv], capsys)
+    status, out, err = run_cli(["run", "--out", tmp_path / "run", *argv], capsys)
     assert status == 2 and out == ""
     assert err.startswith("transnar: error: ") and err.count("\n") == 1 and message in err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_a_missing_gpu_is_an_error_before_anything_is_written(tmp_path, capsys):
-    status, _, err = run_cli_main(["run", "--out", tmp_path / "run", "--device", "cuda"], capsys)
+    status, _, err = run_cli(["run", "--out", tmp_path / "run", "--device", "cuda"], capsys)
     assert status == 2 and "CUDA is not available" in err and err.count("\n") == 1
     assert not (tmp_path / "run").exists()
 
@@ -128,26 +119,26 @@ def test_a_missing_gpu_is_an_error_before_anything_is_written(tmp_path, capsys):
 def test_a_bad_yaml_file_is_an_error_naming_the_file_and_key(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("lm:\n  optim:\n    stepz: 3\n")
-    status, _, err = run_cli_main(["run", "--config", bad, "--dry-run"], capsys)
+    status, _, err = run_cli(["run", "--config", bad, "--dry-run"], capsys)
     assert status == 2 and f"{bad}: unknown config key 'lm.optim.stepz'" in err
     bad.write_text("lm: [1, 2\n")
-    status, _, err = run_cli_main(["run", "--config", bad, "--dry-run"], capsys)
+    status, _, err = run_cli(["run", "--config", bad, "--dry-run"], capsys)
     assert status == 2 and "is not valid YAML" in err and err.count("\n") == 1
     bad.write_text("- a list\n")
-    status, _, err = run_cli_main(["run", "--config", bad, "--dry-run"], capsys)
+    status, _, err = run_cli(["run", "--config", bad, "--dry-run"], capsys)
     assert status == 2 and "must hold a mapping" in err
 
 
 def test_dry_run_prints_the_resolved_config(tmp_path, capsys):
     small = CONFIGS / "small.yaml"
     argv = ["run", "--config", small, "--device", "cpu", "--threads", "1", "lm.optim.steps=5"]
-    status, out, _ = run_cli_main([*argv, "--dry-run"], capsys)
+    status, out, _ = run_cli([*argv, "--dry-run"], capsys)
     assert status == 0
     expected = apply_overrides(preset("small"), ["nar.train.threads=1", "lm.train.threads=1"])
     assert from_mapping(yaml.safe_load(out), preset("tiny")) == apply_overrides(
         expected, ["lm.optim.steps=5"]
     )
-    status, out, _ = run_cli_main(["run", "--algorithms", "bfs", "--dry-run"], capsys)
+    status, out, _ = run_cli(["run", "--algorithms", "bfs", "--dry-run"], capsys)
     config = from_mapping(yaml.safe_load(out), preset("tiny"))
     assert config.nar.nar.algorithms == config.lm.data.algorithms == ("bfs",)
 
@@ -159,4 +150,4 @@ def test_help_explains_presets_stages_and_examples(capsys):
     out = capsys.readouterr().out
     for text in ("tiny", "small", "paper", "--force", "KEY=VALUE", "eval-<model>", "examples:"):
         assert text in out
-    assert tuple(PRESETS) == run_cli.PRESET_NAMES
+    assert tuple(PRESETS) == run_command.PRESET_NAMES

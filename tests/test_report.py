@@ -8,9 +8,9 @@ import shutil
 import pytest
 import torch
 
+from tests.cli_helpers import run_cli
 from tests.evaluation_helpers import results_document
 from tests.pipeline_helpers import run_fast
-from transnar.cli import main
 from transnar.report import load_run, write_report
 from transnar.report.curves import moving_average
 from transnar.report.html import markdown_to_html
@@ -24,16 +24,6 @@ FIGURES = {
     "lm_loss.png",
     "nar_training.png",
 }
-
-
-def run_cli(argv, capsys):
-    """(exit status, stdout, stderr) of ``transnar ARGV`` in this process."""
-    try:
-        status = main([str(a) for a in argv])
-    except SystemExit as exit_info:
-        status = exit_info.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import dataclasses
 import difflib
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from transnar.clrs.specs import CLRS30_ALGORITHMS
@@ -141,6 +141,17 @@ def apply_overrides(config: Any, overrides: Iterable[str] | Mapping[str, Any]) -
         return _replace(config, changes)
     except TypeError as error:  # a typed value of the wrong kind
         raise ValueError(f"bad config override: {error}") from None
+
+
+def make_preset(presets: Mapping[str, Callable[[], Any]], name: str) -> Any:
+    """``presets[name]()``: a preset's config.
+
+    Raises:
+        ValueError: an unknown preset name (naming the known ones).
+    """
+    if name not in presets:
+        raise ValueError(f"unknown preset {name!r} (choose from {', '.join(presets)})")
+    return presets[name]()
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

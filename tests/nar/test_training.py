@@ -41,15 +41,6 @@ from transnar.nar.training import evaluate_nar, train, train_step
 FAST = ["steps=6", "eval_every=2", "val_count=8", "test_count=8", "threads=1", "batch_size=4"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small models run fastest on one thread (and do not fight other work for cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny(*overrides: str) -> RunConfig:
     return apply_overrides(preset("tiny"), [*FAST, *overrides])
 

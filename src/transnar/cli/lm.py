@@ -12,6 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
+from transnar.cli._arguments import add_config_arguments
+
 # The handlers import torch (through transnar.training) themselves, so that the
 # other commands and --help start without loading it.
 PRESET_NAMES = ("tiny", "small", "paper")  # transnar.training.config.PRESETS
@@ -131,11 +133,7 @@ def register_train(actions: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--force", action="store_true", help="start a new run in a non-empty RUN_DIR"
     )
-    parser.add_argument("--no-progress", action="store_true", help="do not show progress bars")
-    parser.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
-    parser.add_argument(
-        "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides (see below)"
-    )
+    add_config_arguments(parser)
     parser.set_defaults(handler=run_train)
 
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from transnar._files import atomic_write, refuse_existing
+from transnar.cli._arguments import add_config_arguments
 
 # The handlers import transnar.nar (and so torch) themselves, so that the other
 # commands and --help start without loading torch.
@@ -109,11 +110,7 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--force", action="store_true", help="start a new run in a non-empty RUN_DIR"
     )
-    parser.add_argument("--no-progress", action="store_true", help="do not show progress bars")
-    parser.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
-    parser.add_argument(
-        "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides (see below)"
-    )
+    add_config_arguments(parser)
     parser.set_defaults(handler=run_train)
 
 

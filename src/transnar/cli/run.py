@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from transnar.cli._arguments import add_config_arguments
+
 # The handler imports the pipeline (and so torch) itself, so that --help is fast.
 PRESET_NAMES = ("tiny", "small", "paper")  # transnar.pipeline.config.PRESETS
 
@@ -114,11 +116,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="re-run the stages whose config changed (and those depending on them)",
     )
     parser.add_argument("--stop-after", metavar="STAGE", help="stop once this stage is done")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
-    parser.add_argument(
-        "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides (see below)"
-    )
+    add_config_arguments(parser)
     parser.set_defaults(handler=run)
 
 

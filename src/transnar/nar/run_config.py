@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from transnar import _config
 from transnar._config import not_int as _not_int
 from transnar._config import parse_value as _parse
 from transnar._config import split_override as _split
@@ -222,9 +223,7 @@ PRESETS = {"tiny": _tiny, "small": _small, "paper": _paper}
 
 def preset(name: str) -> RunConfig:
     """The :class:`RunConfig` of a preset (``tiny``, ``small`` or ``paper``)."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
-    return PRESETS[name]()
+    return _config.make_preset(PRESETS, name)
 
 
 def apply_overrides(config: RunConfig, overrides: Iterable[str] | Mapping[str, Any]) -> RunConfig:

@@ -274,9 +274,7 @@ PRESETS = {"tiny": RunPipelineConfig, "small": _small, "paper": _paper}
 
 def preset(name: str) -> RunPipelineConfig:
     """The :class:`RunPipelineConfig` of a preset (``tiny``, ``small`` or ``paper``)."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
-    return PRESETS[name]()
+    return _config.make_preset(PRESETS, name)
 
 
 __all__ = [

@@ -238,22 +238,12 @@ class LMTrainConfig:
 
     def differences(self, other: LMTrainConfig) -> list[str]:
         """The dotted keys (``optim.steps``) whose values differ from ``other``'s."""
-        mine, theirs = _flatten(self.to_dict()), _flatten(other.to_dict())
+        mine, theirs = _config.flatten(self.to_dict()), _config.flatten(other.to_dict())
         return sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
 
 
 def _lists(values: dict) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
-
-
-def _flatten(data: Mapping, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in data.items():
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def apply_overrides(
@@ -361,9 +351,7 @@ PRESETS = {"tiny": _tiny, "small": _small, "paper": _paper}
 
 def preset(name: str) -> LMTrainConfig:
     """The :class:`LMTrainConfig` of a preset (``tiny``, ``small`` or ``paper``)."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
-    return PRESETS[name]()
+    return _config.make_preset(PRESETS, name)
 
 
 __all__ = [

@@ -1,0 +1,19 @@
+"""Running the ``transnar`` command line inside the test process.
+
+Import it as ``from tests.cli_helpers import run_cli``.
+"""
+
+from __future__ import annotations
+
+from transnar.cli import main
+
+
+def run_cli(argv, capsys) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of ``transnar ARGV`` in this process; the
+    arguments may be paths or numbers."""
+    try:
+        status = main([str(a) for a in argv])
+    except SystemExit as exit_info:
+        status = exit_info.code
+    out, err = capsys.readouterr()
+    return status, out, err
