@@ -38,6 +38,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -49,7 +50,6 @@ from transnar.lm.tokenizer import CharTokenizer, Tokenizer
 from transnar.lm.transformer import (
     MLP,
     DecoderLM,
-    KVCache,
     LMConfig,
     LMOutput,
     RMSNorm,
@@ -165,6 +165,27 @@ class GraphMemory:
         return GraphMemory(*(getattr(self, f.name).index_select(0, index) for f in fields))
 
 
+@dataclasses.dataclass
+class DecodingCache:
+    """TransNAR's cache for decoding (:meth:`TransNAR.make_cache`).
+
+    Attributes:
+        lm: the language model's KV cache.
+        memory: per cross-attention layer, the keys and values of the graph
+            memory's nodes and edges ``(B, h, M, Dh)``, computed once.
+    """
+
+    lm: Any  # the language model's cache: a KVCache, or an HFCache
+    memory: dict[int, dict[str, tuple[torch.Tensor, torch.Tensor]]] = dataclasses.field(
+        default_factory=dict
+    )
+
+    @property
+    def length(self) -> int:
+        """Tokens cached."""
+        return self.lm.length
+
+
 class CrossAttention(nn.Module):
     """Multi-head attention from tokens ``(B, T, D)`` to a memory ``(B, M, Dm)``."""
 
@@ -174,14 +195,28 @@ class CrossAttention(nn.Module):
         self.query = nn.Linear(d_model, d_model, bias=False)
         self.key_value = nn.Linear(memory_dim, 2 * d_model, bias=False)
 
-    def forward(self, x: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """``x`` ``(B, T, D)``, ``memory`` ``(B, M, Dm)``, ``mask`` ``(B, M)`` -> ``(B, T, D)``."""
+    def keys_values(
+        self, memory: torch.Tensor, dtype: torch.dtype
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The memory ``(B, M, Dm)`` as keys and values ``(B, h, M, Dh)`` each."""
+        B = memory.shape[0]
+        k, v = self.key_value(memory.to(dtype)).chunk(2, dim=-1)  # (B, M, D) each
+        k = k.view(B, -1, self.heads, k.shape[-1] // self.heads).transpose(1, 2)
+        v = v.view(B, -1, self.heads, v.shape[-1] // self.heads).transpose(1, 2)
+        return k, v
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        memory: torch.Tensor,
+        mask: torch.Tensor,
+        keys_values: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """``x`` ``(B, T, D)``, ``memory`` ``(B, M, Dm)``, ``mask`` ``(B, M)`` -> ``(B, T, D)``;
+        ``keys_values``: :meth:`keys_values` of ``memory``, when already computed."""
         B, T, D = x.shape
-        head_dim = D // self.heads
-        q = self.query(x).view(B, T, self.heads, head_dim).transpose(1, 2)  # (B, h, T, Dh)
-        k, v = self.key_value(memory.to(x.dtype)).chunk(2, dim=-1)  # (B, M, D) each
-        k = k.view(B, -1, self.heads, head_dim).transpose(1, 2)  # (B, h, M, Dh)
-        v = v.view(B, -1, self.heads, head_dim).transpose(1, 2)
+        q = self.query(x).view(B, T, self.heads, D // self.heads).transpose(1, 2)  # (B, h, T, Dh)
+        k, v = keys_values if keys_values is not None else self.keys_values(memory, x.dtype)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :])
         return out.transpose(1, 2).reshape(B, T, D)
 
@@ -208,10 +243,23 @@ class GatedCrossAttentionBlock(nn.Module):
         node_mask: torch.Tensor,
         edges: torch.Tensor,
         edge_mask: torch.Tensor,
+        cache: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
     ) -> torch.Tensor:
-        """``x`` ``(B, T, D)``; ``nodes`` ``(B, N, Hn)``, ``edges`` ``(B, N * N, He)``."""
+        """``x`` ``(B, T, D)``; ``nodes`` ``(B, N, Hn)``, ``edges`` ``(B, N * N, He)``;
+        ``cache`` keeps the memory's keys and values from one call to the next
+        (decoding, where the memory does not change)."""
         h = self.norm(x)
-        read = torch.cat([self.nodes(h, nodes, node_mask), self.edges(h, edges, edge_mask)], dim=-1)
+        if cache is not None and not cache:
+            cache["nodes"] = self.nodes.keys_values(nodes, h.dtype)
+            cache["edges"] = self.edges.keys_values(edges, h.dtype)
+        cache = cache or {}
+        read = torch.cat(
+            [
+                self.nodes(h, nodes, node_mask, cache.get("nodes")),
+                self.edges(h, edges, edge_mask, cache.get("edges")),
+            ],
+            dim=-1,
+        )
         x = x + torch.tanh(self.attention_gate) * self.combine(read)
         return x + torch.tanh(self.mlp_gate) * self.mlp(self.mlp_norm(x))
 
@@ -288,12 +336,17 @@ class TransNAR(nn.Module):
         input_ids: torch.Tensor,
         positions: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
-        cache: KVCache | None = None,
+        cache: DecodingCache | None = None,
         attention_mask: torch.Tensor | None = None,
         memory: GraphMemory | None = None,
     ) -> LMOutput:
         """The language model's forward (see :meth:`DecoderLM.forward`), with the
-        cross-attention blocks reading ``memory`` (required for TransNAR)."""
+        cross-attention blocks reading ``memory`` (required for TransNAR).
+
+        With a ``cache`` (:meth:`make_cache`), the cross-attention's keys and
+        values of ``memory`` are computed at the first call and reused after:
+        every call with that cache must pass the same memory.
+        """
         after_layer = None
         if self.xattn:
             if memory is None:
@@ -305,14 +358,16 @@ class TransNAR(nn.Module):
                     return x
                 nodes, edges = memory.at_layer(index, layers, self.config.memory)
                 block = self.xattn[str(index)]
-                return block(x, nodes, memory.node_mask, edges, memory.edge_mask)
+                kept = None if cache is None else cache.memory.setdefault(index, {})
+                return block(x, nodes, memory.node_mask, edges, memory.edge_mask, kept)
 
-        return self.lm(input_ids, positions, labels, cache, after_layer, attention_mask)
+        lm_cache = None if cache is None else cache.lm
+        return self.lm(input_ids, positions, labels, lm_cache, after_layer, attention_mask)
 
     # generate() talks to the model through these, as to a DecoderLM.
 
-    def make_cache(self, capacity: int = 0) -> KVCache:
-        return self.lm.make_cache(capacity)
+    def make_cache(self, capacity: int = 0) -> DecodingCache:
+        return DecodingCache(self.lm.make_cache(capacity))
 
     @property
     def max_position(self) -> int:
