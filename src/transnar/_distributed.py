@@ -194,13 +194,16 @@ def gather_rng_states(device: torch.device) -> list[dict[str, torch.Tensor]]:
     return gather_objects(rng)
 
 
-def restore_rng_states(states: list[dict[str, torch.Tensor]], device: torch.device) -> None:
-    """Sets this process's torch random states from :func:`gather_rng_states`'s list.
+def restore_rng_states(train_state: dict[str, Any], device: torch.device) -> None:
+    """Sets this process's torch random states from a checkpoint's training state:
+    its ``rng_processes`` (:func:`gather_rng_states`'s list), or, in a checkpoint
+    written before those were kept, its single process's ``rng``.
 
     Raises:
         ValueError: the states of another number of processes (a run resumes
             exactly only with the number of processes it was checkpointed with).
     """
+    states = train_state.get("rng_processes") or [train_state["rng"]]
     current = world()
     if len(states) != current.size:
         raise ValueError(

@@ -492,7 +492,7 @@ def _restore(
         train_state = payload["train_state"]
         for algorithm, stream in streams.items():
             stream.load_state_dict(train_state["data"][algorithm])
-        restore_rng_states(train_state.get("rng_processes", [train_state["rng"]]), device)
+        restore_rng_states(train_state, device)
     except (KeyError, RuntimeError, ValueError) as error:
         raise CheckpointError(f"{path} does not fit this run: {error}") from None
     keys = ("step", "best_score", "best_step", "best_val", "train_seconds")

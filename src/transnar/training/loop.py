@@ -428,7 +428,7 @@ def estimate_loss(
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     device = next(model.lm.parameters()).device
-    current = world()
+    mine = world().shard(len(batches))
     algorithms = sorted({str(dataset.algorithms[indices[0]]) for indices in batches})
     sums = dict.fromkeys(algorithms, 0.0)
     counts = dict.fromkeys(algorithms, 0.0)
@@ -436,7 +436,7 @@ def estimate_loss(
         for k, indices in enumerate(batches):
             batch = dataset.batch(indices)
             positions = batch_positions(model, batch, generator)  # every batch's, in order
-            if k % current.size != current.rank:
+            if k not in mine:
                 continue
             batch = batch.to(device)
             memory = graph_memory(model, batch)
@@ -698,7 +698,7 @@ def _restore(
         rng = train_state["rng"]
         positions.set_state(rng["positions"])
         device = next(model.lm.parameters()).device
-        restore_rng_states(train_state.get("rng_processes", [rng]), device)
+        restore_rng_states(train_state, device)
     except (KeyError, RuntimeError, ValueError) as error:
         raise CheckpointError(f"{path} does not fit this run: {error}") from None
     state = {k: train_state[k] for k in ("step", "tokens", "train_seconds", "loss", "val_loss")}
