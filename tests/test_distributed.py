@@ -71,6 +71,7 @@ def _worker(rank: int, size: int, port: int, job: str, args: tuple) -> None:
             nar_training.train(*args, progress=False)
         else:
             lm_training.train(*args, progress=False)
+        _distributed.leave_together()
     finally:
         _distributed.shutdown()
 

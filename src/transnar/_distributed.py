@@ -114,6 +114,14 @@ def init_from_env() -> World:
     return world()
 
 
+def leave_together() -> None:
+    """Waits for every process before they leave the group: gloo may abort a
+    process whose peer tore its connections down while it was still finishing
+    the last collective. Call it only on success (a failed process would leave
+    the others waiting here)."""
+    barrier()
+
+
 def shutdown() -> None:
     """Leaves the process group (at the end of a command; nothing without one)."""
     if dist.is_available() and dist.is_initialized():
@@ -243,6 +251,7 @@ __all__ = [
     "gather_objects",
     "gather_rng_states",
     "init_from_env",
+    "leave_together",
     "process_seed",
     "restore_rng_states",
     "shutdown",

@@ -63,7 +63,7 @@ def _torchrun() -> Iterator[None]:
     if os.environ.get("WORLD_SIZE", "1").strip() in ("", "1"):
         yield
         return
-    from transnar._distributed import init_from_env, shutdown
+    from transnar._distributed import init_from_env, leave_together, shutdown
 
     current = init_from_env()
     try:
@@ -71,5 +71,6 @@ def _torchrun() -> Iterator[None]:
             if not current.is_main:
                 stack.enter_context(contextlib.redirect_stdout(devnull))
             yield
+        leave_together()
     finally:
         shutdown()
