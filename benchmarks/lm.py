@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -38,7 +36,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from transnar import __version__
+from _results import machine, save
 from transnar.clrs.text.datasets import examples
 from transnar.lm import CharTokenizer, DecoderLM, LMConfig, generate, pad_positions
 from transnar.lm import random_positions as draw_positions
@@ -199,9 +197,7 @@ def decoding(
 def markdown(rows: list[dict], meta: dict) -> str:
     lines = [
         f"Batch of {meta['batch']} `{meta['algorithm']}` questions at size {meta['size']}; "
-        f"{meta['new_tokens']} new tokens per sequence; torch {meta['torch']} on "
-        f"{meta['cpus']} CPUs, {meta['threads']} thread(s); load average "
-        f"{meta['load_before'][0]:.2f} before, {meta['load_after'][0]:.2f} after.",
+        f"{meta['new_tokens']} new tokens per sequence.",
         "",
         "| model | size | parameters | train tokens/s | step ms | features + NAR ms | NAR share "
         "| decode tokens/s (cache) | decode tokens/s (no cache) | cache speed-up |",
@@ -235,21 +231,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     sizes = args.sizes.split(",")
     rows, trajectories = batch_of(args.algorithm, args.size, args.batch_size)
-    meta = {
-        "transnar": __version__,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "threads": torch.get_num_threads(),
-        "algorithm": args.algorithm,
-        "size": args.size,
-        "batch": args.batch_size,
-        "new_tokens": args.new_tokens,
-        "min_time": args.min_time,
-        "nar_width": NAR_WIDTH,
-        "load_before": os.getloadavg(),
-    }
+    meta = machine(
+        algorithm=args.algorithm,
+        size=args.size,
+        batch=args.batch_size,
+        new_tokens=args.new_tokens,
+        min_time=args.min_time,
+        nar_width=NAR_WIDTH,
+    )
     results = []
     for size in sizes:
         for use_nar in (False, True):
@@ -264,13 +253,9 @@ def main() -> None:
             }
             results.append(row)
             print(json.dumps(row), file=sys.stderr)
-    meta["load_after"] = os.getloadavg()
     table = markdown(results, meta)
     print(table)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "lm.json").write_text(json.dumps({"meta": meta, "rows": results}, indent=2))
-        (args.out / "lm.md").write_text(table + "\n")
+    save(args.out, "lm", meta, results, table)
 
 
 if __name__ == "__main__":

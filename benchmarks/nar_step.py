@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from transnar import __version__, clrs
+from _results import machine, save
+from transnar import clrs
 from transnar.nar import NAR, Features, NARConfig
 
 HERE = Path(__file__).parent
@@ -79,6 +79,8 @@ def main() -> None:
     args = parser.parse_args()
     algorithms = args.algorithms.split(",")
 
+    meta = machine(**{k: v for k, v in vars(args).items() if k not in ("out", "reference_python")})
+    meta["reference"] = bool(args.reference_python)
     theirs = reference(args.reference_python, algorithms, args) if args.reference_python else {}
     rows = []
     for algorithm in algorithms:
@@ -97,30 +99,21 @@ def main() -> None:
     header = "| algorithm | transnar s/step |" + (
         " reference s/step | ours / reference |" if theirs else ""
     )
-    lines = [header, "|---|---|" + ("---|---|" if theirs else "")]
+    lines = [
+        f"Single-task `{args.processor}`, hidden {args.hidden}, batch {args.batch}, size "
+        f"{args.size}; median of {args.steps} training steps after one warm-up step.",
+        "",
+        header,
+        "|---|---:|" + ("---:|---:|" if theirs else ""),
+    ]
     for row in rows:
         line = f"| {row['algorithm']} | {row['ours_s']:.3f} |"
         if theirs:
             line += f" {row['reference_s']:.3f} | {row['ratio']:.2f} |"
         lines.append(line)
     table = "\n".join(lines)
-    print(
-        f"{args.processor}, hidden {args.hidden}, batch {args.batch}, size {args.size}, "
-        f"{torch.get_num_threads()} threads\n\n{table}"
-    )
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "transnar": __version__,
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "threads": torch.get_num_threads(),
-            **vars(args),
-        }
-        meta["out"] = str(args.out)
-        (args.out / "nar_step.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-        (args.out / "nar_step.md").write_text(table + "\n")
+    print(table)
+    save(args.out, "nar_step", meta, rows, table)
 
 
 if __name__ == "__main__":

@@ -20,13 +20,13 @@ import argparse
 import json
 import math
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from transnar import __version__, clrs
+from _results import machine, save
+from transnar import clrs
 
 HERE = Path(__file__).parent
 
@@ -88,6 +88,7 @@ def main() -> None:
     )
     sizes = [int(s) for s in args.sizes.split(",")]
 
+    meta = machine(sizes=sizes, min_time=args.min_time, reference=bool(args.reference_python))
     theirs = (
         reference(args.reference_python, algorithms, sizes, args.min_time)
         if args.reference_python
@@ -108,17 +109,7 @@ def main() -> None:
 
     table = markdown(rows, sizes, bool(theirs))
     print(table)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "transnar": __version__,
-            "python": platform.python_version(),
-            "machine": platform.machine(),
-            "cpus": os.cpu_count(),
-            "min_time": args.min_time,
-        }
-        (args.out / "samplers.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-        (args.out / "samplers.md").write_text(table + "\n")
+    save(args.out, "samplers", meta, rows, table)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from transnar.nar.layers import narrow_linear
+
 
 @dataclass(frozen=True)
 class FactoredEdges:
@@ -61,6 +63,11 @@ class FactoredEdges:
         """These features with ``extra`` appended (``[edge_fts ‖ extra]``)."""
         return replace(self, extra=extra)
 
+    def rows(self, index: torch.Tensor) -> FactoredEdges:
+        """The features of the samples ``index`` (``(R,)`` long) only."""
+        extra = None if self.extra is None else self.extra[index]
+        return replace(self, raw=self.raw[index], extra=extra)
+
     def dense(self) -> torch.Tensor:
         """The features as one ``(B, N, N, H + E')`` tensor."""
         encoded = F.linear(self.raw, self.weight, self.bias)
@@ -70,7 +77,7 @@ class FactoredEdges:
         """``F.linear(self.dense(), weight, bias)``, computed in factored form."""
         h = self.weight.shape[0]
         encoded_part = weight[:, :h]
-        out = F.linear(
+        out = narrow_linear(
             self.raw, encoded_part @ self.weight, torch.addmv(bias, encoded_part, self.bias)
         )
         if self.extra is None:

@@ -50,6 +50,8 @@ def masked_max(x: torch.Tensor, mask: torch.Tensor, dim: int) -> torch.Tensor:
     aggregation. Gradients are autograd's for ``amax``: ties share equally.
     """
     # x * 1 + 0 = x and x * 0 - BIG = -BIG (x finite): torch.where(mask, x, -BIG).
+    if bool(mask.all()):
+        return _Max.apply(x, dim)
     keep = mask.to(x.dtype)
     filled = torch.addcmul((keep - 1.0) * BIG_NUMBER, x, keep)
     return _Max.apply(filled, dim)
@@ -69,10 +71,56 @@ class _Max(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad):
         x, maximum = ctx.saved_tensors
-        # x <= maximum, so sign(x - maximum) + 1 is 1 at the maxima, 0 elsewhere.
-        at_max = torch.sign(x - maximum).add_(1.0)
+        # 1.0 at the maxima, 0.0 elsewhere: a comparison written straight into a
+        # float tensor, one pass (a bool result, then a cast, takes three times longer).
+        at_max = torch.eq(x, maximum, out=torch.empty_like(x))
         share = grad.unsqueeze(ctx.dim) / at_max.sum(ctx.dim, keepdim=True)
         return at_max.mul_(share), None
+
+
+# Below this many features, matmuls on CPU leave the fast kernels (see narrow_linear).
+_NARROW = 16
+
+
+def narrow_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """``F.linear(x, weight, bias)`` for a layer with few inputs (``K < 16``) applied
+    to many rows: the factored edge features (``K`` raw numbers per edge) and the
+    triplet output layer (8 triplet features).
+
+    The backward pass of ``F.linear`` computes ``grad_out.T @ x`` and
+    ``grad_out @ weight``; with ``K < 16`` columns on CPU both run several times
+    slower than ``(x.T @ grad_out).T`` and a product with the weight padded to 16
+    columns, which this computes instead (the same numbers).
+
+    Args:
+        x: ``(..., K)``.
+        weight: ``(M, K)``.
+        bias: ``(M,)``.
+    """
+    return _NarrowLinear.apply(x, weight, bias)
+
+
+class _NarrowLinear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        return F.linear(x, weight, bias)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        k = weight.shape[1]
+        flat_grad = grad.reshape(-1, grad.shape[-1])  # (R, M)
+        grad_x = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            padded = F.pad(weight, (0, max(0, _NARROW - k)))  # (M, max(K, 16))
+            grad_x = (flat_grad @ padded)[:, :k].reshape(x.shape)
+        if ctx.needs_input_grad[1]:
+            grad_weight = (x.reshape(len(flat_grad), k).T @ flat_grad).T
+        if ctx.needs_input_grad[2]:
+            grad_bias = flat_grad.sum(0)
+        return grad_x, grad_weight, grad_bias
 
 
 # Elements per chunk of the broadcast maximum in linear_of_maximum (4 MiB in
@@ -116,7 +164,9 @@ class _LinearOfMaximum(torch.autograd.Function):
             g = grad[rows]
             maximum = torch.maximum(ac, bc)
             grad_weight += g.reshape(-1, g.shape[-1]).T @ maximum.reshape(-1, maximum.shape[-1])
-            grad_max = g @ weight
+            # A one-wide layer (the decoders' logits): an outer product, which a
+            # broadcast product computes much faster than a K = 1 matmul.
+            grad_max = g * weight[0] if weight.shape[0] == 1 else g @ weight
             # sign(a - b) + 1 is 2 where a > b, 1 on ties, 0 where a < b, so half
             # of it is a's share of the gradient (exactly: it is 1, 0.5 or 0).
             to_a = torch.sign(ac - bc).add_(1.0).mul_(grad_max).mul_(0.5)

@@ -225,7 +225,6 @@ class NAR(nn.Module):
             config.hint_repred_mode == "hard_on_eval" and repred
         )
         hidden = torch.zeros(b, n, config.hidden_dim, device=node_mask.device, dtype=_dtype(self))
-        outputs: dict[str, torch.Tensor] = {}
         hint_steps: dict[str, list[torch.Tensor]] = {
             name: [] for name in spec.hints if config.decode_hints
         }
@@ -233,9 +232,11 @@ class NAR(nn.Module):
         node_states: list[torch.Tensor] = []
         edge_states: list[torch.Tensor] = []
         inputs = head.encode_factored(features.inputs, node_mask)  # the same at every step
-        # A sample's outputs are its predictions at its last step, max(0, length - 2):
-        # outputs are decoded only at the steps where some sample ends.
-        output_steps = set((lengths - 2).clamp(min=0).tolist())
+        # A sample's outputs are its predictions at its last step, max(0, length - 2),
+        # and are never fed back: each sample's outputs are decoded once, at that step.
+        last_steps = (lengths - 2).clamp(min=0)  # (B,)
+        ending_rows: list[torch.Tensor] = []
+        ending_outputs: list[dict[str, torch.Tensor]] = []
         for step in range(steps):
             current = self._current_hints(features, step, previous, hard, repred)
             encoded = inputs + head.encode_factored(current, node_mask)
@@ -249,14 +250,20 @@ class NAR(nn.Module):
                 new_hidden = F.dropout(new_hidden, config.dropout, training=True)
             h_t = torch.cat([node_fts, hidden, new_hidden], dim=-1)
             e_t = edge_fts if latents is None else edge_fts.with_extra(latents)
-            decoded = [*hint_steps, *(spec.outputs if step in output_steps else ())]
-            predictions = head.decode(
-                h_t, e_t, graph_fts, node_mask, training=not repred, names=decoded
+            previous = head.decode(
+                h_t, e_t, graph_fts, node_mask, training=not repred, names=hint_steps
             )
+            ending = (last_steps == step).nonzero().squeeze(1)  # (R,) samples ending here
+            if len(ending) and spec.outputs:
+                ending_rows.append(ending)
+                ending_outputs.append(
+                    head.decode(
+                        *_sample_rows(ending, b, h_t, e_t, graph_fts, node_mask),
+                        training=not repred,
+                        names=spec.outputs,
+                    )
+                )
             running = lengths > step + 1  # (B,) samples whose last step is still to come
-            for name in spec.outputs if step in output_steps else ():
-                outputs[name] = _keep_finished(running, predictions[name], outputs.get(name))
-            previous = {name: predictions[name] for name in hint_steps}
             for name, values in hint_steps.items():
                 values.append(previous[name])
             if embeddings:
@@ -269,7 +276,7 @@ class NAR(nn.Module):
                 )
             hidden = new_hidden
         return NAROutput(
-            outputs=outputs,
+            outputs=_in_sample_order(ending_rows, ending_outputs),
             hints={name: torch.stack(values, dim=1) for name, values in hint_steps.items()},
             node_embeddings=torch.stack(node_states, dim=1) if embeddings else None,
             edge_embeddings=torch.stack(edge_states, dim=1) if embeddings else None,
@@ -375,6 +382,27 @@ def _keep_finished(
 ) -> torch.Tensor:
     """``new`` for running samples, ``old`` for finished ones (``new`` if none yet)."""
     return new if old is None else _where_samples(running, new, old)
+
+
+def _sample_rows(index: torch.Tensor, batch_size: int, *values):
+    """``values`` (tensors or :class:`FactoredEdges`, samples first) at the samples
+    ``index``; as they are when ``index`` is every sample in order."""
+    if len(index) == batch_size:
+        return values
+    return tuple(
+        value.rows(index) if isinstance(value, FactoredEdges) else value[index] for value in values
+    )
+
+
+def _in_sample_order(
+    rows: list[torch.Tensor], parts: list[dict[str, torch.Tensor]]
+) -> dict[str, torch.Tensor]:
+    """Joins per-step predictions of disjoint sample sets (``rows[i]`` the samples of
+    ``parts[i]``, together every sample once) into one batch in sample order."""
+    if len(parts) <= 1:
+        return parts[0] if parts else {}
+    order = torch.argsort(torch.cat(rows))
+    return {name: torch.cat([part[name] for part in parts])[order] for name in parts[0]}
 
 
 def _where_samples(select: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

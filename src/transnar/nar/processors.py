@@ -28,7 +28,7 @@ from torch import nn
 
 from transnar.nar.config import NARConfig
 from transnar.nar.factored import FactoredEdges, apply_linears
-from transnar.nar.layers import edge_mask, linear, masked_max
+from transnar.nar.layers import edge_mask, linear, masked_max, narrow_linear
 
 
 class Processor(nn.Module):
@@ -147,4 +147,5 @@ class _Triplets(nn.Module):
         )
         best = masked_max(over_i, node_mask[:, :, None, None, None], dim=1)  # (B, N_j, N_k, F)
         triplets = best + te3 + (t2 + from_graph[:, None, :])[:, :, None, :] + t3[:, None, :, :]
-        return torch.relu(self.o3(triplets))  # (B, N, N, H)
+        o3 = self.o3
+        return torch.relu(narrow_linear(triplets, o3.weight, o3.bias))  # (B, N, N, H)
