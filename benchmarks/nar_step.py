@@ -7,6 +7,11 @@ steps (forward, loss, backward, clipping, update). The reference
 ``BaselineModel`` with the same configuration is timed in its own interpreter
 (``--reference-python`` or ``$TRANSNAR_REFERENCE_PYTHON``) in the same run.
 
+On a shared machine the speed drifts by tens of percent within minutes, so the
+two are measured in ``--rounds`` alternating rounds (the reference, then
+transnar, for every algorithm); the table gives each side's median over the
+rounds and the median and range of the per-round ratios.
+
     python benchmarks/nar_step.py          # insertion_sort, bfs, dijkstra, floyd_warshall
     python benchmarks/nar_step.py --algorithms bfs --steps 5 --out docs/results/
 """
@@ -73,7 +78,8 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--size", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per round")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
     parser.add_argument("--reference-python", default=os.environ.get("TRANSNAR_REFERENCE_PYTHON"))
     parser.add_argument("--out", type=Path, help="directory for nar_step.json and nar_step.md")
     args = parser.parse_args()
@@ -81,39 +87,66 @@ def main() -> None:
 
     meta = machine(**{k: v for k, v in vars(args).items() if k not in ("out", "reference_python")})
     meta["reference"] = bool(args.reference_python)
-    theirs = reference(args.reference_python, algorithms, args) if args.reference_python else {}
-    rows = []
-    for algorithm in algorithms:
-        row = {
-            "algorithm": algorithm,
-            "ours_s": ours(
-                algorithm, args.processor, args.hidden, args.batch, args.size, args.steps
-            ),
-        }
-        if theirs:
-            row["reference_s"] = theirs[algorithm]
-            row["ratio"] = row["ours_s"] / row["reference_s"]
-        rows.append(row)
-        print(row, file=sys.stderr)
+    ours_s = {algorithm: [] for algorithm in algorithms}
+    theirs_s = {algorithm: [] for algorithm in algorithms}
+    for round_index in range(args.rounds):
+        theirs = reference(args.reference_python, algorithms, args) if args.reference_python else {}
+        for algorithm in algorithms:
+            ours_s[algorithm].append(
+                ours(algorithm, args.processor, args.hidden, args.batch, args.size, args.steps)
+            )
+            if theirs:
+                theirs_s[algorithm].append(theirs[algorithm])
+            print(
+                f"round {round_index + 1}",
+                algorithm,
+                ours_s[algorithm][-1],
+                theirs.get(algorithm),
+                file=sys.stderr,
+            )
+    rows = [summary(algorithm, ours_s[algorithm], theirs_s[algorithm]) for algorithm in algorithms]
+    table = markdown(rows, args)
+    print(table)
+    save(args.out, "nar_step", meta, rows, table)
 
+
+def summary(algorithm: str, ours_s: list[float], theirs_s: list[float]) -> dict:
+    """One algorithm's times per round (seconds per step), their medians and the ratios."""
+    row = {"algorithm": algorithm, "ours_s": statistics.median(ours_s), "ours_rounds": ours_s}
+    if theirs_s:
+        ratios = [a / b for a, b in zip(ours_s, theirs_s, strict=True)]
+        row.update(
+            reference_s=statistics.median(theirs_s),
+            reference_rounds=theirs_s,
+            ratio=statistics.median(ratios),
+            ratio_min=min(ratios),
+            ratio_max=max(ratios),
+        )
+    return row
+
+
+def markdown(rows: list[dict], args: argparse.Namespace) -> str:
+    with_reference = "ratio" in rows[0]
     header = "| algorithm | transnar s/step |" + (
-        " reference s/step | ours / reference |" if theirs else ""
+        " reference s/step | ours / reference | range over rounds |" if with_reference else ""
     )
     lines = [
         f"Single-task `{args.processor}`, hidden {args.hidden}, batch {args.batch}, size "
-        f"{args.size}; median of {args.steps} training steps after one warm-up step.",
+        f"{args.size}; per round, the median of {args.steps} training steps after one warm-up "
+        f"step; medians over {args.rounds} alternating round(s).",
         "",
         header,
-        "|---|---:|" + ("---:|---:|" if theirs else ""),
+        "|---|---:|" + ("---:|---:|---:|" if with_reference else ""),
     ]
     for row in rows:
         line = f"| {row['algorithm']} | {row['ours_s']:.3f} |"
-        if theirs:
-            line += f" {row['reference_s']:.3f} | {row['ratio']:.2f} |"
+        if with_reference:
+            line += (
+                f" {row['reference_s']:.3f} | {row['ratio']:.2f} |"
+                f" {row['ratio_min']:.2f}-{row['ratio_max']:.2f} |"
+            )
         lines.append(line)
-    table = "\n".join(lines)
-    print(table)
-    save(args.out, "nar_step", meta, rows, table)
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

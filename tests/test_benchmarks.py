@@ -1,0 +1,35 @@
+"""The benchmark scripts run end to end at toy sizes and write their results
+(JSON rows + Markdown table); their numbers are not checked here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+CASES = {
+    "samplers": ["--algorithms", "bfs,insertion_sort", "--sizes", "5", "--min-time", "0.01"],
+    "nar_step": ["--algorithms", "bfs", "--hidden", "8", "--batch", "2", "--size", "5",
+                 "--steps", "1", "--rounds", "2"],
+    "lm": ["--sizes", "small", "--size", "4", "--batch-size", "2", "--new-tokens", "2",
+           "--min-time", "0.01"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_benchmark_writes_its_results(name, tmp_path, monkeypatch):
+    monkeypatch.delenv("TRANSNAR_REFERENCE_PYTHON", raising=False)  # transnar alone
+    command = [sys.executable, str(BENCHMARKS / f"{name}.py"), *CASES[name], "--out", str(tmp_path)]
+    subprocess.run(command, check=True, capture_output=True, text=True, timeout=300)
+    results = json.loads((tmp_path / f"{name}.json").read_text())
+    assert results["rows"] and results["meta"]["command"].startswith("python ")
+    assert len(results["meta"]["load_after"]) == 3
+    table = (tmp_path / f"{name}.md").read_text()
+    table_lines = [line for line in table.splitlines() if line.startswith("|")]
+    assert len(table_lines) == 2 + len(results["rows"])  # header, rule, one line per row
+    assert "load average" in table
