@@ -52,16 +52,21 @@ def run_reference(
         if not paths[job_name(job)].exists():
             todo.append({**job, "name": name})
     if todo:
-        jobs_file = cache_dir / f"jobs-{job_name({'jobs': todo})}.json"
-        jobs_file.write_text(json.dumps(todo))
-        result = subprocess.run(
-            [REFERENCE_PYTHON, str(script_path), str(jobs_file), str(cache_dir)],
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode != 0:
-            sys.stderr.write(result.stderr[-5000:])
-            raise RuntimeError(f"reference dump failed (exit {result.returncode})")
+        # Cold caches are slow (each job compiles JAX code): one process per core.
+        workers = min(len(todo), os.cpu_count() or 1)
+        running = []
+        for share in (todo[i::workers] for i in range(workers)):
+            jobs_file = cache_dir / f"jobs-{job_name({'jobs': share})}.json"
+            jobs_file.write_text(json.dumps(share))
+            log = jobs_file.with_suffix(".log")
+            command = [REFERENCE_PYTHON, str(script_path), str(jobs_file), str(cache_dir)]
+            with log.open("w") as stderr:  # a file, not a pipe: nothing blocks on it
+                process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+            running.append((process, log))
+        for process, log in running:
+            if process.wait() != 0:
+                sys.stderr.write(log.read_text()[-5000:])
+                raise RuntimeError(f"reference dump failed (exit {process.returncode})")
     return paths
 
 

@@ -34,6 +34,11 @@ SLOW_PLAN = {size: 4 for size in range(4, 65)}
 SLOW_SEEDS = tuple(range(2, 12))
 
 
+# ``execute`` on the reference's inputs; the reference's preprocessing.
+EXECUTE_PLAN, EXECUTE_SEEDS = {5: 3, 12: 2}, (7,)
+PREPROCESS_PLAN, PREPROCESS_SEEDS = {6: 3}, (3,)
+
+
 def _jobs(algorithms, plan, seeds, truncate_decimals):
     return [
         {
@@ -71,6 +76,24 @@ def default_dumps(reference_cache):
     return run_reference("dump_reference.py", jobs, reference_cache)
 
 
+def _preprocess_jobs(algorithms):
+    jobs = _jobs(algorithms, PREPROCESS_PLAN, PREPROCESS_SEEDS, None)
+    return [{**job, "postprocess": True} for job in jobs]
+
+
+@pytest.fixture(scope="session")
+def execute_dumps(reference_cache):
+    """The reference's trajectories for the ``execute`` tests, all algorithms in one run."""
+    jobs = _jobs(ALGORITHMS, EXECUTE_PLAN, EXECUTE_SEEDS, None)
+    return run_reference("dump_reference.py", jobs, reference_cache)
+
+
+@pytest.fixture(scope="session")
+def preprocess_dumps(reference_cache):
+    """The reference's preprocessed samples, all algorithms in one run."""
+    return run_reference("dump_reference.py", _preprocess_jobs(ALGORITHMS), reference_cache)
+
+
 @pytest.mark.parametrize("truncate_decimals", [None, 3])
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_samples_match_reference(algorithm, truncate_decimals, default_dumps):
@@ -88,12 +111,10 @@ def test_samples_match_reference_many_seeds(algorithm, truncate_decimals, refere
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-def test_execute_matches_reference_on_reference_inputs(algorithm, reference_cache):
+def test_execute_matches_reference_on_reference_inputs(algorithm, execute_dumps):
     """``execute`` on the reference's own input probes reproduces its trajectories."""
-    jobs = _jobs([algorithm], {5: 3, 12: 2}, (7,), None)
-    paths = run_reference("dump_reference.py", jobs, reference_cache)
-    for job in jobs:
-        dump = load_dump(paths[job_name(job)])
+    for job in _jobs([algorithm], EXECUTE_PLAN, EXECUTE_SEEDS, None):
+        dump = load_dump(execute_dumps[job_name(job)])
         for index in range(job["count"]):
             inputs = {
                 k.split("/", 1)[1]: v[index] for k, v in dump.items() if k.startswith("input/")
@@ -102,14 +123,15 @@ def test_execute_matches_reference_on_reference_inputs(algorithm, reference_cach
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-def test_preprocessing_matches_reference(algorithm, reference_cache):
+def test_preprocessing_matches_reference(algorithm, preprocess_dumps):
     """``pred_h`` as input and the permutation transform, as the reference applies them."""
-    jobs = [{**job, "postprocess": True} for job in _jobs([algorithm], {6: 3}, (3,), None)]
-    paths = run_reference("dump_reference.py", jobs, reference_cache)
-    for job in jobs:
-        dump = load_dump(paths[job_name(job)])
+    for job in _preprocess_jobs([algorithm]):
+        dump = load_dump(preprocess_dumps[job_name(job)])
         spec = json.loads(str(dump.pop("spec")))
-        ours = [clrs.preprocess(t) for t in clrs.sample(job["algorithm"], 6, 3, 3)]
+        ours = [
+            clrs.preprocess(t)
+            for t in clrs.sample(job["algorithm"], job["size"], job["seed"], job["count"])
+        ]
         assert {
             k: [p.stage.value, p.location.value, p.type.value] for k, p in ours[0].spec.items()
         } == spec
