@@ -234,7 +234,7 @@ class NAR(nn.Module):
         inputs = head.encode_factored(features.inputs, node_mask)  # the same at every step
         # A sample's outputs are its predictions at its last step, max(0, length - 2),
         # and are never fed back: each sample's outputs are decoded once, at that step.
-        last_steps = (lengths - 2).clamp(min=0)  # (B,)
+        ending_at = _samples_by_last_step(lengths)
         ending_rows: list[torch.Tensor] = []
         ending_outputs: list[dict[str, torch.Tensor]] = []
         for step in range(steps):
@@ -253,8 +253,8 @@ class NAR(nn.Module):
             previous = head.decode(
                 h_t, e_t, graph_fts, node_mask, training=not repred, names=hint_steps
             )
-            ending = (last_steps == step).nonzero().squeeze(1)  # (R,) samples ending here
-            if len(ending) and spec.outputs:
+            ending = ending_at.get(step)  # (R,) the samples ending here
+            if ending is not None and spec.outputs:
                 ending_rows.append(ending)
                 ending_outputs.append(
                     head.decode(
@@ -382,6 +382,16 @@ def _keep_finished(
 ) -> torch.Tensor:
     """``new`` for running samples, ``old`` for finished ones (``new`` if none yet)."""
     return new if old is None else _where_samples(running, new, old)
+
+
+def _samples_by_last_step(lengths: torch.Tensor) -> dict[int, torch.Tensor]:
+    """Step -> ``(R,)`` indices of the samples whose last step it is,
+    ``max(0, length - 2)``; read from the device once."""
+    last_steps = (lengths - 2).clamp(min=0).tolist()
+    by_step: dict[int, list[int]] = {}
+    for sample, step in enumerate(last_steps):
+        by_step.setdefault(step, []).append(sample)
+    return {step: torch.tensor(samples, device=lengths.device) for step, samples in by_step.items()}
 
 
 def _sample_rows(index: torch.Tensor, batch_size: int, *values):
