@@ -179,7 +179,7 @@ def test_the_memory_of_a_batch_is_the_nar_embedding_of_its_instances(dataset):
         memory = model.graph_memory(batch.features)
         nodes, edges = memory.at_layer(0, 2, "final")
         for row, index in enumerate(indices):
-            alone = embed(model.nar, [dataset.trajectories[index]])
+            alone = embed(model.nar, [dataset.trajectories[index]], model.config.nar_steps)
             torch.testing.assert_close(nodes[row], alone.final_nodes[0], atol=1e-5, rtol=1e-5)
             n = key[1]
             torch.testing.assert_close(

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 
 import pytest
 import torch
 
+from tests.cli_helpers import run_cli
 from tests.evaluation_helpers import TruthfulGenerate, results_document, saved_model, tiny_model
 from transnar import clrs
-from transnar.clrs.text import format_example, parse_question
+from transnar.clrs.text import format_example, parse_question, question_answer_bound
 from transnar.clrs.text.datasets import examples
 from transnar.clrs.text.scoring import score_file
 from transnar.evaluation import (
@@ -78,9 +80,11 @@ def test_batches_hold_one_algorithm_and_size_with_its_graph_memory(transnar):
         assert isinstance(memory, GraphMemory)
         assert memory.nodes.shape[0] == len(call["prompts"])
         assert memory.node_mask.all()  # one size per batch: no padding nodes
+        # each question's own budget: the bound of its inputs, never below its answer
+        budgets = [question_answer_bound(p, "default") for p in call["prompts"]]
         truths = [len(format_example(_trajectory(p))[1]) for p in call["prompts"]]
-        longest = max(truths)
-        assert call["max_new_tokens"] == longest + max(8, math.ceil(0.25 * longest))
+        assert call["max_new_tokens"] == budgets
+        assert all(t <= b for t, b in zip(truths, budgets, strict=True))
         assert call["positions"] == "random"
         assert isinstance(call["generator"], torch.Generator)
 
@@ -191,6 +195,8 @@ def test_write_results_writes_every_file(results, tmp_path):
     assert [e["size"] for e in scores["by_size"]] == [4, 5]
     assert scores["overall"]["count"] == 12
     assert len(document["samples"]) == 12 and "question" not in document["samples"][0]
+    question = results.samples[0]["question"].encode()
+    assert document["samples"][0]["question_sha256"] == hashlib.sha256(question).hexdigest()[:16]
 
     markdown = (tmp_path / "eval" / "results.md").read_text()
     for heading in ("# Evaluation: TransNAR", "## Per algorithm and size", "## Per family"):
@@ -267,6 +273,41 @@ def test_files_with_one_label_are_averaged():
     assert series.errors[("bfs", 10)] == pytest.approx(math.sqrt(0.02))
 
 
+def test_labels_are_ordered_baseline_control_transnar_with_a_column_per_pair():
+    cells = {("bfs", 10): 0.5}
+    documents = [
+        results_document("TransNAR", "transnar", cells),
+        results_document("TN-big", "transnar", cells),
+        results_document("control", "control", cells),
+        results_document("base", "baseline", cells),
+    ]
+    comparison = Comparison.of(documents)
+    assert comparison.labels == ["base", "control", "TransNAR", "TN-big"]
+    assert comparison.arms == {
+        "base": "baseline",
+        "control": "control",
+        "TransNAR": "transnar",
+        "TN-big": "transnar",
+    }
+    assert comparison.pairs[:3] == [
+        ("TN-big", "base"),
+        ("TN-big", "control"),
+        ("TN-big", "TransNAR"),
+    ]
+    assert len(comparison.pairs) == 6 and comparison.wins() is None
+    markdown = comparison.to_markdown()
+    assert "| Δ CLRS TransNAR − control |" in markdown and "| Δ CLRS control − base |" in markdown
+    assert "control higher than base in 0 of 1 cells, lower in 0, equal in 1" in markdown
+    assert "without a paired test" in markdown and "no per-sample records" in markdown
+    assert [s.kind for s in comparison.series("clrs")] == [
+        "baseline",
+        "control",
+        "transnar",
+        "transnar",
+    ]
+    assert all(s.note is None and not s.intervals for s in comparison.series("clrs"))
+
+
 def test_comparison_warns_about_different_data_and_keeps_common_cells():
     base = results_document("baseline", "baseline", {("bfs", 10): 0.2, ("bfs", 12): 0.3}, sha="a")
     tn = results_document("TransNAR", "transnar", {("bfs", 10): 0.8}, sha="b")
@@ -295,6 +336,38 @@ def test_write_results_with_a_comparison(results, baseline, tmp_path):
     markdown = (tmp_path / "base" / "comparison.md").read_text()
     assert markdown.startswith("# Comparison: baseline vs TransNAR")
     assert "(their data hashes differ)" not in markdown  # same questions
+    assert "95% paired bootstrap interval (10,000 resamples" in markdown
+    assert "**warning**" not in markdown
+
+
+def test_three_labels_with_samples_get_paired_tests(results, tmp_path, capsys):
+    transnar = results_to_dict(results)
+    control = {**transnar, "label": "control", "model": {**transnar["model"], "kind": "control"}}
+    for name, document in (("tn", transnar), ("control", control)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(document))
+    comparison, _ = write_comparison(
+        [load_results(tmp_path / f"{n}.json") for n in ("tn", "control")],
+        tmp_path / "cmp",
+        plots=False,
+        resamples=300,
+    )
+    assert comparison.labels == ["control", "TransNAR"]
+    test = comparison.difference("TransNAR", "control", "size", "all")
+    assert test.mean == 0.0 and not test.significant  # the same answers
+    one = comparison.paired.mean("TransNAR", "size", 4)
+    assert one.low <= comparison.cell("TransNAR", "size", 4, "clrs").mean <= one.high
+    (series,) = [s for s in comparison.series("clrs") if s.label == "TransNAR"]
+    assert series.note == "95% interval over the questions" and series.intervals
+    # the command line, with a third label and a second file of one label
+    baseline = {**transnar, "label": "baseline", "model": {**transnar["model"], "kind": "baseline"}}
+    (tmp_path / "base.json").write_text(json.dumps(baseline))
+    files = [str(tmp_path / f"{n}.json") for n in ("tn", "control", "base", "tn")]
+    argv = ["lm", "compare", *files, "--out", str(tmp_path / "cli"), "--resamples", "200"]
+    status, out, err = run_cli(argv, capsys)
+    assert status == 0, err
+    assert "# Comparison: baseline vs control vs TransNAR" in out
+    assert "| Δ CLRS TransNAR − baseline | Δ CLRS TransNAR − control | Δ CLRS control − base" in out
+    assert "+0.000 [+0.000, +0.000]" in out and "paired bootstrap" in out
 
 
 # --- one question ---------------------------------------------------------------------------
@@ -321,7 +394,7 @@ def test_answer_question(use_nar, transnar, baseline):
     assert result.algorithm == "insertion_sort" and result.num_nodes == 5
     assert result.truth == answer.strip()
     assert "\n\n" not in result.text
-    assert result.max_new_tokens == len(answer) + max(8, math.ceil(0.25 * len(answer)))
+    assert result.max_new_tokens == question_answer_bound(question) >= len(answer)
     assert 0 <= result.scores.clrs <= 1
     assert answer_question(model, question).text == result.text  # seeded positions
 

@@ -17,11 +17,14 @@ STAGES = [
     "data",
     "nar",
     "baseline-s0",
+    "control-s0",
     "transnar-s0",
     "eval-baseline-s0",
+    "eval-control-s0",
     "eval-transnar-s0",
     "report",
 ]
+TRAINED = 5  # data, nar and the three language models
 
 
 @pytest.fixture(scope="module")
@@ -36,21 +39,35 @@ def finished(tmp_path_factory):
 def test_the_pipeline_writes_every_stage_output_and_the_report(finished):
     names = {p.name for p in finished.iterdir()}
     assert names >= {"config.yaml", "config.json", "stages", "data", "nar", "eval", "figures"}
-    assert names >= {"baseline-s0", "transnar-s0", "report.md", "report.html"}
+    assert names >= {"baseline-s0", "control-s0", "transnar-s0", "report.md", "report.html"}
     assert from_mapping(load_yaml(finished / "config.yaml"), preset("paper")) == fast_config()
     assert {p.stem for p in (finished / "stages").iterdir()} == set(STAGES)
     assert all(read_record(finished, name)["status"] == "done" for name in STAGES)
-    # the same data, steps and seed for both models; each LM read the run's data
-    base, tn = (json.loads((finished / m / "config.json").read_text()) for m in STAGES[2:4])
+    # the same data, steps and seed for the three models; each LM read the run's data
+    base, control, tn = (
+        json.loads((finished / m / "config.json").read_text()) for m in STAGES[2:TRAINED]
+    )
     assert base["data"]["path"] == tn["data"]["path"] == str((finished / "data").resolve())
-    assert (base["model"]["use_nar"], tn["model"]["use_nar"]) == (False, True)
-    assert tn["nar"]["checkpoint"] == str((finished / "nar").resolve())
+    assert (base["model"]["use_nar"], control["model"]["use_nar"], tn["model"]["use_nar"]) == (
+        False,
+        True,
+        True,
+    )
+    assert (control["model"]["memory_source"], tn["model"]["memory_source"]) == (
+        "decoy",
+        "question",
+    )
+    assert control["model"]["nar_steps"] == tn["model"]["nar_steps"] == "learned"
+    assert (
+        tn["nar"]["checkpoint"] == control["nar"]["checkpoint"] == str((finished / "nar").resolve())
+    )
     for section in ("data", "optim"):
-        assert base[section] == tn[section]
-    assert base["train"]["seed"] == tn["train"]["seed"] == 0
-    assert len(lm_losses(finished / "baseline-s0")) == len(lm_losses(finished / "transnar-s0")) == 6
+        assert base[section] == tn[section] == control[section]
+    assert base["train"]["seed"] == tn["train"]["seed"] == control["train"]["seed"] == 0
+    assert [len(lm_losses(finished / m)) for m in STAGES[2:TRAINED]] == [6, 6, 6]
     assert TransNAR.from_pretrained(finished / "transnar-s0" / "model").nar is not None
-    for model in ("baseline-s0", "transnar-s0"):
+    assert TransNAR.from_pretrained(finished / "control-s0" / "model").config.kind == "control"
+    for model in ("baseline-s0", "control-s0", "transnar-s0"):
         results = json.loads((finished / "eval" / model / "results.json").read_text())
         assert results["settings"]["sizes"] == [5, 7] and results["settings"]["count"] == 2
     report = (finished / "report.md").read_text()
@@ -63,7 +80,7 @@ def test_a_second_invocation_skips_every_stage(finished):
     lines: list[str] = []
     result = run_fast(finished, log=lines.append)
     assert statuses(result) == dict.fromkeys(STAGES, "skipped")
-    assert lines == [f"[{k}/7] {n}: skipped (up to date)" for k, n in enumerate(STAGES, 1)]
+    assert lines == [f"[{k}/9] {n}: skipped (up to date)" for k, n in enumerate(STAGES, 1)]
     changed = [p for p, t in before.items() if p.stat().st_mtime_ns != t]
     assert {p.name for p in changed} <= {"config.yaml", "config.json"}
 
@@ -86,17 +103,19 @@ def test_a_changed_key_is_refused_and_forced_reruns_only_what_depends_on_it(fini
 
     result = run_fast(run_dir, "lm.data.test_count=3", force=True)
     assert statuses(result) == {
-        **dict.fromkeys(STAGES[:4], "skipped"),
-        **dict.fromkeys(STAGES[4:], "ran"),
+        **dict.fromkeys(STAGES[:TRAINED], "skipped"),
+        **dict.fromkeys(STAGES[TRAINED:], "ran"),
     }
-    # a new NAR: TransNAR is trained again, the baseline is kept
-    result = run_fast(run_dir, "lm.data.test_count=3", "nar.train.steps=2", force=True)
+    # a new NAR: TransNAR and the control are trained again, the baseline is kept
+    result = run_fast(run_dir, "lm.data.test_count=3", "nar.train.seed=7", force=True)
     assert statuses(result) == {
         "data": "skipped",
         "nar": "ran",
         "baseline-s0": "skipped",
+        "control-s0": "ran",
         "transnar-s0": "ran",
         "eval-baseline-s0": "skipped",
+        "eval-control-s0": "ran",
         "eval-transnar-s0": "ran",
         "report": "ran",
     }
@@ -115,7 +134,7 @@ def test_an_interrupted_run_finishes_as_an_uninterrupted_one(finished, tmp_path,
     real_step, calls = loop.train_step, []
 
     def train_step(model, *args, **kwargs):
-        if model.config.use_nar:
+        if model.config.kind == "transnar":
             calls.append(1)
             if len(calls) == 5:
                 raise KeyboardInterrupt
@@ -125,16 +144,17 @@ def test_an_interrupted_run_finishes_as_an_uninterrupted_one(finished, tmp_path,
     with pytest.raises(KeyboardInterrupt):
         run_fast(run_dir)
     assert read_record(run_dir, "baseline-s0")["status"] == "done"
+    assert read_record(run_dir, "control-s0")["status"] == "done"
     assert read_record(run_dir, "transnar-s0")["status"] == "running"
     monkeypatch.setattr(loop, "train_step", real_step)
 
     result = run_fast(run_dir)
     assert statuses(result) == {
-        **dict.fromkeys(STAGES[:3], "skipped"),
+        **dict.fromkeys(STAGES[: TRAINED - 1], "skipped"),
         "transnar-s0": "resumed",
-        **dict.fromkeys(STAGES[4:], "ran"),
+        **dict.fromkeys(STAGES[TRAINED:], "ran"),
     }
-    for model in ("baseline-s0", "transnar-s0"):
+    for model in ("baseline-s0", "control-s0", "transnar-s0"):
         assert lm_losses(run_dir / model) == lm_losses(finished / model)
     assert scores(run_dir) == scores(finished)
 
@@ -154,5 +174,5 @@ def test_the_command_line_continues_a_run_with_its_own_config(finished, capsys):
     assert main(["run", "--out", str(finished), "--no-progress"]) == 0
     captured = capsys.readouterr()
     assert f"continuing with the config of {finished / 'config.yaml'}" in captured.err
-    assert "0 stage(s) run" in captured.err and "7 skipped" in captured.err
+    assert "0 stage(s) run" in captured.err and "9 skipped" in captured.err
     assert captured.out == f"report: {finished / 'report.md'}\nreport: {finished / 'report.html'}\n"

@@ -51,7 +51,10 @@ def test_the_presets_are_composed_from_the_nar_and_lm_presets():
     assert small.lm.data.test_sizes == (8, 10, 12) and small.lm.data.test_count == 100
     assert paper.nar == nar_preset("paper") and paper.lm == lm_preset("paper") and paper.seeds == 4
     names = [m.name for m in model_runs(paper)]
-    assert names == [f"{kind}-s{seed}" for seed in range(4) for kind in ("baseline", "transnar")]
+    kinds = ("baseline", "control", "transnar")
+    assert names == [f"{kind}-s{seed}" for seed in range(4) for kind in kinds]
+    assert small.seeds == 3 and small.arms == kinds
+    assert small.lm.model.nar_steps == "learned"  # leak-free by default
     regimes = paper.eval_settings().regimes()
     assert regimes == {10: "ood-interpolation", 12: "in-distribution", 14: "ood-extrapolation"}
 
@@ -63,7 +66,14 @@ def test_overrides_by_path_and_tail():
     )
     assert (config.nar.train.steps, config.lm.optim.steps, config.seeds) == (7, 9, 2)
     assert config.lm.model.lm.d_model == 48 and config.eval.batch_size == 5
-    assert [m.seed for m in model_runs(config)] == [0, 0, 1, 1]
+    assert [m.seed for m in model_runs(config)] == [0, 0, 0, 1, 1, 1]
+    two = apply_overrides(config, ["arms=baseline,transnar"])
+    assert [m.name for m in model_runs(two)] == [
+        "baseline-s0",
+        "transnar-s0",
+        "baseline-s1",
+        "transnar-s1",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -122,6 +123,68 @@ def test_a_stage_that_writes_nothing_is_an_error(tmp_path):
     with pytest.raises(RuntimeError, match=r"did not write missing\.txt"):
         run_stages(tmp_path, [stage], log=lambda _: None)
     assert json.loads((tmp_path / "stages" / "n.json").read_text())["status"] == "running"
+
+
+def test_only_runs_one_stage_once_its_inputs_are_done(tmp_path):
+    recorder = Recorder(tmp_path)
+    with pytest.raises(ValueError, match=r"stage b needs its input stages done first: a \(not"):
+        run(tmp_path, recorder.chain(), only="b")
+    assert recorder.calls == [] and read_record(tmp_path, "b") is None
+    statuses, lines = run(tmp_path, recorder.chain(), only="a")
+    assert statuses == {"a": "ran"} and lines[0] == "[1/3] a: running: make a"
+    assert run(tmp_path, recorder.chain(), only="b")[0] == {"b": "ran"}
+    assert run(tmp_path, recorder.chain(), only="b")[0] == {"b": "skipped"}
+    (tmp_path / "a.txt").write_text("edited")  # a is out of date, and so b's input
+    with pytest.raises(ValueError, match=r"a \(out of date\)"):
+        run(tmp_path, recorder.chain(), only="b")
+    with pytest.raises(ValueError, match="no stage 'x' to run"):
+        run(tmp_path, recorder.chain(), only="x")
+
+
+def test_only_resumes_an_interrupted_stage_and_checks_inputs_recursively(tmp_path):
+    recorder = Recorder(tmp_path)
+    stages = [*recorder.chain(fail_b_at=2), recorder.stage("d", 4, ("b",))]
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, stages)
+    with pytest.raises(ValueError, match=r"b \(interrupted\)"):
+        run(tmp_path, stages, only="d")
+    assert run(tmp_path, stages, only="b")[0] == {"b": "resumed"}
+    assert run(tmp_path, stages, only="d")[0] == {"d": "ran"}
+    (tmp_path / "a.txt").write_text("edited")
+    with pytest.raises(ValueError, match=r"b \(out of date\)"):  # made from the old a
+        run(tmp_path, stages, only="d")
+
+
+def test_records_are_replaced_atomically(tmp_path):
+    """Readers never see a half-written record while others write (``write_json``)."""
+    from transnar._runs import write_json
+
+    path = tmp_path / "stages" / "s.json"
+    write_json(path, {"n": -1})
+    stop, seen = threading.Event(), []
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                seen.append(json.loads(path.read_text())["n"])
+            except ValueError as error:  # a partial file
+                seen.append(error)
+
+    def write(k: int) -> None:
+        for _ in range(20):
+            write_json(path, {"n": k, "pad": "x" * 50_000})
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    writers = [threading.Thread(target=write, args=(k,)) for k in range(4)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    stop.set()
+    reader.join()
+    assert seen and set(seen) <= {-1, 0, 1, 2, 3}
+    assert [p.name for p in path.parent.iterdir()] == ["s.json"]  # no temporary file left
 
 
 def test_helpers():

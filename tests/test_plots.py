@@ -12,6 +12,7 @@ from tests.evaluation_helpers import results_document
 from transnar.clrs.specs import CLRS30_ALGORITHMS, Family
 from transnar.evaluation import PLOTS, Comparison, write_plots
 from transnar.evaluation.plots import (
+    KIND_COLORS,
     Series,
     plot_algorithm_scores,
     plot_family_scores,
@@ -66,6 +67,33 @@ def test_error_bars_and_missing_cells(tmp_path):
         [with_errors, series("baseline", "baseline", 0.2)], tmp_path / "x.png"
     )
     image(path)
+
+
+def test_three_arms_with_std_and_interval_error_bars(tmp_path):
+    values = {(a, n): 0.4 for a in ("bfs", "minimum") for n in SIZES}
+    arms = [
+        Series(
+            "baseline", values, {k: 0.05 for k in values}, "baseline", note="± std over 3 files"
+        ),
+        Series(
+            "control",
+            values,
+            kind="control",
+            intervals={k: (0.3, 0.6) for k in values},
+            note="95% interval over the questions",
+        ),
+        Series("TransNAR", {k: v + 0.3 for k, v in values.items()}, kind="transnar"),
+    ]
+    image(plot_algorithm_scores(arms, tmp_path / "arms.png"))
+    assert len(set(KIND_COLORS.values())) == 3  # one colour per arm
+    # error bars: below and above each bar, from the interval or the std
+    assert arms[1].bars([("bfs", 10), ("dfs", 10)]) == [
+        [pytest.approx(0.1), 0.0],
+        [pytest.approx(0.2), 0.0],
+    ]
+    assert arms[0].bars([("bfs", 10)]) == [[0.05], [0.05]] and arms[2].bars([("bfs", 10)]) is None
+    assert arms[1].legend == "control (95% interval over the questions)"
+    assert arms[2].legend == "TransNAR"
 
 
 def test_family_averages(tmp_path):

@@ -1,21 +1,28 @@
-"""``transnar report``: the report of one pipeline run, or of several (mean ± std)."""
+"""``transnar report``: the report of one pipeline run, or of several (mean ± std,
+paired tests between the arms)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from tests.cli_helpers import run_cli
-from tests.evaluation_helpers import results_document
 from tests.pipeline_helpers import run_fast
-from transnar.report import load_run, write_report
+from transnar.clrs.text.answers import AnswerScores
+from transnar.clrs.text.scoring import ScoredRow, aggregate
+from transnar.evaluation import Comparison
+from transnar.pipeline import preset
+from transnar.report import load_run, report_markdown, write_report
 from transnar.report.curves import moving_average
 from transnar.report.html import markdown_to_html
+from transnar.report.runs import is_smoke, nar_stepping
 
-MODELS = ("baseline-s0", "transnar-s0")
+MODELS = ("baseline-s0", "control-s0", "transnar-s0", "baseline-s1", "control-s1", "transnar-s1")
 FIGURES = {
     "clrs_score.png",
     "shape_score.png",
@@ -28,33 +35,52 @@ FIGURES = {
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
+    """A finished fast run: three arms (baseline, control, TransNAR) x two seeds."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         run_dir = tmp_path_factory.mktemp("report") / "run"
-        run_fast(run_dir)
+        run_fast(run_dir, "seeds=2")
     finally:
         torch.set_num_threads(before)
     return run_dir
 
 
-def with_clrs_scores(source, target, clrs: dict[str, float]):
-    """A copy of a run whose evaluations score ``clrs[model]`` in every cell."""
+def with_scores(source, target, clrs):
+    """A copy of a run whose evaluations score ``clrs(model, sample)`` on each
+    sample (parse = shape = 1), their tables recomputed from the samples."""
     shutil.copytree(source, target)
-    for model, value in clrs.items():
-        path = target / "eval" / model / "results.json"
+    for directory in (target / "eval").iterdir():
+        path = directory / "results.json"
         document = json.loads(path.read_text())
-        cells = {(a, n): value for a in ("bfs", "insertion_sort") for n in (5, 7)}
-        document["scores"] = results_document("x", "baseline", cells)["scores"]
+        rows = []
+        for k, sample in enumerate(document["samples"]):
+            sample.update(parse=1.0, shape=1.0, clrs=clrs(directory.name, sample))
+            scores = AnswerScores(1.0, 1.0, sample["clrs"])
+            rows.append(ScoredRow(k, sample["algorithm"], sample["size"], False, scores))
+        document["scores"] = aggregate(rows).to_dict()
         path.write_text(json.dumps(document))
     return target
 
 
+def line_of(markdown: str, start: str) -> str:
+    return next(line for line in markdown.splitlines() if line.startswith(start))
+
+
+def cells(line: str) -> list[str]:
+    """A Markdown table row's cells, stripped."""
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
 def test_the_pipeline_report(finished):
     markdown = (finished / "report.md").read_text()
+    assert markdown.startswith(
+        "# TransNAR vs the Transformer baseline\n\n**Smoke run: scores mean nothing.**"
+    )
     for heading in (
         "# TransNAR vs the Transformer baseline",
-        "## Scores: baseline vs TransNAR",
+        "## Headline: CLRS score per size",
+        "## Scores: baseline vs control vs TransNAR",
         "### Overall (mean over algorithms)",
         "### Per family (CLRS score, mean over its algorithms)",
         "### Per algorithm and size",
@@ -63,9 +89,16 @@ def test_the_pipeline_report(finished):
         "## Stages",
     ):
         assert f"\n{heading}\n" in f"\n{markdown}"
-    assert "baseline parse | TransNAR parse | baseline shape" in markdown
+    assert "baseline parse | control parse | TransNAR parse | baseline shape" in markdown
+    assert "| baseline (2 seeds) | control (2 seeds) | TransNAR (2 seeds) |" in markdown
+    for pair in ("TransNAR − baseline", "TransNAR − control", "control − baseline"):
+        assert f"| Δ CLRS {pair}" in markdown
+    assert "- **TransNAR vs baseline**: overall " in markdown
+    assert "The baseline (the Transformer alone), the control (" in markdown
+    assert "\n- NAR stepping: " in markdown
     assert "| bfs            | graphs  |" in markdown  # the NAR's table
     assert "5 (in distribution), 7 (OOD extrapolation)" in markdown
+    assert "Error bars: " in markdown and "TransNAR: ± std over 2 files" in markdown
     assert {p.name for p in (finished / "figures").iterdir()} == FIGURES
     page = (finished / "report.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and page.count("data:image/png;base64,") == 6
@@ -73,33 +106,116 @@ def test_the_pipeline_report(finished):
     run = load_run(finished)
     assert [m.run.name for m in run.models] == list(MODELS)
     assert list(run.stages)[:2] == ["data", "nar"]
+    training = line_of(markdown, "| control  |    1 |")
+    assert training  # one training row per arm and seed
 
 
-def test_rewriting_a_runs_report_gives_the_same_report(finished, capsys):
+def test_a_runs_report_is_kept_unless_forced(finished, capsys):
     before = (finished / "report.md").read_text()
-    status, out, _ = run_cli(["report", finished], capsys)
+    status, _, err = run_cli(["report", finished], capsys)
+    assert status == 2 and "already exist" in err and "--force" in err
+    status, out, _ = run_cli(["report", finished, "--force"], capsys)
     assert status == 0 and f"wrote {finished / 'report.html'}" in out
-    assert (finished / "report.md").read_text() == before
+    assert (finished / "report.md").read_text() == before  # the same tests, to the digit
+
+
+def test_paired_tests_in_the_report(finished, tmp_path):
+    def clrs(model, sample):  # TransNAR right everywhere, the control on question 0 only
+        return {"baseline": 0.0, "transnar": 1.0}.get(model.split("-")[0], sample["index"] == 0)
+
+    scored = with_scores(finished, tmp_path / "scored", clrs)
+    write_report([scored], resamples=2000)
+    markdown = (scored / "report.md").read_text()
+    headline = cells(line_of(markdown, "|    5 | in distribution "))
+    assert headline[2:] == [
+        "0.000 ± 0.000",
+        "0.500 ± 0.000",
+        "1.000 ± 0.000",
+        "+1.000 [+1.000, +1.000] *",
+        "+0.500 [+0.000, +1.000]",  # TransNAR - control: not significant
+        "+0.500 [+0.000, +1.000]",  # control - baseline, likewise
+    ]
+    assert "(p < 0.001): TransNAR significantly higher" in markdown
+    verdict = line_of(markdown, "- **TransNAR vs control**: ")
+    assert "size 5 (in distribution) +0.500 [+0.000, +1.000] (p = " in verdict
+    assert verdict.count("not significant") >= 2
+    bfs = cells(line_of(markdown, "| bfs            |    5 |"))
+    assert bfs[-3:] == [
+        "+1.000 [+1.000, +1.000] *",
+        "+0.500 [+0.000, +1.000]",
+        "+0.500 [+0.000, +1.000]",
+    ]
 
 
 def test_two_runs_give_mean_and_std(finished, tmp_path, capsys):
-    a = with_clrs_scores(finished, tmp_path / "a", {"baseline-s0": 0.2, "transnar-s0": 0.4})
-    b = with_clrs_scores(finished, tmp_path / "b", {"baseline-s0": 0.4, "transnar-s0": 0.8})
+    def scores(values):
+        return lambda model, sample: values[model.split("-")[0]]
+
+    a = with_scores(
+        finished, tmp_path / "a", scores({"baseline": 0.2, "control": 0.2, "transnar": 0.4})
+    )
+    b = with_scores(
+        finished, tmp_path / "b", scores({"baseline": 0.4, "control": 0.4, "transnar": 0.8})
+    )
     out = tmp_path / "ab"
-    status, _, err = run_cli(["report", a, b, "--out", out], capsys)
+    status, _, err = run_cli(["report", a, b, "--out", out, "--resamples", "500"], capsys)
     assert status == 0, err
     markdown = (out / "report.md").read_text()
-    assert "baseline (baseline, 2 file(s))" in markdown
+    assert "baseline (baseline, 4 files)" in markdown
     assert "mean ± standard deviation over the files of a label" in markdown
-    row = next(line for line in markdown.splitlines() if line.startswith("| bfs            |    5"))
-    assert "0.300 ± 0.141" in row and "0.600 ± 0.283" in row and "+0.300" in row
+    row = cells(line_of(markdown, "| bfs            |    5"))
+    assert row[-6:] == [
+        "0.300 ± 0.115",  # baseline
+        "0.300 ± 0.115",  # control
+        "0.600 ± 0.231",  # TransNAR
+        "+0.300 [+0.300, +0.300] *",
+        "+0.300 [+0.300, +0.300] *",
+        "+0.000 [+0.000, +0.000]",
+    ]
     assert "± 0.000" in markdown  # the two runs' NARs are the same
     assert f"`{a}`: data " in markdown and f"`{b}`: data " in markdown
+    # the runs are copies: each arm was trained twice at each seed
+    assert "| baseline (4 runs, 2 seeds) |" in markdown
+    assert f"**warning**: baseline was trained at seed 0 in 2 runs (`{a}`, `{b}`)" in markdown
     assert {p.name for p in (out / "figures").iterdir()} == FIGURES
 
     status, _, err = run_cli(["report", a, b, "--out", out], capsys)
     assert status == 2 and "already exist" in err and "--force" in err
-    assert run_cli(["report", a, b, "--out", out, "--force"], capsys)[0] == 0
+    assert run_cli(["report", a, b, "--out", out, "--force", "--resamples", "100"], capsys)[0] == 0
+
+
+def test_one_seed_shows_single_values_and_intervals(finished):
+    run = load_run(finished)
+    run = dataclasses.replace(run, models=[m for m in run.models if m.run.seed == 0])
+    documents = [{**m.results, "source": m.run.name} for m in run.models]
+    markdown = report_markdown([run], Comparison.of(documents, resamples=200))
+    assert "| baseline (1 seed) | control (1 seed) | TransNAR (1 seed) |" in markdown
+    table = markdown.split("## Headline", 1)[1].split("## Scores", 1)[0].split("\n| ", 1)[1]
+    assert "±" not in table.split("\n\n", 1)[0]  # the headline's table
+    assert "- baseline (baseline, 1 file: 1 seed): `baseline-s0`" in markdown
+    assert "TransNAR: 95% interval over the questions" in markdown
+
+
+def test_the_nar_section_with_sizes_per_algorithm(finished, tmp_path):
+    run_dir = shutil.copytree(finished, tmp_path / "run")
+    path = run_dir / "nar" / "results.json"
+    results = json.loads(path.read_text())
+    tests = results["algorithms"]["insertion_sort"]["test"]
+    tests["7"] = tests.pop("6")  # e.g. the string matchers' in-distribution size
+    results["mean"]["7"] = tests["7"]["scores"]["score"]
+    path.write_text(json.dumps(results))
+    write_report([run_dir])
+    markdown = (run_dir / "report.md").read_text().split("## The NAR on CLRS-30", 1)[1]
+    header = cells(line_of(markdown, "| algorithm      | family  |   val |"))
+    assert header == ["algorithm", "family", "val", "n=6*", "n=7*", "n=8"]
+    bfs, insertion_sort = line_of(markdown, "| bfs   "), line_of(markdown, "| insertion_sort |")
+    assert cells(bfs)[4] == "-" and cells(insertion_sort)[3] == "-"
+
+
+def test_smoke_runs_and_nar_stepping():
+    assert is_smoke(preset("tiny")) and not is_smoke(preset("small"))
+    assert not is_smoke(preset("paper"))
+    assert nar_stepping(SimpleNamespace(lm=SimpleNamespace(model=SimpleNamespace()))) == "oracle"
 
 
 def test_errors(finished, tmp_path, capsys):
@@ -107,9 +223,11 @@ def test_errors(finished, tmp_path, capsys):
     assert status == 2 and "needs an output directory (--out)" in err
     status, _, err = run_cli(["report", tmp_path], capsys)
     assert status == 2 and "is not a transnar run directory" in err
+    status, _, err = run_cli(["report", finished, "--force", "--resamples", "0"], capsys)
+    assert status == 2 and "--resamples must be >= 1" in err
     unfinished = shutil.copytree(finished, tmp_path / "unfinished")
-    shutil.rmtree(unfinished / "eval" / "transnar-s0")
-    with pytest.raises(ValueError, match=r"is not finished: it has no eval/transnar-s0"):
+    shutil.rmtree(unfinished / "eval" / "control-s1")
+    with pytest.raises(ValueError, match=r"is not finished: it has no eval/control-s1"):
         write_report([unfinished])
 
 

@@ -11,10 +11,21 @@ with ``a1 = a2 = 0`` at initialisation, so TransNAR starts out computing exactly
 what its language model computes. Keys and values are projected from the NAR
 width; the edge memory is the ``N * N`` flattened edges; padding nodes and edges
 are masked. The NAR is frozen (no gradients, evaluation mode) and runs on the
-graph of the instance to its trajectory length, feeding back its own hints
-(:meth:`TransNAR.graph_memory`). By default every block reads the NAR's final
+graph of the instance, feeding back its own hints
+(:meth:`TransNAR.graph_memory`). It is **leak-free** by default
+(``nar_steps="learned"``): it starts from the instance's inputs and step-0
+hints and stops when its termination head says so (at the latest at a step
+budget per algorithm and node count), never reading the true trajectory's
+length, outputs or later hints; ``nar_steps="oracle"`` runs it to the true
+length instead (the CLRS protocol: an explicit ablation, since the length is
+information about the answer). By default every block reads the NAR's final
 embeddings; ``memory="lockstep"`` makes block ``l`` (of ``L``) read NAR step
 ``round(l * S / L)`` of the sample's ``S`` steps.
+
+The **control** (``memory_source="decoy"``) is TransNAR with the same
+architecture and parameters whose memory is the NAR's memory of another
+instance of the same algorithm and node count (:func:`decoy_features`): real
+NAR states, with nothing about its own question in them.
 
 With ``use_nar=False`` the same class is the Transformer-only baseline (no
 cross-attention blocks, no NAR): one model, one switch.
@@ -36,6 +47,7 @@ import dataclasses
 import functools
 import json
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +58,8 @@ from torch import nn
 
 from transnar import __version__
 from transnar._files import CheckpointError, atomic_write, refuse_existing
+from transnar.clrs.bounds import size_of_nodes
+from transnar.clrs.samplers import sample
 from transnar.lm.tokenizer import CharTokenizer, Tokenizer
 from transnar.lm.transformer import (
     MLP,
@@ -58,8 +72,15 @@ from transnar.lm.transformer import (
 from transnar.nar.config import NARConfig
 from transnar.nar.features import Features
 from transnar.nar.model import NAR
+from transnar.nar.stepping import check_step_mode
 
 MEMORY_MODES = ("final", "lockstep")
+MEMORY_SOURCES = ("question", "decoy")
+DECOY_SEED_BIT = 1 << 31
+"""Decoy instances are drawn with sampler seeds at or above this, far from the
+small seeds of the data splits."""
+DECOY_TRUNCATE_DECIMALS = 3
+"""Decoy instances are drawn as CLRS-Text's are, floats truncated to 3 decimals."""
 FORMAT = "transnar.model"
 VERSION = 1
 CONFIG_FILENAME = "transnar.json"
@@ -79,6 +100,12 @@ class TransNARConfig:
             ``lockstep`` (block ``l`` of ``L`` reads NAR step ``round(l S / L)``).
         nar_node_dim: width of the NAR's node embeddings.
         nar_edge_dim: width of the NAR's edge embeddings.
+        nar_steps: how the NAR steps (:mod:`transnar.nar.stepping`):
+            ``learned`` (leak-free, the default), ``budget`` (leak-free) or
+            ``oracle`` (the true trajectory length: reads the answer's length).
+        memory_source: ``question`` (TransNAR: the NAR runs on the question's
+            instance) or ``decoy`` (the control: on another instance of the
+            same algorithm and node count, :func:`decoy_features`).
     """
 
     lm: LMConfig = dataclasses.field(default_factory=LMConfig)
@@ -88,10 +115,17 @@ class TransNARConfig:
     memory: str = "final"
     nar_node_dim: int = 128
     nar_edge_dim: int = 128
+    nar_steps: str = "learned"
+    memory_source: str = "question"
 
     def __post_init__(self):
         if self.memory not in MEMORY_MODES:
             raise ValueError(f"memory must be one of {MEMORY_MODES}, got {self.memory!r}")
+        check_step_mode(self.nar_steps, "nar_steps")
+        if self.memory_source not in MEMORY_SOURCES:
+            raise ValueError(
+                f"memory_source must be one of {MEMORY_SOURCES}, got {self.memory_source!r}"
+            )
         if not 1 <= self.xattn_every <= self.lm.n_layers:
             raise ValueError(
                 f"xattn_every must be in [1, {self.lm.n_layers}] (the LM's layers), "
@@ -122,7 +156,16 @@ class TransNARConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown TransNAR config key(s) {unknown} (known: {sorted(known)})")
-        return cls(**{**data, "lm": LMConfig.from_dict(data.get("lm", {}))})
+        # Files made before leak-free stepping ran the NAR to the true length.
+        defaults = {"nar_steps": "oracle"}
+        return cls(**{**defaults, **data, "lm": LMConfig.from_dict(data.get("lm", {}))})
+
+    @property
+    def kind(self) -> str:
+        """``baseline``, ``control`` or ``transnar``."""
+        if not self.use_nar:
+            return "baseline"
+        return "control" if self.memory_source == "decoy" else "transnar"
 
 
 @dataclass
@@ -131,11 +174,12 @@ class GraphMemory:
 
     Attributes:
         nodes: ``(B, S, N, Hn)`` node embeddings after each NAR step (frozen
-            after each sample's last step).
+            after each sample's last step); in ``final`` memory mode only the
+            last, ``S = 1``.
         edges: ``(B, S, N * N, He)`` edge embeddings, edges flattened.
         node_mask: ``(B, N)`` real nodes.
         edge_mask: ``(B, N * N)`` real edges.
-        steps: ``(B,)`` NAR steps of each sample (``max(1, length - 1)``).
+        steps: ``(B,)`` NAR steps each sample ran (its last step + 1).
     """
 
     nodes: torch.Tensor
@@ -317,10 +361,18 @@ class TransNAR(nn.Module):
         Args:
             features: the graphs of the batch's instances, preprocessed for the
                 NAR without randomized ``pos`` (``Features.from_trajectories``).
+                With leak-free stepping only their inputs, step-0 hints and
+                node mask are read (an :func:`~transnar.clrs.execute.initial_state`
+                is enough).
         """
         if self.nar is None:
             raise ValueError("this model has no NAR (use_nar=False)")
-        output = self.nar.embed(features)
+        config = self.config
+        if config.memory_source == "decoy":
+            features = decoy_features(features).to(features.node_mask.device)
+        output = self.nar.embed(
+            features, steps=config.nar_steps, final_only=config.memory == "final"
+        )
         b, s, n, _ = output.node_embeddings.shape
         node_mask = features.node_mask
         return GraphMemory(
@@ -328,7 +380,7 @@ class TransNAR(nn.Module):
             edges=output.edge_embeddings.reshape(b, s, n * n, -1),
             node_mask=node_mask,
             edge_mask=(node_mask[:, :, None] & node_mask[:, None, :]).reshape(b, n * n),
-            steps=(features.lengths - 1).clamp(min=1),
+            steps=output.last_steps + 1,
         )
 
     def forward(
@@ -479,6 +531,27 @@ def load_language_model(
         return HFCausalLM.from_pretrained(directory, config, map_location=map_location)
     except ValueError as error:
         raise CheckpointError(f"{directory}: {error}") from None
+
+
+def decoy_features(features: Features) -> Features:
+    """The control's graphs: for each sample, another instance of its algorithm
+    with the same node count, drawn from the sampler (CLRS-Text's distribution)
+    with a seed made from the sample's inputs (so a question always gets the
+    same decoy, whatever batch it is in). The decoy's memory is made by the
+    same NAR in the same way, and says nothing about the question.
+    """
+    algorithm = features.algorithm
+    counts = features.node_mask.sum(dim=1).tolist()
+    inputs = {name: value.cpu().numpy() for name, value in sorted(features.inputs.items())}
+    decoys = []
+    for row, count in enumerate(counts):
+        count = int(count)
+        key = b"".join(value[row].tobytes() for name, value in inputs.items() if name != "pos")
+        seed = DECOY_SEED_BIT | zlib.crc32(key) >> 1
+        size = size_of_nodes(algorithm, count)
+        (decoy,) = sample(algorithm, size, seed, 1, DECOY_TRUNCATE_DECIMALS)
+        decoys.append(decoy)
+    return Features.from_trajectories(decoys)
 
 
 def nar_dims(nar: NAR) -> tuple[int, int]:

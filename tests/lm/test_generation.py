@@ -220,3 +220,66 @@ def test_mode_is_restored_and_bad_arguments_fail(tokenizer):
     with pytest.raises(ValueError, match="longer than max_position"):
         generate(model, tokenizer, PROMPTS, 250)
     assert generate(model, tokenizer, [], 5).texts == []
+
+
+# --- per-prompt budgets -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_per_prompt_budgets_cut_each_sequence_at_its_own(tokenizer, use_cache):
+    model = _model()
+    budgets = [3, 9, 5]
+    common = {"positions": "linear", "stop": "", "use_cache": use_cache}
+    result = generate(model, tokenizer, PROMPTS, budgets, **common)
+    longest = generate(model, tokenizer, PROMPTS, max(budgets), **common)
+    eos = tokenizer.eos_id
+    for b, budget in enumerate(budgets):
+        ids = result.token_ids[b]
+        ended = bool(ids) and ids[-1] == eos
+        assert len(ids) <= budget and (ended or len(ids) == budget)
+        assert result.stopped[b] == ended
+        assert ids == longest.token_ids[b][:budget]  # linear: a prefix of the longer run
+
+
+def test_a_sequence_does_not_depend_on_another_s_budget(tokenizer):
+    model = _model()
+    runs = [
+        generate(model, tokenizer, PROMPTS, [12, other, 12], positions="linear", stop="")
+        for other in (1, 7, 20)
+    ]
+    for b in (0, 2):
+        assert runs[0].token_ids[b] == runs[1].token_ids[b] == runs[2].token_ids[b]
+        assert runs[0].texts[b] == runs[2].texts[b]
+    assert [len(r.token_ids[1]) <= n for r, n in zip(runs, (1, 7, 20), strict=True)] == [True] * 3
+
+
+def test_positions_are_drawn_for_each_prompt_and_its_own_budget(tokenizer):
+    recorder = Recorder(_model())
+    budgets = [4, 11, 2]
+    generate(
+        recorder,
+        tokenizer,
+        PROMPTS,
+        budgets,
+        stop="",
+        use_cache=False,
+        generator=torch.Generator().manual_seed(3),
+    )
+    last = recorder.calls[-1]  # every column but the last (its token is never fed)
+    mask, positions = last["mask"], last["positions"]
+    for b, budget in enumerate(budgets):
+        real = positions[b][mask[b]]
+        assert len(real) == len(PROMPTS[b]) + 1 + min(budget, max(budgets) - 1)
+        assert (real[1:] > real[:-1]).all() and real.max() < recorder.max_position
+    # the answer slots beyond a budget are padding
+    assert mask[2, -(10 - 2) :].tolist() == [False] * 8 and mask[1, -10:].all()
+
+
+def test_per_prompt_budgets_are_checked(tokenizer):
+    model = _model()
+    with pytest.raises(ValueError, match="2 budgets for 3 prompts"):
+        generate(model, tokenizer, PROMPTS, [3, 4])
+    with pytest.raises(ValueError, match="at least 1"):
+        generate(model, tokenizer, PROMPTS, [3, 0, 4])
+    one = generate(model, tokenizer, PROMPTS, 6, positions="linear", stop="")
+    assert generate(model, tokenizer, PROMPTS, [6, 6, 6], positions="linear", stop="") == one

@@ -370,7 +370,7 @@ class TestNARLoss:
         output = nar(features)
         total, terms = nar.loss(features, output)
         spec = nar.head("bfs").spec
-        assert set(terms) == set(spec.outputs) | set(spec.hints)
+        assert set(terms) == set(spec.outputs) | set(spec.hints) | {"termination"}
         assert total.item() == pytest.approx(sum(terms.values()), rel=1e-6)
         assert all(isinstance(v, float) for v in terms.values())
         expected_pi = output_loss(
@@ -394,4 +394,4 @@ class TestNARLoss:
         _, terms = nar.loss(features, nar(features))
         spec = nar.head("bfs").spec
         expected = set(spec.outputs) | (set(spec.hints) if hint_mode == "decoded_only" else set())
-        assert set(terms) == expected
+        assert set(terms) == expected | {"termination"}

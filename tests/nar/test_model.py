@@ -232,7 +232,7 @@ def test_single_step_trajectory_runs_one_step():
     output = nar(features)
     assert output.hints["pi_h"].shape[1] == 1
     _, terms = nar.loss(features, output)
-    assert set(terms) == {"pi"}
+    assert set(terms) == {"pi", "termination"}
 
 
 class TestHintFeedback:

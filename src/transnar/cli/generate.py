@@ -8,13 +8,15 @@ from pathlib import Path
 
 EPILOG = """\
 Text only: the graph the NAR reads is rebuilt from the question (its inputs
-are parsed back and the algorithm run), so a CLRS-Text question is all it
-takes. In --question, '\\n' may stand for the line breaks; '-' reads the
-question from standard input.
+are parsed back and the algorithm run up to its first step only), so a
+CLRS-Text question is all it takes. In --question, '\\n' may stand for the
+line breaks; '-' reads the question from standard input.
 
-The answer is printed without its closing blank line. By default at most the
-true answer's length plus a margin (max(8, 25%)) is generated, as in
-'transnar lm eval'; --score also prints the true answer and the scores.
+The answer is printed without its closing blank line. By default at most a
+bound on the answer's length, from the algorithm and the question's inputs
+alone, is generated, as in 'transnar lm eval'. The true answer is never
+computed before answering; with --score, the algorithm then runs to its end
+and the true answer and the scores are printed too.
 
 examples:
   transnar generate runs/transnar --question 'bfs:\\ns: 0, A: [[1 1 0], [1 1 1], [0 1 1]]\\npi:'
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     text = sys.stdin.read() if args.question == "-" else args.question
     question = normalize_question(text)
-    parse_question(question)  # a malformed question fails before the model loads
+    parse_question(question, check_trace=False)  # malformed text fails before the model loads
     if args.max_new_tokens is not None and args.max_new_tokens < 1:
         raise ValueError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
     model, _ = load_model(args.model_dir, _device(args.device))
@@ -61,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens,
         positions=args.positions,
         seed=args.seed,
+        score=args.score,
     )
     print(answer.text)
     if args.score:

@@ -34,6 +34,9 @@ presets:
 
 overrides (KEY=VALUE after the options; a dotted path or any unambiguous tail):
   model:  use_nar xattn_every xattn_heads memory (final|lockstep)
+          nar_steps (learned: leak-free, the default | budget: leak-free |
+          oracle: the true trajectory length, CLRS protocol, reads the answer's
+          length) memory_source (question | decoy: the control)
   model.lm: d_model n_layers n_heads d_ff mlp dropout max_position
           random_positions random_positions_eval rope_base init_std ...
           pretrained (a Hugging Face causal LM id or directory, with its own
@@ -58,6 +61,7 @@ examples:
   transnar nar train --preset small --out runs/nar-small threads=1
   transnar lm train --preset small --nar runs/nar-small --out runs/transnar-small threads=1
   transnar lm train --preset small --no-nar --out runs/baseline-small threads=1
+  transnar lm train --preset small --nar runs/nar-small --control --out runs/control-small
   transnar lm train --preset paper --nar runs/nar-paper --device cuda --out runs/paper
   transnar lm train --out runs/transnar-small --resume            # continue after a stop
 """
@@ -115,6 +119,13 @@ def register_train(actions: argparse._SubParsersAction) -> None:
         "one with the preset's NAR preset into RUN_DIR/nar)",
     )
     nar.add_argument("--no-nar", action="store_true", help="train the Transformer-only baseline")
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="train the control: TransNAR's architecture and parameters, whose memory is "
+        "the NAR's memory of another instance of the same algorithm and size "
+        "(model.memory_source=decoy)",
+    )
     parser.add_argument("--device", help="cpu (default) or cuda")
     parser.add_argument(
         "--out",
@@ -158,6 +169,10 @@ def train_config(args: argparse.Namespace):
         named += [f"nar.checkpoint={args.nar}", "model.use_nar=true"]
     if args.no_nar:
         named.append("model.use_nar=false")
+    if args.control:
+        if args.no_nar:
+            raise ValueError("--control reads a NAR's memory: it cannot go with --no-nar")
+        named += ["model.use_nar=true", "model.memory_source=decoy"]
     if args.device is not None:
         named.append(f"train.device={args.device}")
     return apply_overrides(config, [*named, *args.overrides])

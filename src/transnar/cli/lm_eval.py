@@ -29,9 +29,10 @@ evaluation set (default: the 'transnar' preset's test split):
   default TransNAR's 4-8 and 12).
 
 decoding: greedy, KV cache, batches of one algorithm and size (the NAR runs
-once per batch), stopping at the blank line or after the longest true answer
-plus a margin (max(8 tokens, 25%)); the model's positions (random by default,
-seeded with --position-seed) unless --positions says otherwise.
+once per batch), stopping at the blank line or after each question's budget:
+a bound on its answer's length from the algorithm and its inputs alone (never
+the true answer); the model's positions (random by default, seeded with
+--position-seed) unless --positions says otherwise.
 
 scores (TransNAR paper section 4): parse, shape, CLRS; per algorithm x size,
 per family, per size and overall (unweighted means over algorithms).
@@ -56,9 +57,17 @@ examples:
 
 COMPARE_EPILOG = """\
 Files with the same label (e.g. one per training seed) are averaged: the tables
-show mean ± std and the plots error bars. Baselines come first; with two
-labels the tables have a 'Δ CLRS' column (second minus first) and a count of
-the algorithm x size cells where each is ahead.
+show mean ± std and the plots error bars (with one file per label: the 95%
+bootstrap interval over the questions). Labels are ordered baseline, control,
+TransNAR, others after. For every two labels A, B the tables have a
+'Δ CLRS A − B' column and the summary counts the algorithm x size cells where
+each is ahead. When the files keep their per-sample records (the default of
+'transnar lm eval'), each Δ comes with a paired test over the questions both
+answered (paired by algorithm, size, seed and index, their texts checked):
+the mean difference, its 95% paired bootstrap interval (--resamples
+resamples of the questions, stratified by algorithm and size), '*' when it
+excludes 0. A cell where the labels did not answer the same questions gets
+no test, with a warning.
 
 writes into --out: comparison.md, comparison.json, clrs_score.png,
 shape_score.png, parse_score.png, family_clrs_score.png.
@@ -146,7 +155,7 @@ def _register_eval(commands: argparse._SubParsersAction) -> None:
 def _register_compare(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "compare",
-        help="compare result files (baseline vs TransNAR): tables and plots",
+        help="compare result files (baseline, control, TransNAR): tables, paired tests, plots",
         description="Tabulate and plot several 'transnar lm eval' results side by side.",
         epilog=COMPARE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -157,6 +166,13 @@ def _register_compare(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="DIR")
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
     parser.add_argument("--no-plots", action="store_true", help="only the tables")
+    parser.add_argument(
+        "--resamples",
+        type=int,
+        default=None,
+        metavar="B",
+        help="bootstrap resamples of the paired tests (default 10000)",
+    )
     parser.set_defaults(handler=run_compare)
 
 
@@ -222,10 +238,14 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_compare(args: argparse.Namespace) -> int:
     """Loads the result files, prints and writes the comparison."""
     from transnar.evaluation import load_results, write_comparison
+    from transnar.evaluation.significance import RESAMPLES
 
+    resamples = RESAMPLES if args.resamples is None else args.resamples
+    if resamples < 1:
+        raise ValueError(f"--resamples must be >= 1, got {resamples}")
     documents = [load_results(path) for path in args.results]
     comparison, paths = write_comparison(
-        documents, args.out, overwrite=args.force, plots=not args.no_plots
+        documents, args.out, overwrite=args.force, plots=not args.no_plots, resamples=resamples
     )
     print(comparison.to_markdown(), end="")
     for path in paths:

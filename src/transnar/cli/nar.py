@@ -12,6 +12,7 @@ from transnar.cli._arguments import add_config_arguments
 # The handlers import transnar.nar (and so torch) themselves, so that the other
 # commands and --help start without loading torch.
 PRESET_NAMES = ("tiny", "small", "paper")  # transnar.nar.run_config.PRESETS
+STEP_MODES = ("oracle", "learned", "budget")  # transnar.nar.stepping.STEP_MODES
 
 TRAIN_EPILOG = """\
 presets:
@@ -53,6 +54,7 @@ in distribution.
 
 examples:
   transnar nar eval runs/small --sizes 11 44
+  transnar nar eval runs/small --sizes 11 44 --steps oracle learned budget
   transnar nar eval runs/paper/checkpoints/best.pt --sizes 16 64 --count 128 \\
       --algorithms bfs,dijkstra --out runs/paper/eval64 --device cuda
 """
@@ -139,6 +141,17 @@ def _register_eval(actions: argparse._SubParsersAction) -> None:
         "--algorithms", metavar="NAMES", help="comma-separated subset (default: all the NAR's)"
     )
     parser.add_argument("--batch-size", type=int, default=None, help="evaluation batch size")
+    parser.add_argument(
+        "--steps",
+        nargs="+",
+        choices=STEP_MODES,
+        default=None,
+        metavar="MODE",
+        help="how the NAR steps, one score column each: oracle (the true trajectory length, "
+        "the CLRS protocol), learned (its termination head, capped by a budget per "
+        "algorithm and size: leak-free), budget (the cap alone: leak-free); default the "
+        "run's train.test_steps",
+    )
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument(
         "--threads", type=int, default=0, help="CPU threads torch may use (default: its own)"
@@ -239,6 +252,7 @@ def run_eval(args: argparse.Namespace) -> int:
         count=args.count,
         algorithms=algorithms,
         progress=False if args.no_progress else None,
+        steps=args.steps,
     )
     results["checkpoint"] = str(path)
     results["step"] = payload["step"]

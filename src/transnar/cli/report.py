@@ -6,18 +6,22 @@ import argparse
 from pathlib import Path
 
 EPILOG = """\
-One run: its report.md, report.html and figures/ are rewritten in the run
-directory (or written into --out). Several runs (e.g. one per seed, or the same
-config with another NAR): the baseline's and TransNAR's scores are averaged over
-the runs' models, mean ± standard deviation per cell; --out is required.
+One run: its report.md, report.html and figures/ are written in the run
+directory (or into --out). Several runs (e.g. one per seed, or the same config
+with another NAR): each arm's scores (baseline, control, TransNAR) are averaged
+over the runs' models, mean ± standard deviation per cell; --out is required.
+An existing report is kept unless --force (the pipeline's own report stage
+rewrites its run's report).
 
-The report holds: the parse, shape and CLRS scores per algorithm and size,
-per family and overall, baseline and TransNAR side by side, with the bar charts
-of the paper's figures; the language models' training (table and loss curves);
-the NAR's own CLRS-30 test scores and training curves; the time of each stage.
+The report holds: a headline (per evaluation size, each arm's CLRS score and
+the paired differences between arms, with 95% paired bootstrap intervals over
+the questions); the parse, shape and CLRS scores per algorithm and size, per
+family and overall, the arms side by side, with the bar charts of the paper's
+figures; the language models' training (table and loss curves); the NAR's own
+CLRS-30 test scores and training curves; the time of each stage.
 
 examples:
-  transnar report runs/pipeline-tiny
+  transnar report runs/pipeline-tiny --force
   transnar report runs/small-s0 runs/small-s1 runs/small-s2 --out runs/small-3seeds
 """
 
@@ -35,15 +39,31 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", type=Path, default=None, metavar="DIR", help="default: the run directory (one run)"
     )
-    parser.add_argument("--force", action="store_true", help="replace a report in --out")
+    parser.add_argument(
+        "--force", action="store_true", help="replace an existing report (in --out or the run)"
+    )
+    parser.add_argument(
+        "--resamples",
+        type=int,
+        default=None,
+        metavar="B",
+        help="bootstrap resamples of the paired tests (default 10000)",
+    )
     parser.set_defaults(handler=run_report)
 
 
 def run_report(args: argparse.Namespace) -> int:
     """Writes the report and prints its files."""
+    from transnar.evaluation.significance import RESAMPLES
     from transnar.report import write_report
 
-    for path in write_report(args.runs, args.out, force=args.force):
+    resamples = RESAMPLES if args.resamples is None else args.resamples
+    if resamples < 1:
+        raise ValueError(f"--resamples must be >= 1, got {resamples}")
+    paths = write_report(
+        args.runs, args.out, force=args.force, replace_own=False, resamples=resamples
+    )
+    for path in paths:
         print(f"wrote {path}")
     return 0
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import time
 from pathlib import Path
 
 from transnar.cli._arguments import add_config_arguments
@@ -27,6 +29,14 @@ A killed run continues where it stopped when run again (the trainers resume
 exactly from their last checkpoint). A stage whose config changed is refused:
 use a new --out, or --force to re-run it and the stages that depend on it.
 Device and thread changes are allowed.
+
+--jobs K runs up to K stages at once, each as soon as the stages it reads are
+done (the models of every arm and seed once data and nar are: on an idle 2-core
+CPU, --jobs 2 with threads=1 trains two at once). Each runs in its own process
+(transnar run --only STAGE), its output in RUN/logs/STAGE.log; the command
+prints a line as each starts and ends. If one fails the others are stopped and
+the command names it and its log; Ctrl-C or SIGTERM stops them all, and running
+the command again resumes them. Not with torchrun.
 
 presets (configs/PRESET.yaml hold the same configs):
   tiny   the default, 1-2 minutes on a CPU: bfs + insertion_sort; NAR hidden
@@ -54,8 +64,8 @@ config (KEY=VALUE after the options, a dotted path or any unambiguous tail;
   e.g. nar.train.steps=300 lm.optim.steps=500 d_model=64 data.test_count=50 seeds=2
 
 The run directory gets config.yaml and config.json (the resolved config),
-stages/ (a record per stage), data/, nar/, baseline-s*/, transnar-s*/, eval/,
-report.md, report.html and figures/.
+stages/ (a record per stage), logs/ (each stage's output, with --jobs), data/,
+nar/, baseline-s*/, transnar-s*/, eval/, report.md, report.html and figures/.
 
 examples:
   transnar run                                        # the tiny preset, into runs/pipeline-tiny
@@ -63,6 +73,7 @@ examples:
   transnar run --preset paper --device cuda --out runs/paper
   transnar run --config configs/small.yaml --out runs/small-300 nar.train.steps=300
   transnar run --out runs/small                       # again: skips what is done, resumes
+  transnar run --preset small --out runs/small --jobs 2  # two stages at a time
   transnar run --out runs/small --force data.test_count=200  # re-evaluate only
   transnar report runs/a runs/b --out runs/ab         # mean ± std over runs
 """
@@ -116,6 +127,21 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="re-run the stages whose config changed (and those depending on them)",
     )
     parser.add_argument("--stop-after", metavar="STAGE", help="stop once this stage is done")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="K",
+        help="run up to K stages at once, each in its own process with its output in "
+        "RUN/logs/STAGE.log, as soon as the stages it reads are done (default 1: one "
+        "after another in this process); not under torchrun",
+    )
+    parser.add_argument(
+        "--only",
+        metavar="STAGE",
+        help="advanced (what --jobs runs in each process): this stage alone, skipped if "
+        "up to date, resumed if interrupted; the stages it reads must be done",
+    )
     add_config_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -158,22 +184,33 @@ def run(args: argparse.Namespace) -> int:
     """Runs the pipeline and prints where the report is."""
     from transnar.pipeline.config import to_yaml
     from transnar.pipeline.run import run_pipeline
-    from transnar.pipeline.stages import duration
+    from transnar.pipeline.stages import StageFailedError, duration, sigterm_interrupts
 
     config = resolve_config(args)
     if args.dry_run:
         print(to_yaml(config), end="")
         return 0
     out = args.out or Path("runs") / f"pipeline-{args.preset or 'tiny'}"
-    result = run_pipeline(
-        config,
-        out,
-        force=args.force,
-        stop_after=args.stop_after,
-        progress=False if args.no_progress else None,
-    )
+    started = time.perf_counter()
+    try:
+        # --only is each stage's process under --jobs: SIGTERM stops it cleanly
+        with sigterm_interrupts() if args.only else contextlib.nullcontext():
+            result = run_pipeline(
+                config,
+                out,
+                force=args.force,
+                stop_after=args.stop_after,
+                progress=False if args.no_progress else None,
+                jobs=args.jobs,
+                only=args.only,
+            )
+    except StageFailedError as error:
+        print(f"transnar: error: {error}", file=sys.stderr)
+        return 1
     ran = [o for o in result.outcomes if o.status != "skipped"]
     seconds = sum(o.seconds for o in ran)
+    if args.jobs > 1:
+        seconds = time.perf_counter() - started  # the stages overlapped
     print(
         f"{len(ran)} stage(s) run in {duration(seconds)}, "
         f"{len(result.outcomes) - len(ran)} skipped; run directory {out}",

@@ -12,7 +12,7 @@ Example:
 
 from transnar.clrs.algorithms import ALGORITHMS
 from transnar.clrs.batching import Batch, collate
-from transnar.clrs.execute import execute, validate_inputs
+from transnar.clrs.execute import execute, initial_state, validate_inputs
 from transnar.clrs.probing import ProbeError, ProbeRecorder
 from transnar.clrs.samplers import SAMPLERS, Sampler, build_sampler, sample
 from transnar.clrs.specs import (
@@ -61,6 +61,7 @@ __all__ = [
     "collate",
     "execute",
     "get_spec",
+    "initial_state",
     "permutations_to_pointers",
     "pred_as_input",
     "preprocess",

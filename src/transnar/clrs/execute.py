@@ -1,4 +1,5 @@
-"""Run an algorithm on explicitly given input probes."""
+"""Run an algorithm on explicitly given input probes: to the end (:func:`execute`),
+or only up to its first hint snapshot (:func:`initial_state`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from transnar.clrs.algorithms import ALGORITHMS
+from transnar.clrs.probing import FirstHintStop, ProbeError, stopping_at_first_hint
 from transnar.clrs.specs import AlgorithmSpec, Location, Type, get_spec
 from transnar.clrs.trajectory import Trajectory, check_probe_values, expected_shape
 
@@ -37,6 +39,42 @@ def execute(algorithm: str, inputs: Mapping[str, Any]) -> Trajectory:
     probes = validate_inputs(spec, inputs)
     definition = ALGORITHMS[algorithm]
     trajectory = definition.run(*definition.arguments(probes))
+    if "pos" in probes:
+        trajectory.inputs["pos"] = probes["pos"]
+    return trajectory
+
+
+def initial_state(algorithm: str, inputs: Mapping[str, Any]) -> Trajectory:
+    """The inputs and the first hint snapshot of ``algorithm``, without running it further.
+
+    The algorithm runs until it records its first hint and is stopped there
+    (:func:`~transnar.clrs.probing.stopping_at_first_hint`): no later hint and
+    no output is ever computed. This is what leak-free inference may know of
+    an instance before answering it.
+
+    Args:
+        algorithm: one of :data:`~transnar.clrs.CLRS30_ALGORITHMS`.
+        inputs: as for :func:`execute` (validated the same way).
+
+    Returns:
+        A trajectory with the inputs (as :func:`execute` records them), the
+        step-0 hints (time axis of length 1: ``(1, ...)``) and no outputs
+        (``{}``); its hints equal ``execute(algorithm, inputs).hints`` at step 0.
+
+    Raises:
+        ValueError: as :func:`execute`.
+    """
+    spec = get_spec(algorithm)
+    probes = validate_inputs(spec, inputs)
+    definition = ALGORITHMS[algorithm]
+    arguments = definition.arguments(probes)
+    try:
+        with stopping_at_first_hint():
+            definition.run(*arguments)
+    except FirstHintStop as stop:
+        trajectory = stop.recorder.first_step()
+    else:
+        raise ProbeError(f"{algorithm}: finished without recording a hint")
     if "pos" in probes:
         trajectory.inputs["pos"] = probes["pos"]
     return trajectory

@@ -15,12 +15,20 @@ reference's one-hot arrays (``float64``) when it finishes:
 Everything else is stored as given, without a copy: pass a copy of any array the
 algorithm will modify later. Probes come out in the spec's order, whatever the
 order of the dictionaries passed in.
+
+Inside :func:`stopping_at_first_hint`, every recorder stops its algorithm at its
+first hint snapshot by raising :class:`FirstHintStop`, which carries the
+recorder (:meth:`ProbeRecorder.first_step` then gives the inputs and that
+snapshot): :func:`~transnar.clrs.initial_state` runs an algorithm that far and
+no further.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -33,6 +41,37 @@ _BASE_NDIM = {Location.NODE: 1, Location.EDGE: 2, Location.GRAPH: 0}
 
 class ProbeError(ValueError):
     """A recorded step does not match the algorithm's spec."""
+
+
+class FirstHintStop(BaseException):
+    """Raised by :meth:`ProbeRecorder.record_hint` inside
+    :func:`stopping_at_first_hint`, once the first snapshot is recorded.
+
+    A ``BaseException``, as ``StopIteration``: control flow, not an error, which
+    no ``except Exception`` in an algorithm may swallow.
+
+    Attributes:
+        recorder: the recorder that holds the inputs and that snapshot.
+    """
+
+    def __init__(self, recorder: ProbeRecorder):
+        super().__init__(f"{recorder.algorithm}: stopped at the first hint")
+        self.recorder = recorder
+
+
+_STOP_AT_FIRST_HINT: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "stop_at_first_hint", default=False
+)
+
+
+@contextlib.contextmanager
+def stopping_at_first_hint() -> Iterator[None]:
+    """Within the block, recording a first hint raises :class:`FirstHintStop`."""
+    token = _STOP_AT_FIRST_HINT.set(True)
+    try:
+        yield
+    finally:
+        _STOP_AT_FIRST_HINT.reset(token)
 
 
 class ProbeRecorder:
@@ -54,6 +93,11 @@ class ProbeRecorder:
         self._inputs: dict[str, Any] | None = None
         self._outputs: dict[str, Any] | None = None
         self._hints: dict[str, list[Any]] = {name: [] for name in self._spec.hints}
+
+    @property
+    def algorithm(self) -> str:
+        """The name of the algorithm being recorded."""
+        return self._spec.name
 
     def _check(self, what: str, probes: Mapping[str, Any]) -> None:
         expected = self._expected[what]
@@ -79,6 +123,8 @@ class ProbeRecorder:
         self._check("hint", probes)
         for name, value in probes.items():
             self._hints[name].append(value)
+        if _STOP_AT_FIRST_HINT.get():
+            raise FirstHintStop(self)
 
     def record_outputs(self, probes: Mapping[str, Any]) -> None:
         """Records the output probes (once, after the last hint)."""
@@ -99,6 +145,23 @@ class ProbeRecorder:
             inputs={k: self._to_array(spec[k], self._inputs[k]) for k in spec.inputs},
             outputs={k: self._to_array(spec[k], self._outputs[k]) for k in spec.outputs},
             hints={k: self._to_array(spec[k], self._hints[k], time_axis=True) for k in spec.hints},
+        )
+
+    def first_step(self) -> Trajectory:
+        """The inputs and the first hint snapshot (time axis of length 1), with
+        no outputs (``{}``): the state of the algorithm before its first step."""
+        if self._inputs is None:
+            raise ProbeError(f"{self._spec.name}: a hint was recorded before the inputs")
+        if not self._hints[self._spec.hints[0]]:
+            raise ProbeError(f"{self._spec.name}: no hint step was recorded")
+        spec = self._spec
+        return Trajectory(
+            algorithm=spec.name,
+            inputs={k: self._to_array(spec[k], self._inputs[k]) for k in spec.inputs},
+            outputs={},
+            hints={
+                k: self._to_array(spec[k], self._hints[k][:1], time_axis=True) for k in spec.hints
+            },
         )
 
     def _to_array(self, probe: ProbeSpec, value: Any, time_axis: bool = False) -> np.ndarray:

@@ -11,9 +11,16 @@ the blank line), scored with the CLRS-Text metrics
 Batches hold one (algorithm, size): one NAR head, one node count. The NAR runs
 once per batch (:meth:`~transnar.model.TransNAR.graph_memory` on
 ``Features.from_trajectories``, the canonical ``pos``) and its memory is passed
-to every decoding step. The bound on new tokens is the batch's longest true
-answer plus a margin (``margin`` of it, at least ``min_margin`` tokens): a
-model that runs on is cut there and scores 0 on that sample, never more.
+to every decoding step.
+
+Decoding budget, leak-free: each sample may generate at most
+:func:`~transnar.clrs.text.answer_length_bound` tokens, a bound on its answer's
+characters computed from its algorithm and input probes alone (for the
+character tokenizer a character is a token; a tokenizer that merges characters
+only needs fewer), capped where random positions would run past the model's
+``max_position``. Neither the budget nor the positions drawn for it read the
+true answer, which is only used to score: a model that runs on is cut at its
+budget and scores what its text scores.
 
 Randomized positions at evaluation follow the model (``uses_random_positions``)
 unless ``positions`` says otherwise. Each batch draws them from its own
@@ -26,7 +33,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import math
 import platform
 import time
 import zlib
@@ -40,6 +46,7 @@ from torch import nn
 
 from transnar.clrs.specs import get_spec
 from transnar.clrs.text.answers import score_answer
+from transnar.clrs.text.budget import answer_length_bound
 from transnar.clrs.text.datasets import (
     TRANSNAR_REGIMES,
     TRANSNAR_TRAIN_SIZES,
@@ -49,6 +56,7 @@ from transnar.clrs.text.datasets import (
 )
 from transnar.clrs.text.formatting import FLOAT_FORMATS
 from transnar.clrs.text.scoring import ScoredRow, ScoreReport, aggregate
+from transnar.clrs.trajectory import Trajectory
 from transnar.lm.generation import POSITION_KINDS, Generation, generate
 from transnar.lm.tokenizer import CharTokenizer
 from transnar.nar.features import Features
@@ -105,8 +113,6 @@ class EvalSettings:
         positions: ``"random"`` or ``"linear"``; ``None``: the model's own
             evaluation setting.
         position_seed: seeds the random positions (per stream).
-        margin: extra new tokens, as a fraction of the longest true answer.
-        min_margin: at least this many extra tokens.
         use_hints: questions and answers with traces.
         float_format: CLRS-Text float format of the rows.
         truncate_decimals: float truncation of the instances (CLRS-Text: 3).
@@ -125,8 +131,6 @@ class EvalSettings:
     batch_size: int = 32
     positions: str | None = None
     position_seed: int = 0
-    margin: float = 0.25
-    min_margin: int = 8
     use_hints: bool = False
     float_format: str = "default"
     truncate_decimals: int | None = 3
@@ -163,8 +167,6 @@ class EvalSettings:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.positions is not None and self.positions not in POSITION_KINDS:
             raise ValueError(f"positions must be one of {POSITION_KINDS}, got {self.positions!r}")
-        if not self.margin >= 0 or self.min_margin < 0:
-            raise ValueError("margin and min_margin must be non-negative")
         if self.float_format not in FLOAT_FORMATS:
             raise ValueError(f"float_format must be one of {FLOAT_FORMATS}")
 
@@ -176,10 +178,10 @@ class EvalSettings:
         """Each evaluation size's :func:`regime`."""
         return {size: regime(size, self.train_sizes) for size in self.sizes}
 
-    def max_new_tokens(self, longest_answer: int) -> int:
-        """The decoding bound for a batch whose longest true answer has
-        ``longest_answer`` tokens."""
-        return longest_answer + max(self.min_margin, math.ceil(self.margin * longest_answer))
+    def budget(self, algorithm: str, trajectory: Trajectory) -> int:
+        """The most tokens a sample may generate: the bound on its answer's
+        length from its algorithm and inputs (never its outputs or hints)."""
+        return answer_length_bound(algorithm, trajectory.inputs, self.use_hints, self.float_format)
 
 
 @dataclass
@@ -213,10 +215,16 @@ class EvalResults:
         return self.model.get("label") or self.model.get("kind", "model")
 
 
+KIND_LABELS = {"baseline": "baseline", "control": "control", "transnar": "TransNAR"}
+
+
 def model_kind(model: nn.Module) -> str:
-    """``"transnar"`` for a model with a NAR, ``"baseline"`` otherwise."""
+    """``"transnar"`` for a model that reads its question's NAR memory,
+    ``"control"`` for one that reads another instance's, ``"baseline"`` otherwise."""
     config = getattr(model, "config", None)
-    return "transnar" if getattr(config, "use_nar", False) else "baseline"
+    if not getattr(config, "use_nar", False):
+        return "baseline"
+    return getattr(config, "kind", "transnar")
 
 
 def default_algorithms(model: nn.Module) -> tuple[str, ...]:
@@ -234,7 +242,7 @@ def describe_model(model: nn.Module, label: str | None = None, path: str | None 
     nar = getattr(model, "nar", None)
     parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return {
-        "label": label or ("TransNAR" if kind == "transnar" else "baseline"),
+        "label": label or KIND_LABELS[kind],
         "kind": kind,
         "path": path,
         "parameters_trainable": parameters,
@@ -315,10 +323,8 @@ def evaluate(
                     memory_kwargs["memory"] = model.graph_memory(features)
                     timing["nar_seconds"] += time.perf_counter() - tic
                 prompts = [row["question"] for row in rows]
-                longest = max(len(tokenizer.encode(row["answer"])) for row in rows)
-                max_new = _bounded(
-                    settings.max_new_tokens(longest), prompts, tokenizer, model, positions
-                )
+                budgets = [settings.budget(algorithm, t) for _, t in batch]
+                max_new = _bounded(budgets, prompts, tokenizer, model, positions)
                 generation = generate_fn(
                     model,
                     tokenizer,
@@ -406,24 +412,27 @@ def _generator(position_seed: int, algorithm: str, size: int, seed: int, rows) -
 
 
 def _bounded(
-    max_new: int,
+    budgets: Sequence[int],
     prompts: Sequence[str],
     tokenizer: CharTokenizer,
     model: nn.Module,
     positions: str,
-) -> int:
-    """``max_new`` capped so that prompt + answer fit the model's positions."""
+) -> list[int]:
+    """Each prompt's budget, capped so that its prompt + answer fit the model's
+    (random) positions."""
     limit = getattr(model, "max_position", None)
     if limit is None or positions != "random":
-        return max_new
-    longest_prompt = max(len(tokenizer.encode(p, add_bos=True)) for p in prompts)
-    room = limit - longest_prompt
-    if room < 1:
-        raise ValueError(
-            f"a prompt of {longest_prompt} tokens leaves no room within the model's "
-            f"max_position {limit}"
-        )
-    return min(max_new, room)
+        return list(budgets)
+    bounded = []
+    for budget, prompt in zip(budgets, prompts, strict=True):
+        length = len(tokenizer.encode(prompt, add_bos=True))
+        if limit - length < 1:
+            raise ValueError(
+                f"a prompt of {length} tokens leaves no room within the model's "
+                f"max_position {limit}"
+            )
+        bounded.append(min(budget, limit - length))
+    return bounded
 
 
 def _model_positions(model: nn.Module) -> str:

@@ -1,8 +1,9 @@
 """Bar charts of CLRS-Text scores in the style of the TransNAR paper's figures.
 
 - :func:`plot_algorithm_scores`: one panel per size (10, 12, 14), the algorithms
-  along the x axis, one bar per model (baseline, TransNAR) side by side; of the
-  CLRS, shape or parse score: the paper's Figures 4, 5 and 6.
+  along the x axis, one bar per model (baseline, control, TransNAR) side by
+  side, with error bars when a series has them (their meaning in the legend);
+  of the CLRS, shape or parse score: the paper's Figures 4, 5 and 6.
 - :func:`plot_family_scores`: the same per algorithm family (mean over its
   algorithms): Figure 1.
 
@@ -25,8 +26,13 @@ from transnar.clrs.text.datasets import TRANSNAR_REGIMES
 METRICS: Mapping[str, str] = {"clrs": "CLRS score", "shape": "Shape score", "parse": "Parse score"}
 """Score name -> axis label."""
 
-KIND_COLORS: Mapping[str, str] = {"baseline": "#9e9e9e", "transnar": "#1f5fa8"}
-"""Model kind -> colour: the baseline in grey and TransNAR in blue, as in the paper."""
+KIND_COLORS: Mapping[str, str] = {
+    "baseline": "#9e9e9e",
+    "control": "#e07b39",
+    "transnar": "#1f5fa8",
+}
+"""Model kind (arm) -> colour: the baseline in grey and TransNAR in blue, as in
+the paper; the control in orange."""
 # Colours of series without a kind colour of their own.
 _PALETTE = ("#1f5fa8", "#e07b39", "#3a9d5d", "#b54a7c", "#7c6bb5", "#8c6d31", "#444444")
 
@@ -46,15 +52,43 @@ class Series:
         label: the legend entry (e.g. ``baseline``, ``TransNAR``).
         values: ``(group, size) -> score`` in ``[0, 1]``; a group is an
             algorithm or a family.
-        errors: ``(group, size) -> standard deviation`` (error bars, e.g.
-            over seeds); missing entries have none.
-        kind: ``baseline`` or ``transnar`` (picks the paper's colours), or ``None``.
+        errors: ``(group, size) -> standard deviation`` (symmetric error bars,
+            e.g. over seeds); missing entries have none.
+        kind: ``baseline``, ``control`` or ``transnar`` (picks the colours), or ``None``.
+        intervals: ``(group, size) -> (low, high)`` (error bars from ``low``
+            to ``high``, e.g. a confidence interval); used instead of ``errors``
+            where given.
+        note: what the error bars show, added to the legend entry.
     """
 
     label: str
     values: Mapping[tuple[str, int], float]
     errors: Mapping[tuple[str, int], float] = field(default_factory=dict)
     kind: str | None = None
+    intervals: Mapping[tuple[str, int], tuple[float, float]] = field(default_factory=dict)
+    note: str | None = None
+
+    @property
+    def legend(self) -> str:
+        """The legend entry: the label, and what the error bars show."""
+        return self.label + (f" ({self.note})" if self.note else "")
+
+    def bars(self, keys: Sequence[tuple[str, int]]) -> list[list[float]] | None:
+        """The ``(2, len(keys))`` lower and upper error bar lengths of ``keys``
+        (matplotlib's ``yerr``), or None without error bars."""
+        if not self.errors and not self.intervals:
+            return None
+        lower, upper = [], []
+        for key in keys:
+            value = self.values.get(key, 0.0)
+            if key in self.intervals:
+                low, high = self.intervals[key]
+                lower.append(max(0.0, value - low))
+                upper.append(max(0.0, high - value))
+            else:
+                lower.append(self.errors.get(key, 0.0))
+                upper.append(self.errors.get(key, 0.0))
+        return [lower, upper]
 
 
 def plot_algorithm_scores(
@@ -142,17 +176,17 @@ def _bars(
     x = list(range(len(groups)))
     for ax, size in zip(axes, sizes, strict=True):
         for k, s in enumerate(series):
-            offsets = [i - 0.4 + bar * (k + 0.5) for i in x]
-            heights = [s.values.get((g, size), 0.0) for g in groups]
-            errors = [s.errors.get((g, size), 0.0) for g in groups]
-            present = [(g, size) in s.values for g in groups]
+            keys = [(g, size) for g in groups if (g, size) in s.values]
+            offsets = [
+                i - 0.4 + bar * (k + 0.5) for i, g in enumerate(groups) if (g, size) in s.values
+            ]
             ax.bar(
-                [o for o, p in zip(offsets, present, strict=True) if p],
-                [h for h, p in zip(heights, present, strict=True) if p],
+                offsets,
+                [s.values[key] for key in keys],
                 bar,
-                yerr=[e for e, p in zip(errors, present, strict=True) if p] if s.errors else None,
+                yerr=s.bars(keys),
                 color=colors[k],
-                label=s.label,
+                label=s.legend,
                 error_kw={"elinewidth": 0.8, "capsize": 1.5},
             )
         ax.set_ylim(0.0, 1.05)
@@ -164,7 +198,9 @@ def _bars(
     axes[-1].set_xticks(x)
     axes[-1].set_xticklabels([g.replace("_", " ") for g in groups], rotation=60, ha="right")
     axes[-1].set_xlim(-0.6, len(groups) - 0.4)
-    axes[0].legend(loc="lower left", bbox_to_anchor=(0.0, 1.12), ncol=len(series), frameon=False)
+    entries = [s.legend for s in series]
+    columns = len(series) if sum(map(len, entries)) <= 70 else 1  # long entries: one a line
+    axes[0].legend(loc="lower left", bbox_to_anchor=(0.0, 1.12), ncol=columns, frameon=False)
     fig.suptitle(title or f"{ylabel} per {what}")
     with atomic_write(path, overwrite=True) as handle:
         fig.savefig(handle, format="png", dpi=110, bbox_inches="tight", pad_inches=0.1)

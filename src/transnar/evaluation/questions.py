@@ -2,27 +2,48 @@
 
 The NAR needs the instance's graph, and a CLRS-Text question holds all of it:
 :func:`~transnar.clrs.text.parse_question` reads the input probes back,
-:func:`~transnar.clrs.execute` runs the algorithm (which also gives the true
-answer), and ``Features.from_trajectories`` builds the NAR's batch of one.
+:func:`~transnar.clrs.initial_state` runs the algorithm up to its first hint
+snapshot only, and ``Features.from_trajectories`` builds the NAR's batch of one
+from that. The decoding budget is
+:func:`~transnar.clrs.text.answer_length_bound` of the question's inputs.
+Nothing before the answer reads the true answer: the algorithm runs to its
+end (:func:`~transnar.clrs.execute`) only after generation, to score, and not
+at all with ``score=False``.
 """
 
 from __future__ import annotations
 
-import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from transnar.clrs.execute import execute
+from transnar.clrs.execute import execute, initial_state
 from transnar.clrs.text.answers import AnswerScores, score_answer
-from transnar.clrs.text.formatting import TRACE, TRACE_SEPARATOR, format_example
+from transnar.clrs.text.budget import answer_length_bound
+from transnar.clrs.text.formatting import (
+    FLOAT_FORMATS,
+    INITIAL_TRACE,
+    PARENTHESISED_TRACES,
+    SEPARATOR,
+    TRACE,
+    TRACE_SEPARATOR,
+    format_example,
+    output_names,
+    render_probe,
+    trace_hints,
+)
 from transnar.clrs.text.questions import parse_question
+from transnar.clrs.trajectory import Trajectory
 from transnar.lm.generation import generate
 from transnar.lm.tokenizer import CharTokenizer
 from transnar.nar.features import Features
+
+_TOKEN = re.compile(r"[\[\](),:]|[^\s\[\](),:]+")
+"""The tokens of a value's text: brackets, commas, colons and numbers."""
 
 
 @dataclass(frozen=True)
@@ -35,8 +56,10 @@ class Answer:
         num_nodes: nodes of its instance.
         text: the answer, up to (without) the blank line that ends it.
         stopped: whether it ended (blank line or ``<eos>``) within the bound.
-        truth: the true answer (without the blank line).
-        scores: the CLRS-Text scores of ``text`` against ``truth``.
+        truth: the true answer (without the blank line), computed after the
+            answer; ``None`` when not scored (``score=False``).
+        scores: the CLRS-Text scores of ``text`` against ``truth``; ``None``
+            when not scored.
         max_new_tokens: the bound on generated tokens.
     """
 
@@ -45,8 +68,8 @@ class Answer:
     num_nodes: int
     text: str
     stopped: bool
-    truth: str
-    scores: AnswerScores
+    truth: str | None
+    scores: AnswerScores | None
     max_new_tokens: int
 
 
@@ -95,44 +118,54 @@ def answer_question(
     max_new_tokens: int | None = None,
     positions: str | None = None,
     seed: int = 0,
-    margin: float = 0.25,
-    min_margin: int = 8,
+    score: bool = True,
 ) -> Answer:
-    """Greedy answer of ``model`` to one CLRS-Text question.
+    """Greedy answer of ``model`` to one CLRS-Text question, from its text alone.
+
+    Before answering, the algorithm runs only up to its first hint snapshot
+    (:func:`~transnar.clrs.initial_state`: the NAR's graph, and the check of a
+    trace question's ``initial_trace``); the true answer is computed after.
 
     Args:
         model: a TransNAR or baseline (or any model :func:`~transnar.lm.generate` decodes).
         question: the question (see :func:`normalize_question` for loose input).
         tokenizer: default the model's.
         max_new_tokens: the bound on generated tokens; default as in
-            evaluation: the true answer's length plus a margin.
+            evaluation: :func:`~transnar.clrs.text.answer_length_bound` of the
+            question's inputs (the larger of both float formats), capped by
+            the model's ``max_position``.
         positions: ``random`` or ``linear``; default the model's.
         seed: seeds random positions.
-        margin, min_margin: the default bound's margin (see
-            :class:`~transnar.evaluation.EvalSettings`).
+        score: after answering, run the algorithm to its end for the true
+            answer and the scores; ``False``: no run beyond the first hint
+            (``truth`` and ``scores`` are then ``None``).
 
     Raises:
         ValueError: a malformed question (naming line and column), an
-            instance the algorithm rejects, an algorithm the NAR does not know,
+            instance the algorithm rejects, an initial trace that is not the
+            algorithm's first step, an algorithm the NAR does not know,
             characters outside the tokenizer's alphabet.
     """
     question = normalize_question(question)
     tokenizer = tokenizer or getattr(model, "tokenizer", None) or CharTokenizer()
-    algorithm, inputs = parse_question(question)
+    algorithm, inputs = parse_question(question, check_trace=False)
     try:
-        trajectory = execute(algorithm, inputs)
+        state = initial_state(algorithm, inputs)
     except ValueError as error:
         raise ValueError(f"the question's instance is not valid for {algorithm}: {error}") from None
     names_line = question.rstrip("\n").rsplit("\n", 1)[-1]
     use_hints = names_line.startswith(f"{TRACE}{TRACE_SEPARATOR}")
-    truth = format_example(trajectory, use_hints)[1]
+    if use_hints:
+        _check_initial_trace(question, state)
     unknown = tokenizer.unknown_characters(question)
     if unknown:
         position, character = unknown[0]
         raise ValueError(f"character {character!r} at position {position} is not in the alphabet")
     if max_new_tokens is None:
-        longest = len(tokenizer.encode(truth))
-        max_new_tokens = longest + max(min_margin, math.ceil(margin * longest))
+        max_new_tokens = max(
+            answer_length_bound(algorithm, inputs, use_hints, float_format)
+            for float_format in FLOAT_FORMATS
+        )
         limit = getattr(model, "max_position", None)
         if limit is not None:
             max_new_tokens = min(max_new_tokens, limit - len(tokenizer.encode(question)) - 1)
@@ -147,7 +180,7 @@ def answer_question(
                 f"(it knows {', '.join(nar.config.algorithms)})"
             )
         device = next(model.parameters()).device
-        kwargs["memory"] = model.graph_memory(Features.from_trajectories([trajectory]).to(device))
+        kwargs["memory"] = model.graph_memory(Features.from_trajectories([state]).to(device))
     generation = generate(
         model,
         tokenizer,
@@ -158,15 +191,45 @@ def answer_question(
         **kwargs,
     )
     text = generation.texts[0]
+    truth = scores = None
+    if score:  # only now: the whole run, for the true answer
+        truth = format_example(execute(algorithm, inputs), use_hints)[1]
+        scores = score_answer(algorithm, text, truth, use_hints)
     return Answer(
         question=question,
         algorithm=algorithm,
-        num_nodes=trajectory.num_nodes,
+        num_nodes=state.num_nodes,
         text=text.split("\n\n", 1)[0].strip("\n"),
         stopped=generation.stopped[0],
-        truth=truth.strip("\n"),
-        scores=score_answer(algorithm, text, truth, use_hints),
+        truth=None if truth is None else truth.strip("\n"),
+        scores=scores,
         max_new_tokens=max_new_tokens,
+    )
+
+
+def _check_initial_trace(question: str, state: Trajectory) -> None:
+    """Checks a trace question's ``initial_trace`` against the first hint snapshot,
+    token by token (whitespace is free), in either float format.
+
+    Raises:
+        ValueError: it is not the algorithm's first step on these inputs.
+    """
+    spec = state.spec
+    trace = trace_hints(spec, output_names(spec, True))
+    given = question.split("\n")[1].rsplit(f"{INITIAL_TRACE} ", 1)[-1]
+    expected = []
+    for float_format in FLOAT_FORMATS:
+        text = SEPARATOR.join(
+            render_probe(state, shown, state.hints[hint][0], float_format) for hint, shown in trace
+        )
+        if spec.name in PARENTHESISED_TRACES:
+            text = f"({text})"
+        if _TOKEN.findall(given) == _TOKEN.findall(text):
+            return
+        expected.append(text)
+    raise ValueError(
+        f"the initial trace {given!r} is not the first step of {spec.name} on these inputs, "
+        f"{expected[0]!r}"
     )
 
 

@@ -1,15 +1,19 @@
 """Greedy batched decoding of CLRS-Text answers, with or without a KV cache.
 
 A CLRS-Text answer ends with a blank line (``"\\n\\n"``), so decoding stops each
-sequence at its first blank line, at ``<eos>``, or after ``max_new_tokens``.
+sequence at its first blank line, at ``<eos>``, or after its budget
+(``max_new_tokens``: one for all, or one per prompt).
 
 Layout: the prompts (``<bos>`` + question) are padded on the **left**, so every
 sequence's next token goes to the same column; an ``attention_mask`` keeps the
-padding out of attention. Each sequence's positions are fixed before decoding
-for its prompt plus ``max_new_tokens`` tokens (random positions: one sorted
-draw of that many from ``[0, max_position)``, as Ruoss et al. 2023; linear:
-``0, 1, ...``) and consumed left to right, so a token has the same position
-whether it is fed as prompt, as a cached step or in a full recomputation.
+padding out of attention; so does it keep the answer slots beyond a
+sequence's own budget, which it never fills. Each sequence's positions are
+fixed before decoding for its own prompt plus its own budget (random
+positions: one sorted draw of that many from ``[0, max_position)``, as Ruoss
+et al. 2023; linear: ``0, 1, ...``) and consumed left to right, so a token has
+the same position whether it is fed as prompt, as a cached step or in a full
+recomputation. A budget that depends on the question alone thus keeps the
+positions free of the true answer.
 
 The model is anything with :class:`~transnar.lm.DecoderLM`'s ``forward``
 signature (``model(input_ids, positions=..., cache=..., attention_mask=...,
@@ -21,6 +25,7 @@ through ``forward_kwargs``, forwarded to every call.
 from __future__ import annotations
 
 import contextlib
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,7 +49,7 @@ class Generation:
         num_tokens: tokens generated (the stop included).
         token_ids: those tokens.
         stopped: True where the answer ended (blank line or ``<eos>``), False
-            where ``max_new_tokens`` cut it.
+            where its budget (``max_new_tokens``) cut it.
     """
 
     texts: list[str]
@@ -58,7 +63,7 @@ def generate(
     model: nn.Module,
     tokenizer: Tokenizer,
     prompts: Sequence[str],
-    max_new_tokens: int,
+    max_new_tokens: int | Sequence[int],
     positions: str | None = None,
     generator: torch.Generator | None = None,
     use_cache: bool = True,
@@ -75,7 +80,9 @@ def generate(
             for the call if it is in training mode, then put back.
         tokenizer: encodes the prompts and decodes the answers.
         prompts: the questions (CLRS-Text ``question``, ending in ``":\\n"``).
-        max_new_tokens: the most tokens generated per prompt.
+        max_new_tokens: the most tokens generated per prompt: one budget for
+            all, or one per prompt (a sequence's positions are drawn for its
+            own prompt and budget, and it is cut at its own budget).
         positions: ``"random"`` (one sorted random draw per sequence, the
             reference's evaluation) or ``"linear"``; ``None``: what the model
             uses at evaluation (its ``uses_random_positions()`` in eval mode;
@@ -97,8 +104,7 @@ def generate(
         positions = "random" if _random_at_evaluation(model) else "linear"
     if positions not in POSITION_KINDS:
         raise ValueError(f"positions must be one of {POSITION_KINDS}, got {positions!r}")
-    if max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+    budgets = _budgets(max_new_tokens, len(prompts))
     if not prompts:
         return Generation([], [], [], [])
     device = _device(model)
@@ -107,25 +113,29 @@ def generate(
         raise ValueError("an empty prompt (without <bos>) has nothing to continue")
     prompt_ids, prompt_mask = tokenizer.pad(encoded, padding_side="left")  # (B, P)
     B, P = prompt_ids.shape
-    total = P + max_new_tokens
-    # the whole layout: left padding, prompt, then max_new_tokens answer slots
-    mask = torch.cat([prompt_mask, torch.ones(B, max_new_tokens, dtype=torch.bool)], dim=1)
-    lengths = mask.sum(dim=1)  # (B,) prompt + max_new_tokens
+    longest = max(budgets)
+    total = P + longest
+    # the whole layout: left padding, prompt, then each sequence's own answer slots
+    answer_mask = torch.arange(longest) < torch.tensor(budgets)[:, None]  # (B, longest)
+    mask = torch.cat([prompt_mask, answer_mask], dim=1)  # (B, total)
+    lengths = mask.sum(dim=1)  # (B,) prompt + own budget
+    width = int(lengths.max())  # the longest prompt + own budget
     if positions == "random":
         if max_position is None:
             max_position = getattr(model, "max_position", None)
             if max_position is None:
                 raise ValueError("random positions need max_position (the model has none)")
-        drawn = random_positions(B, total, max_position, generator=generator, lengths=lengths)
+        drawn = random_positions(B, width, max_position, generator=generator, lengths=lengths)
     else:
-        drawn = linear_positions(B, total)
-    layout_positions = pad_positions(drawn, mask).to(device)  # (B, P + max_new_tokens)
+        drawn = linear_positions(B, width)
+    layout_positions = pad_positions(drawn, mask).to(device)  # (B, total)
     mask, prompt_ids = mask.to(device), prompt_ids.to(device)
 
-    tokens = torch.empty(B, max_new_tokens, dtype=torch.long, device=device)
+    tokens = torch.empty(B, longest, dtype=torch.long, device=device)
     texts = [""] * B
     counts = [0] * B
     stopped = [False] * B
+    done = [False] * B  # stopped, or cut at its budget
     with _eval_mode(model):
         cache = model.make_cache(total) if use_cache else None
         logits = model(
@@ -135,22 +145,23 @@ def generate(
             attention_mask=mask[:, :P],
             **forward_kwargs,
         ).logits  # (B, P, V)
-        for step in range(max_new_tokens):
+        for step in range(longest):
             next_ids = logits[:, -1].argmax(dim=-1)  # (B,)
             tokens[:, step] = next_ids
             for b, token_id in enumerate(next_ids.tolist()):
-                if stopped[b]:
+                if done[b]:
                     continue
                 counts[b] += 1
                 if token_id == tokenizer.eos_id:
                     stopped[b] = True
-                    continue
-                piece = tokenizer.decode([token_id])
-                texts[b] += piece
-                if stop and stop in texts[b][-(len(stop) + len(piece)) :]:
-                    texts[b] = texts[b][: texts[b].index(stop) + len(stop)]
-                    stopped[b] = True
-            if all(stopped) or step == max_new_tokens - 1:
+                else:
+                    piece = tokenizer.decode([token_id])
+                    texts[b] += piece
+                    if stop and stop in texts[b][-(len(stop) + len(piece)) :]:
+                        texts[b] = texts[b][: texts[b].index(stop) + len(stop)]
+                        stopped[b] = True
+                done[b] = stopped[b] or counts[b] == budgets[b]
+            if all(done):
                 break
             t = P + step  # the column of the token just chosen
             if use_cache:
@@ -169,6 +180,21 @@ def generate(
             ).logits  # (B, 1 or t + 1, V)
     token_ids = [tokens[b, : counts[b]].tolist() for b in range(B)]
     return Generation(texts=texts, num_tokens=counts, token_ids=token_ids, stopped=stopped)
+
+
+def _budgets(max_new_tokens: int | Sequence[int], count: int) -> list[int]:
+    """Each prompt's budget: ``max_new_tokens`` for all, or one per prompt."""
+    if isinstance(max_new_tokens, numbers.Integral):
+        budgets = [int(max_new_tokens)] * count
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+        return budgets
+    budgets = [int(b) for b in max_new_tokens]
+    if len(budgets) != count:
+        raise ValueError(f"max_new_tokens has {len(budgets)} budgets for {count} prompts")
+    if budgets and min(budgets) < 1:
+        raise ValueError(f"max_new_tokens must be at least 1, got {min(budgets)}")
+    return budgets
 
 
 def _random_at_evaluation(model: nn.Module) -> bool:

@@ -49,6 +49,10 @@ class NARConfig:
         sinkhorn_steps: Sinkhorn iterations when decoding permutations.
         feedback_sinkhorn_steps: Sinkhorn iterations when feeding them back.
         sinkhorn_temperature: temperature of the Sinkhorn operator.
+        termination: a termination head per algorithm, trained to predict
+            each sample's last step, so that the NAR can stop on its own at
+            inference (leak-free stepping, :mod:`transnar.nar.stepping`).
+            Files written before it existed load with ``False``.
     """
 
     algorithms: tuple[str, ...] = ("bfs",)
@@ -65,6 +69,7 @@ class NARConfig:
     sinkhorn_steps: int = 10
     feedback_sinkhorn_steps: int = 25
     sinkhorn_temperature: float = 0.1
+    termination: bool = True
     extra: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
@@ -124,7 +129,7 @@ class NARConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown NAR config key(s) {unknown} (known: {sorted(known)})")
-        return cls(**data)
+        return cls(**{"termination": False, **data})  # older files: no termination head
 
 
 ALL_ALGORITHMS = CLRS30_ALGORITHMS

@@ -38,8 +38,8 @@ class Embeddings:
         node_mask: ``(B, N)`` bool, True on real (not padding) nodes.
         edge_mask: ``(B, N, N)`` bool, True where both ends are real.
         lengths: ``(B,)`` int64 trajectory lengths (hint steps ``T``).
-        steps: ``(B,)`` int64 processor steps each sample really takes,
-            ``max(1, length - 1)``.
+        steps: ``(B,)`` int64 processor steps each sample takes (its last
+            step + 1: ``max(1, length - 1)`` with oracle stepping).
         final_nodes: ``(B, N, H)`` each sample's node states after its own
             last step.
         final_edges: ``(B, N, N, E)`` likewise for the edges.
@@ -55,7 +55,7 @@ class Embeddings:
     final_edges: torch.Tensor
 
 
-def embed(nar: NAR, batch: Sequence[Trajectory] | Features) -> Embeddings:
+def embed(nar: NAR, batch: Sequence[Trajectory] | Features, steps: str = "oracle") -> Embeddings:
     """Runs ``nar`` in evaluation mode, without gradients, and returns its embeddings.
 
     Args:
@@ -64,6 +64,7 @@ def embed(nar: NAR, batch: Sequence[Trajectory] | Features) -> Embeddings:
         batch: trajectories of one algorithm the NAR knows (raw: they are
             preprocessed here, with the plain ``pos``), or ready
             :class:`~transnar.nar.features.Features`.
+        steps: how the NAR steps (:mod:`transnar.nar.stepping`).
 
     Returns:
         :class:`Embeddings` on the NAR's device.
@@ -75,11 +76,11 @@ def embed(nar: NAR, batch: Sequence[Trajectory] | Features) -> Embeddings:
     nar.eval()
     try:
         with torch.no_grad():
-            output = nar.embed(features)
+            output = nar.embed(features, steps=steps)
     finally:
         nar.train(was_training)
     nodes, edges = output.node_embeddings, output.edge_embeddings
-    steps = (features.lengths - 1).clamp(min=1).clamp(max=nodes.shape[1])
+    steps = output.last_steps + 1
     batch_index = torch.arange(nodes.shape[0], device=device)
     return Embeddings(
         nodes=nodes,

@@ -113,6 +113,26 @@ def hint_loss_sum(
     return masked_sum(loss, mask & valid_step)
 
 
+def termination_loss_sum(
+    logits: torch.Tensor, lengths: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The summed termination loss and its count of terms.
+
+    Binary cross-entropy of "step ``s`` is the last", at every step up to and
+    including each sample's last, ``max(0, length - 2)``; the steps after it
+    are not counted.
+
+    Args:
+        logits: ``(B, S)`` the termination head's logits at steps ``0 .. S-1``.
+        lengths: ``(B,)`` hint steps per sample.
+    """
+    last = (lengths - 2).clamp(min=0)[:, None]  # (B, 1)
+    step = torch.arange(logits.shape[1], device=logits.device)[None, :]  # (1, S)
+    target = (step == last).to(logits.dtype)
+    loss = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    return masked_sum(loss, step <= last)
+
+
 def hint_loss(
     probe: ProbeSpec,
     predictions: torch.Tensor,

@@ -9,8 +9,14 @@ or with probability ``hint_teacher_forcing`` in training the ground truth),
 runs the shared processor, and decodes the outputs and the hint of step
 ``s + 1``. A sample's outputs (and embeddings) stop changing after its own last
 step (``s = length - 2``). One :class:`AlgorithmHead` per algorithm holds its
-encoders and decoders; the :class:`~transnar.nar.processors.Processor` is
-shared (multi-task).
+encoders, decoders and termination head; the
+:class:`~transnar.nar.processors.Processor` is shared (multi-task).
+
+Which step is a sample's last is the step mode's choice
+(:mod:`transnar.nar.stepping`): its true ``length - 2`` (``oracle``, the CLRS
+protocol, and always in training), the first step where its termination head
+says "done" (``learned``), or its step budget (``budget``); the last two read
+nothing of the trajectory beyond its inputs and step-0 hints.
 """
 
 from __future__ import annotations
@@ -29,8 +35,13 @@ from transnar.nar.decoders import ProbeDecoder, log_sinkhorn, postprocess
 from transnar.nar.encoders import ProbeEncoder, accumulate_adjacency, dense, scalar_hint_std
 from transnar.nar.factored import FactoredEdges
 from transnar.nar.features import Features
-from transnar.nar.losses import hint_loss_sum, output_loss_sum
+from transnar.nar.layers import linear, masked_max
+from transnar.nar.losses import hint_loss_sum, output_loss_sum, termination_loss_sum
 from transnar.nar.processors import Processor
+from transnar.nar.stepping import check_step_mode, step_budget
+
+TERMINATION = "termination"
+"""The name of the termination head's loss term."""
 
 
 @dataclass
@@ -46,12 +57,19 @@ class NAROutput:
             frozen after each sample's last step (only when asked for).
         edge_embeddings: ``(B, S, N, N, E)`` triplet edge latents (the encoded
             edge features for processors without triplets), likewise.
+            With ``final_only`` both have one step, ``S = 1``: each sample's
+            state at its last step.
+        last_steps: ``(B,)`` int64, the step each sample's outputs come from.
+        termination: ``(B, S)`` logits of "this step is the last" (None
+            without a termination head).
     """
 
     outputs: dict[str, torch.Tensor]
     hints: dict[str, torch.Tensor]
     node_embeddings: torch.Tensor | None = None
     edge_embeddings: torch.Tensor | None = None
+    last_steps: torch.Tensor | None = None
+    termination: torch.Tensor | None = None
 
 
 @dataclass
@@ -98,6 +116,18 @@ class AlgorithmHead(nn.Module):
         self.decoders = nn.ModuleDict(
             {name: ProbeDecoder(spec[name], config.hidden_dim, edge_dim) for name in decoded}
         )
+        h = config.hidden_dim
+        self.termination = (
+            nn.Sequential(linear(4 * h, h), nn.ReLU(), linear(h, 1)) if config.termination else None
+        )
+
+    def terminate(
+        self, h_t: torch.Tensor, graph_fts: torch.Tensor, node_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """``(B,)`` logits of "this step is the last", from the step's node states
+        ``h_t`` ``(B, N, 3H)`` (max over real nodes) and graph features ``(B, H)``."""
+        pooled = masked_max(h_t, node_mask[:, :, None], dim=1)  # (B, 3H)
+        return self.termination(torch.cat([pooled, graph_fts], dim=-1)).squeeze(-1)
 
     def encode(
         self, probes: dict[str, torch.Tensor], node_mask: torch.Tensor
@@ -200,9 +230,14 @@ class NAR(nn.Module):
         return self.heads[algorithm]
 
     def forward(
-        self, features: Features, repred: bool | None = None, embeddings: bool = False
+        self,
+        features: Features,
+        repred: bool | None = None,
+        embeddings: bool = False,
+        steps: str = "oracle",
+        final_only: bool = False,
     ) -> NAROutput:
-        """Runs the NAR over a batch for ``S = max(1, T - 1)`` steps.
+        """Runs the NAR over a batch, step by step, until every sample's last step.
 
         Args:
             features: the batch (see :class:`~transnar.nar.features.Features`).
@@ -210,7 +245,11 @@ class NAR(nn.Module):
                 (and no dropout, no Sinkhorn noise). In training (``False``)
                 predictions are fed back too, except with teacher forcing.
                 Default: ``not self.training``, so ``nar.eval()`` means evaluation.
-            embeddings: also return the per-step node and edge embeddings.
+            embeddings: also return the node and edge embeddings.
+            steps: which step is each sample's last (:mod:`transnar.nar.stepping`):
+                ``oracle`` (its true length; always in training), ``learned``
+                or ``budget`` (leak-free: only in evaluation mode).
+            final_only: keep only each sample's embeddings at its last step.
         """
         if repred is None:
             repred = not self.training
@@ -218,9 +257,8 @@ class NAR(nn.Module):
         head = self.head(features.algorithm)
         spec = head.spec
         node_mask = features.node_mask
-        lengths = features.lengths
         b, n = node_mask.shape
-        steps = max(1, features.max_length - 1)
+        stop = _Stopping(features, check_step_mode(steps), head, repred)
         hard = config.hint_repred_mode == "hard" or (
             config.hint_repred_mode == "hard_on_eval" and repred
         )
@@ -231,13 +269,13 @@ class NAR(nn.Module):
         previous: dict[str, torch.Tensor] = {}
         node_states: list[torch.Tensor] = []
         edge_states: list[torch.Tensor] = []
+        termination: list[torch.Tensor] = []
         inputs = head.encode_factored(features.inputs, node_mask)  # the same at every step
-        # A sample's outputs are its predictions at its last step, max(0, length - 2),
-        # and are never fed back: each sample's outputs are decoded once, at that step.
-        ending_at = _samples_by_last_step(lengths)
+        # A sample's outputs are its predictions at its last step and are never
+        # fed back: each sample's outputs are decoded once, at that step.
         ending_rows: list[torch.Tensor] = []
         ending_outputs: list[dict[str, torch.Tensor]] = []
-        for step in range(steps):
+        for step in range(stop.steps):
             current = self._current_hints(features, step, previous, hard, repred)
             encoded = inputs + head.encode_factored(current, node_mask)
             node_fts, edge_fts, graph_fts = encoded.node, encoded.edge, encoded.graph
@@ -253,7 +291,12 @@ class NAR(nn.Module):
             previous = head.decode(
                 h_t, e_t, graph_fts, node_mask, training=not repred, names=hint_steps
             )
-            ending = ending_at.get(step)  # (R,) the samples ending here
+            logits = None
+            if head.termination is not None:
+                logits = head.terminate(h_t, graph_fts, node_mask)
+                termination.append(logits)
+            running = stop.running(step)  # (B,) samples whose last step is this one or later
+            ending = stop.ending(step, logits)  # (R,) the samples ending here
             if ending is not None and spec.outputs:
                 ending_rows.append(ending)
                 ending_outputs.append(
@@ -263,23 +306,26 @@ class NAR(nn.Module):
                         names=spec.outputs,
                     )
                 )
-            running = lengths > step + 1  # (B,) samples whose last step is still to come
             for name, values in hint_steps.items():
                 values.append(previous[name])
             if embeddings:
                 edge_state = edge_fts.dense() if latents is None else latents
-                node_states.append(
-                    _keep_finished(running, new_hidden, node_states[-1] if node_states else None)
-                )
-                edge_states.append(
-                    _keep_finished(running, edge_state, edge_states[-1] if edge_states else None)
-                )
+                if final_only:
+                    node_states[:] = [_keep_finished(running, new_hidden, _last(node_states))]
+                    edge_states[:] = [_keep_finished(running, edge_state, _last(edge_states))]
+                else:
+                    node_states.append(_keep_finished(running, new_hidden, _last(node_states)))
+                    edge_states.append(_keep_finished(running, edge_state, _last(edge_states)))
             hidden = new_hidden
+            if stop.all_ended():
+                break
         return NAROutput(
             outputs=_in_sample_order(ending_rows, ending_outputs),
             hints={name: torch.stack(values, dim=1) for name, values in hint_steps.items()},
             node_embeddings=torch.stack(node_states, dim=1) if embeddings else None,
             edge_embeddings=torch.stack(edge_states, dim=1) if embeddings else None,
+            last_steps=stop.last_steps,
+            termination=torch.stack(termination, dim=1) if termination else None,
         )
 
     def _current_hints(
@@ -294,9 +340,8 @@ class NAR(nn.Module):
         config = self.config
         if not config.encode_hints:
             return {}
-        truth = {name: values[:, step] for name, values in features.hints.items()}
         if step == 0 or not config.decode_hints:
-            return truth
+            return {name: values[:, step] for name, values in features.hints.items()}
         spec = self.head(features.algorithm).spec
         fed = {
             name: postprocess(
@@ -317,7 +362,7 @@ class NAR(nn.Module):
         )
         mixed = {}
         for name, value in fed.items():
-            true_value = truth[name]
+            true_value = features.hints[name][:, step]
             if value.is_floating_point() and not true_value.is_floating_point():
                 true_value = dense(spec[name], true_value, features.num_nodes, value.dtype)
             mixed[name] = _where_samples(force, true_value.to(value.dtype), value)
@@ -356,6 +401,8 @@ class NAR(nn.Module):
                 parts[name] = hint_loss_sum(
                     spec[name], predictions, truth, features.lengths, features.node_mask
                 )
+        if output.termination is not None:
+            parts[TERMINATION] = termination_loss_sum(output.termination, features.lengths)
         sums = torch.stack([total for total, _ in parts.values()])  # (P,)
         counts = torch.stack([count for _, count in parts.values()])  # (P,)
         if reduce_counts is not None:
@@ -365,16 +412,80 @@ class NAR(nn.Module):
         return terms.sum(), {name: float(t) for name, t in zip(names, terms.detach(), strict=True)}
 
     @torch.no_grad()
-    def embed(self, features: Features) -> NAROutput:
-        """Runs the NAR in evaluation mode and returns its per-step embeddings.
+    def embed(
+        self, features: Features, steps: str = "oracle", final_only: bool = False
+    ) -> NAROutput:
+        """Runs the NAR in evaluation mode and returns its embeddings (per step,
+        or with ``final_only`` each sample's last), stepping as ``steps`` says.
 
         The model is left in the mode it was in; gradients are not tracked.
         """
-        return self(features, repred=True, embeddings=True)
+        return self(features, repred=True, embeddings=True, steps=steps, final_only=final_only)
 
 
 def _dtype(module: nn.Module) -> torch.dtype:
     return next(module.parameters()).dtype
+
+
+def _last(states: list[torch.Tensor]) -> torch.Tensor | None:
+    return states[-1] if states else None
+
+
+class _Stopping:
+    """Which samples end at each step, as the step mode says (see :meth:`NAR.forward`).
+
+    ``oracle`` reads each sample's true length; the leak-free modes read its
+    step budget (from its node count) and, in ``learned`` mode, its
+    termination logits, one step at a time.
+    """
+
+    def __init__(self, features: Features, mode: str, head: AlgorithmHead, repred: bool):
+        self.mode = mode
+        lengths = features.lengths
+        if mode == "oracle":
+            self.steps = max(1, features.max_length - 1)
+            self.last_steps = (lengths - 2).clamp(min=0)
+            self._by_step = _samples_by_last_step(lengths)
+            self._lengths = lengths
+            return
+        if not repred:
+            raise ValueError(
+                f"steps={mode!r} is for evaluation (repred); training follows the true trajectory"
+            )
+        if mode == "learned" and head.termination is None:
+            raise ValueError(
+                "this NAR has no termination head (nar.termination=false, or a file made "
+                "before it existed): use steps=budget or oracle, or train a new NAR"
+            )
+        self.budget = step_budget(features.algorithm, features.node_mask)  # (B,)
+        self.steps = int(self.budget.max())
+        self.last_steps = self.budget - 1
+        self._ended = torch.zeros_like(self.budget, dtype=torch.bool)
+
+    def running(self, step: int) -> torch.Tensor:
+        """``(B,)`` True for the samples whose last step is ``step`` or later
+        (call before :meth:`ending` of the same step)."""
+        if self.mode == "oracle":
+            return self._lengths > step + 1
+        return ~self._ended
+
+    def ending(self, step: int, logits: torch.Tensor | None) -> torch.Tensor | None:
+        """``(R,)`` the samples whose last step is ``step`` (None if none)."""
+        if self.mode == "oracle":
+            return self._by_step.get(step)
+        ends = ~self._ended & (self.budget == step + 1)
+        if self.mode == "learned":
+            ends = ends | (~self._ended & (logits > 0))
+        rows = ends.nonzero().squeeze(1)
+        if len(rows) == 0:
+            return None
+        self._ended = self._ended | ends
+        self.last_steps = torch.where(ends, step, self.last_steps)
+        return rows
+
+    def all_ended(self) -> bool:
+        """Whether no sample runs on (the leak-free modes stop early)."""
+        return self.mode != "oracle" and bool(self._ended.all())
 
 
 def _keep_finished(

@@ -31,6 +31,7 @@ from transnar._config import parse_value as _parse
 from transnar._config import split_override as _split
 from transnar.clrs.specs import CLRS30_ALGORITHMS
 from transnar.nar.config import NARConfig
+from transnar.nar.stepping import check_step_mode
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,10 @@ class TrainConfig:
         eval_multipliers: multiply the validation and test counts by the
             reference's per-algorithm multipliers (32 or 64 for the seven
             algorithms with few output elements per sample).
+        test_steps: how the NAR steps in the tests (:mod:`transnar.nar.stepping`),
+            each mode a column of ``results.json``: ``oracle`` (the CLRS
+            protocol: the true trajectory length) first, then the leak-free
+            ``learned`` (needs ``nar.termination``) and ``budget``.
         random_pos: replace ``pos`` by sorted uniform draws in training.
         seed: seed of the model's initialisation and of every data stream.
         device: ``cpu`` or ``cuda`` (or ``cuda:K``).
@@ -72,12 +77,18 @@ class TrainConfig:
     test_count: int = 64
     eval_batch_size: int = 32
     eval_multipliers: bool = False
+    test_steps: tuple[str, ...] = ("oracle", "learned")
     random_pos: bool = True
     seed: int = 42
     device: str = "cpu"
     threads: int = 0
 
     def __post_init__(self):
+        object.__setattr__(self, "test_steps", tuple(self.test_steps))
+        for mode in self.test_steps:
+            check_step_mode(mode, "test_steps")
+        if not self.test_steps or len(set(self.test_steps)) != len(self.test_steps):
+            raise ValueError(f"test_steps must be distinct step modes, got {self.test_steps}")
         for name in ("train_sizes", "test_sizes"):
             sizes = tuple(getattr(self, name))
             object.__setattr__(self, name, sizes)
@@ -115,6 +126,7 @@ RESUMABLE_CHANGES = (
     "train.threads",
     "train.test_sizes",
     "train.test_count",
+    "train.test_steps",
 )
 
 
@@ -130,13 +142,18 @@ class RunConfig:
     nar: NARConfig = field(default_factory=NARConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    def __post_init__(self):
+        if "learned" in self.train.test_steps and not self.nar.termination:
+            raise ValueError(
+                "train.test_steps has 'learned', but the NAR has no termination head "
+                "(nar.termination=false): drop it from test_steps"
+            )
+
     def to_dict(self) -> dict:
         """JSON-serialisable: ``{"nar": {...}, "train": {...}}``."""
         train = dataclasses.asdict(self.train)
-        train["train_sizes"], train["test_sizes"] = (
-            list(train["train_sizes"]),
-            list(train["test_sizes"]),
-        )
+        for name in ("train_sizes", "test_sizes", "test_steps"):
+            train[name] = list(train[name])
         return {"nar": self.nar.to_dict(), "train": train}
 
     @classmethod
@@ -153,7 +170,10 @@ class RunConfig:
         extra = sorted(set(train) - known)
         if extra:
             raise ValueError(f"unknown train config key(s) {extra} (known: {sorted(known)})")
-        return cls(NARConfig.from_dict(dict(data.get("nar", {}))), TrainConfig(**train))
+        nar = NARConfig.from_dict(dict(data.get("nar", {})))
+        if "test_steps" not in train:  # a file made before leak-free stepping
+            train["test_steps"] = ("oracle",)
+        return cls(nar, TrainConfig(**train))
 
     def differences(self, other: RunConfig) -> list[str]:
         """The dotted keys (``train.steps``) whose values differ from ``other``'s."""

@@ -76,11 +76,13 @@ from transnar.nar.checkpoint import (
 from transnar.nar.features import Features
 from transnar.nar.model import NAR
 from transnar.nar.run_config import RESUMABLE_CHANGES, RunConfig
+from transnar.nar.stepping import check_step_mode
 from transnar.nar.tasks import (
     TaskStream,
     derive_seed,
     eval_count,
     evaluate,
+    evaluate_stepping,
     evaluation_batches,
     train_options,
     validation_size,
@@ -328,6 +330,7 @@ def evaluate_nar(
     count: int | None = None,
     algorithms: Sequence[str] | None = None,
     progress: bool | None = None,
+    steps: Sequence[str] | None = None,
 ) -> dict:
     """Tests ``nar`` in and out of distribution; the content of ``results.json``.
 
@@ -341,13 +344,20 @@ def evaluate_nar(
             the reference's multipliers when ``eval_multipliers``).
         algorithms: default: all the NAR's.
         progress: show a progress bar (``None``: only on a terminal).
+        steps: the step modes to test with (default ``train.test_steps``);
+            the first gives ``scores`` and ``mean``.
 
     Returns:
         ``{"algorithms": {name: {"family", "validation_size", "test": {size:
-        {"in_distribution", "count", "seed", "scores"}}}}, "mean": {size: mean
-        score}, ...}``; test sets use the samplers' default options.
+        {"in_distribution", "count", "seed", "scores", "steps": {mode:
+        {"scores", "stop_accuracy", "stop_error"}}}}}}, "mean": {size: mean
+        score}, "mean_by_steps": {mode: {size: mean score}}, "step_modes": [modes],
+        ...}``; test sets use the samplers' default options.
     """
     tc = config.train
+    modes = list(steps or tc.test_steps)
+    for mode in modes:
+        check_step_mode(mode, "steps")
     algorithms = list(algorithms or config.nar.algorithms)
     jobs = []
     for algorithm in algorithms:
@@ -366,7 +376,11 @@ def evaluate_nar(
             if count is not None
             else eval_count(algorithm, tc.test_count, tc.eval_multipliers)
         )
-        scores = evaluate(nar, evaluation_batches(algorithm, size, seed, n, tc.eval_batch_size))
+        by_mode = {}
+        for mode in modes:
+            batches = evaluation_batches(algorithm, size, seed, n, tc.eval_batch_size)
+            scores, stops = evaluate_stepping(nar, batches, mode)
+            by_mode[mode] = {"scores": scores, **stops}
         entry = table.setdefault(
             algorithm,
             {"family": SPECS[algorithm].family.value, "validation_size": in_size, "test": {}},
@@ -375,18 +389,27 @@ def evaluate_nar(
             "in_distribution": size <= in_size,
             "count": n,
             "seed": seed,
-            "scores": scores,
+            "scores": by_mode[modes[0]]["scores"],
+            "steps": by_mode,
         }
     all_sizes = list(dict.fromkeys(s for entry in table.values() for s in entry["test"]))
-    means = {}
-    for size in all_sizes:
-        values = [e["test"][size]["scores"]["score"] for e in table.values() if size in e["test"]]
-        means[size] = sum(values) / len(values)
+    by_steps = {}
+    for mode in modes:
+        by_steps[mode] = {}
+        for size in all_sizes:
+            values = [
+                e["test"][size]["steps"][mode]["scores"]["score"]
+                for e in table.values()
+                if size in e["test"]
+            ]
+            by_steps[mode][size] = sum(values) / len(values)
     return {
         "transnar_version": __version__,
         "config": config.to_dict(),
         "algorithms": table,
-        "mean": means,
+        "step_modes": modes,
+        "mean": by_steps[modes[0]],
+        "mean_by_steps": by_steps,
     }
 
 
@@ -425,6 +448,7 @@ def results_markdown(results: dict) -> str:
         f"{results['mean'][s]:.3f}" for s in sizes
     ]
     lines.append("| **mean** | | " + " | ".join(means) + " |")
+    lines += _stepping_table(results, sizes, label)
     lines += ["", "## Per output", ""]
     lines.append("| algorithm | output | " + " | ".join(label(s) for s in sizes) + " |")
     lines.append("|---|---|" + "---:|" * len(sizes))
@@ -434,6 +458,46 @@ def results_markdown(results: dict) -> str:
             cells = [_cell(entry["test"].get(s), output) for s in sizes]
             lines.append(f"| {name} | {output} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _stepping_table(results: dict, sizes: list[str], label) -> list[str]:
+    """The scores under each step mode (and where a leak-free NAR stopped),
+    when the results have more than one mode."""
+    modes = results.get("step_modes", [])
+    if len(modes) < 2:
+        return []
+    lines = [
+        "",
+        "## Stepping: leak-free against oracle",
+        "",
+        "Scores when the NAR stops at the true trajectory length (oracle, the CLRS "
+        "protocol) and when it decides itself (learned: its termination head, capped by a "
+        "step budget per algorithm and size; budget: the cap alone). stop: the share of "
+        "samples a leak-free mode stopped at their true last step.",
+        "",
+    ]
+    header = ["algorithm", "size", *modes]
+    leak_free = [m for m in modes if m != "oracle"]
+    header += [f"stop ({m})" for m in leak_free]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|---|---|" + "---:|" * (len(header) - 2))
+    for name, entry in results["algorithms"].items():
+        for size in sizes:
+            test = entry["test"].get(size)
+            if test is None or "steps" not in test:
+                continue
+            cells = [f"{test['steps'][m]['scores']['score']:.3f}" for m in modes]
+            cells += [f"{test['steps'][m]['stop_accuracy']:.2f}" for m in leak_free]
+            lines.append(f"| {name} | {label(size)} | " + " | ".join(cells) + " |")
+    lines += ["", "Mean over algorithms: " + _means_line(results, sizes, modes, label) + "."]
+    return lines
+
+
+def _means_line(results: dict, sizes: list[str], modes: list[str], label) -> str:
+    by_steps = results["mean_by_steps"]
+    return "; ".join(
+        f"{label(s)}: " + ", ".join(f"{m} {by_steps[m][s]:.3f}" for m in modes) for s in sizes
+    )
 
 
 def _cell(entry: dict | None, key: str) -> str:

@@ -6,8 +6,9 @@ A :class:`RunPipelineConfig` composes the configs of the existing trainers:
   (``nar.nar.*`` the architecture, ``nar.train.*`` the protocol), pre-trained
   once per run;
 - ``lm``: the :class:`~transnar.training.LMTrainConfig` shared by the baseline
-  and TransNAR. The pipeline trains it twice per seed, with ``model.use_nar``
-  false and true: the same data (``lm.data``, written once into ``RUN/data``),
+  and TransNAR. The pipeline trains it once per arm and seed (``arms``): with
+  ``model.use_nar`` false (baseline), true with ``model.memory_source=decoy``
+  (control) and true (TransNAR): the same data (``lm.data``, written once into ``RUN/data``),
   steps and seed. The evaluation set is ``lm.data``'s test split
   (``test_sizes``, ``test_count``, ``test_seed``), in or out of distribution
   relative to ``lm.data.train_sizes``. The pipeline sets ``lm.nar.checkpoint``
@@ -15,9 +16,11 @@ A :class:`RunPipelineConfig` composes the configs of the existing trainers:
   and ``lm.train.seed`` itself; ``lm.nar.preset`` and ``lm.nar.train_steps``
   are not used (the ``nar`` section is the NAR);
 - ``eval``: :class:`EvalOptions`, how the models answer the evaluation set;
-- ``seeds``: the number of training seeds of the two language models
+- ``seeds``: the number of training seeds of the language models
   (``lm.train.seed``, ``lm.train.seed + 1``, ...); the report shows means and
-  standard deviations over them.
+  standard deviations over them, and paired tests between the arms;
+- ``arms``: which language models each seed trains (:data:`ARMS`): the
+  baseline, the control and TransNAR, all on the same data, steps and seed.
 
 Presets (:func:`preset`): ``tiny`` (the default: the whole flow in a few
 minutes on a CPU), ``small`` (a small-scale reproduction, about an hour on a
@@ -51,6 +54,12 @@ from transnar.training.config import apply_overrides as lm_overrides
 from transnar.training.config import preset as lm_preset
 
 PRESET_NAMES = ("tiny", "small", "paper")
+ARMS = ("baseline", "control", "transnar")
+"""The language models a run can train per seed, in training order: the
+Transformer-only baseline, the control (TransNAR's architecture, parameters,
+data and steps, reading the NAR memory of another instance of the same
+algorithm and size, so its memory tells nothing about its question) and
+TransNAR."""
 
 
 @dataclass(frozen=True)
@@ -122,10 +131,17 @@ class RunPipelineConfig:
     lm: LMTrainConfig = field(default_factory=_tiny_lm)
     eval: EvalOptions = field(default_factory=EvalOptions)
     seeds: int = 1
+    arms: tuple[str, ...] = ARMS
 
     def __post_init__(self):
+        object.__setattr__(self, "arms", tuple(self.arms))
         if not_int(self.seeds) or self.seeds < 1:
             raise ValueError(f"seeds must be an integer >= 1, got {self.seeds!r}")
+        unknown = [arm for arm in self.arms if arm not in ARMS]
+        if unknown or not self.arms or len(set(self.arms)) != len(self.arms):
+            raise ValueError(
+                f"arms must be distinct names among {', '.join(ARMS)}, got {list(self.arms)}"
+            )
         if self.lm.train.seed + self.seeds > 2**32:
             raise ValueError("lm.train.seed + seeds must stay below 2**32")
         missing = [a for a in self.lm.data.algorithms if a not in self.nar.nar.algorithms]
@@ -167,9 +183,10 @@ class RunPipelineConfig:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON- and YAML-serialisable: ``{"seeds", "nar", "lm", "eval"}``."""
+        """JSON- and YAML-serialisable: ``{"seeds", "arms", "nar", "lm", "eval"}``."""
         return {
             "seeds": self.seeds,
+            "arms": list(self.arms),
             "nar": self.nar.to_dict(),
             "lm": self.lm.to_dict(),
             "eval": dataclasses.asdict(self.eval),
@@ -256,6 +273,7 @@ def _small() -> RunPipelineConfig:
         nar=nar_overrides(nar_preset("small"), {"steps": 1500, "threads": CPU_THREADS}),
         lm=lm_overrides(lm_preset("small"), {"threads": CPU_THREADS}),
         eval=EvalOptions(batch_size=50),
+        seeds=3,
     )
 
 
@@ -278,6 +296,7 @@ def preset(name: str) -> RunPipelineConfig:
 
 
 __all__ = [
+    "ARMS",
     "PRESETS",
     "PRESET_NAMES",
     "EvalOptions",

@@ -7,6 +7,7 @@ A run directory::
     data/                      the CLRS-Text train and val splits (transnar data text)
     nar/                       the NAR run (transnar nar train)
     baseline-s<seed>/          the baseline runs (transnar lm train --no-nar)
+    control-s<seed>/           the control runs (transnar lm train --nar RUN/nar --control)
     transnar-s<seed>/          the TransNAR runs (transnar lm train --nar RUN/nar)
     eval/<model>-s<seed>/      their evaluations (transnar lm eval)
     report.md, report.html     the report (transnar report), its figures in figures/
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from transnar.pipeline.config import RunPipelineConfig
+from transnar.pipeline.config import ARMS, RunPipelineConfig
 
 CONFIG_YAML = "config.yaml"
 CONFIG_JSON = "config.json"
@@ -28,13 +29,15 @@ REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 FIGURES_DIR = "figures"
 
+ARM_LABELS = {"baseline": "baseline", "control": "control", "transnar": "TransNAR"}
+
 
 @dataclass(frozen=True)
 class ModelRun:
-    """One language model of a run: the baseline or TransNAR, at one training seed.
+    """One language model of a run: one arm (:data:`ARMS`) at one training seed.
 
     Attributes:
-        kind: ``baseline`` or ``transnar``.
+        kind: ``baseline``, ``control`` or ``transnar``.
         seed: its ``lm.train.seed``.
     """
 
@@ -43,7 +46,13 @@ class ModelRun:
 
     @property
     def use_nar(self) -> bool:
-        return self.kind == "transnar"
+        """Whether it cross-attends to the NAR (TransNAR and the control)."""
+        return self.kind != "baseline"
+
+    @property
+    def control(self) -> bool:
+        """Whether its memory is another instance's (the control)."""
+        return self.kind == "control"
 
     @property
     def name(self) -> str:
@@ -53,20 +62,23 @@ class ModelRun:
     @property
     def label(self) -> str:
         """Its label in tables and plots (the seeds of a label are averaged)."""
-        return "TransNAR" if self.use_nar else "baseline"
+        return ARM_LABELS[self.kind]
 
 
 def model_runs(config: RunPipelineConfig) -> list[ModelRun]:
-    """The baseline and TransNAR of each seed, in training order."""
+    """The arms (``config.arms``) of each seed, in training order."""
     first = config.lm.train.seed
     return [
         ModelRun(kind, seed)
         for seed in range(first, first + config.seeds)
-        for kind in ("baseline", "transnar")
+        for kind in ARMS
+        if kind in config.arms
     ]
 
 
 __all__ = [
+    "ARMS",
+    "ARM_LABELS",
     "CONFIG_JSON",
     "CONFIG_YAML",
     "DATA_DIR",

@@ -8,10 +8,11 @@ done, resuming an interrupted one):
    into ``RUN/data`` (:func:`~transnar.clrs.text.datasets.write_dataset`); every
    language model reads them (``data.path``), so both see the same examples;
 2. ``nar``: the NAR pre-trained on CLRS-30 (:func:`transnar.nar.training.train`);
-3. per seed, ``baseline-s<seed>`` and ``transnar-s<seed>``: the language model
-   trained without and with the frozen NAR (:func:`transnar.training.train`),
-   same data, steps and seed, then ``eval-baseline-s<seed>`` and
-   ``eval-transnar-s<seed>``: both answer ``lm.data``'s test split
+3. per seed and arm (``arms``), ``baseline-s<seed>``, ``control-s<seed>`` and
+   ``transnar-s<seed>``: the language model trained without the NAR, with the
+   NAR memory of other instances (the control) and with the frozen NAR on its
+   own instance (:func:`transnar.training.train`), same data, steps and seed;
+   then ``eval-<arm>-s<seed>``: each answers ``lm.data``'s test split
    (:func:`transnar.evaluation.evaluate`);
 4. ``report``: ``report.md`` and ``report.html`` (:func:`transnar.report.write_report`).
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,7 +37,7 @@ from transnar._config import flatten
 from transnar._distributed import barrier, world
 from transnar._files import OutputExistsError, atomic_write
 from transnar._runs import resolve_device, torch_threads, write_json
-from transnar.pipeline.config import RunPipelineConfig, to_yaml
+from transnar.pipeline.config import RunPipelineConfig, from_mapping, load_yaml, preset, to_yaml
 from transnar.pipeline.layout import (
     CONFIG_JSON,
     CONFIG_YAML,
@@ -48,7 +50,15 @@ from transnar.pipeline.layout import (
     ModelRun,
     model_runs,
 )
-from transnar.pipeline.stages import Outcome, Stage, check_configs, read_record, run_stages
+from transnar.pipeline.stages import (
+    Outcome,
+    Stage,
+    check_configs,
+    check_jobs,
+    read_record,
+    run_stages,
+    subprocess_launcher,
+)
 from transnar.training.config import RESUMABLE_CHANGES, LMTrainConfig
 from transnar.training.config import apply_overrides as lm_overrides
 
@@ -91,6 +101,8 @@ def run_pipeline(
     stop_after: str | None = None,
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
+    jobs: int = 1,
+    only: str | None = None,
 ) -> PipelineResult:
     """Runs (or continues) the pipeline in ``run_dir`` (see the module docstring).
 
@@ -102,6 +114,12 @@ def run_pipeline(
         stop_after: stop once this stage is done (e.g. ``nar``).
         progress: the trainers' progress bars (``None``: only on a terminal).
         log: receives the one-line progress of each stage (default standard error).
+        jobs: how many stages may run at once. Above 1, each stage runs in a
+            child process (``transnar run --only STAGE`` on the run's
+            ``config.yaml``, its output in ``RUN/logs/<stage>.log``) as soon as
+            its input stages are done; refused under ``torchrun``.
+        only: run this stage alone (skipped when up to date, resumed when
+            interrupted); its input stages must be done.
 
     Returns:
         A :class:`PipelineResult`.
@@ -112,8 +130,10 @@ def run_pipeline(
         ValueError: a device that is not available.
         StageConfigError: a stage already recorded was made with another config
             (and not ``force``); nothing is run or written then.
+        StageFailedError: with ``jobs`` > 1, a stage's process failed.
     """
     run_dir = Path(run_dir)
+    check_jobs(jobs, only=only, stop_after=stop_after)
     _check_run_dir(run_dir, force)
     for device in (config.nar.train.device, config.lm.train.device):
         resolve_device(device)  # a missing GPU is an error before the first stage
@@ -123,7 +143,25 @@ def run_pipeline(
     barrier()  # every process has checked the run directory before rank 0 writes
     if world().is_main:
         write_config(config, run_dir)
-    outcomes = run_stages(run_dir, stages, force=force, stop_after=stop_after, log=log)
+    launch = None
+    if jobs > 1:
+        # each stage in `transnar run --only STAGE`, on the config.yaml just written
+        if from_mapping(load_yaml(run_dir / CONFIG_YAML), preset("tiny")) != config:
+            raise ValueError(f"{run_dir / CONFIG_YAML} does not hold this config: use --jobs 1")
+        command = [sys.executable, "-m", "transnar", "run", "--out", str(run_dir)]
+        command += ["--config", str(run_dir / CONFIG_YAML), "--no-progress"]
+        command += ["--force"] if force else []
+        launch = subprocess_launcher(lambda stage: [*command, "--only", stage.name])
+    outcomes = run_stages(
+        run_dir,
+        stages,
+        force=force,
+        stop_after=stop_after,
+        log=log,
+        jobs=jobs,
+        only=only,
+        launch=launch,
+    )
     done = [o.name for o in outcomes]
     report = [run_dir / REPORT_MD, run_dir / REPORT_HTML] if "report" in done else []
     return PipelineResult(run_dir, config, outcomes, report)
@@ -219,9 +257,10 @@ def nar_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) -
 
 def lm_config(config: RunPipelineConfig, run_dir: Path, model: ModelRun) -> LMTrainConfig:
     """The training config of one language model: the ``lm`` section with its
-    kind, seed, the run's data and (for TransNAR) the run's NAR."""
+    arm, seed, the run's data and (for TransNAR and the control) the run's NAR."""
     changes: dict[str, Any] = {
         "model.use_nar": model.use_nar,
+        "model.memory_source": "decoy" if model.control else "question",
         "train.seed": model.seed,
         "data.path": str((run_dir / DATA_DIR).resolve()),
         "nar.checkpoint": str((run_dir / NAR_DIR).resolve()) if model.use_nar else None,

@@ -21,23 +21,40 @@ A stage whose *config* changed since it was recorded is refused, before
 anything runs (:class:`StageConfigError`), unless ``force``: then it, and the
 stages whose inputs change with it, run again; the other stages are kept.
 
+With ``jobs`` > 1 the stages whose input stages are done run at the same
+time, up to ``jobs`` at once, each in its own process started by a *launcher*
+(:func:`subprocess_launcher`; the pipeline's runs ``transnar run --only
+STAGE``) with its output in ``RUN/logs/<name>.log``. Each child handles its
+stage as ``only`` does (:func:`run_stages`) and writes only that stage's
+record and outputs; the scheduler skips the stages that are up to date itself,
+starts the others in order as their inputs get done, and on a failure, an
+interruption or SIGTERM terminates the children still running (an interrupted
+stage is resumed on the next run) and raises.
+
 In data-parallel training (``torchrun``, :mod:`transnar._distributed`) every
 process runs the pipeline: the ``distributed`` stages (the trainers) run on all
 of them, the others on rank 0 alone while the rest wait; rank 0 writes the
-records and the log, and all processes meet after each stage.
+records and the log, and all processes meet after each stage. ``jobs`` > 1 is
+refused there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import shlex
+import signal
+import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from transnar import __version__
 from transnar._config import flatten
@@ -45,9 +62,32 @@ from transnar._distributed import barrier, world
 from transnar._runs import write_json
 from transnar.pipeline.layout import STAGES_DIR
 
+LOGS_DIR = "logs"
+"""``RUN/logs/<stage>.log``: the output of each stage's process (``jobs`` > 1)."""
+
+POLL_SECONDS = 0.05
+"""How often the scheduler looks at its children."""
+
+STOP_SECONDS = 15.0
+"""How long terminated children may take to stop before they are killed."""
+
 
 class StageConfigError(ValueError):
     """A recorded stage of the run directory was made with another config."""
+
+
+class StageFailedError(RuntimeError):
+    """A stage's process failed (:func:`run_stages` with ``jobs`` > 1).
+
+    Attributes:
+        stage: its name.
+        log: its log file.
+    """
+
+    def __init__(self, stage: str, message: str, log: Path):
+        super().__init__(message)
+        self.stage = stage
+        self.log = log
 
 
 @dataclass(frozen=True)
@@ -87,6 +127,24 @@ class Outcome:
     seconds: float
 
 
+class Child(Protocol):
+    """A started stage process: what :func:`run_stages` needs of a
+    :class:`subprocess.Popen`."""
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def terminate(self) -> None: ...
+
+    def kill(self) -> None: ...
+
+
+Launcher = Callable[[Stage, Path], Child]
+"""``launch(stage, log)`` starts a process that runs ``stage`` as
+``run_stages(..., only=stage.name)`` does, its output in the file ``log``."""
+
+
 def run_stages(
     run_dir: str | Path,
     stages: Sequence[Stage],
@@ -94,59 +152,399 @@ def run_stages(
     force: bool = False,
     stop_after: str | None = None,
     log: Callable[[str], None] | None = None,
+    jobs: int = 1,
+    only: str | None = None,
+    launch: Launcher | None = None,
 ) -> list[Outcome]:
-    """Runs the stages in order, skipping those that are up to date (module docstring).
+    """Runs the stages, skipping those that are up to date (module docstring).
 
     Args:
         run_dir: the run directory.
         stages: the stages; a stage's inputs come before it.
         force: re-run stages whose config changed instead of refusing.
-        stop_after: stop once this stage is done (or skipped).
+        stop_after: stop once this stage is done (or skipped); with ``jobs`` > 1,
+            the stages up to it in order are run.
         log: receives one line per stage (default: standard error).
+        jobs: how many stages may run at once; above 1 each runs in a process
+            of ``launch``.
+        only: handle this stage alone (skip, resume or run it); its input
+            stages must be done and up to date.
+        launch: starts a stage's process (:func:`subprocess_launcher`); needed
+            when ``jobs`` > 1.
 
     Returns:
         An :class:`Outcome` per stage handled, in order.
 
     Raises:
         StageConfigError: a recorded stage's config changed and not ``force``.
-        ValueError: ``stop_after`` names no stage.
+        StageFailedError: with ``jobs`` > 1, a stage's process failed (the
+            others were terminated).
+        ValueError: ``stop_after`` or ``only`` names no stage, ``only``'s inputs
+            are not done, bad ``jobs``.
     """
     run_dir = Path(run_dir)
     main = world().is_main
     log = (log or _print) if main else _silent
+    check_jobs(jobs, only=only, stop_after=stop_after)
     names = [stage.name for stage in stages]
     if stop_after is not None and stop_after not in names:
         raise ValueError(f"no stage {stop_after!r} to stop after (stages: {', '.join(names)})")
+    if only is not None and only not in names:
+        raise ValueError(f"no stage {only!r} to run (stages: {', '.join(names)})")
+    if jobs > 1 and launch is None:
+        raise ValueError("jobs > 1 needs a launcher to start the stages' processes")
+    for k, stage in enumerate(stages):
+        if not set(stage.inputs) <= set(names[:k]):
+            raise ValueError(f"stage {stage.name}: its inputs must be earlier stages")
     records = {stage.name: read_record(run_dir, stage.name) for stage in stages}
     check_configs(stages, records, force)
     barrier()  # every process has read the records before rank 0 writes any
+    if only is not None:
+        return [_run_only(run_dir, stages, records, only, log)]
+    if jobs > 1:
+        assert launch is not None
+        return _Scheduler(run_dir, stages, records, log, jobs, launch).run(stop_after)
     outputs: dict[str, str] = {}
     outcomes = []
     start = time.perf_counter()
     for k, stage in enumerate(stages, 1):
         prefix = f"[{k}/{len(stages)}] {stage.name}"
         inputs = {name: outputs[name] for name in stage.inputs}
-        record = records[stage.name]
-        same = (
-            record is not None
-            and record.get("config_sha256") == stage.config_sha256()
-            and record.get("inputs") == inputs
+        outcome, outputs[stage.name] = _handle(
+            run_dir, stage, records[stage.name], inputs, prefix, log, start
         )
-        current = outputs_sha256(run_dir, stage.outputs) if same else None
-        if same and record.get("status") == "done" and current == record.get("output_sha256"):
-            outputs[stage.name] = current
-            outcomes.append(Outcome(stage.name, "skipped", 0.0))
-            log(f"{prefix}: skipped (up to date)")
-        else:
-            resume = same and record.get("status") == "running"
-            log(f"{prefix}: {'resuming' if resume else 'running'}: {stage.description}")
-            outputs[stage.name], seconds = _run(run_dir, stage, inputs, resume)
-            outcomes.append(Outcome(stage.name, "resumed" if resume else "ran", seconds))
-            total = time.perf_counter() - start
-            log(f"{prefix}: done in {duration(seconds)} (elapsed {duration(total)})")
+        outcomes.append(outcome)
         if stage.name == stop_after:
             break
     return outcomes
+
+
+def check_jobs(jobs: int, *, only: str | None = None, stop_after: str | None = None) -> None:
+    """A ``ValueError`` for a ``jobs`` below 1, above 1 under ``torchrun`` or
+    with ``only``, and for ``only`` with ``stop_after``."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"--jobs must be an integer >= 1, got {jobs!r}")
+    if only is not None and stop_after is not None:
+        raise ValueError("--only runs one stage: it takes no --stop-after")
+    if only is not None and jobs > 1:
+        raise ValueError("--only runs one stage: it takes no --jobs")
+    size = world().size
+    if jobs > 1 and size > 1:
+        raise ValueError(
+            f"--jobs {jobs} runs stages in separate processes, which torchrun's {size} "
+            "processes cannot share: under torchrun the trainers are data-parallel "
+            "already; use --jobs 1"
+        )
+
+
+def _plan(
+    run_dir: Path, stage: Stage, record: dict | None, inputs: dict[str, str]
+) -> tuple[str, str | None]:
+    """What to do with a stage whose inputs' outputs hash as ``inputs``:
+    ``("skip", its outputs' hash)``, ``("resume", None)`` or ``("run", None)``."""
+    same = (
+        record is not None
+        and record.get("config_sha256") == stage.config_sha256()
+        and record.get("inputs") == inputs
+    )
+    current = outputs_sha256(run_dir, stage.outputs) if same else None
+    if same and record.get("status") == "done" and current == record.get("output_sha256"):
+        return "skip", current
+    return ("resume" if same and record.get("status") == "running" else "run"), None
+
+
+def _handle(
+    run_dir: Path,
+    stage: Stage,
+    record: dict | None,
+    inputs: dict[str, str],
+    prefix: str,
+    log: Callable[[str], None],
+    start: float,
+) -> tuple[Outcome, str]:
+    """Skips, resumes or runs one stage in this process; its outcome and output hash."""
+    action, current = _plan(run_dir, stage, record, inputs)
+    if action == "skip":
+        assert current is not None
+        log(f"{prefix}: skipped (up to date)")
+        return Outcome(stage.name, "skipped", 0.0), current
+    resume = action == "resume"
+    log(f"{prefix}: {'resuming' if resume else 'running'}: {stage.description}")
+    output, seconds = _run(run_dir, stage, inputs, resume)
+    total = time.perf_counter() - start
+    log(f"{prefix}: done in {duration(seconds)} (elapsed {duration(total)})")
+    return Outcome(stage.name, "resumed" if resume else "ran", seconds), output
+
+
+def _run_only(
+    run_dir: Path,
+    stages: Sequence[Stage],
+    records: Mapping[str, dict | None],
+    name: str,
+    log: Callable[[str], None],
+) -> Outcome:
+    """Handles the stage ``name`` alone, once its inputs are done and up to date
+    (and theirs, recursively)."""
+    by_name = {stage.name: stage for stage in stages}
+    hashes: dict[str, str | None] = {}
+
+    def inputs_of(stage: Stage) -> dict[str, str]:
+        """The output hashes of the stage's inputs that are up to date."""
+        return {i: h for i in stage.inputs if (h := up_to_date(i)) is not None}
+
+    def up_to_date(name: str) -> str | None:
+        """The stage's output hash if a run would skip it, else None."""
+        if name not in hashes:
+            stage, hashes[name] = by_name[name], None
+            inputs = inputs_of(stage)
+            if len(inputs) == len(stage.inputs):
+                action, current = _plan(run_dir, stage, records[name], inputs)
+                hashes[name] = current if action == "skip" else None
+        return hashes[name]
+
+    stage = by_name[name]
+    inputs = inputs_of(stage)
+    missing = [f"{i} ({_not_done(records[i])})" for i in stage.inputs if i not in inputs]
+    if missing:
+        raise ValueError(
+            f"stage {name} needs its input stages done first: {', '.join(missing)}; "
+            "run them (transnar run without --only, or with --stop-after) first"
+        )
+    prefix = f"[{list(by_name).index(name) + 1}/{len(stages)}] {name}"
+    start = time.perf_counter()
+    return _handle(run_dir, stage, records[name], inputs, prefix, log, start)[0]
+
+
+def _not_done(record: dict | None) -> str:
+    if record is None:
+        return "not run"
+    if record.get("status") == "running":
+        return "interrupted"
+    return "out of date"
+
+
+@dataclass
+class _Running:
+    """A stage whose process the scheduler started."""
+
+    stage: Stage
+    inputs: dict[str, str]
+    resume: bool
+    child: Child
+    log: Path
+    started: float
+
+
+class _Scheduler:
+    """Runs the stages ``jobs`` at a time, each in a process of ``launch``, a
+    stage as soon as its input stages are done, in order otherwise."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        stages: Sequence[Stage],
+        records: Mapping[str, dict | None],
+        log: Callable[[str], None],
+        jobs: int,
+        launch: Launcher,
+    ):
+        self.run_dir, self.stages, self.records = run_dir, stages, records
+        self.log, self.jobs, self.launch = log, jobs, launch
+        self.number = {stage.name: k for k, stage in enumerate(stages, 1)}
+        self.outputs: dict[str, str] = {}
+        self.outcomes: dict[str, Outcome] = {}
+        self.running: dict[str, _Running] = {}
+        self.start = time.perf_counter()
+
+    def prefix(self, name: str) -> str:
+        return f"[{self.number[name]}/{len(self.stages)}] {name}"
+
+    def run(self, stop_after: str | None) -> list[Outcome]:
+        last = self.number[stop_after] if stop_after is not None else len(self.stages)
+        waiting = list(self.stages[:last])
+        ready: list[tuple[Stage, dict[str, str], bool]] = []
+        with sigterm_interrupts():
+            try:
+                while waiting or ready or self.running:
+                    ready += self.plan(waiting)
+                    while ready and len(self.running) < self.jobs:
+                        self.start_stage(*ready.pop(0))
+                    if not self.running:
+                        if waiting and not ready:
+                            raise RuntimeError("stages wait for inputs that never come")
+                        continue
+                    finished = [r for r in self.running.values() if r.child.poll() is not None]
+                    if not finished:
+                        time.sleep(POLL_SECONDS)
+                    for running in finished:
+                        del self.running[running.stage.name]
+                        self.finish(running)
+            except KeyboardInterrupt:
+                self.stop(grace=2.0)  # Ctrl-C reached the children too: let them stop
+                raise
+            except BaseException:
+                self.stop()
+                raise
+        return [self.outcomes[s.name] for s in self.stages if s.name in self.outcomes]
+
+    def plan(self, waiting: list[Stage]) -> list[tuple[Stage, dict[str, str], bool]]:
+        """Takes the stages whose inputs are done out of ``waiting``: skips those
+        up to date (then looks again), returns the others with their inputs and
+        whether they resume."""
+        ready = []
+        again = True
+        while again:
+            again = False
+            for stage in [s for s in waiting if all(i in self.outputs for i in s.inputs)]:
+                waiting.remove(stage)
+                inputs = {i: self.outputs[i] for i in stage.inputs}
+                action, current = _plan(self.run_dir, stage, self.records[stage.name], inputs)
+                if action == "skip":
+                    assert current is not None
+                    self.outputs[stage.name] = current
+                    self.outcomes[stage.name] = Outcome(stage.name, "skipped", 0.0)
+                    self.log(f"{self.prefix(stage.name)}: skipped (up to date)")
+                    again = True
+                else:
+                    ready.append((stage, inputs, action == "resume"))
+        return ready
+
+    def start_stage(self, stage: Stage, inputs: dict[str, str], resume: bool) -> None:
+        path = self.run_dir / LOGS_DIR / f"{stage.name}.log"
+        self.log(
+            f"{self.prefix(stage.name)}: {'resuming' if resume else 'running'}: "
+            f"{stage.description} (log: {path})"
+        )
+        child = self.launch(stage, path)
+        self.running[stage.name] = _Running(stage, inputs, resume, child, path, time.perf_counter())
+
+    def finish(self, running: _Running) -> None:
+        """Takes a finished child's stage as done, or raises :class:`StageFailedError`."""
+        stage, prefix = running.stage, self.prefix(running.stage.name)
+        seconds = time.perf_counter() - running.started
+        code = running.child.poll()
+        if code != 0:
+            status = _exit_status(code)
+            self.log(f"{prefix}: failed ({status}) after {duration(seconds)}; its log ends:")
+            for line in _tail(running.log):
+                self.log(f"    {line}")
+            raise StageFailedError(
+                stage.name,
+                f"stage {stage.name} failed ({status}); its log: {running.log}",
+                running.log,
+            )
+        record = read_record(self.run_dir, stage.name) or {}
+        if (
+            record.get("status") != "done"
+            or record.get("config_sha256") != stage.config_sha256()
+            or record.get("inputs") != running.inputs
+            or not record.get("output_sha256")
+        ):
+            raise StageFailedError(
+                stage.name,
+                f"stage {stage.name}'s process ended without recording it as done with "
+                f"this config and inputs; its log: {running.log}",
+                running.log,
+            )
+        self.outputs[stage.name] = record["output_sha256"]
+        status = "resumed" if running.resume else "ran"
+        self.outcomes[stage.name] = Outcome(stage.name, status, seconds)
+        total = time.perf_counter() - self.start
+        self.log(f"{prefix}: done in {duration(seconds)} (elapsed {duration(total)})")
+
+    def stop(self, grace: float = 0.0) -> None:
+        """Terminates the children still running (after ``grace`` seconds), then
+        kills those that have not stopped after :data:`STOP_SECONDS` (at once on
+        a second interruption)."""
+        running = [r for r in self.running.values() if r.child.poll() is None]
+        self.running.clear()
+        try:
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and any(r.child.poll() is None for r in running):
+                time.sleep(POLL_SECONDS)
+            for r in running:
+                if r.child.poll() is None:
+                    r.child.terminate()
+            deadline = time.monotonic() + STOP_SECONDS
+            for r in running:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    r.child.wait(timeout=max(0.0, deadline - time.monotonic()))
+        finally:
+            for r in running:
+                killed = r.child.poll() is None
+                if killed:
+                    r.child.kill()
+                    r.child.wait()
+                how = "killed" if killed else "stopped"
+                self.log(f"{self.prefix(r.stage.name)}: {how}; it resumes on the next run")
+
+
+def subprocess_launcher(
+    command: Callable[[Stage], Sequence[str]], env: Mapping[str, str] | None = None
+) -> Launcher:
+    """A :data:`Launcher` that runs ``command(stage)`` with its standard output
+    and error appended to the log file (after a header line), its standard
+    input empty, unbuffered.
+
+    Args:
+        command: the stage's command line; it must handle the stage as
+            ``run_stages(..., only=stage.name)`` (e.g. ``transnar run --only``).
+        env: the environment (default: this process's).
+    """
+
+    def launch(stage: Stage, log: Path) -> subprocess.Popen:
+        argv = [str(part) for part in command(stage)]
+        log.parent.mkdir(parents=True, exist_ok=True)
+        environment = {**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"}
+        with open(log, "ab") as handle:
+            handle.write(f"--- {_now()} {shlex.join(argv)}\n".encode())
+            handle.flush()
+            return subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                env=environment,
+            )
+
+    return launch
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises :class:`KeyboardInterrupt` inside the block (as Ctrl-C), so
+    that files being written are cleaned up and children terminated; nothing
+    outside the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_status(code: int | None) -> str:
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+    return f"exit status {code}"
+
+
+def _tail(path: Path, lines: int = 15, size: int = 16384) -> list[str]:
+    """The last ``lines`` lines of a file (none if it cannot be read)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, os.SEEK_END) - size))
+            text = handle.read().decode(errors="replace")
+    except OSError:
+        return []
+    return text.splitlines()[-lines:]
 
 
 def _run(run_dir: Path, stage: Stage, inputs: dict[str, str], resume: bool) -> tuple[str, float]:
@@ -286,10 +684,15 @@ def _silent(line: str) -> None:
 
 
 __all__ = [
+    "LOGS_DIR",
+    "Child",
+    "Launcher",
     "Outcome",
     "Stage",
     "StageConfigError",
+    "StageFailedError",
     "check_configs",
+    "check_jobs",
     "differences",
     "duration",
     "outputs_sha256",
@@ -297,4 +700,6 @@ __all__ = [
     "read_records",
     "record_path",
     "run_stages",
+    "sigterm_interrupts",
+    "subprocess_launcher",
 ]

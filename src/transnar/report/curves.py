@@ -2,7 +2,7 @@
 
 - :func:`lm_panels`: training loss (smoothed) and validation loss against the
   step, one line per model (the baseline grey, TransNAR blue, as in the
-  paper's figures; one line style per seed or run);
+  paper's figures, the control orange; one line style per seed or run);
 - :func:`nar_panels`: the NAR's training loss and validation score (means over
   its algorithms) against the step, one line per run;
 - :func:`plot_panels`: draws panels side by side into a PNG, on matplotlib's
@@ -21,7 +21,7 @@ from transnar._files import atomic_write
 from transnar.evaluation.plots import KIND_COLORS
 
 _STYLES = ("-", "--", ":", "-.")
-_OTHER_COLOR = "#e07b39"
+_OTHER_COLOR = "#3a9d5d"
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Line:
         label: its legend entry.
         steps: the x values.
         values: the y values.
-        kind: ``baseline`` or ``transnar`` (its colour), or None.
+        kind: ``baseline``, ``control`` or ``transnar`` (its colour), or None.
         style: its index among the lines of its kind (its line style).
         smooth: draw the raw values faintly and a moving average over them.
     """

@@ -1,12 +1,16 @@
 """The report of one or several pipeline runs: ``report.md``, ``report.html``, figures.
 
-The report puts side by side, for the baseline and TransNAR, the parse, shape
-and CLRS scores per algorithm and size, per family and overall
-(:class:`~transnar.evaluation.Comparison`: several seeds or runs of a model
-give mean ± standard deviation), with the evaluation's bar charts
-(:func:`~transnar.evaluation.write_plots`); then the language models'
-training (a table and loss curves), the NAR's own CLRS-30 test scores and
-training curves, and the time each stage took.
+The report opens with what was run (and, for a run of the ``tiny`` preset's
+budgets, that its scores mean nothing), then a headline
+(:mod:`~transnar.report.headline`): per evaluation size each arm's CLRS score
+and the paired differences between arms with their intervals. It then puts
+side by side, for the baseline, the control and TransNAR (the arms the run
+trained), the parse, shape and CLRS scores per algorithm and size, per family
+and overall (:class:`~transnar.evaluation.Comparison`: several seeds or runs
+of a model give mean ± standard deviation; a paired test per pair of arms),
+with the evaluation's bar charts (:func:`~transnar.evaluation.write_plots`);
+then the language models' training (a table and loss curves), the NAR's own
+CLRS-30 test scores and training curves, and the time each stage took.
 """
 
 from __future__ import annotations
@@ -18,17 +22,35 @@ from pathlib import Path
 from transnar._files import atomic_write, refuse_existing
 from transnar.clrs.text.scoring import markdown_table
 from transnar.evaluation import Comparison, write_plots
+from transnar.evaluation.comparison import PLOTS, Cell
 from transnar.evaluation.plots import REGIME_NAMES
-from transnar.evaluation.results import PLOTS, Cell
+from transnar.evaluation.significance import RESAMPLES
 from transnar.pipeline.layout import FIGURES_DIR, REPORT_HTML, REPORT_MD
 from transnar.pipeline.stages import differences, duration
 from transnar.report.curves import lm_panels, nar_panels, plot_panels
+from transnar.report.headline import headline
 from transnar.report.html import markdown_to_html
-from transnar.report.runs import RunData, load_run
+from transnar.report.runs import RunData, load_run, nar_stepping
 
 TITLE = "TransNAR vs the Transformer baseline"
 LM_CURVES = "lm_loss.png"
 NAR_CURVES = "nar_training.png"
+SMOKE_NOTE = (
+    "**Smoke run: scores mean nothing.** This run has the `tiny` preset's budgets (language "
+    "models of d_model ≤ 64, a NAR of ≤ 300 training steps): it only shows that the "
+    "pipeline runs from end to end. Use the `small` or `paper` preset for results."
+)
+ARM_TEXTS = {
+    "baseline": "the baseline (the Transformer alone)",
+    "control": "the control (TransNAR's architecture reading the NAR memory of another "
+    "question of the same algorithm and size: its memory tells nothing about its question)",
+    "transnar": "TransNAR",
+}
+STEPPING_TEXTS = {
+    "learned": "learned (leak-free)",
+    "budget": "budget (a step bound from the algorithm and size alone: leak-free)",
+    "oracle": "oracle (reads the true trajectory length: CLRS protocol, not leak-free)",
+}
 _PLOT_TITLES = {
     "clrs": "CLRS score per algorithm and size",
     "shape": "Shape score per algorithm and size",
@@ -38,16 +60,23 @@ _PLOT_TITLES = {
 
 
 def write_report(
-    run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike | None = None, force: bool = False
+    run_dirs: Sequence[str | os.PathLike],
+    out: str | os.PathLike | None = None,
+    force: bool = False,
+    replace_own: bool = True,
+    resamples: int = RESAMPLES,
 ) -> list[Path]:
     """Writes ``report.md``, ``report.html`` and ``figures/`` for one or several runs.
 
     Args:
         run_dirs: run directories of ``transnar run``; the runs' models of the
             same kind are averaged (mean ± std per cell).
-        out: the output directory; default the run directory (of one run), whose
-            report is then rewritten.
-        force: replace a report in ``out`` (a run's own report is always rewritten).
+        out: the output directory; default the run directory (of one run).
+        force: replace a report in ``out``.
+        replace_own: replace a run's own report (``out`` its directory) even
+            without ``force``, as the pipeline's report stage does;
+            ``transnar report`` passes False.
+        resamples: of the paired bootstrap tests between the arms.
 
     Returns:
         The files written.
@@ -55,7 +84,8 @@ def write_report(
     Raises:
         ValueError: no runs, several runs without ``out``, or a run that is not
             finished.
-        OutputExistsError: ``out`` holds a report and not ``force``.
+        OutputExistsError: ``out`` holds a report and not ``force`` (nor
+            ``replace_own`` for a run's own report).
     """
     if not run_dirs:
         raise ValueError("no run directories to report on")
@@ -66,13 +96,15 @@ def write_report(
     out = Path(out) if out is not None else runs[0].directory
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} is a file; the report's output must be a directory")
-    refuse_existing([out / REPORT_MD, out / REPORT_HTML], force or (own and len(runs) == 1))
+    refuse_existing(
+        [out / REPORT_MD, out / REPORT_HTML], force or (replace_own and own and len(runs) == 1)
+    )
     documents = [
         {**model.results, "source": os.path.relpath(run.directory / model.run.name, out)}
         for run in runs
         for model in run.models
     ]
-    comparison = Comparison.of(documents)
+    comparison = Comparison.of(documents, resamples=resamples)
     figures = out / FIGURES_DIR
     paths = write_plots(comparison, figures)
     paths.append(plot_panels(lm_panels(_lm_lines(runs)), figures / LM_CURVES, "Language models"))
@@ -88,9 +120,15 @@ def write_report(
 
 def report_markdown(runs: Sequence[RunData], comparison: Comparison) -> str:
     """The report's Markdown (its figures in ``figures/`` beside it)."""
-    lines = [f"# {TITLE}", "", *_setup(runs), ""]
-    lines += ["## Scores: baseline vs TransNAR", "", *_demoted(comparison.to_markdown()), ""]
+    lines = [f"# {TITLE}", ""]
+    if any(run.is_smoke for run in runs):
+        lines += [SMOKE_NOTE, ""]
+    lines += [*_setup(runs), ""]
+    lines += ["## Headline: CLRS score per size", "", *headline(runs, comparison), ""]
+    versus = " vs ".join(comparison.labels)
+    lines += [f"## Scores: {versus}", "", *_demoted(comparison.to_markdown()), ""]
     lines += [f"![{_PLOT_TITLES[key]}]({FIGURES_DIR}/{name})" for key, name in PLOTS.items()]
+    lines += ["", _error_bars(comparison)]
     lines += ["", "## Training the language models", "", *_training_table(runs), ""]
     lines += [f"![Training and validation loss]({FIGURES_DIR}/{LM_CURVES})", ""]
     lines += ["## The NAR on CLRS-30", "", *_nar_section(runs), ""]
@@ -117,8 +155,8 @@ def _setup(runs: Sequence[RunData]) -> list[str]:
         f"{optim.learning_rate:g}, batch {optim.batch_size}, {length}; TransNAR adds "
         f"gated cross-attention to the frozen NAR after every {lm.xattn_every} layer(s) "
         f"({lm.memory} memory)",
-        f"- the baseline and TransNAR train on the same data for the same steps, at seed(s) "
-        f"{_join(seeds)}",
+        f"- {_words([ARM_TEXTS.get(arm, arm) for arm in config.arms])} train on the same "
+        f"data for the same steps, at seed(s) {_join(seeds)}",
         f"- NAR: {nar.nar.processor}, hidden {nar.nar.hidden_dim}, "
         f"{len(nar.nar.algorithms)} algorithm(s), sizes {_join(nar.train.train_sizes)}, "
         f"{nar.train.steps:,} steps (best validation {nar_results.get('best_val_score', 0):.3f} "
@@ -126,6 +164,9 @@ def _setup(runs: Sequence[RunData]) -> list[str]:
         f"- evaluation: sizes {regimes}; {data.test_count:,} questions per algorithm and size "
         f"(seed {data.test_seed}), greedy decoding",
     ]
+    if any(arm != "baseline" for arm in config.arms):
+        stepping = nar_stepping(config)
+        lines.append(f"- NAR stepping: {STEPPING_TEXTS.get(stepping, stepping)}")
     for run in runs[1:]:
         if run.config != config:
             changed = differences(config.to_dict(), run.config.to_dict(), limit=5)
@@ -174,30 +215,43 @@ def _training_table(runs: Sequence[RunData]) -> list[str]:
 
 
 def _nar_section(runs: Sequence[RunData]) -> list[str]:
-    """The NAR's test scores per algorithm and size (mean ± std over runs)."""
+    """The NAR's test scores per algorithm and size (mean ± std over runs). The
+    sizes may differ by algorithm (e.g. the string matchers' in-distribution
+    size): a missing cell is ``-``."""
     results = [run.nar_results for run in runs]
-    first = results[0]
-    sizes = list(first["mean"])
-    marks = {
-        size: all(e["test"][size]["in_distribution"] for e in first["algorithms"].values())
-        for size in sizes
-    }
-    header = ["algorithm", "family", "val", *(f"n={s}" + ("*" if marks[s] else "") for s in sizes)]
+    sizes = sorted(
+        {size for r in results for e in r["algorithms"].values() for size in e["test"]},
+        key=lambda size: (not size.isdigit(), int(size) if size.isdigit() else 0, size),
+    )
+    names = list(dict.fromkeys(name for r in results for name in r["algorithms"]))
+    entries = [e for r in results for e in r["algorithms"].values()]
+
+    def size_label(size: str) -> str:
+        marks = {e["test"][size]["in_distribution"] for e in entries if size in e["test"]}
+        return f"n={size}" + ("*" if marks == {True} else "" if marks == {False} else " (*)")
+
+    def tests(name: str, size: str):
+        for r in results:
+            test = r["algorithms"].get(name, {}).get("test", {}).get(size)
+            yield None if test is None else test["scores"]["score"]
+
+    header = ["algorithm", "family", "val", *map(size_label, sizes)]
     rows = []
-    for name, entry in first["algorithms"].items():
-        cells = [_cell(r["algorithms"][name].get("validation_score") for r in results)]
-        cells += [
-            _cell(r["algorithms"][name]["test"][s]["scores"]["score"] for r in results)
-            for s in sizes
-        ]
-        rows.append([name, entry["family"], *cells])
+    for name in names:
+        family = next(r["algorithms"][name]["family"] for r in results if name in r["algorithms"])
+        cells = [_cell(r["algorithms"].get(name, {}).get("validation_score") for r in results)]
+        cells += [_cell(tests(name, s)) for s in sizes]
+        rows.append([name, family, *cells])
     means = [_cell(r.get("best_val_score") for r in results)]
-    means += [_cell(r["mean"][s] for r in results) for s in sizes]
+    means += [_cell(r.get("mean", {}).get(s) for r in results) for s in sizes]
     rows.append(["**mean**", "", *means])
+    modes = results[0].get("step_modes")
     note = (
         "Test scores of the NAR's best checkpoint (the reference's per-output scores, "
-        "averaged over an algorithm's outputs: the micro-F1 of the CLRS papers); "
-        "val: its validation score; * = in distribution"
+        "averaged over an algorithm's outputs: the micro-F1 of the CLRS papers)"
+        + (f", stepping {modes[0]}" if modes else "")
+        + "; val: its validation score; * = in distribution ((*): for some algorithms); "
+        "mean: over the algorithms tested at that size"
         + ("; mean ± std over the runs." if len(runs) > 1 else ".")
     )
     return [note, "", *markdown_table(header, rows)]
@@ -249,6 +303,25 @@ def _model_label(run: RunData, model, count: int) -> str:
 
 def _join(values) -> str:
     return ", ".join(map(str, values))
+
+
+def _words(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``; capitalised."""
+    text = items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    return text[:1].upper() + text[1:]
+
+
+def _error_bars(comparison: Comparison) -> str:
+    """What the bar charts' error bars show."""
+    notes = [
+        f"{label}: {note}" for label in comparison.labels if (note := comparison.error_bars(label))
+    ]
+    if not notes:
+        return "The bar charts have no error bars (one file per model and no per-sample records)."
+    return (
+        "Error bars: the standard deviation over a model's seeds; with one seed, the 95% "
+        "bootstrap interval of its mean over the questions (" + "; ".join(notes) + ")."
+    )
 
 
 __all__ = ["LM_CURVES", "NAR_CURVES", "TITLE", "report_markdown", "write_report"]

@@ -1,4 +1,9 @@
-"""Reading a finished pipeline run: its config, its NAR, its language models and their scores."""
+"""Reading a finished pipeline run: its config, its NAR, its language models and their scores.
+
+Also what the report says about a run's config: :func:`is_smoke` (budgets of
+the ``tiny`` preset or smaller: the scores mean nothing) and
+:func:`nar_stepping` (how the NAR's number of steps was chosen).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,11 @@ from transnar.pipeline.stages import read_records
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
 NAR_RESULTS = "results.json"
+SMOKE_D_MODEL = 64
+"""A run whose language models are at most this wide ..."""
+SMOKE_NAR_STEPS = 300
+"""... and whose NAR trains at most this many steps is a smoke run (the ``tiny``
+preset: d_model 64, 300 NAR steps; ``small`` has 128 and 1,500)."""
 
 
 @dataclass
@@ -54,6 +64,11 @@ class RunData:
     models: list[ModelResult]
     stages: dict[str, dict[str, Any]]
 
+    @property
+    def is_smoke(self) -> bool:
+        """Whether the run has the ``tiny`` preset's budgets or smaller (:func:`is_smoke`)."""
+        return is_smoke(self.config)
+
 
 def load_run(directory: str | Path) -> RunData:
     """Reads a run directory of ``transnar run``.
@@ -86,6 +101,21 @@ def load_run(directory: str | Path) -> RunData:
     )
 
 
+def is_smoke(config: RunPipelineConfig) -> bool:
+    """Whether a config has the ``tiny`` preset's budgets or smaller: language
+    models of ``d_model <= 64`` and a NAR of at most 300 training steps. Such a
+    run only shows that the pipeline works; its scores mean nothing. (A run's
+    config does not record the name of its preset, hence this rule.)"""
+    return config.lm.model.lm.d_model <= SMOKE_D_MODEL and config.nar.train.steps <= SMOKE_NAR_STEPS
+
+
+def nar_stepping(config: RunPipelineConfig) -> str:
+    """How the language models' NAR chose its number of steps
+    (``lm.model.nar_steps``: ``learned``, ``budget`` or ``oracle``); ``oracle``
+    for configs from before the option."""
+    return str(getattr(config.lm.model, "nar_steps", None) or "oracle")
+
+
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """The records of a ``metrics.jsonl`` (none if it is missing); a line cut
     short by an interruption is left out."""
@@ -116,4 +146,4 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise ValueError(f"cannot read {path}: {error}") from None
 
 
-__all__ = ["ModelResult", "RunData", "load_run", "read_metrics"]
+__all__ = ["ModelResult", "RunData", "is_smoke", "load_run", "nar_stepping", "read_metrics"]

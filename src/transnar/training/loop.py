@@ -225,7 +225,7 @@ def train(
         bar = tqdm(
             total=total,
             initial=state["step"],
-            desc="transnar train" if config.use_nar else "baseline train",
+            desc=f"{config.model.kind} train",
             unit="step",
             disable=(not progress) if progress is not None else None,
             dynamic_ncols=True,
@@ -280,7 +280,7 @@ def train(
         tokens_per_second = state["tokens"] / max(state["train_seconds"], 1e-9)
         summary = {
             "transnar_version": __version__,
-            "model": "transnar" if config.use_nar else "baseline",
+            "model": config.model.kind,
             "steps": state["step"],
             "epochs": state["step"] * oc.grad_accum / sampler.batches_per_epoch,
             "train_examples": len(train_set),

@@ -8,6 +8,9 @@
 - :func:`parse_answer` and the scores :func:`parse_score`, :func:`shape_score`,
   :func:`clrs_score` (and :func:`trace_accuracy`) of a model's answer;
   :func:`score_answer` gives all four.
+- :func:`answer_length_bound` (and :func:`question_answer_bound`): an upper
+  bound on an answer's length from the algorithm and the inputs alone, the
+  leak-free decoding budget.
 - :mod:`~transnar.clrs.text.datasets`: rows, split presets, JSONL/Parquet
   datasets paired with their graph trajectories;
   :mod:`~transnar.clrs.text.scoring`: scoring a predictions file.
@@ -23,6 +26,7 @@ from transnar.clrs.text.answers import (
     shape_score,
     trace_accuracy,
 )
+from transnar.clrs.text.budget import answer_length_bound, question_answer_bound
 from transnar.clrs.text.formatting import FLOAT_FORMATS, format_example, predecessors_to_order
 from transnar.clrs.text.questions import parse_question
 
@@ -30,12 +34,14 @@ __all__ = [
     "FLOAT_FORMATS",
     "AnswerScores",
     "ParsedAnswer",
+    "answer_length_bound",
     "clrs_score",
     "format_example",
     "parse_answer",
     "parse_question",
     "parse_score",
     "predecessors_to_order",
+    "question_answer_bound",
     "score_answer",
     "shape_score",
     "trace_accuracy",
