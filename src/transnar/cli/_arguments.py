@@ -1,5 +1,5 @@
-"""Arguments shared by the commands that train from a config (``nar train``,
-``lm train``, ``run``)."""
+"""Arguments shared by several commands: those that train from a config (``nar
+train``, ``lm train``, ``run``) and those that compare arms (``report``, ``lm compare``)."""
 
 from __future__ import annotations
 
@@ -12,4 +12,15 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     parser.add_argument(
         "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides (see below)"
+    )
+
+
+def add_resamples_argument(parser: argparse.ArgumentParser) -> None:
+    """``--resamples B``: bootstrap resamples of the paired tests."""
+    parser.add_argument(
+        "--resamples",
+        type=int,
+        default=None,
+        metavar="B",
+        help="bootstrap resamples of the paired tests (default 10000)",
     )

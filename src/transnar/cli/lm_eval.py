@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from transnar.cli._arguments import add_resamples_argument
+
 EVAL_EPILOG = """\
 MODEL_DIR is a model saved with TransNAR.save_pretrained (transnar.json beside
 the LM's config.json) or a run directory holding one in model/.
@@ -166,13 +168,7 @@ def _register_compare(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="DIR")
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
     parser.add_argument("--no-plots", action="store_true", help="only the tables")
-    parser.add_argument(
-        "--resamples",
-        type=int,
-        default=None,
-        metavar="B",
-        help="bootstrap resamples of the paired tests (default 10000)",
-    )
+    add_resamples_argument(parser)
     parser.set_defaults(handler=run_compare)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from transnar.cli._arguments import add_resamples_argument
+
 EPILOG = """\
 One run: its report.md, report.html and figures/ are written in the run
 directory (or into --out). Several runs (e.g. one per seed, or the same config
@@ -42,13 +44,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--force", action="store_true", help="replace an existing report (in --out or the run)"
     )
-    parser.add_argument(
-        "--resamples",
-        type=int,
-        default=None,
-        metavar="B",
-        help="bootstrap resamples of the paired tests (default 10000)",
-    )
+    add_resamples_argument(parser)
     parser.set_defaults(handler=run_report)
 
 

@@ -137,30 +137,28 @@ class ProbeRecorder:
         """Stacks the hints over time and returns the :class:`Trajectory`."""
         if self._inputs is None or self._outputs is None:
             raise ProbeError(f"{self._spec.name}: finished before inputs and outputs were recorded")
-        if not self._hints[self._spec.hints[0]]:
-            raise ProbeError(f"{self._spec.name}: no hint step was recorded")
-        spec = self._spec
-        return Trajectory(
-            algorithm=spec.name,
-            inputs={k: self._to_array(spec[k], self._inputs[k]) for k in spec.inputs},
-            outputs={k: self._to_array(spec[k], self._outputs[k]) for k in spec.outputs},
-            hints={k: self._to_array(spec[k], self._hints[k], time_axis=True) for k in spec.hints},
-        )
+        return self._trajectory(self._outputs, None)
 
     def first_step(self) -> Trajectory:
         """The inputs and the first hint snapshot (time axis of length 1), with
         no outputs (``{}``): the state of the algorithm before its first step."""
         if self._inputs is None:
             raise ProbeError(f"{self._spec.name}: a hint was recorded before the inputs")
+        return self._trajectory({}, 1)
+
+    def _trajectory(self, outputs: Mapping[str, Any], steps: int | None) -> Trajectory:
+        """The recorded inputs, the given outputs and the first ``steps`` hint
+        snapshots (all when None), as arrays."""
         if not self._hints[self._spec.hints[0]]:
             raise ProbeError(f"{self._spec.name}: no hint step was recorded")
         spec = self._spec
         return Trajectory(
             algorithm=spec.name,
             inputs={k: self._to_array(spec[k], self._inputs[k]) for k in spec.inputs},
-            outputs={},
+            outputs={k: self._to_array(spec[k], outputs[k]) for k in spec.outputs if k in outputs},
             hints={
-                k: self._to_array(spec[k], self._hints[k][:1], time_axis=True) for k in spec.hints
+                k: self._to_array(spec[k], self._hints[k][:steps], time_axis=True)
+                for k in spec.hints
             },
         )
 

@@ -76,7 +76,7 @@ from typing import NamedTuple
 import numpy as np
 
 from transnar.clrs.algorithms._graphs import adjacency
-from transnar.clrs.execute import execute
+from transnar.clrs.execute import initial_state
 from transnar.clrs.specs import (
     MASKED,
     SPECS,
@@ -124,8 +124,9 @@ def parse_question(question: str, *, check_trace: bool = True) -> tuple[str, dic
             :func:`~transnar.clrs.text.format_example` (three lines, the last
             ending with ``":\\n"``; the final newline may be missing), with or
             without a trace, in either float format.
-        check_trace: with a trace, run the algorithm on the parsed inputs and
-            check that the ``initial_trace`` is its first trace step (in the
+        check_trace: with a trace, run the algorithm's first step on the parsed
+            inputs (:func:`~transnar.clrs.execute.initial_state`, never to its
+            end) and check that the ``initial_trace`` is its first trace step (in the
             default or the legacy float format). Without it the initial trace
             is only checked for shape and types.
 
@@ -615,8 +616,8 @@ def _check_initial_trace(
         _numbers(line, label, spec[shown], value, n)
     if not check_trace:
         return
-    try:
-        trajectory = execute(spec.name, inputs)
+    try:  # the algorithm's first step only: the trace's first value, never its answer
+        trajectory = initial_state(spec.name, inputs)
     except ValueError as error:
         raise line.error(
             token, f"cannot check the initial trace, the inputs are rejected: {error}"
