@@ -193,6 +193,29 @@ def test_unknown_size_is_shown_as_a_question_mark(tmp_path, capsys):
     )
     status, out, _ = run_cli(["score", str(path), "--no-progress"], capsys)
     assert status == 0 and "| bfs       |    ? |   1 | 1.000 | 1.000 | 1.000 |" in out
+    assert "Size '?': 1 samples of unknown size, kept apart from the sizes: bfs (1)." in out
+
+
+def test_segments_intersect_questions_have_an_unknown_size(tmp_path, capsys):
+    """Their 4 points do not show the CLRS-Text length: no bogus size-4 row."""
+    rows = []
+    for algorithm, size in (("segments_intersect", 12), ("bfs", 4)):
+        question, answer = answer_of(algorithm, size)
+        rows.append({"prediction": answer, "question": question})
+    path = write_jsonl(tmp_path / "p.jsonl", rows)
+    status, out, _ = run_cli(["score", str(path), "--no-progress", "--out", tmp_path], capsys)
+    assert status == 0
+    assert "| segments_intersect |    ? |   1 |" in out and "| bfs                |    4 |" in out
+    overall = out.split("## Overall")[1]
+    assert "|    4 |          1 |   1 |" in overall and "|    ? |          1 |   1 |" in overall
+    assert "A segments_intersect question always has 4 points" in out
+    scored = [json.loads(line) for line in (tmp_path / "scores.jsonl").read_text().splitlines()]
+    assert [(r["line"], r["algorithm"], r["size"], r["clrs"]) for r in scored] == [
+        (1, "segments_intersect", None, 1.0),
+        (2, "bfs", 4, 1.0),
+    ]
+    sized = {**rows[0], "length": 12}
+    assert score_row(sized).size == 12
 
 
 def test_runs_as_a_console_command(predictions):
@@ -234,6 +257,55 @@ def test_truth_from_the_sampler_stream():
         assert other != expected["answer"] or use_hints
     with pytest.raises(ValueError, match="seed"):
         score_row({"algorithm": "bfs", "size": 5, "seed": -1, "index": 0, "prediction": "1"})
+
+
+def test_absurd_sizes_and_indices_are_refused_quickly(tmp_path, capsys):
+    rows = [
+        {"prediction": "x", "algorithm": "bfs", "size": 1_000_000_000, "seed": 3, "index": 17},
+        {"prediction": "x", "algorithm": "bfs", "size": 16, "seed": 3, "index": 10**12},
+        {"prediction": "x", "algorithm": "bfs", "size": 5, "seed": 3, "index": 2**64},
+    ]
+    messages = ["sizes up to 64", "more than the 10,000 allowed per row", "(2**63 - 1)"]
+    for row, message in zip(rows, messages, strict=True):
+        path = write_jsonl(tmp_path / "p.jsonl", [row])
+        status, _, err = run_cli(["score", path, "--no-progress"], capsys)
+        assert status == 2 and message in err and err.startswith("transnar: error: ")
+        assert "Traceback" not in err and err.count("\n") == 1
+    _, bfs = answer_of("bfs", 4)
+    good = {"prediction": bfs, "answer": bfs, "algo_name": "bfs", "length": 4}
+    path = write_jsonl(tmp_path / "p.jsonl", [*rows, good])
+    status, out, err = run_cli(["score", path, "--no-progress", "--skip-bad-rows"], capsys)
+    assert status == 0 and "1 samples, 3 bad rows skipped" in out
+    assert "transnar: warning: skipped 3 bad row(s); line 1: size 1000000000" in err
+
+
+def test_far_rows_of_uniform_samplers_are_reached_at_once():
+    datasets = pytest.importorskip("transnar.clrs.text.datasets")
+    index = 10**12
+    truth = datasets.make_example("insertion_sort", 8, 3, index)["answer"]
+    row = {"algorithm": "insertion_sort", "size": 8, "seed": 3, "index": index}
+    assert score_row({**row, "prediction": truth}).scores.clrs == 1.0
+    nearby = datasets.make_example("insertion_sort", 8, 3, 5)
+    assert nearby == next(datasets.examples("insertion_sort", 8, 3, 1, start=5))[0]
+
+
+def test_rows_of_a_stream_in_order_cost_one_draw_each(tmp_path, monkeypatch):
+    from transnar.clrs.text import scoring
+
+    datasets = pytest.importorskip("transnar.clrs.text.datasets")
+    monkeypatch.setattr(scoring, "MAX_REDRAWS", 5)
+
+    def row(index):
+        truth = datasets.make_example("bfs", 5, 3, index)["answer"]
+        return {"algorithm": "bfs", "size": 5, "seed": 3, "index": index, "prediction": truth}
+
+    # ascending: 4 draws between rows at most; behind: the stream restarts (2 draws)
+    path = write_jsonl(tmp_path / "p.jsonl", [row(i) for i in (0, 4, 8, 12, 16, 2)])
+    report = score_file(path, Options())
+    assert report.overall.count == 6 and report.overall.clrs == 1.0
+    path = write_jsonl(tmp_path / "p.jsonl", [row(12)])
+    with pytest.raises(ValueError, match="12 instances before it one by one, more than the 5"):
+        score_file(path, Options())
 
 
 def test_score_file_library_api(predictions):

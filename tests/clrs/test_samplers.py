@@ -147,3 +147,85 @@ def test_bad_arguments_are_clear_errors():
         clrs.sample("bfs", 4.5, 0)
     with pytest.raises(ValueError, match="does not fit"):
         clrs.sample("kmp_matcher", 6, 0, length_needle=3)
+
+
+# --- skipping draws: jumps where every draw takes the same random words ------------
+
+JUMPING = {
+    "insertion_sort",
+    "bubble_sort",
+    "heapsort",
+    "quicksort",
+    "minimum",
+    "binary_search",
+    "quickselect",
+    "find_maximum_subarray_kadane",
+    "activity_selector",
+    "matrix_chain_order",
+    "lcs_length",
+    "optimal_bst",
+}
+
+
+@pytest.mark.parametrize("algorithm", clrs.CLRS30_ALGORITHMS)
+def test_skip_lands_where_drawing_would(algorithm):
+    for size, draws in ((4, 3), (9, 70), (16, 41)):  # across regenerations of the state
+        skipped = build_sampler(algorithm, size, seed=3, truncate_decimals=3)
+        drawn = build_sampler(algorithm, size, seed=3, truncate_decimals=3)
+        skipped.skip(draws)
+        for _ in range(draws):
+            drawn.draw_arguments()
+        assert skipped.draw().equals(drawn.draw()), (algorithm, size, draws)
+    assert build_sampler(algorithm, 8, seed=0).can_jump is (algorithm in JUMPING)
+
+
+@pytest.mark.parametrize(
+    ("options", "jumps"),
+    [({"chars": 8, "length_2": 3}, True), ({"chars": 3}, False), ({"chars": 1}, True)],
+)
+def test_lcs_jumps_when_no_letter_is_rejected(options, jumps):
+    skipped = build_sampler("lcs_length", 9, seed=1, **options)
+    drawn = build_sampler("lcs_length", 9, seed=1, **options)
+    skipped.skip(50)
+    for _ in range(50):
+        drawn.draw_arguments()
+    assert skipped.can_jump is jumps
+    for a, b in zip(skipped.draw_arguments(), drawn.draw_arguments(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_wrong_word_count_is_never_used(monkeypatch):
+    sampler = build_sampler("minimum", 6, seed=2)
+    monkeypatch.setattr(type(sampler), "words_per_draw", lambda self: 2 * self.size + 1)
+    reference = build_sampler("minimum", 6, seed=2)
+    assert not sampler.can_jump  # checked against a real draw: falls back to drawing
+    sampler.skip(5)
+    for _ in range(5):
+        reference.draw_arguments()
+    assert sampler.draw().equals(reference.draw())
+
+
+def test_jumps_far_are_fast_and_exact():
+    import time
+
+    from transnar.clrs.samplers import _jump
+
+    first, second = np.random.RandomState(9), np.random.RandomState(9)
+    first.uniform(size=5)
+    second.uniform(size=5)
+    words = _jump.DIRECT_WORDS + 12_345  # the polynomial path ...
+    _jump.jump(first, words)
+    state = second.get_state()
+    generator = np.random.MT19937()  # ... against running the generator
+    generator.state = {"bit_generator": "MT19937", "state": {"key": state[1], "pos": state[2]}}
+    generator.random_raw(words, output=False)
+    after = generator.state["state"]
+    second.set_state(("MT19937", after["key"], after["pos"], 0, 0.0))
+    np.testing.assert_array_equal(first.uniform(size=10), second.uniform(size=10))
+
+    sampler = build_sampler("insertion_sort", 16, seed=3)
+    started = time.perf_counter()
+    sampler.skip(10**15)
+    assert time.perf_counter() - started < 10  # about 0.1 s (plus 0.2 s once per process)
+    with pytest.raises(ValueError, match="draws must be"):
+        sampler.skip(-1)

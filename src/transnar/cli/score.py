@@ -9,6 +9,8 @@ from pathlib import Path
 from transnar._files import refuse_existing
 from transnar.clrs.text.formatting import FLOAT_FORMATS
 from transnar.clrs.text.scoring import (
+    MAX_REBUILT_SIZE,
+    MAX_REDRAWS,
     PREDICTION_FIELDS,
     Options,
     report_paths,
@@ -25,10 +27,14 @@ The model's answer is the field 'prediction' (else the first of
 {", ".join(PREDICTION_FIELDS[1:])}; or --prediction-field).
 The truth is the row's 'answer'; else it is rebuilt from the 'question' (the
 instance is read back and the algorithm run); else drawn again from the
-sampler stream (algorithm, size, seed, index) of 'transnar data text'. The
-size is 'length' or 'size', else read from the question. A row's 'use_hints'
-(else its question) says whether answers have traces; --use-hints is the
-default for the others.
+sampler stream (algorithm, size, seed, index) of 'transnar data text', at
+sizes up to {MAX_REBUILT_SIZE}. Rows of a stream in ascending index cost one draw each;
+a row further on is reached at once for the samplers of uniform numbers
+(sorting, searching, activities, DP), by at most {MAX_REDRAWS:,} draws for the others.
+The size is 'length' or 'size', else read from the question; a
+segments_intersect question does not show it (always 4 points), so such rows
+are put under size '?', apart. A row's 'use_hints' (else its question) says
+whether answers have traces; --use-hints is the default for the others.
 
 scores (per sample, then means; TransNAR paper section 4):
   parse  1 iff only characters legal for the algorithm's answer and it parses
@@ -40,8 +46,12 @@ scores (per sample, then means; TransNAR paper section 4):
          number of steps differs); the other scores are the final answer's
 Families, sizes and 'all' are unweighted means over algorithms.
 
-A bad row (not JSON, a missing field, an unknown algorithm) stops with an
-error naming its line; --skip-bad-rows skips and counts them instead.
+A bad row (not JSON, a missing field, an unknown algorithm, a truth that
+cannot be rebuilt) stops with an error naming its line; --skip-bad-rows skips
+and counts them instead, with a warning.
+
+--out DIR gets scores.json (the tables), scores.md and scores.jsonl (one line
+per scored row: line, algorithm, size, use_hints, parse, shape, clrs, trace).
 
 examples:
   transnar score predictions.jsonl
@@ -56,9 +66,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         "score",
         help="score CLRS-Text predictions (parse, shape and CLRS scores)",
         description=(
-            "Score a model's CLRS-Text answers against the truth with the TransNAR "
-            "paper's parse, shape and CLRS scores, per algorithm x size and per family; "
-            "print the tables and optionally write scores.json and scores.md."
+            "Score a model's CLRS-Text answers against the truth with the TransNAR\n"
+            "paper's parse, shape and CLRS scores, per algorithm x size and per family;\n"
+            "print the tables and optionally write scores.json, scores.md and the\n"
+            "per-row scores.jsonl."
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -69,7 +80,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         type=Path,
         default=None,
         metavar="DIR",
-        help="write scores.json and scores.md into DIR (default: only print the tables)",
+        help="write scores.json, scores.md and scores.jsonl into DIR (default: only print)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing score files")
     parser.add_argument(

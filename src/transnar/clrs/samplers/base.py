@@ -8,6 +8,7 @@ instances as the reference.
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -15,6 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from transnar.clrs.algorithms import ALGORITHMS
+from transnar.clrs.samplers._jump import jump
 from transnar.clrs.specs import get_spec
 from transnar.clrs.trajectory import Trajectory
 
@@ -87,6 +89,7 @@ class Sampler:
         self._options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
         self._run = ALGORITHMS[algorithm].run
         self._rng = np.random.RandomState(seed)
+        self._jump_words: Any = _UNCHECKED
 
     @classmethod
     def options(cls) -> dict[str, Any]:
@@ -106,6 +109,50 @@ class Sampler:
     def draw(self) -> Trajectory:
         """Draws one instance and runs the algorithm on it."""
         return self._run(*self.draw_arguments())
+
+    def words_per_draw(self) -> int | None:
+        """The 32-bit words of the random stream that one draw takes, when every
+        draw takes the same number (uniforms only, no rejection); ``None``
+        otherwise. Subclasses that know say so; :meth:`skip` jumps for them."""
+        return None
+
+    @property
+    def can_jump(self) -> bool:
+        """Whether :meth:`skip` jumps (a cost independent of the number of draws)."""
+        return self._checked_words_per_draw() is not None
+
+    def skip(self, draws: int) -> None:
+        """Advances the sampler by ``draws`` instances without running the algorithm.
+
+        When every draw takes the same number of random words
+        (:meth:`words_per_draw`), the random state jumps ahead at once
+        (milliseconds, whatever ``draws``); otherwise the instances' arguments
+        are drawn one by one.
+        """
+        _check_int("draws", draws, 0)
+        words = self._checked_words_per_draw() if draws else None
+        if words is None:
+            for _ in range(draws):
+                self.draw_arguments()
+        else:
+            jump(self._rng, draws * words)
+
+    def _checked_words_per_draw(self) -> int | None:
+        """:meth:`words_per_draw`, once checked against a real draw of a copy of
+        the sampler (``None`` if they disagree, so :meth:`skip` never jumps wrong)."""
+        if self._jump_words is _UNCHECKED:
+            words = self.words_per_draw()
+            if words is not None:
+                probe = copy.copy(self)
+                probe._rng = _copy_state(self._rng)
+                probe.draw_arguments()
+                jumped = _copy_state(self._rng)
+                jump(jumped, words)
+                drawn, expected = probe._rng.get_state(), jumped.get_state()
+                if drawn[2] != expected[2] or not np.array_equal(drawn[1], expected[1]):
+                    words = None
+            self._jump_words = words
+        return self._jump_words
 
     def __iter__(self) -> Iterator[Trajectory]:
         return self
@@ -129,6 +176,16 @@ class Sampler:
 
     def _string(self, size: int, chars: int = 4) -> np.ndarray:
         return self._rng.randint(0, high=chars, size=(size,))
+
+
+_UNCHECKED = object()
+
+
+def _copy_state(rng: np.random.RandomState) -> np.random.RandomState:
+    """A new ``RandomState`` in ``rng``'s state."""
+    other = np.random.RandomState()
+    other.set_state(rng.get_state())
+    return other
 
 
 def random_state_to_dict(rng: np.random.RandomState) -> dict:

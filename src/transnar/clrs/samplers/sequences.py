@@ -17,6 +17,9 @@ class SortingSampler(Sampler):
     def _draw(self, size: int, low: float = 0.0, high: float = 1.0) -> list:
         return [self._uniform(size, low, high)]
 
+    def words_per_draw(self) -> int:
+        return 2 * self.size  # a double takes two words
+
 
 class SearchSampler(Sampler):
     """Sorted keys uniform in ``[low, high)``, then a target from the same range."""
@@ -26,12 +29,18 @@ class SearchSampler(Sampler):
         target = self._rng.uniform(low=low, high=high)
         return [keys, target]
 
+    def words_per_draw(self) -> int:
+        return 2 * self.size + 2
+
 
 class MaxSubarraySampler(Sampler):
     """``size`` keys uniform in ``[low, high)``, by default ``[-1, 1)``."""
 
     def _draw(self, size: int, low: float = -1.0, high: float = 1.0) -> list:
         return [self._uniform(size, low, high)]
+
+    def words_per_draw(self) -> int:
+        return 2 * self.size
 
 
 class LCSSampler(Sampler):
@@ -47,6 +56,15 @@ class LCSSampler(Sampler):
             size -= length_2
         return [self._string(size, chars), self._string(length_2, chars)]
 
+    def words_per_draw(self) -> int | None:
+        chars = self._options.get("chars", 4)
+        length_2 = self._options.get("length_2")
+        letters = self.size if length_2 is None else self.size + length_2
+        if chars == 1:
+            return 0  # nothing to draw
+        # a letter takes one word when no draw is rejected (a power of two)
+        return letters if 2 <= chars <= 2**31 and chars & (chars - 1) == 0 else None
+
 
 class OptimalBSTSampler(Sampler):
     """Key and gap probabilities: ``2 * size + 1`` uniforms normalised to sum to 1."""
@@ -56,6 +74,9 @@ class OptimalBSTSampler(Sampler):
         probabilities /= probabilities.sum()
         return [probabilities[:size], probabilities[size:]]
 
+    def words_per_draw(self) -> int:
+        return 2 * (2 * self.size + 1)
+
 
 class ActivitySampler(Sampler):
     """Activities whose start and finish are the min and max of two uniforms."""
@@ -64,6 +85,9 @@ class ActivitySampler(Sampler):
         first = self._uniform(size, low, high)
         second = self._uniform(size, low, high)
         return [np.minimum(first, second), np.maximum(first, second)]
+
+    def words_per_draw(self) -> int:
+        return 4 * self.size
 
 
 class TaskSampler(Sampler):

@@ -145,7 +145,8 @@ def examples(
 
     One sampler of ``(algorithm, size)`` seeded with ``seed`` is drawn one
     instance at a time, as the reference generators do; draws before ``start``
-    are skipped without running the algorithm.
+    are skipped without running the algorithm
+    (:meth:`~transnar.clrs.samplers.Sampler.skip`).
 
     Args:
         algorithm: one of :data:`~transnar.clrs.CLRS30_ALGORITHMS`.
@@ -174,7 +175,7 @@ def examples(
 def _stream(
     sampler: Sampler, start: int, count: int, use_hints: bool, float_format: FloatFormat
 ) -> Iterator[tuple[dict[str, Any], Trajectory]]:
-    _skip(sampler, start)
+    sampler.skip(start)
     algorithm, size, seed = sampler.algorithm, int(sampler.size), int(sampler.seed)
     truncate_decimals = sampler.truncate_decimals
     truncate_decimals = None if truncate_decimals is None else int(truncate_decimals)
@@ -207,8 +208,9 @@ def make_example(
 ) -> dict[str, Any]:
     """The row at position ``index`` of the stream of ``(algorithm, size, seed)``.
 
-    Draws the ``index`` instances before it again (cheaply: without running
-    the algorithm); use :func:`examples` for many rows.
+    Skips the ``index`` instances before it without running the algorithm
+    (:meth:`~transnar.clrs.samplers.Sampler.skip`: a jump for the samplers
+    that allow it, else one draw each); use :func:`examples` for many rows.
     """
     ((row, _),) = examples(
         algorithm, size, seed, 1, use_hints, float_format, truncate_decimals, start=index
@@ -219,10 +221,11 @@ def make_example(
 def trajectory_of(row: Mapping[str, Any]) -> Trajectory:
     """The trajectory a row renders, drawn again from its sampler.
 
-    This redraws the ``index`` instances before it (without running the
-    algorithm: up to about 0.15 s per 1,000 skipped); to pair many rows,
-    use :func:`with_trajectories`. A row without ``truncate_decimals`` is
-    taken to have the default, 3.
+    This skips the ``index`` instances before it (without running the
+    algorithm: a jump for the samplers that allow it, else up to about
+    0.15 s per 1,000 skipped); to pair many rows, use
+    :func:`with_trajectories`. A row without ``truncate_decimals`` is taken to
+    have the default, 3.
 
     Raises:
         ValueError: the row lacks ``algo_name``, ``length``, ``seed`` or
@@ -235,32 +238,72 @@ def trajectory_of(row: Mapping[str, Any]) -> Trajectory:
 def with_trajectories(
     rows: Iterable[Mapping[str, Any]],
 ) -> Iterator[tuple[Mapping[str, Any], Trajectory]]:
-    """Each row with its trajectory, as :func:`trajectory_of`, but in one pass.
-
-    Keeps one sampler per stream (algorithm, size, seed, truncation) and only
-    moves it forward, so rows in file order (grouped, ascending index) cost one
-    draw each; a row whose index is behind its stream restarts that stream.
-    """
-    streams: dict[tuple, tuple[Sampler, int]] = {}
+    """Each row with its trajectory, as :func:`trajectory_of`, but in one pass
+    (:class:`SamplerStreams`): rows in file order (grouped, ascending index)
+    cost one draw each."""
+    streams = SamplerStreams()
     for row in rows:
         missing = [k for k in ("algo_name", "length", "seed", "index") if k not in row]
         if missing:
             raise ValueError(f"row has no {', '.join(missing)}: cannot redraw its instance")
-        index = _natural("index", row["index"])
-        key = (row["algo_name"], row["length"], row["seed"], row.get("truncate_decimals", 3))
-        sampler, position = streams.get(key, (None, 0))
+        key = (row["algo_name"], row["length"], row["seed"], row["index"])
+        yield row, streams.draw(*key, row.get("truncate_decimals", 3))
+
+
+class SamplerStreams:
+    """Rows' instances drawn again from their sampler streams, each stream kept
+    where it stopped.
+
+    The instance of a row ``(algorithm, size, seed, index)`` is the
+    ``index``-th draw of the sampler of ``(algorithm, size, seed)``. One
+    sampler per stream (and truncation) is kept, and only moved forward, so
+    rows of a stream in ascending index cost one draw each; a row further on
+    skips the draws between (:meth:`~transnar.clrs.samplers.Sampler.skip`: a
+    jump, whatever the distance, for the samplers whose draws all take the
+    same random words; one draw each for the others), a row behind restarts
+    the stream.
+
+    Args:
+        max_redraws: refuse a row (``ValueError``) that would need more than
+            this many instances drawn one by one to reach; ``None``: no bound.
+    """
+
+    def __init__(self, max_redraws: int | None = None):
+        self.max_redraws = max_redraws
+        self._streams: dict[tuple, tuple[Sampler, int]] = {}
+
+    def draw(
+        self,
+        algorithm: str,
+        size: int,
+        seed: int,
+        index: int,
+        truncate_decimals: int | None = 3,
+    ) -> Trajectory:
+        """The trajectory of the row ``index`` of the stream (the algorithm is run).
+
+        Raises:
+            ValueError: a bad algorithm, size, seed, index or truncation, or a
+                row further than ``max_redraws`` draws from where its stream is.
+        """
+        index = _natural("index", index)
+        key = (algorithm, size, seed, truncate_decimals)
+        sampler, position = self._streams.pop(key, (None, 0))
         if sampler is None or index < position:
             sampler, position = build_sampler(*key), 0
-        _skip(sampler, index - position)
-        streams[key] = (sampler, index + 1)
-        yield row, sampler.draw()
-
-
-def _skip(sampler: Sampler, draws: int) -> None:
-    """Advances a sampler by ``draws`` instances without running its algorithm
-    (which never touches the random state)."""
-    for _ in range(draws):
-        sampler.draw_arguments()
+        skipped = index - position
+        if self.max_redraws is not None and skipped > self.max_redraws and not sampler.can_jump:
+            self._streams[key] = (sampler, position)
+            raise ValueError(
+                f"rebuilding row {index} of the {algorithm} stream (size {size}, seed {seed}) "
+                f"would draw the {skipped:,} instances before it one by one, more than the "
+                f"{self.max_redraws:,} allowed per row (rows of a stream in ascending index "
+                "cost one draw each): sort the rows, or give them their 'question' or 'answer'"
+            )
+        sampler.skip(skipped)
+        trajectory = sampler.draw()
+        self._streams[key] = (sampler, index + 1)
+        return trajectory
 
 
 # --- splits and presets -----------------------------------------------------------
@@ -817,6 +860,7 @@ __all__ = [
     "PRESETS",
     "TRANSNAR_REGIMES",
     "TRANSNAR_TRAIN_SIZES",
+    "SamplerStreams",
     "Split",
     "check_disjoint",
     "examples",

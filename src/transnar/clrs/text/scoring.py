@@ -17,15 +17,19 @@ answer and enough to know the true one:
      run again and its answer rendered;
   3. ``algorithm`` (or ``algo_name``), ``size`` (or ``length``), ``seed``
      and ``index``: the row of that sampler stream
-     (:func:`~transnar.clrs.text.datasets.make_example`, which draws the
-     ``index`` instances before it again: fine for evaluation sets, slow for
-     indices in the millions), rendered with the row's ``float_format`` and
-     ``truncate_decimals`` if it has them, else the scorer's.
+     (:class:`~transnar.clrs.text.datasets.SamplerStreams`, kept across the
+     file's rows: rows of a stream in ascending index cost one draw each; a
+     row further on is reached by a jump for the samplers that allow it, else
+     by at most :data:`MAX_REDRAWS` draws), rendered with the row's
+     ``float_format`` and ``truncate_decimals`` if it has them, else the
+     scorer's. Sizes up to :data:`MAX_REBUILT_SIZE`.
 
 - the size: ``length`` or ``size``; without either, the number of nodes of
   the instance of the question (minus one for ``optimal_bst``, whose size
-  counts keys), else unknown (``None``). ``segments_intersect`` always has 4
-  points, so give its rows a ``length`` to keep the CLRS-Text lengths apart.
+  counts keys), else unknown (``None``). A ``segments_intersect`` question
+  always has 4 points whatever its CLRS-Text length, so its size is unknown
+  unless the row gives one. Unknown sizes are grouped apart (``?``) and the
+  report says so.
 - traces: the row's ``use_hints`` if it has one; else whether its question
   has a trace (output-names line ``trace | ...``); else the scorer's
   ``use_hints``.
@@ -62,6 +66,7 @@ from typing import Any
 from transnar._files import atomic_write, refuse_existing
 from transnar.clrs.specs import CLRS30_ALGORITHMS, SPECS, Family, get_spec
 from transnar.clrs.text.answers import AnswerScores, score_answer
+from transnar.clrs.text.datasets import SamplerStreams
 from transnar.clrs.text.formatting import FLOAT_FORMATS, TRACE, TRACE_SEPARATOR, format_example
 
 PREDICTION_FIELDS: tuple[str, ...] = (
@@ -75,7 +80,19 @@ PREDICTION_FIELDS: tuple[str, ...] = (
 
 SCORES_JSON = "scores.json"
 SCORES_MD = "scores.md"
+SCORES_JSONL = "scores.jsonl"
 MAX_LISTED_BAD_ROWS = 1000
+
+MAX_REBUILT_SIZE = 64
+"""Largest size of a row whose truth is rebuilt from (algorithm, size, seed,
+index): the largest CLRS-Text evaluation size. Every algorithm draws and runs
+an instance of it in well under a second (at 128 some take seconds)."""
+MAX_REDRAWS = 10_000
+"""Most instances drawn one by one to reach a rebuilt row (samplers that cannot
+jump ahead): the largest stream of any preset (CLRS-Text training, 10,000 rows);
+at size 64 the slowest samplers (convex hulls) take about 10 s for that many."""
+MAX_INDEX = 2**63 - 1
+"""Largest index of a rebuilt row (a 64-bit integer, as in Parquet files)."""
 
 
 @dataclass(frozen=True)
@@ -202,6 +219,8 @@ class ScoreReport:
     overall: Summary | None
     bad_rows: list[BadRow] = field(default_factory=list)
     source: str | None = None
+    rows: list[ScoredRow] = field(default_factory=list, repr=False)
+    """The scored rows (``scores.jsonl``; not in :meth:`to_dict`)."""
 
     @property
     def has_traces(self) -> bool:
@@ -289,6 +308,9 @@ class ScoreReport:
             about += f", {len(self.bad_rows)} bad rows skipped"
         lines += [about, ""]
         preamble = list(preamble)
+        unknown = self.unknown_size_note()
+        if unknown:
+            preamble.append(unknown)
         if preamble:
             lines += [*preamble, ""]
         if self.overall is None:
@@ -323,12 +345,31 @@ class ScoreReport:
         lines += _table(["size", "algorithms", "n", *scores], overall_rows)
         return "\n".join(lines) + "\n"
 
+    def unknown_size_note(self) -> str | None:
+        """A sentence on the samples of unknown size, if there are any."""
+        unknown = {a: s.count for (a, n), s in self.by_algorithm_size.items() if n is None}
+        if not unknown:
+            return None
+        counts = ", ".join(f"{a} ({count})" for a, count in unknown.items())
+        note = (
+            f"Size '?': {sum(unknown.values())} samples of unknown size, kept apart from the "
+            f"sizes: {counts}."
+        )
+        if "segments_intersect" in unknown:
+            note += (
+                " A segments_intersect question always has 4 points, whatever its "
+                "CLRS-Text length: give its rows a 'length'."
+            )
+        return note
+
     def write(self, out: str | os.PathLike, overwrite: bool = False) -> list[Path]:
-        """Writes ``scores.json`` and ``scores.md`` into the directory ``out``.
+        """Writes ``scores.json``, ``scores.md`` and ``scores.jsonl`` (one line
+        per scored row: its line, algorithm, size, use_hints and scores) into
+        the directory ``out``.
 
         Raises:
             OutputExistsError: a file exists and ``overwrite`` is false
-                (checked for both before writing either).
+                (checked for all before writing any).
         """
         paths = report_paths(out)
         refuse_existing(paths, overwrite)
@@ -337,6 +378,10 @@ class ScoreReport:
             handle.write("\n")
         with atomic_write(paths[1], overwrite=overwrite, mode="w") as handle:
             handle.write(self.to_markdown())
+        with atomic_write(paths[2], overwrite=overwrite, mode="w") as handle:
+            for row in self.rows:
+                record = {k: v for k, v in asdict(row).items() if k != "scores"}
+                handle.write(json.dumps({**record, **asdict(row.scores)}) + "\n")
         return paths
 
 
@@ -345,19 +390,31 @@ def report_paths(out: str | os.PathLike) -> list[Path]:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; it must be a directory")
-    return [out / SCORES_JSON, out / SCORES_MD]
+    return [out / SCORES_JSON, out / SCORES_MD, out / SCORES_JSONL]
 
 
 # --- Rows ----------------------------------------------------------------------
 
 
-def score_row(row: Mapping[str, Any], options: Options | None = None) -> ScoredRow:
+def score_row(
+    row: Mapping[str, Any],
+    options: Options | None = None,
+    streams: SamplerStreams | None = None,
+) -> ScoredRow:
     """Scores one row (see the module docstring for its fields).
+
+    Args:
+        row: the row.
+        options: how rows are read.
+        streams: the sampler streams of ``(algorithm, size, seed, index)``
+            rows, kept across rows (:func:`score_rows` keeps one); default a
+            new one, bounded as :func:`score_rows`'s.
 
     Raises:
         ValueError: a bad row (the message says what is wrong, not where).
     """
     options = options or Options()
+    streams = streams if streams is not None else SamplerStreams(MAX_REDRAWS)
     if not isinstance(row, Mapping):
         raise ValueError(f"a row must be a JSON object, got {type(row).__name__}")
     prediction = _prediction(row, options.prediction_field)
@@ -389,7 +446,7 @@ def score_row(row: Mapping[str, Any], options: Options | None = None) -> ScoredR
         if size is None:
             size = _size_of(trajectory)
     elif algorithm is not None and size is not None and "seed" in row and "index" in row:
-        truth = _dataset_answer(row, algorithm, size, use_hints, options)
+        truth = _dataset_answer(row, algorithm, size, use_hints, options, streams)
     else:
         raise ValueError(
             "a row needs the truth: 'answer' (with 'algo_name'), or 'question', "
@@ -431,12 +488,13 @@ def score_rows(
         ValueError: ``"line N: ..."``, the first bad row, unless ``skip_bad_rows``.
     """
     options = options or Options()
+    streams = SamplerStreams(MAX_REDRAWS)
     scored, bad = [], []
     for number, row in rows:
         try:
             if isinstance(row, BadRow):
                 raise ValueError(row.error)
-            result = score_row(row, options)
+            result = score_row(row, options, streams)
         except ValueError as error:
             if not skip_bad_rows:
                 raise ValueError(f"line {number}: {error}") from None
@@ -452,6 +510,7 @@ def aggregate(
     rows: Iterable[ScoredRow], bad_rows: Iterable[BadRow] = (), source: str | None = None
 ) -> ScoreReport:
     """Means per algorithm and size, algorithm, family and size, family, size, overall."""
+    rows = list(rows)
     cells: dict[tuple[str, int | None], list[AnswerScores]] = {}
     per_algorithm: dict[str, list[AnswerScores]] = {}
     for row in rows:
@@ -485,7 +544,15 @@ def aggregate(
     by_size = {n: Summary.of_summaries(s for (_, m), s in by_cell.items() if m == n) for n in sizes}
     overall = Summary.of_summaries(by_algorithm.values()) if by_algorithm else None
     return ScoreReport(
-        by_cell, by_algorithm, by_family_size, by_family, by_size, overall, list(bad_rows), source
+        by_cell,
+        by_algorithm,
+        by_family_size,
+        by_family,
+        by_size,
+        overall,
+        list(bad_rows),
+        source,
+        rows,
     )
 
 
@@ -600,38 +667,48 @@ def _trajectory_of_question(question: str):
         raise ValueError(f"the question's instance is not valid for {algorithm}: {error}") from None
 
 
-def _size_of(trajectory) -> int:
+def _size_of(trajectory) -> int | None:
     """The CLRS-Text length of an instance: its number of nodes, except for
-    ``optimal_bst``, whose ``N`` keys take ``N + 1`` nodes."""
+    ``optimal_bst``, whose ``N`` keys take ``N + 1`` nodes, and
+    ``segments_intersect``, whose 4 points do not show it (``None``)."""
+    if trajectory.algorithm == "segments_intersect":
+        return None
     if trajectory.algorithm == "optimal_bst":
         return trajectory.num_nodes - 1
     return trajectory.num_nodes
 
 
 def _dataset_answer(
-    row: Mapping[str, Any], algorithm: str, size: int, use_hints: bool, options: Options
+    row: Mapping[str, Any],
+    algorithm: str,
+    size: int,
+    use_hints: bool,
+    options: Options,
+    streams: SamplerStreams,
 ) -> str:
-    from transnar.clrs.text.datasets import make_example
-
-    float_format = row.get("float_format", options.float_format)
-    truncate = row.get("truncate_decimals", options.truncate_decimals)
+    if size > MAX_REBUILT_SIZE:
+        raise ValueError(
+            f"size {size} is too large to rebuild the truth from (algorithm, size, seed, "
+            f"index): sizes up to {MAX_REBUILT_SIZE} (the largest CLRS-Text evaluation "
+            "size) are drawn and run in well under a second; give larger rows their "
+            "'question' or 'answer'"
+        )
     for key in ("seed", "index"):
         value = row[key]
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
             raise ValueError(f"{key!r} must be a non-negative integer, got {value!r}")
-    try:
-        example = make_example(
-            algorithm,
-            size,
-            row["seed"],
-            row["index"],
-            use_hints=use_hints,
-            float_format=float_format,
-            truncate_decimals=truncate,
-        )
-    except (TypeError, OverflowError) as error:
-        raise ValueError(f"cannot draw the instance: {error}") from None
-    return example["answer"]
+    if row["index"] > MAX_INDEX:
+        raise ValueError(f"'index' must be at most {MAX_INDEX} (2**63 - 1), got {row['index']}")
+    float_format = row.get("float_format", options.float_format)
+    if float_format not in FLOAT_FORMATS:
+        raise ValueError(f"'float_format' must be one of {FLOAT_FORMATS}, got {float_format!r}")
+    truncate = row.get("truncate_decimals", options.truncate_decimals)
+    if truncate is not None and (
+        isinstance(truncate, bool) or not isinstance(truncate, numbers.Integral)
+    ):
+        raise ValueError(f"'truncate_decimals' must be an integer or null, got {truncate!r}")
+    trajectory = streams.draw(algorithm, size, int(row["seed"]), int(row["index"]), truncate)
+    return format_example(trajectory, use_hints, float_format)[1]
 
 
 def _json_type(value: Any) -> str:
