@@ -48,7 +48,11 @@ def test_train_writes_a_run_directory_and_a_loadable_model(run_dir, nar_path, ca
         "model",
         "summary.json",
         "tensorboard",
+        "train.log",
     }
+    log = (run_dir / "train.log").read_text().splitlines()
+    assert log[0].endswith("starting: transnar, 6 steps, 32 training examples, device cpu")
+    assert "step 2: validation loss " in log[1] and log[-1].split(" ", 2)[2].startswith("done: 6")
     config = json.loads((run_dir / "config.json").read_text())
     assert config["nar"]["checkpoint"] == str(nar_path) and config["model"]["use_nar"]
     assert config["optim"]["steps"] == 6 and config["data"]["algorithms"] == [
@@ -121,3 +125,55 @@ def test_dry_run_prints_the_resolved_config(tmp_path, capsys):
     status, again, _ = run_cli(["lm", "train", "--config", path, "--dry-run", "steps=5"], capsys)
     assert status == 0 and json.loads(again)["optim"]["steps"] == 5
     assert json.loads(again)["model"] == config["model"]
+
+
+def test_an_interruption_says_how_to_continue(tmp_path, capsys, monkeypatch):
+    import transnar.training.loop as loop
+
+    real_step, calls = loop.train_step, []
+
+    def train_step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) in (1, 4):  # before the first checkpoint, after the one of step 2
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "train_step", train_step)
+    out = tmp_path / "run"
+    argv = ["lm", "train", "--preset", "tiny", "--no-nar", "--out", out, "--no-progress", *FAST]
+    status, _, err = run_cli(argv, capsys)
+    assert status == 130
+    again = " ".join(map(str, argv))
+    hint = f"transnar {again} --force (no checkpoint yet: it starts over)"
+    assert err == f"transnar: interrupted; to continue: {hint}\n"
+    assert "interrupted at step 0 (no checkpoint yet)" in (out / "train.log").read_text()
+    status, _, err = run_cli([*argv, "--force"], capsys)
+    assert status == 130
+    assert err == f"transnar: interrupted; to continue: transnar lm train --out {out} --resume\n"
+    log = (out / "train.log").read_text()
+    assert "interrupted at step 2 (last checkpoint at step 2)" in log
+    monkeypatch.setattr(loop, "train_step", real_step)
+    assert run_cli(["lm", "train", "--out", out, "--resume", "--no-progress"], capsys)[0] == 0
+    log = (out / "train.log").read_text()
+    assert "resuming from step 2: baseline, 6 steps" in log and "done: 6 steps" in log
+
+
+def test_a_corrupt_checkpoint_says_how_to_start_over(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["lm", "train", "--preset", "tiny", "--no-nar", "--out", out, "--no-progress", *FAST]
+    assert run_cli(argv, capsys)[0] == 0
+    last = out / "checkpoints" / "last.pt"
+    last.write_bytes(last.read_bytes()[:100])
+    status, _, err = run_cli(["lm", "train", "--out", out, "--resume"], capsys)
+    assert status == 2 and err.count("\n") == 1
+    assert f"{last} is not a readable transnar LM training checkpoint: the file is truncated" in err
+    again = f"transnar lm train --config {out / 'config.json'} --out {out} --force"
+    assert err.rstrip().endswith(again)
+    status, out_text, _ = run_cli([*again.split()[1:], "--no-progress"], capsys)
+    assert status == 0 and out_text.startswith("baseline: 6 steps")
+
+
+def test_a_config_directory_is_named_as_such(tmp_path, capsys):
+    argv = ["lm", "train", "--config", tmp_path, "--out", tmp_path / "x", "--dry-run"]
+    status, _, err = run_cli(argv, capsys)
+    assert status == 2 and f"{tmp_path} is a directory; the config is a JSON file" in err

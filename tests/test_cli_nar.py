@@ -52,7 +52,11 @@ def test_train_writes_a_run_directory(run_dir):
         "results.json",
         "results.md",
         "tensorboard",
+        "train.log",
     }
+    log = (run_dir / "train.log").read_text()
+    assert "starting: NAR (triplet_gmpnn, hidden 16) on 2 algorithm(s), 2 steps" in log
+    assert "step 2: validation score " in log and "training done at step 2" in log
     config = json.loads((run_dir / "config.json").read_text())
     assert config["train"]["steps"] == 2 and config["nar"]["algorithms"] == [
         "bfs",
@@ -145,3 +149,20 @@ def test_eval_of_a_bad_checkpoint_is_one_line(tmp_path, content, message):
     )
     assert result.returncode == 2 and message in result.stderr
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_corrupt_checkpoint_says_how_to_start_over(run_dir, tmp_path, capsys):
+    import shutil
+
+    out = shutil.copytree(run_dir, tmp_path / "run")
+    last = out / "checkpoints" / "last.pt"
+    last.write_bytes(b"")
+    status, _, err = run_cli(["nar", "train", "--out", out, "--resume"], capsys)
+    assert status == 2 and err.count("\n") == 1
+    assert f"{last} is not a readable transnar NAR checkpoint: the file is truncated or" in err
+    again = f"transnar nar train --config {out / 'config.json'} --out {out} --force"
+    assert err.rstrip().endswith(again)
+    assert run_cli([*again.split()[1:], "--no-progress"], capsys)[0] == 0
+    assert json.loads((out / "config.json").read_text()) == json.loads(
+        (run_dir / "config.json").read_text()
+    )

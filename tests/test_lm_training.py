@@ -180,6 +180,7 @@ def test_a_run_writes_its_directory(finished):
         "model",
         "summary.json",
         "tensorboard",
+        "train.log",
     }
     config = LMTrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
     assert config == finished.config and config.model.nar_node_dim == NAR_HIDDEN

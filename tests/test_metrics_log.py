@@ -54,3 +54,44 @@ def test_training_writes_tensorboard_events(tmp_path):
     ]
     assert scalars(tmp_path / "run", "loss") == losses
     assert [step for step, _ in scalars(tmp_path / "run", "val/bfs")] == [2, 4, 6]
+
+
+def test_progress_log_writes_events_and_periodic_lines_with_an_eta(tmp_path, monkeypatch):
+    import io
+
+    from transnar import _runs
+
+    clock = [100.0]
+    monkeypatch.setattr(_runs.time, "monotonic", lambda: clock[0])
+    console = io.StringIO()
+    path = tmp_path / "run" / "train.log"
+    with _runs.ProgressLog(path, total=100, start_step=20, interval=30, console=console) as log:
+        log.event("starting")
+        clock[0] += 10
+        log.step(30, "loss 1.5")  # 10 s after the start: not yet
+        clock[0] += 30
+        log.step(40, "loss 1.2")  # 40 s for 20 steps: the 60 left take 120 s
+        clock[0] += 5
+        log.step(41, "loss 1.1", force=True)  # the file only
+    lines = path.read_text().splitlines()
+    assert [line.split(" ", 2)[2] for line in lines] == [
+        "starting",
+        "step 40/100 (40%) loss 1.2, ETA 2 min 00 s",
+        "step 41/100 (41%) loss 1.1, ETA 2 min 06 s",
+    ]
+    assert console.getvalue() == "run: step 40/100 (40%) loss 1.2, ETA 2 min 00 s\n"
+    with _runs.ProgressLog(path, total=100, enabled=False, interval=0) as log:
+        log.event("nothing")
+        log.step(1, "x")
+    assert len(path.read_text().splitlines()) == 3
+
+
+def test_progress_lines_go_to_stderr_only_when_it_is_not_a_terminal(tmp_path, monkeypatch):
+    import sys
+
+    from transnar import _runs
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    assert _runs.ProgressLog(tmp_path / "a.log", 10).console is None
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    assert _runs.ProgressLog(tmp_path / "a.log", 10).console is sys.stderr

@@ -8,6 +8,7 @@ import torch
 
 from tests.evaluation_helpers import ALGORITHMS, NAR_HIDDEN, tiny_lm_config, tiny_model
 from transnar import clrs
+from transnar._files import CheckpointError
 from transnar.lm import generate
 from transnar.model import GraphMemory, TransNAR, TransNARConfig
 from transnar.nar import NAR, NARConfig
@@ -181,3 +182,47 @@ def test_mistakes_are_clear_errors(tmp_path):
         TransNAR(TransNARConfig(lm=lm_config), model.lm)
     with pytest.raises(FileNotFoundError, match="no saved TransNAR"):
         TransNAR.from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["transnar.pt", "model.safetensors"])
+@pytest.mark.parametrize("keep", [0, 100, 0.5])
+def test_truncated_weights_are_a_clear_checkpoint_error(tmp_path, name, keep):
+    pytest.importorskip("safetensors")
+    tiny_model().save_pretrained(tmp_path)
+    path = tmp_path / name
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep) if isinstance(keep, float) else keep])
+    with pytest.raises(CheckpointError) as error:
+        TransNAR.from_pretrained(tmp_path)
+    message = str(error.value)
+    assert message.startswith(f"{path} is not a readable ") and "truncated or corrupt (" in message
+    assert "Errno" not in message and message.endswith(")")
+
+
+def test_unreadable_file_messages():
+    from transnar._files import unreadable_file
+
+    torch_error = RuntimeError(
+        "PytorchStreamReader failed reading zip archive: failed finding central directory. "
+        "This is an internal miniz error. If you are seeing this error, there is a high "
+        "likelihood that your checkpoint file is corrupted."
+    )
+    expected = {
+        torch_error: "(PytorchStreamReader failed reading zip archive: failed finding central "
+        "directory)",
+        OSError(22, "Invalid argument"): "(reading it failed: invalid argument)",
+        EOFError(): "(it ends early)",
+    }
+    for error, reason in expected.items():
+        message = str(unreadable_file("m/last.pt", "checkpoint", error))
+        assert (
+            message
+            == f"m/last.pt is not a readable checkpoint: the file is truncated or corrupt {reason}"
+        )
+    message = str(
+        unreadable_file("x.pt", "checkpoint", RuntimeError("Weights only load failed. Hm"))
+    )
+    assert message == (
+        "x.pt is not a readable checkpoint: it holds Python objects, not only plain values and "
+        "tensors (not loaded)"
+    )

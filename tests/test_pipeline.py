@@ -176,3 +176,71 @@ def test_the_command_line_continues_a_run_with_its_own_config(finished, capsys):
     assert f"continuing with the config of {finished / 'config.yaml'}" in captured.err
     assert "0 stage(s) run" in captured.err and "9 skipped" in captured.err
     assert captured.out == f"report: {finished / 'report.md'}\nreport: {finished / 'report.html'}\n"
+
+
+def test_a_corrupt_checkpoint_says_how_to_restart_the_stage(finished, tmp_path, capsys):
+    run_dir = shutil.copytree(finished, tmp_path / "run")
+    record = read_record(run_dir, "transnar-s0")  # as if killed after a checkpoint
+    (run_dir / "stages" / "transnar-s0.json").write_text(
+        json.dumps({**record, "status": "running"})
+    )
+    last = run_dir / "transnar-s0" / "checkpoints" / "last.pt"
+    last.write_bytes(last.read_bytes()[:1000])
+    argv = ["run", "--out", str(run_dir), "--no-progress"]
+    for extra in ([], ["--force"]):
+        try:
+            status = main([*argv, *extra])
+        except SystemExit as exit_info:
+            status = exit_info.code
+        err = capsys.readouterr().err
+        message = err.strip().splitlines()[-1]
+        assert status == 2 and message.startswith("transnar: error: stage transnar-s0 cannot ")
+        assert f"{last} is not a readable transnar LM training checkpoint: the file is " in message
+        assert message.endswith(f"transnar run --out {run_dir} --restart transnar-s0")
+        assert "[5/9] transnar-s0: resuming: train TransNAR" in err
+
+    assert main([*argv, "--restart", "transnar-s0"]) == 0
+    err = capsys.readouterr().err
+    assert "transnar-s0: starting again, because --restart asked for it: train" in err
+    assert "0 stage(s) run" not in err and "1 stage(s) run" in err  # the same model again
+    assert lm_losses(run_dir / "transnar-s0") == lm_losses(finished / "transnar-s0")
+
+    weights = next((run_dir / "baseline-s0" / "model").glob("model.*"))
+    weights.write_bytes(b"")  # a corrupt model: its stage is trained again, saying why
+    lines: list[str] = []
+    result = run_fast(run_dir, log=lines.append, stop_after="baseline-s0")
+    assert statuses(result)["baseline-s0"] == "ran"
+    assert lines[2] == (
+        "[3/9] baseline-s0: starting again, because baseline-s0/model changed since it "
+        "was done (modified, truncated or corrupted): train baseline (seed 0, 6 steps)"
+    )
+
+
+def test_an_interrupted_command_says_how_to_continue(tmp_path, capsys, monkeypatch):
+    import transnar.nar.training as nar_training
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nar_training, "train_step", interrupted)
+    run_dir = tmp_path / "run"
+    try:
+        status = main(["run", "--out", str(run_dir), "--no-progress", *FAST])
+    except SystemExit as exit_info:
+        status = exit_info.code
+    err = capsys.readouterr().err
+    assert status == 130 and "[2/9] nar: running: pre-train the NAR" in err
+    assert err.endswith(
+        f"transnar: interrupted; to continue: transnar run --out {run_dir} --no-progress\n"
+    )
+    assert (
+        "interrupted at step 0 (no checkpoint yet)" in (run_dir / "nar" / "train.log").read_text()
+    )
+    monkeypatch.undo()
+    lines: list[str] = []
+    result = run_fast(run_dir, log=lines.append, stop_after="nar")
+    assert statuses(result) == {"data": "skipped", "nar": "ran"}
+    assert lines[1] == (
+        "[2/9] nar: starting again, because it was interrupted before saving anything to "
+        "resume from: pre-train the NAR on 2 CLRS-30 algorithm(s), 4 steps"
+    )

@@ -111,12 +111,15 @@ def test_bad_overrides_are_errors_naming_the_key(override, message):
         (["seeds=many"], "seeds must be an integer"),
         (["--algorithms", "bfs,nope"], "nope"),
         (["--stop-after", "nowhere"], "no stage 'nowhere' to stop after"),
+        (["--only", "nowhere"], "no stage 'nowhere' to run"),
+        (["--restart", "data,nowhere"], "no stage 'nowhere' to restart (stages: data, nar,"),
     ],
 )
 def test_the_command_line_gives_one_line_errors(tmp_path, capsys, argv, message):
     status, out, err = run_cli(["run", "--out", tmp_path / "run", *argv], capsys)
     assert status == 2 and out == ""
     assert err.startswith("transnar: error: ") and err.count("\n") == 1 and message in err
+    assert not (tmp_path / "run").exists()  # checked before anything is written
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
@@ -137,6 +140,12 @@ def test_a_bad_yaml_file_is_an_error_naming_the_file_and_key(tmp_path, capsys):
     bad.write_text("- a list\n")
     status, _, err = run_cli(["run", "--config", bad, "--dry-run"], capsys)
     assert status == 2 and "must hold a mapping" in err
+    bad.write_bytes(bytes(range(256)))
+    status, _, err = run_cli(["run", "--config", bad, "--dry-run"], capsys)
+    assert status == 2 and err.count("\n") == 1
+    assert f"{bad} is not a YAML text file (byte 128 is not UTF-8)" in err
+    status, _, err = run_cli(["run", "--config", tmp_path, "--dry-run"], capsys)
+    assert status == 2 and f"{tmp_path} is a directory; the config is a YAML file" in err
 
 
 def test_dry_run_prints_the_resolved_config(tmp_path, capsys):

@@ -16,6 +16,7 @@ from transnar.pipeline.stages import (
     read_record,
     read_records,
     run_stages,
+    time_left,
 )
 
 
@@ -27,7 +28,9 @@ class Recorder:
         self.run_dir = run_dir
         self.calls: list[tuple[str, bool]] = []
 
-    def stage(self, name: str, value, inputs=(), fail_at: int | None = None) -> Stage:
+    def stage(
+        self, name: str, value, inputs=(), fail_at: int | None = None, resumable=None
+    ) -> Stage:
         def run(resume: bool) -> None:
             self.calls.append((name, resume))
             if fail_at is not None and len(self.calls) == fail_at:
@@ -35,7 +38,15 @@ class Recorder:
             text = f"{value}|" + "|".join((self.run_dir / f"{i}.txt").read_text() for i in inputs)
             (self.run_dir / f"{name}.txt").write_text(text)
 
-        return Stage(name, f"make {name}", {"value": value}, (f"{name}.txt",), run, tuple(inputs))
+        return Stage(
+            name,
+            f"make {name}",
+            {"value": value},
+            (f"{name}.txt",),
+            run,
+            tuple(inputs),
+            resumable=resumable,
+        )
 
     def chain(self, a=1, b=2, c=3, fail_b_at: int | None = None) -> list[Stage]:
         """``a``; ``b`` reads ``a`` (and raises at the ``fail_b_at``-th call); ``c``
@@ -101,13 +112,47 @@ def test_an_interrupted_stage_is_resumed_and_the_next_ones_run(tmp_path):
     assert "[2/3] b: resuming: make b" in lines
 
 
-def test_missing_or_modified_outputs_are_made_again(tmp_path):
+def test_an_interrupted_stage_with_nothing_to_resume_from_starts_again(tmp_path):
+    recorder = Recorder(tmp_path)
+    stages = [recorder.stage("a", 1, fail_at=1, resumable=lambda: False)]
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, stages)
+    stages = [recorder.stage("a", 1, resumable=lambda: False)]
+    statuses, lines = run(tmp_path, stages)
+    assert statuses == {"a": "ran"} and recorder.calls[-1] == ("a", False)
+    assert lines[0] == (
+        "[1/1] a: starting again, because it was interrupted before saving anything to "
+        "resume from: make a"
+    )
+    assert read_record(tmp_path, "a")["resumed"] is False
+
+
+def test_missing_or_modified_outputs_are_made_again_saying_why(tmp_path):
     recorder = Recorder(tmp_path)
     run(tmp_path, recorder.chain())
     (tmp_path / "a.txt").write_text("edited")
     (tmp_path / "c.txt").unlink()
-    statuses, _ = run(tmp_path, recorder.chain())
+    statuses, lines = run(tmp_path, recorder.chain())
     assert statuses == {"a": "ran", "b": "skipped", "c": "ran"}  # a's output is the same again
+    assert lines[0] == (
+        "[1/3] a: starting again, because a.txt changed since it was done (modified, "
+        "truncated or corrupted): make a"
+    )
+    assert "[3/3] c: starting again, because c.txt is missing: make c" in lines
+
+
+def test_restart_runs_a_stage_from_its_start(tmp_path):
+    recorder = Recorder(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, recorder.chain(fail_b_at=2))
+    statuses, lines = run(tmp_path, recorder.chain(), restart=["b"])
+    assert statuses == {"a": "skipped", "b": "ran", "c": "ran"}
+    assert recorder.calls[-2] == ("b", False)  # not resumed
+    assert "[2/3] b: starting again, because --restart asked for it: make b" in lines
+    statuses, _ = run(tmp_path, recorder.chain(), restart=["a"])
+    assert statuses == {"a": "ran", "b": "skipped", "c": "skipped"}  # the same output again
+    with pytest.raises(ValueError, match=r"no stage 'x' to restart \(stages: a, b, c\)"):
+        run(tmp_path, recorder.chain(), restart=["x"])
 
 
 def test_stop_after_and_its_errors(tmp_path):
@@ -191,3 +236,32 @@ def test_helpers():
     assert differences({"a": {"b": 1, "c": 2}}, {"a": {"b": 1, "c": 3}}) == "a.c: 2 -> 3"
     assert differences({"x": 1, "y": 1, "z": 1}, {}, limit=2).endswith("and 1 more")
     assert [duration(s) for s in (4.25, 192, 3720)] == ["4.2 s", "3 min 12 s", "1 h 02 min"]
+
+
+def test_time_left_is_estimated_from_stages_of_the_same_kind_or_group():
+    def stage(name, group=None):
+        return Stage(name, name, {}, (), lambda resume: None, group=group)
+
+    stages = [stage("train-s1", "lm"), stage("other-s1", "lm"), stage("eval-s1"), stage("report")]
+    groups = {s.name: s.group for s in stages}
+    seconds = {"train-s0": 60.0, "train-s2": 120.0, "eval-s0": 10.0}
+    # train-s1: 90 (its kind); other-s1: 90 (its group, lm); eval-s1: 10; report: unknown
+    groups.update({"train-s0": "lm", "train-s2": "lm"})
+    assert time_left(stages, seconds, groups) == (
+        "about 3 min 10 s left (4 stage(s) to run, 1 of them not estimated yet)"
+    )
+    assert time_left(stages[:3], seconds, groups, jobs=2, spent={"train-s1": 30.0}) == (
+        "about 1 min 20 s left (3 stage(s) to run)"
+    )
+    assert time_left(stages[3:], seconds, groups) is None
+    assert time_left([], seconds, groups) is None
+
+
+def test_the_done_line_says_how_long_is_left(tmp_path):
+    recorder = Recorder(tmp_path)
+    stages = [recorder.stage("m-s0", 1), recorder.stage("m-s1", 2), recorder.stage("r", 3)]
+    _, lines = run(tmp_path, stages)
+    assert lines[1].startswith("[1/3] m-s0: done in ") and lines[1].endswith(
+        "; about 0.0 s left (2 stage(s) to run, 1 of them not estimated yet)"
+    )
+    assert lines[3].startswith("[2/3] m-s1: done in ") and "left" not in lines[3]

@@ -17,6 +17,23 @@ class CheckpointError(ValueError):
     """A saved model or checkpoint that is corrupt, incomplete or does not match."""
 
 
+def unreadable_file(path: str | os.PathLike, what: str, error: BaseException) -> CheckpointError:
+    """The :class:`CheckpointError` of a file that a loader (``torch.load``,
+    ``safetensors``) could not read: it says what is wrong with the file (most
+    often: truncated or corrupt), with the first sentence of the loader's message."""
+    text = " ".join(str(error).split())
+    if "weights only load failed" in text.lower():
+        problem = "it holds Python objects, not only plain values and tensors (not loaded)"
+    else:
+        reason = text.split(". ", 1)[0].rstrip(".") if text else type(error).__name__
+        if isinstance(error, EOFError):
+            reason = "it ends early"
+        elif isinstance(error, OSError) and error.strerror:  # e.g. a seek past its end
+            reason = f"reading it failed: {error.strerror.lower()}"
+        problem = f"the file is truncated or corrupt ({reason})"
+    return CheckpointError(f"{path} is not a readable {what}: {problem}")
+
+
 def refuse_existing(paths: Iterable[str | os.PathLike], overwrite: bool) -> None:
     """Raises :class:`OutputExistsError` naming the existing files among ``paths``,
     unless ``overwrite``; call it before writing anything, so nothing is half done."""

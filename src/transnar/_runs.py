@@ -4,8 +4,9 @@ A run directory holds a resolved ``config.json``, a ``metrics.jsonl`` (one JSON
 record per line, each with a ``step``), and checkpoints written atomically.
 These helpers prepare such a directory, log metrics (:class:`MetricsLog`, also
 as TensorBoard events when ``tensorboard`` is installed) and truncate them on
-resume, pick the device and torch's thread count, and read checkpoint files
-safely.
+resume, write the human-readable ``train.log`` (:class:`ProgressLog`, also on
+standard error when it is not a terminal), pick the device and torch's thread
+count, and read checkpoint files safely.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ import contextlib
 import json
 import math
 import shutil
-from collections.abc import Iterable, Iterator
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
 import torch
 
-from transnar._files import CheckpointError, OutputExistsError, atomic_write
+from transnar._files import CheckpointError, OutputExistsError, atomic_write, unreadable_file
 
 
 def resolve_device(name: str) -> torch.device:
@@ -148,6 +152,129 @@ def _scalars(record: dict, prefix: str = "") -> Iterator[tuple[str, float]]:
             yield name, float(value)
 
 
+TRAIN_LOG = "train.log"
+"""A run directory's log: start, resume, progress, validations, end (:class:`ProgressLog`)."""
+
+PROGRESS_SECONDS = 30.0
+"""How often :class:`ProgressLog` writes a progress line."""
+
+
+class ProgressLog:
+    """A trainer's human-readable log: ``RUN/train.log``, and its progress lines
+    on standard error too when that is not a terminal (where no progress bar
+    shows: ``nohup``, a redirection, a pipeline stage's log file).
+
+    Events (start, resume, validation, end) go to the file at once; a progress
+    line (step, loss, throughput, ETA) at most every ``interval`` seconds, the
+    first ``interval`` seconds after the start. Use as a context manager; with
+    ``enabled=False`` (processes other than rank 0) nothing is written.
+
+    Args:
+        path: the log file (appended to).
+        total: the steps of the whole run.
+        start_step: the step this process starts from (the resumed step, or 0):
+            the ETA is extrapolated from the steps done since.
+        enabled: write at all.
+        interval: seconds between progress lines.
+        console: where else the progress lines go (default standard error when
+            it is not a terminal, else nowhere).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        total: int,
+        start_step: int = 0,
+        enabled: bool = True,
+        interval: float = PROGRESS_SECONDS,
+        console: TextIO | None = None,
+    ):
+        self.path, self.total, self.start_step = Path(path), total, start_step
+        self.enabled, self.interval = enabled, interval
+        if console is None and enabled and not _is_terminal(sys.stderr):
+            console = sys.stderr
+        self.console = console
+        self._handle: IO[str] | None = None
+        self._started = self._last = time.monotonic()
+
+    def __enter__(self) -> ProgressLog:
+        if self.enabled:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = open(self.path, "a", encoding="utf-8")
+        self._started = self._last = time.monotonic()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._handle is not None:
+            self._handle.close()
+        self._handle = None
+
+    def event(self, text: str) -> None:
+        """Writes a line to the file now."""
+        if self._handle is not None:
+            self._handle.write(f"{_now()} {text}\n")
+            self._handle.flush()
+
+    def step(self, step: int, text: str, force: bool = False) -> None:
+        """A progress line for ``step`` (``text``: the loss and throughput),
+        written if ``interval`` seconds passed since the last; ``force``: to
+        the file in any case (e.g. the last step)."""
+        now = time.monotonic()
+        due = now - self._last >= self.interval
+        if not self.enabled or not (due or force):
+            return
+        self._last = now
+        line = f"step {step:,}/{self.total:,} ({100 * step / max(self.total, 1):.0f}%) {text}"
+        done, elapsed = step - self.start_step, now - self._started
+        if done > 0 and step < self.total:
+            line += f", ETA {duration(elapsed / done * (self.total - step))}"
+        self.event(line)
+        if self.console is not None and due:
+            print(f"{self.path.parent.name}: {line}", file=self.console, flush=True)
+
+
+@contextlib.contextmanager
+def log_interruption(
+    log: ProgressLog, step: Callable[[], int], checkpoint: Callable[[], int | None]
+) -> Iterator[None]:
+    """Writes to the log why the block stopped early: an interruption (Ctrl-C,
+    SIGTERM) or an error, at which step, and the step of the last checkpoint
+    (where a resumed run continues)."""
+    try:
+        yield
+    except BaseException as error:
+        saved = checkpoint()
+        where = "no checkpoint yet" if saved is None else f"last checkpoint at step {saved:,}"
+        if isinstance(error, KeyboardInterrupt):
+            log.event(f"interrupted at step {step():,} ({where})")
+        else:
+            reason = " ".join(str(error).split())[:300]
+            log.event(f"failed at step {step():,} ({where}): {type(error).__name__}: {reason}")
+        raise
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _now() -> str:
+    return datetime.now().isoformat(sep=" ", timespec="seconds")
+
+
+def duration(seconds: float) -> str:
+    """``4.2 s``, ``3 min 12 s`` or ``1 h 02 min``."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
 def truncate_metrics(path: Path, step: int) -> None:
     """Drops the records of steps after ``step`` (logged after the checkpoint
     a run resumes from), and any line cut short by the interruption."""
@@ -184,20 +311,26 @@ def read_torch_file(path: Path, what: str, map_location: str | torch.device = "c
 
     Raises:
         CheckpointError: no file there, or one that is not a readable torch file
-            of plain values (``what`` names the expected kind in the message).
+            of plain values (truncated, corrupt; ``what`` names the expected kind
+            in the message).
     """
+    path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}")
+        raise CheckpointError(f"no {what} at {path}")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises many kinds for a bad file
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path} is not a readable {what} ({reason[:200]})") from None
+        raise unreadable_file(path, what, error) from None
 
 
 __all__ = [
+    "PROGRESS_SECONDS",
+    "TRAIN_LOG",
     "MetricsLog",
+    "ProgressLog",
     "check_finite",
+    "duration",
+    "log_interruption",
     "prepare_run_dir",
     "read_torch_file",
     "resolve_device",

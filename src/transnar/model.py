@@ -58,6 +58,7 @@ from torch import nn
 
 from transnar import __version__
 from transnar._files import CheckpointError, atomic_write, refuse_existing
+from transnar._runs import read_torch_file
 from transnar.clrs.bounds import size_of_nodes
 from transnar.clrs.samplers import sample
 from transnar.lm.tokenizer import CharTokenizer, Tokenizer
@@ -478,12 +479,10 @@ class TransNAR(nn.Module):
             raise CheckpointError(f"{path}: bad TransNAR config: {error}") from None
         lm = load_language_model(config.lm, directory, map_location)
         model = cls(config, lm, nar)
+        state = read_torch_file(directory / WEIGHTS_FILENAME, "TransNAR weights file", map_location)
         try:
-            state = torch.load(
-                directory / WEIGHTS_FILENAME, map_location=map_location, weights_only=True
-            )
             missing, unexpected = model.load_state_dict(state, strict=False)
-        except (OSError, RuntimeError, ValueError) as error:
+        except (AttributeError, RuntimeError, TypeError, ValueError) as error:
             raise CheckpointError(f"{directory / WEIGHTS_FILENAME}: {error}") from None
         missing = [k for k in missing if not k.startswith("lm.")]
         if missing or unexpected:

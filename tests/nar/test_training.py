@@ -72,6 +72,7 @@ def test_a_tiny_run_writes_every_file(finished_run):
         "checkpoints/last.pt",
         "checkpoints/best.pt",
         "tensorboard",
+        "train.log",
     }
     written = json.loads((run_dir / "config.json").read_text())
     assert RunConfig.from_dict(written) == tiny() and "transnar_version" in written

@@ -2,6 +2,8 @@
 
 User mistakes (unknown algorithm, bad value, existing output) end with one
 ``transnar: error: ...`` line and exit status 2; nothing is left half-written.
+Ctrl-C ends with ``transnar: interrupted`` (exit status 130) and, for the
+trainers and ``transnar run``, the command that continues.
 Started by ``torchrun`` (``WORLD_SIZE`` > 1), a command first joins the other
 processes (:mod:`transnar._distributed`); the trainers are then data-parallel
 and only rank 0 writes files and prints.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 from collections.abc import Iterator, Sequence
 
 from transnar import __version__
@@ -45,14 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``transnar`` console script."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     try:
         with _torchrun():
             return args.handler(args) or 0
     except (ValueError, OutputExistsError) as error:
         parser.exit(2, f"transnar: error: {error}\n")
     except KeyboardInterrupt:
-        parser.exit(130, "transnar: interrupted\n")
+        hint = getattr(args, "continue_with", None)
+        command = hint() if hint is not None else None
+        parser.exit(
+            130, "transnar: interrupted" + (f"; to continue: {command}" if command else "") + "\n"
+        )
 
 
 @contextlib.contextmanager

@@ -12,7 +12,12 @@ import argparse
 import json
 from pathlib import Path
 
-from transnar.cli._arguments import add_config_arguments
+from transnar.cli._arguments import (
+    add_config_arguments,
+    command_line,
+    on_interrupt,
+    resume_hint,
+)
 
 # The handlers import torch (through transnar.training) themselves, so that the
 # other commands and --help start without loading it.
@@ -49,11 +54,14 @@ overrides (KEY=VALUE after the options; a dotted path or any unambiguous tail):
           eps grad_clip batch_size grad_accum epochs steps
   train:  seed device threads precision eval_every eval_batch_size
 
-The run directory gets config.json (the resolved config), metrics.jsonl (loss,
-learning rate, gradient norm, tokens/s per step; validation loss per algorithm),
-checkpoints/last.pt (exact resume: weights, optimizer, random states, data
-position), nar/ (the NAR, when trained for the run), model/ (the final model:
-TransNAR.from_pretrained) and summary.json.
+The run directory gets config.json (the resolved config), train.log (start,
+validations, a progress line every 30 s with step, loss, tokens/s and ETA, also
+on standard error when it is not a terminal, e.g. under nohup), metrics.jsonl
+(loss, learning rate, gradient norm, tokens/s per step; validation loss per
+algorithm), checkpoints/last.pt (exact resume: weights, optimizer, random states,
+data position), nar/ (the NAR, when trained for the run), model/ (the final
+model: TransNAR.from_pretrained) and summary.json. After Ctrl-C the command
+prints how to continue.
 
 examples:
   transnar lm train --preset tiny --out runs/tiny
@@ -179,17 +187,21 @@ def train_config(args: argparse.Namespace):
 
 
 def _read_config(path: Path, cls, missing: str = ""):
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; the config is a JSON file (e.g. RUN/config.json)")
     if not path.is_file():
         raise ValueError(f"{missing}{path} does not exist")
     try:
-        return cls.from_dict(json.loads(path.read_text()))
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, TypeError, AttributeError) as error:
-        raise ValueError(f"{path} is not a valid training config: {error}") from None
+        reason = " ".join(str(error).split())[:200]
+        raise ValueError(f"{path} is not a valid training config: {reason}") from None
 
 
 def run_train(args: argparse.Namespace) -> int:
     """Trains and prints a summary."""
-    from transnar.training.loop import train
+    from transnar._files import CheckpointError
+    from transnar.training.loop import CHECKPOINTS, CONFIG, LAST, train
 
     if args.out is None:
         if args.resume:
@@ -200,18 +212,32 @@ def run_train(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(json.dumps(config.to_dict(), indent=2))
         return 0
-    result = train(
-        config,
-        args.out,
-        resume=args.resume,
-        overwrite=args.force,
-        progress=False if args.no_progress else None,
-    )
+    on_interrupt(args, resume_hint(args, ("lm", "train"), args.out / CHECKPOINTS / LAST))
+    try:
+        result = train(
+            config,
+            args.out,
+            resume=args.resume,
+            overwrite=args.force,
+            progress=False if args.no_progress else None,
+        )
+    except CheckpointError as error:
+        if not args.resume or not (args.out / CHECKPOINTS / LAST).is_file():
+            raise
+        again = command_line(
+            "lm", "train", "--config", args.out / CONFIG, "--out", args.out, "--force"
+        )
+        raise CheckpointError(
+            f"{error}. To start the run over with its config (what it had done is lost): {again}"
+        ) from None
     s = result.summary
     print(
         f"{s['model']}: {s['steps']} steps ({s['epochs']:.2f} epochs, {s['tokens']:,} tokens, "
         f"{s['tokens_per_second']:,.0f} tokens/s); train loss {s['train_loss']:.4f}, "
         f"validation loss {s['val_loss']:.4f}"
     )
-    print(f"wrote {args.out}/ (config.json, metrics.jsonl, checkpoints/, model/, summary.json)")
+    print(
+        f"wrote {args.out}/ (config.json, train.log, metrics.jsonl, checkpoints/, model/, "
+        "summary.json)"
+    )
     return 0

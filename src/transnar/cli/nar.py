@@ -7,7 +7,12 @@ import json
 from pathlib import Path
 
 from transnar._files import atomic_write, refuse_existing
-from transnar.cli._arguments import add_config_arguments
+from transnar.cli._arguments import (
+    add_config_arguments,
+    command_line,
+    on_interrupt,
+    resume_hint,
+)
 
 # The handlers import transnar.nar (and so torch) themselves, so that the other
 # commands and --help start without loading torch.
@@ -32,11 +37,14 @@ overrides (KEY=VALUE, after the options; bare keys or nar.KEY / train.KEY):
          val_count test_count eval_batch_size eval_multipliers random_pos seed
          device threads
 
-The run directory gets config.json, metrics.jsonl (loss per algorithm per step,
+The run directory gets config.json, train.log (start, validations, a progress
+line every 30 s with step, loss and ETA, also on standard error when it is not a
+terminal, e.g. under nohup), metrics.jsonl (loss per algorithm per step,
 validation scores), checkpoints/last.pt (exact resume: model, optimizer, random
-states, data position) and checkpoints/best.pt (best mean validation score, restored
-at the end for testing), results.json and results.md (scores per algorithm, size
-and output, in and out of distribution).
+states, data position) and checkpoints/best.pt (best mean validation score,
+restored at the end for testing), results.json and results.md (scores per
+algorithm, size and output, in and out of distribution). After Ctrl-C the
+command prints how to continue.
 
 examples:
   transnar nar train --preset tiny --out runs/tiny
@@ -44,6 +52,7 @@ examples:
   transnar nar train --preset paper --device cuda --out runs/paper
   transnar nar train --algorithms bfs,dfs --processor mpnn --out runs/x steps=2000
   transnar nar train --out runs/small --resume steps=600     # continue, for longer
+  transnar nar train --config runs/small/config.json --out runs/small2 seed=1
 """
 
 EVAL_EPILOG = """\
@@ -86,8 +95,15 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
         epilog=TRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
+    base = parser.add_mutually_exclusive_group()
+    base.add_argument(
         "--preset", choices=PRESET_NAMES, default=None, help="the base config (default: small)"
+    )
+    base.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="the base config: a JSON file (e.g. another run's config.json)",
     )
     parser.add_argument(
         "--algorithms",
@@ -172,27 +188,38 @@ def train_config(args: argparse.Namespace):
     overrides = list(args.overrides)
     named = {"algorithms": args.algorithms, "processor": args.processor, "device": args.device}
     if args.resume:
-        if args.preset or args.algorithms or args.processor:
+        if args.preset or args.config or args.algorithms or args.processor:
             raise ValueError(
-                "--resume continues the run with its own config: drop --preset, "
+                "--resume continues the run with its own config: drop --preset, --config, "
                 "--algorithms and --processor"
             )
-        path = args.out / CONFIG
-        if not path.is_file():
-            raise ValueError(f"nothing to resume: {path} does not exist")
-        try:
-            config = RunConfig.from_dict(json.loads(path.read_text()))
-        except (ValueError, TypeError) as error:
-            raise ValueError(f"{path} is not a valid run config: {error}") from None
+        config = _read_config(args.out / CONFIG, RunConfig, "nothing to resume: ")
+    elif args.config is not None:
+        config = _read_config(args.config, RunConfig)
     else:
         config = preset(args.preset or "small")
     explicit = [f"{key}={value}" for key, value in named.items() if value is not None]
     return apply_overrides(config, explicit + overrides)
 
 
+def _read_config(path: Path, cls, missing: str = ""):
+    """A run's config from its JSON file."""
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; the config is a JSON file (e.g. RUN/config.json)")
+    if not path.is_file():
+        raise ValueError(f"{missing}{path} does not exist")
+    try:
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError, AttributeError) as error:
+        reason = " ".join(str(error).split())[:200]
+        raise ValueError(f"{path} is not a valid run config: {reason}") from None
+
+
 def run_train(args: argparse.Namespace) -> int:
     """Trains and prints the results table."""
-    from transnar.nar.training import results_markdown, train
+    from transnar._files import CheckpointError
+    from transnar.nar.checkpoint import checkpoint_path
+    from transnar.nar.training import CONFIG, results_markdown, train
 
     if args.out is None:
         if args.resume:
@@ -202,15 +229,30 @@ def run_train(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(json.dumps(config.to_dict(), indent=2))
         return 0
-    result = train(
-        config,
-        args.out,
-        resume=args.resume,
-        overwrite=args.force,
-        progress=False if args.no_progress else None,
-    )
+    last = checkpoint_path(args.out, "last")
+    on_interrupt(args, resume_hint(args, ("nar", "train"), last))
+    try:
+        result = train(
+            config,
+            args.out,
+            resume=args.resume,
+            overwrite=args.force,
+            progress=False if args.no_progress else None,
+        )
+    except CheckpointError as error:
+        if not args.resume or not last.is_file():
+            raise
+        again = command_line(
+            "nar", "train", "--config", args.out / CONFIG, "--out", args.out, "--force"
+        )
+        raise CheckpointError(
+            f"{error}. To start the run over with its config (what it had done is lost): {again}"
+        ) from None
     print(results_markdown(result.results), end="")
-    print(f"wrote {args.out}/ (config.json, metrics.jsonl, checkpoints/, results.json, results.md)")
+    print(
+        f"wrote {args.out}/ (config.json, train.log, metrics.jsonl, checkpoints/, "
+        "results.json, results.md)"
+    )
     return 0
 
 

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from transnar.cli._arguments import add_config_arguments
+from transnar.cli._arguments import add_config_arguments, command_line, on_interrupt
 
 # The handler imports the pipeline (and so torch) itself, so that --help is fast.
 PRESET_NAMES = ("tiny", "small", "paper")  # transnar.pipeline.config.PRESETS
@@ -26,9 +26,18 @@ stages (each skipped when its output exists and its config is unchanged):
   report               RUN/report.md and RUN/report.html (transnar report)
 
 A killed run continues where it stopped when run again (the trainers resume
-exactly from their last checkpoint). A stage whose config changed is refused:
-use a new --out, or --force to re-run it and the stages that depend on it.
-Device and thread changes are allowed.
+exactly from their last checkpoint); after Ctrl-C the command prints how. A
+stage whose config changed is refused: use a new --out, or --force to re-run it
+and the stages that depend on it. Device and thread changes are allowed. A
+stage whose outputs were modified or deleted runs again (its line says why).
+--restart STAGE starts a stage over, e.g. when its checkpoint is truncated or
+corrupt and it cannot resume (the error says so); the stages that read it run
+again if its outputs change.
+
+Progress: each stage prints a line as it starts and ends, with an estimate of
+the time left once stages like the remaining ones are done; the trainers write
+RUN/<stage>/train.log and, when standard error is not a terminal (nohup, a
+redirection), print a progress line (step, loss, throughput, ETA) every 30 s.
 
 --jobs K runs up to K stages at once, each as soon as the stages it reads are
 done (the models of every arm and seed once data and nar are: on an idle 2-core
@@ -75,6 +84,7 @@ examples:
   transnar run --out runs/small                       # again: skips what is done, resumes
   transnar run --preset small --out runs/small --jobs 2  # two stages at a time
   transnar run --out runs/small --force data.test_count=200  # re-evaluate only
+  transnar run --out runs/small --restart transnar-s0  # train it again from its start
   transnar report runs/a runs/b --out runs/ab         # mean ± std over runs
 """
 
@@ -128,6 +138,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--stop-after", metavar="STAGE", help="stop once this stage is done")
     parser.add_argument(
+        "--restart",
+        metavar="STAGE[,STAGE]",
+        action="append",
+        default=[],
+        help="run these stages from their start, even if done or interrupted (e.g. when a "
+        "checkpoint cannot be read); the stages that read them run again if their outputs "
+        "change (repeatable)",
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
         default=1,
@@ -180,6 +199,18 @@ def _from_yaml(path: Path, base):
         raise ValueError(f"{path}: {error}") from None
 
 
+def _continue_command(args: argparse.Namespace, out: Path) -> str:
+    """The command that continues an interrupted run: ``transnar run --out OUT``
+    once the run's config.yaml is written (it is then the run's config)."""
+    from transnar.pipeline.layout import CONFIG_YAML
+
+    if not (out / CONFIG_YAML).is_file():
+        return command_line(*args.argv)
+    jobs = ["--jobs", args.jobs] if args.jobs > 1 else []
+    progress = ["--no-progress"] if args.no_progress else []
+    return command_line("run", "--out", out, *jobs, *progress)
+
+
 def run(args: argparse.Namespace) -> int:
     """Runs the pipeline and prints where the report is."""
     from transnar.pipeline.config import to_yaml
@@ -191,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
         print(to_yaml(config), end="")
         return 0
     out = args.out or Path("runs") / f"pipeline-{args.preset or 'tiny'}"
+    on_interrupt(args, lambda: _continue_command(args, out))
     started = time.perf_counter()
     try:
         # --only is each stage's process under --jobs: SIGTERM stops it cleanly
@@ -203,6 +235,9 @@ def run(args: argparse.Namespace) -> int:
                 progress=False if args.no_progress else None,
                 jobs=args.jobs,
                 only=args.only,
+                restart=tuple(
+                    name.strip() for value in args.restart for name in value.split(",") if name
+                ),
             )
     except StageFailedError as error:
         print(f"transnar: error: {error}", file=sys.stderr)

@@ -50,7 +50,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from transnar import __version__
-from transnar._files import CheckpointError, atomic_write, refuse_existing
+from transnar._files import CheckpointError, atomic_write, refuse_existing, unreadable_file
 from transnar.lm.tokenizer import FILENAME as TOKENIZER_FILENAME
 from transnar.lm.tokenizer import IGNORE_INDEX, CharTokenizer
 
@@ -785,7 +785,7 @@ def _read_weights(directory: Path, name: object) -> dict[str, torch.Tensor]:
     except CheckpointError:
         raise
     except Exception as error:  # whatever a corrupt file raises
-        raise CheckpointError(f"{path} is corrupt or unreadable: {error}") from None
+        raise unreadable_file(path, "weights file", error) from None
     if not isinstance(state, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):

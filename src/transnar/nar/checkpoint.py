@@ -27,6 +27,7 @@ import torch
 
 from transnar import __version__
 from transnar._files import CheckpointError, atomic_write
+from transnar._runs import read_torch_file
 from transnar.nar.model import NAR
 from transnar.nar.run_config import RunConfig
 
@@ -89,13 +90,7 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # torch raises many kinds for a bad file
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(
-            f"{path} is not a readable transnar NAR checkpoint ({reason[:200]})"
-        ) from None
+    payload = read_torch_file(path, "transnar NAR checkpoint", map_location)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a transnar NAR checkpoint")
     if payload.get("format_version") != FORMAT_VERSION:

@@ -12,6 +12,9 @@ and out of distribution (:mod:`transnar.nar.tasks` describes the data).
 A run directory holds::
 
     config.json          the resolved RunConfig (+ transnar version)
+    train.log            start, resumes, a progress line every 30 s (step, loss,
+                         seconds per step, ETA; on standard error too when it is
+                         not a terminal), validations, interruption, end
     metrics.jsonl        one line per step (loss per algorithm, seconds) and per
                          validation (score per algorithm, mean, best so far)
     tensorboard/         the same metrics as TensorBoard events (when installed)
@@ -57,7 +60,10 @@ from transnar._distributed import (
 from transnar._files import atomic_write
 from transnar._runs import (
     TENSORBOARD_DIR,
+    TRAIN_LOG,
     MetricsLog,
+    ProgressLog,
+    log_interruption,
     prepare_run_dir,
     resolve_device,
     truncate_metrics,
@@ -92,7 +98,7 @@ CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 RESULTS = "results.json"
 RESULTS_MD = "results.md"
-RUN_FILES = (CONFIG, METRICS, RESULTS, RESULTS_MD)
+RUN_FILES = (CONFIG, METRICS, RESULTS, RESULTS_MD, TRAIN_LOG)
 
 
 @dataclass
@@ -185,7 +191,19 @@ def train(
             dynamic_ncols=True,
         )
         resume_step = state["step"] if resume else None
-        with bar, MetricsLog(run_dir / METRICS, resume_step, current.is_main) as metrics:
+        log = ProgressLog(run_dir / TRAIN_LOG, tc.steps, state["step"], current.is_main)
+        saved = state["step"] if resume else None  # the last checkpoint's step
+        with (
+            bar,
+            MetricsLog(run_dir / METRICS, resume_step, current.is_main) as metrics,
+            log,
+            log_interruption(log, lambda: state["step"], lambda: saved),
+        ):
+            how = f"resuming from step {state['step']:,}" if resume else "starting"
+            log.event(
+                f"{how}: NAR ({config.nar.processor}, hidden {config.nar.hidden_dim}) on "
+                f"{len(algorithms)} algorithm(s), {tc.steps:,} steps, device {device}"
+            )
             while state["step"] < tc.steps:
                 started = time.perf_counter()
                 losses = {}
@@ -219,14 +237,28 @@ def train(
                             nar.state_dict(),
                         )
                     _save_last(run_dir, config, nar, optimizer, streams, state, rng)
+                    saved = state["step"]
                     record = {"step": state["step"], "val": scores, "val_mean": mean}
                     metrics.log({**record, "best": improved, "best_step": state["best_step"]})
+                    log.event(
+                        f"step {state['step']:,}: validation score {mean:.3f} (best "
+                        f"{state['best_score']:.3f} at step {state['best_step']:,}); checkpoint"
+                    )
                     bar.set_postfix(
                         loss=f"{sum(losses.values()) / len(losses):.3f}",
                         val=f"{mean:.3f}",
                         best=f"{state['best_score']:.3f}",
                         refresh=False,
                     )
+                best = state["best_score"]
+                best_text = f", best val {best:.3f}" if math.isfinite(best) else ""
+                log.step(
+                    state["step"],
+                    f"loss {sum(losses.values()) / len(losses):.3f}{best_text}, "
+                    f"{state['train_seconds'] / state['step']:.2f} s/step",
+                    force=state["step"] == tc.steps,
+                )
+            log.event(f"training done at step {state['step']:,}; testing the best weights")
 
         if current.is_main:
             results = _test_best(run_dir, config, state, device, progress)

@@ -231,17 +231,23 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     """A YAML config file as a mapping.
 
     Raises:
-        ValueError: no such file, not YAML, or not a mapping.
+        ValueError: no such file (or a directory), not YAML text, or not a mapping.
     """
     import yaml
 
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; the config is a YAML file (e.g. RUN/config.yaml)")
     if not path.is_file():
         raise ValueError(f"config file {path} does not exist")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise ValueError(f"{path} is not valid YAML: {' '.join(str(error).split())}") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path} is not a YAML text file (byte {error.start} is not UTF-8)"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

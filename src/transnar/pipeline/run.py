@@ -24,10 +24,12 @@ killed in the middle of a stage continues from its last checkpoint. Under
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,7 @@ from typing import Any
 from transnar import __version__
 from transnar._config import flatten
 from transnar._distributed import barrier, world
-from transnar._files import OutputExistsError, atomic_write
+from transnar._files import CheckpointError, OutputExistsError, atomic_write
 from transnar._runs import resolve_device, torch_threads, write_json
 from transnar.pipeline.config import RunPipelineConfig, from_mapping, load_yaml, preset, to_yaml
 from transnar.pipeline.layout import (
@@ -55,6 +57,7 @@ from transnar.pipeline.stages import (
     Stage,
     check_configs,
     check_jobs,
+    check_stage_names,
     read_record,
     run_stages,
     subprocess_launcher,
@@ -103,6 +106,7 @@ def run_pipeline(
     log: Callable[[str], None] | None = None,
     jobs: int = 1,
     only: str | None = None,
+    restart: tuple[str, ...] = (),
 ) -> PipelineResult:
     """Runs (or continues) the pipeline in ``run_dir`` (see the module docstring).
 
@@ -120,6 +124,9 @@ def run_pipeline(
             its input stages are done; refused under ``torchrun``.
         only: run this stage alone (skipped when up to date, resumed when
             interrupted); its input stages must be done.
+        restart: stages to run from their start even if they are done or
+            could resume (e.g. after a checkpoint was corrupted); the stages
+            that read them run again if their outputs change.
 
     Returns:
         A :class:`PipelineResult`.
@@ -127,7 +134,8 @@ def run_pipeline(
     Raises:
         OutputExistsError: ``run_dir`` is a non-empty directory that is not a
             run of this pipeline (and not ``force``), or a file.
-        ValueError: a device that is not available.
+        ValueError: a device that is not available; ``stop_after``, ``only``
+            or ``restart`` naming no stage (nothing is written then).
         StageConfigError: a stage already recorded was made with another config
             (and not ``force``); nothing is run or written then.
         StageFailedError: with ``jobs`` > 1, a stage's process failed.
@@ -139,6 +147,7 @@ def run_pipeline(
         resolve_device(device)  # a missing GPU is an error before the first stage
     stages = build_stages(config, run_dir, progress)
     # refused before anything is written; run_stages checks again, harmlessly
+    check_stage_names(stages, stop_after=stop_after, only=only, restart=restart)
     check_configs(stages, {s.name: read_record(run_dir, s.name) for s in stages}, force)
     barrier()  # every process has checked the run directory before rank 0 writes
     if world().is_main:
@@ -151,7 +160,12 @@ def run_pipeline(
         command = [sys.executable, "-m", "transnar", "run", "--out", str(run_dir)]
         command += ["--config", str(run_dir / CONFIG_YAML), "--no-progress"]
         command += ["--force"] if force else []
-        launch = subprocess_launcher(lambda stage: [*command, "--only", stage.name])
+
+        def stage_command(stage: Stage) -> list[str]:
+            again = ["--restart", stage.name] if stage.name in restart else []
+            return [*command, "--only", stage.name, *again]
+
+        launch = subprocess_launcher(stage_command)
     outcomes = run_stages(
         run_dir,
         stages,
@@ -161,6 +175,7 @@ def run_pipeline(
         jobs=jobs,
         only=only,
         launch=launch,
+        restart=restart,
     )
     done = [o.name for o in outcomes]
     report = [run_dir / REPORT_MD, run_dir / REPORT_HTML] if "report" in done else []
@@ -229,6 +244,7 @@ def data_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) 
         {"splits": {split.name: split.to_json() for split in splits}, **options},
         (f"{DATA_DIR}/{MANIFEST}",),
         run,
+        resumable=_never,
     )
 
 
@@ -238,10 +254,12 @@ def nar_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) -
     from transnar.nar.training import train
 
     directory = run_dir / NAR_DIR
+    last = checkpoint_path(directory, "last")
 
     def run(resume: bool) -> None:
-        resume = resume and checkpoint_path(directory, "last").is_file()
-        train(config.nar, directory, resume=resume, overwrite=not resume, progress=progress)
+        resume = resume and last.is_file()
+        with _restart_hint(run_dir, "nar", resume):
+            train(config.nar, directory, resume=resume, overwrite=not resume, progress=progress)
 
     nar = config.nar
     return Stage(
@@ -252,6 +270,7 @@ def nar_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) -
         (f"{NAR_DIR}/checkpoints/best.pt", f"{NAR_DIR}/results.json"),
         run,
         distributed=True,
+        resumable=last.is_file,
     )
 
 
@@ -275,12 +294,14 @@ def lm_stage(
     from transnar.training.loop import CHECKPOINTS, CONFIG, LAST, MODEL_DIR, train
 
     directory = run_dir / model.name
+    last = directory / CHECKPOINTS / LAST
     train_config = lm_config(config, run_dir, model)
 
     def run(resume: bool) -> None:
-        resume = resume and (directory / CHECKPOINTS / LAST).is_file()
-        resumed_config = _as_recorded(train_config, directory / CONFIG) if resume else train_config
-        train(resumed_config, directory, resume=resume, overwrite=not resume, progress=progress)
+        resume = resume and last.is_file()
+        with _restart_hint(run_dir, model.name, resume):
+            resumed = _as_recorded(train_config, directory / CONFIG) if resume else train_config
+            train(resumed, directory, resume=resume, overwrite=not resume, progress=progress)
 
     oc = train_config.optim
     length = f"{oc.steps:,} steps" if oc.steps else f"{oc.epochs} epoch(s)"
@@ -292,6 +313,8 @@ def lm_stage(
         run,
         inputs=("data", "nar") if model.use_nar else ("data",),
         distributed=True,
+        resumable=last.is_file,
+        group="train",
     )
 
 
@@ -335,6 +358,8 @@ def eval_stage(
         (f"{EVAL_DIR}/{model.name}/{RESULTS_JSON}",),
         run,
         inputs=(model.name,),
+        resumable=_never,
+        group="eval",
     )
 
 
@@ -353,7 +378,29 @@ def report_stage(stages: list[Stage], run_dir: Path) -> Stage:
         (REPORT_MD, REPORT_HTML),
         run,
         inputs=tuple(stage.name for stage in stages if stage.name != "data"),
+        resumable=_never,
     )
+
+
+def _never() -> bool:
+    """The ``resumable`` of a stage that always starts from the beginning."""
+    return False
+
+
+@contextlib.contextmanager
+def _restart_hint(run_dir: Path, stage: str, resume: bool) -> Iterator[None]:
+    """A :class:`CheckpointError` while resuming a trainer (a truncated or corrupt
+    checkpoint, another run's) gets how to start the stage over."""
+    try:
+        yield
+    except CheckpointError as error:
+        if not resume:
+            raise
+        again = shlex.join(["transnar", "run", "--out", str(run_dir), "--restart", stage])
+        raise CheckpointError(
+            f"stage {stage} cannot resume: {error}. To train it again from its start "
+            f"(what it had done is lost): {again}"
+        ) from None
 
 
 def _without(config: dict, keys: tuple[str, ...], prefix: str) -> dict[str, Any]:

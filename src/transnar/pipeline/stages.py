@@ -13,9 +13,11 @@ after) and the hash of its outputs.
 - **skipped** when it is ``done`` with the same config and inputs and its
   outputs still hash as recorded;
 - **resumed** when it was ``running`` (interrupted) with the same config and
-  inputs: its own checkpoints decide where it continues;
+  inputs and left something to continue from (:attr:`Stage.resumable`): its
+  own checkpoints decide where it continues; without one it starts again;
 - **run** afresh otherwise (never run, inputs re-made, outputs missing or
-  modified).
+  modified: the log line says why), or when ``restart`` names it (e.g. a
+  checkpoint that cannot be read: the stage starts over).
 
 A stage whose *config* changed since it was recorded is refused, before
 anything runs (:class:`StageConfigError`), unless ``force``: then it, and the
@@ -44,6 +46,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -59,7 +62,7 @@ from typing import Any, Protocol
 from transnar import __version__
 from transnar._config import flatten
 from transnar._distributed import barrier, world
-from transnar._runs import write_json
+from transnar._runs import duration, write_json
 from transnar.pipeline.layout import STAGES_DIR
 
 LOGS_DIR = "logs"
@@ -104,6 +107,10 @@ class Stage:
         inputs: the stages whose outputs it reads.
         distributed: run by every process in data-parallel training (a
             trainer); otherwise by rank 0 alone.
+        resumable: whether an interrupted attempt left something to continue
+            from (a checkpoint); ``None``: always (``run`` decides).
+        group: stages of a group take roughly as long as each other (the
+            time-left estimate uses them when no stage of the same kind ran).
     """
 
     name: str
@@ -113,6 +120,8 @@ class Stage:
     run: Callable[[bool], None]
     inputs: tuple[str, ...] = ()
     distributed: bool = False
+    resumable: Callable[[], bool] | None = None
+    group: str | None = None
 
     def config_sha256(self) -> str:
         return _sha256_json(self.config)
@@ -155,6 +164,7 @@ def run_stages(
     jobs: int = 1,
     only: str | None = None,
     launch: Launcher | None = None,
+    restart: Sequence[str] = (),
 ) -> list[Outcome]:
     """Runs the stages, skipping those that are up to date (module docstring).
 
@@ -171,6 +181,8 @@ def run_stages(
             stages must be done and up to date.
         launch: starts a stage's process (:func:`subprocess_launcher`); needed
             when ``jobs`` > 1.
+        restart: stages to run from their start, whatever their record says
+            (an interrupted one is not resumed, a done one is made again).
 
     Returns:
         An :class:`Outcome` per stage handled, in order.
@@ -179,18 +191,16 @@ def run_stages(
         StageConfigError: a recorded stage's config changed and not ``force``.
         StageFailedError: with ``jobs`` > 1, a stage's process failed (the
             others were terminated).
-        ValueError: ``stop_after`` or ``only`` names no stage, ``only``'s inputs
-            are not done, bad ``jobs``.
+        ValueError: ``stop_after``, ``only`` or ``restart`` names no stage,
+            ``only``'s inputs are not done, bad ``jobs``.
     """
     run_dir = Path(run_dir)
     main = world().is_main
     log = (log or _print) if main else _silent
     check_jobs(jobs, only=only, stop_after=stop_after)
+    check_stage_names(stages, stop_after=stop_after, only=only, restart=restart)
     names = [stage.name for stage in stages]
-    if stop_after is not None and stop_after not in names:
-        raise ValueError(f"no stage {stop_after!r} to stop after (stages: {', '.join(names)})")
-    if only is not None and only not in names:
-        raise ValueError(f"no stage {only!r} to run (stages: {', '.join(names)})")
+    restart = frozenset(restart)
     if jobs > 1 and launch is None:
         raise ValueError("jobs > 1 needs a launcher to start the stages' processes")
     for k, stage in enumerate(stages):
@@ -200,23 +210,145 @@ def run_stages(
     check_configs(stages, records, force)
     barrier()  # every process has read the records before rank 0 writes any
     if only is not None:
-        return [_run_only(run_dir, stages, records, only, log)]
+        return [_run_only(run_dir, stages, records, only, log, only in restart)]
     if jobs > 1:
         assert launch is not None
-        return _Scheduler(run_dir, stages, records, log, jobs, launch).run(stop_after)
+        return _Scheduler(run_dir, stages, records, log, jobs, launch, restart).run(stop_after)
     outputs: dict[str, str] = {}
     outcomes = []
     start = time.perf_counter()
-    for k, stage in enumerate(stages, 1):
+    last = names.index(stop_after) + 1 if stop_after is not None else len(stages)
+    groups = {stage.name: stage.group for stage in stages}
+    for k, stage in enumerate(stages[:last], 1):
         prefix = f"[{k}/{len(stages)}] {stage.name}"
         inputs = {name: outputs[name] for name in stage.inputs}
+
+        def left(outcome: Outcome, k: int = k) -> str | None:
+            done = [*outcomes, outcome]
+            ran = {o.name for o in done if o.status != "skipped"}
+            pending = _pending(stages[k:last], records, ran, restart)
+            return time_left(pending, _stage_seconds(records, done), groups)
+
         outcome, outputs[stage.name] = _handle(
-            run_dir, stage, records[stage.name], inputs, prefix, log, start
+            run_dir,
+            stage,
+            records[stage.name],
+            inputs,
+            prefix,
+            log,
+            start,
+            stage.name in restart,
+            left,
         )
         outcomes.append(outcome)
-        if stage.name == stop_after:
-            break
     return outcomes
+
+
+def _stage_seconds(records: Mapping[str, dict | None], outcomes: Sequence[Outcome]) -> dict:
+    """How long each stage took when it last ran from its start: this run's
+    outcomes, else its record's."""
+    seconds = {
+        name: float(record["seconds"])
+        for name, record in records.items()
+        if record
+        and record.get("status") == "done"
+        and not record.get("resumed")
+        and isinstance(record.get("seconds"), int | float)
+    }
+    seconds.update({o.name: o.seconds for o in outcomes if o.status == "ran"})
+    return seconds
+
+
+def _pending(
+    stages: Sequence[Stage],
+    records: Mapping[str, dict | None],
+    ran: set[str],
+    restart: frozenset[str] = frozenset(),
+) -> list[Stage]:
+    """The stages that will probably run: not recorded as done, restarted, or
+    reading a stage that runs (the others are most likely up to date)."""
+    pending: list[Stage] = []
+    running = set(ran)
+    for stage in stages:
+        record = records.get(stage.name) or {}
+        if (
+            record.get("status") != "done"
+            or stage.name in restart
+            or any(i in running for i in stage.inputs)
+        ):
+            pending.append(stage)
+            running.add(stage.name)
+    return pending
+
+
+def time_left(
+    pending: Sequence[Stage],
+    seconds: Mapping[str, float],
+    groups: Mapping[str, str | None],
+    jobs: int = 1,
+    spent: Mapping[str, float] | None = None,
+) -> str | None:
+    """``about 12 min 30 s left (5 stage(s) to run, 1 of them not estimated
+    yet)``: the pending stages' estimated times, each the mean time of the
+    stages of its kind that ran
+    (its name without ``-s<seed>``: the same arm at another seed), else of its
+    :attr:`Stage.group` (``groups``: every stage's); ``None`` when no pending
+    stage has an estimate. With ``jobs`` > 1 the total is shared by the jobs.
+
+    Args:
+        pending: the stages still to run.
+        seconds: how long the stages that ran took, by name.
+        groups: the group of every stage, by name.
+        jobs: stages run at once.
+        spent: seconds already spent on pending stages that are running.
+    """
+    if not pending:
+        return None
+    by_kind: dict[str, list[float]] = {}
+    by_group: dict[str, list[float]] = {}
+    for name, value in seconds.items():
+        by_kind.setdefault(_kind(name), []).append(value)
+        if groups.get(name) is not None:
+            by_group.setdefault(groups[name], []).append(value)
+    total, unknown = 0.0, []
+    for stage in pending:
+        times = by_kind.get(_kind(stage.name)) or by_group.get(stage.group or "")
+        if times:
+            total += max(0.0, sum(times) / len(times) - (spent or {}).get(stage.name, 0.0))
+        else:
+            unknown.append(stage.name)
+    if len(unknown) == len(pending):
+        return None
+    total /= max(1, min(jobs, len(pending)))
+    line = f"about {duration(total)} left ({len(pending)} stage(s) to run"
+    if unknown:  # no stage like them has run yet
+        line += f", {len(unknown)} of them not estimated yet"
+    return line + ")"
+
+
+def _kind(name: str) -> str:
+    """A stage's name without its seed: stages of one kind take about as long."""
+    return re.sub(r"-s\d+$", "", name)
+
+
+def check_stage_names(
+    stages: Sequence[Stage],
+    *,
+    stop_after: str | None = None,
+    only: str | None = None,
+    restart: Sequence[str] = (),
+) -> None:
+    """A ``ValueError`` for a ``stop_after``, ``only`` or ``restart`` that names
+    no stage (listing the stages)."""
+    names = [stage.name for stage in stages]
+    known = ", ".join(names)
+    if stop_after is not None and stop_after not in names:
+        raise ValueError(f"no stage {stop_after!r} to stop after (stages: {known})")
+    if only is not None and only not in names:
+        raise ValueError(f"no stage {only!r} to run (stages: {known})")
+    unknown = [name for name in restart if name not in names]
+    if unknown:
+        raise ValueError(f"no stage {unknown[0]!r} to restart (stages: {known})")
 
 
 def check_jobs(jobs: int, *, only: str | None = None, stop_after: str | None = None) -> None:
@@ -237,20 +369,78 @@ def check_jobs(jobs: int, *, only: str | None = None, stop_after: str | None = N
         )
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What to do with a stage: ``skip`` (then ``output`` is its outputs' hash),
+    ``resume`` or ``run``; ``reason`` says why a stage that was recorded before
+    starts again (``None`` for a first run)."""
+
+    action: str
+    output: str | None = None
+    reason: str | None = None
+
+    def line(self, stage: Stage) -> str:
+        """The log line of a stage that starts (after its ``[k/n] name: `` prefix)."""
+        if self.action == "resume":
+            return f"resuming: {stage.description}"
+        if self.reason is None:
+            return f"running: {stage.description}"
+        return f"starting again, because {self.reason}: {stage.description}"
+
+
 def _plan(
-    run_dir: Path, stage: Stage, record: dict | None, inputs: dict[str, str]
-) -> tuple[str, str | None]:
-    """What to do with a stage whose inputs' outputs hash as ``inputs``:
-    ``("skip", its outputs' hash)``, ``("resume", None)`` or ``("run", None)``."""
-    same = (
-        record is not None
-        and record.get("config_sha256") == stage.config_sha256()
-        and record.get("inputs") == inputs
-    )
-    current = outputs_sha256(run_dir, stage.outputs) if same else None
-    if same and record.get("status") == "done" and current == record.get("output_sha256"):
-        return "skip", current
-    return ("resume" if same and record.get("status") == "running" else "run"), None
+    run_dir: Path,
+    stage: Stage,
+    record: dict | None,
+    inputs: dict[str, str],
+    restart: bool = False,
+) -> _Plan:
+    """What to do with a stage whose inputs' outputs hash as ``inputs``."""
+    if record is None:
+        return _Plan("run")
+    if restart:
+        return _Plan("run", reason="--restart asked for it")
+    if record.get("config_sha256") != stage.config_sha256():
+        changes = differences(record.get("config") or {}, stage.config)
+        return _Plan("run", reason=f"its config changed ({changes})")
+    recorded_inputs = record.get("inputs") or {}
+    if recorded_inputs != inputs:
+        changed = [name for name in inputs if recorded_inputs.get(name) != inputs[name]]
+        return _Plan("run", reason=f"its input stage(s) {', '.join(changed)} were made again")
+    if record.get("status") == "running":
+        if stage.resumable is None or stage.resumable():
+            return _Plan("resume")
+        return _Plan("run", reason="it was interrupted before saving anything to resume from")
+    if record.get("status") != "done":
+        return _Plan("run", reason="its record is incomplete")
+    current = outputs_sha256(run_dir, stage.outputs)
+    if current == record.get("output_sha256"):
+        return _Plan("skip", current)
+    return _Plan("run", reason=_changed_outputs(run_dir, stage, record))
+
+
+def _changed_outputs(run_dir: Path, stage: Stage, record: dict) -> str:
+    """Why a done stage's outputs no longer hash as recorded: which are missing,
+    which changed (modified, truncated or corrupted)."""
+    recorded = record.get("output_files") or {}
+    missing, changed = [], []
+    for name in stage.outputs:
+        current = outputs_sha256(run_dir, [name])
+        if current is None:
+            missing.append(name)
+        elif recorded.get(name) != current:
+            changed.append(name)
+    parts = [f"{name} is missing" for name in missing]
+    if changed and recorded:
+        parts.append(
+            f"{', '.join(changed)} changed since it was done (modified, truncated or corrupted)"
+        )
+    elif changed:  # a record without each output's hash: one of them changed
+        parts.append(
+            f"its outputs ({', '.join(changed)}) changed since it was done (modified, "
+            "truncated or corrupted)"
+        )
+    return "; ".join(parts) or "its outputs changed since it was done"
 
 
 def _handle(
@@ -261,19 +451,25 @@ def _handle(
     prefix: str,
     log: Callable[[str], None],
     start: float,
+    restart: bool = False,
+    left: Callable[[Outcome], str | None] | None = None,
 ) -> tuple[Outcome, str]:
-    """Skips, resumes or runs one stage in this process; its outcome and output hash."""
-    action, current = _plan(run_dir, stage, record, inputs)
-    if action == "skip":
-        assert current is not None
+    """Skips, resumes or runs one stage in this process; its outcome and output
+    hash. ``left(outcome)``: the time left after it, for its ``done`` line."""
+    plan = _plan(run_dir, stage, record, inputs, restart)
+    if plan.action == "skip":
+        assert plan.output is not None
         log(f"{prefix}: skipped (up to date)")
-        return Outcome(stage.name, "skipped", 0.0), current
-    resume = action == "resume"
-    log(f"{prefix}: {'resuming' if resume else 'running'}: {stage.description}")
+        return Outcome(stage.name, "skipped", 0.0), plan.output
+    resume = plan.action == "resume"
+    log(f"{prefix}: {plan.line(stage)}")
     output, seconds = _run(run_dir, stage, inputs, resume)
     total = time.perf_counter() - start
-    log(f"{prefix}: done in {duration(seconds)} (elapsed {duration(total)})")
-    return Outcome(stage.name, "resumed" if resume else "ran", seconds), output
+    outcome = Outcome(stage.name, "resumed" if resume else "ran", seconds)
+    estimate = left(outcome) if left is not None else None
+    after = f"; {estimate}" if estimate else ""
+    log(f"{prefix}: done in {duration(seconds)} (elapsed {duration(total)}){after}")
+    return outcome, output
 
 
 def _run_only(
@@ -282,9 +478,10 @@ def _run_only(
     records: Mapping[str, dict | None],
     name: str,
     log: Callable[[str], None],
+    restart: bool = False,
 ) -> Outcome:
-    """Handles the stage ``name`` alone, once its inputs are done and up to date
-    (and theirs, recursively)."""
+    """Handles the stage ``name`` alone (from its start if ``restart``), once its
+    inputs are done and up to date (and theirs, recursively)."""
     by_name = {stage.name: stage for stage in stages}
     hashes: dict[str, str | None] = {}
 
@@ -298,8 +495,7 @@ def _run_only(
             stage, hashes[name] = by_name[name], None
             inputs = inputs_of(stage)
             if len(inputs) == len(stage.inputs):
-                action, current = _plan(run_dir, stage, records[name], inputs)
-                hashes[name] = current if action == "skip" else None
+                hashes[name] = _plan(run_dir, stage, records[name], inputs).output
         return hashes[name]
 
     stage = by_name[name]
@@ -312,7 +508,7 @@ def _run_only(
         )
     prefix = f"[{list(by_name).index(name) + 1}/{len(stages)}] {name}"
     start = time.perf_counter()
-    return _handle(run_dir, stage, records[name], inputs, prefix, log, start)[0]
+    return _handle(run_dir, stage, records[name], inputs, prefix, log, start, restart)[0]
 
 
 def _not_done(record: dict | None) -> str:
@@ -347,13 +543,16 @@ class _Scheduler:
         log: Callable[[str], None],
         jobs: int,
         launch: Launcher,
+        restart: frozenset[str] = frozenset(),
     ):
         self.run_dir, self.stages, self.records = run_dir, stages, records
-        self.log, self.jobs, self.launch = log, jobs, launch
+        self.log, self.jobs, self.launch, self.restart = log, jobs, launch, restart
         self.number = {stage.name: k for k, stage in enumerate(stages, 1)}
         self.outputs: dict[str, str] = {}
         self.outcomes: dict[str, Outcome] = {}
         self.running: dict[str, _Running] = {}
+        self.waiting: list[Stage] = []
+        self.ready: list[tuple[Stage, dict[str, str], _Plan]] = []
         self.start = time.perf_counter()
 
     def prefix(self, name: str) -> str:
@@ -361,8 +560,8 @@ class _Scheduler:
 
     def run(self, stop_after: str | None) -> list[Outcome]:
         last = self.number[stop_after] if stop_after is not None else len(self.stages)
-        waiting = list(self.stages[:last])
-        ready: list[tuple[Stage, dict[str, str], bool]] = []
+        waiting = self.waiting = list(self.stages[:last])
+        ready = self.ready = []
         with sigterm_interrupts():
             try:
                 while waiting or ready or self.running:
@@ -387,10 +586,10 @@ class _Scheduler:
                 raise
         return [self.outcomes[s.name] for s in self.stages if s.name in self.outcomes]
 
-    def plan(self, waiting: list[Stage]) -> list[tuple[Stage, dict[str, str], bool]]:
+    def plan(self, waiting: list[Stage]) -> list[tuple[Stage, dict[str, str], _Plan]]:
         """Takes the stages whose inputs are done out of ``waiting``: skips those
         up to date (then looks again), returns the others with their inputs and
-        whether they resume."""
+        plans (resume or run)."""
         ready = []
         again = True
         while again:
@@ -398,24 +597,23 @@ class _Scheduler:
             for stage in [s for s in waiting if all(i in self.outputs for i in s.inputs)]:
                 waiting.remove(stage)
                 inputs = {i: self.outputs[i] for i in stage.inputs}
-                action, current = _plan(self.run_dir, stage, self.records[stage.name], inputs)
-                if action == "skip":
-                    assert current is not None
-                    self.outputs[stage.name] = current
+                record, restart = self.records[stage.name], stage.name in self.restart
+                plan = _plan(self.run_dir, stage, record, inputs, restart)
+                if plan.action == "skip":
+                    assert plan.output is not None
+                    self.outputs[stage.name] = plan.output
                     self.outcomes[stage.name] = Outcome(stage.name, "skipped", 0.0)
                     self.log(f"{self.prefix(stage.name)}: skipped (up to date)")
                     again = True
                 else:
-                    ready.append((stage, inputs, action == "resume"))
+                    ready.append((stage, inputs, plan))
         return ready
 
-    def start_stage(self, stage: Stage, inputs: dict[str, str], resume: bool) -> None:
+    def start_stage(self, stage: Stage, inputs: dict[str, str], plan: _Plan) -> None:
         path = self.run_dir / LOGS_DIR / f"{stage.name}.log"
-        self.log(
-            f"{self.prefix(stage.name)}: {'resuming' if resume else 'running'}: "
-            f"{stage.description} (log: {path})"
-        )
+        self.log(f"{self.prefix(stage.name)}: {plan.line(stage)} (log: {path})")
         child = self.launch(stage, path)
+        resume = plan.action == "resume"
         self.running[stage.name] = _Running(stage, inputs, resume, child, path, time.perf_counter())
 
     def finish(self, running: _Running) -> None:
@@ -450,7 +648,23 @@ class _Scheduler:
         status = "resumed" if running.resume else "ran"
         self.outcomes[stage.name] = Outcome(stage.name, status, seconds)
         total = time.perf_counter() - self.start
-        self.log(f"{prefix}: done in {duration(seconds)} (elapsed {duration(total)})")
+        left = self.time_left()
+        after = f"; {left}" if left else ""
+        self.log(f"{prefix}: done in {duration(seconds)} (elapsed {duration(total)}){after}")
+
+    def time_left(self) -> str | None:
+        """The estimate of the time left (:func:`time_left`) for the stages
+        running, ready and waiting (those that will probably run)."""
+        now = time.perf_counter()
+        ran = {name for name, o in self.outcomes.items() if o.status != "skipped"}
+        ran |= set(self.running)
+        waiting = _pending(self.waiting, self.records, ran | {s.name for s, *_ in self.ready})
+        pending = [r.stage for r in self.running.values()]
+        pending += [stage for stage, *_ in self.ready] + waiting
+        spent = {name: now - r.started for name, r in self.running.items()}
+        seconds = _stage_seconds(self.records, list(self.outcomes.values()))
+        groups = {stage.name: stage.group for stage in self.stages}
+        return time_left(pending, seconds, groups, self.jobs, spent)
 
     def stop(self, grace: float = 0.0) -> None:
         """Terminates the children still running (after ``grace`` seconds), then
@@ -571,8 +785,15 @@ def _run(run_dir: Path, stage: Stage, inputs: dict[str, str], resume: bool) -> t
     output = outputs_sha256(run_dir, stage.outputs)
     if output is None:
         raise RuntimeError(f"stage {stage.name} did not write {', '.join(stage.outputs)}")
+    # each output's own hash too, so that a later run can say which one changed
+    files = {name: outputs_sha256(run_dir, [name]) for name in stage.outputs}
     record.update(
-        status="done", output_sha256=output, finished=_now(), seconds=seconds, resumed=resume
+        status="done",
+        output_sha256=output,
+        output_files=files,
+        finished=_now(),
+        seconds=seconds,
+        resumed=resume,
     )
     if main:
         write_json(record_path(run_dir, stage.name), record)
@@ -650,17 +871,6 @@ def outputs_sha256(run_dir: str | Path, outputs: Sequence[str]) -> str | None:
     return digest.hexdigest()
 
 
-def duration(seconds: float) -> str:
-    """``4.2 s``, ``3 min 12 s`` or ``1 h 02 min``."""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
 def _sha256_json(data: Any) -> str:
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -693,6 +903,7 @@ __all__ = [
     "StageFailedError",
     "check_configs",
     "check_jobs",
+    "check_stage_names",
     "differences",
     "duration",
     "outputs_sha256",
@@ -702,4 +913,5 @@ __all__ = [
     "run_stages",
     "sigterm_interrupts",
     "subprocess_launcher",
+    "time_left",
 ]

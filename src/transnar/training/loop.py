@@ -15,6 +15,9 @@ is checkpointed; at the end the model is saved with
 A run directory holds::
 
     config.json          the resolved LMTrainConfig (+ transnar version)
+    train.log            start, resumes, a progress line every 30 s (step, loss,
+                         tokens/s, ETA; on standard error too when it is not a
+                         terminal), validations, interruption, end
     metrics.jsonl        per step: loss, learning rate, gradient norm, tokens,
                          seconds (of which batch assembly and the NAR), tokens/s;
                          per validation: the validation loss, overall and per
@@ -63,8 +66,11 @@ from transnar._distributed import (
 from transnar._files import CheckpointError, atomic_write
 from transnar._runs import (
     TENSORBOARD_DIR,
+    TRAIN_LOG,
     MetricsLog,
+    ProgressLog,
     check_finite,
+    log_interruption,
     prepare_run_dir,
     read_torch_file,
     resolve_device,
@@ -99,7 +105,7 @@ CHECKPOINTS = "checkpoints"
 LAST = "last.pt"
 MODEL_DIR = "model"
 NAR_DIR = "nar"
-RUN_FILES = (CONFIG, METRICS, SUMMARY)
+RUN_FILES = (CONFIG, METRICS, SUMMARY, TRAIN_LOG)
 RUN_DIRS = (CHECKPOINTS, MODEL_DIR, NAR_DIR, TENSORBOARD_DIR)
 # set from the NAR when it is loaded
 NAR_WIDTHS = ("model.nar_node_dim", "model.nar_edge_dim")
@@ -230,7 +236,19 @@ def train(
             disable=(not progress) if progress is not None else None,
             dynamic_ncols=True,
         )
-        with bar, MetricsLog(run_dir / METRICS, resume_step, current.is_main) as metrics:
+        log = ProgressLog(run_dir / TRAIN_LOG, total, state["step"], current.is_main)
+        saved = state["step"] if checkpoint is not None else None  # the last checkpoint's step
+        with (
+            bar,
+            MetricsLog(run_dir / METRICS, resume_step, current.is_main) as metrics,
+            log,
+            log_interruption(log, lambda: state["step"], lambda: saved),
+        ):
+            how = "starting" if checkpoint is None else f"resuming from step {state['step']:,}"
+            log.event(
+                f"{how}: {config.model.kind}, {total:,} steps, {len(train_set):,} training "
+                f"examples, device {device}"
+            )
             while state["step"] < total:
                 lr = learning_rate(state["step"], oc, total)
                 for group in optimizer.param_groups:
@@ -265,12 +283,28 @@ def train(
                         _save_last(
                             run_dir, config, model, optimizer, sampler, positions, state, rng
                         )
+                    saved = state["step"]
+                    log.event(
+                        f"step {state['step']:,}: validation loss {val['loss']:.4f}; checkpoint"
+                    )
                     bar.set_postfix(
                         loss=f"{record['loss']:.4f}",
                         val=f"{val['loss']:.4f}",
                         tok_s=f"{record['tokens_per_second']:.0f}",
                         refresh=False,
                     )
+                rate = state["tokens"] / max(state["train_seconds"], 1e-9)
+                val_text = "" if state["val_loss"] is None else f", val {state['val_loss']:.4f}"
+                log.step(
+                    state["step"],
+                    f"loss {record['loss']:.4f}{val_text}, {rate:,.0f} tokens/s",
+                    force=state["step"] == total,
+                )
+            val_text = "-" if state["val_loss"] is None else f"{state['val_loss']:.4f}"
+            log.event(
+                f"done: {state['step']:,} steps, train loss {state['loss']:.4f}, "
+                f"validation loss {val_text}"
+            )
 
         if model.nar is not None and state_sha256(model.nar) != nar_hash:
             raise RuntimeError("the NAR's weights changed during training (they must be frozen)")
