@@ -208,3 +208,61 @@ def test_generate_other_errors(models, tmp_path, capsys):
     assert_one_error_line(status, err, "no saved TransNAR")
     argv = ["generate", str(models["transnar"]), "--question", QUESTION, "--max-new-tokens", "0"]
     assert_one_error_line(*run_cli(argv, capsys)[::2], "max-new-tokens")
+
+
+# --- a pipeline run directory -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(tmp_path_factory, models):
+    """A pipeline run's layout: config.yaml, stages/ and <arm>-s<seed>/model (copies)."""
+    import shutil
+
+    run = tmp_path_factory.mktemp("pipeline") / "run"
+    (run / "stages").mkdir(parents=True)
+    (run / "config.yaml").write_text("seeds: 2\n")
+    for name, kind in (("baseline-s0", "baseline"), ("transnar-s1", "transnar")):
+        shutil.copytree(models[kind], run / name / "model")
+    shutil.copytree(models["transnar"], run / "transnar-s3" / "model")
+    (run / "control-s0").mkdir()  # not trained yet: no model/
+    return run
+
+
+def test_generate_picks_a_model_of_a_pipeline_run(pipeline_run, models, capsys):
+    argv = ["generate", str(pipeline_run), "--question", QUESTION]
+    status, stdout, err = run_cli(argv, capsys)
+    same = run_cli(["generate", str(models["transnar"]), "--question", QUESTION], capsys)[1]
+    assert status == 0 and stdout == same
+    assert err == (
+        f"transnar: using {pipeline_run / 'transnar-s1' / 'model'}: the transnar model of seed 1 "
+        f"of the pipeline run {pipeline_run} (others: baseline-s0, transnar-s3; pick with "
+        "--arm and --model-seed)\n"
+    )
+    expected = run_cli(["generate", str(models["baseline"]), "--question", QUESTION], capsys)[1]
+    status, stdout, err = run_cli([*argv, "--arm", "baseline"], capsys)
+    assert status == 0 and stdout == expected and "baseline-s0" in err
+    status, _, err = run_cli([*argv, "--arm", "control"], capsys)
+    assert_one_error_line(
+        status, err, "pipeline run without a trained control model (trained: baseline-s0,"
+    )
+    status, _, err = run_cli([*argv, "--model-seed", "2"], capsys)
+    assert_one_error_line(status, err, "without a trained transnar-s2 model")
+    argv = ["generate", str(models["baseline"]), "--question", QUESTION, "--arm", "baseline"]
+    assert_one_error_line(*run_cli(argv, capsys)[::2], "is not one")
+
+
+def test_eval_of_a_pipeline_run_writes_beside_the_model_picked(pipeline_run, capsys):
+    argv = ["lm", "eval", str(pipeline_run), *FAST, "--no-plots", "--model-seed", "3"]
+    status, _, err = run_cli(argv, capsys)
+    assert status == 0, err
+    assert f"using {pipeline_run / 'transnar-s3' / 'model'}: the transnar model of seed 3" in err
+    document = json.loads((pipeline_run / "transnar-s3" / "eval" / "results.json").read_text())
+    assert document["model"]["path"] == str(pipeline_run / "transnar-s3" / "model")
+
+
+def test_the_pipeline_arms_are_the_pipelines():
+    from transnar.evaluation.questions import PIPELINE_ARMS
+    from transnar.pipeline.config import ARMS
+    from transnar.pipeline.layout import CONFIG_YAML, STAGES_DIR
+
+    assert PIPELINE_ARMS == ARMS and (CONFIG_YAML, STAGES_DIR) == ("config.yaml", "stages")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,3 +53,32 @@ def resume_hint(args: argparse.Namespace, command: tuple[str, ...], checkpoint: 
         return f"{command_line(*again)} (no checkpoint yet: it starts over)"
 
     return hint
+
+
+def add_model_choice_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--arm`` and ``--model-seed``: which model of a pipeline run."""
+    parser.add_argument(
+        "--arm",
+        choices=("baseline", "control", "transnar"),  # transnar.pipeline.config.ARMS
+        default=None,
+        help="for a pipeline run (transnar run): the model's arm (default transnar)",
+    )
+    parser.add_argument(
+        "--model-seed",
+        type=int,
+        default=None,
+        metavar="S",
+        help="for a pipeline run: the model's training seed, its <arm>-s<S> (default: the "
+        "arm's first)",
+    )
+
+
+def pick_model(args: argparse.Namespace) -> Path:
+    """The saved model's directory of ``args.model_dir`` (``--arm`` and
+    ``--model-seed`` in a pipeline run, said on standard error)."""
+    from transnar.evaluation.questions import find_model
+
+    directory, note = find_model(args.model_dir, args.arm, args.model_seed)
+    if note:
+        print(f"transnar: {note}", file=sys.stderr)
+    return directory

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from transnar.cli._arguments import add_model_choice_arguments, pick_model
+
 EPILOG = """\
 Text only: the graph the NAR reads is rebuilt from the question (its inputs
 are parsed back and the algorithm run up to its first step only), so a
@@ -18,9 +20,14 @@ alone, is generated, as in 'transnar lm eval'. The true answer is never
 computed before answering; with --score, the algorithm then runs to its end
 and the true answer and the scores are printed too.
 
+MODEL_DIR is a saved model (TransNAR.save_pretrained), a training run holding
+one in model/, or a pipeline run (transnar run): there --arm and --model-seed
+pick the model (default: TransNAR's first seed); standard error says which.
+
 examples:
   transnar generate runs/transnar --question 'bfs:\\ns: 0, A: [[1 1 0], [1 1 1], [0 1 1]]\\npi:'
   transnar generate runs/baseline/model --question - --score < question.txt
+  transnar generate runs/pipeline-tiny --arm baseline --question - < question.txt
 """
 
 
@@ -29,16 +36,33 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "generate",
         help="answer one CLRS-Text question with a trained TransNAR or baseline",
-        description="Greedy answer of a saved TransNAR (or baseline) to one CLRS-Text question.",
+        description=(
+            "Greedy answer of a saved TransNAR (or baseline, or control) to one CLRS-Text\n"
+            "question."
+        ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help="saved model or run")
+    parser.add_argument(
+        "model_dir", type=Path, metavar="MODEL_DIR", help="saved model, training or pipeline run"
+    )
     parser.add_argument(
         "--question", required=True, help="the question text ('-': read standard input)"
     )
-    parser.add_argument("--max-new-tokens", type=int, default=None, metavar="N")
-    parser.add_argument("--positions", choices=("random", "linear"), default=None)
+    add_model_choice_arguments(parser)
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        metavar="N",
+        help="generate at most N tokens (default: a bound on the answer's length)",
+    )
+    parser.add_argument(
+        "--positions",
+        choices=("random", "linear"),
+        default=None,
+        help="position indices (default: the model's own)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of random positions")
     parser.add_argument("--score", action="store_true", help="also print the truth and scores")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
@@ -56,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     parse_question(question, check_trace=False)  # malformed text fails before the model loads
     if args.max_new_tokens is not None and args.max_new_tokens < 1:
         raise ValueError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
-    model, _ = load_model(args.model_dir, _device(args.device))
+    directory = pick_model(args)
+    model, _ = load_model(directory, _device(args.device))
     answer = answer_question(
         model,
         question,

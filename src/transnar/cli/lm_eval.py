@@ -12,11 +12,17 @@ import json
 import sys
 from pathlib import Path
 
-from transnar.cli._arguments import add_resamples_argument
+from transnar.cli._arguments import (
+    add_model_choice_arguments,
+    add_resamples_argument,
+    pick_model,
+)
 
 EVAL_EPILOG = """\
 MODEL_DIR is a model saved with TransNAR.save_pretrained (transnar.json beside
-the LM's config.json) or a run directory holding one in model/.
+the LM's config.json), a run directory holding one in model/, or a pipeline run
+(transnar run): there --arm and --model-seed pick the model, RUN/<arm>-s<seed>
+(default: TransNAR's first seed), and standard error says which.
 
 evaluation set (default: the 'transnar' preset's test split):
   sizes 10 (OOD interpolation), 12 (in distribution), 14 (OOD extrapolation);
@@ -39,7 +45,8 @@ the true answer); the model's positions (random by default, seeded with
 scores (TransNAR paper section 4): parse, shape, CLRS; per algorithm x size,
 per family, per size and overall (unweighted means over algorithms).
 
-writes into --out (default MODEL_DIR/eval, or RUN_DIR/eval):
+writes into --out (default MODEL_DIR/eval, or RUN_DIR/eval; for a pipeline
+run, RUN/<arm>-s<seed>/eval):
   results.json       settings, seeds, versions, data hash, timing, all tables,
                      per-sample predictions and scores (unless --no-samples)
   results.md         the tables
@@ -55,6 +62,7 @@ examples:
   transnar lm eval runs/transnar --count 200
   transnar lm eval runs/baseline/model --algorithms bfs,insertion_sort --sizes 10 12 14
   transnar lm eval runs/transnar --compare runs/baseline/eval/results.json --out cmp/
+  transnar lm eval runs/pipeline-tiny --arm baseline --model-seed 1 --count 50
 """
 
 COMPARE_EPILOG = """\
@@ -98,7 +106,10 @@ def _register_eval(commands: argparse._SubParsersAction) -> None:
         epilog=EVAL_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help="saved model or run")
+    parser.add_argument(
+        "model_dir", type=Path, metavar="MODEL_DIR", help="saved model, training or pipeline run"
+    )
+    add_model_choice_arguments(parser)
     parser.add_argument(
         "--sizes", type=int, nargs="+", default=None, metavar="N", help="default 10 12 14"
     )
@@ -129,9 +140,18 @@ def _register_eval(commands: argparse._SubParsersAction) -> None:
         metavar="N",
         help="sizes the model was trained on, for the regimes (default: the run's, else 4-8 12)",
     )
-    parser.add_argument("--batch-size", type=int, default=32, metavar="B")
-    parser.add_argument("--positions", choices=("random", "linear"), default=None)
-    parser.add_argument("--position-seed", type=int, default=0, metavar="S")
+    parser.add_argument(
+        "--batch-size", type=int, default=32, metavar="B", help="questions per batch (default 32)"
+    )
+    parser.add_argument(
+        "--positions",
+        choices=("random", "linear"),
+        default=None,
+        help="position indices (default: the model's own)",
+    )
+    parser.add_argument(
+        "--position-seed", type=int, default=0, metavar="S", help="seed of random positions"
+    )
     parser.add_argument("--use-hints", action="store_true", help="questions with traces")
     parser.add_argument("--label", default=None, help="name in tables and plots")
     parser.add_argument(
@@ -142,7 +162,9 @@ def _register_eval(commands: argparse._SubParsersAction) -> None:
         metavar="RESULTS",
         help="other results.json (or their directories) to plot and tabulate beside this one",
     )
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR")
+    parser.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help="where the files go (see below)"
+    )
     parser.add_argument("--force", action="store_true", help="overwrite existing result files")
     parser.add_argument(
         "--no-samples", action="store_true", help="no per-sample records or predictions.jsonl"
@@ -165,7 +187,9 @@ def _register_compare(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "results", type=Path, nargs="+", metavar="RESULTS", help="results.json or eval directories"
     )
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR")
+    parser.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="where the files go (see below)"
+    )
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
     parser.add_argument("--no-plots", action="store_true", help="only the tables")
     add_resamples_argument(parser)
@@ -190,8 +214,11 @@ def run_eval(args: argparse.Namespace) -> int:
 
     device = _device(args.device)
     others = [load_results(path) for path in args.compare]
-    model_dir = args.model_dir
-    run_dir = model_dir if (model_dir / "model").is_dir() else None
+    model_dir = pick_model(args)
+    if model_dir != args.model_dir and model_dir.parent != args.model_dir:
+        run_dir = model_dir.parent  # RUN/<arm>-s<seed> of a pipeline run
+    else:
+        run_dir = args.model_dir if (args.model_dir / "model").is_dir() else None
     out = args.out or (run_dir or model_dir) / "eval"
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; it must be a directory")

@@ -78,10 +78,15 @@ def normalize_question(text: str) -> str:
 
 
 def load_model(
-    path: str | os.PathLike, device: str | torch.device = "cpu"
+    path: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    arm: str | None = None,
+    seed: int | None = None,
 ) -> tuple[nn.Module, Path]:
-    """A saved :class:`~transnar.model.TransNAR` (or baseline): ``path`` is the
-    directory of ``save_pretrained`` or a run directory holding it in ``model/``.
+    """A saved :class:`~transnar.model.TransNAR` (or baseline, or control):
+    ``path`` is the directory of ``save_pretrained``, a training run directory
+    holding it in ``model/``, or a pipeline run directory (``transnar run``),
+    whose model is picked by ``arm`` and ``seed`` (:func:`find_model`).
 
     Returns:
         The model (evaluation mode, on ``device``) and the directory it was read from.
@@ -89,19 +94,82 @@ def load_model(
     Raises:
         ValueError: no saved model there, or a corrupt one.
     """
-    from transnar.model import CONFIG_FILENAME, TransNAR
+    from transnar.model import TransNAR
 
-    path = Path(path)
-    if not path.exists():
-        raise ValueError(f"{path}: no such directory")
-    directory = path
-    if not (path / CONFIG_FILENAME).is_file() and (path / "model" / CONFIG_FILENAME).is_file():
-        directory = path / "model"
+    directory, _ = find_model(path, arm, seed)
     try:
         model = TransNAR.from_pretrained(directory, map_location=str(device))
     except FileNotFoundError as error:
         raise ValueError(str(error)) from None
     return model.to(device).eval(), directory
+
+
+def find_model(
+    path: str | os.PathLike, arm: str | None = None, seed: int | None = None
+) -> tuple[Path, str | None]:
+    """The directory of the saved model that ``path`` means, and a note naming
+    the model picked when ``path`` is a pipeline run.
+
+    ``path`` is the directory of ``save_pretrained``, a run directory holding
+    one in ``model/``, or a pipeline run directory (``config.yaml``,
+    ``stages/``, ``<arm>-s<seed>/model/``): there ``arm`` (``baseline``,
+    ``control`` or ``transnar``; default ``transnar``) and ``seed`` (the
+    language model's training seed; default the arm's first) pick the model.
+
+    Raises:
+        ValueError: no such directory; ``arm`` or ``seed`` for a directory that
+            is not a pipeline run; no trained model of that arm and seed.
+    """
+    from transnar.model import CONFIG_FILENAME
+
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path}: no such directory")
+    if not _is_pipeline_run(path):
+        if arm is not None or seed is not None:
+            raise ValueError(
+                f"--arm and --model-seed pick a model of a pipeline run (transnar run); "
+                f"{path} is not one"
+            )
+        directory = path
+        if not (path / CONFIG_FILENAME).is_file() and (path / "model" / CONFIG_FILENAME).is_file():
+            directory = path / "model"
+        return directory, None
+    trained = {}
+    for child in sorted(path.iterdir()):
+        match = _ARM_DIR.fullmatch(child.name)
+        if match and (child / "model" / CONFIG_FILENAME).is_file():
+            trained[match[1], int(match[2])] = child / "model"
+    if arm is not None and arm not in PIPELINE_ARMS:
+        raise ValueError(f"--arm must be one of {', '.join(PIPELINE_ARMS)}, got {arm!r}")
+    available = ", ".join(f"{a}-s{s}" for a, s in sorted(trained)) or "none yet"
+    arm = arm or "transnar"
+    seeds = sorted(s for a, s in trained if a == arm)
+    if seed is None and seeds:
+        seed = seeds[0]
+    if seed is None or (arm, seed) not in trained:
+        which = arm if seed is None else f"{arm}-s{seed}"
+        raise ValueError(
+            f"{path} is a pipeline run without a trained {which} model (trained: "
+            f"{available}); pick one with --arm and --model-seed, or finish the run "
+            f"(transnar run --out {path})"
+        )
+    directory = trained[arm, seed]
+    others = [f"{a}-s{s}" for a, s in sorted(trained) if (a, s) != (arm, seed)]
+    note = f"using {directory}: the {arm} model of seed {seed} of the pipeline run {path}"
+    if others:
+        note += f" (others: {', '.join(others)}; pick with --arm and --model-seed)"
+    return directory, note
+
+
+PIPELINE_ARMS = ("baseline", "control", "transnar")
+"""The arms of a pipeline run (:data:`transnar.pipeline.config.ARMS`)."""
+_ARM_DIR = re.compile(r"(baseline|control|transnar)-s(\d+)")
+
+
+def _is_pipeline_run(path: Path) -> bool:
+    """Whether ``path`` is a pipeline run directory (its ``stages/`` or ``config.yaml``)."""
+    return (path / "stages").is_dir() or (path / "config.yaml").is_file()
 
 
 def answer_question(
@@ -198,4 +266,11 @@ def answer_question(
     )
 
 
-__all__ = ["Answer", "answer_question", "load_model", "normalize_question"]
+__all__ = [
+    "PIPELINE_ARMS",
+    "Answer",
+    "answer_question",
+    "find_model",
+    "load_model",
+    "normalize_question",
+]
