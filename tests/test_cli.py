@@ -19,6 +19,33 @@ def test_help_explains_every_command(capsys):
     assert "--truncate-decimals" in capsys.readouterr().out
 
 
+def _parsers():
+    """``(command, parser)`` for ``transnar`` and each of its (sub)commands."""
+    import argparse
+
+    from transnar.cli import build_parser
+
+    def walk(parser, name):
+        yield name, parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub, child in action.choices.items():
+                    yield from walk(child, f"{name} {sub}")
+
+    return list(walk(build_parser(), "transnar"))
+
+
+@pytest.mark.parametrize(("name", "parser"), _parsers(), ids=lambda v: str(v).split(" ")[-1])
+def test_every_help_has_examples_plain_text_and_wrapped_descriptions(name, parser):
+    text = parser.format_help()
+    assert "\nexamples:\n" in text and f"  {name} " in text.split("\nexamples:\n")[1], name
+    assert "``" not in text, name  # no reStructuredText markup
+    assert all(len(line) <= 80 for line in (parser.description or "").splitlines()), name
+    for action in parser._actions:
+        if action.option_strings and action.dest != "help":
+            assert action.help, f"{name} {action.option_strings[0]} has no help text"
+
+
 def test_data_graph_writes_trajectories(tmp_path, capsys):
     out = tmp_path / "bfs.npz"
     argv = ["data", "graph", "--algorithm", "bfs", "--size", "6", "--count", "5", "--seed", "2"]

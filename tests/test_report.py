@@ -4,6 +4,7 @@ paired tests between the arms)."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import shutil
 from types import SimpleNamespace
@@ -265,3 +266,41 @@ def test_markdown_to_html(tmp_path):
 def test_moving_average():
     assert moving_average([1.0, 3.0, 5.0, 7.0], 2) == [1.0, 2.0, 4.0, 6.0]
     assert moving_average([2.0], 5) == [2.0]
+
+
+@pytest.mark.parametrize(("high", "low"), [(4.0, 0.02), (3.9, 2.5), (10.0, 1.0), (60.0, 0.3)])
+def test_log_axis_tick_labels_do_not_overlap(tmp_path, monkeypatch, high, low):
+    import matplotlib.figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from transnar.report import curves
+
+    figures = []
+    real_figure = matplotlib.figure.Figure
+
+    def keep(*args, **kwargs):
+        figures.append(real_figure(*args, **kwargs))
+        return figures[-1]
+
+    monkeypatch.setattr(matplotlib.figure, "Figure", keep)
+    steps = list(range(1, 101))
+    values = [high * (low / high) ** (k / 99) for k in range(100)]
+    panel = curves.Panel("loss", "cross-entropy", [curves.Line("a", steps, values)], log_y=True)
+    curves.plot_panels([panel], tmp_path / "loss.png", "title")
+    (fig,) = figures
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    bottom, top = ax.get_ylim()
+    labels = [*ax.yaxis.get_majorticklabels(), *ax.yaxis.get_minorticklabels()]
+    boxes = sorted(
+        (
+            text.get_window_extent(renderer)
+            for text in labels
+            if text.get_visible() and text.get_text() and bottom <= text.get_position()[1] <= top
+        ),
+        key=lambda box: box.y0,
+    )
+    assert len(boxes) >= 2
+    for below, above in itertools.pairwise(boxes):
+        assert below.y1 <= above.y0 + 0.5, (high, low, [b.bounds for b in boxes])

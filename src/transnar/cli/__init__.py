@@ -23,15 +23,27 @@ from transnar.cli import data, generate, nar, report, score
 from transnar.cli import lm as lm_cli
 from transnar.cli import run as run_cli
 
+EPILOG = """\
+examples:
+  transnar run                                  # the whole pipeline, tiny preset
+  transnar generate runs/pipeline-tiny --question 'bfs:\\ns: 0, A: [[1 1], [1 1]]\\npi:'
+  transnar lm eval runs/pipeline-tiny --arm baseline
+  transnar data text --preset transnar --split test --out data/text
+  transnar score predictions.jsonl --out scores/
+  transnar COMMAND --help                       # each command's options and examples
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (all subcommands)."""
     parser = argparse.ArgumentParser(
         prog="transnar",
         description=(
-            "TransNAR: Transformers that cross-attend to a frozen Neural Algorithmic "
+            "TransNAR: Transformers that cross-attend to a frozen Neural Algorithmic\n"
             "Reasoner, with CLRS-30 and CLRS-Text at parity with DeepMind's reference."
         ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"transnar {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -49,20 +49,32 @@ Rows are grouped by algorithm, size, seed, index: shuffle when loading.
 """
 
 
+DATA_EPILOG = """\
+examples:
+  transnar data graph --algorithm bfs --size 16 --count 1000 --seed 1 --out bfs.npz
+  transnar data text --preset transnar --split test --out data/text
+  transnar data text --help                     # the presets and the row format
+"""
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Adds the ``data`` command and its subcommands."""
     data = commands.add_parser(
-        "data", help="generate CLRS-30 and CLRS-Text datasets", description=__doc__
+        "data",
+        help="generate CLRS-30 and CLRS-Text datasets",
+        description="Generate datasets: CLRS-30 trajectories or CLRS-Text question-answer rows.",
+        epilog=DATA_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     kinds = data.add_subparsers(dest="kind", metavar="KIND", required=True)
     graph = kinds.add_parser(
         "graph",
         help="CLRS-30 trajectories (inputs, outputs, hints) as .npz",
         description=(
-            "Sample random instances of CLRS-30 algorithms with the reference "
-            "distributions, run the algorithms and write their trajectories "
-            "(inputs, outputs and step-by-step hints). The same seed and size give "
-            "the same instances as DeepMind's clrs build_sampler(...).next()."
+            "Sample random instances of CLRS-30 algorithms with the reference\n"
+            "distributions, run the algorithms and write their trajectories (inputs,\n"
+            "outputs and step-by-step hints). The same seed and size give the same\n"
+            "instances as DeepMind's clrs build_sampler(...).next()."
         ),
         epilog=GRAPH_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

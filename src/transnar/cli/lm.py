@@ -75,12 +75,27 @@ examples:
 """
 
 
+LM_EPILOG = """\
+examples:
+  transnar lm train --preset tiny --out runs/transnar-tiny
+  transnar lm train --preset tiny --no-nar --out runs/baseline-tiny
+  transnar lm eval runs/transnar-tiny --count 50
+  transnar lm compare runs/baseline-tiny/eval runs/transnar-tiny/eval --out runs/cmp
+  transnar lm train --help                                   # presets, overrides, files
+"""
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Adds the ``lm`` command group and its subcommands."""
     lm = commands.add_parser(
         "lm",
         help="train (and evaluate) TransNAR and its Transformer baseline on CLRS-Text",
-        description="Train a TransNAR, or the Transformer-only baseline, on CLRS-Text.",
+        description=(
+            "Train a TransNAR, or the Transformer-only baseline, on CLRS-Text; evaluate\n"
+            "and compare them."
+        ),
+        epilog=LM_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = lm.add_subparsers(dest="action", metavar="ACTION", required=True)
     register_train(actions)

@@ -69,12 +69,23 @@ examples:
 """
 
 
+NAR_EPILOG = """\
+examples:
+  transnar nar train --preset tiny --out runs/nar-tiny
+  transnar nar train --out runs/nar-tiny --resume steps=40    # continue, for longer
+  transnar nar eval runs/nar-tiny --sizes 8 16
+  transnar nar train --help                                  # presets, overrides, files
+"""
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Adds the ``nar`` command and its subcommands."""
     nar = commands.add_parser(
         "nar",
         help="train and evaluate Neural Algorithmic Reasoners on CLRS-30",
         description="Train a (multi-task) NAR on CLRS-30 or evaluate a NAR checkpoint.",
+        epilog=NAR_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = nar.add_subparsers(dest="action", metavar="ACTION", required=True)
     _register_train(actions)
@@ -137,7 +148,7 @@ def _register_eval(actions: argparse._SubParsersAction) -> None:
         "eval",
         help="evaluate a NAR checkpoint at some sizes",
         description=(
-            "Score a NAR checkpoint as the reference does (per output; micro-F1 = mean "
+            "Score a NAR checkpoint as the reference does (per output; micro-F1 = mean\n"
             "over outputs) on fresh test sets of the given sizes; print a Markdown table."
         ),
         epilog=EVAL_EPILOG,

@@ -11,8 +11,9 @@
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,9 +128,8 @@ def plot_panels(panels: Sequence[Panel], path: str | os.PathLike, title: str) ->
             ax.plot(line.steps, values, style, color=color, label=line.label, marker=marker, ms=3)
         if panel.log_y and all(v > 0 for line in panel.lines for v in line.values):
             ax.set_yscale("log")
-            plain = FuncFormatter(lambda value, _: f"{value:g}")
-            ax.yaxis.set_major_formatter(plain)
-            ax.yaxis.set_minor_formatter(plain)
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+            ax.yaxis.set_minor_formatter(FuncFormatter(_minor_log_label(ax)))
         ax.set_title(panel.title, fontsize=10, loc="left")
         ax.set_xlabel("step")
         ax.set_ylabel(panel.ylabel)
@@ -142,6 +142,28 @@ def plot_panels(panels: Sequence[Panel], path: str | os.PathLike, title: str) ->
     with atomic_write(path, overwrite=True) as handle:
         fig.savefig(handle, format="png", dpi=110, bbox_inches="tight", pad_inches=0.1)
     return path
+
+
+def _minor_log_label(ax) -> Callable[[float, int], str]:
+    """The labels of a log axis's minor ticks (2 .. 9 times a power of ten), as
+    many as fit without overlapping: all up to half a decade, 2, 3 and 5 up to
+    one, 2 and 5 up to two, none beyond (the powers of ten are labelled)."""
+
+    def label(value: float, _: int) -> str:
+        low, high = sorted(ax.get_ylim())
+        decades = math.log10(high / low) if low > 0 else math.inf
+        if decades <= 0.5:
+            shown: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8, 9)
+        elif decades <= 1:
+            shown = (2, 3, 5)
+        elif decades <= 2:
+            shown = (2, 5)
+        else:
+            shown = ()
+        mantissa = round(value / 10 ** math.floor(math.log10(value) + 1e-9))
+        return f"{value:g}" if mantissa in shown else ""
+
+    return label
 
 
 def moving_average(values: Sequence[float], window: int) -> list[float]:
