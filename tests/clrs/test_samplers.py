@@ -210,18 +210,24 @@ def test_jumps_far_are_fast_and_exact():
 
     from transnar.clrs.samplers import _jump
 
-    first, second = np.random.RandomState(9), np.random.RandomState(9)
-    first.uniform(size=5)
-    second.uniform(size=5)
-    words = _jump.DIRECT_WORDS + 12_345  # the polynomial path ...
-    _jump.jump(first, words)
-    state = second.get_state()
-    generator = np.random.MT19937()  # ... against running the generator
-    generator.state = {"bit_generator": "MT19937", "state": {"key": state[1], "pos": state[2]}}
-    generator.random_raw(words, output=False)
-    after = generator.state["state"]
-    second.set_state(("MT19937", after["key"], after["pos"], 0, 0.0))
-    np.testing.assert_array_equal(first.uniform(size=10), second.uniform(size=10))
+    def run_generator(rng, words):
+        """``rng`` after ``words`` outputs of the generator itself."""
+        state = rng.get_state()
+        generator = np.random.MT19937()
+        generator.state = {"bit_generator": "MT19937", "state": {"key": state[1], "pos": state[2]}}
+        generator.random_raw(words, output=False)
+        after = generator.state["state"]
+        rng.set_state(("MT19937", after["key"], after["pos"], 0, 0.0))
+
+    words = _jump.DIRECT_WORDS + 12_345  # the polynomial path, against the generator
+    for used in (0, 5):  # a fresh state (its words to be generated), one in the middle
+        jumped, generated = np.random.RandomState(9), np.random.RandomState(9)
+        jumped.uniform(size=used)
+        generated.uniform(size=used)
+        _jump.jump(jumped, words)
+        _jump.jump(jumped, words + 1)  # from the state a jump leaves
+        run_generator(generated, 2 * words + 1)
+        np.testing.assert_array_equal(jumped.uniform(size=10), generated.uniform(size=10))
 
     sampler = build_sampler("insertion_sort", 16, seed=3)
     started = time.perf_counter()
