@@ -170,3 +170,15 @@ def test_help_explains_presets_stages_and_examples(capsys):
     for text in ("tiny", "small", "paper", "--force", "KEY=VALUE", "eval-<model>", "examples:"):
         assert text in out
     assert tuple(PRESETS) == run_command.PRESET_NAMES
+
+
+def test_the_small_dry_run_shows_the_protocol(capsys):
+    """Three seeds, three arms, and leak-free stepping, in the header and the config."""
+    status, out, _ = run_cli(["run", "--preset", "small", "--dry-run"], capsys)
+    assert status == 0
+    header = [line for line in out.splitlines() if line.startswith("#")]
+    assert header[0] == "# 3 seed(s) x arms baseline, control, transnar"
+    assert "learned" in header[1] and "(leak-free)" in header[1]
+    config = yaml.safe_load(out)
+    assert config["seeds"] == 3 and config["arms"] == ["baseline", "control", "transnar"]
+    assert config["lm"]["model"]["nar_steps"] == "learned"

@@ -192,6 +192,17 @@ def test_independent_stages_overlap_and_inputs_come_first(tmp_path):
     assert len(launched) == 4
 
 
+def test_the_earliest_ready_stage_starts_first(tmp_path):
+    """When a slot frees, the earliest stage in order takes it (so a seed's evaluation
+    comes before the next seed's training): here b, made ready by a, before y, ready
+    from the start; x holds its slot until b has started."""
+    write_spec(tmp_path, a={}, x={"meet": "b"}, b={"inputs": ["a"]}, y={})
+    launched: list[str] = []
+    statuses, _ = run(tmp_path, thread_launcher(tmp_path, launched))
+    assert statuses == dict.fromkeys("axby", "ran")
+    assert launched == ["a", "x", "b", "y"]
+
+
 def test_jobs_1_and_jobs_2_record_the_same_stages(tmp_path):
     spec = {"a": {}, "b": {"inputs": ["a"]}, "c": {}}
     write_spec(tmp_path / "one", **spec)

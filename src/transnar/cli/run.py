@@ -219,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = resolve_config(args)
     if args.dry_run:
-        print(to_yaml(config), end="")
+        print(to_yaml(config, _summary(config)), end="")
         return 0
     out = args.out or Path("runs") / f"pipeline-{args.preset or 'tiny'}"
     on_interrupt(args, lambda: _continue_command(args, out))
@@ -257,3 +257,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 __all__ = ["register", "resolve_config", "run"]
+
+
+def _summary(config) -> str:
+    """The dry run's header: what the run trains and how the NAR steps."""
+    from transnar.nar.stepping import STEP_DESCRIPTIONS
+
+    steps = config.lm.model.nar_steps
+    return (
+        f"{config.seeds} seed(s) x arms {', '.join(config.arms)}\n"
+        f"NAR stepping inside TransNAR and the control: {steps}: {STEP_DESCRIPTIONS[steps]}"
+    )

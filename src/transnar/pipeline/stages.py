@@ -566,6 +566,8 @@ class _Scheduler:
             try:
                 while waiting or ready or self.running:
                     ready += self.plan(waiting)
+                    # earliest stage first: a seed's evaluations before the next seed's training
+                    ready.sort(key=lambda item: self.number[item[0].name])
                     while ready and len(self.running) < self.jobs:
                         self.start_stage(*ready.pop(0))
                     if not self.running:
