@@ -1,4 +1,5 @@
-"""Evaluation of TransNAR and its baseline on CLRS-Text: answers, scores, tables, plots.
+"""Evaluation of TransNAR, its control and its baseline on CLRS-Text: answers, scores,
+tables, plots, paired tests.
 
 - :func:`evaluate` (:class:`EvalSettings`, :class:`EvalResults`): greedy answers
   to an evaluation set by algorithm x size (default the ``transnar`` preset's
@@ -6,10 +7,12 @@
   aggregated with :mod:`transnar.clrs.text.scoring`.
 - :func:`write_results` / :func:`load_results`: ``results.json``,
   ``results.md``, ``predictions.jsonl`` and the PNG plots.
-- :class:`Comparison` / :func:`write_comparison`: baseline vs TransNAR (and
-  means over seeds) as tables and plots.
+- :class:`Comparison` / :func:`write_comparison`: any number of arms (baseline,
+  control, TransNAR; means ± std over seeds) as tables and plots, with paired
+  bootstrap tests over the same questions (:mod:`transnar.evaluation.significance`).
 - :mod:`transnar.evaluation.plots`: the bar charts of the paper's Figures 1 and 4-6.
-- :func:`answer_question`: one question's answer, its graph rebuilt from the text.
+- :func:`answer_question`: one question's answer, its graph rebuilt from the text
+  (the algorithm's first step only: the answer is computed only to score it).
 """
 
 from transnar.evaluation.evaluate import (
