@@ -1,4 +1,5 @@
-"""Shared fixtures: one torch thread, the reference dump cache."""
+"""Shared fixtures: one torch thread, the reference dump cache; Hypothesis without
+deadlines."""
 
 from __future__ import annotations
 
@@ -6,6 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests assert results, not speed: on a loaded machine one example can take
+# longer than Hypothesis's default 200 ms deadline, which then fails a correct test.
+settings.register_profile("transnar", deadline=None)
+settings.load_profile("transnar")
 
 
 @pytest.fixture(autouse=True, scope="session")
