@@ -52,10 +52,11 @@ presets (configs/PRESET.yaml hold the same configs):
          16, 300 steps; LMs d_model 64, 2 layers, 256 examples at sizes 4 and 5,
          8 epochs (1,024 steps); evaluation at 5 (in distribution) and 7 (OOD),
          32 questions each
-  small  about an hour on a CPU: 6 algorithms of 6 families; the small NAR preset
-         with 1,500 steps; the small LM preset (d_model 128, 4 layers, sizes 4-8,
-         1,000 examples each, 2 epochs); evaluation at 8 (in distribution), 10, 12,
-         100 questions each
+  small  about 2 h on a 2-core CPU with --jobs 2: 6 algorithms of 6 families;
+         the small NAR preset with 1,500 steps; the small LM preset (d_model 128,
+         4 layers, sizes 4-8, 1,000 examples each, 2 epochs); baseline, control
+         and TransNAR x 3 seeds; evaluation at 8 (in distribution), 10, 12, 100
+         questions each, with paired tests
   paper  Bounsi et al. 2024 on GPUs (--device cuda): the 30 algorithms; the paper
          NAR (hidden 128, 10,000 steps); 6-layer d_model 640 LMs, sizes 4-8 and 12,
          7,000 examples each, batch 256, 7 epochs; evaluation at 10, 12, 14 with

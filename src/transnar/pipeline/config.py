@@ -23,7 +23,7 @@ A :class:`RunPipelineConfig` composes the configs of the existing trainers:
   baseline, the control and TransNAR, all on the same data, steps and seed.
 
 Presets (:func:`preset`): ``tiny`` (the default: the whole flow in a few
-minutes on a CPU), ``small`` (a small-scale reproduction, about an hour on a
+minutes on a CPU), ``small`` (a small-scale reproduction, about two hours on a 2-core
 CPU) and ``paper`` (``DESIGN.md`` §8, for GPUs), composed from the NAR and LM
 presets of the same names. ``configs/<preset>.yaml`` hold the same configs.
 
