@@ -41,7 +41,12 @@ DEFAULT_ALGORITHMS = "insertion_sort,bfs,dijkstra,floyd_warshall"
 def ours(algorithm: str, processor: str, hidden: int, batch: int, size: int, steps: int) -> float:
     """Median seconds per training step of transnar's NAR."""
     torch.manual_seed(0)
-    nar = NAR(NARConfig(algorithms=(algorithm,), processor=processor, hidden_dim=hidden))
+    # no termination head: the reference has none, so both do the same work
+    nar = NAR(
+        NARConfig(
+            algorithms=(algorithm,), processor=processor, hidden_dim=hidden, termination=False
+        )
+    )
     optimizer = torch.optim.Adam(nar.parameters(), lr=1e-3)
     trajectories = clrs.sample(algorithm, size, seed=0, count=batch)
     features = Features.from_trajectories(trajectories, rng=np.random.RandomState(0))
