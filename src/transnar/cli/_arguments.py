@@ -4,6 +4,7 @@ train``, ``lm train``, ``run``) and those that compare arms (``report``, ``lm co
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from collections.abc import Callable
@@ -82,3 +83,34 @@ def pick_model(args: argparse.Namespace) -> Path:
     if note:
         print(f"transnar: {note}", file=sys.stderr)
     return directory
+
+
+def read_config_file(path: Path, cls, what: str, missing: str = ""):
+    """A run's config (``cls.from_dict``) from its JSON file; a ``ValueError``
+    naming the file (``what``: e.g. ``run config``) when it is missing, a
+    directory or not a valid config."""
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; the config is a JSON file (e.g. RUN/config.json)")
+    if not path.is_file():
+        raise ValueError(f"{missing}{path} does not exist")
+    try:
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError, AttributeError) as error:
+        reason = " ".join(str(error).split())[:200]
+        raise ValueError(f"{path} is not a valid {what}: {reason}") from None
+
+
+def start_over_advice(
+    error: Exception, args: argparse.Namespace, command: tuple[str, ...], checkpoint: Path
+) -> Exception:
+    """The error to raise when a trainer could not read its checkpoint: with
+    ``--resume`` and a checkpoint there, ``error`` plus the command that starts
+    the run over with its own config; otherwise ``error`` itself."""
+    if not args.resume or not checkpoint.is_file():
+        return error
+    again = command_line(
+        *command, "--config", args.out / "config.json", "--out", args.out, "--force"
+    )
+    return type(error)(
+        f"{error}. To start the run over with its config (what it had done is lost): {again}"
+    )

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from transnar.cli._arguments import (
     add_config_arguments,
-    command_line,
     on_interrupt,
+    read_config_file,
     resume_hint,
+    start_over_advice,
 )
 
 # The handlers import torch (through transnar.training) themselves, so that the
@@ -182,9 +183,11 @@ def train_config(args: argparse.Namespace):
                 "--resume continues the run with its own config: drop --preset, --config "
                 "and --no-nar (--nar may give the run's NAR at another path)"
             )
-        config = _read_config(args.out / CONFIG, LMTrainConfig, "nothing to resume: ")
+        config = read_config_file(
+            args.out / CONFIG, LMTrainConfig, "training config", "nothing to resume: "
+        )
     elif args.config is not None:
-        config = _read_config(args.config, LMTrainConfig)
+        config = read_config_file(args.config, LMTrainConfig, "training config")
     else:
         config = preset(args.preset or "small")
     named = []
@@ -201,22 +204,10 @@ def train_config(args: argparse.Namespace):
     return apply_overrides(config, [*named, *args.overrides])
 
 
-def _read_config(path: Path, cls, missing: str = ""):
-    if path.is_dir():
-        raise ValueError(f"{path} is a directory; the config is a JSON file (e.g. RUN/config.json)")
-    if not path.is_file():
-        raise ValueError(f"{missing}{path} does not exist")
-    try:
-        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, TypeError, AttributeError) as error:
-        reason = " ".join(str(error).split())[:200]
-        raise ValueError(f"{path} is not a valid training config: {reason}") from None
-
-
 def run_train(args: argparse.Namespace) -> int:
     """Trains and prints a summary."""
     from transnar._files import CheckpointError
-    from transnar.training.loop import CHECKPOINTS, CONFIG, LAST, train
+    from transnar.training.loop import CHECKPOINTS, LAST, train
 
     if args.out is None:
         if args.resume:
@@ -237,13 +228,8 @@ def run_train(args: argparse.Namespace) -> int:
             progress=False if args.no_progress else None,
         )
     except CheckpointError as error:
-        if not args.resume or not (args.out / CHECKPOINTS / LAST).is_file():
-            raise
-        again = command_line(
-            "lm", "train", "--config", args.out / CONFIG, "--out", args.out, "--force"
-        )
-        raise CheckpointError(
-            f"{error}. To start the run over with its config (what it had done is lost): {again}"
+        raise start_over_advice(
+            error, args, ("lm", "train"), args.out / CHECKPOINTS / LAST
         ) from None
     s = result.summary
     print(

@@ -9,9 +9,10 @@ from pathlib import Path
 from transnar._files import atomic_write, refuse_existing
 from transnar.cli._arguments import (
     add_config_arguments,
-    command_line,
     on_interrupt,
+    read_config_file,
     resume_hint,
+    start_over_advice,
 )
 
 # The handlers import transnar.nar (and so torch) themselves, so that the other
@@ -204,33 +205,20 @@ def train_config(args: argparse.Namespace):
                 "--resume continues the run with its own config: drop --preset, --config, "
                 "--algorithms and --processor"
             )
-        config = _read_config(args.out / CONFIG, RunConfig, "nothing to resume: ")
+        config = read_config_file(args.out / CONFIG, RunConfig, "run config", "nothing to resume: ")
     elif args.config is not None:
-        config = _read_config(args.config, RunConfig)
+        config = read_config_file(args.config, RunConfig, "run config")
     else:
         config = preset(args.preset or "small")
     explicit = [f"{key}={value}" for key, value in named.items() if value is not None]
     return apply_overrides(config, explicit + overrides)
 
 
-def _read_config(path: Path, cls, missing: str = ""):
-    """A run's config from its JSON file."""
-    if path.is_dir():
-        raise ValueError(f"{path} is a directory; the config is a JSON file (e.g. RUN/config.json)")
-    if not path.is_file():
-        raise ValueError(f"{missing}{path} does not exist")
-    try:
-        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, TypeError, AttributeError) as error:
-        reason = " ".join(str(error).split())[:200]
-        raise ValueError(f"{path} is not a valid run config: {reason}") from None
-
-
 def run_train(args: argparse.Namespace) -> int:
     """Trains and prints the results table."""
     from transnar._files import CheckpointError
     from transnar.nar.checkpoint import checkpoint_path
-    from transnar.nar.training import CONFIG, results_markdown, train
+    from transnar.nar.training import results_markdown, train
 
     if args.out is None:
         if args.resume:
@@ -251,14 +239,7 @@ def run_train(args: argparse.Namespace) -> int:
             progress=False if args.no_progress else None,
         )
     except CheckpointError as error:
-        if not args.resume or not last.is_file():
-            raise
-        again = command_line(
-            "nar", "train", "--config", args.out / CONFIG, "--out", args.out, "--force"
-        )
-        raise CheckpointError(
-            f"{error}. To start the run over with its config (what it had done is lost): {again}"
-        ) from None
+        raise start_over_advice(error, args, ("nar", "train"), last) from None
     print(results_markdown(result.results), end="")
     print(
         f"wrote {args.out}/ (config.json, train.log, metrics.jsonl, checkpoints/, "
