@@ -38,6 +38,18 @@ def tiny_model(use_nar: bool = True, algorithms=ALGORITHMS, seed: int = 0) -> Tr
     return TransNAR(config, lm, nar).eval()
 
 
+def talkative_model(use_nar: bool = True) -> TransNAR:
+    """A tiny TransNAR (or baseline) with large random weights: it runs on past
+    any answer, and its tokens depend on their positions (and the graph memory)."""
+    model = tiny_model(use_nar=use_nar)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.requires_grad:
+                parameter.copy_(0.5 * torch.randn(parameter.shape, generator=generator))
+    return model
+
+
 def saved_model(directory: Path, use_nar: bool = True, **options) -> Path:
     """``directory`` holding a tiny model saved with ``save_pretrained``."""
     tiny_model(use_nar, **options).save_pretrained(directory)

@@ -27,6 +27,7 @@ from transnar.evaluation import (
     write_comparison,
     write_results,
 )
+from transnar.evaluation.decoding import question_generator
 from transnar.evaluation.evaluate import regime
 from transnar.evaluation.questions import load_model
 from transnar.model import GraphMemory
@@ -86,7 +87,10 @@ def test_batches_hold_one_algorithm_and_size_with_its_graph_memory(transnar):
         assert call["max_new_tokens"] == budgets
         assert all(t <= b for t, b in zip(truths, budgets, strict=True))
         assert call["positions"] == "random"
-        assert isinstance(call["generator"], torch.Generator)
+        # one generator per question, from the position seed and its text
+        assert len(call["generator"]) == len(call["prompts"])
+        for generator, prompt in zip(call["generator"], call["prompts"], strict=True):
+            assert generator.initial_seed() == question_generator(0, prompt).initial_seed()
 
 
 def test_evaluation_set_is_the_dataset_stream(transnar):

@@ -6,9 +6,8 @@ from __future__ import annotations
 import importlib
 
 import pytest
-import torch
 
-from tests.evaluation_helpers import TruthfulGenerate, tiny_model
+from tests.evaluation_helpers import TruthfulGenerate, talkative_model, tiny_model
 from transnar import clrs
 from transnar.clrs.probing import ProbeRecorder
 from transnar.clrs.text import answer_length_bound, format_example
@@ -29,15 +28,7 @@ def transnar():
 
 @pytest.fixture(scope="module")
 def talkative():
-    """A tiny TransNAR with large random weights: it runs on past any answer,
-    and its tokens depend on their positions and the graph memory."""
-    model = tiny_model(use_nar=True)
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            if parameter.requires_grad:
-                parameter.copy_(0.5 * torch.randn(parameter.shape, generator=generator))
-    return model
+    return talkative_model()
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,13 @@ alone, is generated, as in 'transnar lm eval'. The true answer is never
 computed before answering; with --score, the algorithm then runs to its end
 and the true answer and the scores are printed too.
 
+Random positions: the model reads its tokens at positions drawn at random (as
+in the paper's evaluation), so the answer depends on --seed. The draw comes
+from --seed and the question's text alone, exactly as 'transnar lm eval
+--position-seed S' draws it for each question: with --seed S, this prints the
+prediction that evaluation recorded for the question (its samples.jsonl).
+A model trained with linear positions, or --positions linear, ignores --seed.
+
 MODEL_DIR is a saved model (TransNAR.save_pretrained), a training run holding
 one in model/, or a pipeline run (transnar run): there --arm and --model-seed
 pick the model (default: TransNAR's first seed); standard error says which.
@@ -63,7 +70,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="position indices (default: the model's own)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of random positions")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="seed of random positions, as 'lm eval --position-seed S' (default 0)",
+    )
     parser.add_argument("--score", action="store_true", help="also print the truth and scores")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
     parser.set_defaults(handler=run)
@@ -91,6 +104,13 @@ def run(args: argparse.Namespace) -> int:
         score=args.score,
     )
     print(answer.text)
+    if answer.positions == "random":
+        print(
+            f"transnar: random positions, seed {args.seed}: the prediction of 'transnar lm eval "
+            f"--position-seed {args.seed}' for this question; another --seed may answer "
+            "differently",
+            file=sys.stderr,
+        )
     if args.score:
         scores = answer.scores
         print(f"truth: {answer.truth}")

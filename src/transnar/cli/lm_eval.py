@@ -39,8 +39,9 @@ evaluation set (default: the 'transnar' preset's test split):
 decoding: greedy, KV cache, batches of one algorithm and size (the NAR runs
 once per batch), stopping at the blank line or after each question's budget:
 a bound on its answer's length from the algorithm and its inputs alone (never
-the true answer); the model's positions (random by default, seeded with
---position-seed) unless --positions says otherwise.
+the true answer); the model's positions (random by default, drawn per question
+from --position-seed and its text, so that 'transnar generate --seed S'
+reproduces a prediction) unless --positions says otherwise.
 
 scores (TransNAR paper section 4): parse, shape, CLRS; per algorithm x size,
 per family, per size and overall (unweighted means over algorithms).

@@ -13,20 +13,20 @@ once per batch (:meth:`~transnar.model.TransNAR.graph_memory` on
 ``Features.from_trajectories``, the canonical ``pos``) and its memory is passed
 to every decoding step.
 
-Decoding budget, leak-free: each sample may generate at most
-:func:`~transnar.clrs.text.answer_length_bound` tokens, a bound on its answer's
-characters computed from its algorithm and input probes alone (for the
-character tokenizer a character is a token; a tokenizer that merges characters
-only needs fewer), capped where random positions would run past the model's
-``max_position``. Neither the budget nor the positions drawn for it read the
-true answer, which is only used to score: a model that runs on is cut at its
-budget and scores what its text scores.
+Decoding, leak-free and per question (:mod:`~transnar.evaluation.decoding`):
+each sample may generate at most :func:`~transnar.clrs.text.answer_length_bound`
+tokens, a bound on its answer's characters computed from its algorithm and
+input probes alone (for the character tokenizer a character is a token; a
+tokenizer that merges characters only needs fewer), capped where random
+positions would run past the model's ``max_position``. Neither the budget nor
+the positions drawn for it read the true answer, which is only used to score:
+a model that runs on is cut at its budget and scores what its text scores.
 
 Randomized positions at evaluation follow the model (``uses_random_positions``)
-unless ``positions`` says otherwise. Each batch draws them from its own
-generator, seeded from ``position_seed``, its stream and its first index, so
-a batch's answers do not depend on which other algorithms or sizes are
-evaluated (they do depend on ``batch_size``, which sets the batches).
+unless ``positions`` says otherwise. Each question draws them from its own
+generator, seeded from ``position_seed`` and its text, so its answer does not
+depend on what else is evaluated or on ``batch_size``, and ``transnar generate
+--seed`` reproduces it.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ import dataclasses
 import hashlib
 import platform
 import time
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -46,7 +45,6 @@ from torch import nn
 
 from transnar.clrs.specs import get_spec
 from transnar.clrs.text.answers import score_answer
-from transnar.clrs.text.budget import answer_length_bound
 from transnar.clrs.text.datasets import (
     TRANSNAR_REGIMES,
     TRANSNAR_TRAIN_SIZES,
@@ -56,8 +54,14 @@ from transnar.clrs.text.datasets import (
 )
 from transnar.clrs.text.formatting import FLOAT_FORMATS
 from transnar.clrs.text.scoring import ScoredRow, ScoreReport, aggregate
-from transnar.clrs.trajectory import Trajectory
-from transnar.lm.generation import POSITION_KINDS, Generation, generate
+from transnar.evaluation.decoding import decoding_budget, question_generator
+from transnar.lm.generation import (
+    POSITION_KINDS,
+    Generation,
+    evaluation_positions,
+    generate,
+    model_device,
+)
 from transnar.lm.tokenizer import CharTokenizer
 from transnar.nar.features import Features
 
@@ -112,7 +116,7 @@ class EvalSettings:
         batch_size: prompts decoded together (all of one algorithm and size).
         positions: ``"random"`` or ``"linear"``; ``None``: the model's own
             evaluation setting.
-        position_seed: seeds the random positions (per stream).
+        position_seed: seeds the random positions (with each question's text).
         use_hints: questions and answers with traces.
         float_format: CLRS-Text float format of the rows.
         truncate_decimals: float truncation of the instances (CLRS-Text: 3).
@@ -177,11 +181,6 @@ class EvalSettings:
     def regimes(self) -> dict[int, str | None]:
         """Each evaluation size's :func:`regime`."""
         return {size: regime(size, self.train_sizes) for size in self.sizes}
-
-    def budget(self, algorithm: str, trajectory: Trajectory) -> int:
-        """The most tokens a sample may generate: the bound on its answer's
-        length from its algorithm and inputs (never its outputs or hints)."""
-        return answer_length_bound(algorithm, trajectory.inputs, self.use_hints, self.float_format)
 
 
 @dataclass
@@ -296,9 +295,9 @@ def evaluate(
                 f"the model's NAR was not trained on {', '.join(unknown)} "
                 f"(it knows {', '.join(nar.config.algorithms)})"
             )
-    positions = settings.positions or _model_positions(model)
+    positions = settings.positions or evaluation_positions(model)
     settings = dataclasses.replace(settings, algorithms=tuple(algorithms), positions=positions)
-    device = _device(model)
+    device = model_device(model)
     was_training = model.training
     model.eval()
 
@@ -323,15 +322,19 @@ def evaluate(
                     memory_kwargs["memory"] = model.graph_memory(features)
                     timing["nar_seconds"] += time.perf_counter() - tic
                 prompts = [row["question"] for row in rows]
-                budgets = [settings.budget(algorithm, t) for _, t in batch]
-                max_new = _bounded(budgets, prompts, tokenizer, model, positions)
+                budgets = [
+                    decoding_budget(
+                        algorithm, t.inputs, settings.use_hints, p, tokenizer, model, positions
+                    )
+                    for p, (_, t) in zip(prompts, batch, strict=True)
+                ]
                 generation = generate_fn(
                     model,
                     tokenizer,
                     prompts,
-                    max_new,
+                    budgets,
                     positions=positions,
-                    generator=_generator(settings.position_seed, algorithm, size, seed, rows),
+                    generator=[question_generator(settings.position_seed, p) for p in prompts],
                     **memory_kwargs,
                 )
                 for i, row in enumerate(rows):
@@ -402,56 +405,6 @@ def _batches(
                         batch = []
                 if batch:
                     yield algorithm, size, seed, batch
-
-
-def _generator(position_seed: int, algorithm: str, size: int, seed: int, rows) -> torch.Generator:
-    """A generator per batch, from the stream and the batch's first index, so
-    that each batch's positions do not depend on what else is evaluated."""
-    key = f"{position_seed}/{algorithm}/{size}/{seed}/{rows[0]['index']}"
-    return torch.Generator().manual_seed(zlib.crc32(key.encode()))
-
-
-def _bounded(
-    budgets: Sequence[int],
-    prompts: Sequence[str],
-    tokenizer: CharTokenizer,
-    model: nn.Module,
-    positions: str,
-) -> list[int]:
-    """Each prompt's budget, capped so that its prompt + answer fit the model's
-    (random) positions."""
-    limit = getattr(model, "max_position", None)
-    if limit is None or positions != "random":
-        return list(budgets)
-    bounded = []
-    for budget, prompt in zip(budgets, prompts, strict=True):
-        length = len(tokenizer.encode(prompt, add_bos=True))
-        if limit - length < 1:
-            raise ValueError(
-                f"a prompt of {length} tokens leaves no room within the model's "
-                f"max_position {limit}"
-            )
-        bounded.append(min(budget, limit - length))
-    return bounded
-
-
-def _model_positions(model: nn.Module) -> str:
-    uses = getattr(model, "uses_random_positions", None)
-    if uses is None:
-        return "random"
-    was_training = model.training
-    model.eval()
-    try:
-        return "random" if uses() else "linear"
-    finally:
-        model.train(was_training)
-
-
-def _device(model: nn.Module) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except StopIteration:
-        return torch.device("cpu")
 
 
 __all__ = [

@@ -4,8 +4,10 @@ The NAR needs the instance's graph, and a CLRS-Text question holds all of it:
 :func:`~transnar.clrs.text.parse_question` reads the input probes back,
 :func:`~transnar.clrs.initial_state` runs the algorithm up to its first hint
 snapshot only, and ``Features.from_trajectories`` builds the NAR's batch of one
-from that. The decoding budget is
-:func:`~transnar.clrs.text.answer_length_bound` of the question's inputs.
+from that. The decoding budget and the
+random positions are those of the evaluation
+(:mod:`~transnar.evaluation.decoding`): the same question with the same
+position seed gets the same answer here and in ``transnar lm eval``.
 Nothing before the answer reads the true answer: the algorithm runs to its
 end (:func:`~transnar.clrs.execute`) only after generation, to score, and not
 at all with ``score=False``.
@@ -23,15 +25,14 @@ from torch import nn
 
 from transnar.clrs.execute import execute, initial_state
 from transnar.clrs.text.answers import AnswerScores, score_answer
-from transnar.clrs.text.budget import answer_length_bound
 from transnar.clrs.text.formatting import (
-    FLOAT_FORMATS,
     TRACE,
     TRACE_SEPARATOR,
     format_example,
 )
 from transnar.clrs.text.questions import parse_question
-from transnar.lm.generation import generate
+from transnar.evaluation.decoding import decoding_budget, question_generator
+from transnar.lm.generation import evaluation_positions, generate
 from transnar.lm.tokenizer import CharTokenizer
 from transnar.nar.features import Features
 
@@ -54,6 +55,7 @@ class Answer:
         scores: the CLRS-Text scores of ``text`` against ``truth``; ``None``
             when not scored.
         max_new_tokens: the bound on generated tokens.
+        positions: ``"random"`` or ``"linear"``, as decoded.
     """
 
     question: str
@@ -64,6 +66,7 @@ class Answer:
     truth: str | None
     scores: AnswerScores | None
     max_new_tokens: int
+    positions: str
 
 
 def normalize_question(text: str) -> str:
@@ -192,11 +195,12 @@ def answer_question(
         question: the question (see :func:`normalize_question` for loose input).
         tokenizer: default the model's.
         max_new_tokens: the bound on generated tokens; default as in
-            evaluation: :func:`~transnar.clrs.text.answer_length_bound` of the
-            question's inputs (the larger of both float formats), capped by
-            the model's ``max_position``.
-        positions: ``random`` or ``linear``; default the model's.
-        seed: seeds random positions.
+            evaluation (:func:`~transnar.evaluation.decoding.decoding_budget`).
+        positions: ``random`` or ``linear``; default the model's at evaluation.
+        seed: seeds random positions with the question's text
+            (:func:`~transnar.evaluation.decoding.question_generator`): the
+            answer is the one :func:`~transnar.evaluation.evaluate` gives this
+            question with ``position_seed=seed``.
         score: after answering, run the algorithm to its end for the true
             answer and the scores; ``False``: no run beyond the first hint
             (``truth`` and ``scores`` are then ``None``).
@@ -220,14 +224,12 @@ def answer_question(
     if unknown:
         position, character = unknown[0]
         raise ValueError(f"character {character!r} at position {position} is not in the alphabet")
+    if positions is None:
+        positions = evaluation_positions(model)
     if max_new_tokens is None:
-        max_new_tokens = max(
-            answer_length_bound(algorithm, inputs, use_hints, float_format)
-            for float_format in FLOAT_FORMATS
+        max_new_tokens = decoding_budget(
+            algorithm, inputs, use_hints, question, tokenizer, model, positions
         )
-        limit = getattr(model, "max_position", None)
-        if limit is not None:
-            max_new_tokens = min(max_new_tokens, limit - len(tokenizer.encode(question)) - 1)
     if max_new_tokens < 1:
         raise ValueError("the question leaves no room for an answer within the model's positions")
     kwargs = {}
@@ -246,7 +248,7 @@ def answer_question(
         [question],
         max_new_tokens,
         positions=positions,
-        generator=torch.Generator().manual_seed(seed),
+        generator=[question_generator(seed, question)],
         **kwargs,
     )
     text = generation.texts[0]
@@ -263,6 +265,7 @@ def answer_question(
         truth=None if truth is None else truth.strip("\n"),
         scores=scores,
         max_new_tokens=max_new_tokens,
+        positions=positions,
     )
 
 

@@ -101,13 +101,13 @@ def generate(
         A :class:`Generation`.
     """
     if positions is None:
-        positions = "random" if _random_at_evaluation(model) else "linear"
+        positions = evaluation_positions(model)
     if positions not in POSITION_KINDS:
         raise ValueError(f"positions must be one of {POSITION_KINDS}, got {positions!r}")
     budgets = _budgets(max_new_tokens, len(prompts))
     if not prompts:
         return Generation([], [], [], [])
-    device = _device(model)
+    device = model_device(model)
     encoded = [tokenizer.encode(p, add_bos=add_bos) for p in prompts]
     if min(len(e) for e in encoded) == 0:
         raise ValueError("an empty prompt (without <bos>) has nothing to continue")
@@ -197,15 +197,18 @@ def _budgets(max_new_tokens: int | Sequence[int], count: int) -> list[int]:
     return budgets
 
 
-def _random_at_evaluation(model: nn.Module) -> bool:
+def evaluation_positions(model: nn.Module) -> str:
+    """``"random"`` or ``"linear"``: the positions ``model`` uses in eval mode
+    (its ``uses_random_positions()``; random for a model without that method)."""
     uses_random_positions = getattr(model, "uses_random_positions", None)
     if uses_random_positions is None:
-        return True
+        return "random"
     with _eval_mode(model):
-        return bool(uses_random_positions())
+        return "random" if uses_random_positions() else "linear"
 
 
-def _device(model: nn.Module) -> torch.device:
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's parameters (CPU for a model without any)."""
     try:
         return next(model.parameters()).device
     except (AttributeError, StopIteration):
@@ -225,4 +228,4 @@ def _eval_mode(model: nn.Module):
             model.train()
 
 
-__all__ = ["BLANK_LINE", "Generation", "generate"]
+__all__ = ["BLANK_LINE", "Generation", "evaluation_positions", "generate", "model_device"]

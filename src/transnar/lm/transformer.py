@@ -41,7 +41,7 @@ import dataclasses
 import json
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,23 +210,28 @@ def random_positions(
     batch: int,
     length: int,
     max_position: int,
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
     lengths: torch.Tensor | None = None,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
     """Randomized positions (Ruoss et al. 2023): ``(B, T)`` int64.
 
     Each row holds sorted positions drawn uniformly without replacement from
-    ``[0, max_position)``, independently per row.
+    ``[0, max_position)``, independently per row: the positions of the ``T``
+    (or ``lengths[b]``) smallest of ``max_position`` uniform keys.
 
     Args:
         batch: ``B``.
         length: ``T`` (at most ``max_position``).
         max_position: ``L_max``.
-        generator: the random generator (default: torch's global one).
+        generator: the random generator (default: torch's global one), or one
+            generator per row: then row ``b`` depends on ``generator[b]`` and
+            its own length alone, not on the rest of the batch (how
+            evaluation makes each question's positions reproducible).
         lengths: optional ``(B,)``: row ``b`` draws only ``lengths[b]``
             positions, in its first ``lengths[b]`` entries; the rest are 0
-            (padding; see :func:`pad_positions`).
+            (padding; see :func:`pad_positions`). A row's draw does not
+            depend on ``T``.
         device: where the result goes (drawn on the generator's device).
     """
     if length > max_position:
@@ -234,10 +239,18 @@ def random_positions(
             f"cannot draw {length} distinct positions from [0, {max_position}): "
             "the sequence is longer than max_position"
         )
-    draw_device = generator.device if generator is not None else device
-    keys = torch.rand(batch, max_position, generator=generator, device=draw_device)
-    # the positions with the T smallest keys: a uniform T-subset, independent per row
-    chosen = keys.topk(length, dim=-1, largest=False, sorted=False).indices  # (B, T)
+    if generator is None or isinstance(generator, torch.Generator):
+        draw_device = generator.device if generator is not None else device
+        keys = torch.rand(batch, max_position, generator=generator, device=draw_device)
+    else:
+        if len(generator) != batch:
+            raise ValueError(f"one generator per row: got {len(generator)} for {batch} rows")
+        keys = torch.stack(
+            [torch.rand(max_position, generator=g, device=g.device) for g in generator]
+        )  # (B, max_position)
+    # the positions of the T smallest keys, smallest key first: a uniform T-subset
+    # per row, whose first k entries are a uniform k-subset for any k <= T
+    chosen = keys.topk(length, dim=-1, largest=False, sorted=True).indices  # (B, T)
     if lengths is not None:
         lengths = torch.as_tensor(lengths, device=chosen.device).view(batch, 1)
         if (lengths > length).any():

@@ -1,0 +1,81 @@
+"""How one question is decoded, the same in ``transnar lm eval`` and ``transnar generate``.
+
+Two things besides the model decide a greedy answer, and both depend on the
+question alone, so that an answer can be reproduced one question at a time:
+
+- the **budget** (:func:`decoding_budget`): at most
+  :func:`~transnar.clrs.text.answer_length_bound` tokens, the larger bound of
+  the two float formats (CLRS-30 answers without traces hold no float, so the
+  format changes nothing there), capped so that the prompt and the answer fit
+  the model's ``max_position`` when positions are random;
+- the **random positions** (:func:`question_generator`): drawn, for the
+  question's prompt plus its budget, from a generator seeded by the position
+  seed and the question's text, one generator per question
+  (:func:`~transnar.lm.transformer.random_positions`).
+
+So ``transnar generate MODEL --seed S --question Q`` answers ``Q`` exactly as
+``transnar lm eval MODEL --position-seed S`` did in its batch (up to
+floating-point ties between batched and single decoding).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from transnar.clrs.text.budget import answer_length_bound
+from transnar.clrs.text.formatting import FLOAT_FORMATS
+from transnar.lm.tokenizer import Tokenizer
+
+
+def question_generator(position_seed: int, question: str) -> torch.Generator:
+    """The generator of one question's random positions: seeded from
+    ``position_seed`` and the question's text, nothing else."""
+    key = f"{int(position_seed)}\n{question}".encode()
+    seed = int.from_bytes(hashlib.sha256(key).digest()[:8], "little") >> 1
+    return torch.Generator().manual_seed(seed)
+
+
+def decoding_budget(
+    algorithm: str,
+    inputs: Mapping[str, Any],
+    use_hints: bool,
+    prompt: str,
+    tokenizer: Tokenizer,
+    model: nn.Module,
+    positions: str,
+) -> int:
+    """The most tokens the answer to ``prompt`` may take.
+
+    Args:
+        algorithm: the question's algorithm.
+        inputs: its input probes (a trajectory's or the parsed question's).
+        use_hints: whether the answer carries its trace.
+        prompt: the question's text (its tokens with ``<bos>`` count against
+            ``max_position``).
+        tokenizer: encodes the prompt.
+        model: its ``max_position`` (if any) caps random positions.
+        positions: ``"random"`` or ``"linear"``.
+
+    Raises:
+        ValueError: the prompt leaves no room for an answer within the
+            model's ``max_position``.
+    """
+    budget = max(answer_length_bound(algorithm, inputs, use_hints, f) for f in FLOAT_FORMATS)
+    limit = getattr(model, "max_position", None)
+    if limit is None or positions != "random":
+        return budget
+    length = len(tokenizer.encode(prompt, add_bos=True))
+    if limit - length < 1:
+        raise ValueError(
+            f"a prompt of {length} tokens leaves no room for an answer within the model's "
+            f"max_position {limit}"
+        )
+    return min(budget, limit - length)
+
+
+__all__ = ["decoding_budget", "question_generator"]
