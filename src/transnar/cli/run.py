@@ -77,8 +77,14 @@ The run directory gets config.yaml and config.json (the resolved config),
 stages/ (a record per stage), logs/ (each stage's output, with --jobs), data/,
 nar/, baseline-s*/, transnar-s*/, eval/, report.md, report.html and figures/.
 
+--estimate sizes a run before it starts: per stage the examples, tokens and
+optimizer steps, the longest sequence, the parameters, the FLOPs and the memory
+of the largest batch (from a few measured samples per algorithm and size; see
+docs/pipeline.md), e.g. to choose GPUs for the paper preset.
+
 examples:
   transnar run                                        # the tiny preset, into runs/pipeline-tiny
+  transnar run --preset paper --estimate              # what the paper preset costs
   transnar run --preset small --out runs/small
   transnar run --preset paper --device cuda --out runs/paper
   transnar run --config configs/small.yaml --out runs/small-300 nar.train.steps=300
@@ -162,6 +168,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="advanced (what --jobs runs in each process): this stage alone, skipped if "
         "up to date, resumed if interrupted; the stages it reads must be done",
     )
+    parser.add_argument(
+        "--estimate",
+        action="store_true",
+        help="print what each stage will cost (examples, tokens, steps, longest sequence, "
+        "parameters, FLOPs, memory of the largest batch) and exit; nothing is written",
+    )
     add_config_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -221,6 +233,11 @@ def run(args: argparse.Namespace) -> int:
     config = resolve_config(args)
     if args.dry_run:
         print(to_yaml(config, _summary(config)), end="")
+        return 0
+    if args.estimate:
+        from transnar.pipeline.estimate import estimate, estimate_table
+
+        print(estimate_table(estimate(config), config.seeds), end="")
         return 0
     out = args.out or Path("runs") / f"pipeline-{args.preset or 'tiny'}"
     on_interrupt(args, lambda: _continue_command(args, out))
