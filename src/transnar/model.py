@@ -32,7 +32,7 @@ cross-attention blocks, no NAR): one model, one switch.
 
 The language model is a :class:`~transnar.lm.DecoderLM`, or, when
 ``lm.pretrained`` names one, a pretrained Hugging Face causal LM behind the
-same interface (:class:`transnar.hf.HFCausalLM`, the ``hf`` extra):
+same interface (:class:`transnar.lm.hf.HFCausalLM`, the ``hf`` extra):
 :func:`build_tokenizer`, :func:`build_language_model` and
 :func:`load_language_model` pick the one the config asks for.
 
@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import os
 import zlib
 from dataclasses import dataclass
@@ -56,24 +55,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from transnar import __version__
-from transnar._files import CheckpointError, atomic_write, refuse_existing
-from transnar._runs import read_torch_file
 from transnar.clrs.bounds import size_of_nodes
 from transnar.clrs.samplers import sample
+from transnar.lm.config import LMConfig
 from transnar.lm.tokenizer import CharTokenizer, Tokenizer
-from transnar.lm.transformer import (
-    MLP,
-    DecoderLM,
-    LMConfig,
-    LMOutput,
-    RMSNorm,
-    init_weights,
-)
+from transnar.lm.transformer import MLP, DecoderLM, LMOutput, RMSNorm, init_weights
 from transnar.nar.config import NARConfig
 from transnar.nar.features import Features
 from transnar.nar.model import NAR
 from transnar.nar.stepping import check_step_mode
+from transnar.persistence import (
+    CheckpointError,
+    FileFormat,
+    provenance,
+    read_json,
+    read_weights,
+    refuse_existing,
+    write_json,
+    write_weights,
+)
 
 MEMORY_MODES = ("final", "lockstep")
 MEMORY_SOURCES = ("question", "decoy")
@@ -82,8 +82,12 @@ DECOY_SEED_BIT = 1 << 31
 small seeds of the data splits."""
 DECOY_TRUNCATE_DECIMALS = 3
 """Decoy instances are drawn as CLRS-Text's are, floats truncated to 3 decimals."""
-FORMAT = "transnar.model"
-VERSION = 1
+FORMAT = FileFormat(
+    "transnar.model",
+    1,
+    "saved TransNAR config",
+    remedy="save the model again (TransNAR.save_pretrained, or train it again)",
+)
 CONFIG_FILENAME = "transnar.json"
 WEIGHTS_FILENAME = "transnar.pt"
 
@@ -315,7 +319,7 @@ class TransNAR(nn.Module):
     Args:
         config: the architecture.
         lm: the language model (its config must be ``config.lm``): a
-            :class:`DecoderLM` or a :class:`transnar.hf.HFCausalLM`.
+            :class:`DecoderLM` or a :class:`transnar.lm.hf.HFCausalLM`.
         nar: the pre-trained NAR (required when ``config.use_nar``); it is frozen
             here: ``requires_grad_(False)`` and kept in evaluation mode.
     """
@@ -441,18 +445,14 @@ class TransNAR(nn.Module):
         state = {
             k: v.detach().cpu() for k, v in self.state_dict().items() if not k.startswith("lm.")
         }
-        with atomic_write(directory / WEIGHTS_FILENAME, overwrite=True) as handle:
-            torch.save(state, handle)
+        write_weights(directory / WEIGHTS_FILENAME, state, metadata={"format": FORMAT.name})
         document = {
-            "format": FORMAT,
-            "version": VERSION,
-            "transnar_version": __version__,
+            **FORMAT.header(),
+            **provenance(),
             "config": self.config.to_dict(),
             "nar": self.nar.config.to_dict() if self.nar is not None else None,
         }
-        with atomic_write(directory / CONFIG_FILENAME, overwrite=True, mode="w") as handle:
-            json.dump(document, handle, indent=2)
-            handle.write("\n")
+        write_json(directory / CONFIG_FILENAME, document)
         return directory
 
     @classmethod
@@ -467,19 +467,15 @@ class TransNAR(nn.Module):
         path = directory / CONFIG_FILENAME
         if not path.is_file():
             raise FileNotFoundError(f"{directory} holds no saved TransNAR (no {CONFIG_FILENAME})")
+        document = read_json(path, FORMAT)
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            if document.get("format") != FORMAT or document.get("version") != VERSION:
-                raise CheckpointError(f"{path} is not a {FORMAT} version {VERSION} file")
             config = TransNARConfig.from_dict(document["config"])
             nar = NAR(NARConfig.from_dict(document["nar"])) if document["nar"] else None
         except (ValueError, KeyError, TypeError, AttributeError) as error:
-            if isinstance(error, CheckpointError):
-                raise
             raise CheckpointError(f"{path}: bad TransNAR config: {error}") from None
         lm = load_language_model(config.lm, directory, map_location)
         model = cls(config, lm, nar)
-        state = read_torch_file(directory / WEIGHTS_FILENAME, "TransNAR weights file", map_location)
+        state = read_weights(directory / WEIGHTS_FILENAME, "TransNAR weights file", map_location)
         try:
             missing, unexpected = model.load_state_dict(state, strict=False)
         except (AttributeError, RuntimeError, TypeError, ValueError) as error:
@@ -498,7 +494,7 @@ def build_tokenizer(config: LMConfig) -> Tokenizer:
     or the character tokenizer."""
     if config.pretrained is None:
         return CharTokenizer()
-    from transnar.hf import HFTokenizer
+    from transnar.lm.hf import HFTokenizer
 
     return HFTokenizer.from_pretrained(config.pretrained)
 
@@ -508,7 +504,7 @@ def build_language_model(config: LMConfig, tokenizer: Tokenizer) -> nn.Module:
     pretrained model ``config.pretrained`` (its weights, with ``tokenizer``)."""
     if config.pretrained is None:
         return DecoderLM(config, tokenizer=tokenizer)
-    from transnar.hf import HFCausalLM
+    from transnar.lm.hf import HFCausalLM
 
     return HFCausalLM.from_pretrained(config.pretrained, config, tokenizer)
 
@@ -524,7 +520,7 @@ def load_language_model(
     """
     if config.pretrained is None:
         return DecoderLM.from_pretrained(directory, map_location=map_location)
-    from transnar.hf import HFCausalLM
+    from transnar.lm.hf import HFCausalLM
 
     try:
         return HFCausalLM.from_pretrained(directory, config, map_location=map_location)
