@@ -10,9 +10,10 @@ from tests.evaluation_helpers import ALGORITHMS, NAR_HIDDEN, tiny_lm_config, tin
 from transnar import clrs
 from transnar._files import CheckpointError
 from transnar.lm import generate
-from transnar.model import GraphMemory, TransNAR, TransNARConfig
+from transnar.model import TransNAR, TransNARConfig
 from transnar.nar import NAR, NARConfig
 from transnar.nar.features import Features
+from transnar.nar.memory import GraphMemory
 
 
 def _memory(model: TransNAR, sizes=(4, 6), algorithm: str = "bfs") -> GraphMemory:

@@ -62,6 +62,7 @@ from transnar.lm.tokenizer import CharTokenizer, Tokenizer
 from transnar.lm.transformer import MLP, DecoderLM, LMOutput, RMSNorm, init_weights
 from transnar.nar.config import NARConfig
 from transnar.nar.features import Features
+from transnar.nar.memory import GraphMemory
 from transnar.nar.model import NAR
 from transnar.nar.stepping import check_step_mode
 from transnar.persistence import (
@@ -171,47 +172,6 @@ class TransNARConfig:
         if not self.use_nar:
             return "baseline"
         return "control" if self.memory_source == "decoy" else "transnar"
-
-
-@dataclass
-class GraphMemory:
-    """The NAR embeddings the cross-attention reads, for one batch.
-
-    Attributes:
-        nodes: ``(B, S, N, Hn)`` node embeddings after each NAR step (frozen
-            after each sample's last step); in ``final`` memory mode only the
-            last, ``S = 1``.
-        edges: ``(B, S, N * N, He)`` edge embeddings, edges flattened.
-        node_mask: ``(B, N)`` real nodes.
-        edge_mask: ``(B, N * N)`` real edges.
-        steps: ``(B,)`` NAR steps each sample ran (its last step + 1).
-    """
-
-    nodes: torch.Tensor
-    edges: torch.Tensor
-    node_mask: torch.Tensor
-    edge_mask: torch.Tensor
-    steps: torch.Tensor
-
-    def at_layer(self, layer: int, num_layers: int, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """Node ``(B, N, Hn)`` and edge ``(B, N * N, He)`` memories for LM layer
-        ``layer`` (0-based) of ``num_layers``."""
-        if mode == "final":
-            return self.nodes[:, -1], self.edges[:, -1]
-        # Layer l = layer + 1 of L reads step round(l * S / L) (1-based) of its sample.
-        step = torch.round((layer + 1) * self.steps.double() / num_layers).long()
-        index = (step.clamp(min=1, max=self.nodes.shape[1]) - 1)[:, None, None, None]
-        nodes = self.nodes.gather(1, index.expand(-1, 1, *self.nodes.shape[2:])).squeeze(1)
-        edges = self.edges.gather(1, index.expand(-1, 1, *self.edges.shape[2:])).squeeze(1)
-        return nodes, edges
-
-    def to(self, device: torch.device | str) -> GraphMemory:
-        return GraphMemory(*(getattr(self, f.name).to(device) for f in dataclasses.fields(self)))
-
-    def rows(self, index: torch.Tensor) -> GraphMemory:
-        """The memory of the samples ``index`` (``(R,)`` int64)."""
-        fields = dataclasses.fields(self)
-        return GraphMemory(*(getattr(self, f.name).index_select(0, index) for f in fields))
 
 
 @dataclasses.dataclass
@@ -361,7 +321,8 @@ class TransNAR(nn.Module):
 
     @torch.no_grad()
     def graph_memory(self, features: Features) -> GraphMemory:
-        """Runs the frozen NAR on a batch of graphs (evaluation mode, its own hints).
+        """Runs the frozen NAR on a batch of graphs (evaluation mode, its own hints)
+        and returns its memory (:meth:`GraphMemory.from_output`).
 
         Args:
             features: the graphs of the batch's instances, preprocessed for the
@@ -378,15 +339,7 @@ class TransNAR(nn.Module):
         output = self.nar.embed(
             features, steps=config.nar_steps, final_only=config.memory == "final"
         )
-        b, s, n, _ = output.node_embeddings.shape
-        node_mask = features.node_mask
-        return GraphMemory(
-            nodes=output.node_embeddings,
-            edges=output.edge_embeddings.reshape(b, s, n * n, -1),
-            node_mask=node_mask,
-            edge_mask=(node_mask[:, :, None] & node_mask[:, None, :]).reshape(b, n * n),
-            steps=output.last_steps + 1,
-        )
+        return GraphMemory.from_output(output, features.node_mask)
 
     def forward(
         self,
