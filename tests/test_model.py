@@ -8,12 +8,12 @@ import torch
 
 from tests.evaluation_helpers import ALGORITHMS, NAR_HIDDEN, tiny_lm_config, tiny_model
 from transnar import clrs
-from transnar._files import CheckpointError
 from transnar.lm import generate
 from transnar.model import TransNAR, TransNARConfig
 from transnar.nar import NAR, NARConfig
 from transnar.nar.features import Features
 from transnar.nar.memory import GraphMemory
+from transnar.persistence import CheckpointError
 
 
 def _memory(model: TransNAR, sizes=(4, 6), algorithm: str = "bfs") -> GraphMemory:
@@ -201,7 +201,7 @@ def test_truncated_weights_are_a_clear_checkpoint_error(tmp_path, name, keep):
 
 
 def test_unreadable_file_messages():
-    from transnar._files import unreadable_file
+    from transnar.persistence import unreadable_file
 
     torch_error = RuntimeError(
         "PytorchStreamReader failed reading zip archive: failed finding central directory. "
