@@ -55,6 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from transnar import persistence
 from transnar.clrs.bounds import size_of_nodes
 from transnar.clrs.samplers import sample
 from transnar.lm.config import LMConfig
@@ -65,16 +66,7 @@ from transnar.nar.features import Features
 from transnar.nar.memory import GraphMemory
 from transnar.nar.model import NAR
 from transnar.nar.stepping import check_step_mode
-from transnar.persistence import (
-    CheckpointError,
-    FileFormat,
-    provenance,
-    read_json,
-    read_weights,
-    refuse_existing,
-    write_json,
-    write_weights,
-)
+from transnar.persistence import CheckpointError
 
 MEMORY_MODES = ("final", "lockstep")
 MEMORY_SOURCES = ("question", "decoy")
@@ -83,7 +75,7 @@ DECOY_SEED_BIT = 1 << 31
 small seeds of the data splits."""
 DECOY_TRUNCATE_DECIMALS = 3
 """Decoy instances are drawn as CLRS-Text's are, floats truncated to 3 decimals."""
-FORMAT = FileFormat(
+FORMAT = persistence.FileFormat(
     "transnar.model",
     1,
     "saved TransNAR config",
@@ -393,19 +385,23 @@ class TransNAR(nn.Module):
         files or a Hugging Face model's), the NAR's config, and the
         cross-attention and NAR weights, to ``directory``."""
         directory = Path(directory)
-        refuse_existing([directory / CONFIG_FILENAME, directory / WEIGHTS_FILENAME], overwrite)
+        persistence.refuse_existing(
+            [directory / CONFIG_FILENAME, directory / WEIGHTS_FILENAME], overwrite
+        )
         self.lm.save_pretrained(directory, overwrite=overwrite)
         state = {
             k: v.detach().cpu() for k, v in self.state_dict().items() if not k.startswith("lm.")
         }
-        write_weights(directory / WEIGHTS_FILENAME, state, metadata={"format": FORMAT.name})
+        persistence.write_weights(
+            directory / WEIGHTS_FILENAME, state, metadata={"format": FORMAT.name}
+        )
         document = {
             **FORMAT.header(),
-            **provenance(),
+            **persistence.provenance(),
             "config": self.config.to_dict(),
             "nar": self.nar.config.to_dict() if self.nar is not None else None,
         }
-        write_json(directory / CONFIG_FILENAME, document)
+        persistence.write_json(directory / CONFIG_FILENAME, document)
         return directory
 
     @classmethod
@@ -418,9 +414,7 @@ class TransNAR(nn.Module):
         """
         directory = Path(directory)
         path = directory / CONFIG_FILENAME
-        if not path.is_file():
-            raise FileNotFoundError(f"{directory} holds no saved TransNAR (no {CONFIG_FILENAME})")
-        document = read_json(path, FORMAT)
+        document = persistence.read_json(path, FORMAT, holder="saved TransNAR")
         try:
             config = TransNARConfig.from_dict(document["config"])
             nar = NAR(NARConfig.from_dict(document["nar"])) if document["nar"] else None
@@ -428,7 +422,9 @@ class TransNAR(nn.Module):
             raise CheckpointError(f"{path}: bad TransNAR config: {error}") from None
         lm = load_language_model(config.lm, directory, map_location)
         model = cls(config, lm, nar)
-        state = read_weights(directory / WEIGHTS_FILENAME, "TransNAR weights file", map_location)
+        state = persistence.read_weights(
+            directory / WEIGHTS_FILENAME, "TransNAR weights file", map_location
+        )
         try:
             missing, unexpected = model.load_state_dict(state, strict=False)
         except (AttributeError, RuntimeError, TypeError, ValueError) as error:

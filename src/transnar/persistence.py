@@ -242,18 +242,26 @@ def unreadable_file(path: str | os.PathLike, what: str, error: BaseException) ->
     return CheckpointError(f"{path} is not a readable {what}: {problem}")
 
 
-def read_json(path: str | os.PathLike, file_format: FileFormat) -> dict:
+def read_json(path: str | os.PathLike, file_format: FileFormat, holder: str = "") -> dict:
     """Reads a JSON document of ``file_format`` and checks its header.
 
+    Args:
+        path: the file.
+        file_format: what it must be.
+        holder: what a directory holding the file is ("saved LM"), for the
+            message when the file is missing.
+
     Raises:
-        FileNotFoundError: no file at ``path``.
+        FileNotFoundError: no file at ``path`` ("DIR holds no saved LM (no
+            config.json)" with a ``holder``).
         CheckpointError: not JSON, or not of this format and version.
     """
     path = Path(path)
+    if not path.is_file():
+        where = f"{path.parent} holds no {holder} (no {path.name})" if holder else f"no {path}"
+        raise FileNotFoundError(where)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise
     except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
         raise CheckpointError(
             f"{path} is not valid JSON ({error}): the file is truncated or corrupt; "

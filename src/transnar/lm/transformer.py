@@ -480,9 +480,7 @@ class DecoderLM(nn.Module):
         """
         directory = Path(directory)
         config_path = directory / CONFIG_FILENAME
-        if not config_path.is_file():
-            raise FileNotFoundError(f"{directory} holds no saved LM (no {CONFIG_FILENAME})")
-        document = read_json(config_path, FORMAT)
+        document = read_json(config_path, FORMAT, holder="saved LM")
         if document.get("model") != cls.__name__:
             raise CheckpointError(
                 f"{config_path} holds a {document.get('model')!r}, not a {cls.__name__}"
