@@ -185,7 +185,7 @@ def test_mistakes_are_clear_errors(tmp_path):
         TransNAR.from_pretrained(tmp_path)
 
 
-@pytest.mark.parametrize("name", ["transnar.pt", "model.safetensors"])
+@pytest.mark.parametrize("name", ["transnar.safetensors", "model.safetensors"])
 @pytest.mark.parametrize("keep", [0, 100, 0.5])
 def test_truncated_weights_are_a_clear_checkpoint_error(tmp_path, name, keep):
     pytest.importorskip("safetensors")

@@ -4,6 +4,7 @@ errors; models saved before the helper existed still load, with the same numbers
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -46,21 +47,45 @@ def test_a_transnar_saved_before_the_helper_loads_with_the_same_logits():
     assert DecoderLM.from_pretrained(SAVED_0_1_0 / "transnar").config == model.config.lm
 
 
-def test_saving_again_writes_the_files_of_before(tmp_path):
-    """Same documents, same key order, same weights: the formats did not change."""
+def test_saving_again_writes_the_files_of_before_and_transnar_weights_as_safetensors(tmp_path):
+    """The LM's files: same documents, same key order, same weights. TransNAR's
+    weights move from transnar.pt to transnar.safetensors (transnar.model version 2)."""
+    pytest.importorskip("safetensors")
     old = SAVED_0_1_0 / "transnar"
     TransNAR.from_pretrained(old).save_pretrained(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in old.iterdir())
+    names = {p.name for p in old.iterdir()} - {"transnar.pt"} | {"transnar.safetensors"}
+    assert {p.name for p in tmp_path.iterdir()} == names
     for name in ("config.json", "tokenizer.json", "transnar.json"):
         before, after = (json.loads((d / name).read_text()) for d in (old, tmp_path))
+        if name == "transnar.json":
+            assert (before["version"], after["version"]) == (1, 2)
+            assert after.pop("weights") == "transnar.safetensors"
+            before.pop("version"), after.pop("version")
         assert list(after) == list(before), name
         for key in PROVENANCE:
             before.pop(key, None), after.pop(key, None)
         assert after == before, name
-    for name in ("model.safetensors", "transnar.pt"):
-        before, after = (read_weights(d / name, "weights") for d in (old, tmp_path))
+    for old_name, new_name in [
+        ("model.safetensors", "model.safetensors"),
+        ("transnar.pt", "transnar.safetensors"),
+    ]:
+        before, after = read_weights(old / old_name, "w"), read_weights(tmp_path / new_name, "w")
         assert before.keys() == after.keys()
         assert all(torch.equal(before[k], after[k]) for k in before)
+    assert torch.equal(
+        TransNAR.from_pretrained(tmp_path).xattn["0"].attention_gate,
+        TransNAR.from_pretrained(old).xattn["0"].attention_gate,
+    )
+
+
+def test_a_transnar_saved_again_over_an_old_one_keeps_no_stale_weights(tmp_path):
+    shutil.copytree(SAVED_0_1_0 / "transnar", tmp_path, dirs_exist_ok=True)
+    with pytest.raises(OutputExistsError):
+        TransNAR.from_pretrained(tmp_path).save_pretrained(tmp_path)
+    TransNAR.from_pretrained(tmp_path).save_pretrained(tmp_path, overwrite=True)
+    weights = {p.name for p in tmp_path.iterdir()} & {"transnar.pt", "transnar.safetensors"}
+    assert len(weights) == 1
+    TransNAR.from_pretrained(tmp_path)
 
 
 def test_the_header_is_checked_with_a_clear_error(tmp_path):

@@ -77,12 +77,16 @@ DECOY_TRUNCATE_DECIMALS = 3
 """Decoy instances are drawn as CLRS-Text's are, floats truncated to 3 decimals."""
 FORMAT = persistence.FileFormat(
     "transnar.model",
-    1,
+    2,
     "saved TransNAR config",
     remedy="save the model again (TransNAR.save_pretrained, or train it again)",
+    older_versions=(1,),
 )
+"""Version 2 names its weights file (``transnar.safetensors``, or ``transnar.pt``
+without safetensors); version 1 always used ``transnar.pt``."""
 CONFIG_FILENAME = "transnar.json"
-WEIGHTS_FILENAME = "transnar.pt"
+WEIGHTS_STEM = "transnar"
+WEIGHTS_FILENAMES = ("transnar.safetensors", "transnar.pt")
 
 
 @dataclass(frozen=True)
@@ -382,22 +386,26 @@ class TransNAR(nn.Module):
 
     def save_pretrained(self, directory: str | os.PathLike, overwrite: bool = False) -> Path:
         """Writes the language model (its ``save_pretrained``: a ``DecoderLM``'s
-        files or a Hugging Face model's), the NAR's config, and the
-        cross-attention and NAR weights, to ``directory``."""
+        files or a Hugging Face model's), then the cross-attention and NAR
+        weights (``transnar.safetensors``, or ``transnar.pt`` without
+        safetensors) and last ``transnar.json`` (the TransNAR and NAR configs)."""
         directory = Path(directory)
-        persistence.refuse_existing(
-            [directory / CONFIG_FILENAME, directory / WEIGHTS_FILENAME], overwrite
-        )
+        ours = [CONFIG_FILENAME, *WEIGHTS_FILENAMES]
+        persistence.refuse_existing([directory / name for name in ours], overwrite)
         self.lm.save_pretrained(directory, overwrite=overwrite)
+        for stale in ours:  # never a config beside other weights
+            (directory / stale).unlink(missing_ok=True)
+        weights_name = persistence.weights_filename(WEIGHTS_STEM)
         state = {
-            k: v.detach().cpu() for k, v in self.state_dict().items() if not k.startswith("lm.")
+            k: v.detach().cpu().contiguous()
+            for k, v in self.state_dict().items()
+            if not k.startswith("lm.")
         }
-        persistence.write_weights(
-            directory / WEIGHTS_FILENAME, state, metadata={"format": FORMAT.name}
-        )
+        persistence.write_weights(directory / weights_name, state, metadata={"format": FORMAT.name})
         document = {
             **FORMAT.header(),
             **persistence.provenance(),
+            "weights": weights_name,
             "config": self.config.to_dict(),
             "nar": self.nar.config.to_dict() if self.nar is not None else None,
         }
@@ -420,19 +428,21 @@ class TransNAR(nn.Module):
             nar = NAR(NARConfig.from_dict(document["nar"])) if document["nar"] else None
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise CheckpointError(f"{path}: bad TransNAR config: {error}") from None
+        weights_name = document.get("weights", "transnar.pt")  # version 1 names none: .pt
+        if weights_name not in WEIGHTS_FILENAMES:
+            raise CheckpointError(f"{path}: unknown weights file {weights_name!r}")
+        weights = directory / weights_name
         lm = load_language_model(config.lm, directory, map_location)
         model = cls(config, lm, nar)
-        state = persistence.read_weights(
-            directory / WEIGHTS_FILENAME, "TransNAR weights file", map_location
-        )
+        state = persistence.read_weights(weights, "TransNAR weights file", map_location)
         try:
             missing, unexpected = model.load_state_dict(state, strict=False)
         except (AttributeError, RuntimeError, TypeError, ValueError) as error:
-            raise CheckpointError(f"{directory / WEIGHTS_FILENAME}: {error}") from None
+            raise CheckpointError(f"{weights}: {error}") from None
         missing = [k for k in missing if not k.startswith("lm.")]
         if missing or unexpected:
             raise CheckpointError(
-                f"{directory / WEIGHTS_FILENAME} does not match the config "
+                f"{weights} does not match the config "
                 f"(missing {missing[:5]}, unexpected {unexpected[:5]})"
             )
         return model.eval()

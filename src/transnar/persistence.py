@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     import torch
 
 SAFETENSORS_SUFFIX = ".safetensors"
+TORCH_SUFFIX = ".pt"
 LEGACY_VERSION_KEY = "format_version"
 """Where training checkpoints written before this module keep their version."""
 
@@ -70,6 +71,8 @@ class FileFormat:
             again with DecoderLM.save_pretrained").
         legacy_names: names of the same format in files written before this
             module; read, never written.
+        older_versions: earlier layouts this transnar still reads (the
+            reader then looks at the version it got).
     """
 
     name: str
@@ -77,13 +80,14 @@ class FileFormat:
     what: str
     remedy: str
     legacy_names: tuple[str, ...] = ()
+    older_versions: tuple[int, ...] = ()
 
     def header(self) -> dict[str, Any]:
         """``{"format": name, "version": version}``: the start of every such file."""
         return {"format": self.name, "version": self.version}
 
     def check(self, document: Any, source: str | os.PathLike) -> dict:
-        """Returns ``document`` if it is a file of this format and version.
+        """Returns ``document`` if it is a file of this format, in a version read.
 
         Args:
             document: what the file holds (a parsed JSON document, a torch dict).
@@ -101,7 +105,7 @@ class FileFormat:
                 f"check the path, or {self.remedy}"
             )
         version = document.get("version", document.get(LEGACY_VERSION_KEY))
-        if version != self.version:
+        if version != self.version and version not in self.older_versions:
             writer = document.get("transnar_version", "an unknown version")
             raise CheckpointError(
                 f"{source} has {self.name} version {version!r} (written by transnar {writer}); "
@@ -174,6 +178,11 @@ def write_json(path: str | os.PathLike, document: Any, overwrite: bool = True) -
     with atomic_write(path, overwrite=overwrite, mode="w") as handle:
         json.dump(document, handle, indent=2)
         handle.write("\n")
+
+
+def weights_filename(stem: str) -> str:
+    """``stem.safetensors`` when the safetensors package is installed, else ``stem.pt``."""
+    return stem + (SAFETENSORS_SUFFIX if safetensors_available() else TORCH_SUFFIX)
 
 
 def write_weights(
@@ -344,6 +353,7 @@ __all__ = [
     "refuse_existing",
     "safetensors_available",
     "unreadable_file",
+    "weights_filename",
     "write_checkpoint",
     "write_json",
     "write_weights",

@@ -30,7 +30,7 @@ cross-attention blocks.
   with the ``transformers`` API (``config.json``, ``model.safetensors``,
   tokenizer files), so the directory also loads with
   ``AutoModelForCausalLM.from_pretrained``; TransNAR adds ``transnar.json``
-  and ``transnar.pt`` beside them.
+  and ``transnar.safetensors`` beside them.
 - The model is loaded in float32 (training uses bf16 autocast on CUDA) and is
   fine-tuned with the cross-attention (only the NAR is frozen).
 

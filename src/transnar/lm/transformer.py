@@ -54,7 +54,7 @@ from transnar.persistence import (
     read_json,
     read_weights,
     refuse_existing,
-    safetensors_available,
+    weights_filename,
     write_json,
     write_weights,
 )
@@ -436,7 +436,7 @@ class DecoderLM(nn.Module):
                 f"{self.config.vocab_size}"
             )
         directory = Path(directory)
-        weights_name = SAFETENSORS_FILENAME if safetensors_available() else TORCH_FILENAME
+        weights_name = weights_filename("model")
         files = [CONFIG_FILENAME, SAFETENSORS_FILENAME, TORCH_FILENAME, TOKENIZER_FILENAME]
         refuse_existing([directory / name for name in files], overwrite)
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
