@@ -163,3 +163,12 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
         handle.write("half")
         raise RuntimeError("crash")
     assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_transnar_weights_that_do_not_fit_the_config_are_a_clear_error(tmp_path):
+    shutil.copytree(SAVED_0_1_0 / "transnar", tmp_path, dirs_exist_ok=True)
+    document = json.loads((tmp_path / "transnar.json").read_text())
+    document["config"]["xattn_every"] = 2  # one cross-attention block instead of two
+    (tmp_path / "transnar.json").write_text(json.dumps(document))
+    with pytest.raises(CheckpointError, match=r"transnar\.pt: the weights do not match the config"):
+        TransNAR.from_pretrained(tmp_path)

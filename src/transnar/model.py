@@ -435,16 +435,7 @@ class TransNAR(nn.Module):
         lm = load_language_model(config.lm, directory, map_location)
         model = cls(config, lm, nar)
         state = persistence.read_weights(weights, "TransNAR weights file", map_location)
-        try:
-            missing, unexpected = model.load_state_dict(state, strict=False)
-        except (AttributeError, RuntimeError, TypeError, ValueError) as error:
-            raise CheckpointError(f"{weights}: {error}") from None
-        missing = [k for k in missing if not k.startswith("lm.")]
-        if missing or unexpected:
-            raise CheckpointError(
-                f"{weights} does not match the config "
-                f"(missing {missing[:5]}, unexpected {unexpected[:5]})"
-            )
+        persistence.load_state(model, state, weights, unsaved=("lm",))  # the LM's are loaded
         return model.eval()
 
 

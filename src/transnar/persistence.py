@@ -44,6 +44,7 @@ from transnar import __version__
 
 if TYPE_CHECKING:
     import torch
+    from torch import nn
 
 SAFETENSORS_SUFFIX = ".safetensors"
 TORCH_SUFFIX = ".pt"
@@ -327,6 +328,43 @@ def read_weights(
     return state
 
 
+def load_state(
+    module: nn.Module,
+    state: dict[str, torch.Tensor],
+    source: str | os.PathLike,
+    unsaved: tuple[str, ...] = (),
+) -> None:
+    """Loads a state dict read from ``source`` into ``module``, after checking it fits.
+
+    Args:
+        module: the model, built from the saved config.
+        state: its weights as read (:func:`read_weights`).
+        source: the file or directory, for the message.
+        unsaved: keys (or prefixes, ``"lm"`` for ``lm.*``) of the module's
+            state that the file does not hold: tied weights, parts saved elsewhere.
+
+    Raises:
+        CheckpointError: missing or unexpected keys, or tensors of the wrong shape.
+    """
+    expected = module.state_dict()
+    saved = [k for k in expected if not any(k == u or k.startswith(f"{u}.") for u in unsaved)]
+    missing = sorted(set(saved) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{source}: the weights do not match the config (missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]})"
+        )
+    wrong = [
+        f"{k}: {tuple(v.shape)} vs {tuple(expected[k].shape)}"
+        for k, v in state.items()
+        if v.shape != expected[k].shape
+    ]
+    if wrong:
+        raise CheckpointError(f"{source}: weights of the wrong shape: {wrong[:5]}")
+    module.load_state_dict(state, strict=False)
+
+
 def read_checkpoint(
     path: str | os.PathLike, file_format: FileFormat, map_location: str | torch.device = "cpu"
 ) -> dict:
@@ -345,6 +383,7 @@ __all__ = [
     "FileFormat",
     "OutputExistsError",
     "atomic_write",
+    "load_state",
     "provenance",
     "read_checkpoint",
     "read_json",

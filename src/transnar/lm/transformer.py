@@ -50,6 +50,7 @@ from transnar.lm.tokenizer import IGNORE_INDEX, CharTokenizer
 from transnar.persistence import (
     CheckpointError,
     FileFormat,
+    load_state,
     provenance,
     read_json,
     read_weights,
@@ -510,23 +511,8 @@ class DecoderLM(nn.Module):
             )
         state = read_weights(directory / weights_name, "weights file")
         model = cls(config, tokenizer=saved_tokenizer)
-        expected = model.state_dict()
-        tied = {"head.weight"} if config.tie_embeddings else set()
-        missing = sorted(set(expected) - set(state) - tied)
-        unexpected = sorted(set(state) - set(expected))
-        if missing or unexpected:
-            raise CheckpointError(
-                f"{directory}: the weights do not match the config (missing {missing[:5]}, "
-                f"unexpected {unexpected[:5]})"
-            )
-        wrong = [
-            f"{k}: {tuple(v.shape)} vs {tuple(expected[k].shape)}"
-            for k, v in state.items()
-            if v.shape != expected[k].shape
-        ]
-        if wrong:
-            raise CheckpointError(f"{directory}: weights of the wrong shape: {wrong[:5]}")
-        model.load_state_dict(state, strict=False)
+        tied = ("head.weight",) if config.tie_embeddings else ()
+        load_state(model, state, directory, unsaved=tied)
         return model.to(map_location).eval()
 
 
