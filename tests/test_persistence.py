@@ -95,7 +95,7 @@ def test_the_header_is_checked_with_a_clear_error(tmp_path):
     cases = {
         "[1, 2]": "is not a transnar.demo file (demo file): it has no transnar header",
         '{"format": "transnar.lm", "version": 2}': "its format is 'transnar.lm'",
-        '{"format": "transnar.demo", "version": 1}': "has transnar.demo version 1",
+        '{"format": "transnar.demo", "version": 1}': "has transnar.demo format version 1",
         '{"format": "transnar.demo"': "is not valid JSON",
     }
     for text, problem in cases.items():
@@ -110,8 +110,12 @@ def test_the_header_is_checked_with_a_clear_error(tmp_path):
 def test_legacy_spellings_are_read():
     legacy = FileFormat("transnar.demo", 1, "demo", remedy="-", legacy_names=("transnar-demo",))
     assert legacy.check({"format": "transnar-demo", "format_version": 1}, "f")
-    with pytest.raises(CheckpointError, match="version 2"):
+    with pytest.raises(CheckpointError, match="format version 2"):
         legacy.check({"format": "transnar-demo", "format_version": 2}, "f")
+    with pytest.raises(CheckpointError, match="format version 99"):  # every stated version
+        legacy.check({"format": "transnar.demo", "version": 1, "format_version": 99}, "f")
+    with pytest.raises(CheckpointError, match="format version None"):
+        legacy.check({"format": "transnar.demo"}, "f")
 
 
 def test_checkpoints_round_trip_and_old_nar_checkpoints_read(tmp_path):

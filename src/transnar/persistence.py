@@ -27,6 +27,16 @@ writers write the one spelling above.
 
 The torch-free :mod:`transnar.clrs` writes its files with this module too, so
 torch is imported only inside the functions that read or write tensors.
+
+Example (a trainer's checkpoint; files of the old ``transnar-lm-checkpoint`` /
+``format_version`` spelling still read)::
+
+    CHECKPOINT = FileFormat(
+        "transnar.lm_checkpoint", 1, "transnar LM training checkpoint",
+        remedy="start the run over (--restart)", legacy_names=("transnar-lm-checkpoint",),
+    )
+    write_checkpoint(run_dir / "checkpoints" / "last.pt", CHECKPOINT, {"step": 10, ...})
+    payload = read_checkpoint(run_dir / "checkpoints" / "last.pt", CHECKPOINT)
 """
 
 from __future__ import annotations
@@ -105,11 +115,14 @@ class FileFormat:
                 f"{source} is not a {self.name} file ({self.what}): {seen}; "
                 f"check the path, or {self.remedy}"
             )
-        version = document.get("version", document.get(LEGACY_VERSION_KEY))
-        if version != self.version and version not in self.older_versions:
+        # every version the file states (the legacy key too) must be one read here
+        stated = [document[key] for key in ("version", LEGACY_VERSION_KEY) if key in document]
+        unread = [v for v in stated or [None] if v not in (self.version, *self.older_versions)]
+        if unread:
             writer = document.get("transnar_version", "an unknown version")
             raise CheckpointError(
-                f"{source} has {self.name} version {version!r} (written by transnar {writer}); "
+                f"{source} has {self.name} format version {unread[0]!r} (written by transnar "
+                f"{writer}); "
                 f"this transnar ({__version__}) reads version {self.version}: use the transnar "
                 f"that wrote it, or {self.remedy}"
             )
