@@ -19,12 +19,12 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from transnar._files import atomic_write, refuse_existing
 from transnar.clrs.text.scoring import markdown_table
 from transnar.evaluation import Comparison, write_plots
 from transnar.evaluation.comparison import PLOTS, Cell
 from transnar.evaluation.plots import REGIME_NAMES
 from transnar.evaluation.significance import RESAMPLES
+from transnar.persistence import atomic_write, refuse_existing
 from transnar.pipeline.layout import FIGURES_DIR, REPORT_HTML, REPORT_MD
 from transnar.pipeline.resources import format_peaks
 from transnar.pipeline.stages import differences, duration
