@@ -28,6 +28,7 @@ from transnar.persistence import atomic_write, refuse_existing
 from transnar.pipeline.layout import FIGURES_DIR, REPORT_HTML, REPORT_MD
 from transnar.pipeline.resources import format_peaks
 from transnar.pipeline.stages import differences, duration
+from transnar.report.competence import competence
 from transnar.report.curves import lm_panels, nar_panels, plot_panels
 from transnar.report.headline import headline
 from transnar.report.html import markdown_to_html
@@ -126,6 +127,7 @@ def report_markdown(runs: Sequence[RunData], comparison: Comparison) -> str:
         lines += [SMOKE_NOTE, ""]
     lines += [*_setup(runs), ""]
     lines += ["## Headline: CLRS score per size", "", *headline(runs, comparison), ""]
+    lines += ["## In-distribution competence", "", *competence(comparison), ""]
     versus = " vs ".join(comparison.labels)
     lines += [f"## Scores: {versus}", "", *_demoted(comparison.to_markdown()), ""]
     lines += [f"![{_PLOT_TITLES[key]}]({FIGURES_DIR}/{name})" for key, name in PLOTS.items()]
