@@ -9,7 +9,11 @@ import torch
 
 from transnar import clrs
 from transnar.clrs.text.datasets import Split, write_dataset
-from transnar.data import (
+from transnar.lm import IGNORE_INDEX, CharTokenizer, DecoderLM, LMConfig
+from transnar.model import TransNAR, TransNARConfig
+from transnar.nar import NAR, NARConfig
+from transnar.nar.embeddings import embed
+from transnar.training.lm_data import (
     BatchSampler,
     DataConfig,
     MemoryCache,
@@ -21,10 +25,6 @@ from transnar.data import (
     read_pairs,
     training_positions,
 )
-from transnar.lm import IGNORE_INDEX, CharTokenizer, DecoderLM, LMConfig
-from transnar.model import TransNAR, TransNARConfig
-from transnar.nar import NAR, NARConfig
-from transnar.nar.embeddings import embed
 
 ALGORITHMS = ("bfs", "insertion_sort")
 

@@ -58,7 +58,7 @@ from torch import nn
 
 from transnar import __version__
 from transnar._files import CheckpointError, atomic_write, refuse_existing
-from transnar._runs import read_torch_file
+from transnar._torch_files import read_torch_file
 from transnar.clrs.bounds import size_of_nodes
 from transnar.clrs.samplers import sample
 from transnar.lm.tokenizer import CharTokenizer, Tokenizer

@@ -7,7 +7,7 @@ without triplets).
 
 Example:
     >>> from transnar import clrs
-    >>> from transnar.nar.checkpoint import load_nar
+    >>> from transnar.training.nar_checkpoint import load_nar
     >>> nar = load_nar("runs/nar-small", freeze=True)  # doctest: +SKIP
     >>> out = embed(nar, clrs.sample("bfs", size=8, seed=0, count=4))  # doctest: +SKIP
     >>> out.final_nodes.shape  # doctest: +SKIP

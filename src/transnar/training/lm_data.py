@@ -67,7 +67,7 @@ from transnar.lm.tokenizer import IGNORE_INDEX, Tokenizer
 from transnar.lm.transformer import pad_positions, random_positions
 from transnar.model import GraphMemory
 from transnar.nar.features import Features
-from transnar.nar.run_config import SMALL_ALGORITHMS
+from transnar.training.nar_config import SMALL_ALGORITHMS
 
 SPLITS = ("train", "val", "test")
 

@@ -1,7 +1,7 @@
 """Configuration of a NAR training run: the model, the training protocol, presets.
 
-A :class:`RunConfig` composes the architecture (:class:`~transnar.nar.NARConfig`)
-and the training protocol (:class:`TrainConfig`). Defaults are those of Ibarz et
+A :class:`NARTrainConfig` composes the architecture (:class:`~transnar.nar.NARConfig`)
+and the training protocol (:class:`NARTrainOptions`). Defaults are those of Ibarz et
 al. (2022) and the reference ``clrs/examples/run.py``; the presets scale them:
 
 - ``tiny``: a smoke run in seconds (2 algorithms, hidden 16, sizes <= 8, 20 steps);
@@ -35,7 +35,7 @@ from transnar.nar.stepping import check_step_mode
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class NARTrainOptions:
     """The training protocol of a NAR (defaults: Ibarz et al. 2022, reference ``run.py``).
 
     Attributes:
@@ -131,7 +131,7 @@ RESUMABLE_CHANGES = (
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class NARTrainConfig:
     """Everything that defines a NAR training run.
 
     Attributes:
@@ -140,7 +140,7 @@ class RunConfig:
     """
 
     nar: NARConfig = field(default_factory=NARConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: NARTrainOptions = field(default_factory=NARTrainOptions)
 
     def __post_init__(self):
         if "learned" in self.train.test_steps and not self.nar.termination:
@@ -157,7 +157,7 @@ class RunConfig:
         return {"nar": self.nar.to_dict(), "train": train}
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> RunConfig:
+    def from_dict(cls, data: Mapping) -> NARTrainConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error naming them.
 
         A ``transnar_version`` entry (written into ``config.json``) is ignored.
@@ -166,16 +166,16 @@ class RunConfig:
         if unknown:
             raise ValueError(f"unknown config section(s) {unknown} (known: nar, train)")
         train = dict(data.get("train", {}))
-        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        known = {f.name for f in dataclasses.fields(NARTrainOptions)}
         extra = sorted(set(train) - known)
         if extra:
             raise ValueError(f"unknown train config key(s) {extra} (known: {sorted(known)})")
         nar = NARConfig.from_dict(dict(data.get("nar", {})))
         if "test_steps" not in train:  # a file made before leak-free stepping
             train["test_steps"] = ("oracle",)
-        return cls(nar, TrainConfig(**train))
+        return cls(nar, NARTrainOptions(**train))
 
-    def differences(self, other: RunConfig) -> list[str]:
+    def differences(self, other: NARTrainConfig) -> list[str]:
         """The dotted keys (``train.steps``) whose values differ from ``other``'s."""
         mine, theirs = _flatten(self.to_dict()), _flatten(other.to_dict())
         return sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
@@ -196,10 +196,10 @@ SMALL_ALGORITHMS = (
 """The ``small`` preset's algorithms: one of each of six families."""
 
 
-def _tiny() -> RunConfig:
-    return RunConfig(
+def _tiny() -> NARTrainConfig:
+    return NARTrainConfig(
         NARConfig(algorithms=("bfs", "insertion_sort"), hidden_dim=16),
-        TrainConfig(
+        NARTrainOptions(
             train_sizes=(4, 6),
             test_sizes=(8,),
             steps=20,
@@ -213,10 +213,10 @@ def _tiny() -> RunConfig:
     )
 
 
-def _small() -> RunConfig:
-    return RunConfig(
+def _small() -> NARTrainConfig:
+    return NARTrainConfig(
         NARConfig(algorithms=SMALL_ALGORITHMS, hidden_dim=64),
-        TrainConfig(
+        NARTrainOptions(
             train_sizes=(4, 7, 11),
             test_sizes=(44,),
             steps=300,
@@ -230,23 +230,25 @@ def _small() -> RunConfig:
     )
 
 
-def _paper() -> RunConfig:
-    return RunConfig(
+def _paper() -> NARTrainConfig:
+    return NARTrainConfig(
         NARConfig(algorithms=CLRS30_ALGORITHMS, hidden_dim=128),
-        TrainConfig(eval_multipliers=True),
+        NARTrainOptions(eval_multipliers=True),
     )
 
 
 PRESETS = {"tiny": _tiny, "small": _small, "paper": _paper}
-"""Preset name -> a function returning its :class:`RunConfig`."""
+"""Preset name -> a function returning its :class:`NARTrainConfig`."""
 
 
-def preset(name: str) -> RunConfig:
-    """The :class:`RunConfig` of a preset (``tiny``, ``small`` or ``paper``)."""
+def preset(name: str) -> NARTrainConfig:
+    """The :class:`NARTrainConfig` of a preset (``tiny``, ``small`` or ``paper``)."""
     return _config.make_preset(PRESETS, name)
 
 
-def apply_overrides(config: RunConfig, overrides: Iterable[str] | Mapping[str, Any]) -> RunConfig:
+def apply_overrides(
+    config: NARTrainConfig, overrides: Iterable[str] | Mapping[str, Any]
+) -> NARTrainConfig:
     """The config with ``key=value`` overrides applied.
 
     Keys are dotted (``nar.hidden_dim``, ``train.steps``) or bare when only one
@@ -273,11 +275,11 @@ def apply_overrides(config: RunConfig, overrides: Iterable[str] | Mapping[str, A
         train = dataclasses.replace(config.train, **changes["train"])
     except TypeError as error:  # a typed value of the wrong kind
         raise ValueError(f"bad config override: {error}") from None
-    return RunConfig(nar, train)
+    return NARTrainConfig(nar, train)
 
 
 def _field_types(section: str) -> dict[str, Any]:
-    cls = NARConfig if section == "nar" else TrainConfig
+    cls = NARConfig if section == "nar" else NARTrainOptions
     hints = typing.get_type_hints(cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.name != "extra"}
 
