@@ -13,17 +13,19 @@ from transnar.lm import IGNORE_INDEX, CharTokenizer, DecoderLM, LMConfig
 from transnar.model import TransNAR, TransNARConfig
 from transnar.nar import NAR, NARConfig
 from transnar.nar.embeddings import embed
-from transnar.training.lm_data import (
+from transnar.training.lm_batches import (
     BatchSampler,
+    cache_memory,
+    fixed_batches,
+    training_positions,
+)
+from transnar.training.lm_data import (
     DataConfig,
     MemoryCache,
     PairedDataset,
     build_dataset,
-    cache_memory,
-    fixed_batches,
     generate_pairs,
     read_pairs,
-    training_positions,
 )
 
 ALGORITHMS = ("bfs", "insertion_sort")

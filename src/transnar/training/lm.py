@@ -2,7 +2,7 @@
 
 One trainer for both (``model.use_nar``): the same data, the same loop. Each
 optimizer step takes ``grad_accum`` micro-batches from the shuffled stream
-(:class:`~transnar.training.lm_data.BatchSampler`: one algorithm and size per
+(:class:`~transnar.training.lm_batches.BatchSampler`: one algorithm and size per
 micro-batch), runs the frozen NAR on their graphs under ``no_grad`` (or reads
 the cached memory), computes the answer-only next-token loss at random
 positions (bf16 autocast on CUDA, fp32 on the CPU), and makes one AdamW update
@@ -64,16 +64,14 @@ from transnar.training.distributed import (
     sum_floats,
     world,
 )
-from transnar.training.lm_config import RESUMABLE_CHANGES, LMTrainConfig
-from transnar.training.lm_data import (
-    Batch,
+from transnar.training.lm_batches import (
     BatchSampler,
-    PairedDataset,
-    build_dataset,
     cache_memory,
     fixed_batches,
     training_positions,
 )
+from transnar.training.lm_config import RESUMABLE_CHANGES, LMTrainConfig
+from transnar.training.lm_data import Batch, PairedDataset, build_dataset
 from transnar.training.lm_model import (
     NAR_DIR,
     build_model,
