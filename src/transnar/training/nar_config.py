@@ -11,14 +11,14 @@ al. (2022) and the reference ``clrs/examples/run.py``; the presets scale them:
   sizes 4, 7, 11, 13, 16, batch 32, 10,000 steps, Adam 1e-3, clipping 1.0,
   tested at 64).
 
-One-off changes are ``key=value`` overrides (:func:`apply_overrides`), e.g.
+One-off changes are ``key=value`` overrides (:func:`apply_overrides`, the one engine
+of :mod:`transnar._config` that the LM and pipeline configs use too), e.g.
 ``steps=500``, ``nar.hidden_dim=32`` or ``train_sizes=4,7``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,8 +27,6 @@ import torch
 
 from transnar import _config
 from transnar._config import not_int as _not_int
-from transnar._config import parse_value as _parse
-from transnar._config import split_override as _split
 from transnar.clrs.specs import CLRS30_ALGORITHMS
 from transnar.nar.config import NARConfig
 from transnar.nar.stepping import check_step_mode
@@ -177,12 +175,8 @@ class NARTrainConfig:
 
     def differences(self, other: NARTrainConfig) -> list[str]:
         """The dotted keys (``train.steps``) whose values differ from ``other``'s."""
-        mine, theirs = _flatten(self.to_dict()), _flatten(other.to_dict())
+        mine, theirs = _config.flatten(self.to_dict()), _config.flatten(other.to_dict())
         return sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
-
-
-def _flatten(data: dict) -> dict:
-    return {f"{section}.{key}": value for section in data for key, value in data[section].items()}
 
 
 SMALL_ALGORITHMS = (
@@ -262,45 +256,4 @@ def apply_overrides(
             does not parse, or a config that fails validation; the message names
             the key.
     """
-    items = overrides.items() if isinstance(overrides, Mapping) else map(_split, overrides)
-    changes: dict[str, dict[str, Any]] = {"nar": {}, "train": {}}
-    for key, value in items:
-        section, name = _resolve_key(key)
-        hint = _field_types(section)[name]
-        changes[section][name] = (
-            _parse(value, hint, f"{section}.{name}") if isinstance(value, str) else value
-        )
-    try:
-        nar = dataclasses.replace(config.nar, **changes["nar"])
-        train = dataclasses.replace(config.train, **changes["train"])
-    except TypeError as error:  # a typed value of the wrong kind
-        raise ValueError(f"bad config override: {error}") from None
-    return NARTrainConfig(nar, train)
-
-
-def _field_types(section: str) -> dict[str, Any]:
-    cls = NARConfig if section == "nar" else NARTrainOptions
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.name != "extra"}
-
-
-def _resolve_key(key: str) -> tuple[str, str]:
-    """``"steps"`` or ``"train.steps"`` -> ``("train", "steps")``."""
-    sections = {s: _field_types(s) for s in ("nar", "train")}
-    section, dot, name = key.rpartition(".")
-    if dot:
-        if section not in sections:
-            raise ValueError(f"unknown config section {section!r} in {key!r} (known: nar, train)")
-        if name not in sections[section]:
-            raise ValueError(
-                f"unknown config key {key!r} (known in {section}: "
-                f"{', '.join(sorted(sections[section]))})"
-            )
-        return section, name
-    owners = [s for s in sections if key in sections[s]]
-    if not owners:
-        known = sorted(f"{s}.{k}" for s in sections for k in sections[s])
-        raise ValueError(f"unknown config key {key!r} (known: {', '.join(known)})")
-    if len(owners) > 1:
-        raise ValueError(f"config key {key!r} is ambiguous: write nar.{key} or train.{key}")
-    return owners[0], key
+    return _config.apply_overrides(config, overrides)
