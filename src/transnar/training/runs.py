@@ -1,12 +1,12 @@
-"""Run directories, shared by the NAR and the LM training loops.
+"""Run directories, logs, device, threads and precision, shared by both trainers.
 
 A run directory holds a resolved ``config.json``, a ``metrics.jsonl`` (one JSON
 record per line, each with a ``step``), and checkpoints written atomically.
 These helpers prepare such a directory, log metrics (:class:`MetricsLog`, also
 as TensorBoard events when ``tensorboard`` is installed) and truncate them on
 resume, write the human-readable ``train.log`` (:class:`ProgressLog`, also on
-standard error when it is not a terminal), and pick the device and torch's thread
-count.
+standard error when it is not a terminal), and pick the device, torch's thread
+count and the precision (bf16 autocast on CUDA, :func:`autocast_context`).
 """
 
 from __future__ import annotations
