@@ -39,8 +39,8 @@ from transnar.training import (
     train_lm,
 )
 from transnar.training import lm as loop_module
-from transnar.training.lm import batch_positions
 from transnar.training.lm_data import build_dataset
+from transnar.training.lm_step import batch_positions
 from transnar.training.nar_checkpoint import load_nar
 
 

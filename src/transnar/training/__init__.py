@@ -18,20 +18,16 @@ The trainers:
 - TransNAR and its Transformer-only baseline: :mod:`~transnar.training.lm`
   (:func:`train_lm`), its config (:mod:`~transnar.training.lm_config`:
   :class:`LMTrainConfig`, presets, ``key=value`` overrides), data
-  (:mod:`~transnar.training.lm_data`) and pieces (:mod:`~transnar.training.lm_model`:
-  :func:`learning_rate`, :func:`make_optimizer`, :func:`build_model`, ...).
+  (:mod:`~transnar.training.lm_data`, :mod:`~transnar.training.lm_batches`), step
+  and validation loss (:mod:`~transnar.training.lm_step`) and pieces
+  (:mod:`~transnar.training.lm_model`: :func:`learning_rate`,
+  :func:`make_optimizer`, :func:`build_model`, ...).
 
 Imports: ``clrs``, ``nar``, ``lm``, ``model`` and ``evaluation`` (the NAR's
 scoring); never ``pipeline``, ``report`` or ``cli``.
 """
 
-from transnar.training.lm import (
-    LMTrainResult,
-    estimate_loss,
-    lm_train_step,
-    read_lm_checkpoint,
-    train_lm,
-)
+from transnar.training.lm import LMTrainResult, read_lm_checkpoint, train_lm
 from transnar.training.lm_config import (
     PRESETS,
     LMTrainConfig,
@@ -42,6 +38,7 @@ from transnar.training.lm_config import (
     preset,
 )
 from transnar.training.lm_model import build_model, learning_rate, make_optimizer, state_sha256
+from transnar.training.lm_step import estimate_loss, lm_train_step
 from transnar.training.loop import Trainer, Validation, run_steps
 from transnar.training.nar import NARTrainResult, train_nar
 from transnar.training.nar_checkpoint import load_nar
