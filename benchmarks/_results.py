@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from transnar import __version__
-from transnar._files import atomic_write
+from transnar.persistence import atomic_write
 
 
 def machine(**extra) -> dict:

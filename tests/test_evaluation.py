@@ -30,8 +30,8 @@ from transnar.evaluation import (
 from transnar.evaluation.decoding import question_generator
 from transnar.evaluation.evaluate import regime
 from transnar.evaluation.questions import load_model
-from transnar.model import GraphMemory
 from transnar.nar import Features
+from transnar.nar.memory import GraphMemory
 
 SMALL = {"algorithms": ("bfs", "insertion_sort"), "sizes": (4, 5), "count": 3, "batch_size": 2}
 

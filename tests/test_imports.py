@@ -18,18 +18,28 @@ def test_clrs_does_not_import_torch():
     assert result.stdout.strip() == "False"
 
 
+def test_lm_imports_no_model_above_it():
+    code = (
+        "import sys, transnar.lm, transnar.lm.hf, transnar.persistence; "
+        "print(sorted(m for m in sys.modules if m.startswith(('transnar.nar', 'transnar.model', "
+        "'transnar.training', 'transnar.evaluation', 'transnar.training.lm_data'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
 # Which package may import which: only those of a lower rank (issue 14: clrs <- nar,
 # lm <- model <- training/evaluation <- pipeline/report <- cli; training imports the
 # NAR's scoring from evaluation, never the other way).
 RANKS = {
     "__init__": 0,
-    "_files": 0,
-    "_torch_files": 1,
-    "clrs": 1,
-    "_config": 2,
-    "nar": 3,
-    "lm": 3,
-    "hf": 4,
+    "persistence": 1,
+    "clrs": 2,
+    "_config": 3,
+    "nar": 4,
+    "lm": 4,
     "model": 5,
     "evaluation": 6,
     "training": 7,

@@ -20,8 +20,9 @@ import torch
 
 from transnar import clrs
 from transnar.lm import CharTokenizer, DecoderLM, LMConfig
-from transnar.model import GraphMemory, TransNAR, TransNARConfig, decoy_features
+from transnar.model import TransNAR, TransNARConfig, decoy_features
 from transnar.nar import NAR, Features, NARConfig
+from transnar.nar.memory import GraphMemory
 
 ALGORITHMS = clrs.CLRS30_ALGORITHMS
 SIZE = 5

@@ -8,11 +8,12 @@ import torch
 
 from tests.evaluation_helpers import ALGORITHMS, NAR_HIDDEN, tiny_lm_config, tiny_model
 from transnar import clrs
-from transnar._files import CheckpointError
 from transnar.lm import generate
-from transnar.model import GraphMemory, TransNAR, TransNARConfig
+from transnar.model import TransNAR, TransNARConfig
 from transnar.nar import NAR, NARConfig
 from transnar.nar.features import Features
+from transnar.nar.memory import GraphMemory
+from transnar.persistence import CheckpointError
 
 
 def _memory(model: TransNAR, sizes=(4, 6), algorithm: str = "bfs") -> GraphMemory:
@@ -184,7 +185,7 @@ def test_mistakes_are_clear_errors(tmp_path):
         TransNAR.from_pretrained(tmp_path)
 
 
-@pytest.mark.parametrize("name", ["transnar.pt", "model.safetensors"])
+@pytest.mark.parametrize("name", ["transnar.safetensors", "model.safetensors"])
 @pytest.mark.parametrize("keep", [0, 100, 0.5])
 def test_truncated_weights_are_a_clear_checkpoint_error(tmp_path, name, keep):
     pytest.importorskip("safetensors")
@@ -200,7 +201,7 @@ def test_truncated_weights_are_a_clear_checkpoint_error(tmp_path, name, keep):
 
 
 def test_unreadable_file_messages():
-    from transnar._files import unreadable_file
+    from transnar.persistence import unreadable_file
 
     torch_error = RuntimeError(
         "PytorchStreamReader failed reading zip archive: failed finding central directory. "

@@ -73,6 +73,10 @@ def test_the_pipeline_writes_every_stage_output_and_the_report(finished):
     report = (finished / "report.md").read_text()
     assert "baseline CLRS" in report and "TransNAR CLRS" in report
     assert "## The NAR on CLRS-30" in report and "figures/lm_loss.png" in report
+    # each stage's peak memory, in its record and in the report's stage line
+    for name in STAGES[:-1]:
+        assert read_record(finished, name)["peak_memory"]["rss_bytes"] > 10 * 2**20
+    assert "nar " in report and " MiB)" in report
 
 
 def test_a_second_invocation_skips_every_stage(finished):

@@ -32,7 +32,7 @@ cross-attention blocks, no NAR): one model, one switch.
 
 The language model is a :class:`~transnar.lm.DecoderLM`, or, when
 ``lm.pretrained`` names one, a pretrained Hugging Face causal LM behind the
-same interface (:class:`transnar.hf.HFCausalLM`, the ``hf`` extra):
+same interface (:class:`transnar.lm.hf.HFCausalLM`, the ``hf`` extra):
 :func:`build_tokenizer`, :func:`build_language_model` and
 :func:`load_language_model` pick the one the config asks for.
 
@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import os
 import zlib
 from dataclasses import dataclass
@@ -56,24 +55,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from transnar import __version__
-from transnar._files import CheckpointError, atomic_write, refuse_existing
-from transnar._torch_files import read_torch_file
+from transnar import persistence
 from transnar.clrs.bounds import size_of_nodes
 from transnar.clrs.samplers import sample
+from transnar.lm.config import LMConfig
 from transnar.lm.tokenizer import CharTokenizer, Tokenizer
-from transnar.lm.transformer import (
-    MLP,
-    DecoderLM,
-    LMConfig,
-    LMOutput,
-    RMSNorm,
-    init_weights,
-)
+from transnar.lm.transformer import MLP, DecoderLM, LMOutput, RMSNorm, init_weights
 from transnar.nar.config import NARConfig
 from transnar.nar.features import Features
+from transnar.nar.memory import GraphMemory
 from transnar.nar.model import NAR
 from transnar.nar.stepping import check_step_mode
+from transnar.persistence import CheckpointError
 
 MEMORY_MODES = ("final", "lockstep")
 MEMORY_SOURCES = ("question", "decoy")
@@ -82,10 +75,18 @@ DECOY_SEED_BIT = 1 << 31
 small seeds of the data splits."""
 DECOY_TRUNCATE_DECIMALS = 3
 """Decoy instances are drawn as CLRS-Text's are, floats truncated to 3 decimals."""
-FORMAT = "transnar.model"
-VERSION = 1
+FORMAT = persistence.FileFormat(
+    "transnar.model",
+    2,
+    "saved TransNAR config",
+    remedy="save the model again (TransNAR.save_pretrained, or train it again)",
+    older_versions=(1,),
+)
+"""Version 2 names its weights file (``transnar.safetensors``, or ``transnar.pt``
+without safetensors); version 1 always used ``transnar.pt``."""
 CONFIG_FILENAME = "transnar.json"
-WEIGHTS_FILENAME = "transnar.pt"
+WEIGHTS_STEM = "transnar"
+WEIGHTS_FILENAMES = ("transnar.safetensors", "transnar.pt")
 
 
 @dataclass(frozen=True)
@@ -167,47 +168,6 @@ class TransNARConfig:
         if not self.use_nar:
             return "baseline"
         return "control" if self.memory_source == "decoy" else "transnar"
-
-
-@dataclass
-class GraphMemory:
-    """The NAR embeddings the cross-attention reads, for one batch.
-
-    Attributes:
-        nodes: ``(B, S, N, Hn)`` node embeddings after each NAR step (frozen
-            after each sample's last step); in ``final`` memory mode only the
-            last, ``S = 1``.
-        edges: ``(B, S, N * N, He)`` edge embeddings, edges flattened.
-        node_mask: ``(B, N)`` real nodes.
-        edge_mask: ``(B, N * N)`` real edges.
-        steps: ``(B,)`` NAR steps each sample ran (its last step + 1).
-    """
-
-    nodes: torch.Tensor
-    edges: torch.Tensor
-    node_mask: torch.Tensor
-    edge_mask: torch.Tensor
-    steps: torch.Tensor
-
-    def at_layer(self, layer: int, num_layers: int, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """Node ``(B, N, Hn)`` and edge ``(B, N * N, He)`` memories for LM layer
-        ``layer`` (0-based) of ``num_layers``."""
-        if mode == "final":
-            return self.nodes[:, -1], self.edges[:, -1]
-        # Layer l = layer + 1 of L reads step round(l * S / L) (1-based) of its sample.
-        step = torch.round((layer + 1) * self.steps.double() / num_layers).long()
-        index = (step.clamp(min=1, max=self.nodes.shape[1]) - 1)[:, None, None, None]
-        nodes = self.nodes.gather(1, index.expand(-1, 1, *self.nodes.shape[2:])).squeeze(1)
-        edges = self.edges.gather(1, index.expand(-1, 1, *self.edges.shape[2:])).squeeze(1)
-        return nodes, edges
-
-    def to(self, device: torch.device | str) -> GraphMemory:
-        return GraphMemory(*(getattr(self, f.name).to(device) for f in dataclasses.fields(self)))
-
-    def rows(self, index: torch.Tensor) -> GraphMemory:
-        """The memory of the samples ``index`` (``(R,)`` int64)."""
-        fields = dataclasses.fields(self)
-        return GraphMemory(*(getattr(self, f.name).index_select(0, index) for f in fields))
 
 
 @dataclasses.dataclass
@@ -315,7 +275,7 @@ class TransNAR(nn.Module):
     Args:
         config: the architecture.
         lm: the language model (its config must be ``config.lm``): a
-            :class:`DecoderLM` or a :class:`transnar.hf.HFCausalLM`.
+            :class:`DecoderLM` or a :class:`transnar.lm.hf.HFCausalLM`.
         nar: the pre-trained NAR (required when ``config.use_nar``); it is frozen
             here: ``requires_grad_(False)`` and kept in evaluation mode.
     """
@@ -357,7 +317,8 @@ class TransNAR(nn.Module):
 
     @torch.no_grad()
     def graph_memory(self, features: Features) -> GraphMemory:
-        """Runs the frozen NAR on a batch of graphs (evaluation mode, its own hints).
+        """Runs the frozen NAR on a batch of graphs (evaluation mode, its own hints)
+        and returns its memory (:meth:`GraphMemory.from_output`).
 
         Args:
             features: the graphs of the batch's instances, preprocessed for the
@@ -374,15 +335,7 @@ class TransNAR(nn.Module):
         output = self.nar.embed(
             features, steps=config.nar_steps, final_only=config.memory == "final"
         )
-        b, s, n, _ = output.node_embeddings.shape
-        node_mask = features.node_mask
-        return GraphMemory(
-            nodes=output.node_embeddings,
-            edges=output.edge_embeddings.reshape(b, s, n * n, -1),
-            node_mask=node_mask,
-            edge_mask=(node_mask[:, :, None] & node_mask[:, None, :]).reshape(b, n * n),
-            steps=output.last_steps + 1,
-        )
+        return GraphMemory.from_output(output, features.node_mask)
 
     def forward(
         self,
@@ -433,26 +386,30 @@ class TransNAR(nn.Module):
 
     def save_pretrained(self, directory: str | os.PathLike, overwrite: bool = False) -> Path:
         """Writes the language model (its ``save_pretrained``: a ``DecoderLM``'s
-        files or a Hugging Face model's), the NAR's config, and the
-        cross-attention and NAR weights, to ``directory``."""
+        files or a Hugging Face model's), then the cross-attention and NAR
+        weights (``transnar.safetensors``, or ``transnar.pt`` without
+        safetensors) and last ``transnar.json`` (the TransNAR and NAR configs)."""
         directory = Path(directory)
-        refuse_existing([directory / CONFIG_FILENAME, directory / WEIGHTS_FILENAME], overwrite)
+        ours = [CONFIG_FILENAME, *WEIGHTS_FILENAMES]
+        persistence.refuse_existing([directory / name for name in ours], overwrite)
         self.lm.save_pretrained(directory, overwrite=overwrite)
+        for stale in ours:  # never a config beside other weights
+            (directory / stale).unlink(missing_ok=True)
+        weights_name = persistence.weights_filename(WEIGHTS_STEM)
         state = {
-            k: v.detach().cpu() for k, v in self.state_dict().items() if not k.startswith("lm.")
+            k: v.detach().cpu().contiguous()
+            for k, v in self.state_dict().items()
+            if not k.startswith("lm.")
         }
-        with atomic_write(directory / WEIGHTS_FILENAME, overwrite=True) as handle:
-            torch.save(state, handle)
+        persistence.write_weights(directory / weights_name, state, metadata={"format": FORMAT.name})
         document = {
-            "format": FORMAT,
-            "version": VERSION,
-            "transnar_version": __version__,
+            **FORMAT.header(),
+            **persistence.provenance(),
+            "weights": weights_name,
             "config": self.config.to_dict(),
             "nar": self.nar.config.to_dict() if self.nar is not None else None,
         }
-        with atomic_write(directory / CONFIG_FILENAME, overwrite=True, mode="w") as handle:
-            json.dump(document, handle, indent=2)
-            handle.write("\n")
+        persistence.write_json(directory / CONFIG_FILENAME, document)
         return directory
 
     @classmethod
@@ -465,31 +422,20 @@ class TransNAR(nn.Module):
         """
         directory = Path(directory)
         path = directory / CONFIG_FILENAME
-        if not path.is_file():
-            raise FileNotFoundError(f"{directory} holds no saved TransNAR (no {CONFIG_FILENAME})")
+        document = persistence.read_json(path, FORMAT, holder="saved TransNAR")
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            if document.get("format") != FORMAT or document.get("version") != VERSION:
-                raise CheckpointError(f"{path} is not a {FORMAT} version {VERSION} file")
             config = TransNARConfig.from_dict(document["config"])
             nar = NAR(NARConfig.from_dict(document["nar"])) if document["nar"] else None
         except (ValueError, KeyError, TypeError, AttributeError) as error:
-            if isinstance(error, CheckpointError):
-                raise
             raise CheckpointError(f"{path}: bad TransNAR config: {error}") from None
+        weights_name = document.get("weights", "transnar.pt")  # version 1 names none: .pt
+        if weights_name not in WEIGHTS_FILENAMES:
+            raise CheckpointError(f"{path}: unknown weights file {weights_name!r}")
+        weights = directory / weights_name
         lm = load_language_model(config.lm, directory, map_location)
         model = cls(config, lm, nar)
-        state = read_torch_file(directory / WEIGHTS_FILENAME, "TransNAR weights file", map_location)
-        try:
-            missing, unexpected = model.load_state_dict(state, strict=False)
-        except (AttributeError, RuntimeError, TypeError, ValueError) as error:
-            raise CheckpointError(f"{directory / WEIGHTS_FILENAME}: {error}") from None
-        missing = [k for k in missing if not k.startswith("lm.")]
-        if missing or unexpected:
-            raise CheckpointError(
-                f"{directory / WEIGHTS_FILENAME} does not match the config "
-                f"(missing {missing[:5]}, unexpected {unexpected[:5]})"
-            )
+        state = persistence.read_weights(weights, "TransNAR weights file", map_location)
+        persistence.load_state(model, state, weights, unsaved=("lm",))  # the LM's are loaded
         return model.eval()
 
 
@@ -498,7 +444,7 @@ def build_tokenizer(config: LMConfig) -> Tokenizer:
     or the character tokenizer."""
     if config.pretrained is None:
         return CharTokenizer()
-    from transnar.hf import HFTokenizer
+    from transnar.lm.hf import HFTokenizer
 
     return HFTokenizer.from_pretrained(config.pretrained)
 
@@ -508,7 +454,7 @@ def build_language_model(config: LMConfig, tokenizer: Tokenizer) -> nn.Module:
     pretrained model ``config.pretrained`` (its weights, with ``tokenizer``)."""
     if config.pretrained is None:
         return DecoderLM(config, tokenizer=tokenizer)
-    from transnar.hf import HFCausalLM
+    from transnar.lm.hf import HFCausalLM
 
     return HFCausalLM.from_pretrained(config.pretrained, config, tokenizer)
 
@@ -524,7 +470,7 @@ def load_language_model(
     """
     if config.pretrained is None:
         return DecoderLM.from_pretrained(directory, map_location=map_location)
-    from transnar.hf import HFCausalLM
+    from transnar.lm.hf import HFCausalLM
 
     try:
         return HFCausalLM.from_pretrained(directory, config, map_location=map_location)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from transnar import clrs
-from transnar._files import OutputExistsError
 from transnar.clrs.io import load_trajectories, save_trajectories
+from transnar.persistence import OutputExistsError
 
 
 @pytest.mark.parametrize("algorithm", ["heapsort", "bfs", "lcs_length"])

@@ -12,7 +12,6 @@ import pytest
 
 from tests.reference import REFERENCE_PYTHON, job_name, requires_reference
 from transnar import __version__, clrs
-from transnar._files import OutputExistsError
 from transnar.clrs.io import load_trajectories
 from transnar.clrs.text import format_example
 from transnar.clrs.text.datasets import (
@@ -33,6 +32,7 @@ from transnar.clrs.text.datasets import (
     write_dataset,
     write_rows,
 )
+from transnar.persistence import OutputExistsError
 
 TINY = [
     Split("train", {"bfs": (4, 5), "insertion_sort": (4,)}, (0,), 3),

@@ -14,8 +14,8 @@ from transnar.clrs.text import parse_question
 from transnar.clrs.text.datasets import examples
 from transnar.evaluation import EvalSettings, answer_question, evaluate
 from transnar.evaluation.decoding import decoding_budget, question_generator
+from transnar.lm.positions import random_positions
 from transnar.lm.tokenizer import CharTokenizer
-from transnar.lm.transformer import random_positions
 
 
 def test_question_generator_depends_on_seed_and_question_only():

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from transnar import clrs
-from transnar._files import OutputExistsError
 from transnar.clrs.specs import get_spec
 from transnar.clrs.text import formatting
 from transnar.clrs.text.datasets import examples
@@ -20,6 +19,7 @@ from transnar.lm import (
     UnknownCharacterError,
 )
 from transnar.lm.tokenizer import UNK_TEXT
+from transnar.persistence import OutputExistsError
 
 
 @pytest.mark.parametrize("algorithm", clrs.CLRS30_ALGORITHMS)

@@ -1,4 +1,5 @@
-"""The decoder LM: config, causality, positions, padding, KV cache, hooks, loss, files."""
+"""The decoder LM (transnar.lm.transformer): shapes, causality, loss, default
+positions, RoPE, padding, hooks, files."""
 
 from __future__ import annotations
 
@@ -8,64 +9,22 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.lm.tiny import tiny_config, tiny_model
-from transnar._files import OutputExistsError
+from tests.lm.tiny import ATOL, random_ids, seeded_positions, tiny_config, tiny_model
 from transnar.lm import (
     IGNORE_INDEX,
     CharTokenizer,
     CheckpointError,
     DecoderLM,
-    LMConfig,
     linear_positions,
     pad_positions,
     random_positions,
 )
-
-ATOL = 1e-5
-
-
-def _ids(batch: int, length: int, seed: int = 0) -> torch.Tensor:
-    return torch.randint(4, 79, (batch, length), generator=torch.Generator().manual_seed(seed))
-
-
-def _positions(batch: int, length: int, seed: int = 1, max_position: int = 256):
-    return random_positions(batch, length, max_position, torch.Generator().manual_seed(seed))
-
-
-# --- config -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "overrides, match",
-    [
-        ({"d_model": 30, "n_heads": 4}, "divisible"),
-        ({"d_model": 36, "n_heads": 12}, "even"),
-        ({"n_layers": 0}, "n_layers"),
-        ({"vocab_size": 2.5}, "vocab_size"),
-        ({"mlp": "relu"}, "mlp"),
-        ({"dropout": 1.0}, "dropout"),
-        ({"d_ff": 0}, "d_ff"),
-        ({"rope_base": 0.0}, "rope_base"),
-        ({"max_position": True}, "max_position"),
-    ],
-)
-def test_config_is_validated(overrides, match):
-    with pytest.raises(ValueError, match=match):
-        tiny_config(**overrides)
-
-
-def test_config_dict_round_trip():
-    config = tiny_config(mlp="gelu", d_ff=50, tie_embeddings=False)
-    assert LMConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
-    with pytest.raises(ValueError, match=r"unknown LM config key\(s\) \['width'\]"):
-        LMConfig.from_dict({**config.to_dict(), "width": 3})
-    assert LMConfig().mlp_hidden == 704 and tiny_config(mlp="gelu").mlp_hidden == 128
-    assert LMConfig().vocab_size == len(CharTokenizer())
+from transnar.persistence import OutputExistsError
 
 
 def test_shapes_tying_and_init():
     model = tiny_model()
-    output = model(_ids(3, 7))
+    output = model(random_ids(3, 7))
     assert output.logits.shape == (3, 7, 79) and output.loss is None
     assert model.head.weight is model.embed_tokens.weight
     untied = tiny_model(tie_embeddings=False)
@@ -83,7 +42,7 @@ def test_shapes_tying_and_init():
 
 def test_gradients_reach_every_parameter():
     model = tiny_model(mlp="gelu", tie_embeddings=False).train()
-    ids = _ids(2, 9)
+    ids = random_ids(2, 9)
     model(ids, labels=ids).loss.backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
 
@@ -94,7 +53,7 @@ def test_gradients_reach_every_parameter():
 @pytest.mark.parametrize("mlp", ["swiglu", "gelu"])
 def test_causality(mlp):
     model = tiny_model(mlp=mlp)
-    ids, positions = _ids(2, 12), _positions(2, 12)
+    ids, positions = random_ids(2, 12), seeded_positions(2, 12)
     changed = ids.clone()
     changed[:, 7:] = (changed[:, 7:] + 1 - 4) % 75 + 4
     before = model(ids, positions=positions).logits
@@ -105,7 +64,7 @@ def test_causality(mlp):
 
 def test_loss_ignores_masked_labels():
     model = tiny_model()
-    ids, positions = _ids(2, 10), _positions(2, 10)
+    ids, positions = random_ids(2, 10), seeded_positions(2, 10)
     labels = ids.clone()
     labels[:, :6] = IGNORE_INDEX  # the prompt
     labels[1, -1] = IGNORE_INDEX  # padding
@@ -122,44 +81,8 @@ def test_loss_ignores_masked_labels():
     assert not torch.allclose(unmasked, output.loss)
 
 
-# --- positions ------------------------------------------------------------------------
-
-
-def test_random_positions_sorted_unique_in_range_and_distinct_rows():
-    positions = random_positions(64, 50, 8192, torch.Generator().manual_seed(0))
-    assert positions.shape == (64, 50) and positions.dtype == torch.int64
-    assert (positions[:, 1:] > positions[:, :-1]).all()  # sorted and unique
-    assert positions.min() >= 0 and positions.max() < 8192
-    assert len({tuple(row) for row in positions.tolist()}) == 64
-    again = random_positions(64, 50, 8192, torch.Generator().manual_seed(0))
-    assert torch.equal(positions, again)
-    # uniform over the range: the mean position is about L / 2
-    assert abs(positions.float().mean().item() - 4096) < 200
-    # all positions: a permutation of the range, so 0 .. L-1 exactly
-    assert torch.equal(random_positions(2, 16, 16)[1], torch.arange(16))
-    with pytest.raises(ValueError, match="longer than max_position"):
-        random_positions(1, 17, 16)
-
-
-def test_random_positions_with_lengths():
-    lengths = torch.tensor([5, 0, 8])
-    positions = random_positions(3, 8, 100, torch.Generator().manual_seed(0), lengths=lengths)
-    for row, n in zip(positions, lengths.tolist(), strict=True):
-        assert (row[1:n] > row[: n - 1]).all() if n > 1 else True
-        assert (row[n:] == 0).all() and (row < 100).all()
-    with pytest.raises(ValueError, match="at most 8"):
-        random_positions(3, 8, 100, lengths=torch.tensor([9, 1, 1]))
-
-
-def test_pad_positions():
-    mask = torch.tensor([[False, False, True, True, True], [True, True, True, True, False]])
-    drawn = torch.tensor([[3, 9, 20, 0, 0], [1, 2, 5, 7, 0]])
-    assert pad_positions(drawn, mask).tolist() == [[0, 0, 3, 9, 20], [1, 2, 5, 7, 0]]
-    assert linear_positions(2, 3, offset=4).tolist() == [[4, 5, 6], [4, 5, 6]]
-
-
 def test_default_positions_random_in_training_and_configurable_in_eval():
-    ids = _ids(2, 6)
+    ids = random_ids(2, 6)
     model = tiny_model()
     first, second = model(ids).logits, model(ids).logits
     assert not torch.allclose(first, second)  # eval: random by default, as the reference
@@ -175,7 +98,7 @@ def test_default_positions_random_in_training_and_configurable_in_eval():
 def test_rope_is_relative():
     """Shifting every position by a constant leaves the logits unchanged."""
     model = tiny_model()
-    ids, positions = _ids(2, 10), _positions(2, 10)
+    ids, positions = random_ids(2, 10), seeded_positions(2, 10)
     shifted = model(ids, positions=positions + 37).logits
     torch.testing.assert_close(shifted, model(ids, positions=positions).logits, atol=1e-4, rtol=0)
     assert not torch.allclose(model(ids, positions=positions * 2).logits, shifted, atol=1e-3)
@@ -216,91 +139,12 @@ def test_padding_with_default_positions(tokenizer):
     assert (real[1:] > real[:-1]).all() and (positions[0][~mask[0]] == 0).all()
 
 
-# --- KV cache ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("kind", ["linear", "random"])
-@pytest.mark.parametrize("padded", [False, True])
-def test_kv_cache_matches_full_recomputation(kind, padded):
-    model = tiny_model()
-    B, T, prompt = 3, 14, 5
-    ids = _ids(B, T)
-    positions = _positions(B, T) if kind == "random" else linear_positions(B, T)
-    mask = None
-    if padded:  # left padding of 2 and 1 tokens
-        mask = torch.ones(B, T, dtype=torch.bool)
-        mask[0, :2] = mask[1, :1] = False
-        positions = pad_positions(positions, mask)
-    full = model(ids, positions=positions, attention_mask=mask).logits
-    cache = model.make_cache(capacity=T)
-    steps = [
-        model(
-            ids[:, :prompt],
-            positions=positions[:, :prompt],
-            cache=cache,
-            attention_mask=None if mask is None else mask[:, :prompt],
-        ).logits
-    ]
-    for t in range(prompt, T):
-        steps.append(
-            model(
-                ids[:, t : t + 1],
-                positions=positions[:, t : t + 1],
-                cache=cache,
-                attention_mask=None if mask is None else mask[:, : t + 1],
-            ).logits
-        )
-    assert cache.length == T
-    cached = torch.cat(steps, dim=1)
-    keep = torch.ones(B, T, dtype=torch.bool) if mask is None else mask
-    torch.testing.assert_close(cached[keep], full[keep], atol=ATOL, rtol=0)
-    assert torch.equal(cached.argmax(-1)[keep], full.argmax(-1)[keep])
-
-
-def test_kv_cache_chunks_and_growth():
-    """Several new tokens after cached ones (an explicit causal mask), and a cache
-    that outgrows its capacity."""
-    model = tiny_model()
-    ids, positions = _ids(2, 11), _positions(2, 11)
-    full = model(ids, positions=positions).logits
-    cache = model.make_cache(capacity=2)
-    chunks = [(0, 3), (3, 4), (4, 9), (9, 11)]
-    cached = torch.cat(
-        [model(ids[:, a:b], positions=positions[:, a:b], cache=cache).logits for a, b in chunks],
-        dim=1,
-    )
-    torch.testing.assert_close(cached, full, atol=ATOL, rtol=0)
-    assert cache.layers[0].keys.shape[2] >= 11
-
-
-def test_random_default_positions_refuse_a_cache():
-    model = tiny_model()
-    cache = model.make_cache()
-    model(_ids(1, 3), positions=linear_positions(1, 3), cache=cache)
-    with pytest.raises(ValueError, match="drawn once"):
-        model(_ids(1, 1), cache=cache)
-    with pytest.raises(ValueError, match="attention_mask must be"):
-        model(
-            _ids(1, 1),
-            positions=linear_positions(1, 1),
-            cache=cache,
-            attention_mask=torch.ones(1, 1, dtype=torch.bool),
-        )
-    linear = tiny_model(random_positions_eval=False)
-    cache = linear.make_cache()
-    full = linear(_ids(1, 4)).logits
-    linear(_ids(1, 4)[:, :3], cache=cache)
-    torch.testing.assert_close(
-        linear(_ids(1, 4)[:, 3:], cache=cache).logits, full[:, 3:], atol=ATOL, rtol=0
-    )
-
-
 # --- after_layer -----------------------------------------------------------------------
 
 
 def test_after_layer_is_called_once_per_layer():
     model = tiny_model(n_layers=3)
-    ids, positions = _ids(2, 6), _positions(2, 6)
+    ids, positions = random_ids(2, 6), seeded_positions(2, 6)
     calls = []
 
     def identity(index, hidden):
@@ -327,7 +171,7 @@ def test_after_layer_is_called_once_per_layer():
 @pytest.mark.parametrize("overrides", [{}, {"tie_embeddings": False, "mlp": "gelu"}])
 def test_save_load_round_trip(tokenizer, tmp_path, overrides):
     model = tiny_model(tokenizer=tokenizer, **overrides)
-    ids, positions = _ids(2, 8), _positions(2, 8)
+    ids, positions = random_ids(2, 8), seeded_positions(2, 8)
     model.save_pretrained(tmp_path / "lm")
     names = sorted(p.name for p in (tmp_path / "lm").iterdir())
     assert names == sorted(["config.json", _weights(tmp_path / "lm").name, "tokenizer.json"])
@@ -346,7 +190,7 @@ def test_save_with_safetensors(tokenizer, tmp_path):
     model = tiny_model(tokenizer=tokenizer)
     model.save_pretrained(tmp_path)
     assert (tmp_path / "model.safetensors").is_file()
-    ids = _ids(1, 5)
+    ids = random_ids(1, 5)
     loaded = DecoderLM.from_pretrained(tmp_path)
     positions = linear_positions(1, 5)
     assert torch.equal(
@@ -364,7 +208,7 @@ def test_save_refuses_to_overwrite_and_needs_a_tokenizer(tokenizer, tmp_path):
         model.save_pretrained(tmp_path, tokenizer=tokenizer)
     other = tiny_model(seed=1, tokenizer=tokenizer)
     other.save_pretrained(tmp_path, overwrite=True)
-    ids, positions = _ids(1, 4), linear_positions(1, 4)
+    ids, positions = random_ids(1, 4), linear_positions(1, 4)
     loaded = DecoderLM.from_pretrained(tmp_path)
     assert torch.equal(
         loaded(ids, positions=positions).logits, other(ids, positions=positions).logits

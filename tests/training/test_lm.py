@@ -20,9 +20,9 @@ from tests.training_helpers import (
     val_losses_of,
     write_nar_checkpoint,
 )
-from transnar._files import CheckpointError, OutputExistsError
 from transnar.lm import CharTokenizer
 from transnar.model import TransNAR
+from transnar.persistence import CheckpointError, OutputExistsError
 from transnar.training import (
     PRESETS,
     LMTrainConfig,

@@ -12,7 +12,8 @@ from transnar.clrs.text.datasets import Split, write_dataset
 from transnar.lm import IGNORE_INDEX, CharTokenizer, DecoderLM, LMConfig
 from transnar.model import TransNAR, TransNARConfig
 from transnar.nar import NAR, NARConfig
-from transnar.nar.embeddings import embed
+from transnar.nar.features import Features
+from transnar.nar.memory import GraphMemory
 from transnar.training.lm_batches import (
     BatchSampler,
     cache_memory,
@@ -181,12 +182,12 @@ def test_the_memory_of_a_batch_is_the_nar_embedding_of_its_instances(dataset):
         memory = model.graph_memory(batch.features)
         nodes, edges = memory.at_layer(0, 2, "final")
         for row, index in enumerate(indices):
-            alone = embed(model.nar, [dataset.trajectories[index]], model.config.nar_steps)
-            torch.testing.assert_close(nodes[row], alone.final_nodes[0], atol=1e-5, rtol=1e-5)
-            n = key[1]
-            torch.testing.assert_close(
-                edges[row], alone.final_edges[0].reshape(n * n, -1), atol=1e-5, rtol=1e-5
-            )
+            features = Features.from_trajectories([dataset.trajectories[index]])
+            output = model.nar.embed(features, steps=model.config.nar_steps)
+            alone = GraphMemory.from_output(output, features.node_mask)
+            alone_nodes, alone_edges = alone.at_layer(0, 2, "final")
+            torch.testing.assert_close(nodes[row], alone_nodes[0], atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(edges[row], alone_edges[0], atol=1e-5, rtol=1e-5)
             assert int(memory.steps[row]) == int(alone.steps[0])
 
 

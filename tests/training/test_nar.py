@@ -1,4 +1,4 @@
-"""NAR training: run directory, exact resume, best checkpoint, evaluation, config, embeddings."""
+"""NAR training: run directory, exact resume, best checkpoint, evaluation, config."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import pytest
 import torch
 
 from transnar import clrs
-from transnar._files import CheckpointError, OutputExistsError
 from transnar.nar import NAR, Features, NARConfig
-from transnar.nar.embeddings import embed
+from transnar.persistence import CheckpointError, OutputExistsError
 from transnar.training import nar as training_module
 from transnar.training.checkpoint import checkpoint_path
 from transnar.training.nar import evaluate_nar, nar_train_step, train_nar
@@ -427,72 +426,6 @@ def test_training_batches_have_random_pos_and_evaluation_batches_do_not():
 def test_streams_cycle_over_the_training_sizes():
     stream = TaskStream("bfs", (4, 7, 5), seed=0)
     assert [stream.next_batch(2).num_nodes for _ in range(4)] == [4, 7, 5, 4]
-
-
-# Embeddings.
-
-
-@pytest.fixture(scope="module")
-def frozen_nar():
-    torch.manual_seed(0)
-    return NAR(NARConfig(algorithms=("bfs", "insertion_sort"), hidden_dim=8)).eval()
-
-
-def test_embeddings_shapes_and_masks(frozen_nar):
-    trajectories = [clrs.sample("insertion_sort", n, seed=n)[0] for n in (3, 6, 4)]
-    out = embed(frozen_nar, trajectories)
-    b, n, h = 3, 6, 8
-    s = max(t.length for t in trajectories) - 1
-    assert out.nodes.shape == (b, s, n, h) and out.edges.shape == (b, s, n, n, h)
-    assert out.final_nodes.shape == (b, n, h) and out.final_edges.shape == (b, n, n, h)
-    assert out.node_mask.tolist() == [
-        [True] * 3 + [False] * 3,
-        [True] * 6,
-        [True] * 4 + [False] * 2,
-    ]
-    assert torch.equal(out.edge_mask, out.node_mask[:, :, None] & out.node_mask[:, None, :])
-    assert out.lengths.tolist() == [t.length for t in trajectories]
-    assert out.steps.tolist() == [t.length - 1 for t in trajectories]
-
-
-def test_final_embeddings_are_each_samples_last_step(frozen_nar):
-    trajectories = [clrs.sample("insertion_sort", n, seed=n)[0] for n in (3, 6, 4)]
-    out = embed(frozen_nar, trajectories)
-    for i, trajectory in enumerate(trajectories):
-        last = trajectory.length - 2
-        assert torch.equal(out.final_nodes[i], out.nodes[i, last])
-        assert torch.equal(out.final_edges[i], out.edges[i, last])
-        alone = embed(frozen_nar, [trajectory])
-        k = trajectory.length
-        torch.testing.assert_close(
-            out.final_nodes[i, :k], alone.final_nodes[0], atol=1e-5, rtol=1e-5
-        )
-        torch.testing.assert_close(
-            out.final_edges[i, :k, :k], alone.final_edges[0], atol=1e-5, rtol=1e-5
-        )
-
-
-def test_embed_leaves_a_frozen_nar_unchanged(frozen_nar):
-    frozen_nar.requires_grad_(False)
-    before = {k: v.clone() for k, v in frozen_nar.state_dict().items()}
-    features = Features.from_trajectories(clrs.sample("bfs", 5, 1, 2))
-    out = embed(frozen_nar, features)
-    assert not out.nodes.requires_grad and not frozen_nar.training
-    assert all(torch.equal(v, frozen_nar.state_dict()[k]) for k, v in before.items())
-    frozen_nar.train()
-    embed(frozen_nar, features)
-    assert frozen_nar.training  # the mode is left as it was
-    frozen_nar.eval()
-    again = embed(frozen_nar, features)
-    assert torch.equal(again.nodes, out.nodes)  # deterministic
-
-
-def test_embed_with_a_trainable_nar_tracks_no_gradients():
-    torch.manual_seed(0)
-    nar = NAR(NARConfig(algorithms=("bfs",), hidden_dim=8, processor="mpnn"))
-    out = embed(nar, clrs.sample("bfs", 4, 0, 2))
-    assert not out.nodes.requires_grad and out.edges.shape[-1] == 8
-    assert all(p.grad is None for p in nar.parameters())
 
 
 # Learning (slow): single-task bfs and insertion_sort learn on a CPU in minutes.

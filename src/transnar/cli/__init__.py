@@ -18,10 +18,10 @@ import sys
 from collections.abc import Iterator, Sequence
 
 from transnar import __version__
-from transnar._files import OutputExistsError
 from transnar.cli import data, generate, nar, report, score
 from transnar.cli import lm as lm_cli
 from transnar.cli import run as run_cli
+from transnar.persistence import OutputExistsError
 
 EPILOG = """\
 examples:

@@ -10,10 +10,10 @@ from typing import Any
 from tqdm import tqdm
 
 from transnar import __version__
-from transnar._files import refuse_existing
 from transnar.clrs import CLRS30_ALGORITHMS, build_sampler, get_spec
 from transnar.clrs.io import save_trajectories
 from transnar.clrs.text import FLOAT_FORMATS, datasets
+from transnar.persistence import refuse_existing
 
 GRAPH_EPILOG = """\
 examples:

@@ -206,7 +206,7 @@ def train_config(args: argparse.Namespace):
 
 def run_train(args: argparse.Namespace) -> int:
     """Trains and prints a summary."""
-    from transnar._files import CheckpointError
+    from transnar.persistence import CheckpointError
     from transnar.training.checkpoint import CHECKPOINTS, LAST
     from transnar.training.lm import train_lm
 

@@ -201,7 +201,6 @@ def run_eval(args: argparse.Namespace) -> int:
     """Loads the model, evaluates it, prints the overall table, writes the files."""
     import torch
 
-    from transnar._files import refuse_existing
     from transnar.evaluation import evaluate, load_results, write_results
     from transnar.evaluation.questions import load_model
     from transnar.evaluation.results import (
@@ -212,6 +211,7 @@ def run_eval(args: argparse.Namespace) -> int:
         RESULTS_JSON,
         RESULTS_MD,
     )
+    from transnar.persistence import refuse_existing
 
     device = _device(args.device)
     others = [load_results(path) for path in args.compare]

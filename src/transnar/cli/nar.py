@@ -6,7 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-from transnar._files import atomic_write, refuse_existing
 from transnar.cli._arguments import (
     add_config_arguments,
     on_interrupt,
@@ -14,6 +13,7 @@ from transnar.cli._arguments import (
     resume_hint,
     start_over_advice,
 )
+from transnar.persistence import atomic_write, refuse_existing
 
 # The handlers import transnar.nar (and so torch) themselves, so that the other
 # commands and --help start without loading torch.
@@ -218,8 +218,8 @@ def train_config(args: argparse.Namespace):
 
 def run_train(args: argparse.Namespace) -> int:
     """Trains and prints the results table."""
-    from transnar._files import CheckpointError
     from transnar.evaluation.nar import nar_results_markdown
+    from transnar.persistence import CheckpointError
     from transnar.training.checkpoint import checkpoint_path
     from transnar.training.nar import train_nar
 

@@ -6,7 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from transnar._files import refuse_existing
 from transnar.clrs.text.formatting import FLOAT_FORMATS
 from transnar.clrs.text.scoring import (
     MAX_REBUILT_SIZE,
@@ -16,6 +15,7 @@ from transnar.clrs.text.scoring import (
     report_paths,
     score_file,
 )
+from transnar.persistence import refuse_existing
 
 EPILOG = f"""\
 rows (JSON Lines, one object per sample):

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from transnar._files import atomic_write
 from transnar.clrs.batching import Batch, collate
 from transnar.clrs.specs import AlgorithmSpec, Location, ProbeSpec, Stage, Type, get_spec
 from transnar.clrs.trajectory import Trajectory
+from transnar.persistence import atomic_write
 
 FORMAT = "transnar.trajectories"
 VERSION = 1
@@ -44,7 +44,7 @@ def save_trajectories(
         trajectories: at least one trajectory, all of one algorithm and spec.
         metadata: JSON-serialisable extras recorded in ``meta``.
         overwrite: replace an existing file; otherwise refuse with
-            :class:`~transnar._files.OutputExistsError`.
+            :class:`~transnar.persistence.OutputExistsError`.
     """
     batch = collate(trajectories)
     meta = {

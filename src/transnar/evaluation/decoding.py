@@ -11,7 +11,7 @@ question alone, so that an answer can be reproduced one question at a time:
 - the **random positions** (:func:`question_generator`): drawn, for the
   question's prompt plus its budget, from a generator seeded by the position
   seed and the question's text, one generator per question
-  (:func:`~transnar.lm.transformer.random_positions`).
+  (:func:`~transnar.lm.positions.random_positions`).
 
 So ``transnar generate MODEL --seed S --question Q`` answers ``Q`` exactly as
 ``transnar lm eval MODEL --position-seed S`` did in its batch (up to

@@ -19,9 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transnar._files import atomic_write
 from transnar.clrs.specs import CLRS30_ALGORITHMS, Family
 from transnar.clrs.text.datasets import TRANSNAR_REGIMES
+from transnar.persistence import atomic_write
 
 METRICS: Mapping[str, str] = {"clrs": "CLRS score", "shape": "Shape score", "parse": "Parse score"}
 """Score name -> axis label."""

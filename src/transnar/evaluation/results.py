@@ -40,7 +40,6 @@ from typing import Any
 import torch
 
 from transnar import __version__
-from transnar._files import atomic_write, refuse_existing
 from transnar.clrs.text.scoring import ScoreReport
 from transnar.evaluation.comparison import (
     COMPARISON_FORMAT,
@@ -53,6 +52,7 @@ from transnar.evaluation.comparison import (
 from transnar.evaluation.comparison import regimes_line as _regimes_line
 from transnar.evaluation.evaluate import EvalResults
 from transnar.evaluation.significance import RESAMPLES
+from transnar.persistence import atomic_write, refuse_existing
 
 FORMAT = "transnar.eval_results"
 VERSION = 1

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from transnar.lm.positions import linear_positions, pad_positions, random_positions
 from transnar.lm.tokenizer import Tokenizer
-from transnar.lm.transformer import linear_positions, pad_positions, random_positions
 
 BLANK_LINE = "\n\n"
 POSITION_KINDS = ("random", "linear")

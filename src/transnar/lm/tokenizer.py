@@ -30,7 +30,7 @@ model can check it was handed the right one.
 
 :class:`Tokenizer` is what the data pipeline and decoding use of a tokenizer
 (examples with answer-only labels, padding, the special ids); a pretrained
-Hugging Face model brings its own (:class:`transnar.hf.HFTokenizer`).
+Hugging Face model brings its own (:class:`transnar.lm.hf.HFTokenizer`).
 """
 
 from __future__ import annotations
@@ -44,10 +44,14 @@ from pathlib import Path
 
 import torch
 
-from transnar._files import atomic_write
+from transnar.persistence import FileFormat, write_json
 
-FORMAT = "transnar.char_tokenizer"
-VERSION = 1
+FORMAT = FileFormat(
+    "transnar.char_tokenizer",
+    1,
+    "saved tokenizer",
+    remedy="save the tokenizer again (CharTokenizer.save, or save the model again)",
+)
 FILENAME = "tokenizer.json"
 
 # Labels with this value add nothing to the loss (the prompt, padding).
@@ -310,8 +314,7 @@ class CharTokenizer(Tokenizer):
 
     def to_dict(self) -> dict:
         return {
-            "format": FORMAT,
-            "version": VERSION,
+            **FORMAT.header(),
             "type": "char",
             "special_tokens": list(self.special_tokens),
             "alphabet": self.alphabet,
@@ -320,12 +323,7 @@ class CharTokenizer(Tokenizer):
     @classmethod
     def from_dict(cls, data: dict) -> CharTokenizer:
         """Inverse of :meth:`to_dict`; anything else is a ``ValueError``."""
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ValueError(f"not a {FORMAT} document")
-        if data.get("version") != VERSION:
-            raise ValueError(
-                f"{FORMAT} version {data.get('version')!r} is not supported (this is {VERSION})"
-            )
+        FORMAT.check(data, "the document")
         if tuple(data.get("special_tokens", ())) != SPECIAL_TOKENS:
             raise ValueError(
                 f"special tokens {data.get('special_tokens')!r} differ from {list(SPECIAL_TOKENS)}"
@@ -335,9 +333,7 @@ class CharTokenizer(Tokenizer):
     def save(self, directory: str | os.PathLike, overwrite: bool = False) -> Path:
         """Writes ``directory/tokenizer.json`` (atomically); returns its path."""
         path = Path(directory) / FILENAME
-        with atomic_write(path, overwrite=overwrite, mode="w") as handle:
-            json.dump(self.to_dict(), handle, indent=2)
-            handle.write("\n")
+        write_json(path, self.to_dict(), overwrite=overwrite)
         return path
 
     @classmethod

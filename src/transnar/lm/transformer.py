@@ -1,29 +1,20 @@
-"""A decoder-only Transformer language model, in one file (nanoGPT style).
+"""A decoder-only Transformer language model (nanoGPT style).
 
 Pre-norm blocks (RMSNorm), causal multi-head self-attention through
 ``F.scaled_dot_product_attention`` with RoPE applied to queries and keys at
-given integer positions, a SwiGLU (or GELU) MLP, optional tied embeddings.
-
-**Randomized positions** (Ruoss et al. 2023; ``REFERENCE.md`` §4): each
-sequence gets sorted positions drawn without replacement from
-``[0, max_position)`` (:func:`random_positions`) instead of ``0 .. T-1``, so
-that the rotations seen in training cover those of longer test sequences. On
-in training; at evaluation ``LMConfig.random_positions_eval`` (default on, as
-the reference). With a KV cache, a sequence's positions are drawn once for
-prompt + longest answer and consumed left to right: cached keys are stored
-rotated, so they keep their positions (:func:`~transnar.lm.generate` does this).
+given integer positions (linear or randomized: :mod:`transnar.lm.positions`),
+a SwiGLU (or GELU) MLP, optional tied embeddings, a KV cache
+(:mod:`transnar.lm.cache`).
 
 **Padding**: a batch of different lengths carries an ``attention_mask``
 (``(B, S)``, True on real tokens, covering the cached tokens and this call's).
 Padded keys are masked out; each pad query attends to itself only, so no row
 of the softmax is empty. Positions are laid onto the real tokens only
-(:func:`pad_positions`), so a padded sequence gets exactly the logits it gets
-alone. Prompts are padded on the left for decoding (all sequences then end
-at the same column); training batches may pad on the right, and then need no
-``attention_mask`` (causal attention never looks ahead at the padding, and the
-unmasked path is the fast ``is_causal`` kernel): give them
-``pad_positions(random_positions(B, T, L, lengths=lengths), mask)`` so that each
-sequence draws exactly as many positions as it has tokens.
+(:func:`~transnar.lm.positions.pad_positions`), so a padded sequence gets
+exactly the logits it gets alone. Prompts are padded on the left for decoding
+(all sequences then end at the same column); training batches may pad on the
+right, and then need no ``attention_mask`` (causal attention never looks
+ahead at the padding, and the unmasked path is the fast ``is_causal`` kernel).
 
 **Composable** (TransNAR): :meth:`DecoderLM.forward` is ``embed`` -> blocks ->
 ``norm`` -> ``head``, and calls ``after_layer(layer_index, hidden)`` after each
@@ -31,17 +22,19 @@ block, where TransNAR inserts its gated cross-attention. The pieces are public:
 ``embed(input_ids)``, ``rope(positions)``, ``attention_bias(...)``, ``layers``
 (``block(x, rope, mask, cache)``), ``norm``, ``head``.
 
+**Files**: :meth:`DecoderLM.save_pretrained` writes ``config.json`` (a
+:mod:`transnar.persistence` header, format ``transnar.lm``), the weights
+(``model.safetensors``, or ``model.pt`` without safetensors) and ``tokenizer.json``.
+
 Shapes: ``B`` batch, ``T`` tokens in this call, ``S`` keys (cached + this
 call), ``D`` model width, ``H`` heads, ``Dh`` head width, ``V`` vocabulary.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,14 +42,30 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from transnar import __version__
-from transnar._files import CheckpointError, atomic_write, refuse_existing, unreadable_file
+from transnar.lm.cache import KVCache, LayerCache
+from transnar.lm.config import LMConfig
+from transnar.lm.positions import linear_positions, pad_positions, random_positions
 from transnar.lm.tokenizer import FILENAME as TOKENIZER_FILENAME
 from transnar.lm.tokenizer import IGNORE_INDEX, CharTokenizer
+from transnar.persistence import (
+    CheckpointError,
+    FileFormat,
+    load_state,
+    provenance,
+    read_json,
+    read_weights,
+    refuse_existing,
+    weights_filename,
+    write_json,
+    write_weights,
+)
 
-MLP_KINDS = ("swiglu", "gelu")
-FORMAT = "transnar.lm"
-VERSION = 1
+FORMAT = FileFormat(
+    "transnar.lm",
+    1,
+    "saved LM config",
+    remedy="save the model again (DecoderLM.save_pretrained, or train it again)",
+)
 CONFIG_FILENAME = "config.json"
 SAFETENSORS_FILENAME = "model.safetensors"
 TORCH_FILENAME = "model.pt"
@@ -64,104 +73,6 @@ TORCH_FILENAME = "model.pt"
 # after_layer(layer_index, hidden (B, T, D)) -> hidden (B, T, D)
 AfterLayer = Callable[[int, torch.Tensor], torch.Tensor]
 Rope = tuple[torch.Tensor, torch.Tensor]  # cos, sin: (B, 1, T, Dh / 2) each
-
-
-@dataclass(frozen=True)
-class LMConfig:
-    """Architecture of a :class:`DecoderLM`.
-
-    Attributes:
-        vocab_size: ``V``, at least the tokenizer's (79 for the default
-            :class:`~transnar.lm.CharTokenizer`).
-        d_model: ``D``.
-        n_layers: number of blocks.
-        n_heads: ``H``; ``D / H`` must be even (RoPE rotates pairs).
-        d_ff: hidden width of the MLP; ``None``: ``4 D`` for GELU, ``8 D / 3``
-            rounded up to a multiple of 32 for SwiGLU (about the same parameters).
-        mlp: ``"swiglu"`` or ``"gelu"``.
-        dropout: on embeddings, attention weights and residual branches.
-        tie_embeddings: the output head shares the embedding matrix.
-        rope_base: RoPE's base (``theta``).
-        max_position: ``L_max``: random positions are drawn from
-            ``[0, max_position)`` (8,192 in TransNAR); also the longest
-            sequence the model accepts with random positions.
-        random_positions: draw random positions in training when none are given.
-        random_positions_eval: likewise in eval mode (default on, as the reference).
-        norm_eps: RMSNorm epsilon.
-        init_std: standard deviation of the normal initialisation (residual
-            output projections get ``init_std / sqrt(2 n_layers)``).
-        pretrained: a Hugging Face causal LM (model id or local directory) to
-            use instead of a new :class:`DecoderLM` (the ``hf`` extra,
-            :mod:`transnar.hf`); its architecture fields are then read from
-            that model (:func:`transnar.hf.pretrained_lm_config`).
-    """
-
-    vocab_size: int = 79
-    d_model: int = 256
-    n_layers: int = 6
-    n_heads: int = 8
-    d_ff: int | None = None
-    mlp: str = "swiglu"
-    dropout: float = 0.0
-    tie_embeddings: bool = True
-    rope_base: float = 10000.0
-    max_position: int = 8192
-    random_positions: bool = True
-    random_positions_eval: bool = True
-    norm_eps: float = 1e-5
-    init_std: float = 0.02
-    pretrained: str | None = None
-
-    def __post_init__(self):
-        for name in ("vocab_size", "d_model", "n_layers", "n_heads", "max_position"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.d_model % self.n_heads:
-            raise ValueError(
-                f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
-            )
-        if self.head_dim % 2:
-            raise ValueError(f"the head width d_model / n_heads must be even, got {self.head_dim}")
-        if self.d_ff is not None and (not isinstance(self.d_ff, int) or self.d_ff < 1):
-            raise ValueError(f"d_ff must be a positive integer or None, got {self.d_ff!r}")
-        if self.mlp not in MLP_KINDS:
-            raise ValueError(f"mlp must be one of {MLP_KINDS}, got {self.mlp!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        for name in ("rope_base", "norm_eps", "init_std"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.pretrained is not None and (
-            not isinstance(self.pretrained, str) or not self.pretrained.strip()
-        ):
-            raise ValueError(
-                f"pretrained must be a model id or directory (or None), got {self.pretrained!r}"
-            )
-
-    @property
-    def head_dim(self) -> int:
-        return self.d_model // self.n_heads
-
-    @property
-    def mlp_hidden(self) -> int:
-        if self.d_ff is not None:
-            return self.d_ff
-        if self.mlp == "gelu":
-            return 4 * self.d_model
-        return 32 * math.ceil(8 * self.d_model / 3 / 32)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> LMConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are an error naming them."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown LM config key(s) {unknown} (known: {sorted(known)})")
-        return cls(**data)
 
 
 @dataclass
@@ -193,94 +104,6 @@ def init_weights(module: nn.Module, std: float) -> None:
             nn.init.zeros_(module.bias)
     elif isinstance(module, nn.Embedding):
         nn.init.normal_(module.weight, mean=0.0, std=std)
-
-
-# --- positions ---------------------------------------------------------------------
-
-
-def linear_positions(
-    batch: int, length: int, offset: int = 0, device: torch.device | str | None = None
-) -> torch.Tensor:
-    """``offset, offset + 1, ...`` for every sequence: ``(B, T)`` int64."""
-    positions = torch.arange(offset, offset + length, device=device)
-    return positions.unsqueeze(0).expand(batch, length)
-
-
-def random_positions(
-    batch: int,
-    length: int,
-    max_position: int,
-    generator: torch.Generator | Sequence[torch.Generator] | None = None,
-    lengths: torch.Tensor | None = None,
-    device: torch.device | str | None = None,
-) -> torch.Tensor:
-    """Randomized positions (Ruoss et al. 2023): ``(B, T)`` int64.
-
-    Each row holds sorted positions drawn uniformly without replacement from
-    ``[0, max_position)``, independently per row: the positions of the ``T``
-    (or ``lengths[b]``) smallest of ``max_position`` uniform keys.
-
-    Args:
-        batch: ``B``.
-        length: ``T`` (at most ``max_position``).
-        max_position: ``L_max``.
-        generator: the random generator (default: torch's global one), or one
-            generator per row: then row ``b`` depends on ``generator[b]`` and
-            its own length alone, not on the rest of the batch (how
-            evaluation makes each question's positions reproducible).
-        lengths: optional ``(B,)``: row ``b`` draws only ``lengths[b]``
-            positions, in its first ``lengths[b]`` entries; the rest are 0
-            (padding; see :func:`pad_positions`). A row's draw does not
-            depend on ``T``.
-        device: where the result goes (drawn on the generator's device).
-    """
-    if length > max_position:
-        raise ValueError(
-            f"cannot draw {length} distinct positions from [0, {max_position}): "
-            "the sequence is longer than max_position"
-        )
-    if generator is None or isinstance(generator, torch.Generator):
-        draw_device = generator.device if generator is not None else device
-        keys = torch.rand(batch, max_position, generator=generator, device=draw_device)
-    else:
-        if len(generator) != batch:
-            raise ValueError(f"one generator per row: got {len(generator)} for {batch} rows")
-        keys = torch.stack(
-            [torch.rand(max_position, generator=g, device=g.device) for g in generator]
-        )  # (B, max_position)
-    # the positions of the T smallest keys, smallest key first: a uniform T-subset
-    # per row, whose first k entries are a uniform k-subset for any k <= T
-    chosen = keys.topk(length, dim=-1, largest=False, sorted=True).indices  # (B, T)
-    if lengths is not None:
-        lengths = torch.as_tensor(lengths, device=chosen.device).view(batch, 1)
-        if (lengths > length).any():
-            raise ValueError(f"lengths must be at most {length}")
-        unused = torch.arange(length, device=chosen.device) >= lengths  # (B, T)
-        # unused slots sort last (max_position is above every position), then become 0
-        chosen = chosen.masked_fill(unused, max_position).sort(dim=-1).values
-        return chosen.masked_fill(chosen == max_position, 0).to(device)
-    return chosen.sort(dim=-1).values.to(device)
-
-
-def pad_positions(positions: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Lays each sequence's positions onto its real tokens in a padded batch.
-
-    Args:
-        positions: ``(B, T')``: row ``b``'s positions, its ``k``-th real token
-            taking ``positions[b, k]`` (``T'`` at least the most real tokens).
-        attention_mask: ``(B, T)``, True on real tokens (padding anywhere).
-
-    Returns:
-        ``(B, T)`` int64: the ``k``-th real token of row ``b`` at
-        ``positions[b, k]``, padding at 0.
-    """
-    attention_mask = attention_mask.bool()
-    rank = (attention_mask.long().cumsum(dim=-1) - 1).clamp(min=0)  # (B, T): k of each token
-    placed = positions.gather(1, rank)
-    return placed.masked_fill(~attention_mask, 0)
-
-
-# --- the model ---------------------------------------------------------------------
 
 
 class RMSNorm(nn.Module):
@@ -315,53 +138,6 @@ def apply_rotary(x: torch.Tensor, rope: Rope) -> torch.Tensor:
     x1, x2 = x.float().chunk(2, dim=-1)  # (B, H, T, Dh / 2) each
     rotated = torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1)
     return rotated.type_as(x)
-
-
-class LayerCache:
-    """Keys and values of one layer, stored rotated: ``(B, H, capacity, Dh)``.
-
-    Allocated at the first update (with the keys' dtype and device, so it
-    follows autocast) and doubled when full.
-    """
-
-    def __init__(self, capacity: int = 0):
-        self.capacity = capacity
-        self.length = 0
-        self.keys: torch.Tensor | None = None
-        self.values: torch.Tensor | None = None
-
-    def update(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Appends ``k``, ``v`` ``(B, H, T, Dh)``; returns all keys and values ``(B, H, S, Dh)``."""
-        B, H, T, Dh = k.shape
-        end = self.length + T
-        if self.keys is None or end > self.keys.shape[2]:
-            capacity = max(end, self.capacity, 2 * (0 if self.keys is None else self.keys.shape[2]))
-            keys, values = k.new_empty(B, H, capacity, Dh), v.new_empty(B, H, capacity, Dh)
-            if self.keys is not None:
-                keys[:, :, : self.length] = self.keys[:, :, : self.length]
-                values[:, :, : self.length] = self.values[:, :, : self.length]
-            self.keys, self.values = keys, values
-        self.keys[:, :, self.length : end] = k
-        self.values[:, :, self.length : end] = v
-        self.length = end
-        return self.keys[:, :, :end], self.values[:, :, :end]
-
-
-class KVCache:
-    """The :class:`LayerCache` of every layer; ``length`` tokens are cached.
-
-    Args:
-        n_layers: number of blocks.
-        capacity: tokens to preallocate per layer (prompt + longest answer);
-            the cache grows beyond it if needed.
-    """
-
-    def __init__(self, n_layers: int, capacity: int = 0):
-        self.layers = [LayerCache(capacity) for _ in range(n_layers)]
-
-    @property
-    def length(self) -> int:
-        return self.layers[0].length
 
 
 class CausalSelfAttention(nn.Module):
@@ -458,7 +234,7 @@ class DecoderLM(nn.Module):
         if config.pretrained is not None:
             raise ValueError(
                 f"the LM config names a pretrained model ({config.pretrained!r}): build it "
-                "with transnar.hf.HFCausalLM, not DecoderLM"
+                "with transnar.lm.hf.HFCausalLM, not DecoderLM"
             )
         if tokenizer is not None and len(tokenizer) > config.vocab_size:
             raise ValueError(
@@ -645,11 +421,12 @@ class DecoderLM(nn.Module):
         a tied head is stored once. Each file is written atomically; the
         config last, so a directory with a config is complete.
 
+
         Args:
             directory: created if needed.
             tokenizer: the tokenizer to save (default ``self.tokenizer``; one is needed).
             overwrite: replace an existing saved model; otherwise refuse
-                (:class:`~transnar._files.OutputExistsError`) before writing.
+                (:class:`~transnar.persistence.OutputExistsError`) before writing.
         """
         tokenizer = tokenizer if tokenizer is not None else self.tokenizer
         if tokenizer is None:
@@ -660,8 +437,7 @@ class DecoderLM(nn.Module):
                 f"{self.config.vocab_size}"
             )
         directory = Path(directory)
-        safetensors = _safetensors()
-        weights_name = SAFETENSORS_FILENAME if safetensors else TORCH_FILENAME
+        weights_name = weights_filename("model")
         files = [CONFIG_FILENAME, SAFETENSORS_FILENAME, TORCH_FILENAME, TOKENIZER_FILENAME]
         refuse_existing([directory / name for name in files], overwrite)
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
@@ -672,24 +448,16 @@ class DecoderLM(nn.Module):
         for stale in (CONFIG_FILENAME, SAFETENSORS_FILENAME, TORCH_FILENAME):
             if stale != weights_name:
                 (directory / stale).unlink(missing_ok=True)
-        with atomic_write(directory / weights_name, overwrite=True) as handle:
-            if safetensors:
-                handle.write(safetensors.save(state, metadata={"format": FORMAT}))
-            else:
-                torch.save(state, handle)
+        write_weights(directory / weights_name, state, metadata={"format": FORMAT.name})
         tokenizer.save(directory, overwrite=True)
         document = {
-            "format": FORMAT,
-            "version": VERSION,
+            **FORMAT.header(),
             "model": type(self).__name__,
-            "transnar_version": __version__,
-            "torch_version": torch.__version__,
+            **provenance(torch_version=True),
             "weights": weights_name,
             "config": self.config.to_dict(),
         }
-        with atomic_write(directory / CONFIG_FILENAME, overwrite=True, mode="w") as handle:
-            json.dump(document, handle, indent=2)
-            handle.write("\n")
+        write_json(directory / CONFIG_FILENAME, document)
         return directory
 
     @classmethod
@@ -713,19 +481,7 @@ class DecoderLM(nn.Module):
         """
         directory = Path(directory)
         config_path = directory / CONFIG_FILENAME
-        if not config_path.is_file():
-            raise FileNotFoundError(f"{directory} holds no saved LM (no {CONFIG_FILENAME})")
-        try:
-            document = json.loads(config_path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as error:
-            raise CheckpointError(f"{config_path} is not valid JSON: {error}") from None
-        if not isinstance(document, dict) or document.get("format") != FORMAT:
-            raise CheckpointError(f"{config_path} is not a {FORMAT} config")
-        if document.get("version") != VERSION:
-            raise CheckpointError(
-                f"{config_path} has {FORMAT} version {document.get('version')!r}; "
-                f"this transnar reads version {VERSION}"
-            )
+        document = read_json(config_path, FORMAT, holder="saved LM")
         if document.get("model") != cls.__name__:
             raise CheckpointError(
                 f"{config_path} holds a {document.get('model')!r}, not a {cls.__name__}"
@@ -748,78 +504,24 @@ class DecoderLM(nn.Module):
                 f"{directory}: the tokenizer has {len(saved_tokenizer)} tokens, more than "
                 f"vocab_size {config.vocab_size}"
             )
-        state = _read_weights(directory, document.get("weights"))
-        model = cls(config, tokenizer=saved_tokenizer)
-        expected = model.state_dict()
-        tied = {"head.weight"} if config.tie_embeddings else set()
-        missing = sorted(set(expected) - set(state) - tied)
-        unexpected = sorted(set(state) - set(expected))
-        if missing or unexpected:
+        weights_name = document.get("weights")
+        if weights_name not in (SAFETENSORS_FILENAME, TORCH_FILENAME):
             raise CheckpointError(
-                f"{directory}: the weights do not match the config (missing {missing[:5]}, "
-                f"unexpected {unexpected[:5]})"
+                f"{directory}: unknown weights file {weights_name!r} in {CONFIG_FILENAME}"
             )
-        wrong = [
-            f"{k}: {tuple(v.shape)} vs {tuple(expected[k].shape)}"
-            for k, v in state.items()
-            if v.shape != expected[k].shape
-        ]
-        if wrong:
-            raise CheckpointError(f"{directory}: weights of the wrong shape: {wrong[:5]}")
-        model.load_state_dict(state, strict=False)
+        state = read_weights(directory / weights_name, "weights file")
+        model = cls(config, tokenizer=saved_tokenizer)
+        tied = ("head.weight",) if config.tie_embeddings else ()
+        load_state(model, state, directory, unsaved=tied)
         return model.to(map_location).eval()
 
 
-def _safetensors():
-    """The ``safetensors.torch`` module, or None when it is not installed."""
-    try:
-        import safetensors.torch
-    except ImportError:
-        return None
-    return safetensors.torch
-
-
-def _read_weights(directory: Path, name: object) -> dict[str, torch.Tensor]:
-    if name not in (SAFETENSORS_FILENAME, TORCH_FILENAME):
-        raise CheckpointError(f"{directory}: unknown weights file {name!r} in {CONFIG_FILENAME}")
-    path = directory / name
-    if not path.is_file():
-        raise CheckpointError(f"{directory}: the weights file {name} is missing")
-    try:
-        if name == SAFETENSORS_FILENAME:
-            safetensors = _safetensors()
-            if safetensors is None:
-                raise CheckpointError(
-                    f"{path} needs the safetensors package: pip install safetensors"
-                )
-            state = safetensors.load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except CheckpointError:
-        raise
-    except Exception as error:  # whatever a corrupt file raises
-        raise unreadable_file(path, "weights file", error) from None
-    if not isinstance(state, dict) or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
-    ):
-        raise CheckpointError(f"{path} does not hold a state dict of tensors")
-    return state
-
-
 __all__ = [
-    "IGNORE_INDEX",
     "Block",
     "CausalSelfAttention",
-    "CheckpointError",
     "DecoderLM",
-    "KVCache",
-    "LMConfig",
     "LMOutput",
-    "LayerCache",
     "apply_rotary",
     "init_weights",
-    "linear_positions",
     "next_token_loss",
-    "pad_positions",
-    "random_positions",
 ]

@@ -41,6 +41,7 @@ from transnar.lm.transformer import DecoderLM, LMConfig
 from transnar.model import GatedCrossAttentionBlock, TransNARConfig
 from transnar.nar.config import NARConfig
 from transnar.nar.model import NAR
+from transnar.pipeline.resources import format_bytes
 from transnar.training.nar_data import eval_count, train_options, train_sizes, validation_size
 
 FLOAT_BYTES = 4
@@ -375,8 +376,8 @@ def estimate_table(rows: Sequence[StageEstimate], seeds: int) -> str:
         lines.append(
             f"| {row.stage} | {row.examples:,} | {_count(row.tokens)} | {_count(row.steps)} "
             f"| {row.longest} | {row.parameters:,} | {row.flops:.2e} "
-            f"| {_bytes(row.activation_bytes)} | {_bytes(row.fused_activation_bytes)} "
-            f"| {_bytes(row.memory_bytes)} |"
+            f"| {_memory(row.activation_bytes)} | {_memory(row.fused_activation_bytes)} "
+            f"| {_memory(row.memory_bytes)} |"
         )
     total = sum(r.flops * (1 if r.stage == "nar" else seeds) for r in rows)
     lines.append("")
@@ -393,14 +394,8 @@ def _count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def _bytes(value: float | None) -> str:
-    if value is None or value == 0:
-        return "-"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.1f} {unit}" if unit != "B" else f"{value:.0f} B"
-        value /= 1024
-    raise AssertionError("unreachable")
+def _memory(value: float | None) -> str:
+    return "-" if not value else format_bytes(value)
 
 
 __all__ = [

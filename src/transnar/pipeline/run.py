@@ -36,7 +36,7 @@ from typing import Any
 
 from transnar import __version__
 from transnar._config import flatten
-from transnar._files import CheckpointError, OutputExistsError, atomic_write
+from transnar.persistence import CheckpointError, OutputExistsError, atomic_write
 from transnar.pipeline.config import RunPipelineConfig, from_mapping, load_yaml, preset, to_yaml
 from transnar.pipeline.layout import (
     CONFIG_JSON,

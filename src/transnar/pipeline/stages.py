@@ -62,6 +62,7 @@ from typing import Any, Protocol
 from transnar import __version__
 from transnar._config import flatten
 from transnar.pipeline.layout import STAGES_DIR
+from transnar.pipeline.resources import peak_memory
 from transnar.training.distributed import barrier, world
 from transnar.training.runs import duration, write_json
 
@@ -780,8 +781,9 @@ def _run(run_dir: Path, stage: Stage, inputs: dict[str, str], resume: bool) -> t
     if main:
         write_json(record_path(run_dir, stage.name), record)
     started = time.perf_counter()
-    if main or stage.distributed:
-        stage.run(resume)
+    with peak_memory() as peaks:
+        if main or stage.distributed:
+            stage.run(resume)
     barrier()
     seconds = time.perf_counter() - started
     output = outputs_sha256(run_dir, stage.outputs)
@@ -796,6 +798,7 @@ def _run(run_dir: Path, stage: Stage, inputs: dict[str, str], resume: bool) -> t
         finished=_now(),
         seconds=seconds,
         resumed=resume,
+        peak_memory=peaks,
     )
     if main:
         write_json(record_path(run_dir, stage.name), record)

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transnar._files import atomic_write
 from transnar.evaluation.plots import KIND_COLORS
+from transnar.persistence import atomic_write
 
 _STYLES = ("-", "--", ":", "-.")
 _OTHER_COLOR = "#3a9d5d"

@@ -19,13 +19,14 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from transnar._files import atomic_write, refuse_existing
 from transnar.clrs.text.scoring import markdown_table
 from transnar.evaluation import Comparison, write_plots
 from transnar.evaluation.comparison import PLOTS, Cell
 from transnar.evaluation.plots import REGIME_NAMES
 from transnar.evaluation.significance import RESAMPLES
+from transnar.persistence import atomic_write, refuse_existing
 from transnar.pipeline.layout import FIGURES_DIR, REPORT_HTML, REPORT_MD
+from transnar.pipeline.resources import format_peaks
 from transnar.pipeline.stages import differences, duration
 from transnar.report.curves import lm_panels, nar_panels, plot_panels
 from transnar.report.headline import headline
@@ -263,17 +264,20 @@ def _cell(values) -> str:
 
 
 def _stages(runs: Sequence[RunData]) -> list[str]:
-    """The time of each stage before the report (the report's own is not known
-    while it is written)."""
+    """The time (and peak memory) of each stage before the report (the
+    report's own is not known while it is written)."""
     lines = []
     for run in runs:
         done = {
-            name: record["seconds"]
+            name: record
             for name, record in run.stages.items()
             if record.get("status") == "done" and name != "report"
         }
-        times = [f"{name} {duration(seconds)}" for name, seconds in done.items()]
-        total = sum(done.values())
+        times = []
+        for name, record in done.items():
+            peaks = format_peaks(record.get("peak_memory"))
+            times.append(f"{name} {duration(record['seconds'])}" + (f" ({peaks})" if peaks else ""))
+        total = sum(record["seconds"] for record in done.values())
         where = f"`{run.directory}`: " if len(runs) > 1 else ""
         lines.append(f"- {where}{', '.join(times)} (total {duration(total)})")
     return lines

@@ -26,8 +26,7 @@ from typing import Any
 import torch
 
 from transnar import __version__
-from transnar._files import CheckpointError, atomic_write
-from transnar._torch_files import read_torch_file
+from transnar.persistence import CheckpointError, atomic_write, read_torch
 
 CHECKPOINTS = "checkpoints"
 LAST = "last.pt"
@@ -108,7 +107,7 @@ def read_checkpoint(
     what = KINDS[kind]
     if not path.is_file():
         raise CheckpointError(f"{missing}no checkpoint at {path}")
-    payload = read_torch_file(path, what, map_location)
+    payload = read_torch(path, what, map_location)
     if not isinstance(payload, dict) or payload.get("format") != _format(kind):
         raise CheckpointError(f"{path} is not a {what}")
     if payload.get("format_version") != FORMAT_VERSION:

@@ -49,9 +49,9 @@ from typing import Any
 import torch
 
 from transnar import __version__
-from transnar._files import CheckpointError
 from transnar.model import build_tokenizer
 from transnar.nar.model import NAR
+from transnar.persistence import CheckpointError
 from transnar.training.checkpoint import CHECKPOINTS, checkpoint_path, read_checkpoint
 from transnar.training.distributed import (
     barrier,

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from transnar.lm.transformer import pad_positions, random_positions
+from transnar.lm.positions import pad_positions, random_positions
 from transnar.training.lm_data import MemoryCache, PairedDataset
 
 

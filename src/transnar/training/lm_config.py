@@ -5,7 +5,7 @@ An :class:`LMTrainConfig` composes one dataclass per component (lingua style):
 - ``model``: :class:`~transnar.model.TransNARConfig` (its ``lm`` the
   :class:`~transnar.lm.LMConfig`); ``model.use_nar=false`` is the baseline;
   ``model.lm.pretrained=<Hugging Face model id or directory>`` fine-tunes that
-  pretrained LM instead of a new one (:mod:`transnar.hf`, the ``hf`` extra);
+  pretrained LM instead of a new one (:mod:`transnar.lm.hf`, the ``hf`` extra);
 - ``nar``: :class:`NARSource`, where the frozen NAR comes from;
 - ``data``: :class:`~transnar.training.lm_data.DataConfig`, the CLRS-Text examples;
 - ``optim``: :class:`OptimConfig`, AdamW, schedule, batch, length of the run;
@@ -31,7 +31,7 @@ from transnar import _config
 from transnar._config import not_int
 from transnar.clrs.specs import CLRS30_ALGORITHMS
 from transnar.clrs.text.datasets import TRANSNAR_TRAIN_SIZES
-from transnar.lm.transformer import LMConfig
+from transnar.lm.config import LMConfig
 from transnar.model import TransNARConfig
 from transnar.training.lm_data import SMALL_ALGORITHMS, DataConfig
 

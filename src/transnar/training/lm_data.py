@@ -66,8 +66,8 @@ from transnar.clrs.text.datasets import (
 from transnar.clrs.text.formatting import FLOAT_FORMATS
 from transnar.clrs.trajectory import Trajectory
 from transnar.lm.tokenizer import IGNORE_INDEX, Tokenizer
-from transnar.model import GraphMemory
 from transnar.nar.features import Features
+from transnar.nar.memory import GraphMemory
 from transnar.training.nar_config import SMALL_ALGORITHMS
 
 SPLITS = ("train", "val", "test")

@@ -18,10 +18,11 @@ from typing import Any
 
 import torch
 
-from transnar._files import CheckpointError
+from transnar.lm.hf import pretrained_lm_config
 from transnar.lm.tokenizer import Tokenizer
 from transnar.model import TransNAR, build_language_model, nar_dims
 from transnar.nar.model import NAR
+from transnar.persistence import CheckpointError
 from transnar.training.checkpoint import checkpoint_path
 from transnar.training.lm_config import LMTrainConfig, OptimConfig
 from transnar.training.nar import RESULTS, train_nar
@@ -86,12 +87,10 @@ def build_model(config: LMTrainConfig, tokenizer: Tokenizer, nar: NAR | None) ->
 
 def resolve_pretrained_lm(config: LMTrainConfig) -> LMTrainConfig:
     """The config with the architecture of the pretrained LM ``model.lm.pretrained``
-    (:func:`transnar.hf.pretrained_lm_config`); unchanged without one."""
+    (:func:`transnar.lm.hf.pretrained_lm_config`); unchanged without one."""
     lm = config.model.lm
     if lm.pretrained is None:
         return config
-    from transnar.hf import pretrained_lm_config
-
     resolved = pretrained_lm_config(lm)
     if resolved == lm:
         return config

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from transnar.model import GraphMemory, TransNAR
+from transnar.model import TransNAR
+from transnar.nar.memory import GraphMemory
 from transnar.training.distributed import all_reduce_gradients, sum_floats, world
 from transnar.training.lm_batches import training_positions
 from transnar.training.lm_data import Batch, PairedDataset

@@ -34,7 +34,7 @@ import torch
 from tqdm import tqdm
 
 from transnar import __version__
-from transnar._files import CheckpointError
+from transnar.persistence import CheckpointError
 from transnar.training.checkpoint import checkpoint_path, save_checkpoint
 from transnar.training.distributed import gather_rng_states, restore_rng_states, world
 from transnar.training.runs import (

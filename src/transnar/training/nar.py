@@ -48,12 +48,12 @@ import torch
 from tqdm import tqdm
 
 from transnar import __version__
-from transnar._files import CheckpointError, atomic_write
 from transnar.clrs.specs import SPECS
 from transnar.evaluation.nar import nar_results_markdown, score_nar, score_nar_stepping
 from transnar.nar.features import Features
 from transnar.nar.model import NAR
 from transnar.nar.stepping import check_step_mode
+from transnar.persistence import CheckpointError, atomic_write
 from transnar.training.checkpoint import CHECKPOINTS, checkpoint_path
 from transnar.training.distributed import (
     World,

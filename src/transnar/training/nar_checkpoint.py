@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from transnar._files import CheckpointError
 from transnar.nar.model import NAR
+from transnar.persistence import CheckpointError
 from transnar.training.checkpoint import checkpoint_path, read_checkpoint, save_checkpoint
 from transnar.training.nar_config import NARTrainConfig
 

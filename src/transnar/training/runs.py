@@ -24,7 +24,7 @@ from typing import IO, Any, TextIO
 
 import torch
 
-from transnar._files import OutputExistsError, atomic_write
+from transnar.persistence import OutputExistsError, atomic_write
 
 
 def resolve_device(name: str) -> torch.device:

@@ -81,12 +81,12 @@ from typing import Any
 from tqdm import tqdm
 
 from transnar import __version__
-from transnar._files import atomic_write, refuse_existing
 from transnar.clrs.io import save_trajectories
 from transnar.clrs.samplers import Sampler, build_sampler
 from transnar.clrs.specs import CLRS30_ALGORITHMS, get_spec
 from transnar.clrs.text.formatting import FLOAT_FORMATS, FloatFormat, format_example
 from transnar.clrs.trajectory import Trajectory
+from transnar.persistence import atomic_write, refuse_existing
 
 COLUMNS: tuple[str, ...] = (
     "text",
@@ -599,7 +599,7 @@ def write_rows(
         rows: dicts with the :data:`COLUMNS`, consumed one at a time.
         file_format: ``"jsonl"`` or ``"parquet"`` (needs ``pyarrow``).
         overwrite: replace an existing file; otherwise refuse with
-            :class:`~transnar._files.OutputExistsError`.
+            :class:`~transnar.persistence.OutputExistsError`.
     """
     file_format = _file_format(path, file_format)
     if file_format == "parquet":

@@ -63,11 +63,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from transnar._files import atomic_write, refuse_existing
 from transnar.clrs.specs import CLRS30_ALGORITHMS, SPECS, Family, get_spec
 from transnar.clrs.text.answers import AnswerScores, score_answer
 from transnar.clrs.text.datasets import SamplerStreams
 from transnar.clrs.text.formatting import FLOAT_FORMATS, TRACE, TRACE_SEPARATOR, format_example
+from transnar.persistence import atomic_write, refuse_existing
 
 PREDICTION_FIELDS: tuple[str, ...] = (
     "prediction",

@@ -1,4 +1,4 @@
-"""Pretrained Hugging Face LMs (transnar.hf): tiny random GPT-2, GPT-NeoX and Llama
+"""Pretrained Hugging Face LMs (transnar.lm.hf): tiny random GPT-2, GPT-NeoX and Llama
 models and a tiny byte-level BPE tokenizer, built offline here; closed gates give
 the pretrained model's logits, frozen NAR, files, decoding, training."""
 
@@ -19,8 +19,8 @@ from tests.training_helpers import tiny_config, write_nar_checkpoint  # noqa: E4
 from transnar import clrs  # noqa: E402
 from transnar.cli import main  # noqa: E402
 from transnar.clrs.text import format_example  # noqa: E402
-from transnar.hf import HFCausalLM, HFTokenizer, _transformers, pretrained_lm_config  # noqa: E402
 from transnar.lm import CLRS_TEXT_ALPHABET, IGNORE_INDEX, DecoderLM, LMConfig, generate  # noqa: E402
+from transnar.lm.hf import HFCausalLM, HFTokenizer, _transformers, pretrained_lm_config  # noqa: E402
 from transnar.model import TransNAR, TransNARConfig  # noqa: E402
 from transnar.nar import NAR, NARConfig  # noqa: E402
 from transnar.nar.features import Features  # noqa: E402

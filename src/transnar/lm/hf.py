@@ -30,7 +30,7 @@ cross-attention blocks.
   with the ``transformers`` API (``config.json``, ``model.safetensors``,
   tokenizer files), so the directory also loads with
   ``AutoModelForCausalLM.from_pretrained``; TransNAR adds ``transnar.json``
-  and ``transnar.pt`` beside them.
+  and ``transnar.safetensors`` beside them.
 - The model is loaded in float32 (training uses bf16 autocast on CUDA) and is
   fine-tuned with the cross-attention (only the NAR is frozen).
 
@@ -51,16 +51,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from transnar._files import refuse_existing
+from transnar.lm.config import LMConfig
+from transnar.lm.positions import linear_positions, pad_positions
 from transnar.lm.tokenizer import CLRS_TEXT_ALPHABET, Tokenizer
-from transnar.lm.transformer import (
-    AfterLayer,
-    LMConfig,
-    LMOutput,
-    linear_positions,
-    next_token_loss,
-    pad_positions,
-)
+from transnar.lm.transformer import AfterLayer, LMOutput, next_token_loss
+from transnar.persistence import refuse_existing
 
 # model_type -> the attribute path of its decoder layers
 DECODER_LAYERS = {
