@@ -3,6 +3,7 @@ handling of them (``transnar run --dry-run``, one-line errors)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import yaml
 from tests.cli_helpers import run_cli
 from transnar.cli import main
 from transnar.cli import run as run_command
+from transnar.clrs import CLRS30_ALGORITHMS
 from transnar.pipeline import (
     PRESETS,
     RunPipelineConfig,
@@ -21,6 +23,7 @@ from transnar.pipeline import (
     preset,
     to_yaml,
 )
+from transnar.pipeline.estimate import text_cells
 from transnar.pipeline.layout import model_runs
 from transnar.training import apply_overrides as apply_overrides_lm
 from transnar.training import preset as lm_preset
@@ -57,6 +60,21 @@ def test_the_presets_are_composed_from_the_nar_and_lm_presets():
     assert small.lm.model.nar_steps == "learned"  # leak-free by default
     regimes = paper.eval_settings().regimes()
     assert regimes == {10: "ood-interpolation", 12: "in-distribution", 14: "ood-extrapolation"}
+
+
+def test_the_clrs30_preset_is_the_papers_protocol_on_a_cpu_budget():
+    clrs30, small = preset("clrs30"), preset("small")
+    assert clrs30.nar.nar.algorithms == clrs30.lm.data.algorithms == CLRS30_ALGORITHMS
+    assert clrs30.nar.nar.hidden_dim == small.nar.nar.hidden_dim  # the small NAR
+    assert clrs30.lm.model.lm == dataclasses.replace(small.lm.model.lm, max_position=2048)
+    assert clrs30.lm.data.train_sizes == preset("paper").lm.data.train_sizes
+    assert clrs30.eval_settings().regimes() == preset("paper").eval_settings().regimes()
+    assert clrs30.arms == ("baseline", "control", "transnar") and clrs30.seeds == 1
+    assert clrs30.lm.model.nar_steps == "learned"
+    assert clrs30.nar.train.threads == clrs30.lm.train.threads == 1
+    # the longest questions and answers (floyd_warshall at 14) fit the positions
+    (cell,) = text_cells(["floyd_warshall"], [14], 1, samples=2)
+    assert cell.mean_budget < clrs30.lm.model.lm.max_position
 
 
 def test_overrides_by_path_and_tail():

@@ -11,7 +11,7 @@ from pathlib import Path
 from transnar.cli._arguments import add_config_arguments, command_line, on_interrupt
 
 # The handler imports the pipeline (and so torch) itself, so that --help is fast.
-PRESET_NAMES = ("tiny", "small", "paper")  # transnar.pipeline.config.PRESETS
+PRESET_NAMES = ("tiny", "small", "clrs30", "paper")  # transnar.pipeline.config.PRESETS
 
 EPILOG = """\
 stages (each skipped when its output exists and its config is unchanged):
@@ -57,11 +57,15 @@ presets (configs/PRESET.yaml hold the same configs):
          4 layers, sizes 4-8, 1,000 examples each, 2 epochs); baseline, control
          and TransNAR x 3 seeds; evaluation at 8 (in distribution), 10, 12, 100
          questions each, with paired tests
+  clrs30 the paper's protocol on all 30 algorithms, for a 2-core CPU: about 2.5 h
+         for one seed with --jobs 2; the small NAR (500 steps) and LMs (d_model
+         128, 4 layers), sizes 4-8 and 12, 600 examples each, one epoch; baseline,
+         control and TransNAR; evaluation at 10, 12, 14, 50 questions each
   paper  Bounsi et al. 2024 on GPUs (--device cuda): the 30 algorithms; the paper
          NAR (hidden 128, 10,000 steps); 6-layer d_model 640 LMs, sizes 4-8 and 12,
          7,000 examples each, batch 256, 7 epochs; evaluation at 10, 12, 14 with
          3,000 questions each; 4 seeds
-  tiny and small run on one thread (faster for these small models; --threads N)
+  tiny, small and clrs30 run on one thread (faster for these small models; --threads N)
 
 config (KEY=VALUE after the options, a dotted path or any unambiguous tail;
 --config FILE.yaml is applied over the preset first):

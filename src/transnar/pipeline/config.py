@@ -24,7 +24,8 @@ A :class:`RunPipelineConfig` composes the configs of the existing trainers:
 
 Presets (:func:`preset`): ``tiny`` (the default: the whole flow in a few
 minutes on a CPU), ``small`` (a small-scale reproduction, about two hours on a 2-core
-CPU) and ``paper`` (``DESIGN.md`` §8, for GPUs), composed from the NAR and LM
+CPU), ``clrs30`` (the paper's protocol on all 30 algorithms, one seed in about
+2.5 hours on a 2-core CPU) and ``paper`` (``DESIGN.md`` §8, for GPUs), composed from the NAR and LM
 presets of the same names. ``configs/<preset>.yaml`` hold the same configs.
 
 Overrides are ``key=value`` by dotted path or unambiguous tail
@@ -44,6 +45,7 @@ from typing import Any
 
 from transnar import _config
 from transnar._config import not_int
+from transnar.clrs import CLRS30_ALGORITHMS
 from transnar.evaluation.evaluate import EvalSettings
 from transnar.lm.generation import POSITION_KINDS
 from transnar.training.lm_config import LMTrainConfig
@@ -53,7 +55,7 @@ from transnar.training.nar_config import NARTrainConfig
 from transnar.training.nar_config import apply_overrides as nar_overrides
 from transnar.training.nar_config import preset as nar_preset
 
-PRESET_NAMES = ("tiny", "small", "paper")
+PRESET_NAMES = ("tiny", "small", "clrs30", "paper")
 ARMS = ("baseline", "control", "transnar")
 """The language models a run can train per seed, in training order: the
 Transformer-only baseline, the control (TransNAR's architecture, parameters,
@@ -283,6 +285,58 @@ def _small() -> RunPipelineConfig:
     )
 
 
+def _clrs30() -> RunPipelineConfig:
+    """The paper's protocol on all 30 algorithms, sized for a 2-core CPU.
+
+    Costs from ``transnar run --preset clrs30 --estimate``, turned into time
+    with the FLOP rates measured on the ``small`` preset on a 2-core CPU (one
+    thread per process): NAR 1.7e10 FLOP/s; baseline 5.7e10, control 5.6e10,
+    TransNAR 4.8e10 (its frozen NAR included). With ``--jobs 2`` the baseline
+    trains beside the NAR, then the control and TransNAR; about 2.5 hours:
+
+    - NAR: the ``small`` NAR (Triplet-GMPNN, hidden 64, training sizes 4, 7,
+      11) on the 30 algorithms, 500 steps of 16 graphs per algorithm (about 31
+      min; 4 s per step measured), validation every 100 steps on 32 graphs,
+      test at 44 on 32 (about 8 min more). The paper's sizes up to 16 would
+      double it.
+    - Language models: the ``small`` LM (d_model 128, 4 layers), the paper's
+      training sizes 4-8 and 12 with 600 examples per algorithm and size
+      (108,000), one epoch (3,375 steps of 32): baseline about 42 min,
+      control 79, TransNAR 91; ``max_position`` 2048 holds floyd_warshall's
+      1,600-token questions and answers at size 14.
+    - Evaluation at 10 (interpolation), 12 (in distribution) and 14
+      (extrapolation), 50 questions per algorithm and size (4,500 per model).
+    """
+    everything = list(CLRS30_ALGORITHMS)
+    nar = nar_overrides(
+        nar_preset("small"),
+        {
+            "algorithms": everything,
+            "steps": 500,
+            "eval_every": 100,
+            "val_count": 32,
+            "test_count": 32,
+            "threads": CPU_THREADS,
+        },
+    )
+    lm = lm_overrides(
+        lm_preset("small"),
+        {
+            "algorithms": everything,
+            "train_sizes": [4, 5, 6, 7, 8, 12],
+            "train_count": 600,
+            "val_count": 4,
+            "test_sizes": [10, 12, 14],
+            "test_count": 50,
+            "epochs": 1,
+            "eval_every": 500,
+            "max_position": 2048,
+            "threads": CPU_THREADS,
+        },
+    )
+    return RunPipelineConfig(nar=nar, lm=lm, eval=EvalOptions(batch_size=50), seeds=1)
+
+
 def _paper() -> RunPipelineConfig:
     return RunPipelineConfig(
         nar=nar_preset("paper"),
@@ -292,12 +346,12 @@ def _paper() -> RunPipelineConfig:
     )
 
 
-PRESETS = {"tiny": RunPipelineConfig, "small": _small, "paper": _paper}
+PRESETS = {"tiny": RunPipelineConfig, "small": _small, "clrs30": _clrs30, "paper": _paper}
 """Preset name -> a function returning its :class:`RunPipelineConfig`."""
 
 
 def preset(name: str) -> RunPipelineConfig:
-    """The :class:`RunPipelineConfig` of a preset (``tiny``, ``small`` or ``paper``)."""
+    """The :class:`RunPipelineConfig` of a preset (``tiny``, ``small``, ``clrs30`` or ``paper``)."""
     return _config.make_preset(PRESETS, name)
 
 
