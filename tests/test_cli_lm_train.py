@@ -128,9 +128,9 @@ def test_dry_run_prints_the_resolved_config(tmp_path, capsys):
 
 
 def test_an_interruption_says_how_to_continue(tmp_path, capsys, monkeypatch):
-    import transnar.training.loop as loop
+    import transnar.training.lm as loop
 
-    real_step, calls = loop.train_step, []
+    real_step, calls = loop.lm_train_step, []
 
     def train_step(*args, **kwargs):
         calls.append(1)
@@ -138,7 +138,7 @@ def test_an_interruption_says_how_to_continue(tmp_path, capsys, monkeypatch):
             raise KeyboardInterrupt
         return real_step(*args, **kwargs)
 
-    monkeypatch.setattr(loop, "train_step", train_step)
+    monkeypatch.setattr(loop, "lm_train_step", train_step)
     out = tmp_path / "run"
     argv = ["lm", "train", "--preset", "tiny", "--no-nar", "--out", out, "--no-progress", *FAST]
     status, _, err = run_cli(argv, capsys)
@@ -152,7 +152,7 @@ def test_an_interruption_says_how_to_continue(tmp_path, capsys, monkeypatch):
     assert err == f"transnar: interrupted; to continue: transnar lm train --out {out} --resume\n"
     log = (out / "train.log").read_text()
     assert "interrupted at step 2 (last checkpoint at step 2)" in log
-    monkeypatch.setattr(loop, "train_step", real_step)
+    monkeypatch.setattr(loop, "lm_train_step", real_step)
     assert run_cli(["lm", "train", "--out", out, "--resume", "--no-progress"], capsys)[0] == 0
     log = (out / "train.log").read_text()
     assert "resuming from step 2: baseline, 6 steps" in log and "done: 6 steps" in log

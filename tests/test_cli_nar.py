@@ -11,7 +11,7 @@ import pytest
 from tests.cli_helpers import run_cli
 from transnar.cli import main
 from transnar.cli import nar as nar_cli
-from transnar.nar.run_config import PRESETS
+from transnar.training.nar_config import PRESETS
 
 FAST = ["steps=2", "eval_every=1", "val_count=4", "test_count=4", "batch_size=2", "threads=1"]
 

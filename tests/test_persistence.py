@@ -13,9 +13,7 @@ import torch
 from transnar import clrs
 from transnar.lm import DecoderLM
 from transnar.model import TransNAR
-from transnar.nar.checkpoint import save_checkpoint
 from transnar.nar.features import Features
-from transnar.nar.run_config import preset
 from transnar.persistence import (
     CheckpointError,
     FileFormat,
@@ -28,6 +26,8 @@ from transnar.persistence import (
     write_json,
     write_weights,
 )
+from transnar.training.nar_checkpoint import save_nar_checkpoint
+from transnar.training.nar_config import preset
 
 # Written by transnar at 346dcd7 (tests/fixtures/saved-0.1.0/make.py): a tiny
 # TransNAR with open gates, and the logits it gave on a fixed input.
@@ -129,7 +129,7 @@ def test_checkpoints_round_trip_and_old_nar_checkpoints_read(tmp_path):
     nar_format = FileFormat(
         "transnar.nar_checkpoint", 1, "NAR checkpoint", "-", ("transnar-nar-checkpoint",)
     )
-    save_checkpoint(tmp_path / "nar.pt", preset("tiny"), 5, {"w": torch.zeros(1)})
+    save_nar_checkpoint(tmp_path / "nar.pt", preset("tiny"), 5, {"w": torch.zeros(1)})
     assert read_checkpoint(tmp_path / "nar.pt", nar_format)["step"] == 5
     with pytest.raises(CheckpointError, match="its format is 'transnar-nar-checkpoint'"):
         read_checkpoint(tmp_path / "nar.pt", DEMO)

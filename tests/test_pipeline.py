@@ -133,9 +133,9 @@ def test_an_interrupted_run_finishes_as_an_uninterrupted_one(finished, tmp_path,
     assert read_record(run_dir, "baseline-s0") is None
 
     # kill TransNAR's training at step 5 (after its checkpoint of step 4)
-    import transnar.training.loop as loop
+    import transnar.training.lm as loop
 
-    real_step, calls = loop.train_step, []
+    real_step, calls = loop.lm_train_step, []
 
     def train_step(model, *args, **kwargs):
         if model.config.kind == "transnar":
@@ -144,13 +144,13 @@ def test_an_interrupted_run_finishes_as_an_uninterrupted_one(finished, tmp_path,
                 raise KeyboardInterrupt
         return real_step(model, *args, **kwargs)
 
-    monkeypatch.setattr(loop, "train_step", train_step)
+    monkeypatch.setattr(loop, "lm_train_step", train_step)
     with pytest.raises(KeyboardInterrupt):
         run_fast(run_dir)
     assert read_record(run_dir, "baseline-s0")["status"] == "done"
     assert read_record(run_dir, "control-s0")["status"] == "done"
     assert read_record(run_dir, "transnar-s0")["status"] == "running"
-    monkeypatch.setattr(loop, "train_step", real_step)
+    monkeypatch.setattr(loop, "lm_train_step", real_step)
 
     result = run_fast(run_dir)
     assert statuses(result) == {
@@ -221,12 +221,12 @@ def test_a_corrupt_checkpoint_says_how_to_restart_the_stage(finished, tmp_path, 
 
 
 def test_an_interrupted_command_says_how_to_continue(tmp_path, capsys, monkeypatch):
-    import transnar.nar.training as nar_training
+    import transnar.training.nar as nar_training
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(nar_training, "train_step", interrupted)
+    monkeypatch.setattr(nar_training, "nar_train_step", interrupted)
     run_dir = tmp_path / "run"
     try:
         status = main(["run", "--out", str(run_dir), "--no-progress", *FAST])

@@ -14,7 +14,6 @@ from tests.cli_helpers import run_cli
 from transnar.cli import main
 from transnar.cli import run as run_command
 from transnar.clrs import CLRS30_ALGORITHMS
-from transnar.nar.run_config import preset as nar_preset
 from transnar.pipeline import (
     PRESETS,
     RunPipelineConfig,
@@ -28,6 +27,7 @@ from transnar.pipeline.estimate import text_cells
 from transnar.pipeline.layout import model_runs
 from transnar.training import apply_overrides as apply_overrides_lm
 from transnar.training import preset as lm_preset
+from transnar.training.nar_config import preset as nar_preset
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

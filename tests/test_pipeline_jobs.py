@@ -314,7 +314,7 @@ def test_the_options_are_checked(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="takes no --stop-after"):
         run(tmp_path, None, jobs=1, only="a", stop_after="a")
     import transnar.pipeline.stages as stages
-    from transnar._distributed import World
+    from transnar.training.distributed import World
 
     monkeypatch.setattr(stages, "world", lambda: World(0, 2, 0))
     with pytest.raises(ValueError, match=r"--jobs 2 .* torchrun"):

@@ -11,9 +11,9 @@ from pathlib import Path
 import torch
 
 from transnar.nar import NAR, NARConfig
-from transnar.nar.checkpoint import save_checkpoint
-from transnar.nar.run_config import RunConfig, TrainConfig
 from transnar.training import LMTrainConfig, apply_overrides, preset
+from transnar.training.nar_checkpoint import save_nar_checkpoint
+from transnar.training.nar_config import NARTrainConfig, NARTrainOptions
 
 ALGORITHMS = ("bfs", "insertion_sort")
 NAR_HIDDEN = 8
@@ -35,8 +35,8 @@ def write_nar_checkpoint(path: Path, algorithms=ALGORITHMS, seed: int = 0) -> Pa
     """A random (untrained) tiny NAR saved as a NAR checkpoint; returns ``path``."""
     torch.manual_seed(seed)
     nar_config = NARConfig(algorithms=tuple(algorithms), hidden_dim=NAR_HIDDEN, nb_triplet_fts=4)
-    run_config = RunConfig(nar_config, TrainConfig(train_sizes=(4,), steps=1))
-    save_checkpoint(path, run_config, 0, NAR(nar_config).state_dict())
+    run_config = NARTrainConfig(nar_config, NARTrainOptions(train_sizes=(4,), steps=1))
+    save_nar_checkpoint(path, run_config, 0, NAR(nar_config).state_dict())
     return path
 
 

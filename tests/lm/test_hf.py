@@ -17,7 +17,6 @@ tokenizers = pytest.importorskip("tokenizers", reason="the hf extra (tokenizers)
 
 from tests.training_helpers import tiny_config, write_nar_checkpoint  # noqa: E402
 from transnar import clrs  # noqa: E402
-from transnar._runs import torch_threads  # noqa: E402
 from transnar.cli import main  # noqa: E402
 from transnar.clrs.text import format_example  # noqa: E402
 from transnar.lm import CLRS_TEXT_ALPHABET, IGNORE_INDEX, DecoderLM, LMConfig, generate  # noqa: E402
@@ -25,7 +24,8 @@ from transnar.lm.hf import HFCausalLM, HFTokenizer, _transformers, pretrained_lm
 from transnar.model import TransNAR, TransNARConfig  # noqa: E402
 from transnar.nar import NAR, NARConfig  # noqa: E402
 from transnar.nar.features import Features  # noqa: E402
-from transnar.training import train  # noqa: E402
+from transnar.training import train_lm  # noqa: E402
+from transnar.training.runs import torch_threads  # noqa: E402
 
 NAR_HIDDEN = 8
 ENDOFTEXT = "<|endoftext|>"
@@ -312,7 +312,7 @@ def test_training_with_a_pretrained_lm(saved, tmp_path, capsys):
     directory = str(saved["gpt2"])
     nar = write_nar_checkpoint(tmp_path / "nar.pt")
     config = tiny_config(nar, f"lm.pretrained={directory}", "steps=3", "eval_every=3")
-    result = train(config, tmp_path / "run", progress=False)
+    result = train_lm(config, tmp_path / "run", progress=False)
     assert result.steps == 3 and result.val_loss == result.val_loss  # finite, not NaN
     written = json.loads((tmp_path / "run" / "config.json").read_text())["model"]["lm"]
     assert written["pretrained"] == directory and written["d_model"] == 32

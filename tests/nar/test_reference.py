@@ -21,9 +21,9 @@ from tests.nar.nar_helpers import as_double, probe, sampled, synthetic_spec, tin
 from tests.nar.test_losses import REFERENCE_CASES, random_probe_data
 from tests.reference import job_name, load_dump, requires_reference, run_reference
 from transnar.clrs.specs import Type
+from transnar.evaluation.nar_scoring import Scorer, fuse_permutations
 from transnar.nar import NAR, Features
 from transnar.nar.decoders import log_sinkhorn
-from transnar.nar.evaluation import Scorer, fuse_permutations
 from transnar.nar.losses import hint_loss, output_loss
 
 pytestmark = [pytest.mark.reference, requires_reference]

@@ -5,7 +5,7 @@ User mistakes (unknown algorithm, bad value, existing output) end with one
 Ctrl-C ends with ``transnar: interrupted`` (exit status 130) and, for the
 trainers and ``transnar run``, the command that continues.
 Started by ``torchrun`` (``WORLD_SIZE`` > 1), a command first joins the other
-processes (:mod:`transnar._distributed`); the trainers are then data-parallel
+processes (:mod:`transnar.training.distributed`); the trainers are then data-parallel
 and only rank 0 writes files and prints.
 """
 
@@ -84,7 +84,7 @@ def _torchrun() -> Iterator[None]:
     if os.environ.get("WORLD_SIZE", "1").strip() in ("", "1"):
         yield
         return
-    from transnar._distributed import init_from_env, leave_together, shutdown
+    from transnar.training.distributed import init_from_env, leave_together, shutdown
 
     current = init_from_env()
     try:

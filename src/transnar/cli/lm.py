@@ -22,7 +22,7 @@ from transnar.cli._arguments import (
 
 # The handlers import torch (through transnar.training) themselves, so that the
 # other commands and --help start without loading it.
-PRESET_NAMES = ("tiny", "small", "paper")  # transnar.training.config.PRESETS
+PRESET_NAMES = ("tiny", "small", "paper")  # transnar.training.lm_config.PRESETS
 
 TRAIN_EPILOG = """\
 presets:
@@ -174,7 +174,7 @@ def register_train(actions: argparse._SubParsersAction) -> None:
 
 def train_config(args: argparse.Namespace):
     """The resolved :class:`~transnar.training.LMTrainConfig` of ``transnar lm train``."""
-    from transnar.training.config import LMTrainConfig, apply_overrides, preset
+    from transnar.training.lm_config import LMTrainConfig, apply_overrides, preset
     from transnar.training.loop import CONFIG
 
     if args.resume:
@@ -207,7 +207,8 @@ def train_config(args: argparse.Namespace):
 def run_train(args: argparse.Namespace) -> int:
     """Trains and prints a summary."""
     from transnar.persistence import CheckpointError
-    from transnar.training.loop import CHECKPOINTS, LAST, train
+    from transnar.training.checkpoint import CHECKPOINTS, LAST
+    from transnar.training.lm import train_lm
 
     if args.out is None:
         if args.resume:
@@ -220,7 +221,7 @@ def run_train(args: argparse.Namespace) -> int:
         return 0
     on_interrupt(args, resume_hint(args, ("lm", "train"), args.out / CHECKPOINTS / LAST))
     try:
-        result = train(
+        result = train_lm(
             config,
             args.out,
             resume=args.resume,

@@ -17,7 +17,7 @@ from transnar.persistence import atomic_write, refuse_existing
 
 # The handlers import transnar.nar (and so torch) themselves, so that the other
 # commands and --help start without loading torch.
-PRESET_NAMES = ("tiny", "small", "paper")  # transnar.nar.run_config.PRESETS
+PRESET_NAMES = ("tiny", "small", "paper")  # transnar.training.nar_config.PRESETS
 STEP_MODES = ("oracle", "learned", "budget")  # transnar.nar.stepping.STEP_MODES
 
 TRAIN_EPILOG = """\
@@ -193,9 +193,9 @@ def _register_eval(actions: argparse._SubParsersAction) -> None:
 
 
 def train_config(args: argparse.Namespace):
-    """The resolved :class:`~transnar.nar.run_config.RunConfig` of ``transnar nar train``."""
-    from transnar.nar.run_config import RunConfig, apply_overrides, preset
-    from transnar.nar.training import CONFIG
+    """The resolved :class:`~transnar.training.nar_config.NARTrainConfig` of ``nar train``."""
+    from transnar.training.loop import CONFIG
+    from transnar.training.nar_config import NARTrainConfig, apply_overrides, preset
 
     overrides = list(args.overrides)
     named = {"algorithms": args.algorithms, "processor": args.processor, "device": args.device}
@@ -205,9 +205,11 @@ def train_config(args: argparse.Namespace):
                 "--resume continues the run with its own config: drop --preset, --config, "
                 "--algorithms and --processor"
             )
-        config = read_config_file(args.out / CONFIG, RunConfig, "run config", "nothing to resume: ")
+        config = read_config_file(
+            args.out / CONFIG, NARTrainConfig, "run config", "nothing to resume: "
+        )
     elif args.config is not None:
-        config = read_config_file(args.config, RunConfig, "run config")
+        config = read_config_file(args.config, NARTrainConfig, "run config")
     else:
         config = preset(args.preset or "small")
     explicit = [f"{key}={value}" for key, value in named.items() if value is not None]
@@ -216,9 +218,10 @@ def train_config(args: argparse.Namespace):
 
 def run_train(args: argparse.Namespace) -> int:
     """Trains and prints the results table."""
-    from transnar.nar.checkpoint import checkpoint_path
-    from transnar.nar.training import results_markdown, train
+    from transnar.evaluation.nar import nar_results_markdown
     from transnar.persistence import CheckpointError
+    from transnar.training.checkpoint import checkpoint_path
+    from transnar.training.nar import train_nar
 
     if args.out is None:
         if args.resume:
@@ -231,7 +234,7 @@ def run_train(args: argparse.Namespace) -> int:
     last = checkpoint_path(args.out, "last")
     on_interrupt(args, resume_hint(args, ("nar", "train"), last))
     try:
-        result = train(
+        result = train_nar(
             config,
             args.out,
             resume=args.resume,
@@ -240,7 +243,7 @@ def run_train(args: argparse.Namespace) -> int:
         )
     except CheckpointError as error:
         raise start_over_advice(error, args, ("nar", "train"), last) from None
-    print(results_markdown(result.results), end="")
+    print(nar_results_markdown(result.results), end="")
     print(
         f"wrote {args.out}/ (config.json, train.log, metrics.jsonl, checkpoints/, "
         "results.json, results.md)"
@@ -252,9 +255,12 @@ def run_eval(args: argparse.Namespace) -> int:
     """Evaluates a checkpoint and prints (and writes) the table."""
     import torch
 
-    from transnar.nar.checkpoint import build_nar, checkpoint_path, read_checkpoint
-    from transnar.nar.run_config import apply_overrides
-    from transnar.nar.training import evaluate_nar, resolve_device, results_markdown
+    from transnar.evaluation.nar import nar_results_markdown
+    from transnar.training.checkpoint import checkpoint_path
+    from transnar.training.nar import evaluate_nar
+    from transnar.training.nar_checkpoint import build_nar, read_nar_checkpoint
+    from transnar.training.nar_config import apply_overrides
+    from transnar.training.runs import resolve_device
 
     path = args.checkpoint
     if path.is_dir():
@@ -269,7 +275,7 @@ def run_eval(args: argparse.Namespace) -> int:
         raise ValueError(f"--threads must be >= 0, got {args.threads}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    payload = read_checkpoint(path)
+    payload = read_nar_checkpoint(path)
     config = payload["config"]
     if args.batch_size is not None:
         config = apply_overrides(config, {"eval_batch_size": args.batch_size})
@@ -290,7 +296,7 @@ def run_eval(args: argparse.Namespace) -> int:
     )
     results["checkpoint"] = str(path)
     results["step"] = payload["step"]
-    text = results_markdown(results)
+    text = nar_results_markdown(results)
     print(text, end="")
     if args.out:
         with atomic_write(outputs[0], overwrite=args.force, mode="w") as handle:

@@ -13,6 +13,12 @@ tables, plots, paired tests.
 - :mod:`transnar.evaluation.plots`: the bar charts of the paper's Figures 1 and 4-6.
 - :func:`answer_question`: one question's answer, its graph rebuilt from the text
   (the algorithm's first step only: the answer is computed only to score it).
+- The NAR's scores: :mod:`transnar.evaluation.nar_scoring` (the reference's
+  per-output metrics) and :mod:`transnar.evaluation.nar` (a NAR on a set, the
+  ``results.md`` table of a NAR run).
+
+Imports: ``clrs``, ``nar``, ``lm`` and ``model``; never ``training`` (which
+imports the NAR's scoring from here), ``pipeline``, ``report`` or ``cli``.
 """
 
 from transnar.evaluation.evaluate import (

@@ -21,7 +21,7 @@ for the triplet processors; the encoded edge features otherwise).
 
 Example:
     >>> from transnar import clrs
-    >>> from transnar.nar.checkpoint import load_nar
+    >>> from transnar.training.nar_checkpoint import load_nar
     >>> from transnar.nar.features import Features
     >>> nar = load_nar("runs/nar-small", freeze=True)  # doctest: +SKIP
     >>> features = Features.from_trajectories(clrs.sample("bfs", size=8, seed=0, count=4))

@@ -382,7 +382,7 @@ class NAR(nn.Module):
             output: the NAR's predictions on it.
             reduce_counts: maps the ``(P,)`` element counts of the probes' means
                 to the counts to divide by; data-parallel training passes the
-                sum over the processes (:func:`transnar._distributed.all_reduce_sum`),
+                sum over the processes (:func:`transnar.training.distributed.all_reduce_sum`),
                 so that each process's loss is its share of the global batch's.
 
         Returns:

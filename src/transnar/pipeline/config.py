@@ -2,7 +2,7 @@
 
 A :class:`RunPipelineConfig` composes the configs of the existing trainers:
 
-- ``nar``: the NAR's :class:`~transnar.nar.run_config.RunConfig`
+- ``nar``: the NAR's :class:`~transnar.training.nar_config.NARTrainConfig`
   (``nar.nar.*`` the architecture, ``nar.train.*`` the protocol), pre-trained
   once per run;
 - ``lm``: the :class:`~transnar.training.LMTrainConfig` shared by the baseline
@@ -48,12 +48,12 @@ from transnar._config import not_int
 from transnar.clrs import CLRS30_ALGORITHMS
 from transnar.evaluation.evaluate import EvalSettings
 from transnar.lm.generation import POSITION_KINDS
-from transnar.nar.run_config import RunConfig
-from transnar.nar.run_config import apply_overrides as nar_overrides
-from transnar.nar.run_config import preset as nar_preset
-from transnar.training.config import LMTrainConfig
-from transnar.training.config import apply_overrides as lm_overrides
-from transnar.training.config import preset as lm_preset
+from transnar.training.lm_config import LMTrainConfig
+from transnar.training.lm_config import apply_overrides as lm_overrides
+from transnar.training.lm_config import preset as lm_preset
+from transnar.training.nar_config import NARTrainConfig
+from transnar.training.nar_config import apply_overrides as nar_overrides
+from transnar.training.nar_config import preset as nar_preset
 
 PRESET_NAMES = ("tiny", "small", "clrs30", "paper")
 ARMS = ("baseline", "control", "transnar")
@@ -101,7 +101,7 @@ class EvalOptions:
 CPU_THREADS = 1
 
 
-def _tiny_nar() -> RunConfig:
+def _tiny_nar() -> NARTrainConfig:
     """The ``tiny`` NAR preset, trained longer (300 steps), on one thread."""
     return nar_overrides(
         nar_preset("tiny"), {"steps": 300, "eval_every": 50, "threads": CPU_THREADS}
@@ -129,7 +129,7 @@ class RunPipelineConfig:
     """Everything that defines a ``transnar run`` (see the module docstring);
     the defaults are the ``tiny`` preset."""
 
-    nar: RunConfig = field(default_factory=_tiny_nar)
+    nar: NARTrainConfig = field(default_factory=_tiny_nar)
     lm: LMTrainConfig = field(default_factory=_tiny_lm)
     eval: EvalOptions = field(default_factory=EvalOptions)
     seeds: int = 1

@@ -41,8 +41,8 @@ from transnar.lm.transformer import DecoderLM, LMConfig
 from transnar.model import GatedCrossAttentionBlock, TransNARConfig
 from transnar.nar.config import NARConfig
 from transnar.nar.model import NAR
-from transnar.nar.tasks import eval_count, train_options, train_sizes, validation_size
 from transnar.pipeline.resources import format_bytes
+from transnar.training.nar_data import eval_count, train_options, train_sizes, validation_size
 
 FLOAT_BYTES = 4
 SAMPLES = 4

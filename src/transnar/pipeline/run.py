@@ -7,11 +7,11 @@ done, resuming an interrupted one):
 1. ``data``: the CLRS-Text train and val splits of ``lm.data``, written once
    into ``RUN/data`` (:func:`~transnar.clrs.text.datasets.write_dataset`); every
    language model reads them (``data.path``), so both see the same examples;
-2. ``nar``: the NAR pre-trained on CLRS-30 (:func:`transnar.nar.training.train`);
+2. ``nar``: the NAR pre-trained on CLRS-30 (:func:`transnar.training.nar.train_nar`);
 3. per seed and arm (``arms``), ``baseline-s<seed>``, ``control-s<seed>`` and
    ``transnar-s<seed>``: the language model trained without the NAR, with the
    NAR memory of other instances (the control) and with the frozen NAR on its
-   own instance (:func:`transnar.training.train`), same data, steps and seed;
+   own instance (:func:`transnar.training.train_lm`), same data, steps and seed;
    then ``eval-<arm>-s<seed>``: each answers ``lm.data``'s test split
    (:func:`transnar.evaluation.evaluate`);
 4. ``report``: ``report.md`` and ``report.html`` (:func:`transnar.report.write_report`).
@@ -36,8 +36,6 @@ from typing import Any
 
 from transnar import __version__
 from transnar._config import flatten
-from transnar._distributed import barrier, world
-from transnar._runs import resolve_device, torch_threads, write_json
 from transnar.persistence import CheckpointError, OutputExistsError, atomic_write
 from transnar.pipeline.config import RunPipelineConfig, from_mapping, load_yaml, preset, to_yaml
 from transnar.pipeline.layout import (
@@ -62,8 +60,14 @@ from transnar.pipeline.stages import (
     run_stages,
     subprocess_launcher,
 )
-from transnar.training.config import RESUMABLE_CHANGES, LMTrainConfig
-from transnar.training.config import apply_overrides as lm_overrides
+from transnar.training.checkpoint import CHECKPOINTS, LAST, checkpoint_path
+from transnar.training.distributed import barrier, world
+from transnar.training.lm import MODEL_DIR, train_lm
+from transnar.training.lm_config import RESUMABLE_CHANGES, LMTrainConfig
+from transnar.training.lm_config import apply_overrides as lm_overrides
+from transnar.training.loop import CONFIG
+from transnar.training.nar import train_nar
+from transnar.training.runs import resolve_device, torch_threads, write_json
 
 # Keys of a stage's config that change nothing in its output: where and how fast
 # it runs, or paths whose content is an input of the stage.
@@ -250,16 +254,13 @@ def data_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) 
 
 def nar_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) -> Stage:
     """Pre-trains the NAR into ``RUN/nar``."""
-    from transnar.nar.checkpoint import checkpoint_path
-    from transnar.nar.training import train
-
     directory = run_dir / NAR_DIR
     last = checkpoint_path(directory, "last")
 
     def run(resume: bool) -> None:
         resume = resume and last.is_file()
         with _restart_hint(run_dir, "nar", resume):
-            train(config.nar, directory, resume=resume, overwrite=not resume, progress=progress)
+            train_nar(config.nar, directory, resume=resume, overwrite=not resume, progress=progress)
 
     nar = config.nar
     return Stage(
@@ -291,8 +292,6 @@ def lm_stage(
     config: RunPipelineConfig, run_dir: Path, model: ModelRun, progress: bool | None
 ) -> Stage:
     """Trains one language model into ``RUN/<model>-s<seed>``."""
-    from transnar.training.loop import CHECKPOINTS, CONFIG, LAST, MODEL_DIR, train
-
     directory = run_dir / model.name
     last = directory / CHECKPOINTS / LAST
     train_config = lm_config(config, run_dir, model)
@@ -301,7 +300,7 @@ def lm_stage(
         resume = resume and last.is_file()
         with _restart_hint(run_dir, model.name, resume):
             resumed = _as_recorded(train_config, directory / CONFIG) if resume else train_config
-            train(resumed, directory, resume=resume, overwrite=not resume, progress=progress)
+            train_lm(resumed, directory, resume=resume, overwrite=not resume, progress=progress)
 
     oc = train_config.optim
     length = f"{oc.steps:,} steps" if oc.steps else f"{oc.epochs} epoch(s)"

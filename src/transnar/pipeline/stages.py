@@ -33,7 +33,7 @@ starts the others in order as their inputs get done, and on a failure, an
 interruption or SIGTERM terminates the children still running (an interrupted
 stage is resumed on the next run) and raises.
 
-In data-parallel training (``torchrun``, :mod:`transnar._distributed`) every
+In data-parallel training (``torchrun``, :mod:`transnar.training.distributed`) every
 process runs the pipeline: the ``distributed`` stages (the trainers) run on all
 of them, the others on rank 0 alone while the rest wait; rank 0 writes the
 records and the log, and all processes meet after each stage. ``jobs`` > 1 is
@@ -61,10 +61,10 @@ from typing import Any, Protocol
 
 from transnar import __version__
 from transnar._config import flatten
-from transnar._distributed import barrier, world
-from transnar._runs import duration, write_json
 from transnar.pipeline.layout import STAGES_DIR
 from transnar.pipeline.resources import peak_memory
+from transnar.training.distributed import barrier, world
+from transnar.training.runs import duration, write_json
 
 LOGS_DIR = "logs"
 """``RUN/logs/<stage>.log``: the output of each stage's process (``jobs`` > 1)."""

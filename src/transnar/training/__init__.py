@@ -1,16 +1,34 @@
-"""Training TransNAR and its Transformer-only baseline on CLRS-Text.
+"""Training: one run infrastructure, and the NAR and language-model trainers plugged into it.
 
-- :mod:`~transnar.training.config`: :class:`LMTrainConfig` (model, NAR source,
-  data, optimisation, run options), the presets ``tiny``, ``small`` and
-  ``paper``, and ``key=value`` overrides;
-- :mod:`~transnar.training.loop`: :func:`train`, one loop for both models, with
-  exact resume; its pieces (:func:`learning_rate`, :func:`make_optimizer`,
-  :func:`estimate_loss`, ...) are plain functions.
+The infrastructure (each trainer supplies only its model, data, step and validation):
 
-The data pipeline is :mod:`transnar.data`.
+- :mod:`~transnar.training.loop`: the step loop, periodic validation,
+  ``last.pt`` checkpoints with exact resume, logs (:class:`Trainer`,
+  :func:`run_steps`);
+- :mod:`~transnar.training.checkpoint`: the checkpoint file format;
+- :mod:`~transnar.training.runs`: run directories, ``metrics.jsonl``,
+  ``train.log``, device, threads and precision;
+- :mod:`~transnar.training.distributed`: data-parallel processes.
+
+The trainers:
+
+- the NAR: :mod:`~transnar.training.nar` (:func:`train_nar`), its config
+  (:mod:`~transnar.training.nar_config`), data (:mod:`~transnar.training.nar_data`)
+  and checkpoints (:mod:`~transnar.training.nar_checkpoint`, :func:`load_nar`);
+- TransNAR and its Transformer-only baseline: :mod:`~transnar.training.lm`
+  (:func:`train_lm`), its config (:mod:`~transnar.training.lm_config`:
+  :class:`LMTrainConfig`, presets, ``key=value`` overrides), data
+  (:mod:`~transnar.training.lm_data`, :mod:`~transnar.training.lm_batches`), step
+  and validation loss (:mod:`~transnar.training.lm_step`) and pieces
+  (:mod:`~transnar.training.lm_model`: :func:`learning_rate`,
+  :func:`make_optimizer`, :func:`build_model`, ...).
+
+Imports: ``clrs``, ``nar``, ``lm``, ``model`` and ``evaluation`` (the NAR's
+scoring); never ``pipeline``, ``report`` or ``cli``.
 """
 
-from transnar.training.config import (
+from transnar.training.lm import LMTrainResult, read_lm_checkpoint, train_lm
+from transnar.training.lm_config import (
     PRESETS,
     LMTrainConfig,
     NARSource,
@@ -19,33 +37,33 @@ from transnar.training.config import (
     apply_overrides,
     preset,
 )
-from transnar.training.loop import (
-    TrainResult,
-    build_model,
-    estimate_loss,
-    learning_rate,
-    make_optimizer,
-    read_checkpoint,
-    state_sha256,
-    train,
-    train_step,
-)
+from transnar.training.lm_model import build_model, learning_rate, make_optimizer, state_sha256
+from transnar.training.lm_step import estimate_loss, lm_train_step
+from transnar.training.loop import Trainer, Validation, run_steps
+from transnar.training.nar import NARTrainResult, train_nar
+from transnar.training.nar_checkpoint import load_nar
 
 __all__ = [
     "PRESETS",
     "LMTrainConfig",
+    "LMTrainResult",
     "NARSource",
+    "NARTrainResult",
     "OptimConfig",
     "RunOptions",
-    "TrainResult",
+    "Trainer",
+    "Validation",
     "apply_overrides",
     "build_model",
     "estimate_loss",
     "learning_rate",
+    "lm_train_step",
+    "load_nar",
     "make_optimizer",
     "preset",
-    "read_checkpoint",
+    "read_lm_checkpoint",
+    "run_steps",
     "state_sha256",
-    "train",
-    "train_step",
+    "train_lm",
+    "train_nar",
 ]

@@ -10,8 +10,8 @@ from torch.nn import functional as F
 
 from tests.nar.nar_helpers import node_mask, probe, sampled, synthetic_spec, tiny_nar
 from transnar.clrs.transforms import cyclic_permutation
+from transnar.evaluation.nar_scoring import Scorer, fuse_permutations, hard_outputs
 from transnar.nar import Features
-from transnar.nar.evaluation import Scorer, fuse_permutations, hard_outputs
 
 
 def _score(outputs: dict, truth: dict, predictions: dict, sizes, n=None):

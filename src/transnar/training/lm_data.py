@@ -19,18 +19,20 @@ text [--with-graphs]`` (:func:`read_pairs`).
   ``bucket_batches`` batches, each bucket sorted by length and cut into batches
   (little padding); then all batches are shuffled. The order is a pure function
   of ``(seed, epoch)``, so the stream's position ``(epoch, batch)`` is all a
-  checkpoint needs to resume it (:class:`BatchSampler`). Every example is in
+  checkpoint needs to resume it
+  (:class:`~transnar.training.lm_batches.BatchSampler`). Every example is in
   exactly one batch per epoch (each group's last batch may be smaller).
 - **Graphs**: a batch carries the NAR :class:`~transnar.nar.features.Features` of
   its instances (``Features.from_trajectories``, plain ``pos``); the training loop
   runs :meth:`TransNAR.graph_memory` on them under ``no_grad``. Alternatively
-  :func:`cache_memory` computes every example's memory once and the batches carry
-  it (:class:`MemoryCache`): the same numbers, no NAR in the training step, but
-  memory that grows with the dataset (``N * N * H`` floats per example for the
-  edges).
+  :func:`~transnar.training.lm_batches.cache_memory` computes every example's
+  memory once and the batches carry it (:class:`MemoryCache`): the same numbers,
+  no NAR in the training step, but memory that grows with the dataset
+  (``N * N * H`` floats per example for the edges).
 - **Positions**: random per sequence over its real tokens
-  (:func:`training_positions`: :func:`~transnar.lm.random_positions` with
-  per-sequence lengths, laid out by :func:`~transnar.lm.pad_positions`).
+  (:func:`~transnar.training.lm_batches.training_positions`:
+  :func:`~transnar.lm.random_positions` with per-sequence lengths, laid out by
+  :func:`~transnar.lm.pad_positions`).
 
 Shapes: ``B`` batch, ``T`` tokens (the longest example of the batch), ``N``
 nodes, ``S`` NAR steps, ``H`` NAR width.
@@ -64,10 +66,9 @@ from transnar.clrs.text.datasets import (
 from transnar.clrs.text.formatting import FLOAT_FORMATS
 from transnar.clrs.trajectory import Trajectory
 from transnar.lm.tokenizer import IGNORE_INDEX, Tokenizer
-from transnar.lm.transformer import pad_positions, random_positions
-from transnar.model import GraphMemory
 from transnar.nar.features import Features
-from transnar.nar.run_config import SMALL_ALGORITHMS
+from transnar.nar.memory import GraphMemory
+from transnar.training.nar_config import SMALL_ALGORITHMS
 
 SPLITS = ("train", "val", "test")
 
@@ -188,8 +189,8 @@ class Batch:
             prompt and the padding (aligned with the inputs; the model shifts).
         attention_mask: ``(B, T)`` True on real tokens.
         features: the NAR features of the instances (TransNAR), else None.
-        memory: the cached graph memory of the instances (:func:`cache_memory`),
-            else None.
+        memory: the cached graph memory of the instances
+            (:func:`~transnar.training.lm_batches.cache_memory`), else None.
     """
 
     algorithm: str
@@ -262,7 +263,7 @@ class PairedDataset:
         trajectories: the instances as graphs (None without graphs).
         groups: ``(algorithm, size)`` -> the indices of its examples, in order.
         dropped: examples left out for being longer than ``max_tokens``.
-        memory_cache: set by :func:`cache_memory`.
+        memory_cache: set by :func:`~transnar.training.lm_batches.cache_memory`.
     """
 
     def __init__(
@@ -460,105 +461,6 @@ def build_dataset(
     return dataset
 
 
-# --- batches ----------------------------------------------------------------------
-
-
-class BatchSampler:
-    """Homogeneous, length-bucketed, shuffled batches, epoch after epoch (see the module
-    docstring); an endless iterator of example-index arrays with a resumable position.
-
-    Args:
-        groups: ``(algorithm, size)`` -> example indices (``PairedDataset.groups``).
-        lengths: ``(E,)`` tokens per example.
-        batch_size: examples per batch (a group's last batch may have fewer).
-        seed: the shuffling seed.
-        bucket_batches: batches per length bucket.
-    """
-
-    def __init__(
-        self,
-        groups: Mapping[tuple[str, int], np.ndarray],
-        lengths: np.ndarray,
-        batch_size: int,
-        seed: int,
-        bucket_batches: int = 16,
-    ):
-        if batch_size < 1 or bucket_batches < 1:
-            raise ValueError("batch_size and bucket_batches must be at least 1")
-        self.groups = dict(groups)
-        self.lengths = np.asarray(lengths)
-        self.batch_size = batch_size
-        self.seed = seed
-        self.bucket_batches = bucket_batches
-        self.epoch, self.position = 0, 0
-        self._batches: list[np.ndarray] | None = None
-
-    @property
-    def batches_per_epoch(self) -> int:
-        return sum(-(-len(g) // self.batch_size) for g in self.groups.values())
-
-    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
-        """The batches of ``epoch``, in order: a pure function of the seed and epoch."""
-        rng = np.random.RandomState(np.array([self.seed, epoch], dtype=np.uint32))
-        bucket = self.batch_size * self.bucket_batches
-        batches = []
-        for indices in self.groups.values():
-            shuffled = indices[rng.permutation(len(indices))]
-            for start in range(0, len(shuffled), bucket):
-                chunk = shuffled[start : start + bucket]
-                chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
-                batches += [
-                    chunk[s : s + self.batch_size] for s in range(0, len(chunk), self.batch_size)
-                ]
-        return [batches[i] for i in rng.permutation(len(batches))]
-
-    def __iter__(self) -> BatchSampler:
-        return self
-
-    def __next__(self) -> np.ndarray:
-        if self._batches is None:
-            self._batches = self.epoch_batches(self.epoch)
-        batch = self._batches[self.position]
-        self.position += 1
-        if self.position == len(self._batches):
-            self.epoch, self.position, self._batches = self.epoch + 1, 0, None
-        return batch
-
-    def state_dict(self) -> dict[str, int]:
-        """The stream's position: the next batch is batch ``position`` of ``epoch``."""
-        return {"epoch": self.epoch, "position": self.position}
-
-    def load_state_dict(self, state: Mapping[str, int]) -> None:
-        epoch, position = int(state["epoch"]), int(state["position"])
-        if not 0 <= position < self.batches_per_epoch or epoch < 0:
-            raise ValueError(f"data position {dict(state)} does not fit this dataset")
-        self.epoch, self.position, self._batches = epoch, position, None
-
-
-def fixed_batches(dataset: PairedDataset, batch_size: int) -> list[np.ndarray]:
-    """Deterministic batches covering a dataset once (for validation): each
-    group's examples sorted by length, in group order."""
-    batches = []
-    for indices in dataset.groups.values():
-        ordered = indices[np.argsort(dataset.lengths[indices], kind="stable")]
-        batches += [ordered[s : s + batch_size] for s in range(0, len(ordered), batch_size)]
-    return batches
-
-
-def training_positions(
-    attention_mask: torch.Tensor, max_position: int, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """Random positions (Ruoss et al. 2023) for a right-padded batch: ``(B, T)``.
-
-    Each sequence draws as many sorted positions from ``[0, max_position)`` as it
-    has real tokens; padding gets 0.
-    """
-    B, T = attention_mask.shape
-    lengths = attention_mask.sum(dim=-1)
-    drawn = random_positions(B, T, max_position, generator=generator, lengths=lengths)
-    return pad_positions(drawn.to(attention_mask.device), attention_mask)
-
-
 # --- cached graph memory ----------------------------------------------------------
 
 
@@ -616,45 +518,13 @@ def _pad_steps(states: torch.Tensor, steps: int) -> torch.Tensor:
     return torch.cat([states, states[-1:].expand(steps - len(states), *states.shape[1:])])
 
 
-def cache_memory(
-    dataset: PairedDataset,
-    model: torch.nn.Module,
-    batch_size: int = 64,
-    device: torch.device | str = "cpu",
-    progress: bool | None = False,
-) -> MemoryCache:
-    """Computes every example's graph memory with ``model.graph_memory`` (a
-    :class:`~transnar.model.TransNAR`) and attaches the cache to the dataset, so
-    that its batches carry ``memory`` instead of ``features``."""
-    if dataset.trajectories is None:
-        raise ValueError(f"the {dataset.name} split has no graphs to embed")
-    cache = MemoryCache(model.config.memory)
-    dataset.memory_cache = None
-    batches = fixed_batches(dataset, batch_size)
-    for indices in tqdm(
-        batches,
-        desc=f"{dataset.name} NAR memory",
-        unit="batch",
-        disable=(not progress) if progress is not None else None,
-        leave=False,
-    ):
-        features = dataset.batch(indices).features.to(device)
-        cache.add(indices, model.graph_memory(features))
-    dataset.memory_cache = cache
-    return cache
-
-
 __all__ = [
     "SMALL_ALGORITHMS",
     "Batch",
-    "BatchSampler",
     "DataConfig",
     "MemoryCache",
     "PairedDataset",
     "build_dataset",
-    "cache_memory",
-    "fixed_batches",
     "generate_pairs",
     "read_pairs",
-    "training_positions",
 ]

@@ -5,9 +5,9 @@ An :class:`LMTrainConfig` composes one dataclass per component (lingua style):
 - ``model``: :class:`~transnar.model.TransNARConfig` (its ``lm`` the
   :class:`~transnar.lm.LMConfig`); ``model.use_nar=false`` is the baseline;
   ``model.lm.pretrained=<Hugging Face model id or directory>`` fine-tunes that
-  pretrained LM instead of a new one (:mod:`transnar.hf`, the ``hf`` extra);
+  pretrained LM instead of a new one (:mod:`transnar.lm.hf`, the ``hf`` extra);
 - ``nar``: :class:`NARSource`, where the frozen NAR comes from;
-- ``data``: :class:`~transnar.data.DataConfig`, the CLRS-Text examples;
+- ``data``: :class:`~transnar.training.lm_data.DataConfig`, the CLRS-Text examples;
 - ``optim``: :class:`OptimConfig`, AdamW, schedule, batch, length of the run;
 - ``train``: :class:`RunOptions`, seed, device, precision, validation.
 
@@ -31,11 +31,11 @@ from transnar import _config
 from transnar._config import not_int
 from transnar.clrs.specs import CLRS30_ALGORITHMS
 from transnar.clrs.text.datasets import TRANSNAR_TRAIN_SIZES
-from transnar.data import SMALL_ALGORITHMS, DataConfig
-from transnar.lm.transformer import LMConfig
+from transnar.lm.config import LMConfig
 from transnar.model import TransNARConfig
+from transnar.training.lm_data import SMALL_ALGORITHMS, DataConfig
 
-NAR_PRESETS = ("tiny", "small", "paper")  # transnar.nar.run_config.PRESETS
+NAR_PRESETS = ("tiny", "small", "paper")  # transnar.training.nar_config.PRESETS
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -51,7 +51,7 @@ class NARSource:
         train_steps: its training steps (0: the preset's).
         cache_memory: compute every example's NAR embeddings once, before
             training, instead of running the NAR in every step (same numbers;
-            costs memory, see :mod:`transnar.data`).
+            costs memory, see :mod:`transnar.training.lm_data`).
     """
 
     checkpoint: str | None = None

@@ -8,8 +8,8 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.training_helpers import records, tiny_config
-from transnar._runs import TENSORBOARD_DIR, MetricsLog
-from transnar.training import train
+from transnar.training import train_lm
+from transnar.training.runs import TENSORBOARD_DIR, MetricsLog
 
 
 def scalars(run_dir, tag: str) -> list[tuple[int, float]]:
@@ -48,7 +48,7 @@ def test_a_disabled_log_writes_nothing(tmp_path):
 
 
 def test_training_writes_tensorboard_events(tmp_path):
-    train(tiny_config(None), tmp_path / "run", progress=False)
+    train_lm(tiny_config(None), tmp_path / "run", progress=False)
     losses = [
         (r["step"], pytest.approx(r["loss"])) for r in records(tmp_path / "run") if "loss" in r
     ]
@@ -59,13 +59,13 @@ def test_training_writes_tensorboard_events(tmp_path):
 def test_progress_log_writes_events_and_periodic_lines_with_an_eta(tmp_path, monkeypatch):
     import io
 
-    from transnar import _runs
+    from transnar.training import runs
 
     clock = [100.0]
-    monkeypatch.setattr(_runs.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(runs.time, "monotonic", lambda: clock[0])
     console = io.StringIO()
     path = tmp_path / "run" / "train.log"
-    with _runs.ProgressLog(path, total=100, start_step=20, interval=30, console=console) as log:
+    with runs.ProgressLog(path, total=100, start_step=20, interval=30, console=console) as log:
         log.event("starting")
         clock[0] += 10
         log.step(30, "loss 1.5")  # 10 s after the start: not yet
@@ -80,7 +80,7 @@ def test_progress_log_writes_events_and_periodic_lines_with_an_eta(tmp_path, mon
         "step 41/100 (41%) loss 1.1, ETA 2 min 06 s",
     ]
     assert console.getvalue() == "run: step 40/100 (40%) loss 1.2, ETA 2 min 00 s\n"
-    with _runs.ProgressLog(path, total=100, enabled=False, interval=0) as log:
+    with runs.ProgressLog(path, total=100, enabled=False, interval=0) as log:
         log.event("nothing")
         log.step(1, "x")
     assert len(path.read_text().splitlines()) == 3
@@ -89,9 +89,9 @@ def test_progress_log_writes_events_and_periodic_lines_with_an_eta(tmp_path, mon
 def test_progress_lines_go_to_stderr_only_when_it_is_not_a_terminal(tmp_path, monkeypatch):
     import sys
 
-    from transnar import _runs
+    from transnar.training import runs
 
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
-    assert _runs.ProgressLog(tmp_path / "a.log", 10).console is None
+    assert runs.ProgressLog(tmp_path / "a.log", 10).console is None
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
-    assert _runs.ProgressLog(tmp_path / "a.log", 10).console is sys.stderr
+    assert runs.ProgressLog(tmp_path / "a.log", 10).console is sys.stderr

@@ -26,12 +26,12 @@ from tests.training_helpers import (
     val_losses_of,
     write_nar_checkpoint,
 )
-from transnar import _distributed
-from transnar._distributed import World
-from transnar.nar import training as nar_training
-from transnar.nar.run_config import apply_overrides as nar_overrides
-from transnar.nar.run_config import preset as nar_preset
-from transnar.training import loop as lm_training
+from transnar.training import distributed
+from transnar.training import lm as lm_training
+from transnar.training import nar as nar_training
+from transnar.training.distributed import World
+from transnar.training.nar_config import apply_overrides as nar_overrides
+from transnar.training.nar_config import preset as nar_preset
 
 pytestmark = pytest.mark.skipif(
     not torch.distributed.is_available(), reason="this torch build has no torch.distributed"
@@ -65,15 +65,15 @@ def _worker(rank: int, size: int, port: int, job: str, args: tuple) -> None:
         MASTER_ADDR="127.0.0.1",
         MASTER_PORT=str(port),
     )
-    _distributed.init_from_env()
+    distributed.init_from_env()
     try:
         if job == "nar":
-            nar_training.train(*args, progress=False)
+            nar_training.train_nar(*args, progress=False)
         else:
-            lm_training.train(*args, progress=False)
-        _distributed.leave_together()
+            lm_training.train_lm(*args, progress=False)
+        distributed.leave_together()
     finally:
-        _distributed.shutdown()
+        distributed.shutdown()
 
 
 def run_in_processes(size: int, job: str, *args) -> None:
@@ -99,7 +99,7 @@ def nar_losses(run_dir: Path) -> list[tuple[int, float]]:
 
 def test_two_processes_train_the_nar_as_one(tmp_path):
     config = nar_overrides(nar_preset("tiny"), list(NAR_OVERRIDES))
-    nar_training.train(config, tmp_path / "one", progress=False)
+    nar_training.train_nar(config, tmp_path / "one", progress=False)
     run_in_processes(2, "nar", config, tmp_path / "two")
 
     one, two = tmp_path / "one", tmp_path / "two"
@@ -120,7 +120,7 @@ def test_two_processes_train_transnar_as_one(tmp_path, grad_accum):
     nar = write_nar_checkpoint(tmp_path / "nar.pt")
     # batch 4: each process takes 2 rows of one micro-batch, or 1 row of each of 2
     config = tiny_config(nar, f"grad_accum={grad_accum}")
-    lm_training.train(config, tmp_path / "one", progress=False)
+    lm_training.train_lm(config, tmp_path / "one", progress=False)
     run_in_processes(2, "lm", config, tmp_path / "two")
 
     one, two = tmp_path / "one", tmp_path / "two"
@@ -139,24 +139,24 @@ def test_a_two_process_checkpoint_resumes_only_with_two(tmp_path):
     checkpoint = torch.load(tmp_path / "run/checkpoints/last.pt", weights_only=True)
     assert len(checkpoint["train_state"]["rng_processes"]) == 2
     with pytest.raises(lm_training.CheckpointError, match="same number of processes"):
-        lm_training.train(config, tmp_path / "run", resume=True, progress=False)
+        lm_training.train_lm(config, tmp_path / "run", resume=True, progress=False)
 
 
 def test_a_micro_batch_smaller_than_the_processes_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(lm_training, "world", lambda: World(0, 5))
     with pytest.raises(ValueError, match=r"a micro-batch of 4 .* cannot be shared by 5 processes"):
-        lm_training.train(tiny_config(None), tmp_path / "run", progress=False)
+        lm_training.train_lm(tiny_config(None), tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
 
 
 def test_one_process_helpers_are_the_identity():
-    assert _distributed.world() == World(0, 1, 0)
+    assert distributed.world() == World(0, 1, 0)
     assert list(World(1, 3).shard(8)) == [1, 4, 7]
     values = torch.tensor([1.0, 2.0])
-    assert _distributed.all_reduce_sum(values) is values
-    assert _distributed.sum_floats([0.5, 2.0]) == [0.5, 2.0]
-    assert _distributed.gather_objects({"a": 1}) == [{"a": 1}]
-    assert _distributed.init_from_env() == World()  # WORLD_SIZE unset
+    assert distributed.all_reduce_sum(values) is values
+    assert distributed.sum_floats([0.5, 2.0]) == [0.5, 2.0]
+    assert distributed.gather_objects({"a": 1}) == [{"a": 1}]
+    assert distributed.init_from_env() == World()  # WORLD_SIZE unset
 
 
 def test_a_bad_torchrun_environment_is_one_clear_error(monkeypatch):
@@ -164,7 +164,7 @@ def test_a_bad_torchrun_environment_is_one_clear_error(monkeypatch):
     monkeypatch.delenv("MASTER_ADDR", raising=False)
     monkeypatch.delenv("RANK", raising=False)
     with pytest.raises(ValueError, match=r"RANK, MASTER_ADDR.* not set: start the processes"):
-        _distributed.init_from_env()
+        distributed.init_from_env()
 
 
 @pytest.mark.slow

@@ -9,23 +9,23 @@ import pytest
 import torch
 
 from transnar import clrs
-from transnar._files import OutputExistsError
 from transnar.nar import NAR, Features, NARConfig
-from transnar.nar import training as training_module
-from transnar.nar.checkpoint import (
-    CheckpointError,
-    checkpoint_path,
+from transnar.persistence import CheckpointError, OutputExistsError
+from transnar.training import nar as training_module
+from transnar.training.checkpoint import checkpoint_path
+from transnar.training.nar import evaluate_nar, nar_train_step, train_nar
+from transnar.training.nar_checkpoint import (
     load_nar,
-    read_checkpoint,
-    save_checkpoint,
+    read_nar_checkpoint,
+    save_nar_checkpoint,
 )
-from transnar.nar.run_config import (
+from transnar.training.nar_config import (
     PRESETS,
-    RunConfig,
+    NARTrainConfig,
     apply_overrides,
     preset,
 )
-from transnar.nar.tasks import (
+from transnar.training.nar_data import (
     TaskStream,
     derive_seed,
     eval_count,
@@ -34,13 +34,12 @@ from transnar.nar.tasks import (
     train_sizes,
     validation_size,
 )
-from transnar.nar.training import evaluate_nar, train, train_step
 
 # A tiny run that takes about a second: 6 steps, validation every 2.
 FAST = ["steps=6", "eval_every=2", "val_count=8", "test_count=8", "threads=1", "batch_size=4"]
 
 
-def tiny(*overrides: str) -> RunConfig:
+def tiny(*overrides: str) -> NARTrainConfig:
     return apply_overrides(preset("tiny"), [*FAST, *overrides])
 
 
@@ -53,7 +52,7 @@ def losses_of(run_dir) -> list[dict]:
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("nar") / "run"
-    result = train(tiny(), run_dir, progress=False)
+    result = train_nar(tiny(), run_dir, progress=False)
     return run_dir, result
 
 
@@ -74,7 +73,7 @@ def test_a_tiny_run_writes_every_file(finished_run):
         "train.log",
     }
     written = json.loads((run_dir / "config.json").read_text())
-    assert RunConfig.from_dict(written) == tiny() and "transnar_version" in written
+    assert NARTrainConfig.from_dict(written) == tiny() and "transnar_version" in written
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "loss" in r] == [1, 2, 3, 4, 5, 6]
     assert [r["step"] for r in records if "val" in r] == [2, 4, 6]
@@ -104,7 +103,7 @@ def test_checkpoints_hold_plain_values_and_resume_state(finished_run):
     state = last["train_state"]
     assert set(state["data"]) == {"bfs", "insertion_sort"} and state["data"]["bfs"]["position"] == 6
     assert isinstance(state["rng"]["torch"], torch.Tensor)
-    best = read_checkpoint(checkpoint_path(run_dir, "best"))
+    best = read_nar_checkpoint(checkpoint_path(run_dir, "best"))
     assert best["step"] == result.best_step and "optimizer" not in best
     assert best["config"] == tiny()
 
@@ -120,11 +119,11 @@ class _InterruptError(Exception):
 )
 def test_a_resumed_run_continues_with_identical_losses(tmp_path, monkeypatch, overrides):
     config = tiny(*overrides)
-    straight = train(config, tmp_path / "straight", progress=False)
+    straight = train_nar(config, tmp_path / "straight", progress=False)
 
     # Interrupt the second run in the middle of step 5 (after the checkpoint of step 4).
     calls = {"n": 0}
-    real_step = training_module.train_step
+    real_step = training_module.nar_train_step
 
     def failing_step(*args, **kwargs):
         calls["n"] += 1
@@ -132,52 +131,52 @@ def test_a_resumed_run_continues_with_identical_losses(tmp_path, monkeypatch, ov
             raise _InterruptError
         return real_step(*args, **kwargs)
 
-    monkeypatch.setattr(training_module, "train_step", failing_step)
+    monkeypatch.setattr(training_module, "nar_train_step", failing_step)
     with pytest.raises(_InterruptError):
-        train(config, tmp_path / "resumed", progress=False)
-    assert read_checkpoint(checkpoint_path(tmp_path / "resumed", "last"))["step"] == 4
-    monkeypatch.setattr(training_module, "train_step", real_step)
+        train_nar(config, tmp_path / "resumed", progress=False)
+    assert read_nar_checkpoint(checkpoint_path(tmp_path / "resumed", "last"))["step"] == 4
+    monkeypatch.setattr(training_module, "nar_train_step", real_step)
     # Some other use of the random generators in between changes nothing.
     torch.manual_seed(123)
     np.random.seed(123)
-    resumed = train(config, tmp_path / "resumed", resume=True, progress=False)
+    resumed = train_nar(config, tmp_path / "resumed", resume=True, progress=False)
 
     assert losses_of(tmp_path / "resumed") == losses_of(tmp_path / "straight")  # bit for bit
     assert resumed.best_step == straight.best_step and resumed.best_score == straight.best_score
     assert resumed.results["algorithms"] == straight.results["algorithms"]
-    a = read_checkpoint(checkpoint_path(tmp_path / "straight", "last"))
-    b = read_checkpoint(checkpoint_path(tmp_path / "resumed", "last"))
+    a = read_nar_checkpoint(checkpoint_path(tmp_path / "straight", "last"))
+    b = read_nar_checkpoint(checkpoint_path(tmp_path / "resumed", "last"))
     for name, tensor in a["model"].items():
         assert torch.equal(tensor, b["model"][name]), name
 
 
 def test_resume_may_extend_the_run(tmp_path):
-    train(tiny("steps=2"), tmp_path, progress=False)
-    result = train(tiny("steps=4"), tmp_path, resume=True, progress=False)
+    train_nar(tiny("steps=2"), tmp_path, progress=False)
+    result = train_nar(tiny("steps=4"), tmp_path, resume=True, progress=False)
     assert result.steps == 4
     assert [r["step"] for r in losses_of(tmp_path)] == [1, 2, 3, 4]
-    longer = train(tiny("steps=4"), tmp_path.parent / "longer", progress=False)
+    longer = train_nar(tiny("steps=4"), tmp_path.parent / "longer", progress=False)
     assert losses_of(tmp_path) == losses_of(longer.run_dir)
 
 
 def test_the_best_checkpoint_is_restored_for_testing(tmp_path, monkeypatch):
-    real_evaluate, real_evaluate_nar = training_module.evaluate, training_module.evaluate_nar
+    real_evaluate, real_evaluate_nar = training_module.score_nar, training_module.evaluate_nar
     # Scripted validation scores: best at step 4 of 6.
     means = iter([0.2, 0.2, 0.9, 0.9, 0.5, 0.5])
-    monkeypatch.setattr(training_module, "evaluate", lambda nar, batches: {"score": next(means)})
+    monkeypatch.setattr(training_module, "score_nar", lambda nar, batches: {"score": next(means)})
     tested = {}
 
     def capture(nar, config, **kwargs):
         tested["state"] = {k: v.clone() for k, v in nar.state_dict().items()}
-        monkeypatch.setattr(training_module, "evaluate", real_evaluate)
+        monkeypatch.setattr(training_module, "score_nar", real_evaluate)
         return real_evaluate_nar(nar, config, **kwargs)
 
     monkeypatch.setattr(training_module, "evaluate_nar", capture)
-    result = train(tiny(), tmp_path, progress=False)
+    result = train_nar(tiny(), tmp_path, progress=False)
     assert (result.best_step, result.best_score) == (4, 0.9)
     assert result.results["algorithms"]["bfs"]["validation_score"] == 0.9
-    best = read_checkpoint(checkpoint_path(tmp_path, "best"))
-    last = read_checkpoint(checkpoint_path(tmp_path, "last"))
+    best = read_nar_checkpoint(checkpoint_path(tmp_path, "best"))
+    last = read_nar_checkpoint(checkpoint_path(tmp_path, "last"))
     assert best["step"] == 4 and last["step"] == 6
     for name, tensor in tested["state"].items():
         assert torch.equal(tensor, best["model"][name]), name
@@ -192,7 +191,7 @@ def test_one_update_per_algorithm_leaves_the_other_heads_alone():
     optimizer = torch.optim.Adam(nar.parameters(), lr=1e-2)
     before = {k: v.clone() for k, v in nar.state_dict().items()}
     features = Features.from_trajectories(clrs.sample("bfs", 5, 0, 3), np.random.RandomState(0))
-    train_step(nar, optimizer, features, grad_clip=1.0)
+    nar_train_step(nar, optimizer, features, grad_clip=1.0)
     after = nar.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert any(k.startswith("processor.") for k in changed)
@@ -213,7 +212,7 @@ def test_gradients_are_clipped_to_the_global_norm(monkeypatch):
             seen["norm"] = float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])))
 
     features = Features.from_trajectories(clrs.sample("bfs", 5, 0, 3))
-    train_step(nar, Recorder(nar.parameters(), lr=0.0), features, grad_clip=1e-3)
+    nar_train_step(nar, Recorder(nar.parameters(), lr=0.0), features, grad_clip=1e-3)
     assert seen["norm"] == pytest.approx(1e-3, rel=1e-3)
 
 
@@ -221,7 +220,7 @@ def test_evaluating_a_checkpoint(finished_run):
     run_dir, _ = finished_run
     nar = load_nar(run_dir, freeze=True)
     assert not nar.training and not any(p.requires_grad for p in nar.parameters())
-    config = read_checkpoint(checkpoint_path(run_dir, "best"))["config"]
+    config = read_nar_checkpoint(checkpoint_path(run_dir, "best"))["config"]
     results = evaluate_nar(nar, config, sizes=[5, 7], count=4, algorithms=["bfs"])
     entry = results["algorithms"]["bfs"]
     assert list(results["algorithms"]) == ["bfs"] and list(entry["test"]) == ["5", "7"]
@@ -234,15 +233,15 @@ def test_evaluating_a_checkpoint(finished_run):
 def test_a_used_run_directory_is_refused(finished_run, tmp_path):
     run_dir, _ = finished_run
     with pytest.raises(OutputExistsError, match="--resume"):
-        train(tiny(), run_dir, progress=False)
+        train_nar(tiny(), run_dir, progress=False)
     with pytest.raises(CheckpointError, match="nothing to resume"):
-        train(tiny(), tmp_path / "fresh", resume=True, progress=False)
+        train_nar(tiny(), tmp_path / "fresh", resume=True, progress=False)
 
 
 def test_resuming_with_another_config_is_an_error(finished_run):
     run_dir, _ = finished_run
     with pytest.raises(CheckpointError, match="hidden_dim"):
-        train(tiny("hidden_dim=8"), run_dir, resume=True, progress=False)
+        train_nar(tiny("hidden_dim=8"), run_dir, resume=True, progress=False)
 
 
 @pytest.mark.parametrize(
@@ -263,14 +262,14 @@ def test_bad_checkpoints_are_one_clear_error(tmp_path, write, message):
 
 def test_checkpoints_of_another_format_version_or_model_are_refused(tmp_path, finished_run):
     run_dir, _ = finished_run
-    best = read_checkpoint(checkpoint_path(run_dir, "best"))
+    best = read_nar_checkpoint(checkpoint_path(run_dir, "best"))
     payload = torch.load(checkpoint_path(run_dir, "best"), weights_only=True)
     payload["format_version"] = 99
     torch.save(payload, tmp_path / "future.pt")
     with pytest.raises(CheckpointError, match="format version 99"):
         load_nar(tmp_path / "future.pt")
     other = apply_overrides(best["config"], ["hidden_dim=8"])
-    save_checkpoint(tmp_path / "mismatch.pt", other, 1, best["model"])
+    save_nar_checkpoint(tmp_path / "mismatch.pt", other, 1, best["model"])
     with pytest.raises(CheckpointError, match="do not fit"):
         load_nar(tmp_path / "mismatch.pt")
 
@@ -308,7 +307,9 @@ def test_presets():
     assert len(tiny_.nar.algorithms) == 2 and tiny_.nar.hidden_dim == 16
     assert max(tiny_.train.train_sizes + tiny_.train.test_sizes) <= 8 and tiny_.train.steps == 20
     for name in PRESETS:
-        assert RunConfig.from_dict(json.loads(json.dumps(preset(name).to_dict()))) == preset(name)
+        assert NARTrainConfig.from_dict(json.loads(json.dumps(preset(name).to_dict()))) == preset(
+            name
+        )
 
 
 def test_overrides_are_typed_by_field():
@@ -361,13 +362,13 @@ def test_unknown_presets_and_config_keys():
     with pytest.raises(ValueError, match="unknown preset 'huge'"):
         preset("huge")
     with pytest.raises(ValueError, match="unknown train config key"):
-        RunConfig.from_dict({"nar": {}, "train": {"stepz": 1}})
+        NARTrainConfig.from_dict({"nar": {}, "train": {"stepz": 1}})
     with pytest.raises(ValueError, match="unknown config section"):
-        RunConfig.from_dict({"nar": {}, "optim": {}})
+        NARTrainConfig.from_dict({"nar": {}, "optim": {}})
     with pytest.raises(ValueError, match="CUDA is not available"):
         if torch.cuda.is_available():
             raise ValueError("CUDA is not available (skip)")
-        train(tiny("device=cuda"), "/nonexistent/never-written", progress=False)
+        train_nar(tiny("device=cuda"), "/nonexistent/never-written", progress=False)
 
 
 # Data.
@@ -444,7 +445,7 @@ def test_single_task_learning(tmp_path, algorithm, threshold_in, threshold_ood):
     assert config.train.train_sizes == (4, 7, 11) and config.train.test_sizes == (44,)
     torch.manual_seed(config.train.seed)
     untrained = evaluate_nar(NAR(config.nar), config, sizes=[11, 44])["algorithms"][algorithm]
-    result = train(config, tmp_path, progress=False)
+    result = train_nar(config, tmp_path, progress=False)
     trained = result.results["algorithms"][algorithm]
     scores = {size: trained["test"][size]["scores"]["score"] for size in ("11", "44")}
     before = {size: untrained["test"][size]["scores"]["score"] for size in ("11", "44")}

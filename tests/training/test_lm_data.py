@@ -9,23 +9,25 @@ import torch
 
 from transnar import clrs
 from transnar.clrs.text.datasets import Split, write_dataset
-from transnar.data import (
-    BatchSampler,
-    DataConfig,
-    MemoryCache,
-    PairedDataset,
-    build_dataset,
-    cache_memory,
-    fixed_batches,
-    generate_pairs,
-    read_pairs,
-    training_positions,
-)
 from transnar.lm import IGNORE_INDEX, CharTokenizer, DecoderLM, LMConfig
 from transnar.model import TransNAR, TransNARConfig
 from transnar.nar import NAR, NARConfig
 from transnar.nar.features import Features
 from transnar.nar.memory import GraphMemory
+from transnar.training.lm_batches import (
+    BatchSampler,
+    cache_memory,
+    fixed_batches,
+    training_positions,
+)
+from transnar.training.lm_data import (
+    DataConfig,
+    MemoryCache,
+    PairedDataset,
+    build_dataset,
+    generate_pairs,
+    read_pairs,
+)
 
 ALGORITHMS = ("bfs", "insertion_sort")
 

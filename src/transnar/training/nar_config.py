@@ -1,7 +1,7 @@
 """Configuration of a NAR training run: the model, the training protocol, presets.
 
-A :class:`RunConfig` composes the architecture (:class:`~transnar.nar.NARConfig`)
-and the training protocol (:class:`TrainConfig`). Defaults are those of Ibarz et
+A :class:`NARTrainConfig` composes the architecture (:class:`~transnar.nar.NARConfig`)
+and the training protocol (:class:`NARTrainOptions`). Defaults are those of Ibarz et
 al. (2022) and the reference ``clrs/examples/run.py``; the presets scale them:
 
 - ``tiny``: a smoke run in seconds (2 algorithms, hidden 16, sizes <= 8, 20 steps);
@@ -11,14 +11,14 @@ al. (2022) and the reference ``clrs/examples/run.py``; the presets scale them:
   sizes 4, 7, 11, 13, 16, batch 32, 10,000 steps, Adam 1e-3, clipping 1.0,
   tested at 64).
 
-One-off changes are ``key=value`` overrides (:func:`apply_overrides`), e.g.
+One-off changes are ``key=value`` overrides (:func:`apply_overrides`, the one engine
+of :mod:`transnar._config` that the LM and pipeline configs use too), e.g.
 ``steps=500``, ``nar.hidden_dim=32`` or ``train_sizes=4,7``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,15 +27,13 @@ import torch
 
 from transnar import _config
 from transnar._config import not_int as _not_int
-from transnar._config import parse_value as _parse
-from transnar._config import split_override as _split
 from transnar.clrs.specs import CLRS30_ALGORITHMS
 from transnar.nar.config import NARConfig
 from transnar.nar.stepping import check_step_mode
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class NARTrainOptions:
     """The training protocol of a NAR (defaults: Ibarz et al. 2022, reference ``run.py``).
 
     Attributes:
@@ -131,7 +129,7 @@ RESUMABLE_CHANGES = (
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class NARTrainConfig:
     """Everything that defines a NAR training run.
 
     Attributes:
@@ -140,7 +138,7 @@ class RunConfig:
     """
 
     nar: NARConfig = field(default_factory=NARConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: NARTrainOptions = field(default_factory=NARTrainOptions)
 
     def __post_init__(self):
         if "learned" in self.train.test_steps and not self.nar.termination:
@@ -157,7 +155,7 @@ class RunConfig:
         return {"nar": self.nar.to_dict(), "train": train}
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> RunConfig:
+    def from_dict(cls, data: Mapping) -> NARTrainConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error naming them.
 
         A ``transnar_version`` entry (written into ``config.json``) is ignored.
@@ -166,23 +164,19 @@ class RunConfig:
         if unknown:
             raise ValueError(f"unknown config section(s) {unknown} (known: nar, train)")
         train = dict(data.get("train", {}))
-        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        known = {f.name for f in dataclasses.fields(NARTrainOptions)}
         extra = sorted(set(train) - known)
         if extra:
             raise ValueError(f"unknown train config key(s) {extra} (known: {sorted(known)})")
         nar = NARConfig.from_dict(dict(data.get("nar", {})))
         if "test_steps" not in train:  # a file made before leak-free stepping
             train["test_steps"] = ("oracle",)
-        return cls(nar, TrainConfig(**train))
+        return cls(nar, NARTrainOptions(**train))
 
-    def differences(self, other: RunConfig) -> list[str]:
+    def differences(self, other: NARTrainConfig) -> list[str]:
         """The dotted keys (``train.steps``) whose values differ from ``other``'s."""
-        mine, theirs = _flatten(self.to_dict()), _flatten(other.to_dict())
+        mine, theirs = _config.flatten(self.to_dict()), _config.flatten(other.to_dict())
         return sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
-
-
-def _flatten(data: dict) -> dict:
-    return {f"{section}.{key}": value for section in data for key, value in data[section].items()}
 
 
 SMALL_ALGORITHMS = (
@@ -196,10 +190,10 @@ SMALL_ALGORITHMS = (
 """The ``small`` preset's algorithms: one of each of six families."""
 
 
-def _tiny() -> RunConfig:
-    return RunConfig(
+def _tiny() -> NARTrainConfig:
+    return NARTrainConfig(
         NARConfig(algorithms=("bfs", "insertion_sort"), hidden_dim=16),
-        TrainConfig(
+        NARTrainOptions(
             train_sizes=(4, 6),
             test_sizes=(8,),
             steps=20,
@@ -213,10 +207,10 @@ def _tiny() -> RunConfig:
     )
 
 
-def _small() -> RunConfig:
-    return RunConfig(
+def _small() -> NARTrainConfig:
+    return NARTrainConfig(
         NARConfig(algorithms=SMALL_ALGORITHMS, hidden_dim=64),
-        TrainConfig(
+        NARTrainOptions(
             train_sizes=(4, 7, 11),
             test_sizes=(44,),
             steps=300,
@@ -230,23 +224,25 @@ def _small() -> RunConfig:
     )
 
 
-def _paper() -> RunConfig:
-    return RunConfig(
+def _paper() -> NARTrainConfig:
+    return NARTrainConfig(
         NARConfig(algorithms=CLRS30_ALGORITHMS, hidden_dim=128),
-        TrainConfig(eval_multipliers=True),
+        NARTrainOptions(eval_multipliers=True),
     )
 
 
 PRESETS = {"tiny": _tiny, "small": _small, "paper": _paper}
-"""Preset name -> a function returning its :class:`RunConfig`."""
+"""Preset name -> a function returning its :class:`NARTrainConfig`."""
 
 
-def preset(name: str) -> RunConfig:
-    """The :class:`RunConfig` of a preset (``tiny``, ``small`` or ``paper``)."""
+def preset(name: str) -> NARTrainConfig:
+    """The :class:`NARTrainConfig` of a preset (``tiny``, ``small`` or ``paper``)."""
     return _config.make_preset(PRESETS, name)
 
 
-def apply_overrides(config: RunConfig, overrides: Iterable[str] | Mapping[str, Any]) -> RunConfig:
+def apply_overrides(
+    config: NARTrainConfig, overrides: Iterable[str] | Mapping[str, Any]
+) -> NARTrainConfig:
     """The config with ``key=value`` overrides applied.
 
     Keys are dotted (``nar.hidden_dim``, ``train.steps``) or bare when only one
@@ -260,45 +256,4 @@ def apply_overrides(config: RunConfig, overrides: Iterable[str] | Mapping[str, A
             does not parse, or a config that fails validation; the message names
             the key.
     """
-    items = overrides.items() if isinstance(overrides, Mapping) else map(_split, overrides)
-    changes: dict[str, dict[str, Any]] = {"nar": {}, "train": {}}
-    for key, value in items:
-        section, name = _resolve_key(key)
-        hint = _field_types(section)[name]
-        changes[section][name] = (
-            _parse(value, hint, f"{section}.{name}") if isinstance(value, str) else value
-        )
-    try:
-        nar = dataclasses.replace(config.nar, **changes["nar"])
-        train = dataclasses.replace(config.train, **changes["train"])
-    except TypeError as error:  # a typed value of the wrong kind
-        raise ValueError(f"bad config override: {error}") from None
-    return RunConfig(nar, train)
-
-
-def _field_types(section: str) -> dict[str, Any]:
-    cls = NARConfig if section == "nar" else TrainConfig
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.name != "extra"}
-
-
-def _resolve_key(key: str) -> tuple[str, str]:
-    """``"steps"`` or ``"train.steps"`` -> ``("train", "steps")``."""
-    sections = {s: _field_types(s) for s in ("nar", "train")}
-    section, dot, name = key.rpartition(".")
-    if dot:
-        if section not in sections:
-            raise ValueError(f"unknown config section {section!r} in {key!r} (known: nar, train)")
-        if name not in sections[section]:
-            raise ValueError(
-                f"unknown config key {key!r} (known in {section}: "
-                f"{', '.join(sorted(sections[section]))})"
-            )
-        return section, name
-    owners = [s for s in sections if key in sections[s]]
-    if not owners:
-        known = sorted(f"{s}.{k}" for s in sections for k in sections[s])
-        raise ValueError(f"unknown config key {key!r} (known: {', '.join(known)})")
-    if len(owners) > 1:
-        raise ValueError(f"config key {key!r} is ambiguous: write nar.{key} or train.{key}")
-    return owners[0], key
+    return _config.apply_overrides(config, overrides)

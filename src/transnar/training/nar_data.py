@@ -29,13 +29,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
-import torch
 
 from transnar.clrs import SAMPLERS, build_sampler
 from transnar.clrs.samplers.base import random_state_from_dict, random_state_to_dict
-from transnar.nar.evaluation import Scorer, hard_outputs
 from transnar.nar.features import Features
-from transnar.nar.model import NAR
 
 P_VALUES = tuple(0.1 + 0.1 * i for i in range(9))
 """Edge probabilities of the training graphs (the reference's floats, as computed there)."""
@@ -187,41 +184,3 @@ def evaluation_batches(
     for start in range(0, count, batch_size):
         trajectories = [sampler.draw() for _ in range(min(batch_size, count - start))]
         yield Features.from_trajectories(trajectories)
-
-
-def evaluate(
-    nar: NAR, batches: Iterator[Features] | Sequence[Features], steps: str = "oracle"
-) -> dict[str, float]:
-    """The reference's scores of ``nar`` on a set: per output, and ``score``, their mean.
-
-    Scores are micro averages over the whole set (see
-    :mod:`transnar.nar.evaluation`). The NAR runs in evaluation mode (its own
-    hint predictions fed back, no noise), stepping as ``steps`` says
-    (:mod:`transnar.nar.stepping`; ``oracle``, the CLRS protocol, by default);
-    batches are moved to its device.
-    """
-    return evaluate_stepping(nar, batches, steps)[0]
-
-
-@torch.no_grad()
-def evaluate_stepping(
-    nar: NAR, batches: Iterator[Features] | Sequence[Features], steps: str = "oracle"
-) -> tuple[dict[str, float], dict[str, float]]:
-    """:func:`evaluate`'s scores, and where the NAR stopped against the truth:
-    ``{"stop_accuracy": share of samples whose last step is their true last
-    step, "stop_error": mean absolute difference in steps}``."""
-    device = next(nar.parameters()).device
-    scorer: Scorer | None = None
-    exact = error = samples = 0
-    for features in batches:
-        features = features.to(device)
-        output = nar(features, repred=True, steps=steps)
-        scorer = scorer or Scorer(nar.head(features.algorithm).spec)
-        scorer.update(hard_outputs(nar, features, output), features)
-        true_last = (features.lengths - 2).clamp(min=0)
-        exact += int((output.last_steps == true_last).sum())
-        error += int((output.last_steps - true_last).abs().sum())
-        samples += features.batch_size
-    if scorer is None:
-        raise ValueError("cannot evaluate on an empty set")
-    return scorer.scores(), {"stop_accuracy": exact / samples, "stop_error": error / samples}

@@ -20,11 +20,9 @@ from tests.training_helpers import (
     val_losses_of,
     write_nar_checkpoint,
 )
-from transnar._files import CheckpointError, OutputExistsError
-from transnar.data import build_dataset
 from transnar.lm import CharTokenizer
 from transnar.model import TransNAR
-from transnar.nar.checkpoint import load_nar
+from transnar.persistence import CheckpointError, OutputExistsError
 from transnar.training import (
     PRESETS,
     LMTrainConfig,
@@ -32,15 +30,18 @@ from transnar.training import (
     apply_overrides,
     build_model,
     learning_rate,
+    lm_model,
+    lm_train_step,
     make_optimizer,
     preset,
-    read_checkpoint,
+    read_lm_checkpoint,
     state_sha256,
-    train,
-    train_step,
+    train_lm,
 )
-from transnar.training import loop as loop_module
-from transnar.training.loop import batch_positions
+from transnar.training import lm as loop_module
+from transnar.training.lm_data import build_dataset
+from transnar.training.lm_step import batch_positions
+from transnar.training.nar_checkpoint import load_nar
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def nar_path(tmp_path_factory):
 def finished(tmp_path_factory, nar_path):
     """A finished tiny TransNAR run."""
     run_dir = tmp_path_factory.mktemp("lm") / "run"
-    return train(tiny_config(nar_path), run_dir, progress=False)
+    return train_lm(tiny_config(nar_path), run_dir, progress=False)
 
 
 # --- schedule and optimizer -------------------------------------------------------
@@ -101,7 +102,7 @@ def test_closed_gates_make_transnar_and_the_baseline_lose_alike(nar_path):
     transnar_config = tiny_config(nar_path)
     baseline_config = tiny_config(None)
     nar = load_nar(nar_path, freeze=True)
-    transnar_config = loop_module.resolve_nar_dims(transnar_config, nar)
+    transnar_config = lm_model.resolve_nar_dims(transnar_config, nar)
     transnar = build_model(transnar_config, tokenizer, nar)
     baseline = build_model(baseline_config, tokenizer, None)
     for name, tensor in baseline.lm.state_dict().items():  # same seed: same LM weights
@@ -130,14 +131,14 @@ def test_training_leaves_the_nar_bit_identical_and_opens_the_gates(finished, nar
 def test_a_step_updates_only_trainable_parameters_and_keeps_the_nar_in_eval_mode(nar_path):
     config = tiny_config(nar_path)
     nar = load_nar(nar_path, freeze=True)
-    config = loop_module.resolve_nar_dims(config, nar)
+    config = lm_model.resolve_nar_dims(config, nar)
     model = build_model(config, CharTokenizer(), nar).train()
     assert model.training and not model.nar.training
     before = {k: v.clone() for k, v in model.state_dict().items()}
     dataset = build_dataset(config.data, "train", CharTokenizer(), with_graphs=True)
     optimizer = make_optimizer(model, config.optim)
     batches = [dataset.batch(dataset.groups[k][:3]) for k in list(dataset.groups)[:2]]
-    record = train_step(model, optimizer, batches, torch.Generator().manual_seed(0), 1.0)
+    record = lm_train_step(model, optimizer, batches, torch.Generator().manual_seed(0), 1.0)
     assert record["tokens"] == sum(b.num_tokens for b in batches) and record["nar_seconds"] > 0
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in after if k.startswith("nar."))
@@ -163,7 +164,7 @@ def test_gradient_accumulation_averages_over_the_steps_answer_tokens(nar_path):
             expected += float(loss) * batch.num_targets
             targets += batch.num_targets
     optimizer = make_optimizer(model, config.optim)
-    record = train_step(model, optimizer, batches, torch.Generator().manual_seed(0), 0.0)
+    record = lm_train_step(model, optimizer, batches, torch.Generator().manual_seed(0), 0.0)
     assert record["targets"] == targets
     assert record["loss"] == pytest.approx(expected / targets, rel=1e-6)
 
@@ -195,7 +196,7 @@ def test_a_run_writes_its_directory(finished):
     assert summary["steps"] == finished.steps == 6 and summary["model"] == "transnar"
     assert summary["val_loss"] == finished.val_loss == val_losses_of(run_dir)[-1][1]
     assert summary["tokens_per_second"] > 0
-    payload = read_checkpoint(run_dir / "checkpoints" / "last.pt")
+    payload = read_lm_checkpoint(run_dir / "checkpoints" / "last.pt")
     assert payload["step"] == 6 and payload["config"] == config
     assert not any(k.startswith("nar.") for k in payload["model"])
     state = payload["train_state"]
@@ -205,7 +206,7 @@ def test_a_run_writes_its_directory(finished):
 
 
 def test_the_baseline_trains_with_the_same_code(tmp_path):
-    result = train(tiny_config(None), tmp_path / "baseline", progress=False)
+    result = train_lm(tiny_config(None), tmp_path / "baseline", progress=False)
     model = TransNAR.from_pretrained(result.model_dir)
     assert model.nar is None and not model.config.use_nar and len(model.xattn) == 0
     assert result.summary["model"] == "baseline" and result.summary["nar_sha256"] is None
@@ -214,7 +215,7 @@ def test_the_baseline_trains_with_the_same_code(tmp_path):
     # resuming it as a TransNAR is refused before a NAR is trained for it
     config = json.loads((result.run_dir / "config.json").read_text())
     with pytest.raises(CheckpointError, match=r"differs in model\.use_nar"):
-        train(apply_overrides(result.config, ["use_nar=true"]), result.run_dir, resume=True)
+        train_lm(apply_overrides(result.config, ["use_nar=true"]), result.run_dir, resume=True)
     assert not (tmp_path / "baseline" / "nar").exists()
     assert json.loads((result.run_dir / "config.json").read_text()) == config
 
@@ -230,11 +231,11 @@ class _InterruptError(Exception):
 )
 def test_a_resumed_run_continues_with_identical_losses(tmp_path, monkeypatch, nar_path, overrides):
     config = tiny_config(nar_path, *overrides)
-    straight = train(config, tmp_path / "straight", progress=False)
+    straight = train_lm(config, tmp_path / "straight", progress=False)
 
     # Interrupt the second run in the middle of step 5 (after the checkpoint of step 4).
     calls = {"n": 0}
-    real_step = loop_module.train_step
+    real_step = loop_module.lm_train_step
 
     def failing_step(*args, **kwargs):
         calls["n"] += 1
@@ -242,28 +243,30 @@ def test_a_resumed_run_continues_with_identical_losses(tmp_path, monkeypatch, na
             raise _InterruptError
         return real_step(*args, **kwargs)
 
-    monkeypatch.setattr(loop_module, "train_step", failing_step)
+    monkeypatch.setattr(loop_module, "lm_train_step", failing_step)
     with pytest.raises(_InterruptError):
-        train(config, tmp_path / "resumed", progress=False)
-    assert read_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")["step"] == 4
-    monkeypatch.setattr(loop_module, "train_step", real_step)
+        train_lm(config, tmp_path / "resumed", progress=False)
+    assert read_lm_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")["step"] == 4
+    monkeypatch.setattr(loop_module, "lm_train_step", real_step)
     # Some other use of the random generators in between changes nothing.
     torch.manual_seed(123)
     np.random.seed(123)
-    resumed = train(config, tmp_path / "resumed", resume=True, progress=False)
+    resumed = train_lm(config, tmp_path / "resumed", resume=True, progress=False)
 
     assert losses_of(tmp_path / "resumed") == losses_of(tmp_path / "straight")  # bit for bit
     assert val_losses_of(tmp_path / "resumed") == val_losses_of(tmp_path / "straight")
     assert resumed.val_loss == straight.val_loss
-    a = read_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
-    b = read_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")
+    a = read_lm_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+    b = read_lm_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")
     for name, tensor in a["model"].items():
         assert torch.equal(tensor, b["model"][name]), name
 
 
 def test_cached_memory_trains_like_memory_on_the_fly(tmp_path, nar_path):
-    on_the_fly = train(tiny_config(nar_path), tmp_path / "fly", progress=False)
-    cached = train(tiny_config(nar_path, "cache_memory=true"), tmp_path / "cached", progress=False)
+    on_the_fly = train_lm(tiny_config(nar_path), tmp_path / "fly", progress=False)
+    cached = train_lm(
+        tiny_config(nar_path, "cache_memory=true"), tmp_path / "cached", progress=False
+    )
     a, b = losses_of(on_the_fly.run_dir), losses_of(cached.run_dir)
     assert [s for s, _ in a] == [s for s, _ in b]
     np.testing.assert_allclose([x for _, x in a], [x for _, x in b], rtol=1e-4)
@@ -273,19 +276,19 @@ def test_cached_memory_trains_like_memory_on_the_fly(tmp_path, nar_path):
 
 def test_a_used_run_directory_is_refused_unless_forced(finished, tmp_path, nar_path):
     with pytest.raises(OutputExistsError, match="not empty"):
-        train(finished.config, finished.run_dir, progress=False)
+        train_lm(finished.config, finished.run_dir, progress=False)
     run_dir = tmp_path / "run"
     (run_dir / "model").mkdir(parents=True)
     (run_dir / "model" / "stale").write_text("x")
-    train(tiny_config(nar_path, "steps=2"), run_dir, overwrite=True, progress=False)
+    train_lm(tiny_config(nar_path, "steps=2"), run_dir, overwrite=True, progress=False)
     assert not (run_dir / "model" / "stale").exists()
     with pytest.raises(CheckpointError, match="nothing to resume"):
-        train(tiny_config(nar_path), tmp_path / "empty", resume=True, progress=False)
+        train_lm(tiny_config(nar_path), tmp_path / "empty", resume=True, progress=False)
 
 
 def test_resuming_with_another_config_or_nar_is_an_error(finished, tmp_path):
     with pytest.raises(CheckpointError, match=r"differs in optim.learning_rate"):
-        train(
+        train_lm(
             apply_overrides(finished.config, ["learning_rate=0.5"]),
             finished.run_dir,
             resume=True,
@@ -293,7 +296,7 @@ def test_resuming_with_another_config_or_nar_is_an_error(finished, tmp_path):
         )
     other = write_nar_checkpoint(tmp_path / "other.pt", seed=1)
     with pytest.raises(CheckpointError, match="another NAR"):
-        train(
+        train_lm(
             apply_overrides(finished.config, [f"nar.checkpoint={other}"]),
             finished.run_dir,
             resume=True,
@@ -304,13 +307,13 @@ def test_resuming_with_another_config_or_nar_is_an_error(finished, tmp_path):
 def test_a_nar_without_the_data_algorithms_is_refused(tmp_path):
     nar = write_nar_checkpoint(tmp_path / "bfs.pt", algorithms=("bfs",))
     with pytest.raises(CheckpointError, match="not trained on insertion_sort"):
-        train(tiny_config(nar), tmp_path / "run", progress=False)
+        train_lm(tiny_config(nar), tmp_path / "run", progress=False)
 
 
 def test_the_nar_is_trained_for_the_run_when_no_checkpoint_is_given(tmp_path):
     config = tiny_config(None, "use_nar=true", "nar.train_steps=2")
     assert config.nar.checkpoint is None and config.nar.preset == "tiny"
-    result = train(config, tmp_path / "run", progress=False)
+    result = train_lm(config, tmp_path / "run", progress=False)
     nar_dir = tmp_path / "run" / "nar"
     assert (nar_dir / "results.json").is_file()
     nar_config = json.loads((nar_dir / "config.json").read_text())
@@ -408,4 +411,4 @@ def test_unknown_presets_and_config_sections():
     with pytest.raises(ValueError, match="CUDA is not available"):
         if torch.cuda.is_available():
             raise ValueError("CUDA is not available (skip)")
-        train(tiny_config(None, "device=cuda"), "/nonexistent/never-written", progress=False)
+        train_lm(tiny_config(None, "device=cuda"), "/nonexistent/never-written", progress=False)

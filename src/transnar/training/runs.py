@@ -1,12 +1,12 @@
-"""Run directories, shared by the NAR and the LM training loops.
+"""Run directories, logs, device, threads and precision, shared by both trainers.
 
 A run directory holds a resolved ``config.json``, a ``metrics.jsonl`` (one JSON
 record per line, each with a ``step``), and checkpoints written atomically.
 These helpers prepare such a directory, log metrics (:class:`MetricsLog`, also
 as TensorBoard events when ``tensorboard`` is installed) and truncate them on
 resume, write the human-readable ``train.log`` (:class:`ProgressLog`, also on
-standard error when it is not a terminal), pick the device and torch's thread
-count, and read checkpoint files safely.
+standard error when it is not a terminal), and pick the device, torch's thread
+count and the precision (bf16 autocast on CUDA, :func:`autocast_context`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import IO, Any, TextIO
 
 import torch
 
-from transnar._files import CheckpointError, OutputExistsError, atomic_write, unreadable_file
+from transnar.persistence import OutputExistsError, atomic_write
 
 
 def resolve_device(name: str) -> torch.device:
@@ -298,6 +298,13 @@ def write_json(path: Path, data: Any) -> None:
         handle.write("\n")
 
 
+def autocast_context(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA (``auto`` or ``bf16``) or anywhere (``bf16``); else none."""
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def check_finite(loss: float, what: str, step: int) -> None:
     """A ``FloatingPointError`` for a NaN or infinite loss (the last checkpoint stays)."""
     if not math.isfinite(loss):
@@ -306,33 +313,16 @@ def check_finite(loss: float, what: str, step: int) -> None:
         )
 
 
-def read_torch_file(path: Path, what: str, map_location: str | torch.device = "cpu") -> Any:
-    """``torch.load(path, weights_only=True)``: plain values and tensors only.
-
-    Raises:
-        CheckpointError: no file there, or one that is not a readable torch file
-            of plain values (truncated, corrupt; ``what`` names the expected kind
-            in the message).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"no {what} at {path}")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # torch raises many kinds for a bad file
-        raise unreadable_file(path, what, error) from None
-
-
 __all__ = [
     "PROGRESS_SECONDS",
     "TRAIN_LOG",
     "MetricsLog",
     "ProgressLog",
+    "autocast_context",
     "check_finite",
     "duration",
     "log_interruption",
     "prepare_run_dir",
-    "read_torch_file",
     "resolve_device",
     "torch_threads",
     "truncate_metrics",

@@ -1,0 +1,473 @@
+"""The NAR trainer: multi-task training (Ibarz et al. 2022; reference ``clrs/examples/run.py``).
+
+One step draws one batch per algorithm and makes one Adam update per
+algorithm. The processor is shared; each algorithm's encoders and decoders
+only get gradients from its own batches (the other heads' gradients are
+``None``, and torch's Adam leaves such parameters, and their moments, alone).
+Gradients are clipped to a global norm. Every ``eval_every`` steps the NAR is
+validated on fixed sets at the largest training size; the weights with the
+best mean validation score are kept and, at the end, restored and tested in
+and out of distribution (:mod:`transnar.training.nar_data` describes the
+data). The loop, logs and checkpoints are the shared ones
+(:mod:`transnar.training.loop`).
+
+A run directory holds::
+
+    config.json          the resolved NARTrainConfig (+ transnar version)
+    train.log            start, resumes, a progress line every 30 s (step, loss,
+                         seconds per step, ETA; on standard error too when it is
+                         not a terminal), validations, interruption, end
+    metrics.jsonl        one line per step (loss per algorithm, seconds) and per
+                         validation (score per algorithm, mean, best so far)
+    tensorboard/         the same metrics as TensorBoard events (when installed)
+    checkpoints/last.pt  model, optimizer, step, best score, every random state
+                         and the data position: resuming from it continues
+                         exactly as if the run had not stopped
+    checkpoints/best.pt  the weights of the best validation
+    results.json         per algorithm: validation score, test scores per size and
+    results.md           per output, in and out of distribution
+
+Example:
+    >>> from transnar.training.nar_config import preset, apply_overrides
+    >>> config = apply_overrides(preset("tiny"), ["steps=4"])
+    >>> result = train_nar(config, "runs/tiny", progress=False)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from transnar import __version__
+from transnar.clrs.specs import SPECS
+from transnar.evaluation.nar import nar_results_markdown, score_nar, score_nar_stepping
+from transnar.nar.features import Features
+from transnar.nar.model import NAR
+from transnar.nar.stepping import check_step_mode
+from transnar.persistence import CheckpointError, atomic_write
+from transnar.training.checkpoint import CHECKPOINTS, checkpoint_path
+from transnar.training.distributed import (
+    World,
+    all_reduce_gradients,
+    all_reduce_sum,
+    barrier,
+    device_for,
+    process_seed,
+    sum_floats,
+    world,
+)
+from transnar.training.loop import (
+    CONFIG,
+    METRICS,
+    Trainer,
+    Validation,
+    check_resumable,
+    restore,
+    run_steps,
+    start_run_dir,
+    write_run_config,
+)
+from transnar.training.nar_checkpoint import build_nar, read_nar_checkpoint, save_nar_checkpoint
+from transnar.training.nar_config import RESUMABLE_CHANGES, NARTrainConfig
+from transnar.training.nar_data import (
+    TaskStream,
+    derive_seed,
+    eval_count,
+    evaluation_batches,
+    train_options,
+    validation_size,
+)
+from transnar.training.runs import (
+    TRAIN_LOG,
+    check_finite,
+    resolve_device,
+    torch_threads,
+    write_json,
+)
+
+RESULTS = "results.json"
+RESULTS_MD = "results.md"
+RUN_FILES = (CONFIG, METRICS, RESULTS, RESULTS_MD, TRAIN_LOG)
+
+
+@dataclass
+class NARTrainResult:
+    """What :func:`train_nar` returns.
+
+    Attributes:
+        run_dir: the run directory.
+        config: the resolved config.
+        steps: training steps done.
+        best_step: the step of the best validation (the weights tested).
+        best_score: its mean validation score over the algorithms.
+        results: the content of ``results.json``.
+    """
+
+    run_dir: Path
+    config: NARTrainConfig
+    steps: int
+    best_step: int
+    best_score: float
+    results: dict
+
+
+def train_nar(
+    config: NARTrainConfig,
+    run_dir: str | os.PathLike,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool | None = None,
+) -> NARTrainResult:
+    """Trains a NAR, writing the run directory (see the module docstring).
+
+    Args:
+        config: the run's config (for a resumed run, the stored one, possibly
+            with more steps or another device).
+        run_dir: the run directory; it must be empty or absent unless
+            ``resume`` or ``overwrite``.
+        resume: continue from ``run_dir``'s last checkpoint.
+        overwrite: start afresh in a used run directory (its run files are
+            deleted first).
+        progress: show a progress bar (``None``: only on a terminal).
+
+    Returns:
+        A :class:`NARTrainResult`.
+
+    Raises:
+        OutputExistsError: ``run_dir`` is in use and neither ``resume`` nor
+            ``overwrite`` was given.
+        CheckpointError: nothing to resume, or a checkpoint of another run.
+        ValueError: a config the samplers reject, or an unavailable device.
+    """
+    run_dir = Path(run_dir)
+    tc = config.train
+    current = world()
+    device = device_for(resolve_device(tc.device))
+    if not current.is_main:
+        progress = False
+    with torch_threads(tc.threads):
+        trainer = NARTrainer(config, run_dir, device)
+        if resume:
+            path = checkpoint_path(run_dir, "last")
+            if not path.exists():
+                raise CheckpointError(f"nothing to resume: {path} does not exist")
+            checkpoint = read_nar_checkpoint(path)
+            check_resumable(checkpoint, config, RESUMABLE_CHANGES)
+            restore(trainer, run_dir, checkpoint)
+        start_run_dir(run_dir, resume, overwrite, RUN_FILES, (CHECKPOINTS,))
+        write_run_config(run_dir, config)
+        barrier()
+        run_steps(trainer, run_dir, resume, progress)
+        if current.is_main:
+            results = _test_best(run_dir, config, trainer.state, device, progress)
+        barrier()
+        if not current.is_main:
+            results = json.loads((run_dir / RESULTS).read_text())
+    return NARTrainResult(
+        run_dir, config, results["steps"], results["best_step"], results["best_val_score"], results
+    )
+
+
+class NARTrainer(Trainer):
+    """The NAR, its task streams, its Adam updates and its validation, for
+    :func:`~transnar.training.loop.run_steps`.
+
+    Args:
+        config: the run's config.
+        run_dir: the run directory (``best.pt`` goes there).
+        device: where the NAR runs.
+    """
+
+    kind = "nar"
+    description = "nar train"
+
+    def __init__(self, config: NARTrainConfig, run_dir: Path, device: torch.device):
+        tc = config.train
+        self.config, self.run_dir, self.device = config, run_dir, device
+        self.total_steps, self.eval_every = tc.steps, tc.eval_every
+        self.algorithms = config.nar.algorithms
+        self.streams = {
+            a: TaskStream(a, tc.train_sizes, tc.seed, tc.random_pos) for a in self.algorithms
+        }
+        self.val_sets = {a: list(validation_batches(config, a)) for a in self.algorithms}
+        torch.manual_seed(tc.seed)
+        self.model = NAR(config.nar).to(device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=tc.learning_rate)
+        current = world()
+        if current.distributed:  # the same weights, but each process its own noise
+            torch.manual_seed(process_seed(tc.seed, current.rank))
+        self.state = {
+            "step": 0,
+            "best_score": -math.inf,
+            "best_step": 0,
+            "best_val": {},  # algorithm -> validation score at best_step
+            "train_seconds": 0.0,
+        }
+
+    def train_step(self, step: int) -> tuple[dict[str, Any], dict[str, str]]:
+        tc, current = self.config.train, world()
+        started = time.perf_counter()
+        losses = {}
+        for algorithm in self.algorithms:
+            features = self.streams[algorithm].next_batch(tc.batch_size)
+            features = shard_features(features, current).to(self.device)
+            losses[algorithm] = nar_train_step(self.model, self.optimizer, features, tc.grad_clip)
+            check_finite(losses[algorithm], algorithm, step)
+        seconds = time.perf_counter() - started
+        self.state["train_seconds"] += seconds
+        return {"loss": losses, "seconds": seconds}, {"loss": f"{_mean(losses):.3f}"}
+
+    def validate(self) -> Validation | None:
+        """Rank 0 validates (the others go on, and wait for it); a better mean
+        score saves ``best.pt`` (before ``last.pt``: a crash between them leaves
+        a best from the future that the resumed run rewrites)."""
+        if not world().is_main:
+            return None
+        state = self.state
+        scores = {a: score_nar(self.model, self.val_sets[a])["score"] for a in self.algorithms}
+        mean = sum(scores.values()) / len(scores)
+        improved = mean > state["best_score"]
+        if improved:
+            state["best_score"], state["best_step"] = mean, state["step"]
+            state["best_val"] = scores
+            save_nar_checkpoint(
+                checkpoint_path(self.run_dir, "best"),
+                self.config,
+                state["step"],
+                self.model.state_dict(),
+            )
+        return Validation(
+            {"val": scores, "val_mean": mean, "best": improved, "best_step": state["best_step"]},
+            f"validation score {mean:.3f} (best {state['best_score']:.3f} at step "
+            f"{state['best_step']:,})",
+            {"val": f"{mean:.3f}", "best": f"{state['best_score']:.3f}"},
+        )
+
+    def start_text(self) -> str:
+        nar = self.config.nar
+        return (
+            f"NAR ({nar.processor}, hidden {nar.hidden_dim}) on {len(self.algorithms)} "
+            f"algorithm(s), {self.total_steps:,} steps, device {self.device}"
+        )
+
+    def progress_text(self, record: dict[str, Any]) -> str:
+        best = self.state["best_score"]
+        best_text = f", best val {best:.3f}" if math.isfinite(best) else ""
+        seconds = self.state["train_seconds"] / self.state["step"]
+        return f"loss {_mean(record['loss']):.3f}{best_text}, {seconds:.2f} s/step"
+
+    def end_text(self) -> str:
+        return f"training done at step {self.state['step']:,}; testing the best weights"
+
+    def data_state(self) -> dict[str, Any]:
+        return {"data": {a: s.state_dict() for a, s in self.streams.items()}}
+
+    def load_data_state(self, train_state: dict[str, Any]) -> None:
+        for algorithm, stream in self.streams.items():
+            stream.load_state_dict(train_state["data"][algorithm])
+
+
+def _mean(losses: dict[str, float]) -> float:
+    return sum(losses.values()) / len(losses)
+
+
+def _test_best(
+    run_dir: Path,
+    config: NARTrainConfig,
+    state: dict,
+    device: torch.device,
+    progress: bool | None,
+) -> dict:
+    """Restores the best weights, tests them, writes ``results.json`` and
+    ``results.md``; the results."""
+    best = read_nar_checkpoint(checkpoint_path(run_dir, "best"))
+    if best["step"] != state["best_step"]:
+        raise CheckpointError(
+            f"{checkpoint_path(run_dir, 'best')} is from step {best['step']}, but the "
+            f"run's best validation was at step {state['best_step']}"
+        )
+    nar = build_nar(config, best["model"], "best checkpoint").to(device)
+    results = evaluate_nar(nar, config, progress=progress)
+    for algorithm, score in state["best_val"].items():
+        results["algorithms"][algorithm]["validation_score"] = score
+    results.update(
+        steps=state["step"],
+        best_step=state["best_step"],
+        best_val_score=state["best_score"],
+        train_seconds=state["train_seconds"],
+        seconds_per_step=state["train_seconds"] / max(state["step"], 1),
+    )
+    write_json(run_dir / RESULTS, results)
+    with atomic_write(run_dir / RESULTS_MD, overwrite=True, mode="w") as handle:
+        handle.write(nar_results_markdown(results))
+    return results
+
+
+def nar_train_step(
+    nar: NAR, optimizer: torch.optim.Optimizer, features: Features, grad_clip: float
+) -> float:
+    """One Adam update on one algorithm's batch; returns the loss.
+
+    Gradients are reset to ``None`` first, so the heads of other algorithms
+    get none and Adam does not touch them. In data-parallel training
+    ``features`` is this process's share of the global batch: each loss term is
+    divided by its global element count and the gradients (and the loss
+    returned) are summed over the processes, which makes the update the one of
+    the global batch.
+    """
+    distributed = world().distributed
+    optimizer.zero_grad(set_to_none=True)
+    output = nar(features)
+    loss, _ = nar.loss(features, output, all_reduce_sum if distributed else None)
+    loss.backward()
+    all_reduce_gradients(nar.parameters())
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(
+            [p for p in nar.parameters() if p.grad is not None], grad_clip
+        )
+    optimizer.step()
+    return sum_floats([float(loss.detach())])[0]
+
+
+def shard_features(features: Features, current: World) -> Features:
+    """This process's rows of a global batch (all of it in a single process):
+    ``rank, rank + size, ...``, with the global batch's number of steps.
+
+    Raises:
+        ValueError: fewer rows than processes.
+    """
+    if not current.distributed:
+        return features
+    if features.batch_size < current.size:
+        raise ValueError(
+            f"a batch of {features.batch_size} cannot be shared by {current.size} processes"
+        )
+    return features.rows(current.rows(features.batch_size, features.lengths.device))
+
+
+def validation_batches(config: NARTrainConfig, algorithm: str) -> Iterator[Features]:
+    """The fixed validation set of ``algorithm``: the largest training size,
+    the training sampler options, seeds disjoint from training."""
+    tc = config.train
+    size = validation_size(algorithm, tc.train_sizes)
+    return evaluation_batches(
+        algorithm,
+        size,
+        derive_seed(tc.seed, algorithm, "val", size),
+        eval_count(algorithm, tc.val_count, tc.eval_multipliers),
+        tc.eval_batch_size,
+        train_options(algorithm, size),
+    )
+
+
+def evaluate_nar(
+    nar: NAR,
+    config: NARTrainConfig,
+    sizes: Sequence[int] | None = None,
+    count: int | None = None,
+    algorithms: Sequence[str] | None = None,
+    progress: bool | None = None,
+    steps: Sequence[str] | None = None,
+) -> dict:
+    """Tests ``nar`` in and out of distribution; the content of ``results.json``.
+
+    Args:
+        nar: the NAR (on its device).
+        config: the run's config: its seed gives the test seeds, its training
+            sizes say what is in distribution.
+        sizes: test sizes (default: each algorithm's largest training size,
+            then ``config.train.test_sizes``).
+        count: samples per algorithm and size (default ``test_count``, times
+            the reference's multipliers when ``eval_multipliers``).
+        algorithms: default: all the NAR's.
+        progress: show a progress bar (``None``: only on a terminal).
+        steps: the step modes to test with (default ``train.test_steps``);
+            the first gives ``scores`` and ``mean``.
+
+    Returns:
+        ``{"algorithms": {name: {"family", "validation_size", "test": {size:
+        {"in_distribution", "count", "seed", "scores", "steps": {mode:
+        {"scores", "stop_accuracy", "stop_error"}}}}}}, "mean": {size: mean
+        score}, "mean_by_steps": {mode: {size: mean score}}, "step_modes": [modes],
+        ...}``; test sets use the samplers' default options.
+    """
+    tc = config.train
+    modes = list(steps or tc.test_steps)
+    for mode in modes:
+        check_step_mode(mode, "steps")
+    algorithms = list(algorithms or config.nar.algorithms)
+    jobs = []
+    for algorithm in algorithms:
+        nar.head(algorithm)
+        in_size = validation_size(algorithm, tc.train_sizes)
+        wanted = [in_size, *tc.test_sizes] if sizes is None else list(sizes)
+        for size in dict.fromkeys(wanted):
+            jobs.append((algorithm, size, in_size))
+    table: dict[str, dict] = {}
+    for algorithm, size, in_size in tqdm(
+        jobs, desc="nar test", unit="set", disable=(not progress) if progress is not None else None
+    ):
+        seed = derive_seed(tc.seed, algorithm, "test", size)
+        n = (
+            count
+            if count is not None
+            else eval_count(algorithm, tc.test_count, tc.eval_multipliers)
+        )
+        by_mode = {}
+        for mode in modes:
+            batches = evaluation_batches(algorithm, size, seed, n, tc.eval_batch_size)
+            scores, stops = score_nar_stepping(nar, batches, mode)
+            by_mode[mode] = {"scores": scores, **stops}
+        entry = table.setdefault(
+            algorithm,
+            {"family": SPECS[algorithm].family.value, "validation_size": in_size, "test": {}},
+        )
+        entry["test"][str(size)] = {
+            "in_distribution": size <= in_size,
+            "count": n,
+            "seed": seed,
+            "scores": by_mode[modes[0]]["scores"],
+            "steps": by_mode,
+        }
+    all_sizes = list(dict.fromkeys(s for entry in table.values() for s in entry["test"]))
+    by_steps = {}
+    for mode in modes:
+        by_steps[mode] = {}
+        for size in all_sizes:
+            values = [
+                e["test"][size]["steps"][mode]["scores"]["score"]
+                for e in table.values()
+                if size in e["test"]
+            ]
+            by_steps[mode][size] = sum(values) / len(values)
+    return {
+        "transnar_version": __version__,
+        "config": config.to_dict(),
+        "algorithms": table,
+        "step_modes": modes,
+        "mean": by_steps[modes[0]],
+        "mean_by_steps": by_steps,
+    }
+
+
+__all__ = [
+    "RESULTS",
+    "RESULTS_MD",
+    "NARTrainResult",
+    "NARTrainer",
+    "evaluate_nar",
+    "nar_train_step",
+    "shard_features",
+    "train_nar",
+    "validation_batches",
+]
