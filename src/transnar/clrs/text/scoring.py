@@ -33,6 +33,9 @@ answer and enough to know the true one:
 - traces: the row's ``use_hints`` if it has one; else whether its question
   has a trace (output-names line ``trace | ...``); else the scorer's
   ``use_hints``.
+- index hints: the row's ``index_hints`` if it has one; else whether its
+  question carries them (:func:`~transnar.clrs.text.questions.has_index_hints`);
+  else the scorer's ``index_hints``.
 
 Blank lines are ignored. A *bad row* (not a JSON object, a missing or
 non-string field, an unknown algorithm, a truth that cannot be rebuilt or does
@@ -108,12 +111,15 @@ class Options:
             rows without a ``float_format``; numbers compare by value, so it
             rarely matters.
         truncate_decimals: truncation of those rows' instances (CLRS-Text: 3).
+        index_hints: answers carry index markers, for rows that do not say
+            (no ``index_hints`` field, no question).
     """
 
     use_hints: bool = False
     prediction_field: str | None = None
     float_format: str = "default"
     truncate_decimals: int | None = 3
+    index_hints: bool = False
 
     def __post_init__(self):
         if self.float_format not in FLOAT_FORMATS:
@@ -420,6 +426,7 @@ def score_row(
     prediction = _prediction(row, options.prediction_field)
     question = _optional_str(row, "question")
     use_hints = _use_hints(row, question, options.use_hints)
+    index_hints = _index_hints(row, question, options.index_hints)
     size = _size_field(row)
     algorithm = _algorithm_field(row)
     if "answer" in row:
@@ -442,17 +449,17 @@ def score_row(
                 f"({trajectory.algorithm!r})"
             )
         algorithm = trajectory.algorithm
-        truth = format_example(trajectory, use_hints, options.float_format)[1]
+        truth = format_example(trajectory, use_hints, options.float_format, index_hints)[1]
         if size is None:
             size = _size_of(trajectory)
     elif algorithm is not None and size is not None and "seed" in row and "index" in row:
-        truth = _dataset_answer(row, algorithm, size, use_hints, options, streams)
+        truth = _dataset_answer(row, algorithm, size, use_hints, index_hints, options, streams)
     else:
         raise ValueError(
             "a row needs the truth: 'answer' (with 'algo_name'), or 'question', "
             "or 'algorithm', 'size', 'seed' and 'index'"
         )
-    scores = score_answer(algorithm, prediction, truth, use_hints)
+    scores = score_answer(algorithm, prediction, truth, use_hints, index_hints)
     return ScoredRow(0, algorithm, size, use_hints, scores)
 
 
@@ -656,6 +663,18 @@ def _use_hints(row: Mapping[str, Any], question: str | None, default: bool) -> b
     return default
 
 
+def _index_hints(row: Mapping[str, Any], question: str | None, default: bool) -> bool:
+    from transnar.clrs.text.questions import has_index_hints
+
+    if row.get("index_hints") is not None:
+        if not isinstance(row["index_hints"], bool):
+            raise ValueError(f"'index_hints' must be true or false, got {row['index_hints']!r}")
+        return row["index_hints"]
+    if question is not None:
+        return has_index_hints(question)
+    return default
+
+
 def _trajectory_of_question(question: str):
     from transnar.clrs.execute import execute
     from transnar.clrs.text.questions import parse_question
@@ -683,6 +702,7 @@ def _dataset_answer(
     algorithm: str,
     size: int,
     use_hints: bool,
+    index_hints: bool,
     options: Options,
     streams: SamplerStreams,
 ) -> str:
@@ -708,7 +728,7 @@ def _dataset_answer(
     ):
         raise ValueError(f"'truncate_decimals' must be an integer or null, got {truncate!r}")
     trajectory = streams.draw(algorithm, size, int(row["seed"]), int(row["index"]), truncate)
-    return format_example(trajectory, use_hints, float_format)[1]
+    return format_example(trajectory, use_hints, float_format, index_hints)[1]
 
 
 def _json_type(value: Any) -> str:
