@@ -8,6 +8,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from transnar import clrs
 from transnar.clrs.text import (
@@ -95,6 +97,19 @@ def test_the_bound_holds_with_index_hints(algorithm):
                 # The markers take at most 2 characters per element more.
                 assert bound - plain >= len(answer) - len(format_example(trajectory, use_hints)[1])
                 assert question_answer_bound(question) >= bound, where
+
+
+@pytest.mark.parametrize("algorithm", clrs.CLRS30_ALGORITHMS)
+def test_legacy_floats_with_index_hints(algorithm):
+    for trajectory in clrs.sample(algorithm, 6, 3, 2):
+        for use_hints in (False, True):
+            question, answer = format_example(trajectory, use_hints, "legacy", index_hints=True)
+            plain_question, plain_answer = format_example(trajectory, use_hints, "legacy")
+            assert (_unmarked(question), _unmarked(answer)) == (plain_question, plain_answer)
+            hinted, plain = parse_question(question)[1], parse_question(plain_question)[1]
+            for name, value in plain.items():
+                np.testing.assert_array_equal(hinted[name], value, err_msg=name)
+                assert hinted[name].dtype == value.dtype
 
 
 # --- golden examples, one per family, checked by hand ------------------------------
@@ -348,3 +363,37 @@ def test_scoring_rows_with_index_hints():
     assert score_row(coordinates).scores.parse == 0.0
     with pytest.raises(ValueError, match="'index_hints' must be true or false"):
         score_row({**row, **right, "index_hints": "yes"})
+
+
+# --- fuzzing: a model's answer never raises ---------------------------------------------
+
+_TRUTHS = {
+    (a, h): format_example(clrs.sample(a, 5, 0, 1, truncate_decimals=3)[0], h, index_hints=True)[1]
+    for a in clrs.CLRS30_ALGORITHMS
+    for h in (False, True)
+}
+_ALPHABET = "0123456789 .-+eabcdAZ[](),|\n"
+
+
+def _mutated(text: str, edits: list[tuple[int, str]]) -> str:
+    for position, char in edits:
+        i = position % (len(text) + 1)
+        text = text[:i] + char + text[i + 1 :]
+    return text
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(clrs.CLRS30_ALGORITHMS),
+    st.booleans(),
+    st.one_of(
+        st.text(alphabet=_ALPHABET, max_size=200),
+        st.lists(st.tuples(st.integers(0), st.sampled_from(_ALPHABET)), min_size=1, max_size=4),
+    ),
+)
+def test_hinted_scores_never_raise(algorithm, use_hints, prediction):
+    truth = _TRUTHS[algorithm, use_hints]
+    if isinstance(prediction, list):
+        prediction = _mutated(truth, prediction)
+    scores = score_answer(algorithm, prediction, truth, use_hints, index_hints=True)
+    assert scores.parse in (0.0, 1.0) and 0.0 <= scores.clrs <= scores.shape <= scores.parse
