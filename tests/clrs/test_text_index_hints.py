@@ -41,6 +41,13 @@ def _unmarked(text: str) -> str:
     return _MARKER.sub("", text)
 
 
+def _assert_same_inputs(inputs: dict, expected: dict) -> None:
+    assert list(inputs) == list(expected)
+    for name, value in inputs.items():
+        assert value.dtype == expected[name].dtype, name
+        np.testing.assert_array_equal(value, expected[name], err_msg=name)
+
+
 def _round_trip(trajectory: clrs.Trajectory, use_hints: bool) -> None:
     question, answer = format_example(trajectory, use_hints, index_hints=True)
     plain_question, plain_answer = format_example(trajectory, use_hints)
@@ -48,13 +55,10 @@ def _round_trip(trajectory: clrs.Trajectory, use_hints: bool) -> None:
     assert (_unmarked(question), _unmarked(answer)) == (plain_question, plain_answer)
     assert has_index_hints(question) and not has_index_hints(plain_question)
 
+    # The same inputs as the plain question's (which test_text_questions checks
+    # against the trajectory), and the same trajectory when run.
     algorithm, inputs = parse_question(question)
-    assert algorithm == trajectory.algorithm
-    assert list(inputs) == [name for name in trajectory.spec.inputs if name != "pos"]
-    for name, value in inputs.items():
-        expected = trajectory.inputs[name]
-        assert value.dtype == expected.dtype and value.shape == expected.shape, name
-        np.testing.assert_array_equal(value, expected, err_msg=name)
+    _assert_same_inputs(inputs, parse_question(plain_question)[1])
     rebuilt = clrs.execute(algorithm, inputs)
     assert rebuilt.equals(trajectory)
     assert format_example(rebuilt, use_hints, index_hints=True) == (question, answer)
@@ -106,10 +110,7 @@ def test_legacy_floats_with_index_hints(algorithm):
             question, answer = format_example(trajectory, use_hints, "legacy", index_hints=True)
             plain_question, plain_answer = format_example(trajectory, use_hints, "legacy")
             assert (_unmarked(question), _unmarked(answer)) == (plain_question, plain_answer)
-            hinted, plain = parse_question(question)[1], parse_question(plain_question)[1]
-            for name, value in plain.items():
-                np.testing.assert_array_equal(hinted[name], value, err_msg=name)
-                assert hinted[name].dtype == value.dtype
+            _assert_same_inputs(parse_question(question)[1], parse_question(plain_question)[1])
 
 
 # --- golden examples, one per family, checked by hand ------------------------------

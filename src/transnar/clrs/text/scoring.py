@@ -425,8 +425,8 @@ def score_row(
         raise ValueError(f"a row must be a JSON object, got {type(row).__name__}")
     prediction = _prediction(row, options.prediction_field)
     question = _optional_str(row, "question")
-    use_hints = _use_hints(row, question, options.use_hints)
-    index_hints = _index_hints(row, question, options.index_hints)
+    use_hints = _flag(row, "use_hints", question, options.use_hints)
+    index_hints = _flag(row, "index_hints", question, options.index_hints)
     size = _size_field(row)
     algorithm = _algorithm_field(row)
     if "answer" in row:
@@ -652,27 +652,21 @@ def _size_field(row: Mapping[str, Any]) -> int | None:
     return values.pop() if values else None
 
 
-def _use_hints(row: Mapping[str, Any], question: str | None, default: bool) -> bool:
-    if row.get("use_hints") is not None:
-        if not isinstance(row["use_hints"], bool):
-            raise ValueError(f"'use_hints' must be true or false, got {row['use_hints']!r}")
-        return row["use_hints"]
-    if question is not None:
-        names_line = question.rstrip("\n").rsplit("\n", 1)[-1]
-        return names_line.startswith(f"{TRACE}{TRACE_SEPARATOR}")
-    return default
-
-
-def _index_hints(row: Mapping[str, Any], question: str | None, default: bool) -> bool:
+def _flag(row: Mapping[str, Any], key: str, question: str | None, default: bool) -> bool:
+    """A boolean option of a row: its field, else what its question shows, else the default."""
     from transnar.clrs.text.questions import has_index_hints
 
-    if row.get("index_hints") is not None:
-        if not isinstance(row["index_hints"], bool):
-            raise ValueError(f"'index_hints' must be true or false, got {row['index_hints']!r}")
-        return row["index_hints"]
-    if question is not None:
+    value = row.get(key)
+    if value is not None:
+        if not isinstance(value, bool):
+            raise ValueError(f"{key!r} must be true or false, got {value!r}")
+        return value
+    if question is None:
+        return default
+    if key == "index_hints":
         return has_index_hints(question)
-    return default
+    names_line = question.rstrip("\n").rsplit("\n", 1)[-1]
+    return names_line.startswith(f"{TRACE}{TRACE_SEPARATOR}")
 
 
 def _trajectory_of_question(question: str):
