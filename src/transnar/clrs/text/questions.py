@@ -172,7 +172,7 @@ def parse_question(
     use_hints = _trace_mode(spec, names_line)
     line = _Line(2, input_line)
     fields, initial = _parse_fields(line)
-    hinted = _detect_index_hints(line, fields, initial, index_hints)
+    hinted = _first_list_marked(line.tokens) if index_hints is None else bool(index_hints)
     fields = {name: (token, _unmark(line, name, v, hinted)) for name, (token, v) in fields.items()}
     if initial is not None:
         label = _INITIAL_TRACE_NAME
@@ -197,9 +197,11 @@ def has_index_hints(question: str) -> bool:
     Only looks; :func:`parse_question` checks every marker.
     """
     lines = question.split("\n")
-    if len(lines) < 2:
-        return False
-    tokens = _tokenize(lines[1])
+    return len(lines) > 1 and _first_list_marked(_tokenize(lines[1]))
+
+
+def _first_list_marked(tokens: Sequence[_Token]) -> bool:
+    """Whether the first number in brackets starts with an index marker."""
     for before, token in itertools.pairwise(tokens):
         if before.kind == "[" and token.kind == "word":
             return token.text[:1] in INDEX_MARKERS
@@ -472,34 +474,6 @@ def _check_field_names(
 
 
 # --- Index hints --------------------------------------------------------------
-
-
-def _first_element(value: _Value) -> _Token | None:
-    if isinstance(value, _List):
-        return value.items[0]
-    if isinstance(value, _Matrix):
-        return value.rows[0].items[0]
-    if isinstance(value, _Tuple):
-        for item in value.items:
-            if (first := _first_element(item)) is not None:
-                return first
-    return None
-
-
-def _detect_index_hints(
-    line: _Line,
-    fields: Mapping[str, tuple[_Token, _Value]],
-    initial: _InitialTrace | None,
-    index_hints: bool | None,
-) -> bool:
-    """The question's index hints: as told, else as its first list element shows."""
-    if index_hints is not None:
-        return bool(index_hints)
-    values = [value for _, value in fields.values()] + (initial.values if initial else [])
-    for value in values:
-        if (first := _first_element(value)) is not None:
-            return first.text[:1] in INDEX_MARKERS
-    return False
 
 
 def _unmark(line: _Line, name: str, value: _Value, hinted: bool) -> _Value:
