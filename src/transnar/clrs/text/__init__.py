@@ -5,6 +5,9 @@
   as the July 2024 public datasets).
 - :func:`parse_question`: back from a question to the algorithm and its input
   probes, so that ``execute(*parse_question(q))`` rebuilds the trajectory.
+- Index hints (``index_hints=True`` in every function above and below; Zhou et
+  al. 2023): list and matrix elements preceded by their index markers
+  (:data:`INDEX_MARKERS`), ``[a0.548 b0.715]``; :func:`has_index_hints`.
 - :func:`parse_answer` and the scores :func:`parse_score`, :func:`shape_score`,
   :func:`clrs_score` (and :func:`trace_accuracy`) of a model's answer;
   :func:`score_answer` gives all four.
@@ -27,16 +30,23 @@ from transnar.clrs.text.answers import (
     trace_accuracy,
 )
 from transnar.clrs.text.budget import answer_length_bound, question_answer_bound
-from transnar.clrs.text.formatting import FLOAT_FORMATS, format_example, predecessors_to_order
-from transnar.clrs.text.questions import parse_question
+from transnar.clrs.text.formatting import (
+    FLOAT_FORMATS,
+    INDEX_MARKERS,
+    format_example,
+    predecessors_to_order,
+)
+from transnar.clrs.text.questions import has_index_hints, parse_question
 
 __all__ = [
     "FLOAT_FORMATS",
+    "INDEX_MARKERS",
     "AnswerScores",
     "ParsedAnswer",
     "answer_length_bound",
     "clrs_score",
     "format_example",
+    "has_index_hints",
     "parse_answer",
     "parse_question",
     "parse_score",

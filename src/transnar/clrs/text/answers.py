@@ -45,6 +45,16 @@ output, except for the searches (``binary_search``, ``quickselect``,
 trace hints (``(4, 4)`` for ``low, high``); the string matchers answer
 ``match`` under the names line ``trace | s``.
 
+**Index hints** (``index_hints=True``; see
+:mod:`~transnar.clrs.text.formatting`): every number of a list is preceded by
+its index marker, ``[a3 b0 c1]``, every number of a matrix by its row's and
+its column's, ``[[aa0 ab1], [ba1 bb0]]``; single numbers carry none. The
+markers are part of the grammar: a list element with a missing or wrong marker
+(``[a3 0 c1]``, ``[a3 c0 b1]``) does not parse, so the answer (or the trace)
+scores as any unparsable one; the marker letters are legal characters of the
+answers that have lists. Parsed values hold the numbers only, so a hinted
+answer scores exactly as its plain twin.
+
 **Scores** (TransNAR paper §4; DESIGN.md §7), for one prediction against the
 truth, both answer strings (:func:`score_answer`):
 
@@ -78,6 +88,7 @@ from typing import Literal, NamedTuple
 
 from transnar.clrs.specs import Location, ProbeSpec, Type, get_spec
 from transnar.clrs.text.formatting import (
+    INDEX_MARKERS,
     PARENTHESISED_TRACES,
     SEARCH_TRACES,
     output_names,
@@ -147,6 +158,7 @@ class Grammar:
             when the answer has no trace.
         trace_kinds: the kind of each value of one trace step.
         trace_chars: the characters legal in the trace.
+        index_hints: list and matrix elements carry index markers.
     """
 
     algorithm: str
@@ -157,25 +169,27 @@ class Grammar:
     trace_names: tuple[str, ...] | None
     trace_kinds: tuple[Kind, ...] | None
     trace_chars: frozenset[str] | None
+    index_hints: bool = False
 
 
-def grammar(algorithm: str, use_hints: bool = False) -> Grammar:
+def grammar(algorithm: str, use_hints: bool = False, index_hints: bool = False) -> Grammar:
     """The answer grammar of ``algorithm`` (``ValueError`` if unknown)."""
     if not isinstance(algorithm, str):
         raise ValueError(f"the algorithm must be a name, not {algorithm!r}")
-    return _grammar(algorithm, bool(use_hints))
+    return _grammar(algorithm, bool(use_hints), bool(index_hints))
 
 
 @functools.cache
-def _grammar(algorithm: str, use_hints: bool) -> Grammar:
+def _grammar(algorithm: str, use_hints: bool, index_hints: bool) -> Grammar:
     spec = get_spec(algorithm)
     names = output_names(spec, use_hints)
     trace = trace_hints(spec, names) if use_hints else []
     final = names if (trace and algorithm in SEARCH_TRACES) else spec.outputs
     kinds = tuple(probe_kind(spec[name]) for name in final)
     parenthesised = bool(trace) and algorithm in PARENTHESISED_TRACES
+    chars = _chars(kinds, parenthesised, index_hints=index_hints)
     if not trace:
-        return Grammar(algorithm, final, kinds, False, _chars(kinds, False), None, None, None)
+        return Grammar(algorithm, final, kinds, False, chars, None, None, None, index_hints)
     trace_names = tuple(shown for _, shown in trace)
     trace_kinds = tuple(probe_kind(spec[shown]) for shown in trace_names)
     return Grammar(
@@ -183,15 +197,23 @@ def _grammar(algorithm: str, use_hints: bool) -> Grammar:
         final,
         kinds,
         parenthesised,
-        _chars(kinds, parenthesised),
+        chars,
         trace_names,
         trace_kinds,
-        _chars(trace_kinds, parenthesised, several=True),
+        _chars(trace_kinds, parenthesised, several=True, index_hints=index_hints),
+        index_hints,
     )
 
 
-def _chars(kinds: tuple[Kind, ...], parenthesised: bool, several: bool = False) -> frozenset:
+def _chars(
+    kinds: tuple[Kind, ...],
+    parenthesised: bool,
+    several: bool = False,
+    index_hints: bool = False,
+) -> frozenset:
     chars = set(_DIGITS)
+    if index_hints and any(k.shape != "scalar" for k in kinds):
+        chars.update(INDEX_MARKERS)
     if several or len(kinds) > 1 or any(k.shape == "matrix" for k in kinds):
         chars.add(",")
     if any(k.shape != "scalar" for k in kinds):
@@ -251,7 +273,9 @@ class _ParseError(Exception):
     """Internal: the text does not follow the grammar (the message says why)."""
 
 
-def parse_answer(algorithm: str, text: str, use_hints: bool = False) -> ParsedAnswer:
+def parse_answer(
+    algorithm: str, text: str, use_hints: bool = False, index_hints: bool = False
+) -> ParsedAnswer:
     """Reads an answer (a model's or the truth) into the algorithm's output structure.
 
     Never raises on the text: a text that does not parse gives ``ok=False``
@@ -261,6 +285,9 @@ def parse_answer(algorithm: str, text: str, use_hints: bool = False) -> ParsedAn
         algorithm: one of the 30 algorithm names.
         text: the answer; anything from the first blank line on is ignored.
         use_hints: the answer has a trace, ``<steps> | <final answer>``.
+        index_hints: list and matrix elements carry their index markers
+            (``[a3 b0 c1]``), which must all be there and right; the values
+            hold the numbers only.
 
     Returns:
         A :class:`ParsedAnswer`.
@@ -272,7 +299,7 @@ def parse_answer(algorithm: str, text: str, use_hints: bool = False) -> ParsedAn
         >>> parse_answer("topological_sort", "[3 0 1 3], 2\\n\\n").values
         [[3, 0, 1, 3], 2]
     """
-    g = grammar(algorithm, use_hints)
+    g = grammar(algorithm, use_hints, index_hints)
     if not isinstance(text, str):
         error = f"the answer is a {type(text).__name__}, not a string"
         trace_ok = None if g.trace_kinds is None else False
@@ -293,7 +320,11 @@ def parse_answer(algorithm: str, text: str, use_hints: bool = False) -> ParsedAn
 
 
 def score_answer(
-    algorithm: str, prediction: str, truth: str, use_hints: bool = False
+    algorithm: str,
+    prediction: str,
+    truth: str,
+    use_hints: bool = False,
+    index_hints: bool = False,
 ) -> AnswerScores:
     """All scores of one prediction against the true answer.
 
@@ -302,6 +333,8 @@ def score_answer(
         prediction: the model's answer (any text; never raises on it).
         truth: the true answer, as :func:`~transnar.clrs.text.format_example` writes it.
         use_hints: both answers have traces.
+        index_hints: both answers carry index markers (a prediction with a
+            missing or wrong marker does not parse).
 
     Returns:
         :class:`AnswerScores`; ``trace`` is ``None`` without traces (and for
@@ -310,14 +343,15 @@ def score_answer(
     Raises:
         ValueError: unknown algorithm, or a truth that does not parse.
     """
-    true = parse_answer(algorithm, truth, use_hints)
+    true = parse_answer(algorithm, truth, use_hints, index_hints)
     if not true.ok or true.trace_ok is False:
         reason = true.error if not true.ok else f"its trace: {true.trace_error}"
+        options = [what for what, on in (("traces", use_hints), ("index hints", index_hints)) if on]
         raise ValueError(
             f"the true answer {_preview(truth)} is not a {algorithm} answer"
-            f"{' with traces' if use_hints else ''}: {reason}"
+            f"{' with ' + ' and '.join(options) if options else ''}: {reason}"
         )
-    pred = parse_answer(algorithm, prediction, use_hints)
+    pred = parse_answer(algorithm, prediction, use_hints, index_hints)
     trace = None
     if true.trace is not None:
         trace = 0.0
@@ -333,28 +367,44 @@ def score_answer(
     return AnswerScores(1.0, 1.0, clrs, trace)
 
 
-def parse_score(algorithm: str, prediction: str, use_hints: bool = False) -> float:
+def parse_score(
+    algorithm: str, prediction: str, use_hints: bool = False, index_hints: bool = False
+) -> float:
     """1.0 iff the (final) answer holds only legal characters and parses into the
     algorithm's structure; else 0.0. Never raises on ``prediction``."""
-    return float(parse_answer(algorithm, prediction, use_hints).ok)
+    return float(parse_answer(algorithm, prediction, use_hints, index_hints).ok)
 
 
-def shape_score(algorithm: str, prediction: str, truth: str, use_hints: bool = False) -> float:
+def shape_score(
+    algorithm: str,
+    prediction: str,
+    truth: str,
+    use_hints: bool = False,
+    index_hints: bool = False,
+) -> float:
     """1.0 iff the prediction parses and has exactly the truth's shape (number
     of outputs, list lengths, matrix dimensions); else 0.0."""
-    return score_answer(algorithm, prediction, truth, use_hints).shape
+    return score_answer(algorithm, prediction, truth, use_hints, index_hints).shape
 
 
-def clrs_score(algorithm: str, prediction: str, truth: str, use_hints: bool = False) -> float:
+def clrs_score(
+    algorithm: str,
+    prediction: str,
+    truth: str,
+    use_hints: bool = False,
+    index_hints: bool = False,
+) -> float:
     """The fraction of output elements equal to the truth's, 0.0 if the shape
     differs; numbers compare as numbers read from their text (``0.50 == 0.5``)."""
-    return score_answer(algorithm, prediction, truth, use_hints).clrs
+    return score_answer(algorithm, prediction, truth, use_hints, index_hints).clrs
 
 
-def trace_accuracy(algorithm: str, prediction: str, truth: str) -> float | None:
+def trace_accuracy(
+    algorithm: str, prediction: str, truth: str, index_hints: bool = False
+) -> float | None:
     """The fraction of trace steps equal to the truth's (0.0 if the step counts
     differ or the trace does not parse); ``None`` for an algorithm without trace."""
-    return score_answer(algorithm, prediction, truth, use_hints=True).trace
+    return score_answer(algorithm, prediction, truth, True, index_hints).trace
 
 
 # --- Reading -----------------------------------------------------------------
@@ -368,7 +418,7 @@ def _read_final(g: Grammar, text: str) -> tuple[list[Value] | None, str | None]:
             if len(items) != 1 or not isinstance(items[0], tuple):
                 raise _ParseError("the answer is not one parenthesised group")
             items = list(items[0])
-        return _typed_values(items, g.kinds, g.names), None
+        return _typed_values(items, g.kinds, g.names, g.index_hints), None
     except _ParseError as error:
         return None, str(error)
 
@@ -389,7 +439,7 @@ def _read_trace(g: Grammar, text: str) -> tuple[list[list[Value]] | None, str | 
             if len(items) % len(kinds):
                 raise _ParseError(f"{len(items)} trace values are not whole steps of {len(kinds)}")
             groups = [items[i : i + len(kinds)] for i in range(0, len(items), len(kinds))]
-        return [_typed_values(group, kinds, names) for group in groups], None
+        return [_typed_values(group, kinds, names, g.index_hints) for group in groups], None
     except _ParseError as error:
         return None, f"trace: {error}"
 
@@ -504,15 +554,20 @@ def _bracketed(cursor: _Cursor, depth: int) -> list:
     return numbers
 
 
-def _typed_values(items: list, kinds: tuple[Kind, ...], names: tuple[str, ...]) -> list[Value]:
+def _typed_values(
+    items: list, kinds: tuple[Kind, ...], names: tuple[str, ...], index_hints: bool = False
+) -> list[Value]:
     if len(items) != len(kinds):
         raise _ParseError(
             f"{len(items)} value(s) where {len(kinds)} ({', '.join(names)}) were expected"
         )
-    return [_typed(item, kind, name) for item, kind, name in zip(items, kinds, names, strict=True)]
+    return [
+        _typed(item, kind, name, index_hints)
+        for item, kind, name in zip(items, kinds, names, strict=True)
+    ]
 
 
-def _typed(item, kind: Kind, name: str) -> Value:
+def _typed(item, kind: Kind, name: str, index_hints: bool = False) -> Value:
     if kind.shape == "scalar":
         if not isinstance(item, str):
             raise _ParseError(f"{name}: a number was expected")
@@ -522,10 +577,32 @@ def _typed(item, kind: Kind, name: str) -> Value:
     if kind.shape == "list":
         if any(not isinstance(x, str) for x in item):
             raise _ParseError(f"{name}: a list of numbers was expected, not a matrix")
+        if index_hints:
+            item = _unmarked(item, name)
         return [_number(x, kind) for x in item]
     if any(not isinstance(row, list) for row in item):
         raise _ParseError(f"{name}: a matrix (a list of rows) was expected")
+    if index_hints:
+        if len(item) > len(INDEX_MARKERS):
+            raise _ParseError(f"{name}: more than {len(INDEX_MARKERS)} rows to mark")
+        if any(not isinstance(x, str) for row in item for x in row):
+            raise _ParseError(f"{name}: a matrix of numbers was expected")
+        item = [_unmarked(row, name, INDEX_MARKERS[i]) for i, row in enumerate(item)]
     return [[_number(x, kind) for x in row] for row in item]
+
+
+def _unmarked(tokens: list[str], name: str, prefix: str = "") -> list[str]:
+    """The numbers of a list (or of a matrix row, ``prefix`` its row's marker),
+    each checked to start with its index marker, which is dropped."""
+    if len(tokens) > len(INDEX_MARKERS):
+        raise _ParseError(f"{name}: more than {len(INDEX_MARKERS)} elements to mark")
+    numbers = []
+    for j, token in enumerate(tokens):
+        marker = prefix + INDEX_MARKERS[j]
+        if not token.startswith(marker):
+            raise _ParseError(f"{name}: {token[:20]!r} does not start with its marker {marker!r}")
+        numbers.append(token[len(marker) :])
+    return numbers
 
 
 def _number(token: str, kind: Kind) -> Number:

@@ -19,6 +19,9 @@ its location and type, with an element width ``w``:
 - the sorting output (``should_be_permutation``) lists the input keys in
   sorted order: exactly as long as the ``key`` input's own text.
 
+With index hints (``index_hints``), each list element takes one more
+character (its marker) and each matrix element two (its row's and column's).
+
 With traces (``use_hints``), the answer is ``<steps 1 .. T-2> | <output>``;
 ``T`` is bounded by :func:`transnar.clrs.bounds.length_bound` (a function of
 the algorithm and ``N`` only) and each step by the widths of the probes shown.
@@ -45,11 +48,12 @@ from transnar.clrs.text.formatting import (
     TRACE,
     TRACE_SEPARATOR,
     FloatFormat,
+    check_index_hints,
     output_names,
     render_probe,
     trace_hints,
 )
-from transnar.clrs.text.questions import parse_question
+from transnar.clrs.text.questions import has_index_hints, parse_question
 from transnar.clrs.trajectory import Trajectory
 
 ANSWER_END = "\n\n"
@@ -67,6 +71,7 @@ def answer_length_bound(
     inputs: Mapping[str, Any],
     use_hints: bool = False,
     float_format: FloatFormat = "default",
+    index_hints: bool = False,
 ) -> int:
     """An upper bound on the characters of the CLRS-Text answer of these inputs.
 
@@ -77,6 +82,7 @@ def answer_length_bound(
             :func:`~transnar.clrs.text.parse_question`.
         use_hints: the answer with its trace.
         float_format: the text format of the floats (``"default"`` or ``"legacy"``).
+        index_hints: the answer's lists and matrices carry index markers.
 
     Returns:
         A bound on ``len(answer)``, the closing ``"\\n\\n"`` included, for
@@ -84,12 +90,15 @@ def answer_length_bound(
 
     Raises:
         ValueError: an unknown algorithm or float format, inputs ``execute``
-            refuses, a node count the algorithm's instances never have.
+            refuses, a node count the algorithm's instances never have, more
+            nodes than index markers (with ``index_hints``).
     """
     if float_format not in FLOAT_FORMATS:
         raise ValueError(f"float_format must be one of {FLOAT_FORMATS}, got {float_format!r}")
     spec = get_spec(algorithm)
-    widths = _Widths(spec, validate_inputs(spec, inputs), float_format)
+    widths = _Widths(spec, validate_inputs(spec, inputs), float_format, index_hints)
+    if index_hints:
+        check_index_hints(algorithm, widths.num_nodes)
     names = output_names(spec, use_hints)
     shown = names if use_hints and algorithm in SEARCH_TRACES else spec.outputs
     answer = _joined(widths.value(name) for name in shown)
@@ -109,12 +118,14 @@ def question_answer_bound(question: str, float_format: FloatFormat | None = None
 
     The question is parsed without checking its initial trace (which would
     run the algorithm); a trace question (last line ``trace | ...``) gets the
-    bound with traces. ``float_format=None``: the larger bound of both formats.
+    bound with traces, a question with index hints the bound with index hints.
+    ``float_format=None``: the larger bound of both formats.
     """
-    algorithm, inputs = parse_question(question, check_trace=False)
+    index_hints = has_index_hints(question)
+    algorithm, inputs = parse_question(question, check_trace=False, index_hints=index_hints)
     use_hints = question.rstrip("\n").rsplit("\n", 1)[-1].startswith(f"{TRACE}{TRACE_SEPARATOR}")
     formats = FLOAT_FORMATS if float_format is None else (float_format,)
-    return max(answer_length_bound(algorithm, inputs, use_hints, f) for f in formats)
+    return max(answer_length_bound(algorithm, inputs, use_hints, f, index_hints) for f in formats)
 
 
 def _joined(widths: Iterable[int]) -> int:
@@ -126,10 +137,17 @@ def _joined(widths: Iterable[int]) -> int:
 class _Widths:
     """Bounds on the rendered length of the values of one instance's probes."""
 
-    def __init__(self, spec: AlgorithmSpec, inputs: Mapping[str, np.ndarray], float_format: str):
+    def __init__(
+        self,
+        spec: AlgorithmSpec,
+        inputs: Mapping[str, np.ndarray],
+        float_format: str,
+        index_hints: bool = False,
+    ):
         self.spec = spec
         self.inputs = inputs
         self.float_format = float_format
+        self.index_hints = index_hints
         self.num_nodes = next(
             value.shape[0]
             for name, value in inputs.items()
@@ -142,12 +160,15 @@ class _Widths:
         n = self.num_nodes
         if probe.type is Type.SHOULD_BE_PERMUTATION:  # the keys, reordered
             instance = Trajectory(self.spec.name, dict(self.inputs), {}, {}, self.spec)
-            return len(render_probe(instance, "key", self.inputs["key"], self.float_format))
+            key = self.inputs["key"]
+            return len(render_probe(instance, "key", key, self.float_format, self.index_hints))
         width = self._element(probe)
         if probe.location is Location.GRAPH:
             return width
         if probe.location is Location.NODE and probe.type is Type.MASK_ONE:  # an index
             return width
+        if self.index_hints:  # a marker per list element, two per matrix element
+            width += 1 if probe.location is Location.NODE else 2
         row = 2 + n * width + (n - 1)  # [a b c]
         if probe.location is Location.NODE:
             return row

@@ -10,8 +10,14 @@ reproducible (``seed``, ``index``, ``float_format``, ``truncate_decimals``):
      "use_hints": false, "seed": 3, "index": 1, "float_format": "default",
      "truncate_decimals": 3}
 
+With index hints (``index_hints=True``, see
+:func:`~transnar.clrs.text.format_example`), rows have one more column,
+``"index_hints": true`` (:data:`INDEX_HINT_COLUMNS`), and the manifest's
+options ``"index_hints": true``; without, neither has it (absent means
+``false``), so that the default datasets stay as they were, byte for byte.
+
 A row is fully determined by ``(algo_name, length, seed, index, use_hints,
-float_format, truncate_decimals)``: its instance is the ``index``-th draw of the
+float_format, truncate_decimals[, index_hints])``: its instance is the ``index``-th draw of the
 sampler of ``(algo_name, length)`` seeded with ``seed``, i.e.
 ``transnar.clrs.sample(algo_name, length, seed, count=index + 1,
 truncate_decimals=truncate_decimals)[index]``. Those are the draws of the
@@ -68,6 +74,7 @@ to 3 decimals, our default. The July 2024 public datasets are
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import numbers
 import os
@@ -101,6 +108,8 @@ COLUMNS: tuple[str, ...] = (
     "truncate_decimals",
 )
 """The columns of a row, in order; the first six are those of the public datasets."""
+INDEX_HINT_COLUMNS: tuple[str, ...] = (*COLUMNS, "index_hints")
+"""The columns of a row with index hints: :data:`COLUMNS` and ``index_hints`` (true)."""
 
 FILE_FORMATS: tuple[str, ...] = ("jsonl", "parquet")
 MANIFEST = "manifest.json"
@@ -114,9 +123,11 @@ _PARQUET_ROWS = 1000
 _PARQUET_CHARS = 32_000_000
 
 
-def _check_options(use_hints: Any, float_format: Any) -> None:
+def _check_options(use_hints: Any, float_format: Any, index_hints: Any = False) -> None:
     if not isinstance(use_hints, bool):
         raise ValueError(f"use_hints must be True or False, got {use_hints!r}")
+    if not isinstance(index_hints, bool):
+        raise ValueError(f"index_hints must be True or False, got {index_hints!r}")
     if float_format not in FLOAT_FORMATS:
         raise ValueError(f"float_format must be one of {FLOAT_FORMATS}, got {float_format!r}")
 
@@ -140,6 +151,8 @@ def examples(
     float_format: FloatFormat = "default",
     truncate_decimals: int | None = 3,
     start: int = 0,
+    *,
+    index_hints: bool = False,
 ) -> Iterator[tuple[dict[str, Any], Trajectory]]:
     """Rows ``start .. start + count - 1`` of one sampler stream, each with its trajectory.
 
@@ -159,6 +172,8 @@ def examples(
         truncate_decimals: truncate float inputs to this many decimals (the
             reference Hugging Face generator uses 3); ``None`` for full precision.
         start: index of the first row in the stream.
+        index_hints: precede list and matrix elements by their index markers
+            (rows then have the column ``"index_hints": true``).
 
     Returns:
         An iterator of ``(row, trajectory)``: the row (see the module
@@ -166,14 +181,19 @@ def examples(
         :func:`~transnar.clrs.preprocess` for the NAR). Arguments are checked
         at the call, not at the first ``next``.
     """
-    _check_options(use_hints, float_format)
+    _check_options(use_hints, float_format, index_hints)
     count, start = _natural("count", count), _natural("start", start)
     sampler = build_sampler(algorithm, size, seed, truncate_decimals)
-    return _stream(sampler, start, count, use_hints, float_format)
+    return _stream(sampler, start, count, use_hints, float_format, index_hints)
 
 
 def _stream(
-    sampler: Sampler, start: int, count: int, use_hints: bool, float_format: FloatFormat
+    sampler: Sampler,
+    start: int,
+    count: int,
+    use_hints: bool,
+    float_format: FloatFormat,
+    index_hints: bool,
 ) -> Iterator[tuple[dict[str, Any], Trajectory]]:
     sampler.skip(start)
     algorithm, size, seed = sampler.algorithm, int(sampler.size), int(sampler.seed)
@@ -181,7 +201,7 @@ def _stream(
     truncate_decimals = None if truncate_decimals is None else int(truncate_decimals)
     for index in range(start, start + count):
         trajectory = sampler.draw()
-        question, answer = format_example(trajectory, use_hints, float_format)
+        question, answer = format_example(trajectory, use_hints, float_format, index_hints)
         row = {
             "text": question + answer,
             "question": question,
@@ -194,6 +214,8 @@ def _stream(
             "float_format": float_format,
             "truncate_decimals": truncate_decimals,
         }
+        if index_hints:
+            row["index_hints"] = True
         yield row, trajectory
 
 
@@ -205,6 +227,8 @@ def make_example(
     use_hints: bool = False,
     float_format: FloatFormat = "default",
     truncate_decimals: int | None = 3,
+    *,
+    index_hints: bool = False,
 ) -> dict[str, Any]:
     """The row at position ``index`` of the stream of ``(algorithm, size, seed)``.
 
@@ -213,7 +237,15 @@ def make_example(
     that allow it, else one draw each); use :func:`examples` for many rows.
     """
     ((row, _),) = examples(
-        algorithm, size, seed, 1, use_hints, float_format, truncate_decimals, start=index
+        algorithm,
+        size,
+        seed,
+        1,
+        use_hints,
+        float_format,
+        truncate_decimals,
+        start=index,
+        index_hints=index_hints,
     )
     return row
 
@@ -531,11 +563,20 @@ def split_examples(
     use_hints: bool = False,
     float_format: FloatFormat = "default",
     truncate_decimals: int | None = 3,
+    *,
+    index_hints: bool = False,
 ) -> Iterator[tuple[dict[str, Any], Trajectory]]:
     """Every ``(row, trajectory)`` of a split, in row order, one at a time."""
     for algorithm, size, seed in split.groups():
         yield from examples(
-            algorithm, size, seed, split.count, use_hints, float_format, truncate_decimals
+            algorithm,
+            size,
+            seed,
+            split.count,
+            use_hints,
+            float_format,
+            truncate_decimals,
+            index_hints=index_hints,
         )
 
 
@@ -596,7 +637,9 @@ def write_rows(
 
     Args:
         path: the file; its suffix gives the format unless ``file_format`` does.
-        rows: dicts with the :data:`COLUMNS`, consumed one at a time.
+        rows: dicts with the :data:`COLUMNS` (and ``index_hints``, written
+            when true), consumed one at a time; a Parquet file takes the
+            columns of its first row.
         file_format: ``"jsonl"`` or ``"parquet"`` (needs ``pyarrow``).
         overwrite: replace an existing file; otherwise refuse with
             :class:`~transnar.persistence.OutputExistsError`.
@@ -607,9 +650,14 @@ def write_rows(
     count = 0
     with atomic_write(path, overwrite=overwrite) as handle:
         for row in rows:
-            handle.write(json.dumps({c: row[c] for c in COLUMNS}).encode() + b"\n")
+            handle.write(json.dumps({c: row[c] for c in _columns(row)}).encode() + b"\n")
             count += 1
     return count
+
+
+def _columns(row: Mapping[str, Any]) -> tuple[str, ...]:
+    """The columns a row is written with: ``index_hints`` only when true."""
+    return INDEX_HINT_COLUMNS if row.get("index_hints") else COLUMNS
 
 
 def read_rows(path: str | os.PathLike, file_format: str | None = None) -> Iterator[dict[str, Any]]:
@@ -635,6 +683,7 @@ def write_dataset(
     use_hints: bool = False,
     float_format: FloatFormat = "default",
     truncate_decimals: int | None = 3,
+    index_hints: bool = False,
     file_format: str = "jsonl",
     with_graphs: bool = False,
     overwrite: bool = False,
@@ -651,7 +700,9 @@ def write_dataset(
     Args:
         out: the output directory (created if needed).
         splits: the splits; no two may share a sampler stream.
-        use_hints, float_format, truncate_decimals: as in :func:`examples`.
+        use_hints, float_format, truncate_decimals, index_hints: as in
+            :func:`examples` (the manifest's options list ``index_hints`` only
+            when true).
         file_format: ``"jsonl"`` or ``"parquet"`` (needs ``pyarrow``).
         with_graphs: also write the paired trajectories of each algorithm and
             size to ``OUT/graphs/<split>/<algorithm>-<size>.npz``
@@ -670,7 +721,7 @@ def write_dataset(
     names = [s.name for s in splits]
     if not splits or len(set(names)) != len(names):
         raise ValueError(f"splits must be non-empty with distinct names, got {names}")
-    _check_options(use_hints, float_format)
+    _check_options(use_hints, float_format, index_hints)
     if file_format not in FILE_FORMATS:
         raise ValueError(f"file format must be one of {FILE_FORMATS}, got {file_format!r}")
     if file_format == "parquet":
@@ -689,6 +740,8 @@ def write_dataset(
         "float_format": float_format,
         "truncate_decimals": truncate_decimals,
     }
+    if index_hints:
+        options["index_hints"] = True
     manifest: dict[str, Any] = {
         "format": MANIFEST_FORMAT,
         "version": MANIFEST_VERSION,
@@ -789,6 +842,10 @@ def _write_parquet(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], o
     parquet = _pyarrow_parquet()
     import pyarrow as pa
 
+    rows = iter(rows)
+    first = next(rows, None)
+    columns = COLUMNS if first is None else _columns(first)
+    extra = [("index_hints", pa.bool_())] if columns == INDEX_HINT_COLUMNS else []
     schema = pa.schema(
         [
             ("text", pa.string()),
@@ -801,6 +858,7 @@ def _write_parquet(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], o
             ("index", pa.int64()),
             ("float_format", pa.string()),
             ("truncate_decimals", pa.int32()),
+            *extra,
         ]
     )
     count = 0
@@ -808,7 +866,9 @@ def _write_parquet(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], o
         writer = parquet.ParquetWriter(handle, schema)
         batch: list[Mapping[str, Any]] = []
         chars = 0
-        for row in rows:
+        for row in itertools.chain([] if first is None else [first], rows):
+            if _columns(row) != columns:
+                raise ValueError("rows with and without index hints cannot share a Parquet file")
             batch.append(row)
             chars += len(row["text"])
             if len(batch) >= _PARQUET_ROWS or chars >= _PARQUET_CHARS:
@@ -856,6 +916,7 @@ __all__ = [
     "COLUMNS",
     "FILE_FORMATS",
     "GRAPHS",
+    "INDEX_HINT_COLUMNS",
     "MANIFEST",
     "PRESETS",
     "TRANSNAR_REGIMES",

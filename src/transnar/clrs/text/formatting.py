@@ -26,10 +26,22 @@ Floats: ``"default"`` renders them with ``str()``, as dm-clrs 2.0.3 does (with
 ``"legacy"`` reproduces the July 2024 public CLRS-Text datasets and the
 TransNAR paper (node and edge floats with the format ``.3g``, graph floats with
 ``.3f``).
+
+Index hints (``index_hints=True``; Zhou et al. 2023, "What Algorithms can
+Transformers Learn?"), not in the reference: every element of every list and
+matrix, in the question and in the answer (traces included), is preceded,
+without a space, by a marker naming its index, a letter of
+:data:`INDEX_MARKERS` (``a`` for 0 .. ``z`` for 25, ``A`` for 26 .. ``Z`` for
+51): ``[a0.548 b0.715 c0.602]``; a matrix element carries its row's marker,
+then its column's: ``[[aa0 ab1], [ba1 bb0]]``. Single numbers (graph values,
+``mask_one`` indices) carry none, and values are unchanged (a pointer to node
+3 is still ``3``, the element marked ``d``). Lists of more than 52 elements
+have no markers left: ``ValueError``.
 """
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -40,6 +52,9 @@ from transnar.clrs.trajectory import Trajectory
 
 FloatFormat = Literal["default", "legacy"]
 FLOAT_FORMATS: tuple[str, ...] = ("default", "legacy")
+
+INDEX_MARKERS = string.ascii_lowercase + string.ascii_uppercase
+"""The index markers of index hints: the marker of index ``i`` is ``INDEX_MARKERS[i]``."""
 
 SEPARATOR = ", "
 INITIAL_TRACE = "initial_trace:"
@@ -62,7 +77,10 @@ PARENTHESISED_TRACES = ("binary_search", "find_maximum_subarray_kadane")
 
 
 def format_example(
-    trajectory: Trajectory, use_hints: bool = False, float_format: FloatFormat = "default"
+    trajectory: Trajectory,
+    use_hints: bool = False,
+    float_format: FloatFormat = "default",
+    index_hints: bool = False,
 ) -> tuple[str, str]:
     """The CLRS-Text question and answer of a trajectory.
 
@@ -74,13 +92,23 @@ def format_example(
             ``segments_intersect`` has no trace and is rendered as without.
         float_format: ``"default"`` (dm-clrs 2.0.3, ``str()``) or ``"legacy"``
             (``.3g`` / ``.3f``, the July 2024 datasets).
+        index_hints: precede every element of every list and matrix by its
+            index marker (:data:`INDEX_MARKERS`; Zhou et al. 2023), e.g.
+            ``[a3 b0 c1]``, ``[[aa0 ab1], [ba1 bb0]]``. Not in the reference:
+            the default ``False`` is the reference format.
 
     Returns:
         ``(question, answer)``; ``question + answer`` is the full text.
+
+    Raises:
+        ValueError: an unknown float format; with ``index_hints``, an instance
+            of more nodes than :data:`INDEX_MARKERS` has markers (52).
     """
     if float_format not in FLOAT_FORMATS:
         raise ValueError(f"float_format must be one of {FLOAT_FORMATS}, got {float_format!r}")
-    renderer = _Renderer(trajectory, float_format)
+    if index_hints:
+        check_index_hints(trajectory.algorithm, trajectory.num_nodes)
+    renderer = _Renderer(trajectory, float_format, index_hints)
     spec = trajectory.spec
     algorithm = trajectory.algorithm
     inputs = SEPARATOR.join(
@@ -151,12 +179,34 @@ def parenthesise(algorithm: str, values: Sequence[str]) -> str:
     return f"({joined})" if algorithm in PARENTHESISED_TRACES else joined
 
 
+def check_index_hints(algorithm: str, num_nodes: int) -> None:
+    """Raises ``ValueError`` if ``num_nodes`` elements have no index markers left."""
+    if num_nodes > len(INDEX_MARKERS):
+        raise ValueError(
+            f"{algorithm}: index hints mark at most {len(INDEX_MARKERS)} elements "
+            f"(a-z, A-Z), this instance has {num_nodes} nodes"
+        )
+
+
+def index_marker(index: int) -> str:
+    """The marker of element ``index`` (``ValueError`` past the last marker)."""
+    if not 0 <= index < len(INDEX_MARKERS):
+        raise ValueError(
+            f"no index marker for index {index}: index hints mark at most "
+            f"{len(INDEX_MARKERS)} elements (a-z, A-Z)"
+        )
+    return INDEX_MARKERS[index]
+
+
 class _Renderer:
     """Renders probe values of one trajectory (the sorting output needs its keys)."""
 
-    def __init__(self, trajectory: Trajectory, float_format: FloatFormat):
+    def __init__(
+        self, trajectory: Trajectory, float_format: FloatFormat, index_hints: bool = False
+    ):
         self.trajectory = trajectory
         self.spec = trajectory.spec
+        self.index_hints = index_hints
         legacy = float_format == "legacy"
         self.node_float: Callable[[object], str] = (lambda v: f"{v:.3g}") if legacy else str
         self.graph_float: Callable[[object], str] = (lambda v: f"{v:.3f}") if legacy else str
@@ -174,12 +224,12 @@ class _Renderer:
     def _node(self, type_: Type, value: np.ndarray) -> str:
         if type_ is Type.SHOULD_BE_PERMUTATION:
             keys = self.trajectory.inputs["key"]
-            return _row([self.node_float(keys[i]) for i in predecessors_to_order(value)])
+            return self._list([self.node_float(keys[i]) for i in predecessors_to_order(value)])
         if type_ is Type.MASK_ONE:
             return str(int(np.flatnonzero(value)[0]))
         if type_ is Type.SCALAR:
-            return _row([self.node_float(v) for v in value])
-        return _row([str(v) for v in _integers(type_, value)])
+            return self._list([self.node_float(v) for v in value])
+        return self._list([str(v) for v in _integers(type_, value)])
 
     def _graph(self, type_: Type, value: np.ndarray) -> str:
         if type_ is Type.SCALAR:
@@ -191,7 +241,17 @@ class _Renderer:
             rows = [[self.node_float(v) for v in row] for row in value]
         else:
             rows = [[str(v) for v in row] for row in _integers(type_, value, keep_masked=True)]
+        if self.index_hints:
+            rows = [
+                [index_marker(i) + index_marker(j) + v for j, v in enumerate(row)]
+                for i, row in enumerate(rows)
+            ]
         return _row(map(_row, rows), SEPARATOR)
+
+    def _list(self, items: list[str]) -> str:
+        if self.index_hints:
+            items = [index_marker(i) + v for i, v in enumerate(items)]
+        return _row(items)
 
 
 def _row(items, separator: str = " ") -> str:
@@ -231,16 +291,23 @@ def predecessors_to_order(pointers: np.ndarray) -> np.ndarray:
 
 
 def render_probe(
-    trajectory: Trajectory, name: str, value: np.ndarray, float_format: FloatFormat = "default"
+    trajectory: Trajectory,
+    name: str,
+    value: np.ndarray,
+    float_format: FloatFormat = "default",
+    index_hints: bool = False,
 ) -> str:
     """The text of one value of probe ``name`` of ``trajectory``, as in CLRS-Text."""
-    return _Renderer(trajectory, float_format).render(name, value)
+    return _Renderer(trajectory, float_format, index_hints).render(name, value)
 
 
 __all__ = [
     "FLOAT_FORMATS",
+    "INDEX_MARKERS",
     "TRACE_HINTS",
+    "check_index_hints",
     "format_example",
+    "index_marker",
     "output_names",
     "output_names_line",
     "parenthesise",

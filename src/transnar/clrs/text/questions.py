@@ -58,6 +58,15 @@ even become collinear, which the convex hulls reject (with a trace and
 ``check_trace``, :func:`parse_question` then raises). A legacy ``0`` for
 ``0.0`` reads as an integer, so an all-zero float matrix comes back ``int64``.
 
+Index hints (``format_example(..., index_hints=True)``): every element of a
+list carries its index marker (``[a0.548 b0.715]``), every element of a matrix
+its row's and its column's (``[[aa0 ab1], [ba1 bb0]]``). By default
+(``index_hints=None``) :func:`parse_question` detects them from the first
+element of the first list, since a number never starts with a letter
+(:func:`has_index_hints`); then every element must carry exactly its own
+marker, and without them none may. The markers are checked and dropped: the
+inputs are the same as those of the plain question.
+
 Malformed text raises ``ValueError`` naming the line and column and what was
 expected there. Whitespace between tokens is free, but the separators are
 required: commas between fields, matrix rows and trace values, spaces between
@@ -67,6 +76,7 @@ the numbers of a list, ``:`` after names.
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 import types
 from collections.abc import Callable, Mapping, Sequence
@@ -88,6 +98,7 @@ from transnar.clrs.specs import (
 )
 from transnar.clrs.text.formatting import (
     FLOAT_FORMATS,
+    INDEX_MARKERS,
     INITIAL_TRACE,
     PARENTHESISED_TRACES,
     SEPARATOR,
@@ -114,9 +125,12 @@ _NAME = re.compile(r"[A-Za-z_]\w*\Z", re.ASCII)
 _INTEGER = re.compile(r"[+-]?\d+\Z", re.ASCII)
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z", re.ASCII)
 _INT64 = np.iinfo(np.int64)
+_MARKED_NUMBER = re.compile(r"[A-Za-z]{1,2}[-+.0-9]", re.ASCII)  # a marker, then a number
 
 
-def parse_question(question: str, *, check_trace: bool = True) -> tuple[str, dict[str, np.ndarray]]:
+def parse_question(
+    question: str, *, check_trace: bool = True, index_hints: bool | None = None
+) -> tuple[str, dict[str, np.ndarray]]:
     """The algorithm and input probes of a CLRS-Text question.
 
     Args:
@@ -129,6 +143,10 @@ def parse_question(question: str, *, check_trace: bool = True) -> tuple[str, dic
             end) and check that the ``initial_trace`` is its first trace step (in the
             default or the legacy float format). Without it the initial trace
             is only checked for shape and types.
+        index_hints: whether the lists carry index markers; ``None`` (default)
+            detects it from the first element of the first list
+            (:func:`has_index_hints`). Either way the markers must be all
+            there and right, or all absent.
 
     Returns:
         ``(algorithm, inputs)``: every input probe of the algorithm's spec
@@ -144,7 +162,7 @@ def parse_question(question: str, *, check_trace: bool = True) -> tuple[str, dic
             integer where the type needs one), ragged or non-square matrices,
             node counts that disagree, out-of-range indices, an initial trace
             that does not fit the inputs, or (with ``check_trace``) inputs the
-            algorithm rejects.
+            algorithm rejects; with index hints, a missing or wrong marker.
         TypeError: ``question`` is not a string.
     """
     if not isinstance(question, str):
@@ -154,6 +172,11 @@ def parse_question(question: str, *, check_trace: bool = True) -> tuple[str, dic
     use_hints = _trace_mode(spec, names_line)
     line = _Line(2, input_line)
     fields, initial = _parse_fields(line)
+    hinted = _first_list_marked(line.tokens) if index_hints is None else bool(index_hints)
+    fields = {name: (token, _unmark(line, name, v, hinted)) for name, (token, v) in fields.items()}
+    if initial is not None:
+        label = _INITIAL_TRACE_NAME
+        initial = initial._replace(values=[_unmark(line, label, v, hinted) for v in initial.values])
     _check_field_names(spec, line, fields, initial, use_hints)
     n = _num_nodes(spec, line, fields)
     inputs = {}
@@ -163,8 +186,26 @@ def parse_question(question: str, *, check_trace: bool = True) -> tuple[str, dic
         elif name in REBUILT_INPUTS:
             inputs[name] = REBUILT_INPUTS[name](inputs)
     if initial is not None:
-        _check_initial_trace(spec, line, initial, n, inputs, check_trace)
+        _check_initial_trace(spec, line, initial, n, inputs, check_trace, hinted)
     return spec.name, inputs
+
+
+def has_index_hints(question: str) -> bool:
+    """Whether a CLRS-Text question carries index hints: whether the first
+    element of its first list starts with a letter (a marker), not a digit.
+
+    Only looks; :func:`parse_question` checks every marker.
+    """
+    lines = question.split("\n")
+    return len(lines) > 1 and _first_list_marked(_tokenize(lines[1]))
+
+
+def _first_list_marked(tokens: Sequence[_Token]) -> bool:
+    """Whether the first number in brackets starts with an index marker."""
+    for before, token in itertools.pairwise(tokens):
+        if before.kind == "[" and token.kind == "word":
+            return token.text[:1] in INDEX_MARKERS
+    return False
 
 
 # --- Lines and tokens ---------------------------------------------------------
@@ -432,6 +473,59 @@ def _check_field_names(
         raise line.error(initial.name, f"unexpected {INITIAL_TRACE!r}: {reason}")
 
 
+# --- Index hints --------------------------------------------------------------
+
+
+def _unmark(line: _Line, name: str, value: _Value, hinted: bool) -> _Value:
+    """A value with its index markers checked and dropped (``hinted``), or checked absent."""
+    if isinstance(value, _List):
+        return _List(_unmark_row(line, name, value, hinted), value.column)
+    if isinstance(value, _Matrix):
+        rows = tuple(
+            _List(_unmark_row(line, name, row, hinted, i), row.column)
+            for i, row in enumerate(value.rows)
+        )
+        return _Matrix(rows, value.column)
+    if isinstance(value, _Tuple):
+        return _Tuple(tuple(_unmark(line, name, v, hinted) for v in value.items), value.column)
+    return value
+
+
+def _unmark_row(
+    line: _Line, name: str, row: _List, hinted: bool, row_index: int | None = None
+) -> tuple[_Token, ...]:
+    """The numbers of a list (or of row ``row_index`` of a matrix), markers dropped."""
+    if not hinted:
+        for token in row.items:
+            if _MARKED_NUMBER.match(token.text):
+                raise line.error(
+                    token,
+                    f"index marker in {name!r} ({token.text!r}), but the question's "
+                    "first list has none (all elements carry index hints, or none)",
+                )
+        return row.items
+    if max(len(row.items), (row_index or 0) + 1) > len(INDEX_MARKERS):
+        raise line.error(
+            row.column,
+            f"{name!r} has more than {len(INDEX_MARKERS)} elements: index hints mark at "
+            f"most {len(INDEX_MARKERS)} (a-z, A-Z)",
+        )
+    prefix = "" if row_index is None else INDEX_MARKERS[row_index]
+    where = "" if row_index is None else f"row {row_index + 1}, "
+    items = []
+    for j, token in enumerate(row.items):
+        marker = prefix + INDEX_MARKERS[j]
+        rest = token.text[len(marker) :]
+        if not token.text.startswith(marker) or not rest or rest[0] in INDEX_MARKERS:
+            raise line.error(
+                token,
+                f"expected the index marker {marker!r} then a number in {name!r} "
+                f"({where}element {j + 1}), got {token.text!r}",
+            )
+        items.append(_Token("word", rest, token.column + len(marker)))
+    return tuple(items)
+
+
 # --- From values to probes ----------------------------------------------------
 
 
@@ -589,6 +683,7 @@ def _check_initial_trace(
     n: int,
     inputs: Mapping[str, np.ndarray],
     check_trace: bool,
+    index_hints: bool = False,
 ) -> None:
     """Checks the trace's first step against the trace hints' forms and, optionally, a run."""
     token, values, start, end = initial
@@ -628,7 +723,7 @@ def _check_initial_trace(
     expected = []
     for float_format in FLOAT_FORMATS:
         text = SEPARATOR.join(
-            render_probe(trajectory, shown, trajectory.hints[hint][0], float_format)
+            render_probe(trajectory, shown, trajectory.hints[hint][0], float_format, index_hints)
             for hint, shown in trace
         )
         if spec.name in PARENTHESISED_TRACES:
@@ -643,4 +738,4 @@ def _check_initial_trace(
     )
 
 
-__all__ = ["REBUILT_INPUTS", "parse_question"]
+__all__ = ["REBUILT_INPUTS", "has_index_hints", "parse_question"]

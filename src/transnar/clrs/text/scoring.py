@@ -33,6 +33,9 @@ answer and enough to know the true one:
 - traces: the row's ``use_hints`` if it has one; else whether its question
   has a trace (output-names line ``trace | ...``); else the scorer's
   ``use_hints``.
+- index hints: the row's ``index_hints`` if it has one; else whether its
+  question carries them (:func:`~transnar.clrs.text.questions.has_index_hints`);
+  else the scorer's ``index_hints``.
 
 Blank lines are ignored. A *bad row* (not a JSON object, a missing or
 non-string field, an unknown algorithm, a truth that cannot be rebuilt or does
@@ -108,12 +111,15 @@ class Options:
             rows without a ``float_format``; numbers compare by value, so it
             rarely matters.
         truncate_decimals: truncation of those rows' instances (CLRS-Text: 3).
+        index_hints: answers carry index markers, for rows that do not say
+            (no ``index_hints`` field, no question).
     """
 
     use_hints: bool = False
     prediction_field: str | None = None
     float_format: str = "default"
     truncate_decimals: int | None = 3
+    index_hints: bool = False
 
     def __post_init__(self):
         if self.float_format not in FLOAT_FORMATS:
@@ -419,7 +425,8 @@ def score_row(
         raise ValueError(f"a row must be a JSON object, got {type(row).__name__}")
     prediction = _prediction(row, options.prediction_field)
     question = _optional_str(row, "question")
-    use_hints = _use_hints(row, question, options.use_hints)
+    use_hints = _flag(row, "use_hints", question, options.use_hints)
+    index_hints = _flag(row, "index_hints", question, options.index_hints)
     size = _size_field(row)
     algorithm = _algorithm_field(row)
     if "answer" in row:
@@ -442,17 +449,17 @@ def score_row(
                 f"({trajectory.algorithm!r})"
             )
         algorithm = trajectory.algorithm
-        truth = format_example(trajectory, use_hints, options.float_format)[1]
+        truth = format_example(trajectory, use_hints, options.float_format, index_hints)[1]
         if size is None:
             size = _size_of(trajectory)
     elif algorithm is not None and size is not None and "seed" in row and "index" in row:
-        truth = _dataset_answer(row, algorithm, size, use_hints, options, streams)
+        truth = _dataset_answer(row, algorithm, size, use_hints, index_hints, options, streams)
     else:
         raise ValueError(
             "a row needs the truth: 'answer' (with 'algo_name'), or 'question', "
             "or 'algorithm', 'size', 'seed' and 'index'"
         )
-    scores = score_answer(algorithm, prediction, truth, use_hints)
+    scores = score_answer(algorithm, prediction, truth, use_hints, index_hints)
     return ScoredRow(0, algorithm, size, use_hints, scores)
 
 
@@ -645,15 +652,21 @@ def _size_field(row: Mapping[str, Any]) -> int | None:
     return values.pop() if values else None
 
 
-def _use_hints(row: Mapping[str, Any], question: str | None, default: bool) -> bool:
-    if row.get("use_hints") is not None:
-        if not isinstance(row["use_hints"], bool):
-            raise ValueError(f"'use_hints' must be true or false, got {row['use_hints']!r}")
-        return row["use_hints"]
-    if question is not None:
-        names_line = question.rstrip("\n").rsplit("\n", 1)[-1]
-        return names_line.startswith(f"{TRACE}{TRACE_SEPARATOR}")
-    return default
+def _flag(row: Mapping[str, Any], key: str, question: str | None, default: bool) -> bool:
+    """A boolean option of a row: its field, else what its question shows, else the default."""
+    from transnar.clrs.text.questions import has_index_hints
+
+    value = row.get(key)
+    if value is not None:
+        if not isinstance(value, bool):
+            raise ValueError(f"{key!r} must be true or false, got {value!r}")
+        return value
+    if question is None:
+        return default
+    if key == "index_hints":
+        return has_index_hints(question)
+    names_line = question.rstrip("\n").rsplit("\n", 1)[-1]
+    return names_line.startswith(f"{TRACE}{TRACE_SEPARATOR}")
 
 
 def _trajectory_of_question(question: str):
@@ -683,6 +696,7 @@ def _dataset_answer(
     algorithm: str,
     size: int,
     use_hints: bool,
+    index_hints: bool,
     options: Options,
     streams: SamplerStreams,
 ) -> str:
@@ -708,7 +722,7 @@ def _dataset_answer(
     ):
         raise ValueError(f"'truncate_decimals' must be an integer or null, got {truncate!r}")
     trajectory = streams.draw(algorithm, size, int(row["seed"]), int(row["index"]), truncate)
-    return format_example(trajectory, use_hints, float_format)[1]
+    return format_example(trajectory, use_hints, float_format, index_hints)[1]
 
 
 def _json_type(value: Any) -> str:
