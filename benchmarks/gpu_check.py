@@ -30,8 +30,8 @@ import torch
 
 from _results import machine, save
 from transnar.pipeline import apply_overrides, preset, run_pipeline
+from transnar.pipeline.records import read_records
 from transnar.pipeline.resources import format_bytes
-from transnar.pipeline.stages import read_records
 
 
 def bounded_overrides(steps: int, questions: int, device: str) -> list[str]:

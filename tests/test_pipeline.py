@@ -11,7 +11,7 @@ from tests.pipeline_helpers import FAST, fast_config, lm_losses, run_fast, score
 from transnar.cli import main
 from transnar.model import TransNAR
 from transnar.pipeline import StageConfigError, from_mapping, load_yaml, preset
-from transnar.pipeline.stages import read_record
+from transnar.pipeline.records import read_record
 
 STAGES = [
     "data",

@@ -21,16 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from transnar.pipeline.stages import (
+from transnar.pipeline.records import read_record
+from transnar.pipeline.schedule import (
     LOGS_DIR,
-    Stage,
-    StageFailedError,
-    check_jobs,
-    read_record,
     run_stages,
     sigterm_interrupts,
     subprocess_launcher,
 )
+from transnar.pipeline.stages import Stage, StageFailedError, check_jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT_SECONDS = 60.0

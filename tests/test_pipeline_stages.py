@@ -7,17 +7,10 @@ import threading
 
 import pytest
 
-from transnar.pipeline.stages import (
-    Stage,
-    StageConfigError,
-    differences,
-    duration,
-    outputs_sha256,
-    read_record,
-    read_records,
-    run_stages,
-    time_left,
-)
+from transnar.pipeline.records import differences, outputs_sha256, read_record, read_records
+from transnar.pipeline.schedule import run_stages
+from transnar.pipeline.stages import Stage, StageConfigError, time_left
+from transnar.training.runs import duration
 
 
 class Recorder:

@@ -232,7 +232,9 @@ def run(args: argparse.Namespace) -> int:
     """Runs the pipeline and prints where the report is."""
     from transnar.pipeline.config import to_yaml
     from transnar.pipeline.run import run_pipeline
-    from transnar.pipeline.stages import StageFailedError, duration, sigterm_interrupts
+    from transnar.pipeline.schedule import sigterm_interrupts
+    from transnar.pipeline.stages import StageFailedError
+    from transnar.training.runs import duration
 
     config = resolve_config(args)
     if args.dry_run:

@@ -1,12 +1,16 @@
 """The whole TransNAR pipeline in one command (``transnar run``).
 
 - :mod:`~transnar.pipeline.config`: :class:`RunPipelineConfig` (the NAR, the
-  language models, the evaluation, the seeds), presets ``tiny``, ``small`` and
-  ``paper``, ``key=value`` overrides and YAML files;
+  language models, the evaluation, the seeds), presets ``tiny``, ``small``,
+  ``clrs30`` and ``paper``, ``key=value`` overrides and YAML files;
 - :mod:`~transnar.pipeline.run`: :func:`run_pipeline`: data, NAR, baseline and
   TransNAR, evaluation, report, each stage skipped when done and resumed when
   interrupted;
-- :mod:`~transnar.pipeline.stages`: the stage records and their hashes;
+- :mod:`~transnar.pipeline.stages`: a stage, and whether it is skipped, resumed or run;
+- :mod:`~transnar.pipeline.schedule`: :func:`run_stages`, in order or ``--jobs`` at once;
+- :mod:`~transnar.pipeline.records`: the stage records and their hashes;
+- :mod:`~transnar.pipeline.resources`: a stage's peak memory;
+- :mod:`~transnar.pipeline.estimate`: what a run will cost (``--estimate``);
 - :mod:`~transnar.pipeline.layout`: the files of a run directory.
 
 Example:

@@ -3,7 +3,7 @@
 A run directory::
 
     config.yaml, config.json   the resolved RunPipelineConfig
-    stages/<stage>.json        one record per stage (see transnar.pipeline.stages)
+    stages/<stage>.json        one record per stage (see transnar.pipeline.records)
     data/                      the CLRS-Text train and val splits (transnar data text)
     nar/                       the NAR run (transnar nar train)
     baseline-s<seed>/          the baseline runs (transnar lm train --no-nar)

@@ -1,7 +1,7 @@
 """The whole TransNAR pipeline in one call: data, NAR, baseline and TransNAR, evaluation, report.
 
 :func:`run_pipeline` builds the stages of a :class:`RunPipelineConfig` and runs
-them with :func:`~transnar.pipeline.stages.run_stages` (skipping those already
+them with :func:`~transnar.pipeline.schedule.run_stages` (skipping those already
 done, resuming an interrupted one):
 
 1. ``data``: the CLRS-Text train and val splits of ``lm.data``, written once
@@ -50,15 +50,14 @@ from transnar.pipeline.layout import (
     ModelRun,
     model_runs,
 )
+from transnar.pipeline.records import read_record
+from transnar.pipeline.schedule import run_stages, subprocess_launcher
 from transnar.pipeline.stages import (
     Outcome,
     Stage,
     check_configs,
     check_jobs,
     check_stage_names,
-    read_record,
-    run_stages,
-    subprocess_launcher,
 )
 from transnar.training.checkpoint import CHECKPOINTS, LAST, checkpoint_path
 from transnar.training.distributed import barrier, world

@@ -26,13 +26,14 @@ from transnar.evaluation.plots import REGIME_NAMES
 from transnar.evaluation.significance import RESAMPLES
 from transnar.persistence import atomic_write, refuse_existing
 from transnar.pipeline.layout import FIGURES_DIR, REPORT_HTML, REPORT_MD
+from transnar.pipeline.records import differences
 from transnar.pipeline.resources import format_peaks
-from transnar.pipeline.stages import differences, duration
 from transnar.report.competence import competence
 from transnar.report.curves import lm_panels, nar_panels, plot_panels
 from transnar.report.headline import headline
 from transnar.report.html import markdown_to_html
 from transnar.report.runs import RunData, load_run, nar_stepping
+from transnar.training.runs import duration
 
 TITLE = "TransNAR vs the Transformer baseline"
 LM_CURVES = "lm_loss.png"

@@ -15,7 +15,7 @@ from typing import Any
 from transnar.evaluation import load_results
 from transnar.pipeline.config import RunPipelineConfig, from_mapping
 from transnar.pipeline.layout import CONFIG_JSON, EVAL_DIR, NAR_DIR, ModelRun, model_runs
-from transnar.pipeline.stages import read_records
+from transnar.pipeline.records import read_records
 
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
