@@ -463,7 +463,7 @@ def score_row(
     return ScoredRow(0, algorithm, size, use_hints, scores)
 
 
-def read_rows(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
+def read_numbered_rows(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
     """``(line number, row)`` for the non-blank lines of a JSON Lines file; a
     line that is not JSON gives a :class:`BadRow` instead of a row."""
     with open(path, encoding="utf-8", errors="replace") as handle:
@@ -482,7 +482,7 @@ def score_rows(
     skip_bad_rows: bool = False,
     on_row: Callable[[], None] | None = None,
 ) -> tuple[list[ScoredRow], list[BadRow]]:
-    """Scores numbered rows (as :func:`read_rows` yields them).
+    """Scores numbered rows (as :func:`read_numbered_rows` yields them).
 
     Args:
         rows: ``(line number, row)`` pairs; a row may be a :class:`BadRow`.
@@ -593,7 +593,7 @@ def score_file(
     disable = None if progress is None else not progress
     with tqdm(total=total, desc="scoring", unit="row", disable=disable, leave=False) as bar:
         try:
-            scored, bad = score_rows(read_rows(path), options, skip_bad_rows, bar.update)
+            scored, bad = score_rows(read_numbered_rows(path), options, skip_bad_rows, bar.update)
         except ValueError as error:
             raise ValueError(f"{path}, {error}") from None
     if not scored:
@@ -794,7 +794,7 @@ __all__ = [
     "Summary",
     "aggregate",
     "markdown_table",
-    "read_rows",
+    "read_numbered_rows",
     "score_file",
     "score_row",
     "score_rows",

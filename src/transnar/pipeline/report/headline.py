@@ -17,7 +17,7 @@ from transnar.clrs.text.scoring import markdown_table
 from transnar.evaluation import Comparison
 from transnar.evaluation.comparison import regime_name
 from transnar.evaluation.significance import Estimate
-from transnar.report.runs import RunData
+from transnar.pipeline.report.runs import RunData
 
 
 def headline(runs: Sequence[RunData], comparison: Comparison) -> list[str]:
