@@ -36,6 +36,7 @@ def test_lm_imports_no_model_above_it():
 RANKS = {
     "__init__": 0,
     "persistence": 1,
+    "tables": 1,
     "clrs": 2,
     "_config": 3,
     "nar": 4,

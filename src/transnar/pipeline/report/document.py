@@ -19,7 +19,6 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from transnar.clrs.text.scoring import markdown_table
 from transnar.evaluation import Comparison, write_plots
 from transnar.evaluation.comparison import PLOTS, Cell
 from transnar.evaluation.plots import REGIME_NAMES
@@ -33,6 +32,7 @@ from transnar.pipeline.report.headline import headline
 from transnar.pipeline.report.html import markdown_to_html
 from transnar.pipeline.report.runs import RunData, load_run, nar_stepping
 from transnar.pipeline.resources import format_peaks
+from transnar.tables import markdown_table
 from transnar.training.runs import duration
 
 TITLE = "TransNAR vs the Transformer baseline"
