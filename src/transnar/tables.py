@@ -3,7 +3,8 @@
 :func:`markdown_table` pads the columns so that the Markdown reads as plain
 text too, left-aligns text columns and right-aligns number columns (a column
 is numeric when every cell is a number (``1,234``, ``0.5``, ``1.2e+09``,
-``0.3 ± 0.1``) or ``-``, ``?``, ``all``). Reports, results files, ``transnar score`` and the estimate use it.
+``0.3 ± 0.1``) or ``-``, ``?``, ``all``). Reports, results files,
+``transnar score`` and the estimate use it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-_NUMBER = re.compile(r"[+-]?\d{1,3}(,\d{3})*(\.\d+)?(e[+-]?\d+)?( ?± ?\d+(\.\d+)?)?|[+-]?\d+(\.\d+)?")
+_NUMBER = re.compile(
+    r"[+-]?\d{1,3}(,\d{3})*(\.\d+)?(e[+-]?\d+)?( ?± ?\d+(\.\d+)?)?"  # 1,234.5e+06 ± 0.1
+    r"|[+-]?\d+(\.\d+)?"  # 1234.5
+)
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
