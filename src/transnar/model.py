@@ -20,7 +20,12 @@ length, outputs or later hints; ``nar_steps="oracle"`` runs it to the true
 length instead (the CLRS protocol: an explicit ablation, since the length is
 information about the answer). By default every block reads the NAR's final
 embeddings; ``memory="lockstep"`` makes block ``l`` (of ``L``) read NAR step
-``round(l * S / L)`` of the sample's ``S`` steps.
+``round(l * S / L)`` of the sample's ``S`` steps; ``memory="all"`` lets every
+block read the states of every step the NAR ran (``S * N`` nodes and ``S * N * N``
+edges, each with a learned encoding of its step added, the steps after a
+sample's last masked); ``memory="pooled"`` reads a fixed-size summary instead:
+each node's (edge's) states pooled over its steps by learned attention
+(:class:`StepReader`; the TransNAR paper's "progressive decoding" direction).
 
 The **control** (``memory_source="decoy"``) is TransNAR with the same
 architecture and parameters whose memory is the NAR's memory of another
@@ -68,7 +73,9 @@ from transnar.nar.model import NAR
 from transnar.nar.stepping import check_step_mode
 from transnar.persistence import CheckpointError
 
-MEMORY_MODES = ("final", "lockstep")
+MEMORY_MODES = ("final", "lockstep", "all", "pooled")
+STEP_MODES_READ = ("all", "pooled")  # the memory modes that read every step (StepReader)
+STEP_FREQUENCIES = 8  # sinusoidal frequencies of the step encoding
 MEMORY_SOURCES = ("question", "decoy")
 DECOY_SEED_BIT = 1 << 31
 """Decoy instances are drawn with sampler seeds at or above this, far from the
@@ -98,8 +105,11 @@ class TransNARConfig:
         use_nar: cross-attend to a frozen NAR (TransNAR) or not (baseline).
         xattn_every: a cross-attention block after every k-th LM layer.
         xattn_heads: heads of the cross-attention (default: the LM's).
-        memory: ``final`` (every block reads the NAR's final embeddings) or
-            ``lockstep`` (block ``l`` of ``L`` reads NAR step ``round(l S / L)``).
+        memory: ``final`` (every block reads the NAR's final embeddings),
+            ``lockstep`` (block ``l`` of ``L`` reads NAR step ``round(l S / L)``),
+            ``all`` (every block reads every step, step-encoded) or ``pooled``
+            (every block reads each node's and edge's steps pooled by learned
+            attention: the size of ``final``).
         nar_node_dim: width of the NAR's node embeddings.
         nar_edge_dim: width of the NAR's edge embeddings.
         nar_steps: how the NAR steps (:mod:`transnar.nar.stepping`):
@@ -269,6 +279,69 @@ class GatedCrossAttentionBlock(nn.Module):
         return x + torch.tanh(self.mlp_gate) * self.mlp(self.mlp_norm(x))
 
 
+class StepReader(nn.Module):
+    """What the blocks read of a memory kept step by step (``all`` and ``pooled`` modes).
+
+    Each step ``s`` gets an encoding (sinusoids of ``s`` through a learned
+    linear map, zero at initialisation) added to its node and edge states.
+    ``all`` flattens the steps into the memory slots, masking a sample's steps
+    after its last; ``pooled`` replaces each node's (edge's) states by their
+    attention-weighted mean over its steps, with a learned query (zero at
+    initialisation: the plain mean over the steps it ran).
+    """
+
+    def __init__(self, config: TransNARConfig):
+        super().__init__()
+        if config.memory not in STEP_MODES_READ:
+            raise ValueError(f"a StepReader reads {STEP_MODES_READ} memories, not {config.memory}")
+        self.mode = config.memory
+        self.node_steps = nn.Linear(2 * STEP_FREQUENCIES, config.nar_node_dim)
+        self.edge_steps = nn.Linear(2 * STEP_FREQUENCIES, config.nar_edge_dim)
+        for layer in (self.node_steps, self.edge_steps):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        if self.mode == "pooled":
+            self.node_query = nn.Parameter(torch.zeros(config.nar_node_dim))
+            self.edge_query = nn.Parameter(torch.zeros(config.nar_edge_dim))
+
+    def forward(
+        self, memory: GraphMemory
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(nodes (B, M_n, Hn), node_mask (B, M_n), edges (B, M_e, He),
+        edge_mask (B, M_e))``: ``M_n = S N`` and ``M_e = S N^2`` in ``all`` mode,
+        ``N`` and ``N^2`` in ``pooled`` mode."""
+        B, S = memory.nodes.shape[:2]
+        steps = torch.arange(S, device=memory.nodes.device)
+        ran = steps[None, :] < memory.steps.to(steps.device)[:, None]  # (B, S)
+        encoding = step_encoding(steps).to(memory.nodes.dtype)  # (S, 2F)
+        nodes = memory.nodes + self.node_steps(encoding)[None, :, None, :]  # (B, S, N, Hn)
+        edges = memory.edges + self.edge_steps(encoding)[None, :, None, :]  # (B, S, N², He)
+        if self.mode == "pooled":
+            nodes = _pool_steps(nodes, ran, self.node_query)  # (B, N, Hn)
+            edges = _pool_steps(edges, ran, self.edge_query)  # (B, N², He)
+            return nodes, memory.node_mask, edges, memory.edge_mask
+        node_mask = (ran[:, :, None] & memory.node_mask[:, None, :]).reshape(B, -1)  # (B, S N)
+        edge_mask = (ran[:, :, None] & memory.edge_mask[:, None, :]).reshape(B, -1)  # (B, S N²)
+        return nodes.flatten(1, 2), node_mask, edges.flatten(1, 2), edge_mask
+
+
+def step_encoding(steps: torch.Tensor) -> torch.Tensor:
+    """Sinusoids of the steps ``(S,)``: ``(S, 2F)`` (:data:`STEP_FREQUENCIES` ``F``)."""
+    exponents = torch.arange(STEP_FREQUENCIES, device=steps.device) / STEP_FREQUENCIES
+    frequencies = 1.0 / 100.0**exponents  # periods from 2 pi to 2 pi 100**(7/8) steps
+    angles = steps.float()[:, None] * frequencies  # (S, F)
+    return torch.cat([angles.sin(), angles.cos()], dim=-1)
+
+
+def _pool_steps(states: torch.Tensor, ran: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+    """``states`` ``(B, S, M, H)`` pooled over the steps each sample ``ran``
+    (``(B, S)``) with attention weights ``softmax_s(states . query / sqrt(H))``."""
+    scores = states @ query.to(states.dtype) / states.shape[-1] ** 0.5  # (B, S, M)
+    scores = scores.masked_fill(~ran[:, :, None], float("-inf"))
+    weights = scores.softmax(dim=1)  # (B, S, M)
+    return (weights[..., None] * states).sum(dim=1)  # (B, M, H)
+
+
 class TransNAR(nn.Module):
     """A language model with gated cross-attention to a frozen NAR.
 
@@ -299,6 +372,9 @@ class TransNAR(nn.Module):
         )
         for block in self.xattn.values():
             block.apply(functools.partial(init_weights, std=config.lm.init_std))
+        self.step_reader = (
+            StepReader(config) if config.use_nar and config.memory in STEP_MODES_READ else None
+        )
 
     @property
     def tokenizer(self) -> Tokenizer | None:
@@ -358,14 +434,19 @@ class TransNAR(nn.Module):
             if memory is None:
                 raise ValueError("TransNAR needs the graph memory of the batch (graph_memory)")
             layers = self.config.lm.n_layers
+            read = None if self.step_reader is None else self.step_reader(memory)
 
             def after_layer(index: int, x: torch.Tensor) -> torch.Tensor:
                 if str(index) not in self.xattn:
                     return x
-                nodes, edges = memory.at_layer(index, layers, self.config.memory)
+                if read is not None:
+                    nodes, node_mask, edges, edge_mask = read
+                else:
+                    nodes, edges = memory.at_layer(index, layers, self.config.memory)
+                    node_mask, edge_mask = memory.node_mask, memory.edge_mask
                 block = self.xattn[str(index)]
                 kept = None if cache is None else cache.memory.setdefault(index, {})
-                return block(x, nodes, memory.node_mask, edges, memory.edge_mask, kept)
+                return block(x, nodes, node_mask, edges, edge_mask, kept)
 
         lm_cache = None if cache is None else cache.lm
         return self.lm(input_ids, positions, labels, lm_cache, after_layer, attention_mask)
