@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterator, Sequence
 
 from transnar import __version__
-from transnar.cli import data, generate, nar, report, score
+from transnar.cli import data, distill, generate, nar, report, score
 from transnar.cli import lm as lm_cli
 from transnar.cli import run as run_cli
 from transnar.persistence import OutputExistsError
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     nar.register(commands)
     lm_cli.register(commands)
     generate.register(commands)
+    distill.register(commands)
     run_cli.register(commands)
     report.register(commands)
     return parser

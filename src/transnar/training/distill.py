@@ -1,0 +1,201 @@
+"""Distillation: a text-only student trained on TransNAR's answers.
+
+TransNAR needs the graph of every question (and a NAR) at inference; a
+student that learns from its answers needs only the text. The teacher needs
+no labels, so the student's questions may come from the training sizes and
+from sizes beyond them (the paper's third future-work direction; issue 17).
+
+Sequence-level distillation (Kim and Rush 2016): the teacher answers every
+question greedily, exactly as in its evaluation (leak-free NAR, the per-question
+decoding budget and positions: :func:`~transnar.evaluation.evaluate`), and its
+answers replace the true ones in a CLRS-Text dataset that the student trains
+on like any other (:func:`~transnar.training.lm.train_lm` with ``data.path``).
+The questions come from their own sampler seed (:data:`DISTILL_SEED`, not a
+training or evaluation seed), so the student is evaluated on questions neither
+model has seen.
+
+A distillation directory holds::
+
+    data/train.jsonl, data/val.jsonl   the questions with the teacher's answers
+                                       (``answer``), the true answers
+                                       (``true_answer``) and whether the teacher
+                                       stopped within its budget
+    data/manifest.json                 the teacher, the sizes, seeds and counts,
+                                       the teacher's agreement with the truth
+    student/                           the student's training run
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from transnar import __version__
+from transnar.evaluation.evaluate import EvalSettings, evaluate
+from transnar.persistence import atomic_write, write_json
+from transnar.training.lm import LMTrainResult, train_lm
+from transnar.training.lm_config import LMTrainConfig
+
+DISTILL_SEED = 3
+"""Sampler seed of the training questions (0 and 1 train and validate the
+models, 2 is the test split); the validation questions use ``seed + 1``."""
+DATA_DIR = "data"
+STUDENT_DIR = "student"
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """Which questions the teacher answers.
+
+    Attributes:
+        algorithms: the algorithms (default: those of the teacher's NAR).
+        sizes: question sizes: the training sizes and, for a student that is
+            to go beyond them, larger ones.
+        count: training questions per algorithm and size.
+        val_count: validation questions per algorithm and size.
+        seed: the training questions' sampler seed (validation: ``seed + 1``).
+        batch_size: questions the teacher answers at once.
+    """
+
+    algorithms: tuple[str, ...] | None = None
+    sizes: tuple[int, ...] = (4, 5, 6, 7, 8)
+    count: int = 1000
+    val_count: int = 32
+    seed: int = DISTILL_SEED
+    batch_size: int = 50
+
+    def __post_init__(self):
+        object.__setattr__(self, "sizes", tuple(int(n) for n in self.sizes))
+        if self.algorithms is not None:
+            object.__setattr__(self, "algorithms", tuple(self.algorithms))
+        for name in ("count", "val_count", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+def teacher_dataset(
+    teacher: nn.Module,
+    config: DistillConfig,
+    out: str | os.PathLike,
+    teacher_path: str | None = None,
+    progress: bool | None = False,
+) -> dict[str, Any]:
+    """Writes the questions with the teacher's answers to ``OUT`` (``train.jsonl``,
+    ``val.jsonl``, ``manifest.json``) and returns the manifest.
+
+    The teacher's answer keeps its closing blank line; one cut at its budget
+    gets one, so that every row is a complete CLRS-Text example.
+    """
+    out = Path(out)
+    splits, agreement = {}, {}
+    for split, seed, count in (
+        ("train", config.seed, config.count),
+        ("val", config.seed + 1, config.val_count),
+    ):
+        settings = EvalSettings(
+            algorithms=config.algorithms,
+            sizes=config.sizes,
+            seeds=(seed,),
+            count=count,
+            batch_size=config.batch_size,
+            training_seeds=(),
+            train_sizes=None,
+        )
+        results = evaluate(teacher, settings, progress=progress)
+        rows = [_row(sample, seed) for sample in results.samples]
+        with atomic_write(out / f"{split}.jsonl", overwrite=True, mode="w") as handle:
+            handle.writelines(json.dumps(row) + "\n" for row in rows)
+        splits[split] = {"seed": seed, "count": count, "rows": len(rows)}
+        agreement[split] = {
+            "exact": sum(r["answer"] == r["true_answer"] for r in rows) / len(rows),
+            "clrs": results.report.overall.clrs,
+            "stopped": sum(r["teacher_stopped"] for r in rows) / len(rows),
+        }
+    manifest = {
+        "transnar_version": __version__,
+        "kind": "distillation",
+        "teacher": teacher_path,
+        "algorithms": list(settings.algorithms),
+        "sizes": list(config.sizes),
+        "config": _as_json(config),
+        "splits": splits,
+        "teacher_vs_truth": agreement,
+    }
+    write_json(out / MANIFEST, manifest)
+    return manifest
+
+
+def _row(sample: dict[str, Any], seed: int) -> dict[str, Any]:
+    answer = sample["prediction"]
+    if not answer.endswith("\n\n"):
+        answer = answer.rstrip("\n") + "\n\n"
+    return {
+        "algo_name": sample["algorithm"],
+        "length": sample["size"],
+        "seed": seed,
+        "index": sample["index"],
+        "question": sample["question"],
+        "answer": answer,
+        "true_answer": sample["answer"],
+        "teacher_stopped": sample["stopped"],
+        "use_hints": False,
+    }
+
+
+def _as_json(config: DistillConfig) -> dict[str, Any]:
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def student_config(base: LMTrainConfig, data: str | os.PathLike, algorithms: Sequence[str]):
+    """The student's training config: ``base`` (e.g. the baseline's) with no
+    NAR and the distilled dataset as its data."""
+    model = dataclasses.replace(base.model, use_nar=False)
+    data_config = dataclasses.replace(
+        base.data, path=str(Path(data).resolve()), algorithms=tuple(algorithms)
+    )
+    return dataclasses.replace(base, model=model, data=data_config)
+
+
+def distill(
+    teacher: nn.Module,
+    base: LMTrainConfig,
+    config: DistillConfig,
+    out: str | os.PathLike,
+    teacher_path: str | None = None,
+    progress: bool | None = None,
+) -> tuple[dict[str, Any], LMTrainResult]:
+    """The teacher's dataset (``OUT/data``, kept if already written for the same
+    questions), then the student trained on it (``OUT/student``, resumed if
+    interrupted); the manifest and the student's training result."""
+    out = Path(out)
+    data = out / DATA_DIR
+    manifest_path = data / MANIFEST
+    wanted = {"config": _as_json(config), "teacher": teacher_path}
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    if manifest is None or any(manifest.get(k) != v for k, v in wanted.items()):
+        manifest = teacher_dataset(teacher, config, data, teacher_path, progress)
+    student = student_config(base, data, manifest["algorithms"])
+    resume = (out / STUDENT_DIR / "checkpoints" / "last.pt").is_file()
+    result = train_lm(
+        student, out / STUDENT_DIR, resume=resume, overwrite=not resume, progress=progress
+    )
+    return manifest, result
+
+
+__all__ = [
+    "DATA_DIR",
+    "DISTILL_SEED",
+    "STUDENT_DIR",
+    "DistillConfig",
+    "distill",
+    "student_config",
+    "teacher_dataset",
+]

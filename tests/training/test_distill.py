@@ -1,0 +1,88 @@
+"""Distillation: the teacher's answers as a dataset, and a student without a NAR."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.cli_helpers import run_cli
+from tests.evaluation_helpers import saved_model, talkative_model
+from transnar.evaluation import EvalSettings, evaluate
+from transnar.model import TransNAR
+from transnar.training.distill import DistillConfig, distill, teacher_dataset
+from transnar.training.lm_config import apply_overrides, preset
+
+TINY = DistillConfig(algorithms=("bfs", "insertion_sort"), sizes=(4, 5), count=3, val_count=1)
+
+
+def tiny_student():
+    return apply_overrides(
+        preset("tiny"),
+        ["optim.steps=2", "optim.batch_size=4", "train.eval_every=2", "train.threads=1"],
+    )
+
+
+def test_the_dataset_holds_the_teachers_answers(tmp_path):
+    teacher = talkative_model(use_nar=True)
+    manifest = teacher_dataset(teacher, TINY, tmp_path, teacher_path="t")
+    rows = [json.loads(line) for line in (tmp_path / "train.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 * 2 * 3 and manifest["splits"]["val"]["rows"] == 2 * 2 * 1
+    settings = EvalSettings(
+        algorithms=TINY.algorithms, sizes=TINY.sizes, seeds=(TINY.seed,), count=3,
+        batch_size=TINY.batch_size, training_seeds=(), train_sizes=None,
+    )  # fmt: skip
+    predictions = [s["prediction"] for s in evaluate(teacher, settings).samples]
+    for row, prediction in zip(rows, predictions, strict=True):
+        assert row["answer"].endswith("\n\n")
+        assert row["answer"].rstrip("\n") == prediction.rstrip("\n")
+        assert row["true_answer"] != row["answer"]  # a random teacher is wrong
+        assert row["seed"] == TINY.seed and not row["use_hints"]
+    assert manifest["teacher_vs_truth"]["train"]["exact"] == 0.0
+    assert manifest["config"]["sizes"] == [4, 5] and manifest["teacher"] == "t"
+
+
+def test_the_student_trains_without_a_nar_and_a_second_run_resumes(tmp_path):
+    teacher = talkative_model(use_nar=True)
+    manifest, result = distill(teacher, tiny_student(), TINY, tmp_path, "t", progress=False)
+    student = TransNAR.from_pretrained(result.run_dir / "model")
+    assert student.nar is None and not student.config.use_nar
+    config = json.loads((result.run_dir / "config.json").read_text())
+    assert config["data"]["path"] == str((tmp_path / "data").resolve())
+    written = (tmp_path / "data" / "train.jsonl").stat().st_mtime_ns
+    again, result_again = distill(teacher, tiny_student(), TINY, tmp_path, "t", progress=False)
+    assert again == manifest and (tmp_path / "data" / "train.jsonl").stat().st_mtime_ns == written
+    assert result_again.steps == result.steps == 2
+
+
+def test_the_command_line(tmp_path, capsys):
+    teacher = saved_model(tmp_path / "teacher", use_nar=True)
+    config = tmp_path / "student.json"
+    config.write_text(json.dumps(tiny_student().to_dict()))
+    argv = ["distill", str(teacher), "--out", str(tmp_path / "d"), "--config", str(config),
+            "--sizes", "4", "--count", "2", "--val-count", "1", "--no-progress"]  # fmt: skip
+    status, out, err = run_cli(argv, capsys)
+    assert status == 0, err
+    assert "teacher's answers:" in err and "student:" in out
+    rows = (tmp_path / "d" / "data" / "train.jsonl").read_text().splitlines()
+    assert len(rows) == 2 * 2  # bfs and insertion_sort at size 4
+
+
+def test_a_model_without_a_nar_is_no_teacher(tmp_path, capsys):
+    baseline = saved_model(tmp_path / "baseline", use_nar=False)
+    status, _, err = run_cli(["distill", str(baseline), "--out", str(tmp_path / "d")], capsys)
+    assert status == 2 and "no TransNAR" in err
+
+
+@pytest.mark.parametrize("name", ["count", "val_count", "batch_size"])
+def test_counts_must_be_positive(name):
+    with pytest.raises(ValueError, match=name):
+        DistillConfig(**{name: 0})
+
+
+def test_the_student_config_drops_the_nar():
+    from transnar.training.distill import student_config
+
+    student = student_config(tiny_student(), "somewhere", ["bfs"])
+    assert not student.model.use_nar and student.data.algorithms == ("bfs",)
+    assert student.optim == tiny_student().optim  # the same budget as the base
