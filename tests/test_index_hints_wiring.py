@@ -15,6 +15,7 @@ import torch
 from tests.cli_helpers import run_cli
 from tests.evaluation_helpers import TruthfulGenerate, saved_model, tiny_model
 from tests.pipeline_helpers import fast_config, run_fast, statuses
+from tests.training_helpers import FAST as TRAIN_FAST
 from transnar.clrs.text import has_index_hints, question_answer_bound
 from transnar.clrs.text.datasets import get_preset, read_rows, write_dataset
 from transnar.evaluation import EvalSettings, evaluate, write_results
@@ -132,7 +133,7 @@ def test_stage_configs_have_index_hints_only_when_set(tmp_path):
 def test_a_run_with_index_hints_end_to_end(tmp_path):
     run = tmp_path / "run"
     result = run_fast(run, "lm.data.index_hints=true", "arms=baseline,transnar")
-    assert (run / "report.md").is_file()
+    assert "index hints" in (run / "report.md").read_text()
     manifest = json.loads((run / "data" / "manifest.json").read_text())
     assert manifest["options"]["index_hints"] is True
     assert all(row["index_hints"] for row in read_rows(run / "data" / "train.jsonl"))
@@ -158,6 +159,14 @@ def test_a_run_with_index_hints_end_to_end(tmp_path):
 def test_help_says_what_index_hints_do(command, capsys):
     status, out, _ = run_cli([*command, "--help"], capsys)
     assert status == 0 and "index" in out and "marker" in out
+
+
+def test_lm_train_with_the_data_key(tmp_path, capsys):
+    out = tmp_path / "baseline"
+    argv = ["lm", "train", "--preset", "tiny", "--no-nar", "--out", out, "--no-progress"]
+    status, _, err = run_cli([*argv, *TRAIN_FAST, "data.index_hints=true"], capsys)
+    assert status == 0, err
+    assert json.loads((out / "config.json").read_text())["data"]["index_hints"] is True
 
 
 def test_data_text_writes_a_hinted_dataset(tmp_path, capsys):
