@@ -20,6 +20,7 @@ from transnar.clrs.text import has_index_hints, question_answer_bound
 from transnar.clrs.text.datasets import get_preset, read_rows, write_dataset
 from transnar.evaluation import EvalSettings, evaluate, write_results
 from transnar.lm.tokenizer import CharTokenizer
+from transnar.pipeline.estimate import text_cells
 from transnar.pipeline.run import build_stages
 from transnar.training.lm_config import LMTrainConfig, apply_overrides, preset
 from transnar.training.lm_data import DataConfig, build_dataset, generate_pairs
@@ -130,6 +131,12 @@ def test_stage_configs_have_index_hints_only_when_set(tmp_path):
     assert changed == {s for s in hinted if s not in ("nar", "report")}
 
 
+def test_the_estimate_counts_the_markers():
+    plain, hinted = (text_cells(["minimum"], [8], 1, 4, hints)[0] for hints in (False, True))
+    assert hinted.mean_tokens == plain.mean_tokens + 8  # a marker per key (the answer: an index)
+    assert hinted.mean_budget > plain.mean_budget
+
+
 def test_a_run_with_index_hints_end_to_end(tmp_path):
     run = tmp_path / "run"
     result = run_fast(run, "lm.data.index_hints=true", "arms=baseline,transnar")
@@ -154,7 +161,8 @@ def test_a_run_with_index_hints_end_to_end(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", [["data", "text"], ["score"], ["lm", "eval"], ["lm", "train"], ["generate"]]
+    "command",
+    [["data", "text"], ["score"], ["lm", "eval"], ["lm", "train"], ["generate"], ["run"]],
 )
 def test_help_says_what_index_hints_do(command, capsys):
     status, out, _ = run_cli([*command, "--help"], capsys)
