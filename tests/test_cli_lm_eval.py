@@ -274,7 +274,7 @@ def test_eval_of_a_pipeline_run_writes_beside_the_model_picked(pipeline_run, cap
 
 
 def test_the_pipeline_arms_are_the_pipelines():
-    from transnar.evaluation.questions import PIPELINE_ARMS
+    from transnar.evaluation.answering import PIPELINE_ARMS
     from transnar.pipeline.config import ARMS
     from transnar.pipeline.layout import CONFIG_YAML, STAGES_DIR
 

@@ -27,9 +27,9 @@ from transnar.evaluation import (
     write_comparison,
     write_results,
 )
+from transnar.evaluation.answering import load_model
 from transnar.evaluation.decoding import question_generator
 from transnar.evaluation.evaluate import regime
-from transnar.evaluation.questions import load_model
 from transnar.nar import Features
 from transnar.nar.memory import GraphMemory
 

@@ -28,7 +28,7 @@ from transnar.pipeline.schedule import (
     sigterm_interrupts,
     subprocess_launcher,
 )
-from transnar.pipeline.stages import Stage, StageFailedError, check_jobs
+from transnar.pipeline.stages import PipelineStage, StageFailedError, check_jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT_SECONDS = 60.0
@@ -43,14 +43,14 @@ def write_spec(run_dir: Path, **stages: dict) -> None:
     (run_dir / "spec.json").write_text(json.dumps(stages))
 
 
-def fake_stages(run_dir: Path) -> list[Stage]:
+def fake_stages(run_dir: Path) -> list[PipelineStage]:
     """The stages of ``RUN/spec.json``: each writes ``<name>.txt`` (JSON: when it
     started and ended, its inputs' texts, whether it resumed). ``meet``: wait
     until that stage has started; ``fail``: raise (after meeting); ``hang``:
     wait until terminated."""
     spec = json.loads((run_dir / "spec.json").read_text())
 
-    def make(name: str, options: dict) -> Stage:
+    def make(name: str, options: dict) -> PipelineStage:
         def run(resume: bool) -> None:
             start = time.time()
             (run_dir / f"{name}.started").touch()
@@ -65,7 +65,7 @@ def fake_stages(run_dir: Path) -> list[Stage]:
             (run_dir / f"{name}.txt").write_text(json.dumps(document))
 
         inputs = tuple(options.get("inputs", ()))
-        return Stage(name, f"make {name}", {"value": 1}, (f"{name}.txt",), run, inputs)
+        return PipelineStage(name, f"make {name}", {"value": 1}, (f"{name}.txt",), run, inputs)
 
     return [make(name, {"inputs": [], **options}) for name, options in spec.items()]
 
@@ -117,7 +117,7 @@ class ThreadChild:
 
 
 def thread_launcher(run_dir: Path, launched: list[str]):
-    def launch(stage: Stage, log: Path) -> ThreadChild:
+    def launch(stage: PipelineStage, log: Path) -> ThreadChild:
         launched.append(stage.name)
         log.parent.mkdir(parents=True, exist_ok=True)
 
@@ -139,7 +139,7 @@ def process_launcher(run_dir: Path, children: dict | None = None):
         lambda stage: [*command, stage.name], {**os.environ, "PYTHONPATH": path}
     )
 
-    def launch_and_keep(stage: Stage, log: Path):
+    def launch_and_keep(stage: PipelineStage, log: Path):
         child = launch(stage, log)
         if children is not None:
             children[stage.name] = child
@@ -293,7 +293,7 @@ def test_sigterm_terminates_the_children_and_a_rerun_resumes_them(tmp_path):
 def test_a_child_that_records_nothing_is_an_error(tmp_path):
     write_spec(tmp_path, a={})
 
-    def launch(stage: Stage, log: Path) -> ThreadChild:
+    def launch(stage: PipelineStage, log: Path) -> ThreadChild:
         return ThreadChild(lambda: None)  # exits 0 without running the stage
 
     with pytest.raises(StageFailedError, match="ended without recording it as done"):

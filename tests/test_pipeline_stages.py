@@ -9,7 +9,7 @@ import pytest
 
 from transnar.pipeline.records import differences, outputs_sha256, read_record, read_records
 from transnar.pipeline.schedule import run_stages
-from transnar.pipeline.stages import Stage, StageConfigError, time_left
+from transnar.pipeline.stages import PipelineStage, StageConfigError, time_left
 from transnar.training.runs import duration
 
 
@@ -23,7 +23,7 @@ class Recorder:
 
     def stage(
         self, name: str, value, inputs=(), fail_at: int | None = None, resumable=None
-    ) -> Stage:
+    ) -> PipelineStage:
         def run(resume: bool) -> None:
             self.calls.append((name, resume))
             if fail_at is not None and len(self.calls) == fail_at:
@@ -31,7 +31,7 @@ class Recorder:
             text = f"{value}|" + "|".join((self.run_dir / f"{i}.txt").read_text() for i in inputs)
             (self.run_dir / f"{name}.txt").write_text(text)
 
-        return Stage(
+        return PipelineStage(
             name,
             f"make {name}",
             {"value": value},
@@ -41,7 +41,7 @@ class Recorder:
             resumable=resumable,
         )
 
-    def chain(self, a=1, b=2, c=3, fail_b_at: int | None = None) -> list[Stage]:
+    def chain(self, a=1, b=2, c=3, fail_b_at: int | None = None) -> list[PipelineStage]:
         """``a``; ``b`` reads ``a`` (and raises at the ``fail_b_at``-th call); ``c``
         reads nothing."""
         return [
@@ -157,7 +157,7 @@ def test_stop_after_and_its_errors(tmp_path):
 
 
 def test_a_stage_that_writes_nothing_is_an_error(tmp_path):
-    stage = Stage("n", "nothing", {}, ("missing.txt",), lambda resume: None)
+    stage = PipelineStage("n", "nothing", {}, ("missing.txt",), lambda resume: None)
     with pytest.raises(RuntimeError, match=r"did not write missing\.txt"):
         run_stages(tmp_path, [stage], log=lambda _: None)
     assert json.loads((tmp_path / "stages" / "n.json").read_text())["status"] == "running"
@@ -233,7 +233,7 @@ def test_helpers():
 
 def test_time_left_is_estimated_from_stages_of_the_same_kind_or_group():
     def stage(name, group=None):
-        return Stage(name, name, {}, (), lambda resume: None, group=group)
+        return PipelineStage(name, name, {}, (), lambda resume: None, group=group)
 
     stages = [stage("train-s1", "lm"), stage("other-s1", "lm"), stage("eval-s1"), stage("report")]
     groups = {s.name: s.group for s in stages}

@@ -18,10 +18,10 @@ from transnar.clrs.text.answers import AnswerScores
 from transnar.clrs.text.scoring import ScoredRow, aggregate
 from transnar.evaluation import Comparison
 from transnar.pipeline import preset
-from transnar.report import load_run, report_markdown, write_report
-from transnar.report.curves import moving_average
-from transnar.report.html import markdown_to_html
-from transnar.report.runs import is_smoke, nar_stepping
+from transnar.pipeline.report import load_run, report_markdown, write_report
+from transnar.pipeline.report.curves import moving_average
+from transnar.pipeline.report.html import markdown_to_html
+from transnar.pipeline.report.runs import is_smoke, nar_stepping
 
 MODELS = ("baseline-s0", "control-s0", "transnar-s0", "baseline-s1", "control-s1", "transnar-s1")
 FIGURES = {
@@ -273,7 +273,7 @@ def test_log_axis_tick_labels_do_not_overlap(tmp_path, monkeypatch, high, low):
     import matplotlib.figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    from transnar.report import curves
+    from transnar.pipeline.report import curves
 
     figures = []
     real_figure = matplotlib.figure.Figure

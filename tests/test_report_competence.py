@@ -1,10 +1,10 @@
-"""The report's in-distribution competence section (:mod:`transnar.report.competence`)."""
+"""The report's in-distribution competence section (:mod:`transnar.pipeline.report.competence`)."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from transnar.report.competence import LEARNED, competence, in_distribution_sizes
+from transnar.pipeline.report.competence import LEARNED, competence, in_distribution_sizes
 
 
 class Scores:

@@ -16,7 +16,7 @@ from transnar.evaluation import EvalSettings, answer_question, evaluate
 
 # the modules (``transnar.evaluation.evaluate`` is also the function's name)
 evaluate_module = importlib.import_module("transnar.evaluation.evaluate")
-questions_module = importlib.import_module("transnar.evaluation.questions")
+questions_module = importlib.import_module("transnar.evaluation.answering")
 
 SMALL = {"algorithms": ("bfs", "insertion_sort"), "sizes": (4,), "count": 3, "batch_size": 2}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -89,9 +90,9 @@ def test_a_tiny_run_writes_every_file(finished_run):
     assert set(results["algorithms"]["insertion_sort"]["test"]["8"]["scores"]) == {"pred", "score"}
     markdown = (run_dir / "results.md").read_text()
     assert (
-        "| bfs | graphs |" in markdown
+        re.search(r"\| bfs +\| graphs +\|", markdown)
         and "n=6*" in markdown
-        and "| insertion_sort | pred |" in markdown
+        and re.search(r"\| insertion_sort +\| pred +\|", markdown)
     )
 
 

@@ -77,7 +77,7 @@ def add_model_choice_arguments(parser: argparse.ArgumentParser) -> None:
 def pick_model(args: argparse.Namespace) -> Path:
     """The saved model's directory of ``args.model_dir`` (``--arm`` and
     ``--model-seed`` in a pipeline run, said on standard error)."""
-    from transnar.evaluation.questions import find_model
+    from transnar.evaluation.answering import find_model
 
     directory, note = find_model(args.model_dir, args.arm, args.model_seed)
     if note:

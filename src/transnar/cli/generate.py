@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     """Answers the question and prints the answer."""
     from transnar.cli.lm_eval import _device
     from transnar.clrs.text.questions import parse_question
-    from transnar.evaluation.questions import answer_question, load_model, normalize_question
+    from transnar.evaluation.answering import answer_question, load_model, normalize_question
 
     text = sys.stdin.read() if args.question == "-" else args.question
     question = normalize_question(text)

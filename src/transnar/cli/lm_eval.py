@@ -207,7 +207,7 @@ def run_eval(args: argparse.Namespace) -> int:
     import torch
 
     from transnar.evaluation import evaluate, load_results, write_results
-    from transnar.evaluation.questions import load_model
+    from transnar.evaluation.answering import load_model
     from transnar.evaluation.results import (
         COMPARISON_JSON,
         COMPARISON_MD,

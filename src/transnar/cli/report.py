@@ -1,4 +1,4 @@
-"""``transnar report``: (re)write the report of pipeline runs (:mod:`transnar.report`)."""
+"""``transnar report``: (re)write the report of pipeline runs (:mod:`transnar.pipeline.report`)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_report(args: argparse.Namespace) -> int:
     """Writes the report and prints its files."""
     from transnar.evaluation.significance import RESAMPLES
-    from transnar.report import write_report
+    from transnar.pipeline.report import write_report
 
     resamples = RESAMPLES if args.resamples is None else args.resamples
     if resamples < 1:

@@ -21,6 +21,7 @@ Imports: ``clrs``, ``nar``, ``lm`` and ``model``; never ``training`` (which
 imports the NAR's scoring from here), ``pipeline``, ``report`` or ``cli``.
 """
 
+from transnar.evaluation.answering import Answer, answer_question, normalize_question
 from transnar.evaluation.evaluate import (
     DEFAULT_COUNT,
     TRAINING_SEEDS,
@@ -31,7 +32,6 @@ from transnar.evaluation.evaluate import (
     evaluate,
     model_kind,
 )
-from transnar.evaluation.questions import Answer, answer_question, normalize_question
 from transnar.evaluation.results import (
     PLOTS,
     Comparison,

@@ -23,7 +23,6 @@ from typing import Any
 
 from transnar import __version__
 from transnar.clrs.specs import CLRS30_ALGORITHMS, Family
-from transnar.clrs.text.scoring import markdown_table
 from transnar.evaluation.paired import PairedTests, pairs_of
 from transnar.evaluation.plots import (
     METRICS,
@@ -33,6 +32,7 @@ from transnar.evaluation.plots import (
     plot_family_scores,
 )
 from transnar.evaluation.significance import LEVEL, RESAMPLES, SEED, Estimate
+from transnar.tables import markdown_table
 
 COMPARISON_FORMAT = "transnar.eval_comparison"
 COMPARISON_VERSION = 1

@@ -15,6 +15,7 @@ import torch
 from transnar.evaluation.nar_scoring import Scorer, hard_outputs
 from transnar.nar.features import Features
 from transnar.nar.model import NAR
+from transnar.tables import markdown_table
 
 
 def score_nar(
@@ -80,25 +81,24 @@ def nar_results_markdown(results: dict) -> str:
 
     val = any("validation_score" in entry for entry in table.values())
     header = ["algorithm", "family", *(["val"] if val else []), *(label(s) for s in sizes)]
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("|---|---|" + "---:|" * (len(header) - 2))
+    rows = []
     for name, entry in table.items():
         cells = [f"{entry['validation_score']:.3f}"] if val else []
         cells += [_cell(entry["test"].get(s), "score") for s in sizes]
-        lines.append(f"| {name} | {entry['family']} | " + " | ".join(cells) + " |")
+        rows.append([name, entry["family"], *cells])
     means = ([f"{results['best_val_score']:.3f}"] if val else []) + [
         f"{results['mean'][s]:.3f}" for s in sizes
     ]
-    lines.append("| **mean** | | " + " | ".join(means) + " |")
+    rows.append(["**mean**", "", *means])
+    lines += markdown_table(header, rows)
     lines += _stepping_table(results, sizes, label)
     lines += ["", "## Per output", ""]
-    lines.append("| algorithm | output | " + " | ".join(label(s) for s in sizes) + " |")
-    lines.append("|---|---|" + "---:|" * len(sizes))
+    rows = []
     for name, entry in table.items():
         outputs = [k for k in next(iter(entry["test"].values()))["scores"] if k != "score"]
         for output in outputs:
-            cells = [_cell(entry["test"].get(s), output) for s in sizes]
-            lines.append(f"| {name} | {output} | " + " | ".join(cells) + " |")
+            rows.append([name, output, *(_cell(entry["test"].get(s), output) for s in sizes)])
+    lines += markdown_table(["algorithm", "output", *(label(s) for s in sizes)], rows)
     return "\n".join(lines) + "\n"
 
 
@@ -121,8 +121,7 @@ def _stepping_table(results: dict, sizes: list[str], label) -> list[str]:
     header = ["algorithm", "size", *modes]
     leak_free = [m for m in modes if m != "oracle"]
     header += [f"stop ({m})" for m in leak_free]
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("|---|---|" + "---:|" * (len(header) - 2))
+    rows = []
     for name, entry in results["algorithms"].items():
         for size in sizes:
             test = entry["test"].get(size)
@@ -130,7 +129,8 @@ def _stepping_table(results: dict, sizes: list[str], label) -> list[str]:
                 continue
             cells = [f"{test['steps'][m]['scores']['score']:.3f}" for m in modes]
             cells += [f"{test['steps'][m]['stop_accuracy']:.2f}" for m in leak_free]
-            lines.append(f"| {name} | {label(size)} | " + " | ".join(cells) + " |")
+            rows.append([name, label(size), *cells])
+    lines += markdown_table(header, rows)
     lines += ["", "Mean over algorithms: " + _means_line(results, sizes, modes, label) + "."]
     return lines
 

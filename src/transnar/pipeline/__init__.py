@@ -11,7 +11,12 @@
 - :mod:`~transnar.pipeline.records`: the stage records and their hashes;
 - :mod:`~transnar.pipeline.resources`: a stage's peak memory;
 - :mod:`~transnar.pipeline.estimate`: what a run will cost (``--estimate``);
-- :mod:`~transnar.pipeline.layout`: the files of a run directory.
+- :mod:`~transnar.pipeline.layout`: the files of a run directory;
+- :mod:`~transnar.pipeline.report`: the report of one or several runs
+  (``transnar report``), written by the pipeline's last stage.
+
+The package imports the models, the trainers and the evaluation, never the
+command line (``transnar.cli``).
 
 Example:
     >>> from transnar.pipeline import apply_overrides, preset, run_pipeline

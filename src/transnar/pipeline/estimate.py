@@ -42,6 +42,7 @@ from transnar.model import GatedCrossAttentionBlock, TransNARConfig
 from transnar.nar.config import NARConfig
 from transnar.nar.model import NAR
 from transnar.pipeline.resources import format_bytes
+from transnar.tables import markdown_table
 from transnar.training.nar_data import eval_count, train_options, train_sizes, validation_size
 
 FLOAT_BYTES = 4
@@ -372,22 +373,38 @@ def _eval_stage(arm, model, cells, steps_per_size, batch: int) -> StageEstimate:
 # --- text ---------------------------------------------------------------------------------
 
 
-def estimate_table(rows: Sequence[StageEstimate], seeds: int) -> str:
+def estimate_table(estimates: Sequence[StageEstimate], seeds: int) -> str:
     """The estimate as a Markdown table, with totals (the language-model stages
     times ``seeds``)."""
-    header = (
-        "| stage | examples | tokens | steps | longest | parameters | FLOPs "
-        "| activations, fp32 | activations, bf16 + flash | NAR memory |"
-    )
-    lines = [header, "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
-    for row in rows:
-        lines.append(
-            f"| {row.stage} | {row.examples:,} | {_count(row.tokens)} | {_count(row.steps)} "
-            f"| {row.longest} | {row.parameters:,} | {row.flops:.2e} "
-            f"| {_memory(row.activation_bytes)} | {_memory(row.fused_activation_bytes)} "
-            f"| {_memory(row.memory_bytes)} |"
-        )
-    total = sum(r.flops * (1 if r.stage == "nar" else seeds) for r in rows)
+    header = [
+        "stage",
+        "examples",
+        "tokens",
+        "steps",
+        "longest",
+        "parameters",
+        "FLOPs",
+        "activations, fp32",
+        "activations, bf16 + flash",
+        "NAR memory",
+    ]
+    rows = [
+        [
+            row.stage,
+            f"{row.examples:,}",
+            _count(row.tokens),
+            _count(row.steps),
+            row.longest,
+            f"{row.parameters:,}",
+            f"{row.flops:.2e}",
+            _memory(row.activation_bytes),
+            _memory(row.fused_activation_bytes),
+            _memory(row.memory_bytes),
+        ]
+        for row in estimates
+    ]
+    lines = markdown_table(header, rows)
+    total = sum(r.flops * (1 if r.stage == "nar" else seeds) for r in estimates)
     lines.append("")
     lines.append(
         f"Total: {total:.2e} FLOPs for {seeds} seed(s) (the NAR once, every language "

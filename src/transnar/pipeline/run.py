@@ -14,7 +14,7 @@ done, resuming an interrupted one):
    own instance (:func:`transnar.training.train_lm`), same data, steps and seed;
    then ``eval-<arm>-s<seed>``: each answers ``lm.data``'s test split
    (:func:`transnar.evaluation.evaluate`);
-4. ``report``: ``report.md`` and ``report.html`` (:func:`transnar.report.write_report`).
+4. ``report``: ``report.md`` and ``report.html`` (:func:`transnar.pipeline.report.write_report`).
 
 The trainers resume exactly from their ``checkpoints/last.pt``, so a run
 killed in the middle of a stage continues from its last checkpoint. Under
@@ -51,10 +51,11 @@ from transnar.pipeline.layout import (
     model_runs,
 )
 from transnar.pipeline.records import read_record
+from transnar.pipeline.report import write_report
 from transnar.pipeline.schedule import run_stages, subprocess_launcher
 from transnar.pipeline.stages import (
     Outcome,
-    Stage,
+    PipelineStage,
     check_configs,
     check_jobs,
     check_stage_names,
@@ -164,7 +165,7 @@ def run_pipeline(
         command += ["--config", str(run_dir / CONFIG_YAML), "--no-progress"]
         command += ["--force"] if force else []
 
-        def stage_command(stage: Stage) -> list[str]:
+        def stage_command(stage: PipelineStage) -> list[str]:
             again = ["--restart", stage.name] if stage.name in restart else []
             return [*command, "--only", stage.name, *again]
 
@@ -213,7 +214,7 @@ def _check_run_dir(run_dir: Path, force: bool) -> None:
 
 def build_stages(
     config: RunPipelineConfig, run_dir: Path, progress: bool | None = None
-) -> list[Stage]:
+) -> list[PipelineStage]:
     """The stages of a run, in order (see the module docstring)."""
     stages = [data_stage(config, run_dir, progress), nar_stage(config, run_dir, progress)]
     runs = model_runs(config)
@@ -225,7 +226,7 @@ def build_stages(
     return stages
 
 
-def data_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) -> Stage:
+def data_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) -> PipelineStage:
     """Writes ``lm.data``'s train and val splits into ``RUN/data``."""
     from transnar.clrs.text.datasets import MANIFEST, write_dataset
 
@@ -243,7 +244,7 @@ def data_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) 
         write_dataset(run_dir / DATA_DIR, splits, overwrite=True, progress=progress, **options)
 
     rows = sum(split.num_rows for split in splits)
-    return Stage(
+    return PipelineStage(
         "data",
         f"write the CLRS-Text train and val splits ({rows:,} rows)",
         {"splits": {split.name: split.to_json() for split in splits}, **options},
@@ -253,7 +254,7 @@ def data_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) 
     )
 
 
-def nar_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) -> Stage:
+def nar_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) -> PipelineStage:
     """Pre-trains the NAR into ``RUN/nar``."""
     directory = run_dir / NAR_DIR
     last = checkpoint_path(directory, "last")
@@ -264,7 +265,7 @@ def nar_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) -
             train_nar(config.nar, directory, resume=resume, overwrite=not resume, progress=progress)
 
     nar = config.nar
-    return Stage(
+    return PipelineStage(
         "nar",
         f"pre-train the NAR on {len(nar.nar.algorithms)} CLRS-30 algorithm(s), "
         f"{nar.train.steps:,} steps",
@@ -291,7 +292,7 @@ def lm_config(config: RunPipelineConfig, run_dir: Path, model: ModelRun) -> LMTr
 
 def lm_stage(
     config: RunPipelineConfig, run_dir: Path, model: ModelRun, progress: bool | None
-) -> Stage:
+) -> PipelineStage:
     """Trains one language model into ``RUN/<model>-s<seed>``."""
     directory = run_dir / model.name
     last = directory / CHECKPOINTS / LAST
@@ -305,7 +306,7 @@ def lm_stage(
 
     oc = train_config.optim
     length = f"{oc.steps:,} steps" if oc.steps else f"{oc.epochs} epoch(s)"
-    return Stage(
+    return PipelineStage(
         model.name,
         f"train {model.label} (seed {model.seed}, {length})",
         _without(train_config.to_dict(), LM_UNHASHED, "lm."),
@@ -329,10 +330,10 @@ def _as_recorded(config: LMTrainConfig, recorded: Path) -> LMTrainConfig:
 
 def eval_stage(
     config: RunPipelineConfig, run_dir: Path, model: ModelRun, progress: bool | None
-) -> Stage:
+) -> PipelineStage:
     """Evaluates one language model into ``RUN/eval/<model>-s<seed>``."""
     from transnar.evaluation import evaluate, write_results
-    from transnar.evaluation.questions import load_model
+    from transnar.evaluation.answering import load_model
     from transnar.evaluation.results import RESULTS_JSON
 
     settings = config.eval_settings()
@@ -351,7 +352,7 @@ def eval_stage(
 
     count = len(settings.algorithms) * len(settings.sizes) * settings.count
     sizes = ", ".join(map(str, settings.sizes))
-    return Stage(
+    return PipelineStage(
         f"eval-{model.name}",
         f"evaluate {model.label} (seed {model.seed}) on {count:,} questions at sizes {sizes}",
         settings.to_dict(),
@@ -363,15 +364,13 @@ def eval_stage(
     )
 
 
-def report_stage(stages: list[Stage], run_dir: Path) -> Stage:
+def report_stage(stages: list[PipelineStage], run_dir: Path) -> PipelineStage:
     """Writes ``report.md`` and ``report.html`` from everything before it."""
 
     def run(resume: bool) -> None:
-        from transnar.report import write_report  # here: it imports this package
-
         write_report([run_dir])
 
-    return Stage(
+    return PipelineStage(
         "report",
         "write report.md and report.html",
         {},  # no options: the report is a function of its inputs

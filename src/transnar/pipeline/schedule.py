@@ -38,7 +38,7 @@ from typing import Any, Protocol
 from transnar.pipeline.records import now, read_record
 from transnar.pipeline.stages import (
     Outcome,
-    Stage,
+    PipelineStage,
     StageFailedError,
     StagePlan,
     check_configs,
@@ -79,14 +79,14 @@ class Child(Protocol):
     def kill(self) -> None: ...
 
 
-Launcher = Callable[[Stage, Path], Child]
+Launcher = Callable[[PipelineStage, Path], Child]
 """``launch(stage, log)`` starts a process that runs ``stage`` as
 ``run_stages(..., only=stage.name)`` does, its output in the file ``log``."""
 
 
 def run_stages(
     run_dir: str | Path,
-    stages: Sequence[Stage],
+    stages: Sequence[PipelineStage],
     *,
     force: bool = False,
     stop_after: str | None = None,
@@ -178,7 +178,7 @@ def run_stages(
 class _Running:
     """A stage whose process the scheduler started."""
 
-    stage: Stage
+    stage: PipelineStage
     inputs: dict[str, str]
     resume: bool
     child: Child
@@ -193,7 +193,7 @@ class _Scheduler:
     def __init__(
         self,
         run_dir: Path,
-        stages: Sequence[Stage],
+        stages: Sequence[PipelineStage],
         records: Mapping[str, dict | None],
         log: Callable[[str], None],
         jobs: int,
@@ -206,8 +206,8 @@ class _Scheduler:
         self.outputs: dict[str, str] = {}
         self.outcomes: dict[str, Outcome] = {}
         self.running: dict[str, _Running] = {}
-        self.waiting: list[Stage] = []
-        self.ready: list[tuple[Stage, dict[str, str], StagePlan]] = []
+        self.waiting: list[PipelineStage] = []
+        self.ready: list[tuple[PipelineStage, dict[str, str], StagePlan]] = []
         self.start = time.perf_counter()
 
     def prefix(self, name: str) -> str:
@@ -243,7 +243,9 @@ class _Scheduler:
                 raise
         return [self.outcomes[s.name] for s in self.stages if s.name in self.outcomes]
 
-    def plan(self, waiting: list[Stage]) -> list[tuple[Stage, dict[str, str], StagePlan]]:
+    def plan(
+        self, waiting: list[PipelineStage]
+    ) -> list[tuple[PipelineStage, dict[str, str], StagePlan]]:
         """Takes the stages whose inputs are done out of ``waiting``: skips those
         up to date (then looks again), returns the others with their inputs and
         plans (resume or run)."""
@@ -266,7 +268,7 @@ class _Scheduler:
                     ready.append((stage, inputs, plan))
         return ready
 
-    def start_stage(self, stage: Stage, inputs: dict[str, str], plan: StagePlan) -> None:
+    def start_stage(self, stage: PipelineStage, inputs: dict[str, str], plan: StagePlan) -> None:
         path = self.run_dir / LOGS_DIR / f"{stage.name}.log"
         self.log(f"{self.prefix(stage.name)}: {plan.line(stage)} (log: {path})")
         child = self.launch(stage, path)
@@ -351,7 +353,7 @@ class _Scheduler:
 
 
 def subprocess_launcher(
-    command: Callable[[Stage], Sequence[str]], env: Mapping[str, str] | None = None
+    command: Callable[[PipelineStage], Sequence[str]], env: Mapping[str, str] | None = None
 ) -> Launcher:
     """A :data:`Launcher` that runs ``command(stage)`` with its standard output
     and error appended to the log file (after a header line), its standard
@@ -363,7 +365,7 @@ def subprocess_launcher(
         env: the environment (default: this process's).
     """
 
-    def launch(stage: Stage, log: Path) -> subprocess.Popen:
+    def launch(stage: PipelineStage, log: Path) -> subprocess.Popen:
         argv = [str(part) for part in command(stage)]
         log.parent.mkdir(parents=True, exist_ok=True)
         environment = {**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"}

@@ -1,6 +1,6 @@
 """Cached, resumable stages: a stage runs only when its output is missing or stale.
 
-A :class:`Stage` has a **config** (a JSON mapping of what its output is a
+A :class:`PipelineStage` has a **config** (a JSON mapping of what its output is a
 function of: the arguments of its library call, without those that change
 nothing, such as the device), **inputs** (earlier stages whose outputs it
 reads) and **outputs** (files or directories of the run directory).
@@ -13,7 +13,7 @@ A stage is
 - **skipped** when it is ``done`` with the same config and inputs and its
   outputs still hash as recorded;
 - **resumed** when it was ``running`` (interrupted) with the same config and
-  inputs and left something to continue from (:attr:`Stage.resumable`): its
+  inputs and left something to continue from (:attr:`PipelineStage.resumable`): its
   own checkpoints decide where it continues; without one it starts again;
 - **run** afresh otherwise (never run, inputs re-made, outputs missing or
   modified: the log line says why), or when ``restart`` names it (e.g. a
@@ -68,7 +68,7 @@ class StageFailedError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Stage:
+class PipelineStage:
     """One step of the pipeline.
 
     Attributes:
@@ -126,14 +126,14 @@ def stage_seconds(records: Mapping[str, dict | None], outcomes: Sequence[Outcome
 
 
 def pending_stages(
-    stages: Sequence[Stage],
+    stages: Sequence[PipelineStage],
     records: Mapping[str, dict | None],
     ran: set[str],
     restart: frozenset[str] = frozenset(),
-) -> list[Stage]:
+) -> list[PipelineStage]:
     """The stages that will probably run: not recorded as done, restarted, or
     reading a stage that runs (the others are most likely up to date)."""
-    pending: list[Stage] = []
+    pending: list[PipelineStage] = []
     running = set(ran)
     for stage in stages:
         record = records.get(stage.name) or {}
@@ -148,7 +148,7 @@ def pending_stages(
 
 
 def time_left(
-    pending: Sequence[Stage],
+    pending: Sequence[PipelineStage],
     seconds: Mapping[str, float],
     groups: Mapping[str, str | None],
     jobs: int = 1,
@@ -158,7 +158,7 @@ def time_left(
     yet)``: the pending stages' estimated times, each the mean time of the
     stages of its kind that ran
     (its name without ``-s<seed>``: the same arm at another seed), else of its
-    :attr:`Stage.group` (``groups``: every stage's); ``None`` when no pending
+    :attr:`PipelineStage.group` (``groups``: every stage's); ``None`` when no pending
     stage has an estimate. With ``jobs`` > 1 the total is shared by the jobs.
 
     Args:
@@ -198,7 +198,7 @@ def _kind(name: str) -> str:
 
 
 def check_stage_names(
-    stages: Sequence[Stage],
+    stages: Sequence[PipelineStage],
     *,
     stop_after: str | None = None,
     only: str | None = None,
@@ -245,7 +245,7 @@ class StagePlan:
     output: str | None = None
     reason: str | None = None
 
-    def line(self, stage: Stage) -> str:
+    def line(self, stage: PipelineStage) -> str:
         """The log line of a stage that starts (after its ``[k/n] name: `` prefix)."""
         if self.action == "resume":
             return f"resuming: {stage.description}"
@@ -256,7 +256,7 @@ class StagePlan:
 
 def plan_stage(
     run_dir: Path,
-    stage: Stage,
+    stage: PipelineStage,
     record: dict | None,
     inputs: dict[str, str],
     restart: bool = False,
@@ -285,7 +285,7 @@ def plan_stage(
     return StagePlan("run", reason=_changed_outputs(run_dir, stage, record))
 
 
-def _changed_outputs(run_dir: Path, stage: Stage, record: dict) -> str:
+def _changed_outputs(run_dir: Path, stage: PipelineStage, record: dict) -> str:
     """Why a done stage's outputs no longer hash as recorded: which are missing,
     which changed (modified, truncated or corrupted)."""
     recorded = record.get("output_files") or {}
@@ -311,7 +311,7 @@ def _changed_outputs(run_dir: Path, stage: Stage, record: dict) -> str:
 
 def handle_stage(
     run_dir: Path,
-    stage: Stage,
+    stage: PipelineStage,
     record: dict | None,
     inputs: dict[str, str],
     prefix: str,
@@ -340,7 +340,7 @@ def handle_stage(
 
 def run_only(
     run_dir: Path,
-    stages: Sequence[Stage],
+    stages: Sequence[PipelineStage],
     records: Mapping[str, dict | None],
     name: str,
     log: Callable[[str], None],
@@ -351,7 +351,7 @@ def run_only(
     by_name = {stage.name: stage for stage in stages}
     hashes: dict[str, str | None] = {}
 
-    def inputs_of(stage: Stage) -> dict[str, str]:
+    def inputs_of(stage: PipelineStage) -> dict[str, str]:
         """The output hashes of the stage's inputs that are up to date."""
         return {i: h for i in stage.inputs if (h := up_to_date(i)) is not None}
 
@@ -385,7 +385,9 @@ def _not_done(record: dict | None) -> str:
     return "out of date"
 
 
-def _run(run_dir: Path, stage: Stage, inputs: dict[str, str], resume: bool) -> tuple[str, float]:
+def _run(
+    run_dir: Path, stage: PipelineStage, inputs: dict[str, str], resume: bool
+) -> tuple[str, float]:
     """Runs one stage between its ``running`` and ``done`` records; its output hash
     and seconds. Rank 0 writes the records; a stage that is not ``distributed``
     runs on rank 0 alone."""
@@ -427,7 +429,7 @@ def _run(run_dir: Path, stage: Stage, inputs: dict[str, str], resume: bool) -> t
 
 
 def check_configs(
-    stages: Sequence[Stage], records: Mapping[str, dict | None], force: bool = False
+    stages: Sequence[PipelineStage], records: Mapping[str, dict | None], force: bool = False
 ) -> list[str]:
     """The stages whose config differs from their record's, each with the keys
     that differ; a :class:`StageConfigError` naming them unless ``force``."""

@@ -186,7 +186,7 @@ class DataConfig:
 
 
 @dataclass
-class Batch:
+class LMBatch:
     """A batch of examples of one algorithm and size.
 
     Attributes:
@@ -230,7 +230,7 @@ class Batch:
         """Tokens the loss covers (answer tokens)."""
         return int((self.labels[:, 1:] != IGNORE_INDEX).sum())
 
-    def rows(self, index: torch.Tensor) -> Batch:
+    def rows(self, index: torch.Tensor) -> LMBatch:
         """The examples ``index`` (``(R,)`` int64) of the batch, padded as before."""
         return dataclasses.replace(
             self,
@@ -242,7 +242,7 @@ class Batch:
             memory=None if self.memory is None else self.memory.rows(index),
         )
 
-    def to(self, device: torch.device | str) -> Batch:
+    def to(self, device: torch.device | str) -> LMBatch:
         """The batch on ``device``."""
         return dataclasses.replace(
             self,
@@ -340,8 +340,8 @@ class PairedDataset:
         prompt = int(self.prompt_lengths[index])
         return ids, [IGNORE_INDEX] * prompt + ids[prompt:]
 
-    def batch(self, indices: Sequence[int] | np.ndarray) -> Batch:
-        """The examples ``indices`` (all of one algorithm and size) as a :class:`Batch`."""
+    def batch(self, indices: Sequence[int] | np.ndarray) -> LMBatch:
+        """The examples ``indices`` (all of one algorithm and size) as a :class:`LMBatch`."""
         indices = np.asarray(indices, dtype=np.int64)
         keys = {(str(self.algorithms[i]), int(self.sizes[i])) for i in indices}
         if len(keys) != 1:
@@ -362,7 +362,9 @@ class PairedDataset:
             memory = self.memory_cache.gather(indices)
         elif self.trajectories is not None:
             features = Features.from_trajectories([self.trajectories[i] for i in indices])
-        return Batch(algorithm, size, indices, input_ids, labels, attention_mask, features, memory)
+        return LMBatch(
+            algorithm, size, indices, input_ids, labels, attention_mask, features, memory
+        )
 
 
 # --- sources ----------------------------------------------------------------------
@@ -556,8 +558,8 @@ def _pad_steps(states: torch.Tensor, steps: int) -> torch.Tensor:
 
 __all__ = [
     "SMALL_ALGORITHMS",
-    "Batch",
     "DataConfig",
+    "LMBatch",
     "MemoryCache",
     "PairedDataset",
     "build_dataset",

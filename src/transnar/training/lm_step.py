@@ -24,13 +24,13 @@ from transnar.model import TransNAR
 from transnar.nar.memory import GraphMemory
 from transnar.training.distributed import all_reduce_gradients, sum_floats, world
 from transnar.training.lm_batches import training_positions
-from transnar.training.lm_data import Batch, PairedDataset
+from transnar.training.lm_data import LMBatch, PairedDataset
 
 
 def lm_train_step(
     model: TransNAR,
     optimizer: torch.optim.Optimizer,
-    batches: Sequence[Batch],
+    batches: Sequence[LMBatch],
     positions: torch.Generator,
     grad_clip: float,
     autocast: contextlib.AbstractContextManager | None = None,
@@ -99,7 +99,7 @@ def lm_train_step(
     }
 
 
-def graph_memory(model: TransNAR, batch: Batch) -> GraphMemory | None:
+def graph_memory(model: TransNAR, batch: LMBatch) -> GraphMemory | None:
     """The batch's graph memory: cached, or computed by the frozen NAR (None for
     the baseline)."""
     if not model.config.use_nar:
@@ -112,7 +112,7 @@ def graph_memory(model: TransNAR, batch: Batch) -> GraphMemory | None:
 
 
 def batch_positions(
-    model: TransNAR, batch: Batch, generator: torch.Generator | None
+    model: TransNAR, batch: LMBatch, generator: torch.Generator | None
 ) -> torch.Tensor | None:
     """Random positions over each sequence's real tokens when the model uses them
     (now: training or evaluation mode), else None (``0, 1, ...``)."""

@@ -60,8 +60,7 @@ import json
 import math
 import numbers
 import os
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +70,7 @@ from transnar.clrs.text.answers import AnswerScores, score_answer
 from transnar.clrs.text.datasets import SamplerStreams
 from transnar.clrs.text.formatting import FLOAT_FORMATS, TRACE, TRACE_SEPARATOR, format_example
 from transnar.persistence import atomic_write, refuse_existing
+from transnar.tables import markdown_table
 
 PREDICTION_FIELDS: tuple[str, ...] = (
     "prediction",
@@ -328,7 +328,7 @@ class ScoreReport:
             return [*labels, *counts, str(summary.count), *_scores(summary, trace)]
 
         lines += ["## Per algorithm and size", ""]
-        lines += _table(
+        lines += markdown_table(
             ["algorithm", "size", "n", *scores],
             [
                 row(a, _size(n), summary=s, algorithms=False)
@@ -344,11 +344,11 @@ class ScoreReport:
             ]
             family_rows.append(row(family, "all", summary=summary))
         lines += ["", "## Per family (mean over its algorithms)", ""]
-        lines += _table(["family", "size", "algorithms", "n", *scores], family_rows)
+        lines += markdown_table(["family", "size", "algorithms", "n", *scores], family_rows)
         overall_rows = [row(_size(n), summary=s) for n, s in self.by_size.items()]
         overall_rows.append(row("all", summary=self.overall))
         lines += ["", "## Overall (mean over algorithms)", ""]
-        lines += _table(["size", "algorithms", "n", *scores], overall_rows)
+        lines += markdown_table(["size", "algorithms", "n", *scores], overall_rows)
         return "\n".join(lines) + "\n"
 
     def unknown_size_note(self) -> str | None:
@@ -463,7 +463,7 @@ def score_row(
     return ScoredRow(0, algorithm, size, use_hints, scores)
 
 
-def read_rows(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
+def read_numbered_rows(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
     """``(line number, row)`` for the non-blank lines of a JSON Lines file; a
     line that is not JSON gives a :class:`BadRow` instead of a row."""
     with open(path, encoding="utf-8", errors="replace") as handle:
@@ -482,7 +482,7 @@ def score_rows(
     skip_bad_rows: bool = False,
     on_row: Callable[[], None] | None = None,
 ) -> tuple[list[ScoredRow], list[BadRow]]:
-    """Scores numbered rows (as :func:`read_rows` yields them).
+    """Scores numbered rows (as :func:`read_numbered_rows` yields them).
 
     Args:
         rows: ``(line number, row)`` pairs; a row may be a :class:`BadRow`.
@@ -593,7 +593,7 @@ def score_file(
     disable = None if progress is None else not progress
     with tqdm(total=total, desc="scoring", unit="row", disable=disable, leave=False) as bar:
         try:
-            scored, bad = score_rows(read_rows(path), options, skip_bad_rows, bar.update)
+            scored, bad = score_rows(read_numbered_rows(path), options, skip_bad_rows, bar.update)
         except ValueError as error:
             raise ValueError(f"{path}, {error}") from None
     if not scored:
@@ -758,33 +758,6 @@ def _scores(summary: Summary, trace: bool) -> list[str]:
     return cells
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """The lines of a Markdown table with padded columns (readable as plain
-    text too); text columns left-aligned, number columns right-aligned."""
-    widths = [max(3, *(len(r[i]) for r in [header, *rows])) for i in range(len(header))]
-    numeric = [all(_is_number(r[i]) for r in rows) and rows for i in range(len(header))]
-
-    def line(cells):
-        padded = [
-            c.rjust(w) if num else c.ljust(w)
-            for c, w, num in zip(cells, widths, numeric, strict=True)
-        ]
-        return "| " + " | ".join(padded) + " |"
-
-    rule = ["-" * (w - 1) + (":" if num else "-") for w, num in zip(widths, numeric, strict=True)]
-    return [line(header), "| " + " | ".join(rule) + " |", *map(line, rows)]
-
-
-_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?( ?± ?\d+(\.\d+)?)?")
-
-
-def _is_number(text: str) -> bool:
-    return bool(_NUMBER.fullmatch(text)) or text in ("-", "?", "all")
-
-
-_table = markdown_table
-
-
 __all__ = [
     "PREDICTION_FIELDS",
     "BadRow",
@@ -793,8 +766,7 @@ __all__ = [
     "ScoredRow",
     "Summary",
     "aggregate",
-    "markdown_table",
-    "read_rows",
+    "read_numbered_rows",
     "score_file",
     "score_row",
     "score_rows",

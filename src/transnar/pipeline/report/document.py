@@ -2,7 +2,7 @@
 
 The report opens with what was run (and, for a run of the ``tiny`` preset's
 budgets, that its scores mean nothing), then a headline
-(:mod:`~transnar.report.headline`): per evaluation size each arm's CLRS score
+(:mod:`~transnar.pipeline.report.headline`): per evaluation size each arm's CLRS score
 and the paired differences between arms with their intervals. It then puts
 side by side, for the baseline, the control and TransNAR (the arms the run
 trained), the parse, shape and CLRS scores per algorithm and size, per family
@@ -19,7 +19,6 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from transnar.clrs.text.scoring import markdown_table
 from transnar.evaluation import Comparison, write_plots
 from transnar.evaluation.comparison import PLOTS, Cell
 from transnar.evaluation.plots import REGIME_NAMES
@@ -27,12 +26,13 @@ from transnar.evaluation.significance import RESAMPLES
 from transnar.persistence import atomic_write, refuse_existing
 from transnar.pipeline.layout import FIGURES_DIR, REPORT_HTML, REPORT_MD
 from transnar.pipeline.records import differences
+from transnar.pipeline.report.competence import competence
+from transnar.pipeline.report.curves import lm_panels, nar_panels, plot_panels
+from transnar.pipeline.report.headline import headline
+from transnar.pipeline.report.html import markdown_to_html
+from transnar.pipeline.report.runs import RunData, load_run, nar_stepping
 from transnar.pipeline.resources import format_peaks
-from transnar.report.competence import competence
-from transnar.report.curves import lm_panels, nar_panels, plot_panels
-from transnar.report.headline import headline
-from transnar.report.html import markdown_to_html
-from transnar.report.runs import RunData, load_run, nar_stepping
+from transnar.tables import markdown_table
 from transnar.training.runs import duration
 
 TITLE = "TransNAR vs the Transformer baseline"

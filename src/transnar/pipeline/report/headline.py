@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from transnar.clrs.text.scoring import markdown_table
 from transnar.evaluation import Comparison
 from transnar.evaluation.comparison import regime_name
 from transnar.evaluation.significance import Estimate
-from transnar.report.runs import RunData
+from transnar.pipeline.report.runs import RunData
+from transnar.tables import markdown_table
 
 
 def headline(runs: Sequence[RunData], comparison: Comparison) -> list[str]:

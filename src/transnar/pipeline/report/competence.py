@@ -9,8 +9,8 @@ arm has learned there: CLRS score below :data:`LEARNED` for every arm.
 
 from __future__ import annotations
 
-from transnar.clrs.text.scoring import markdown_table
 from transnar.evaluation import Comparison
+from transnar.tables import markdown_table
 
 LEARNED = 0.5
 """The in-distribution CLRS score from which an algorithm counts as learned."""
