@@ -32,9 +32,9 @@ evaluation set (default: the 'transnar' preset's test split):
   options not given come from the data section of RUN_DIR/config.json: its
   algorithms, test sizes, test seed and count, training and validation seeds,
   training sizes and text format (traces, index hints). Without one, the
-  algorithms are those of the model's NAR (all 30 for a baseline). The regimes (in distribution, OOD
-  interpolation or extrapolation) follow the training sizes (--train-sizes;
-  default TransNAR's 4-8 and 12).
+  algorithms are those of the model's NAR (all 30 for a baseline). The regimes
+  (in distribution, OOD interpolation or extrapolation) follow the training
+  sizes (--train-sizes; default TransNAR's 4-8 and 12).
 
 decoding: greedy, KV cache, batches of one algorithm and size (the NAR runs
 once per batch), stopping at the blank line or after each question's budget:
