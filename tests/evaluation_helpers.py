@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from transnar.clrs.execute import execute
-from transnar.clrs.text import format_example, parse_question
+from transnar.clrs.text import format_example, has_index_hints, parse_question
 from transnar.clrs.text.answers import AnswerScores
 from transnar.clrs.text.scoring import ScoredRow, aggregate
 from transnar.lm import CharTokenizer, DecoderLM, Generation, LMConfig
@@ -57,10 +57,11 @@ def saved_model(directory: Path, use_nar: bool = True, **options) -> Path:
 
 
 def truth_of(question: str) -> str:
-    """The true answer of a question (its instance read back and run)."""
+    """The true answer of a question (its instance read back and run), with
+    traces and index hints when the question has them."""
     trajectory = execute(*parse_question(question))
     use_hints = question.rstrip("\n").rsplit("\n", 1)[-1].startswith("trace | ")
-    return format_example(trajectory, use_hints)[1]
+    return format_example(trajectory, use_hints, index_hints=has_index_hints(question))[1]
 
 
 class TruthfulGenerate:

@@ -10,7 +10,7 @@ import torch
 
 from tests.evaluation_helpers import talkative_model
 from transnar.clrs import CLRS30_ALGORITHMS
-from transnar.clrs.text import parse_question
+from transnar.clrs.text import has_index_hints, parse_question
 from transnar.clrs.text.datasets import examples
 from transnar.evaluation import EvalSettings, answer_question, evaluate
 from transnar.evaluation.decoding import decoding_budget, question_generator
@@ -27,22 +27,21 @@ def test_question_generator_depends_on_seed_and_question_only():
     assert not torch.equal(draw(0, "bfs:\n"), draw(0, "dfs:\n"))
 
 
+@pytest.mark.parametrize("index_hints", [False, True])
 @pytest.mark.parametrize("use_hints", [False, True])
 @pytest.mark.parametrize("algorithm", CLRS30_ALGORITHMS)
-def test_budget_from_the_question_text_is_the_evaluation_budget(algorithm, use_hints):
+def test_budget_from_the_question_text_is_the_evaluation_budget(algorithm, use_hints, index_hints):
     """``transnar generate`` has only the text; its budget must be the one the
-    evaluation computes from the sampled trajectory."""
+    evaluation computes from the sampled trajectory (and, with index hints,
+    cover the markers)."""
     model, tokenizer = talkative_model(use_nar=False), CharTokenizer()
-    for row, trajectory in examples(algorithm, 5, 2, 3, use_hints):
+    for row, trajectory in examples(algorithm, 5, 2, 3, use_hints, index_hints=index_hints):
         question = row["question"]
         _, parsed = parse_question(question, check_trace=False)
         for positions in ("random", "linear"):
-            from_text = decoding_budget(
-                algorithm, parsed, use_hints, question, tokenizer, model, positions
-            )
-            from_sample = decoding_budget(
-                algorithm, trajectory.inputs, use_hints, question, tokenizer, model, positions
-            )
+            args = (use_hints, question, tokenizer, model, positions, index_hints)
+            from_text = decoding_budget(algorithm, parsed, *args)
+            from_sample = decoding_budget(algorithm, trajectory.inputs, *args)
             assert from_text == from_sample
             assert from_text >= len(row["answer"]) or positions == "random"
 
@@ -83,8 +82,9 @@ def test_a_short_row_in_a_wide_batch_draws_uniformly():
     assert abs(mean_max - expected) < 5  # std of the mean is about 1.3
 
 
+@pytest.mark.parametrize("index_hints", [False, True])
 @pytest.mark.parametrize("use_nar", [True, False])
-def test_generate_with_the_position_seed_reproduces_the_evaluation(use_nar):
+def test_generate_with_the_position_seed_reproduces_the_evaluation(use_nar, index_hints):
     model = talkative_model(use_nar=use_nar)
     settings = EvalSettings(
         algorithms=("bfs", "insertion_sort"),
@@ -93,12 +93,16 @@ def test_generate_with_the_position_seed_reproduces_the_evaluation(use_nar):
         count=3,
         batch_size=3,
         position_seed=5,
+        index_hints=index_hints,
     )
     results = evaluate(model, settings)
     assert {s["stopped"] for s in results.samples} == {False}  # runs to its budget
     for sample in results.samples:
-        answer = answer_question(model, sample["question"], seed=5, score=False)
+        assert has_index_hints(sample["question"]) == index_hints
+        answer = answer_question(model, sample["question"], seed=5, score=True)
         assert answer.text == sample["prediction"].split("\n\n", 1)[0].strip("\n")
         assert answer.max_new_tokens == sample["num_tokens"]
+        assert answer.truth + "\n\n" == sample["answer"]  # scored with the question's format
+        assert answer.scores.clrs == sample["clrs"]
     other = answer_question(model, results.samples[0]["question"], seed=6, score=False)
     assert other.text != results.samples[0]["prediction"].strip("\n")

@@ -38,13 +38,15 @@ examples:
   transnar data text --count train=1000,val=100,test=100 --with-graphs --out data/small
   transnar data text --preset clrs-text --split test --use-hints --format parquet --out ct/
   transnar data text --split train --sizes 16 --seed 7 --count 500 --out custom/
+  transnar data text --count 100 --index-hints --out hinted/   # Zhou et al. index hints
   transnar data text --preset clrs-text --float-format legacy --truncate-decimals none \\
       --out legacy/                                       # as the July 2024 public datasets
 
 Files: OUT/<split>.jsonl (or .parquet), one row per line with the columns
 text, question, answer, algo_name, length, use_hints, seed, index, float_format,
-truncate_decimals; OUT/manifest.json; with --with-graphs the paired trajectories in
-OUT/graphs/<split>/<algorithm>-<size>.npz (rows of that algorithm and size, in order).
+truncate_decimals (and index_hints, true, with --index-hints); OUT/manifest.json;
+with --with-graphs the paired trajectories in OUT/graphs/<split>/<algorithm>-<size>.npz
+(rows of that algorithm and size, in order).
 Rows are grouped by algorithm, size, seed, index: shuffle when loading.
 """
 
@@ -166,6 +168,11 @@ def _register_text(kinds: argparse._SubParsersAction) -> None:
         "'train=N,test=M' (default: the preset's)",
     )
     text.add_argument("--use-hints", action="store_true", help="include the traces (hints)")
+    text.add_argument(
+        "--index-hints",
+        action="store_true",
+        help="precede every list and matrix element by its index marker (a0.5 b0.7; sizes <= 52)",
+    )
     text.add_argument(
         "--float-format",
         default="default",
@@ -389,6 +396,7 @@ def run_text(args: argparse.Namespace) -> int:
             args.out,
             splits,
             use_hints=args.use_hints,
+            index_hints=args.index_hints,
             float_format=args.float_format,
             truncate_decimals=truncate_decimals,
             file_format=args.format,

@@ -18,7 +18,9 @@ The answer is printed without its closing blank line. By default at most a
 bound on the answer's length, from the algorithm and the question's inputs
 alone, is generated, as in 'transnar lm eval'. The true answer is never
 computed before answering; with --score, the algorithm then runs to its end
-and the true answer and the scores are printed too.
+and the true answer and the scores are printed too. A question with index
+hints (each element preceded by its index marker: 'key: [a0.5 b0.7]') is
+answered, bounded and scored with them.
 
 Random positions: the model reads its tokens at positions drawn at random (as
 in the paper's evaluation), so the answer depends on --seed. The draw comes

@@ -51,6 +51,8 @@ overrides (KEY=VALUE after the options; a dotted path or any unambiguous tail):
   data:   algorithms train_sizes train_count train_seed val_sizes val_count
           val_seed test_sizes test_count test_seed use_hints float_format
           truncate_decimals max_tokens bucket_batches path
+          index_hints (true: every list and matrix element preceded by its
+          index marker, Zhou et al. 2023; a data.path dataset must match)
   optim:  learning_rate min_learning_rate warmup_steps weight_decay beta1 beta2
           eps grad_clip batch_size grad_accum epochs steps
   train:  seed device threads precision eval_every eval_batch_size

@@ -31,10 +31,10 @@ evaluation set (default: the 'transnar' preset's test split):
   For a run directory (RUN_DIR/model saved by 'transnar lm train'), the
   options not given come from the data section of RUN_DIR/config.json: its
   algorithms, test sizes, test seed and count, training and validation seeds,
-  training sizes and text format. Without one, the algorithms are those of the
-  model's NAR (all 30 for a baseline). The regimes (in distribution, OOD
-  interpolation or extrapolation) follow the training sizes (--train-sizes;
-  default TransNAR's 4-8 and 12).
+  training sizes and text format (traces, index hints). Without one, the
+  algorithms are those of the model's NAR (all 30 for a baseline). The regimes
+  (in distribution, OOD interpolation or extrapolation) follow the training
+  sizes (--train-sizes; default TransNAR's 4-8 and 12).
 
 decoding: greedy, KV cache, batches of one algorithm and size (the NAR runs
 once per batch), stopping at the blank line or after each question's budget:
@@ -154,6 +154,11 @@ def _register_eval(commands: argparse._SubParsersAction) -> None:
         "--position-seed", type=int, default=0, metavar="S", help="seed of random positions"
     )
     parser.add_argument("--use-hints", action="store_true", help="questions with traces")
+    parser.add_argument(
+        "--index-hints",
+        action="store_true",
+        help="list and matrix elements preceded by their index markers (default: the run's)",
+    )
     parser.add_argument("--label", default=None, help="name in tables and plots")
     parser.add_argument(
         "--compare",
@@ -321,6 +326,7 @@ def _settings(args: argparse.Namespace, run: dict):
         positions=args.positions,
         position_seed=args.position_seed,
         use_hints=args.use_hints or bool(pick(None, "use_hints", False, bool)),
+        index_hints=args.index_hints or bool(pick(None, "index_hints", False, bool)),
         float_format=pick(None, "float_format", defaults.float_format, str),
         truncate_decimals=run.get("truncate_decimals", defaults.truncate_decimals),
         training_seeds=tuple(

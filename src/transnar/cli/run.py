@@ -74,6 +74,8 @@ config (KEY=VALUE after the options, a dotted path or any unambiguous tail;
   nar.train.*          its training: steps batch_size learning_rate train_sizes ...
   lm.model.*, lm.model.lm.*, lm.data.*, lm.optim.*, lm.train.*
                        the language models (as transnar lm train)
+  lm.data.index_hints  true: data, training and evaluation with index hints, every
+                       list and matrix element after its index marker (Zhou et al. 2023)
   eval.*               batch_size positions position_seed samples
   e.g. nar.train.steps=300 lm.optim.steps=500 d_model=64 data.test_count=50 seeds=2
 

@@ -35,6 +35,8 @@ The size is 'length' or 'size', else read from the question; a
 segments_intersect question does not show it (always 4 points), so such rows
 are put under size '?', apart. A row's 'use_hints' (else its question) says
 whether answers have traces; --use-hints is the default for the others.
+Likewise a row's 'index_hints' (else its question) says whether list and
+matrix elements carry index markers; --index-hints for the others.
 
 scores (per sample, then means; TransNAR paper section 4):
   parse  1 iff only characters legal for the algorithm's answer and it parses
@@ -89,6 +91,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="answers have traces ('<steps> | <answer>'), for rows that do not say",
     )
     parser.add_argument(
+        "--index-hints",
+        action="store_true",
+        help="answers have index markers ('[a3 b0]'), for rows that do not say",
+    )
+    parser.add_argument(
         "--prediction-field", default=None, metavar="NAME", help="the field of the model's answer"
     )
     parser.add_argument(
@@ -119,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
     refuse_existing(paths, args.force)  # before the (possibly long) scoring
     options = Options(
         use_hints=args.use_hints,
+        index_hints=args.index_hints,
         prediction_field=args.prediction_field,
         float_format=args.float_format,
         truncate_decimals=None if args.truncate_decimals < 0 else args.truncate_decimals,

@@ -5,7 +5,8 @@ how long the NAR runs and how many tokens a model may generate can depend on
 the algorithm and the instance's node count, and nothing else. These helpers
 give such bounds.
 
-- :func:`size_of_nodes`: the sampler size whose instances have ``N`` nodes.
+- :func:`size_of_nodes`: the sampler size whose instances have ``N`` nodes
+  (:func:`nodes_of_size` the other way).
 - :func:`length_bound`: an upper bound on the hint steps ``T`` of an
   instance with ``N`` nodes, measured once per ``(algorithm, N)`` on
   :data:`BOUND_SAMPLES` instances of a stream with its own seed
@@ -53,6 +54,13 @@ def size_of_nodes(algorithm: str, num_nodes: int) -> int:
     return size
 
 
+def nodes_of_size(algorithm: str, size: int) -> int:
+    """The node count of the ``algorithm`` instances of sampler ``size`` (the
+    inverse of :func:`size_of_nodes`)."""
+    get_spec(algorithm)
+    return _FIXED_NODES.get(algorithm, size + _EXTRA_NODES.get(algorithm, 0))
+
+
 @functools.lru_cache(maxsize=1024)
 def length_bound(algorithm: str, num_nodes: int) -> int:
     """An upper bound on the hint steps of an ``algorithm`` instance of ``num_nodes`` nodes.
@@ -65,4 +73,11 @@ def length_bound(algorithm: str, num_nodes: int) -> int:
     return max(2, math.ceil(BOUND_MARGIN * longest))
 
 
-__all__ = ["BOUND_MARGIN", "BOUND_SAMPLES", "BOUND_SEED", "length_bound", "size_of_nodes"]
+__all__ = [
+    "BOUND_MARGIN",
+    "BOUND_SAMPLES",
+    "BOUND_SEED",
+    "length_bound",
+    "nodes_of_size",
+    "size_of_nodes",
+]

@@ -30,7 +30,7 @@ from transnar.clrs.text.formatting import (
     TRACE_SEPARATOR,
     format_example,
 )
-from transnar.clrs.text.questions import parse_question
+from transnar.clrs.text.questions import has_index_hints, parse_question
 from transnar.evaluation.decoding import decoding_budget, question_generator
 from transnar.lm.generation import evaluation_positions, generate
 from transnar.lm.tokenizer import CharTokenizer
@@ -189,6 +189,9 @@ def answer_question(
     Before answering, the algorithm runs only up to its first hint snapshot
     (:func:`~transnar.clrs.initial_state`: the NAR's graph, and the check of a
     trace question's ``initial_trace``); the true answer is computed after.
+    The question says whether answers have traces (its output-names line)
+    and index hints (:func:`~transnar.clrs.text.has_index_hints`): the
+    budget, the truth and the scores follow it.
 
     Args:
         model: a TransNAR or baseline (or any model :func:`~transnar.lm.generate` decodes).
@@ -214,6 +217,7 @@ def answer_question(
     question = normalize_question(question)
     tokenizer = tokenizer or getattr(model, "tokenizer", None) or CharTokenizer()
     algorithm, inputs = parse_question(question)  # checks a trace against the first step
+    index_hints = has_index_hints(question)  # parse_question checked every marker
     try:
         state = initial_state(algorithm, inputs)
     except ValueError as error:
@@ -228,7 +232,7 @@ def answer_question(
         positions = evaluation_positions(model)
     if max_new_tokens is None:
         max_new_tokens = decoding_budget(
-            algorithm, inputs, use_hints, question, tokenizer, model, positions
+            algorithm, inputs, use_hints, question, tokenizer, model, positions, index_hints
         )
     if max_new_tokens < 1:
         raise ValueError("the question leaves no room for an answer within the model's positions")
@@ -254,8 +258,9 @@ def answer_question(
     text = generation.texts[0]
     truth = scores = None
     if score:  # only now: the whole run, for the true answer
-        truth = format_example(execute(algorithm, inputs), use_hints)[1]
-        scores = score_answer(algorithm, text, truth, use_hints)
+        trajectory = execute(algorithm, inputs)
+        truth = format_example(trajectory, use_hints, index_hints=index_hints)[1]
+        scores = score_answer(algorithm, text, truth, use_hints, index_hints)
     return Answer(
         question=question,
         algorithm=algorithm,

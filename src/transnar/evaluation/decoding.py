@@ -48,6 +48,7 @@ def decoding_budget(
     tokenizer: Tokenizer,
     model: nn.Module,
     positions: str,
+    index_hints: bool = False,
 ) -> int:
     """The most tokens the answer to ``prompt`` may take.
 
@@ -60,12 +61,16 @@ def decoding_budget(
         tokenizer: encodes the prompt.
         model: its ``max_position`` (if any) caps random positions.
         positions: ``"random"`` or ``"linear"``.
+        index_hints: whether the answer carries index markers (the bound
+            counts them).
 
     Raises:
         ValueError: the prompt leaves no room for an answer within the
             model's ``max_position``.
     """
-    budget = max(answer_length_bound(algorithm, inputs, use_hints, f) for f in FLOAT_FORMATS)
+    budget = max(
+        answer_length_bound(algorithm, inputs, use_hints, f, index_hints) for f in FLOAT_FORMATS
+    )
     limit = getattr(model, "max_position", None)
     if limit is None or positions != "random":
         return budget

@@ -49,6 +49,7 @@ from transnar.clrs.text.datasets import (
     TRANSNAR_REGIMES,
     TRANSNAR_TRAIN_SIZES,
     Split,
+    check_index_hint_sizes,
     examples,
     get_preset,
 )
@@ -118,6 +119,9 @@ class EvalSettings:
             evaluation setting.
         position_seed: seeds the random positions (with each question's text).
         use_hints: questions and answers with traces.
+        index_hints: questions and answers with index hints (list and
+            matrix elements preceded by their index markers); recorded
+            (:meth:`to_dict`) only when true.
         float_format: CLRS-Text float format of the rows.
         truncate_decimals: float truncation of the instances (CLRS-Text: 3).
         training_seeds: seeds the model was trained (and validated) on;
@@ -136,6 +140,7 @@ class EvalSettings:
     positions: str | None = None
     position_seed: int = 0
     use_hints: bool = False
+    index_hints: bool = False
     float_format: str = "default"
     truncate_decimals: int | None = 3
     training_seeds: tuple[int, ...] = TRAINING_SEEDS
@@ -173,9 +178,18 @@ class EvalSettings:
             raise ValueError(f"positions must be one of {POSITION_KINDS}, got {self.positions!r}")
         if self.float_format not in FLOAT_FORMATS:
             raise ValueError(f"float_format must be one of {FLOAT_FORMATS}")
+        if not isinstance(self.index_hints, bool):
+            raise ValueError(f"index_hints must be True or False, got {self.index_hints!r}")
+        if self.index_hints and self.algorithms is not None:
+            sizes = dict.fromkeys(self.algorithms, self.sizes)
+            check_index_hint_sizes([Split("test", sizes, self.seeds, self.count)])
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings as JSON values; ``index_hints`` only when true (so
+        that results files and stage hashes without it stay as they were)."""
         data = dataclasses.asdict(self)
+        if not self.index_hints:
+            del data["index_hints"]
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
     def regimes(self) -> dict[int, str | None]:
@@ -324,7 +338,14 @@ def evaluate(
                 prompts = [row["question"] for row in rows]
                 budgets = [
                     decoding_budget(
-                        algorithm, t.inputs, settings.use_hints, p, tokenizer, model, positions
+                        algorithm,
+                        t.inputs,
+                        settings.use_hints,
+                        p,
+                        tokenizer,
+                        model,
+                        positions,
+                        index_hints=settings.index_hints,
                     )
                     for p, (_, t) in zip(prompts, batch, strict=True)
                 ]
@@ -339,7 +360,13 @@ def evaluate(
                 )
                 for i, row in enumerate(rows):
                     prediction = generation.texts[i]
-                    scores = score_answer(algorithm, prediction, row["answer"], settings.use_hints)
+                    scores = score_answer(
+                        algorithm,
+                        prediction,
+                        row["answer"],
+                        settings.use_hints,
+                        settings.index_hints,
+                    )
                     scored.append(
                         ScoredRow(len(scored) + 1, algorithm, size, row["use_hints"], scores)
                     )
@@ -396,6 +423,7 @@ def _batches(
                     settings.use_hints,
                     settings.float_format,
                     settings.truncate_decimals,
+                    index_hints=settings.index_hints,
                 )
                 batch = []
                 for pair in stream:

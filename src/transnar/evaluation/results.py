@@ -127,6 +127,8 @@ def results_markdown(document: Mapping[str, Any]) -> str:
         f"- transnar {document['transnar_version']}, torch {document['torch_version']}, "
         f"{document['created']}; data sha256 `{document['data_sha256'][:16]}`",
     ]
+    if settings.get("index_hints"):
+        preamble.insert(3, "- index hints: list and matrix elements carry their index markers")
     if timing:
         preamble.append(
             f"- {timing['seconds']:.1f} s on {timing.get('device', '?')} "
@@ -272,9 +274,10 @@ def write_comparison(
 
 
 def _prediction_row(sample: Mapping[str, Any], results: EvalResults) -> dict[str, Any]:
-    """A ``transnar score`` row: the CLRS-Text row's fields and the prediction."""
+    """A ``transnar score`` row: the CLRS-Text row's fields (``index_hints``
+    only when true, as in the datasets) and the prediction."""
     settings = results.settings
-    return {
+    row = {
         "question": sample["question"],
         "answer": sample["answer"],
         "algo_name": sample["algorithm"],
@@ -284,8 +287,10 @@ def _prediction_row(sample: Mapping[str, Any], results: EvalResults) -> dict[str
         "index": sample["index"],
         "float_format": settings.float_format,
         "truncate_decimals": settings.truncate_decimals,
-        "prediction": sample["prediction"],
     }
+    if settings.index_hints:
+        row["index_hints"] = True
+    return {**row, "prediction": sample["prediction"]}
 
 
 def _directory(out: str | os.PathLike) -> Path:

@@ -177,6 +177,7 @@ class RunPipelineConfig:
             positions=self.eval.positions,
             position_seed=self.eval.position_seed,
             use_hints=data.use_hints,
+            index_hints=data.index_hints,
             float_format=data.float_format,
             truncate_decimals=data.truncate_decimals,
             training_seeds=(data.train_seed, data.val_seed),

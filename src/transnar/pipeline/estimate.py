@@ -200,8 +200,9 @@ def estimate(config, samples: int = SAMPLES) -> list[StageEstimate]:
     """
     rows = [_nar_stage(config.nar, samples)] if _needs_nar(config) else []
     data = config.lm.data
-    train = text_cells(data.algorithms, data.train_sizes, data.train_count, samples)
-    test = text_cells(data.algorithms, data.test_sizes, data.test_count, samples)
+    hints = data.index_hints
+    train = text_cells(data.algorithms, data.train_sizes, data.train_count, samples, hints)
+    test = text_cells(data.algorithms, data.test_sizes, data.test_count, samples, hints)
     steps_per_size = _nar_steps(config.nar.nar.algorithms, data.train_sizes, samples)
     for arm in config.arms:
         model = _arm_model(config.lm.model, arm)
@@ -211,18 +212,25 @@ def estimate(config, samples: int = SAMPLES) -> list[StageEstimate]:
 
 
 def text_cells(
-    algorithms: Iterable[str], sizes: Iterable[int], count: int, samples: int
+    algorithms: Iterable[str],
+    sizes: Iterable[int],
+    count: int,
+    samples: int,
+    index_hints: bool = False,
 ) -> list[TextCell]:
-    """The CLRS-Text cells of a split, each measured on ``samples`` rows."""
+    """The CLRS-Text cells of a split, each measured on ``samples`` rows (with
+    index hints when ``index_hints``)."""
     tokenizer = CharTokenizer()
     cells = []
     for algorithm in algorithms:
         for size in sizes:
             lengths, budgets, nodes = [], [], 0
-            for row, trajectory in examples(algorithm, size, 0, samples):
+            rows = examples(algorithm, size, 0, samples, index_hints=index_hints)
+            for row, trajectory in rows:
                 prompt = len(tokenizer.encode(row["question"], add_bos=True))
                 lengths.append(prompt + len(tokenizer.encode(row["answer"])))
-                budgets.append(prompt + answer_length_bound(algorithm, trajectory.inputs))
+                bound = answer_length_bound(algorithm, trajectory.inputs, index_hints=index_hints)
+                budgets.append(prompt + bound)
                 nodes = trajectory.num_nodes
             cells.append(
                 TextCell(

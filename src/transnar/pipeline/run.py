@@ -237,6 +237,8 @@ def data_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) 
         "float_format": data.float_format,
         "truncate_decimals": data.truncate_decimals,
     }
+    if data.index_hints:  # only when set: the default stage's hash stays as it was
+        options["index_hints"] = True
 
     def run(resume: bool) -> None:
         write_dataset(run_dir / DATA_DIR, splits, overwrite=True, progress=progress, **options)

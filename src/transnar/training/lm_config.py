@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import torch
@@ -181,6 +182,11 @@ RESUMABLE_CHANGES = (
 )
 
 
+# Data options serialised only when they differ from their default (option -> default):
+# configs, run directories and stage hashes made before they existed stay as they were.
+OPTIONAL_DATA_KEYS: Mapping[str, Any] = MappingProxyType({"index_hints": False})
+
+
 @dataclass(frozen=True)
 class LMTrainConfig:
     """Everything that defines a TransNAR or baseline training run (see the module docstring)."""
@@ -206,11 +212,12 @@ class LMTrainConfig:
         return self.model.use_nar
 
     def to_dict(self) -> dict:
-        """JSON-serialisable: ``{"model": {..., "lm": {...}}, "nar": ..., "data": ...}``."""
+        """JSON-serialisable: ``{"model": {..., "lm": {...}}, "nar": ..., "data": ...}``
+        (``data`` without the :data:`OPTIONAL_DATA_KEYS` left at their default)."""
         return {
             "model": self.model.to_dict(),
             "nar": dataclasses.asdict(self.nar),
-            "data": _lists(dataclasses.asdict(self.data)),
+            "data": _lists(_without_defaults(dataclasses.asdict(self.data), OPTIONAL_DATA_KEYS)),
             "optim": dataclasses.asdict(self.optim),
             "train": dataclasses.asdict(self.train),
         }
@@ -240,6 +247,11 @@ class LMTrainConfig:
         """The dotted keys (``optim.steps``) whose values differ from ``other``'s."""
         mine, theirs = _config.flatten(self.to_dict()), _config.flatten(other.to_dict())
         return sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+
+
+def _without_defaults(values: dict, defaults: Mapping[str, Any]) -> dict:
+    """``values`` without the ``defaults`` keys that hold their default."""
+    return {k: v for k, v in values.items() if k not in defaults or v != defaults[k]}
 
 
 def _lists(values: dict) -> dict:
@@ -355,6 +367,7 @@ def preset(name: str) -> LMTrainConfig:
 
 
 __all__ = [
+    "OPTIONAL_DATA_KEYS",
     "PRESETS",
     "RESUMABLE_CHANGES",
     "LMTrainConfig",

@@ -57,6 +57,7 @@ from transnar.clrs.text.datasets import (
     MANIFEST,
     Split,
     check_disjoint,
+    check_index_hint_sizes,
     graph_path,
     read_rows,
     split_examples,
@@ -94,6 +95,9 @@ class DataConfig:
         test_count: evaluation examples per (algorithm, size).
         test_seed: the evaluation sampler seed.
         use_hints: render the traces in the answers.
+        index_hints: precede every list and matrix element by its index
+            marker (Zhou et al. 2023; see ``format_example``). Written into
+            ``config.json`` only when true, so runs without it keep their files.
         float_format: ``default`` or ``legacy`` (see ``format_example``).
         truncate_decimals: decimals float inputs are truncated to (None: none).
         max_tokens: drop examples with more tokens (None: keep all; every
@@ -116,6 +120,7 @@ class DataConfig:
     test_count: int = 3000
     test_seed: int = 2
     use_hints: bool = False
+    index_hints: bool = False
     float_format: str = "default"
     truncate_decimals: int | None = 3
     max_tokens: int | None = None
@@ -153,7 +158,11 @@ class DataConfig:
             raise ValueError(
                 f"data.max_tokens must be an integer >= 2 or none, got {self.max_tokens}"
             )
+        if not isinstance(self.index_hints, bool):
+            raise ValueError(f"data.index_hints must be true or false, got {self.index_hints!r}")
         check_disjoint(self.splits().values())
+        if self.index_hints:
+            check_index_hint_sizes(self.splits().values())
 
     def splits(self) -> dict[str, Split]:
         """The ``train``, ``val`` and ``test`` splits as :class:`Split` tables."""
@@ -367,7 +376,11 @@ def generate_pairs(config: DataConfig, split: str) -> Iterator[tuple[dict[str, A
     if split not in splits:
         raise ValueError(f"no {split!r} split (sizes are empty)")
     return split_examples(
-        splits[split], config.use_hints, config.float_format, config.truncate_decimals
+        splits[split],
+        config.use_hints,
+        config.float_format,
+        config.truncate_decimals,
+        index_hints=config.index_hints,
     )
 
 
@@ -376,6 +389,7 @@ def read_pairs(
     split: str,
     algorithms: Sequence[str] | None = None,
     with_graphs: bool = True,
+    index_hints: bool | None = None,
 ) -> Iterator[tuple[dict[str, Any], Trajectory | None]]:
     """The ``(row, trajectory)`` pairs of a split written by ``transnar data text``.
 
@@ -389,6 +403,8 @@ def read_pairs(
         split: ``train``, ``val``, ...
         algorithms: keep only these (default: all).
         with_graphs: pair each row with its trajectory.
+        index_hints: the rows must have index hints (True) or not (False),
+            else ``ValueError`` when the first other row is read; None: either.
     """
     directory = Path(directory)
     paths = [split_path(directory, split, fmt) for fmt in ("jsonl", "parquet")]
@@ -397,12 +413,30 @@ def read_pairs(
         raise ValueError(f"{directory} has no {split} split ({paths[0].name} or {paths[1].name})")
     wanted = None if algorithms is None else set(algorithms)
     rows = (r for r in read_rows(path) if wanted is None or r["algo_name"] in wanted)
+    if index_hints is not None:
+        rows = _with_index_hints(rows, index_hints, directory)
     if not with_graphs:
         return ((row, None) for row in rows)
     manifest = directory / MANIFEST
     if manifest.is_file() and '"graphs"' in manifest.read_text():
         return _with_graph_files(directory, split, rows)
     return with_trajectories(rows)
+
+
+def _with_index_hints(
+    rows: Iterable[dict[str, Any]], index_hints: bool, directory: Path
+) -> Iterator[dict[str, Any]]:
+    """The rows, checked to have index hints exactly when ``index_hints``."""
+    for row in rows:
+        if bool(row.get("index_hints", False)) != index_hints:
+            made = "with" if not index_hints else "without"
+            raise ValueError(
+                f"{directory} was written {made} index hints (its rows' index_hints), but "
+                f"data.index_hints is {str(index_hints).lower()}: write the data again "
+                f"(transnar data text {'--index-hints ' if index_hints else ''}...) or set "
+                f"data.index_hints={str(not index_hints).lower()}"
+            )
+        yield row
 
 
 def _with_graph_files(
@@ -442,7 +476,9 @@ def build_dataset(
         progress: show a progress bar (``None``: on a terminal).
     """
     if config.path is not None:
-        pairs = read_pairs(config.path, split, config.algorithms, with_graphs)
+        pairs = read_pairs(
+            config.path, split, config.algorithms, with_graphs, index_hints=config.index_hints
+        )
     else:
         pairs = generate_pairs(config, split)
     pairs = tqdm(

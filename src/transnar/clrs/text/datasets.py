@@ -88,10 +88,16 @@ from typing import Any
 from tqdm import tqdm
 
 from transnar import __version__
+from transnar.clrs.bounds import nodes_of_size
 from transnar.clrs.io import save_trajectories
 from transnar.clrs.samplers import Sampler, build_sampler
 from transnar.clrs.specs import CLRS30_ALGORITHMS, get_spec
-from transnar.clrs.text.formatting import FLOAT_FORMATS, FloatFormat, format_example
+from transnar.clrs.text.formatting import (
+    FLOAT_FORMATS,
+    FloatFormat,
+    check_index_hints,
+    format_example,
+)
 from transnar.clrs.trajectory import Trajectory
 from transnar.persistence import atomic_write, refuse_existing
 
@@ -580,6 +586,14 @@ def split_examples(
         )
 
 
+def check_index_hint_sizes(splits: Iterable[Split]) -> None:
+    """Raises ``ValueError`` if a split has instances with more nodes than
+    index markers (:func:`~transnar.clrs.text.formatting.check_index_hints`)."""
+    for split in splits:
+        for algorithm, sizes in split.sizes.items():
+            check_index_hints(algorithm, max(nodes_of_size(algorithm, n) for n in sizes))
+
+
 def check_disjoint(splits: Iterable[Split]) -> None:
     """Raises ``ValueError`` if two splits draw from the same sampler stream
     (same algorithm, size and seed), i.e. would share instances."""
@@ -727,6 +741,8 @@ def write_dataset(
     if file_format == "parquet":
         _pyarrow_parquet()
     check_disjoint(splits)
+    if index_hints:
+        check_index_hint_sizes(splits)
     for split in splits:  # fail on a bad size, seed or truncation before writing anything
         for algorithm, size, seed in split.groups():
             build_sampler(algorithm, size, seed, truncate_decimals)
@@ -924,6 +940,7 @@ __all__ = [
     "SamplerStreams",
     "Split",
     "check_disjoint",
+    "check_index_hint_sizes",
     "examples",
     "get_preset",
     "graph_path",

@@ -149,11 +149,15 @@ def _setup(runs: Sequence[RunData]) -> list[str]:
     length = f"{optim.steps:,} steps" if optim.steps else f"{optim.epochs} epoch(s)"
     nar_results = runs[0].nar_results
     regimes = _regimes(config.eval_settings().regimes())
+    hints = (
+        "; index hints (list and matrix elements after their markers)" if data.index_hints else ""
+    )
     lines = [
         "- run(s): " + ", ".join(f"`{run.directory}`" for run in runs),
         f"- data: {', '.join(data.algorithms)}; training sizes "
         f"{_join(data.train_sizes)}, {data.train_count:,} examples per algorithm and size "
-        f"(seed {data.train_seed}); validation {data.val_count:,} (seed {data.val_seed})",
+        f"(seed {data.train_seed}); validation {data.val_count:,} (seed {data.val_seed})"
+        f"{hints}",
         f"- language models: {lm.lm.n_layers} layers, d_model {lm.lm.d_model}, "
         f"{lm.lm.n_heads} heads, L_max {lm.lm.max_position}; AdamW, learning rate "
         f"{optim.learning_rate:g}, batch {optim.batch_size}, {length}; TransNAR adds "
