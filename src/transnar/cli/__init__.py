@@ -7,6 +7,9 @@ trainers and ``transnar run``, the command that continues.
 Started by ``torchrun`` (``WORLD_SIZE`` > 1), a command first joins the other
 processes (:mod:`transnar.training.distributed`); the trainers are then data-parallel
 and only rank 0 writes files and prints.
+
+Imports: anything of the library (each command imports its part when it runs,
+so that ``--help`` is fast); nothing imports the CLI.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """CLRS-30 in pure NumPy: specs, algorithms with hints, samplers, batching.
 
-Importing this package does not import PyTorch.
+Importing this package does not import PyTorch (a test checks). Imports: the
+standard library, NumPy, :mod:`transnar.persistence` and :mod:`transnar.tables`;
+nothing else of transnar.
 
 Example:
     >>> from transnar import clrs

@@ -18,7 +18,7 @@ tables, plots, paired tests.
   ``results.md`` table of a NAR run).
 
 Imports: ``clrs``, ``nar``, ``lm`` and ``model``; never ``training`` (which
-imports the NAR's scoring from here), ``pipeline``, ``report`` or ``cli``.
+imports the NAR's scoring from here), ``pipeline`` or ``cli``.
 """
 
 from transnar.evaluation.answering import Answer, answer_question, normalize_question

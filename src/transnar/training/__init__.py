@@ -24,7 +24,7 @@ The trainers:
   :func:`make_optimizer`, :func:`build_model`, ...).
 
 Imports: ``clrs``, ``nar``, ``lm``, ``model`` and ``evaluation`` (the NAR's
-scoring); never ``pipeline``, ``report`` or ``cli``.
+scoring); never ``pipeline`` or ``cli``.
 """
 
 from transnar.training.lm import LMTrainResult, read_lm_checkpoint, train_lm

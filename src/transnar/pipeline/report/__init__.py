@@ -7,7 +7,12 @@ TransNAR) with paired tests, the NAR, training.
   differences between arms, said plainly;
 - :mod:`~transnar.pipeline.report.runs`: reading a run directory of ``transnar run``;
 - :mod:`~transnar.pipeline.report.curves`: training-curve figures;
-- :mod:`~transnar.pipeline.report.html`: the HTML page from the Markdown.
+- :mod:`~transnar.pipeline.report.html`: the HTML page from the Markdown;
+- :mod:`~transnar.pipeline.report.competence`: what each arm learned in distribution.
+
+Imports: the evaluation (comparisons, plots), the run directory's description
+(:mod:`~transnar.pipeline.config`, ``layout``, ``records``, ``resources``); never
+:mod:`transnar.pipeline.run` (which writes the report as its last stage) or the CLI.
 """
 
 from transnar.pipeline.report.document import report_markdown, write_report
