@@ -11,7 +11,8 @@ import pytest
 from transnar import __version__
 from transnar.cli import main
 from transnar.clrs.io import load_trajectories
-from transnar.clrs.text.datasets import make_example, read_rows
+from transnar.clrs.text.dataset_files import read_rows
+from transnar.clrs.text.datasets import make_example
 
 TINY = ["data", "text", "--algorithm", "bfs,minimum", "--count", "2", "--no-progress"]
 

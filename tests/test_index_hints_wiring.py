@@ -17,7 +17,8 @@ from tests.evaluation_helpers import TruthfulGenerate, saved_model, tiny_model
 from tests.pipeline_helpers import fast_config, run_fast, statuses
 from tests.training_helpers import FAST as TRAIN_FAST
 from transnar.clrs.text import has_index_hints, question_answer_bound
-from transnar.clrs.text.datasets import get_preset, read_rows, write_dataset
+from transnar.clrs.text.dataset_files import read_rows, write_dataset
+from transnar.clrs.text.datasets import get_preset
 from transnar.evaluation import EvalSettings, evaluate, write_results
 from transnar.lm.tokenizer import CharTokenizer
 from transnar.pipeline.estimate import text_cells

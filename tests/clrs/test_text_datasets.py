@@ -14,6 +14,7 @@ from tests.reference import REFERENCE_PYTHON, job_name, requires_reference
 from transnar import __version__, clrs
 from transnar.clrs.io import load_trajectories
 from transnar.clrs.text import format_example
+from transnar.clrs.text.dataset_files import graph_path, read_rows, write_dataset, write_rows
 from transnar.clrs.text.datasets import (
     CLRS_TEXT_TEST_SEEDS,
     COLUMNS,
@@ -23,14 +24,10 @@ from transnar.clrs.text.datasets import (
     check_disjoint,
     examples,
     get_preset,
-    graph_path,
     make_example,
-    read_rows,
     split_examples,
     trajectory_of,
     with_trajectories,
-    write_dataset,
-    write_rows,
 )
 from transnar.persistence import OutputExistsError
 

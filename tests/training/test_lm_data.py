@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from transnar import clrs
-from transnar.clrs.text.datasets import Split, write_dataset
+from transnar.clrs.text.dataset_files import write_dataset
+from transnar.clrs.text.datasets import Split
 from transnar.lm import IGNORE_INDEX, CharTokenizer, DecoderLM, LMConfig
 from transnar.model import TransNAR, TransNARConfig
 from transnar.nar import NAR, NARConfig

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from transnar import __version__
 from transnar.clrs import CLRS30_ALGORITHMS, build_sampler, get_spec
 from transnar.clrs.io import save_trajectories
-from transnar.clrs.text import FLOAT_FORMATS, datasets
+from transnar.clrs.text import FLOAT_FORMATS, dataset_files, datasets
 from transnar.persistence import refuse_existing
 
 GRAPH_EPILOG = """\
@@ -189,7 +189,7 @@ def _register_text(kinds: argparse._SubParsersAction) -> None:
     text.add_argument(
         "--format",
         default="jsonl",
-        choices=list(datasets.FILE_FORMATS),
+        choices=list(dataset_files.FILE_FORMATS),
         help="file format (parquet needs pyarrow: pip install 'transnar[parquet]')",
     )
     text.add_argument(
@@ -388,11 +388,11 @@ def run_text(args: argparse.Namespace) -> int:
     truncate_decimals = _truncate_decimals(args.truncate_decimals)
     if args.dry_run:
         for split in splits:
-            path = datasets.split_path(args.out, split, args.format)
+            path = dataset_files.split_path(args.out, split, args.format)
             print(f"{split.name}: {_describe(split)} -> {path}")
         return 0
     try:
-        manifest = datasets.write_dataset(
+        manifest = dataset_files.write_dataset(
             args.out,
             splits,
             use_hints=args.use_hints,
@@ -410,5 +410,5 @@ def run_text(args: argparse.Namespace) -> int:
     for name, entry in manifest["splits"].items():
         graphs = f" and {entry['graphs']['files']} graph files" if "graphs" in entry else ""
         print(f"wrote {entry['rows']} {name} rows to {args.out / entry['file']}{graphs}")
-    print(f"wrote {args.out / datasets.MANIFEST}")
+    print(f"wrote {args.out / dataset_files.MANIFEST}")
     return 0

@@ -5,7 +5,7 @@ them with :func:`~transnar.pipeline.schedule.run_stages` (skipping those already
 done, resuming an interrupted one):
 
 1. ``data``: the CLRS-Text train and val splits of ``lm.data``, written once
-   into ``RUN/data`` (:func:`~transnar.clrs.text.datasets.write_dataset`); every
+   into ``RUN/data`` (:func:`~transnar.clrs.text.dataset_files.write_dataset`); every
    language model reads them (``data.path``), so both see the same examples;
 2. ``nar``: the NAR pre-trained on CLRS-30 (:func:`transnar.training.nar.train_nar`);
 3. per seed and arm (``arms``), ``baseline-s<seed>``, ``control-s<seed>`` and
@@ -228,7 +228,7 @@ def build_stages(
 
 def data_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) -> PipelineStage:
     """Writes ``lm.data``'s train and val splits into ``RUN/data``."""
-    from transnar.clrs.text.datasets import MANIFEST, write_dataset
+    from transnar.clrs.text.dataset_files import MANIFEST, write_dataset
 
     data = config.lm.data
     splits = [split for name, split in data.splits().items() if name != "test"]

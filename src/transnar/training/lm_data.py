@@ -53,15 +53,12 @@ from tqdm import tqdm
 from transnar._config import not_int
 from transnar.clrs.io import load_trajectories
 from transnar.clrs.specs import get_spec
+from transnar.clrs.text.dataset_files import MANIFEST, graph_path, read_rows, split_path
 from transnar.clrs.text.datasets import (
-    MANIFEST,
     Split,
     check_disjoint,
     check_index_hint_sizes,
-    graph_path,
-    read_rows,
     split_examples,
-    split_path,
     with_trajectories,
 )
 from transnar.clrs.text.formatting import FLOAT_FORMATS

@@ -14,8 +14,9 @@
 - :func:`answer_length_bound` (and :func:`question_answer_bound`): an upper
   bound on an answer's length from the algorithm and the inputs alone, the
   leak-free decoding budget.
-- :mod:`~transnar.clrs.text.datasets`: rows, split presets, JSONL/Parquet
-  datasets paired with their graph trajectories;
+- :mod:`~transnar.clrs.text.datasets`: rows and split presets, paired with
+  their graph trajectories; :mod:`~transnar.clrs.text.dataset_files`: the
+  JSONL/Parquet files of a dataset and its manifest;
   :mod:`~transnar.clrs.text.scoring`: scoring a predictions file.
 """
 
