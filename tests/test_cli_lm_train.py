@@ -176,4 +176,4 @@ def test_a_corrupt_checkpoint_says_how_to_start_over(tmp_path, capsys):
 def test_a_config_directory_is_named_as_such(tmp_path, capsys):
     argv = ["lm", "train", "--config", tmp_path, "--out", tmp_path / "x", "--dry-run"]
     status, _, err = run_cli(argv, capsys)
-    assert status == 2 and f"{tmp_path} is a directory; the config is a JSON file" in err
+    assert status == 2 and f"{tmp_path} is a directory; the config is a JSON or YAML file" in err

@@ -85,16 +85,36 @@ def pick_model(args: argparse.Namespace) -> Path:
     return directory
 
 
-def read_config_file(path: Path, cls, what: str, missing: str = ""):
-    """A run's config (``cls.from_dict``) from its JSON file; a ``ValueError``
-    naming the file (``what``: e.g. ``run config``) when it is missing, a
-    directory or not a valid config."""
+YAML_SUFFIXES = (".yaml", ".yml")
+PIPELINE_KEYS = ("seeds", "arms", "lm")  # top-level keys only a transnar run config has
+
+
+def read_config_file(path: Path, cls, what: str, missing: str = "", section: str | None = None):
+    """A run's config (``cls.from_dict``) from its JSON or YAML file (by suffix);
+    a ``ValueError`` naming the file (``what``: e.g. ``run config``) when it is
+    missing, a directory or not a valid config. With ``section`` (``lm`` or
+    ``nar``), a ``transnar run`` config (its ``config.yaml`` or a preset's
+    YAML) gives that section."""
     if path.is_dir():
-        raise ValueError(f"{path} is a directory; the config is a JSON file (e.g. RUN/config.json)")
+        raise ValueError(
+            f"{path} is a directory; the config is a JSON or YAML file (e.g. RUN/config.json)"
+        )
     if not path.is_file():
         raise ValueError(f"{missing}{path} does not exist")
+    if path.suffix in YAML_SUFFIXES:
+        from transnar.pipeline.config import load_yaml
+
+        data = load_yaml(path)
+        if section is not None and any(key in data for key in PIPELINE_KEYS):
+            data = data.get(section) or {}
+    else:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as error:
+            reason = " ".join(str(error).split())[:200]
+            raise ValueError(f"{path} is not a valid {what}: {reason}") from None
     try:
-        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        return cls.from_dict(data)
     except (ValueError, TypeError, AttributeError) as error:
         reason = " ".join(str(error).split())[:200]
         raise ValueError(f"{path} is not a valid {what}: {reason}") from None

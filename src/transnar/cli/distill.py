@@ -59,7 +59,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=None, help="the questions' sampler seed")
     parser.add_argument(
-        "--config", type=Path, help="the student's config.json (default: the teacher's run's)"
+        "--config",
+        type=Path,
+        help="the student's config, JSON or YAML (default: the teacher's run's config.json)",
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
     parser.add_argument("--no-progress", action="store_true", help="do not show progress bars")
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     own = directory.parent / "config.json"
     source = args.config or own
     base = read_config_file(
-        source, LMTrainConfig, "training config", "the student's config: use --config; "
+        source, LMTrainConfig, "training config", "the student's config: use --config; ", "lm"
     )
     base = apply_overrides(base, [f"train.device={args.device}", *args.overrides])
     options = {

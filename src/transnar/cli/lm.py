@@ -135,7 +135,8 @@ def register_train(actions: argparse._SubParsersAction) -> None:
         "--config",
         type=Path,
         metavar="FILE",
-        help="the base config: a JSON file (e.g. another run's config.json)",
+        help="the base config: a JSON or YAML file (another run's config.json, or a "
+        "transnar run config.yaml or configs/*.yaml: its lm section)",
     )
     nar = parser.add_mutually_exclusive_group()
     nar.add_argument(
@@ -189,7 +190,7 @@ def train_config(args: argparse.Namespace):
             args.out / CONFIG, LMTrainConfig, "training config", "nothing to resume: "
         )
     elif args.config is not None:
-        config = read_config_file(args.config, LMTrainConfig, "training config")
+        config = read_config_file(args.config, LMTrainConfig, "training config", section="lm")
     else:
         config = preset(args.preset or "small")
     named = []

@@ -115,7 +115,8 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
         "--config",
         type=Path,
         metavar="FILE",
-        help="the base config: a JSON file (e.g. another run's config.json)",
+        help="the base config: a JSON or YAML file (another run's config.json, or a "
+        "transnar run config.yaml or configs/*.yaml: its nar section)",
     )
     parser.add_argument(
         "--algorithms",
@@ -209,7 +210,7 @@ def train_config(args: argparse.Namespace):
             args.out / CONFIG, NARTrainConfig, "run config", "nothing to resume: "
         )
     elif args.config is not None:
-        config = read_config_file(args.config, NARTrainConfig, "run config")
+        config = read_config_file(args.config, NARTrainConfig, "run config", section="nar")
     else:
         config = preset(args.preset or "small")
     explicit = [f"{key}={value}" for key, value in named.items() if value is not None]
