@@ -95,9 +95,8 @@ def test_an_intermediate_step_changes_the_answer_only_where_it_is_read(mode):
     changed = dataclasses.replace(memory, nodes=memory.nodes.clone(), edges=memory.edges.clone())
     changed.nodes[:, 0] += 5.0  # the first step's states
     changed.edges[:, 0] += 5.0
-    assert not torch.allclose(
-        logits(model_of(mode), memory, IDS), logits(model_of(mode), changed, IDS)
-    )
+    model = model_of(mode)
+    assert not torch.allclose(logits(model, memory, IDS), logits(model, changed, IDS))
     final = model_of("final")
     assert torch.equal(logits(final, memory, IDS), logits(final, changed, IDS))
 

@@ -91,13 +91,10 @@ def run(args: argparse.Namespace) -> int:
     options = {
         "algorithms": tuple(teacher.nar.config.algorithms),
         "sizes": tuple(args.sizes or base.data.train_sizes),
+        "count": base.data.train_count if args.count is None else args.count,
     }
-    for name in ("count", "val_count", "seed"):
-        value = getattr(args, name)
-        if value is not None:
-            options[name] = value
-    if args.count is None:
-        options["count"] = base.data.train_count
+    given = {k: getattr(args, k) for k in ("val_count", "seed")}
+    options.update({k: v for k, v in given.items() if v is not None})
     config = DistillConfig(**options)
     manifest, result = distill(
         teacher,
