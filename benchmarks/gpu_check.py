@@ -38,19 +38,19 @@ def bounded_overrides(steps: int, questions: int, device: str) -> list[str]:
     """The ``paper`` preset cut to ``steps`` optimizer steps per trainer."""
     config = preset("paper")
     cells = len(config.lm.data.algorithms) * len(config.lm.data.train_sizes)
-    examples = math.ceil(steps * config.lm.optim.batch_size / cells) + 1
+    examples = math.ceil(steps * config.lm.train.batch_size / cells) + 1
     return [
         "seeds=1",
         f"nar.train.steps={steps}",
         f"nar.train.eval_every={steps}",
-        "nar.train.val_count=32",
-        "nar.train.test_count=8",
-        "nar.train.eval_multipliers=false",
+        "nar.data.val_count=32",
+        "nar.data.test_count=8",
+        "nar.data.eval_multipliers=false",
         f"nar.train.device={device}",
         f"lm.data.train_count={examples}",
         "lm.data.val_count=2",
         f"lm.data.test_count={questions}",
-        f"lm.optim.steps={steps}",
+        f"lm.train.steps={steps}",
         f"lm.optim.warmup_steps={max(1, steps // 10)}",
         f"lm.train.eval_every={steps}",
         f"lm.train.device={device}",

@@ -17,3 +17,10 @@ def run_cli(argv, capsys) -> tuple[int, str, str]:
         status = exit_info.code
     out, err = capsys.readouterr()
     return status, out, err
+
+
+def one_error(err: str) -> bool:
+    """Whether standard error holds one error line (``transnar: error: ...``),
+    besides the note of a trainer that continues a run with its own config."""
+    lines = [line for line in err.splitlines() if not line.startswith("continuing with the config")]
+    return len(lines) == 1 and lines[0].startswith("transnar: error: ")

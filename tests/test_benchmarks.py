@@ -20,9 +20,9 @@ CASES = {
            "--min-time", "0.01"],
     "gpu_check": ["--device", "cpu", "--steps", "1", "--questions", "1",
                   "nar.nar.algorithms=[bfs]", "lm.data.algorithms=[bfs]", "nar.nar.hidden_dim=8",
-                  "nar.train.batch_size=2", "nar.train.test_sizes=[6]", "nar.train.threads=1",
+                  "nar.train.batch_size=2", "nar.data.test_sizes=[6]", "nar.train.threads=1",
                   "lm.model.lm.d_model=16", "lm.model.lm.n_layers=1", "lm.model.lm.n_heads=2",
-                  "lm.optim.batch_size=4", "lm.train.threads=1", "eval.batch_size=4"],
+                  "lm.train.batch_size=4", "lm.train.threads=1", "eval.batch_size=4"],
 }  # fmt: skip
 
 

@@ -48,4 +48,4 @@ def test_a_bad_config_file_is_one_error_naming_it(tmp_path, capsys):
     broken.write_text("{not json")
     argv[3] = str(broken)
     status, _, err = run_cli(argv, capsys)
-    assert status == 2 and "bad.json is not a valid training config" in err
+    assert status == 2 and "bad.json is not a valid lm config" in err

@@ -6,12 +6,11 @@ import json
 
 import pytest
 
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import one_error, run_cli
 from tests.training_helpers import FAST, losses_of, write_nar_checkpoint
-from transnar.cli import lm as lm_cli
-from transnar.cli import main
+from transnar._config import PRESET_NAMES
+from transnar.cli import _arguments, main
 from transnar.model import TransNAR
-from transnar.training import PRESETS
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +36,7 @@ def test_help_explains_the_command(capsys):
     for text in ("tiny", "small", "paper", "KEY=VALUE", "--resume", "--no-nar", "d_model"):
         assert text in out
     assert "train" in out and "eval" in out  # the evaluation's subcommands share the group
-    assert tuple(PRESETS) == lm_cli.PRESET_NAMES
+    assert PRESET_NAMES == _arguments.PRESET_NAMES
 
 
 def test_train_writes_a_run_directory_and_a_loadable_model(run_dir, nar_path, capsys):
@@ -55,7 +54,7 @@ def test_train_writes_a_run_directory_and_a_loadable_model(run_dir, nar_path, ca
     assert "step 2: validation loss " in log[1] and log[-1].split(" ", 2)[2].startswith("done: 6")
     config = json.loads((run_dir / "config.json").read_text())
     assert config["nar"]["checkpoint"] == str(nar_path) and config["model"]["use_nar"]
-    assert config["optim"]["steps"] == 6 and config["data"]["algorithms"] == [
+    assert config["train"]["steps"] == 6 and config["data"]["algorithms"] == [
         "bfs",
         "insertion_sort",
     ]
@@ -72,17 +71,20 @@ def test_the_baseline_and_the_summary_line(tmp_path, capsys):
     assert not model.config.use_nar
 
 
-def test_a_used_directory_is_refused_then_forced_and_resumed(run_dir, nar_path, tmp_path, capsys):
+def test_a_run_with_another_config_is_refused_then_forced_and_continued(
+    run_dir, nar_path, tmp_path, capsys
+):
     argv = ["lm", "train", "--preset", "tiny", "--nar", nar_path, "--no-progress"]
-    status, _, err = run_cli([*argv, "--out", run_dir, *FAST], capsys)
-    assert status == 2 and "not empty" in err and err.count("\n") == 1
+    status, _, err = run_cli([*argv, "--out", run_dir, *FAST, "seed=3"], capsys)
+    assert status == 2 and "differs in train.seed" in err and one_error(err)
+    assert err.rstrip().endswith("seed=3 --force")
     out = tmp_path / "run"
     assert run_cli([*argv, "--out", out, *FAST, "steps=2"], capsys)[0] == 0
     assert run_cli([*argv, "--out", out, "--force", *FAST], capsys)[0] == 0
     assert [s for s, _ in losses_of(out)] == [1, 2, 3, 4, 5, 6]
-    # resuming a finished run changes nothing; --nar may name the same NAR elsewhere
+    # continuing a finished run changes nothing; --nar may name the same NAR elsewhere
     moved = write_nar_checkpoint(tmp_path / "moved.pt")
-    status, _, _ = run_cli(["lm", "train", "--out", out, "--resume", "--nar", moved], capsys)
+    status, _, _ = run_cli(["lm", "train", "--out", out, "--nar", moved], capsys)
     assert status == 0 and [s for s, _ in losses_of(out)] == [1, 2, 3, 4, 5, 6]
 
 
@@ -91,7 +93,7 @@ def test_a_used_directory_is_refused_then_forced_and_resumed(run_dir, nar_path, 
     [
         (["stepz=3"], "unknown config key 'stepz'"),
         (["d_model=33"], "must be divisible"),
-        (["--resume", "--preset", "tiny"], "--resume continues the run with its own config"),
+        (["--resume", "--force"], "give one"),
         (["--resume"], "nothing to resume"),
         (["--nar", "missing.pt"], "no checkpoint at"),
     ],
@@ -106,11 +108,11 @@ def test_mistakes_are_one_line_errors(tmp_path, capsys, extra, message):
 
 
 def test_resume_with_another_config_is_refused(run_dir, capsys):
-    status, _, err = run_cli(["lm", "train", "--out", run_dir, "--resume", "lr=1"], capsys)
+    status, _, err = run_cli(["lm", "train", "--out", run_dir, "lr=1"], capsys)
     assert status == 2 and "unknown config key 'lr'" in err
-    argv = ["lm", "train", "--out", run_dir, "--resume", "learning_rate=0.5"]
+    argv = ["lm", "train", "--out", run_dir, "learning_rate=0.5"]
     status, _, err = run_cli(argv, capsys)
-    assert status == 2 and "differs in optim.learning_rate" in err
+    assert status == 2 and "differs in train.learning_rate" in err
 
 
 def test_dry_run_prints_the_resolved_config(tmp_path, capsys):
@@ -123,7 +125,7 @@ def test_dry_run_prints_the_resolved_config(tmp_path, capsys):
     path = tmp_path / "base.json"
     path.write_text(out)
     status, again, _ = run_cli(["lm", "train", "--config", path, "--dry-run", "steps=5"], capsys)
-    assert status == 0 and json.loads(again)["optim"]["steps"] == 5
+    assert status == 0 and json.loads(again)["train"]["steps"] == 5
     assert json.loads(again)["model"] == config["model"]
 
 
@@ -149,11 +151,11 @@ def test_an_interruption_says_how_to_continue(tmp_path, capsys, monkeypatch):
     assert "interrupted at step 0 (no checkpoint yet)" in (out / "train.log").read_text()
     status, _, err = run_cli([*argv, "--force"], capsys)
     assert status == 130
-    assert err == f"transnar: interrupted; to continue: transnar lm train --out {out} --resume\n"
+    assert err == f"transnar: interrupted; to continue: transnar lm train --out {out}\n"
     log = (out / "train.log").read_text()
     assert "interrupted at step 2 (last checkpoint at step 2)" in log
     monkeypatch.setattr(loop, "lm_train_step", real_step)
-    assert run_cli(["lm", "train", "--out", out, "--resume", "--no-progress"], capsys)[0] == 0
+    assert run_cli(["lm", "train", "--out", out, "--no-progress"], capsys)[0] == 0
     log = (out / "train.log").read_text()
     assert "resuming from step 2: baseline, 6 steps" in log and "done: 6 steps" in log
 
@@ -165,9 +167,9 @@ def test_a_corrupt_checkpoint_says_how_to_start_over(tmp_path, capsys):
     last = out / "checkpoints" / "last.pt"
     last.write_bytes(last.read_bytes()[:100])
     status, _, err = run_cli(["lm", "train", "--out", out, "--resume"], capsys)
-    assert status == 2 and err.count("\n") == 1
+    assert status == 2 and one_error(err)
     assert f"{last} is not a readable transnar LM training checkpoint: the file is truncated" in err
-    again = f"transnar lm train --config {out / 'config.json'} --out {out} --force"
+    again = f"transnar lm train --out {out} --force"
     assert err.rstrip().endswith(again)
     status, out_text, _ = run_cli([*again.split()[1:], "--no-progress"], capsys)
     assert status == 0 and out_text.startswith("baseline: 6 steps")

@@ -9,10 +9,9 @@ import sys
 
 import pytest
 
-from tests.cli_helpers import run_cli
-from transnar.cli import main
-from transnar.cli import nar as nar_cli
-from transnar.training.nar_config import PRESETS
+from tests.cli_helpers import one_error, run_cli
+from transnar._config import PRESET_NAMES
+from transnar.cli import _arguments, main
 
 FAST = ["steps=2", "eval_every=1", "val_count=4", "test_count=4", "batch_size=2", "threads=1"]
 
@@ -34,7 +33,7 @@ def test_help_explains_the_commands(capsys):
     out = capsys.readouterr().out
     for text in ("tiny", "small", "paper", "KEY=VALUE", "--resume", "hidden_dim", "--sizes"):
         assert text in out
-    assert tuple(PRESETS) == nar_cli.PRESET_NAMES
+    assert PRESET_NAMES == _arguments.PRESET_NAMES
 
 
 def test_the_command_line_starts_without_torch():
@@ -65,11 +64,15 @@ def test_train_writes_a_run_directory(run_dir):
     ]
 
 
-def test_train_refuses_a_used_directory_then_forces_and_resumes(run_dir, tmp_path, capsys):
+def test_train_again_continues_the_run_and_refuses_another_config(run_dir, tmp_path, capsys):
     argv = ["nar", "train", "--preset", "tiny", "--out", str(run_dir), "--no-progress", *FAST]
-    status, _, err = run_cli(argv, capsys)
-    assert status == 2 and "is not empty" in err and err.count("\n") == 1
+    status, _, err = run_cli([*argv, "seed=5"], capsys)
+    assert status == 2 and "differs in train.seed" in err and err.count("\n") == 1
+    assert err.rstrip().endswith(" seed=5 --force")  # how to start over
     assert json.loads((run_dir / "results.json").read_text())["steps"] == 2  # kept
+    assert run_cli(argv, capsys)[0] == 0  # the same config: the finished run continues
+    assert "resuming from step 2" in (run_dir / "train.log").read_text()
+    assert json.loads((run_dir / "results.json").read_text())["steps"] == 2
 
     other = tmp_path / "other"
     argv = ["nar", "train", "--preset", "tiny", "--out", str(other), "--no-progress", *FAST]
@@ -78,8 +81,9 @@ def test_train_refuses_a_used_directory_then_forces_and_resumes(run_dir, tmp_pat
     assert status == 0 and re.search(r"\| bfs +\|", out) and "insertion_sort" not in out
     assert json.loads((other / "config.json").read_text())["nar"]["algorithms"] == ["bfs"]
 
-    resume = ["nar", "train", "--out", str(other), "--resume", "--no-progress", "steps=3"]
-    status, out, _ = run_cli(resume, capsys)
+    again = ["nar", "train", "--out", str(other), "--no-progress", "steps=3"]
+    status, out, err = run_cli(again, capsys)
+    assert f"continuing with the config of {other / 'config.json'}" in err
     assert status == 0 and "at step" in out
     assert json.loads((other / "results.json").read_text())["steps"] == 3
 
@@ -90,7 +94,8 @@ def test_train_refuses_a_used_directory_then_forces_and_resumes(run_dir, tmp_pat
         (["stepz=2"], "unknown config key 'stepz'"),
         (["hidden_dim=big"], "nar.hidden_dim must be an integer"),
         (["--algorithms", "bfz"], "did you mean 'bfs'"),
-        (["--resume"], "drop --preset"),
+        (["--resume"], "nothing to resume"),
+        (["--resume", "--force"], "give one"),
         (["--processor", "lstm"], "processor must be one of"),
     ],
 )
@@ -105,7 +110,7 @@ def test_train_mistakes_are_one_line_errors(tmp_path, capsys, extra, message):
 def test_resume_with_another_config_is_refused(run_dir, capsys):
     argv = ["nar", "train", "--out", str(run_dir), "--resume", "--no-progress", "seed=5"]
     status, _, err = run_cli(argv, capsys)
-    assert status == 2 and "train.seed" in err and err.count("\n") == 1
+    assert status == 2 and "train.seed" in err and one_error(err)
 
 
 def test_dry_run_prints_the_resolved_config(capsys, tmp_path):
@@ -160,9 +165,9 @@ def test_a_corrupt_checkpoint_says_how_to_start_over(run_dir, tmp_path, capsys):
     last = out / "checkpoints" / "last.pt"
     last.write_bytes(b"")
     status, _, err = run_cli(["nar", "train", "--out", out, "--resume"], capsys)
-    assert status == 2 and err.count("\n") == 1
+    assert status == 2 and one_error(err)
     assert f"{last} is not a readable transnar NAR checkpoint: the file is truncated or" in err
-    again = f"transnar nar train --config {out / 'config.json'} --out {out} --force"
+    again = f"transnar nar train --out {out} --force"
     assert err.rstrip().endswith(again)
     assert run_cli([*again.split()[1:], "--no-progress"], capsys)[0] == 0
     assert json.loads((out / "config.json").read_text()) == json.loads(

@@ -11,11 +11,10 @@ import torch
 import yaml
 
 from tests.cli_helpers import run_cli
-from transnar.cli import main
-from transnar.cli import run as run_command
+from transnar.cli import _arguments, main
 from transnar.clrs import CLRS30_ALGORITHMS
 from transnar.pipeline import (
-    PRESETS,
+    PRESET_NAMES,
     RunPipelineConfig,
     apply_overrides,
     from_mapping,
@@ -25,34 +24,38 @@ from transnar.pipeline import (
 )
 from transnar.pipeline.estimate import text_cells
 from transnar.pipeline.layout import model_runs
-from transnar.training import apply_overrides as apply_overrides_lm
 from transnar.training import preset as lm_preset
 from transnar.training.nar_config import preset as nar_preset
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("name", PRESET_NAMES)
 def test_the_yaml_files_equal_the_presets(name):
     other = "paper" if name == "tiny" else "tiny"  # a complete file whatever the base
     assert from_mapping(load_yaml(CONFIGS / f"{name}.yaml"), preset(other)) == preset(name)
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("name", PRESET_NAMES)
 def test_to_yaml_round_trips(name):
     text = to_yaml(preset(name), "a header\nof two lines")
     assert text.startswith("# a header\n# of two lines\nseeds: ")
     assert from_mapping(yaml.safe_load(text), RunPipelineConfig()) == preset(name)
 
 
-def test_the_presets_are_composed_from_the_nar_and_lm_presets():
+@pytest.mark.parametrize("name", PRESET_NAMES)
+def test_the_trainer_presets_are_the_sections_of_the_run_presets(name):
+    assert preset(name).nar == nar_preset(name) and preset(name).lm == lm_preset(name)
+
+
+def test_the_presets():
     assert preset("tiny") == RunPipelineConfig()
     small, paper = preset("small"), preset("paper")
-    assert small.nar.train.steps == 1500 and small.nar.nar == nar_preset("small").nar
-    assert small.lm == apply_overrides_lm(lm_preset("small"), ["threads=1"])
+    assert small.nar.train.steps == 1500 and small.nar.nar.hidden_dim == 64
     assert small.nar.train.threads == small.lm.train.threads == 1  # CPU presets: one thread
+    assert paper.nar.train.threads == paper.lm.train.threads == 0
     assert small.lm.data.test_sizes == (8, 10, 12) and small.lm.data.test_count == 100
-    assert paper.nar == nar_preset("paper") and paper.lm == lm_preset("paper") and paper.seeds == 4
+    assert paper.nar.nar.hidden_dim == 128 and paper.seeds == 4
     names = [m.name for m in model_runs(paper)]
     kinds = ("baseline", "control", "transnar")
     assert names == [f"{kind}-s{seed}" for seed in range(4) for kind in kinds]
@@ -80,9 +83,9 @@ def test_the_clrs30_preset_is_the_papers_protocol_on_a_cpu_budget():
 def test_overrides_by_path_and_tail():
     config = apply_overrides(
         preset("tiny"),
-        ["nar.train.steps=7", "lm.optim.steps=9", "d_model=48", "seeds=2", "eval.batch_size=5"],
+        ["nar.train.steps=7", "lm.train.steps=9", "d_model=48", "seeds=2", "eval.batch_size=5"],
     )
-    assert (config.nar.train.steps, config.lm.optim.steps, config.seeds) == (7, 9, 2)
+    assert (config.nar.train.steps, config.lm.train.steps, config.seeds) == (7, 9, 2)
     assert config.lm.model.lm.d_model == 48 and config.eval.batch_size == 5
     assert [m.seed for m in model_runs(config)] == [0, 0, 0, 1, 1, 1]
     two = apply_overrides(config, ["arms=baseline,transnar"])
@@ -97,15 +100,15 @@ def test_overrides_by_path_and_tail():
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("steps=3", "'steps' is ambiguous: write one of nar.train.steps, lm.optim.steps"),
-        ("lm.optim.stepz=3", "unknown config key 'lm.optim.stepz' (did you mean lm.optim.steps?)"),
+        ("steps=3", "'steps' is ambiguous: write one of nar.train.steps, lm.train.steps"),
+        ("lm.train.stepz=3", "unknown config key 'lm.train.stepz' (did you mean lm.train.steps?)"),
         (
             "learning_rat=1",
-            "(did you mean nar.train.learning_rate or lm.optim.learning_rate or "
+            "(did you mean nar.train.learning_rate or lm.train.learning_rate or "
             "lm.optim.min_learning_rate?)",
         ),
         ("lr=1", "unknown config key 'lr': name a key of one of the sections eval, lm.data,"),
-        ("lm.optim.foo=1", "(known: lm.optim.learning_rate, lm.optim.min_learning_rate,"),
+        ("lm.optim.foo=1", "(known: lm.optim.min_learning_rate, lm.optim.warmup_steps,"),
         ("hidden_dim=abc", "nar.nar.hidden_dim must be an integer, got 'abc'"),
         ("seeds=0", "seeds must be an integer >= 1"),
         ("eval.positions=sideways", "eval.positions must be one of"),
@@ -168,12 +171,12 @@ def test_a_bad_yaml_file_is_an_error_naming_the_file_and_key(tmp_path, capsys):
 
 def test_dry_run_prints_the_resolved_config(tmp_path, capsys):
     small = CONFIGS / "small.yaml"
-    argv = ["run", "--config", small, "--device", "cpu", "--threads", "1", "lm.optim.steps=5"]
+    argv = ["run", "--config", small, "--device", "cpu", "--threads", "1", "lm.train.steps=5"]
     status, out, _ = run_cli([*argv, "--dry-run"], capsys)
     assert status == 0
     expected = apply_overrides(preset("small"), ["nar.train.threads=1", "lm.train.threads=1"])
     assert from_mapping(yaml.safe_load(out), preset("tiny")) == apply_overrides(
-        expected, ["lm.optim.steps=5"]
+        expected, ["lm.train.steps=5"]
     )
     status, out, _ = run_cli(["run", "--algorithms", "bfs", "--dry-run"], capsys)
     config = from_mapping(yaml.safe_load(out), preset("tiny"))
@@ -187,7 +190,7 @@ def test_help_explains_presets_stages_and_examples(capsys):
     out = capsys.readouterr().out
     for text in ("tiny", "small", "paper", "--force", "KEY=VALUE", "eval-<model>", "examples:"):
         assert text in out
-    assert tuple(PRESETS) == run_command.PRESET_NAMES
+    assert PRESET_NAMES == _arguments.PRESET_NAMES
 
 
 def test_the_small_dry_run_shows_the_protocol(capsys):

@@ -13,7 +13,8 @@ import torch
 from transnar.nar import NAR, NARConfig
 from transnar.training import LMTrainConfig, apply_overrides, preset
 from transnar.training.nar_checkpoint import save_nar_checkpoint
-from transnar.training.nar_config import NARTrainConfig, NARTrainOptions
+from transnar.training.nar_config import NARDataOptions, NARTrainConfig
+from transnar.training.options import TrainOptions
 
 ALGORITHMS = ("bfs", "insertion_sort")
 NAR_HIDDEN = 8
@@ -35,7 +36,7 @@ def write_nar_checkpoint(path: Path, algorithms=ALGORITHMS, seed: int = 0) -> Pa
     """A random (untrained) tiny NAR saved as a NAR checkpoint; returns ``path``."""
     torch.manual_seed(seed)
     nar_config = NARConfig(algorithms=tuple(algorithms), hidden_dim=NAR_HIDDEN, nb_triplet_fts=4)
-    run_config = NARTrainConfig(nar_config, NARTrainOptions(train_sizes=(4,), steps=1))
+    run_config = NARTrainConfig(nar_config, NARDataOptions(train_sizes=(4,)), TrainOptions(steps=1))
     save_nar_checkpoint(path, run_config, 0, NAR(nar_config).state_dict())
     return path
 

@@ -8,20 +8,36 @@ dataclasses (sections). An override names a field by its dotted path
 integers, floats, booleans (``true``/``false``), strings, ``none`` for optional
 fields, and comma-separated tuples (``train_sizes=4,7,11``; ``algorithms=all``
 for the 30 of CLRS-30). Mistakes are one ``ValueError`` naming the key.
+
+A key that a later version moved to another section (a config class's
+``MOVED_KEYS``, old path -> new path) is still read, in overrides and in saved
+configs (:func:`upgrade`), so that files, run directories and command lines
+made before the move keep working.
+
+Presets (:data:`PRESET_NAMES`) are defined once, as the YAML files packaged in
+``transnar/presets/`` (``configs/`` in the repository points there): each is a
+whole ``transnar run`` config, whose ``nar`` and ``lm`` sections are also the
+presets of ``transnar nar train`` and ``transnar lm train``
+(:func:`preset_data`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
+import importlib.resources
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from transnar.clrs.specs import CLRS30_ALGORITHMS
 
 ALL_ALGORITHMS_WORDS = ("all", "clrs30", "clrs-30")
+PRESET_NAMES = ("tiny", "small", "clrs30", "paper")
+"""The presets, as ``transnar/presets/<name>.yaml``."""
 
 
 def split_override(item: str) -> tuple[str, str]:
@@ -132,10 +148,11 @@ def apply_overrides(config: Any, overrides: Iterable[str] | Mapping[str, Any]) -
             does not parse, or a config that fails validation.
     """
     paths = field_paths(type(config))
+    moved = moved_keys(type(config))
     items = overrides.items() if isinstance(overrides, Mapping) else map(split_override, overrides)
     changes: dict[str, Any] = {}
     for key, value in items:
-        path = resolve_key(key, paths)
+        path = resolve_key(_new_key(key, moved), paths)
         changes[path] = parse_value(value, paths[path], path) if isinstance(value, str) else value
     try:
         return _replace(config, changes)
@@ -143,15 +160,102 @@ def apply_overrides(config: Any, overrides: Iterable[str] | Mapping[str, Any]) -
         raise ValueError(f"bad config override: {error}") from None
 
 
-def make_preset(presets: Mapping[str, Callable[[], Any]], name: str) -> Any:
-    """``presets[name]()``: a preset's config.
+def moved_keys(cls: type) -> dict[str, str]:
+    """Every moved key of a nested config dataclass and its sections (their
+    ``MOVED_KEYS``), as full dotted paths: old path -> new path."""
+    moved = dict(getattr(cls, "MOVED_KEYS", {}))
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.init and dataclasses.is_dataclass(hints[f.name]):
+            inner = moved_keys(hints[f.name])
+            moved.update({f"{f.name}.{old}": f"{f.name}.{new}" for old, new in inner.items()})
+    return moved
+
+
+def _new_key(key: str, moved: Mapping[str, str]) -> str:
+    """The key where a moved one now lives: an old path, or a dotted tail of
+    one old path, gives the new path; any other key is itself."""
+    if key in moved:
+        return moved[key]
+    if "." in key:
+        matches = [old for old in moved if old.endswith("." + key)]
+        if len(matches) == 1:
+            return moved[matches[0]]
+    return key
+
+
+def upgrade(data: Mapping[str, Any], cls: type) -> dict[str, Any]:
+    """A saved config's nested mapping with the keys ``cls`` moved (see
+    :func:`moved_keys`) at their new places; a current mapping is unchanged."""
+    flat = flatten(data)
+    moved = moved_keys(cls)
+    if not any(key in moved for key in flat):
+        return dict(data)
+    nested = unflatten({moved.get(key, key): value for key, value in flat.items()})
+    for key, value in data.items():  # empty sections stay
+        if isinstance(value, Mapping) and not value:
+            nested.setdefault(key, {})
+    return nested
+
+
+def check_preset(name: str) -> None:
+    """Raises a ``ValueError`` naming the known presets unless ``name`` is one."""
+    if name not in PRESET_NAMES:
+        raise ValueError(f"unknown preset {name!r} (choose from {', '.join(PRESET_NAMES)})")
+
+
+@functools.cache
+def _preset_text(name: str) -> str:
+    return (importlib.resources.files("transnar") / "presets" / f"{name}.yaml").read_text("utf-8")
+
+
+def preset_data(name: str) -> dict[str, Any]:
+    """A preset's whole ``transnar run`` config, as the nested mapping of its
+    packaged YAML file (a fresh copy).
 
     Raises:
         ValueError: an unknown preset name (naming the known ones).
     """
-    if name not in presets:
-        raise ValueError(f"unknown preset {name!r} (choose from {', '.join(presets)})")
-    return presets[name]()
+    import yaml
+
+    check_preset(name)
+    return yaml.safe_load(_preset_text(name))
+
+
+def preset_path(name: str) -> Path:
+    """Where a preset's YAML file is (``transnar/presets/<name>.yaml``)."""
+    check_preset(name)
+    return Path(str(importlib.resources.files("transnar") / "presets" / f"{name}.yaml"))
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML config file as a mapping.
+
+    Raises:
+        ValueError: no such file (or a directory), not YAML text, or not a mapping.
+    """
+    import yaml
+
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; the config is a YAML file (e.g. RUN/config.yaml)")
+    if not path.is_file():
+        raise ValueError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path} is not valid YAML: {' '.join(str(error).split())}") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path} is not a YAML text file (byte {error.start} is not UTF-8)"
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"{path} must hold a mapping of config sections, not {type(data).__name__}"
+        )
+    return data
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -163,6 +267,18 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[f"{prefix}{key}"] = value
     return flat
+
+
+def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Inverse of :func:`flatten`: ``{"dotted.path": leaf}`` as a nested mapping."""
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        *heads, leaf = key.split(".")
+        section = nested
+        for head in heads:
+            section = section.setdefault(head, {})
+        section[leaf] = value
+    return nested
 
 
 def _replace(config: Any, changes: Mapping[str, Any]) -> Any:
@@ -179,11 +295,19 @@ def _replace(config: Any, changes: Mapping[str, Any]) -> Any:
 
 
 __all__ = [
+    "PRESET_NAMES",
     "apply_overrides",
+    "check_preset",
     "field_paths",
     "flatten",
+    "load_yaml",
+    "moved_keys",
     "not_int",
     "parse_value",
+    "preset_data",
+    "preset_path",
     "resolve_key",
     "split_override",
+    "unflatten",
+    "upgrade",
 ]

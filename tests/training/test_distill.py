@@ -19,7 +19,7 @@ TINY = DistillConfig(algorithms=("bfs", "insertion_sort"), sizes=(4, 5), count=3
 def tiny_student():
     return apply_overrides(
         preset("tiny"),
-        ["optim.steps=2", "optim.batch_size=4", "train.eval_every=2", "train.threads=1"],
+        ["train.steps=2", "train.batch_size=4", "train.eval_every=2", "train.threads=1"],
     )
 
 

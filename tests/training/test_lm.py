@@ -20,13 +20,14 @@ from tests.training_helpers import (
     val_losses_of,
     write_nar_checkpoint,
 )
+from transnar._config import PRESET_NAMES
 from transnar.lm import CharTokenizer
 from transnar.model import TransNAR
 from transnar.persistence import CheckpointError, OutputExistsError
 from transnar.training import (
-    PRESETS,
     LMTrainConfig,
     OptimConfig,
+    TrainOptions,
     apply_overrides,
     build_model,
     learning_rate,
@@ -60,7 +61,10 @@ def finished(tmp_path_factory, nar_path):
 
 
 def test_learning_rate_warms_up_linearly_then_decays_along_a_cosine():
-    optim = OptimConfig(learning_rate=1.0, min_learning_rate=0.1, warmup_steps=4)
+    optim = LMTrainConfig(
+        optim=OptimConfig(min_learning_rate=0.1, warmup_steps=4),
+        train=TrainOptions(learning_rate=1.0),
+    )
     total = 14
     rates = [learning_rate(step, optim, total) for step in range(total + 3)]
     assert rates[:4] == [0.25, 0.5, 0.75, 1.0]
@@ -72,7 +76,10 @@ def test_learning_rate_warms_up_linearly_then_decays_along_a_cosine():
         0.1 + 0.5 * (1 + math.cos(math.pi * (int(mid) - 4) / 9)) * 0.9
     )
     assert rates[14:] == [pytest.approx(0.1)] * 3  # beyond the run: the floor
-    no_warmup = OptimConfig(learning_rate=2.0, min_learning_rate=0.0, warmup_steps=0)
+    no_warmup = LMTrainConfig(
+        optim=OptimConfig(min_learning_rate=0.0, warmup_steps=0),
+        train=TrainOptions(learning_rate=2.0),
+    )
     assert learning_rate(0, no_warmup, 10) == 2.0 and learning_rate(9, no_warmup, 10) == 0.0
     assert learning_rate(0, no_warmup, 1) == 2.0  # a one-step run is not decayed
 
@@ -80,7 +87,7 @@ def test_learning_rate_warms_up_linearly_then_decays_along_a_cosine():
 def test_the_optimizer_gets_trainable_parameters_and_decays_matrices_only(nar_path):
     config = tiny_config(nar_path)
     model = build_model(config, CharTokenizer(), load_nar(nar_path, freeze=True))
-    optimizer = make_optimizer(model, config.optim)
+    optimizer = make_optimizer(model, config)
     decay, no_decay = optimizer.param_groups
     ids = {id(p) for group in optimizer.param_groups for p in group["params"]}
     assert ids == {id(p) for p in model.trainable_parameters()}
@@ -136,7 +143,7 @@ def test_a_step_updates_only_trainable_parameters_and_keeps_the_nar_in_eval_mode
     assert model.training and not model.nar.training
     before = {k: v.clone() for k, v in model.state_dict().items()}
     dataset = build_dataset(config.data, "train", CharTokenizer(), with_graphs=True)
-    optimizer = make_optimizer(model, config.optim)
+    optimizer = make_optimizer(model, config)
     batches = [dataset.batch(dataset.groups[k][:3]) for k in list(dataset.groups)[:2]]
     record = lm_train_step(model, optimizer, batches, torch.Generator().manual_seed(0), 1.0)
     assert record["tokens"] == sum(b.num_tokens for b in batches) and record["nar_seconds"] > 0
@@ -163,7 +170,7 @@ def test_gradient_accumulation_averages_over_the_steps_answer_tokens(nar_path):
             loss = model(batch.input_ids, positions, batch.labels).loss
             expected += float(loss) * batch.num_targets
             targets += batch.num_targets
-    optimizer = make_optimizer(model, config.optim)
+    optimizer = make_optimizer(model, config)
     record = lm_train_step(model, optimizer, batches, torch.Generator().manual_seed(0), 0.0)
     assert record["targets"] == targets
     assert record["loss"] == pytest.approx(expected / targets, rel=1e-6)
@@ -287,7 +294,7 @@ def test_a_used_run_directory_is_refused_unless_forced(finished, tmp_path, nar_p
 
 
 def test_resuming_with_another_config_or_nar_is_an_error(finished, tmp_path):
-    with pytest.raises(CheckpointError, match=r"differs in optim.learning_rate"):
+    with pytest.raises(CheckpointError, match=r"differs in train.learning_rate"):
         train_lm(
             apply_overrides(finished.config, ["learning_rate=0.5"]),
             finished.run_dir,
@@ -325,20 +332,19 @@ def test_the_nar_is_trained_for_the_run_when_no_checkpoint_is_given(tmp_path):
 
 
 def test_presets():
-    assert set(PRESETS) == {"tiny", "small", "paper"}
     paper = preset("paper")
     lm = paper.model.lm
     assert (lm.n_layers, lm.d_model, lm.n_heads, lm.max_position) == (6, 640, 10, 8192)
     assert paper.data.train_sizes == (4, 5, 6, 7, 8, 12) and len(paper.data.algorithms) == 30
     assert (paper.data.train_count, paper.data.test_sizes) == (7000, (10, 12, 14))
-    assert (paper.optim.batch_size, paper.optim.learning_rate, paper.optim.epochs) == (256, 1e-4, 7)
+    assert (paper.train.batch_size, paper.train.learning_rate, paper.optim.epochs) == (256, 1e-4, 7)
     assert paper.optim.weight_decay == 0.0 and paper.train.precision == "auto"
     small = preset("small")
     assert max(small.data.test_sizes) > max(small.data.train_sizes)  # out of distribution
     assert len(small.data.algorithms) == 6 and small.nar.preset == "small"
     tiny = preset("tiny")
-    assert tiny.model.lm.d_model <= 32 and tiny.nar.preset == "tiny"
-    for name in PRESETS:
+    assert tiny.model.lm.d_model <= 64 and tiny.nar.preset == "tiny"
+    for name in PRESET_NAMES:
         config = preset(name)
         assert LMTrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
         assert config.use_nar
@@ -361,30 +367,30 @@ def test_overrides_are_typed_by_field():
             "memory=lockstep",
         ],
     )
-    assert config.optim.steps == 7 and config.model.lm.d_model == 48
+    assert config.train.steps == 7 and config.model.lm.d_model == 48
     assert config.model.lm.n_heads == 6 and not config.use_nar
     assert config.data.train_sizes == (4, 6) and config.data.algorithms == ("dfs", "bfs")
-    assert config.data.truncate_decimals is None and config.optim.learning_rate == 3e-4
+    assert config.data.truncate_decimals is None and config.train.learning_rate == 3e-4
     assert config.nar.checkpoint == "runs/nar" and config.nar.cache_memory
     assert config.model.memory == "lockstep"
     assert len(apply_overrides(config, ["algorithms=all"]).data.algorithms) == 30
-    assert apply_overrides(config, {"steps": 3}).optim.steps == 3
+    assert apply_overrides(config, {"steps": 3}).train.steps == 3
 
 
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("stepz=3", "unknown config key 'stepz' \\(did you mean optim.steps"),
+        ("stepz=3", "unknown config key 'stepz' \\(did you mean train.steps"),
         ("lm.zzz=3", "unknown config key 'lm.zzz' \\(known: model.lm.vocab_size"),
         ("foo.steps=3", "unknown config section 'foo'"),
         ("steps", "KEY=VALUE"),
-        ("steps=many", "optim.steps must be an integer"),
-        ("learning_rate=fast", "optim.learning_rate must be a number"),
+        ("steps=many", "train.steps must be an integer"),
+        ("learning_rate=fast", "train.learning_rate must be a number"),
         ("use_nar=maybe", "model.use_nar must be true or false"),
         ("d_model=33", "d_model \\(33\\) must be divisible by n_heads"),
         ("memory=sometimes", "memory must be one of"),
         ("algorithms=bfz", "bfs"),
-        ("grad_accum=3", "multiple of grad_accum"),
+        ("grad_accum=3", "multiple of optim.grad_accum"),
         ("grad_clip=-1", "grad_clip must be >= 0"),
         ("min_learning_rate=1", "min_learning_rate must be in"),
         ("device=gpu", "device must be"),

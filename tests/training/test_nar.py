@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from transnar import clrs
+from transnar._config import PRESET_NAMES
 from transnar.nar import NAR, Features, NARConfig
 from transnar.persistence import CheckpointError, OutputExistsError
 from transnar.training import nar as training_module
@@ -21,7 +22,6 @@ from transnar.training.nar_checkpoint import (
     save_nar_checkpoint,
 )
 from transnar.training.nar_config import (
-    PRESETS,
     NARTrainConfig,
     apply_overrides,
     preset,
@@ -289,12 +289,11 @@ def test_checkpoints_never_unpickle_objects(tmp_path):
 
 
 def test_presets():
-    assert set(PRESETS) == {"tiny", "small", "paper"}
     paper = preset("paper")
     assert len(paper.nar.algorithms) == 30 and paper.nar.hidden_dim == 128
     assert paper.nar.processor == "triplet_gmpnn"
-    t = paper.train
-    assert (t.train_sizes, t.test_sizes, t.steps, t.batch_size) == (
+    t, d = paper.train, paper.data
+    assert (d.train_sizes, d.test_sizes, t.steps, t.batch_size) == (
         (4, 7, 11, 13, 16),
         (64,),
         10_000,
@@ -302,12 +301,12 @@ def test_presets():
     )
     assert (t.learning_rate, t.grad_clip, t.eval_every) == (1e-3, 1.0, 50)
     small = preset("small")
-    assert small.nar.hidden_dim == 64 and small.train.train_sizes == (4, 7, 11)
+    assert small.nar.hidden_dim == 64 and small.data.train_sizes == (4, 7, 11)
     assert len({clrs.SPECS[a].family for a in small.nar.algorithms}) >= 4
     tiny_ = preset("tiny")
     assert len(tiny_.nar.algorithms) == 2 and tiny_.nar.hidden_dim == 16
-    assert max(tiny_.train.train_sizes + tiny_.train.test_sizes) <= 8 and tiny_.train.steps == 20
-    for name in PRESETS:
+    assert max(tiny_.data.train_sizes + tiny_.data.test_sizes) <= 8 and tiny_.train.steps == 300
+    for name in PRESET_NAMES:
         assert NARTrainConfig.from_dict(json.loads(json.dumps(preset(name).to_dict()))) == preset(
             name
         )
@@ -319,7 +318,7 @@ def test_overrides_are_typed_by_field():
         [
             "steps=7",
             "nar.hidden_dim=8",
-            "train.train_sizes=4,5",
+            "data.train_sizes=4,5",
             "test_sizes=[9, 12]",
             "learning_rate=3e-4",
             "random_pos=false",
@@ -328,8 +327,8 @@ def test_overrides_are_typed_by_field():
         ],
     )
     assert config.train.steps == 7 and config.nar.hidden_dim == 8
-    assert config.train.train_sizes == (4, 5) and config.train.test_sizes == (9, 12)
-    assert config.train.learning_rate == 3e-4 and config.train.random_pos is False
+    assert config.data.train_sizes == (4, 5) and config.data.test_sizes == (9, 12)
+    assert config.train.learning_rate == 3e-4 and config.data.random_pos is False
     assert config.nar.processor == "mpnn" and config.nar.algorithms == ("dfs", "bfs")
     assert len(apply_overrides(config, ["algorithms=all"]).nar.algorithms) == 30
     assert apply_overrides(config, {"steps": 3}).train.steps == 3
@@ -344,7 +343,7 @@ def test_overrides_are_typed_by_field():
         ("steps", "KEY=VALUE"),
         ("steps=many", "train.steps must be an integer"),
         ("learning_rate=fast", "train.learning_rate must be a number"),
-        ("random_pos=maybe", "train.random_pos must be true or false"),
+        ("random_pos=maybe", "data.random_pos must be true or false"),
         ("hidden_dim=0", "hidden_dim must be at least 1"),
         ("processor=transformer", "processor must be one of"),
         ("algorithms=bfz", "bfs"),
@@ -392,9 +391,10 @@ def test_sampler_options_follow_the_reference():
 
 
 def test_validation_and_test_seeds_are_disjoint_from_training():
-    config = preset("paper").train
+    paper = preset("paper")
+    config = paper.train
     for algorithm in clrs.CLRS30_ALGORITHMS:
-        seeds = [derive_seed(config.seed, algorithm, "train", n) for n in config.train_sizes]
+        seeds = [derive_seed(config.seed, algorithm, "train", n) for n in paper.data.train_sizes]
         seeds += [derive_seed(config.seed, algorithm, "pos", 0)]
         seeds += [derive_seed(config.seed, algorithm, split, 16) for split in ("val", "test")]
         seeds += [derive_seed(config.seed, algorithm, "test", 64)]
@@ -443,7 +443,7 @@ def test_streams_cycle_over_the_training_sizes():
 )
 def test_single_task_learning(tmp_path, algorithm, threshold_in, threshold_ood):
     config = apply_overrides(preset("small"), [f"algorithms={algorithm}", "steps=300"])
-    assert config.train.train_sizes == (4, 7, 11) and config.train.test_sizes == (44,)
+    assert config.data.train_sizes == (4, 7, 11) and config.data.test_sizes == (44,)
     torch.manual_seed(config.train.seed)
     untrained = evaluate_nar(NAR(config.nar), config, sizes=[11, 44])["algorithms"][algorithm]
     result = train_nar(config, tmp_path, progress=False)

@@ -10,6 +10,86 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+PRESET_NAMES = ("tiny", "small", "clrs30", "paper")  # transnar._config.PRESET_NAMES
+"""The presets of ``run``, ``nar train`` and ``lm train`` (here so that --help
+needs no torch)."""
+
+
+def add_preset_arguments(parser: argparse.ArgumentParser, section: str | None = None) -> None:
+    """``--preset`` and ``--config``: the base config of a command that trains
+    (``section``: a trainer's section of a ``transnar run`` config)."""
+    base = parser.add_mutually_exclusive_group() if section else parser
+    base.add_argument(
+        "--preset",
+        choices=PRESET_NAMES,
+        default=None,
+        help="the base config (default: the run directory's own config when it has one, "
+        "else tiny); presets are below",
+    )
+    what = (
+        f"a YAML or JSON file: another run's config.json, or a transnar run config "
+        f"(RUN/config.yaml, configs/*.yaml) whose {section} section is taken"
+        if section
+        else "a YAML file (RUN/config.yaml, configs/*.yaml), applied over the preset"
+    )
+    base.add_argument("--config", type=Path, metavar="FILE", help=f"the base config: {what}")
+
+
+def add_trainer_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:
+    """``--out``, ``--resume`` and ``--force`` of a trainer: the run directory
+    and what to do when it holds a run."""
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help=f"run directory (default: {default_out}); when it holds a run, the "
+        "command continues it from its last checkpoint",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="insist on continuing the run in RUN_DIR (an error when it has no checkpoint)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="start a new run in RUN_DIR even when it holds one (what it had done is lost)",
+    )
+
+
+def trainer_base_config(args: argparse.Namespace, cls, section: str, preset: Callable):
+    """The base config of a trainer (before its overrides): ``--config``, else
+    ``--preset``, else the run directory's own ``config.json`` (said on standard
+    error; the run continues), else the ``tiny`` preset."""
+    from transnar.training.loop import CONFIG
+
+    if args.resume and args.force:
+        raise ValueError("--resume continues the run, --force starts it over: give one")
+    own = args.out / CONFIG
+    if args.config is not None:
+        return read_config_file(args.config, cls, f"{section} config", section=section)
+    if args.preset is not None:
+        return preset(args.preset)
+    if own.is_file():
+        print(f"continuing with the config of {own}", file=sys.stderr)
+        return read_config_file(own, cls, f"{section} config")
+    if args.resume:
+        raise ValueError(f"nothing to resume: {own} does not exist")
+    return preset("tiny")
+
+
+def continues(args: argparse.Namespace, checkpoint: Path) -> bool:
+    """Whether a trainer continues the run in ``args.out``: it has a
+    ``checkpoint`` and ``--force`` was not given.
+
+    Raises:
+        ValueError: ``--resume`` without a checkpoint to resume.
+    """
+    if args.resume and not checkpoint.is_file():
+        raise ValueError(f"nothing to resume: {checkpoint} does not exist")
+    return checkpoint.is_file() and not args.force
+
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """``--no-progress``, ``--dry-run`` and the ``KEY=VALUE`` config overrides."""
@@ -43,12 +123,12 @@ def on_interrupt(args: argparse.Namespace, hint: Callable[[], str | None]) -> No
 
 def resume_hint(args: argparse.Namespace, command: tuple[str, ...], checkpoint: Path):
     """The hint of a trainer (``command``: e.g. ``("lm", "train")``): once the
-    run has a ``checkpoint``, ``transnar COMMAND --out OUT --resume``; before
-    its first, the command line again with ``--force`` (it starts over)."""
+    run has a ``checkpoint``, ``transnar COMMAND --out OUT`` (it continues);
+    before its first, the command line again with ``--force`` (it starts over)."""
 
     def hint() -> str:
         if checkpoint.is_file():
-            return command_line(*command, "--out", args.out, "--resume")
+            return command_line(*command, "--out", args.out)
         again = [a for a in args.argv if a != "--resume"]
         again += [] if "--force" in again else ["--force"]
         return f"{command_line(*again)} (no checkpoint yet: it starts over)"
@@ -120,17 +200,16 @@ def read_config_file(path: Path, cls, what: str, missing: str = "", section: str
         raise ValueError(f"{path} is not a valid {what}: {reason}") from None
 
 
-def start_over_advice(
-    error: Exception, args: argparse.Namespace, command: tuple[str, ...], checkpoint: Path
-) -> Exception:
-    """The error to raise when a trainer could not read its checkpoint: with
-    ``--resume`` and a checkpoint there, ``error`` plus the command that starts
-    the run over with its own config; otherwise ``error`` itself."""
-    if not args.resume or not checkpoint.is_file():
+def start_over_advice(error: Exception, args: argparse.Namespace, checkpoint: Path) -> Exception:
+    """The error to raise when a trainer could not continue from its
+    checkpoint: ``error`` plus the command that starts the run over (the
+    command line again with ``--force``); ``error`` itself when there is no
+    checkpoint."""
+    if not checkpoint.is_file():
         return error
-    again = command_line(
-        *command, "--config", args.out / "config.json", "--out", args.out, "--force"
-    )
+    again = [a for a in args.argv if a != "--resume"]
+    again += [] if "--force" in again else ["--force"]
     return type(error)(
-        f"{error}. To start the run over with its config (what it had done is lost): {again}"
+        f"{error}. Use another --out, or start the run over (what it had done is lost): "
+        f"{command_line(*again)}"
     )

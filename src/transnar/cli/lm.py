@@ -14,29 +14,35 @@ from pathlib import Path
 
 from transnar.cli._arguments import (
     add_config_arguments,
+    add_preset_arguments,
+    add_trainer_run_arguments,
+    continues,
     on_interrupt,
-    read_config_file,
     resume_hint,
     start_over_advice,
+    trainer_base_config,
 )
 
 # The handlers import torch (through transnar.training) themselves, so that the
 # other commands and --help start without loading it.
-PRESET_NAMES = ("tiny", "small", "paper")  # transnar.training.lm_config.PRESETS
 
 TRAIN_EPILOG = """\
-presets:
-  tiny   seconds: bfs + insertion_sort at sizes 4,5 (32 examples each), d_model 32,
-         2 layers, L_max 256, batch 8, 4 epochs (64 steps); NAR: the tiny NAR
-         preset, trained first into RUN_DIR/nar unless --nar is given
-  small  tens of minutes on a CPU: bfs, insertion_sort, minimum,
+presets (the lm sections of transnar run's presets, configs/PRESET.yaml):
+  tiny   the default, about a minute: bfs + insertion_sort at sizes 4,5 (256
+         examples each), d_model 64, 2 layers, L_max 256, batch 8, 8 epochs (1,024
+         steps); NAR: the tiny preset's, trained first into RUN_DIR/nar unless
+         --nar is given
+  small  an hour or more on a CPU: bfs, insertion_sort, minimum,
          find_maximum_subarray_kadane, activity_selector, lcs_length at sizes 4-8
          (1,000 examples each), d_model 128, 4 layers, L_max 1024, batch 32,
-         2 epochs; NAR: the small NAR preset (or --nar runs/nar-small);
+         2 epochs; NAR: the small preset's (or --nar runs/nar-small);
          evaluate at 8 (in distribution), 10, 12
+  clrs30 the small model on all 30 algorithms at sizes 4-8 and 12 (600 each),
+         L_max 2048, one epoch; evaluate at 10, 12, 14
   paper  Bounsi et al. 2024: the 30 algorithms at sizes 4-8 and 12 (7,000 each),
          6 layers, d_model 640, 10 heads, L_max 8192, batch 256, Adam 1e-4,
-         7 epochs, bf16 on CUDA; NAR: pass --nar (the paper NAR preset otherwise)
+         7 epochs, bf16 on CUDA; NAR: pass --nar (the paper NAR otherwise)
+  tiny, small and clrs30 run on one thread (threads=0: torch's default)
 
 overrides (KEY=VALUE after the options; a dotted path or any unambiguous tail):
   model:  use_nar xattn_every xattn_heads memory (final|lockstep)
@@ -53,9 +59,11 @@ overrides (KEY=VALUE after the options; a dotted path or any unambiguous tail):
           truncate_decimals max_tokens bucket_batches path
           index_hints (true: every list and matrix element preceded by its
           index marker, Zhou et al. 2023; a data.path dataset must match)
-  optim:  learning_rate min_learning_rate warmup_steps weight_decay beta1 beta2
-          eps grad_clip batch_size grad_accum epochs steps
-  train:  seed device threads precision eval_every eval_batch_size
+  optim:  min_learning_rate warmup_steps weight_decay beta1 beta2 eps grad_accum
+          epochs
+  train:  seed device threads precision steps (0: as many as epochs take)
+          batch_size learning_rate grad_clip eval_every eval_batch_size (the same
+          options as nar train's train section)
 
 The run directory gets config.json (the resolved config), train.log (start,
 validations, a progress line every 30 s with step, loss, tokens/s and ETA, also
@@ -63,18 +71,23 @@ on standard error when it is not a terminal, e.g. under nohup), metrics.jsonl
 (loss, learning rate, gradient norm, tokens/s per step; validation loss per
 algorithm), checkpoints/last.pt (exact resume: weights, optimizer, random states,
 data position), nar/ (the NAR, when trained for the run), model/ (the final
-model: TransNAR.from_pretrained) and summary.json. After Ctrl-C the command
-prints how to continue.
+model: TransNAR.from_pretrained) and summary.json.
+
+Run again, the command continues the run in RUN_DIR from its last checkpoint
+(with the run's own config unless --preset or --config is given); overrides may
+change only device, threads, eval_every, eval_batch_size and nar.checkpoint (if
+it holds the same NAR) then. Another config is refused: use another --out, or
+--force to start over.
 
 examples:
   transnar lm train --preset tiny --out runs/tiny
   transnar lm train --preset tiny --no-nar --out runs/tiny-baseline
-  transnar nar train --preset small --out runs/nar-small threads=1
-  transnar lm train --preset small --nar runs/nar-small --out runs/transnar-small threads=1
-  transnar lm train --preset small --no-nar --out runs/baseline-small threads=1
+  transnar nar train --preset small --out runs/nar-small
+  transnar lm train --preset small --nar runs/nar-small --out runs/transnar-small
+  transnar lm train --preset small --no-nar --out runs/baseline-small
   transnar lm train --preset small --nar runs/nar-small --control --out runs/control-small
   transnar lm train --preset paper --nar runs/nar-paper --device cuda --out runs/paper
-  transnar lm train --out runs/transnar-small --resume            # continue after a stop
+  transnar lm train --out runs/transnar-small                     # continue after a stop
 """
 
 
@@ -127,17 +140,7 @@ def register_train(actions: argparse._SubParsersAction) -> None:
         epilog=TRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    base = parser.add_mutually_exclusive_group()
-    base.add_argument(
-        "--preset", choices=PRESET_NAMES, default=None, help="the base config (default: small)"
-    )
-    base.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE",
-        help="the base config: a JSON or YAML file (another run's config.json, or a "
-        "transnar run config.yaml or configs/*.yaml: its lm section)",
-    )
+    add_preset_arguments(parser, "lm")
     nar = parser.add_mutually_exclusive_group()
     nar.add_argument(
         "--nar",
@@ -154,23 +157,7 @@ def register_train(actions: argparse._SubParsersAction) -> None:
         "(model.memory_source=decoy)",
     )
     parser.add_argument("--device", help="cpu (default) or cuda")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="RUN_DIR",
-        help="run directory (default: runs/transnar-PRESET or runs/baseline-PRESET)",
-    )
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the run in RUN_DIR from its last checkpoint (with its own config; "
-        "overrides may only change device, threads, eval_every, eval_batch_size and "
-        "nar.checkpoint, if it holds the same NAR)",
-    )
-    parser.add_argument(
-        "--force", action="store_true", help="start a new run in a non-empty RUN_DIR"
-    )
+    add_trainer_run_arguments(parser, "runs/transnar-PRESET or runs/baseline-PRESET")
     add_config_arguments(parser)
     parser.set_defaults(handler=run_train)
 
@@ -178,21 +165,8 @@ def register_train(actions: argparse._SubParsersAction) -> None:
 def train_config(args: argparse.Namespace):
     """The resolved :class:`~transnar.training.LMTrainConfig` of ``transnar lm train``."""
     from transnar.training.lm_config import LMTrainConfig, apply_overrides, preset
-    from transnar.training.loop import CONFIG
 
-    if args.resume:
-        if args.preset or args.config or args.no_nar:
-            raise ValueError(
-                "--resume continues the run with its own config: drop --preset, --config "
-                "and --no-nar (--nar may give the run's NAR at another path)"
-            )
-        config = read_config_file(
-            args.out / CONFIG, LMTrainConfig, "training config", "nothing to resume: "
-        )
-    elif args.config is not None:
-        config = read_config_file(args.config, LMTrainConfig, "training config", section="lm")
-    else:
-        config = preset(args.preset or "small")
+    config = trainer_base_config(args, LMTrainConfig, "lm", preset)
     named = []
     if args.nar is not None:
         named += [f"nar.checkpoint={args.nar}", "model.use_nar=true"]
@@ -214,27 +188,25 @@ def run_train(args: argparse.Namespace) -> int:
     from transnar.training.lm import train_lm
 
     if args.out is None:
-        if args.resume:
-            raise ValueError("--resume needs --out RUN_DIR")
         kind = "baseline" if args.no_nar else "transnar"
-        args.out = Path("runs") / f"{kind}-{args.preset or 'small'}"
+        args.out = Path("runs") / f"{kind}-{args.preset or 'tiny'}"
     config = train_config(args)
     if args.dry_run:
         print(json.dumps(config.to_dict(), indent=2))
         return 0
-    on_interrupt(args, resume_hint(args, ("lm", "train"), args.out / CHECKPOINTS / LAST))
+    last = args.out / CHECKPOINTS / LAST
+    resume = continues(args, last)
+    on_interrupt(args, resume_hint(args, ("lm", "train"), last))
     try:
         result = train_lm(
             config,
             args.out,
-            resume=args.resume,
+            resume=resume,
             overwrite=args.force,
             progress=False if args.no_progress else None,
         )
     except CheckpointError as error:
-        raise start_over_advice(
-            error, args, ("lm", "train"), args.out / CHECKPOINTS / LAST
-        ) from None
+        raise start_over_advice(error, args, last) from None
     s = result.summary
     print(
         f"{s['model']}: {s['steps']} steps ({s['epochs']:.2f} epochs, {s['tokens']:,} tokens, "

@@ -8,35 +8,41 @@ from pathlib import Path
 
 from transnar.cli._arguments import (
     add_config_arguments,
+    add_preset_arguments,
+    add_trainer_run_arguments,
+    continues,
     on_interrupt,
-    read_config_file,
     resume_hint,
     start_over_advice,
+    trainer_base_config,
 )
 from transnar.persistence import atomic_write, refuse_existing
 
 # The handlers import transnar.nar (and so torch) themselves, so that the other
 # commands and --help start without loading torch.
-PRESET_NAMES = ("tiny", "small", "paper")  # transnar.training.nar_config.PRESETS
 STEP_MODES = ("oracle", "learned", "budget")  # transnar.nar.stepping.STEP_MODES
 
 TRAIN_EPILOG = """\
-presets:
-  tiny   seconds: bfs + insertion_sort, hidden 16, sizes 4,6, 20 steps, tested at 8
-  small  minutes on a CPU: bfs, insertion_sort, minimum, find_maximum_subarray_kadane,
-         activity_selector, lcs_length; hidden 64, sizes 4,7,11, batch 16, 300 steps,
-         tested at 44
+presets (the nar sections of transnar run's presets, configs/PRESET.yaml):
+  tiny   the default, about a minute: bfs + insertion_sort, hidden 16, sizes 4,6,
+         300 steps of 8, tested at 8
+  small  about 10 min on one CPU thread: bfs, insertion_sort, minimum,
+         find_maximum_subarray_kadane, activity_selector, lcs_length; hidden 64,
+         sizes 4,7,11, batch 16, 1,500 steps, tested at 44
+  clrs30 the small NAR on all 30 algorithms, 500 steps (about 40 min)
   paper  Ibarz et al. 2022: all 30 algorithms, hidden 128, sizes 4,7,11,13,16,
          batch 32, 10,000 steps, Adam 1e-3, clipping 1.0, validation every 50 steps,
          tested at 64
+  tiny, small and clrs30 run on one thread (threads=0: torch's default)
 
-overrides (KEY=VALUE, after the options; bare keys or nar.KEY / train.KEY):
+overrides (KEY=VALUE, after the options; a dotted path or any unambiguous tail):
   nar:   algorithms hidden_dim processor nb_triplet_fts use_ln hint_mode
-         hint_teacher_forcing hint_repred_mode dropout encoder_init
+         hint_teacher_forcing hint_repred_mode dropout encoder_init termination
          msg_passing_steps sinkhorn_steps feedback_sinkhorn_steps sinkhorn_temperature
-  train: train_sizes test_sizes steps batch_size learning_rate grad_clip eval_every
-         val_count test_count eval_batch_size eval_multipliers random_pos seed
-         device threads
+  data:  train_sizes test_sizes val_count test_count eval_multipliers test_steps
+         random_pos
+  train: seed device threads precision steps batch_size learning_rate grad_clip
+         eval_every eval_batch_size (the same options as lm train's train section)
 
 The run directory gets config.json, train.log (start, validations, a progress
 line every 30 s with step, loss and ETA, also on standard error when it is not a
@@ -44,15 +50,20 @@ terminal, e.g. under nohup), metrics.jsonl (loss per algorithm per step,
 validation scores), checkpoints/last.pt (exact resume: model, optimizer, random
 states, data position) and checkpoints/best.pt (best mean validation score,
 restored at the end for testing), results.json and results.md (scores per
-algorithm, size and output, in and out of distribution). After Ctrl-C the
-command prints how to continue.
+algorithm, size and output, in and out of distribution).
+
+Run again, the command continues the run in RUN_DIR from its last checkpoint
+(with the run's own config unless --preset or --config is given); overrides may
+change only steps, device, threads, test_sizes, test_count and test_steps then.
+Another config is refused: use another --out, or --force to start over.
 
 examples:
   transnar nar train --preset tiny --out runs/tiny
-  transnar nar train --preset small --out runs/small threads=1
+  transnar nar train --preset small --out runs/small
   transnar nar train --preset paper --device cuda --out runs/paper
   transnar nar train --algorithms bfs,dfs --processor mpnn --out runs/x steps=2000
-  transnar nar train --out runs/small --resume steps=600     # continue, for longer
+  transnar nar train --out runs/small                        # continue after a stop
+  transnar nar train --out runs/small steps=2000             # continue, for longer
   transnar nar train --config runs/small/config.json --out runs/small2 seed=1
 """
 
@@ -73,7 +84,7 @@ examples:
 NAR_EPILOG = """\
 examples:
   transnar nar train --preset tiny --out runs/nar-tiny
-  transnar nar train --out runs/nar-tiny --resume steps=40    # continue, for longer
+  transnar nar train --out runs/nar-tiny steps=400           # continue, for longer
   transnar nar eval runs/nar-tiny --sizes 8 16
   transnar nar train --help                                  # presets, overrides, files
 """
@@ -107,17 +118,7 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
         epilog=TRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    base = parser.add_mutually_exclusive_group()
-    base.add_argument(
-        "--preset", choices=PRESET_NAMES, default=None, help="the base config (default: small)"
-    )
-    base.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE",
-        help="the base config: a JSON or YAML file (another run's config.json, or a "
-        "transnar run config.yaml or configs/*.yaml: its nar section)",
-    )
+    add_preset_arguments(parser, "nar")
     parser.add_argument(
         "--algorithms",
         metavar="NAMES",
@@ -125,22 +126,7 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--processor", help="processor, e.g. triplet_gmpnn, mpnn, pgn")
     parser.add_argument("--device", help="cpu (default) or cuda")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="RUN_DIR",
-        help="run directory (default: runs/nar-PRESET)",
-    )
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the run in RUN_DIR from its last checkpoint (its config; "
-        "overrides may only change steps, device, threads, test_sizes, test_count)",
-    )
-    parser.add_argument(
-        "--force", action="store_true", help="start a new run in a non-empty RUN_DIR"
-    )
+    add_trainer_run_arguments(parser, "runs/nar-PRESET")
     add_config_arguments(parser)
     parser.set_defaults(handler=run_train)
 
@@ -179,7 +165,7 @@ def _register_eval(actions: argparse._SubParsersAction) -> None:
         help="how the NAR steps, one score column each: oracle (the true trajectory length, "
         "the CLRS protocol), learned (its termination head, capped by a budget per "
         "algorithm and size: leak-free), budget (the cap alone: leak-free); default the "
-        "run's train.test_steps",
+        "run's data.test_steps",
     )
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument(
@@ -195,26 +181,12 @@ def _register_eval(actions: argparse._SubParsersAction) -> None:
 
 def train_config(args: argparse.Namespace):
     """The resolved :class:`~transnar.training.nar_config.NARTrainConfig` of ``nar train``."""
-    from transnar.training.loop import CONFIG
     from transnar.training.nar_config import NARTrainConfig, apply_overrides, preset
 
-    overrides = list(args.overrides)
+    config = trainer_base_config(args, NARTrainConfig, "nar", preset)
     named = {"algorithms": args.algorithms, "processor": args.processor, "device": args.device}
-    if args.resume:
-        if args.preset or args.config or args.algorithms or args.processor:
-            raise ValueError(
-                "--resume continues the run with its own config: drop --preset, --config, "
-                "--algorithms and --processor"
-            )
-        config = read_config_file(
-            args.out / CONFIG, NARTrainConfig, "run config", "nothing to resume: "
-        )
-    elif args.config is not None:
-        config = read_config_file(args.config, NARTrainConfig, "run config", section="nar")
-    else:
-        config = preset(args.preset or "small")
     explicit = [f"{key}={value}" for key, value in named.items() if value is not None]
-    return apply_overrides(config, explicit + overrides)
+    return apply_overrides(config, [*explicit, *args.overrides])
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -225,25 +197,24 @@ def run_train(args: argparse.Namespace) -> int:
     from transnar.training.nar import train_nar
 
     if args.out is None:
-        if args.resume:
-            raise ValueError("--resume needs --out RUN_DIR")
-        args.out = Path("runs") / f"nar-{args.preset or 'small'}"
+        args.out = Path("runs") / f"nar-{args.preset or 'tiny'}"
     config = train_config(args)
     if args.dry_run:
         print(json.dumps(config.to_dict(), indent=2))
         return 0
     last = checkpoint_path(args.out, "last")
+    resume = continues(args, last)
     on_interrupt(args, resume_hint(args, ("nar", "train"), last))
     try:
         result = train_nar(
             config,
             args.out,
-            resume=args.resume,
+            resume=resume,
             overwrite=args.force,
             progress=False if args.no_progress else None,
         )
     except CheckpointError as error:
-        raise start_over_advice(error, args, ("nar", "train"), last) from None
+        raise start_over_advice(error, args, last) from None
     print(nar_results_markdown(result.results), end="")
     print(
         f"wrote {args.out}/ (config.json, train.log, metrics.jsonl, checkpoints/, "

@@ -8,10 +8,14 @@ import sys
 import time
 from pathlib import Path
 
-from transnar.cli._arguments import add_config_arguments, command_line, on_interrupt
+from transnar.cli._arguments import (
+    add_config_arguments,
+    add_preset_arguments,
+    command_line,
+    on_interrupt,
+)
 
 # The handler imports the pipeline (and so torch) itself, so that --help is fast.
-PRESET_NAMES = ("tiny", "small", "clrs30", "paper")  # transnar.pipeline.config.PRESETS
 
 EPILOG = """\
 stages (each skipped when its output exists and its config is unchanged):
@@ -47,7 +51,8 @@ prints a line as each starts and ends. If one fails the others are stopped and
 the command names it and its log; Ctrl-C or SIGTERM stops them all, and running
 the command again resumes them. Not with torchrun.
 
-presets (configs/PRESET.yaml hold the same configs):
+presets (each defined once, in configs/PRESET.yaml; their nar and lm sections are
+the presets of nar train and lm train):
   tiny   the default, 1-2 minutes on a CPU: bfs + insertion_sort; NAR hidden
          16, 300 steps; LMs d_model 64, 2 layers, 256 examples at sizes 4 and 5,
          8 epochs (1,024 steps); evaluation at 5 (in distribution) and 7 (OOD),
@@ -71,13 +76,14 @@ config (KEY=VALUE after the options, a dotted path or any unambiguous tail;
 --config FILE.yaml is applied over the preset first):
   seeds                language-model seeds: lm.train.seed, lm.train.seed + 1, ...
   nar.nar.*            the NAR: algorithms hidden_dim processor ...
-  nar.train.*          its training: steps batch_size learning_rate train_sizes ...
+  nar.data.*           its data: train_sizes test_sizes val_count test_count ...
+  nar.train.*          its trainer: steps batch_size learning_rate seed threads ...
   lm.model.*, lm.model.lm.*, lm.data.*, lm.optim.*, lm.train.*
                        the language models (as transnar lm train)
   lm.data.index_hints  true: data, training and evaluation with index hints, every
                        list and matrix element after its index marker (Zhou et al. 2023)
   eval.*               batch_size positions position_seed samples
-  e.g. nar.train.steps=300 lm.optim.steps=500 d_model=64 data.test_count=50 seeds=2
+  e.g. nar.train.steps=300 lm.train.steps=500 d_model=64 data.test_count=50 seeds=2
 
 The run directory gets config.yaml and config.json (the resolved config),
 stages/ (a record per stage), logs/ (each stage's output, with --jobs), data/,
@@ -116,18 +122,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--preset",
-        choices=PRESET_NAMES,
-        default=None,
-        help="the base config (default: RUN_DIR's own config.yaml if it has one, else tiny)",
-    )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE",
-        help="a YAML config (e.g. configs/small.yaml or a run's config.yaml), over the preset",
-    )
+    add_preset_arguments(parser)
     parser.add_argument(
         "--out",
         type=Path,

@@ -20,12 +20,12 @@ command line (``transnar.cli``).
 
 Example:
     >>> from transnar.pipeline import apply_overrides, preset, run_pipeline
-    >>> config = apply_overrides(preset("tiny"), ["lm.optim.steps=20"])
+    >>> config = apply_overrides(preset("tiny"), ["lm.train.steps=20"])
     >>> result = run_pipeline(config, "runs/tiny")  # doctest: +SKIP
 """
 
 from transnar.pipeline.config import (
-    PRESETS,
+    PRESET_NAMES,
     EvalOptions,
     RunPipelineConfig,
     apply_overrides,
@@ -38,7 +38,7 @@ from transnar.pipeline.run import PipelineResult, run_pipeline
 from transnar.pipeline.stages import StageConfigError
 
 __all__ = [
-    "PRESETS",
+    "PRESET_NAMES",
     "EvalOptions",
     "PipelineResult",
     "RunPipelineConfig",

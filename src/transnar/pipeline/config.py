@@ -3,8 +3,8 @@
 A :class:`RunPipelineConfig` composes the configs of the existing trainers:
 
 - ``nar``: the NAR's :class:`~transnar.training.nar_config.NARTrainConfig`
-  (``nar.nar.*`` the architecture, ``nar.train.*`` the protocol), pre-trained
-  once per run;
+  (``nar.nar.*`` the architecture, ``nar.data.*`` its data, ``nar.train.*``
+  the trainer's options), pre-trained once per run;
 - ``lm``: the :class:`~transnar.training.LMTrainConfig` shared by the baseline
   and TransNAR. The pipeline trains it once per arm and seed (``arms``): with
   ``model.use_nar`` false (baseline), true with ``model.memory_source=decoy``
@@ -23,14 +23,17 @@ A :class:`RunPipelineConfig` composes the configs of the existing trainers:
   baseline, the control and TransNAR, all on the same data, steps and seed.
 
 Presets (:func:`preset`): ``tiny`` (the default: the whole flow in a few
-minutes on a CPU), ``small`` (a small-scale reproduction, about two hours on a 2-core
-CPU), ``clrs30`` (the paper's protocol on all 30 algorithms, one seed in about
-2.5 hours on a 2-core CPU) and ``paper`` (``DESIGN.md`` §8, for GPUs), composed from the NAR and LM
-presets of the same names. ``configs/<preset>.yaml`` hold the same configs.
+minutes on a CPU), ``small`` (a small-scale reproduction on a 2-core CPU),
+``clrs30`` (the paper's protocol on all 30 algorithms, one seed in about 2.5
+hours on a 2-core CPU) and ``paper`` (``DESIGN.md`` §8, for GPUs), each
+defined once, in its packaged YAML file (``transnar/presets/<preset>.yaml``,
+which ``configs/`` points to; the file's comment says what it costs). Their
+``nar`` and ``lm`` sections are the presets of ``transnar nar train`` and
+``transnar lm train``.
 
 Overrides are ``key=value`` by dotted path or unambiguous tail
-(``nar.train.steps=50``, ``lm.optim.steps=200``, ``d_model=64``,
-``eval.batch_size=64``, ``seeds=2``); a YAML file (:func:`load_yaml`) is a
+(``nar.train.steps=50``, ``lm.train.steps=200``, ``d_model=64``,
+``eval.batch_size=64``, ``seeds=2``); a YAML file (:func:`~transnar._config.load_yaml`) is a
 nested mapping of the same keys, applied over a base config. Unknown keys and
 bad values are one ``ValueError`` naming the key.
 """
@@ -40,22 +43,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from transnar import _config
-from transnar._config import not_int
-from transnar.clrs import CLRS30_ALGORITHMS
+from transnar._config import PRESET_NAMES, load_yaml, not_int
 from transnar.evaluation.evaluate import EvalSettings
 from transnar.lm.generation import POSITION_KINDS
 from transnar.training.lm_config import LMTrainConfig
-from transnar.training.lm_config import apply_overrides as lm_overrides
 from transnar.training.lm_config import preset as lm_preset
 from transnar.training.nar_config import NARTrainConfig
-from transnar.training.nar_config import apply_overrides as nar_overrides
 from transnar.training.nar_config import preset as nar_preset
 
-PRESET_NAMES = ("tiny", "small", "clrs30", "paper")
 ARMS = ("baseline", "control", "transnar")
 """The language models a run can train per seed, in training order: the
 Transformer-only baseline, the control (TransNAR's architecture, parameters,
@@ -95,42 +93,13 @@ class EvalOptions:
             )
 
 
-# The CPU presets use one thread: for these small models torch's default of two
-# threads was up to 10x slower on our 2-core machine under load (the tiny run took
-# 11.5 min instead of 1.5 min).
-CPU_THREADS = 1
-
-
-def _tiny_nar() -> NARTrainConfig:
-    """The ``tiny`` NAR preset, trained longer (300 steps), on one thread."""
-    return nar_overrides(
-        nar_preset("tiny"), {"steps": 300, "eval_every": 50, "threads": CPU_THREADS}
-    )
-
-
-def _tiny_lm() -> LMTrainConfig:
-    """The ``tiny`` LM preset, wider (d_model 64) and on more data (256 examples per
-    algorithm and size, 8 epochs: 1,024 steps), on one thread; evaluated at 5 and 7,
-    32 each."""
-    changes = {
-        "d_model": 64,
-        "train_count": 256,
-        "epochs": 8,
-        "eval_every": 128,
-        "test_sizes": (5, 7),
-        "test_count": 32,
-        "threads": CPU_THREADS,
-    }
-    return lm_overrides(lm_preset("tiny"), changes)
-
-
 @dataclass(frozen=True)
 class RunPipelineConfig:
     """Everything that defines a ``transnar run`` (see the module docstring);
     the defaults are the ``tiny`` preset."""
 
-    nar: NARTrainConfig = field(default_factory=_tiny_nar)
-    lm: LMTrainConfig = field(default_factory=_tiny_lm)
+    nar: NARTrainConfig = field(default_factory=lambda: nar_preset("tiny"))
+    lm: LMTrainConfig = field(default_factory=lambda: lm_preset("tiny"))
     eval: EvalOptions = field(default_factory=EvalOptions)
     seeds: int = 1
     arms: tuple[str, ...] = ARMS
@@ -230,36 +199,6 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """A YAML config file as a mapping.
-
-    Raises:
-        ValueError: no such file (or a directory), not YAML text, or not a mapping.
-    """
-    import yaml
-
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{path} is a directory; the config is a YAML file (e.g. RUN/config.yaml)")
-    if not path.is_file():
-        raise ValueError(f"config file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path} is not valid YAML: {' '.join(str(error).split())}") from None
-    except UnicodeDecodeError as error:
-        raise ValueError(
-            f"{path} is not a YAML text file (byte {error.start} is not UTF-8)"
-        ) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ValueError(
-            f"{path} must hold a mapping of config sections, not {type(data).__name__}"
-        )
-    return data
-
-
 def to_yaml(config: RunPipelineConfig, header: str = "") -> str:
     """The config as YAML (sections as blocks, lists on one line), after
     ``header`` comment lines."""
@@ -277,88 +216,14 @@ def to_yaml(config: RunPipelineConfig, header: str = "") -> str:
     return comments + body
 
 
-def _small() -> RunPipelineConfig:
-    return RunPipelineConfig(
-        nar=nar_overrides(nar_preset("small"), {"steps": 1500, "threads": CPU_THREADS}),
-        lm=lm_overrides(lm_preset("small"), {"threads": CPU_THREADS}),
-        eval=EvalOptions(batch_size=50),
-        seeds=3,
-    )
-
-
-def _clrs30() -> RunPipelineConfig:
-    """The paper's protocol on all 30 algorithms, sized for a 2-core CPU.
-
-    Costs from ``transnar run --preset clrs30 --estimate``, turned into time
-    with the FLOP rates measured on the ``small`` preset on a 2-core CPU (one
-    thread per process): NAR 1.7e10 FLOP/s; baseline 5.7e10, control 5.6e10,
-    TransNAR 4.8e10 (its frozen NAR included). With ``--jobs 2`` the baseline
-    trains beside the NAR, then the control and TransNAR; about 2.5 hours:
-
-    - NAR: the ``small`` NAR (Triplet-GMPNN, hidden 64, training sizes 4, 7,
-      11) on the 30 algorithms, 500 steps of 16 graphs per algorithm (about 31
-      min; 4 s per step measured), validation every 100 steps on 32 graphs,
-      test at 44 on 32 (about 8 min more). The paper's sizes up to 16 would
-      double it.
-    - Language models: the ``small`` LM (d_model 128, 4 layers), the paper's
-      training sizes 4-8 and 12 with 600 examples per algorithm and size
-      (108,000), one epoch (3,375 steps of 32): baseline about 42 min,
-      control 79, TransNAR 91; ``max_position`` 2048 holds floyd_warshall's
-      1,600-token questions and answers at size 14.
-    - Evaluation at 10 (interpolation), 12 (in distribution) and 14
-      (extrapolation), 50 questions per algorithm and size (4,500 per model).
-    """
-    everything = list(CLRS30_ALGORITHMS)
-    nar = nar_overrides(
-        nar_preset("small"),
-        {
-            "algorithms": everything,
-            "steps": 500,
-            "eval_every": 100,
-            "val_count": 32,
-            "test_count": 32,
-            "threads": CPU_THREADS,
-        },
-    )
-    lm = lm_overrides(
-        lm_preset("small"),
-        {
-            "algorithms": everything,
-            "train_sizes": [4, 5, 6, 7, 8, 12],
-            "train_count": 600,
-            "val_count": 4,
-            "test_sizes": [10, 12, 14],
-            "test_count": 50,
-            "epochs": 1,
-            "eval_every": 500,
-            "max_position": 2048,
-            "threads": CPU_THREADS,
-        },
-    )
-    return RunPipelineConfig(nar=nar, lm=lm, eval=EvalOptions(batch_size=50), seeds=1)
-
-
-def _paper() -> RunPipelineConfig:
-    return RunPipelineConfig(
-        nar=nar_preset("paper"),
-        lm=lm_preset("paper"),
-        eval=EvalOptions(batch_size=256),
-        seeds=4,
-    )
-
-
-PRESETS = {"tiny": RunPipelineConfig, "small": _small, "clrs30": _clrs30, "paper": _paper}
-"""Preset name -> a function returning its :class:`RunPipelineConfig`."""
-
-
 def preset(name: str) -> RunPipelineConfig:
-    """The :class:`RunPipelineConfig` of a preset (``tiny``, ``small``, ``clrs30`` or ``paper``)."""
-    return _config.make_preset(PRESETS, name)
+    """The :class:`RunPipelineConfig` of a preset (``tiny``, ``small``, ``clrs30`` or
+    ``paper``): its packaged YAML file (:func:`transnar._config.preset_path`)."""
+    return from_mapping(_config.preset_data(name), RunPipelineConfig())
 
 
 __all__ = [
     "ARMS",
-    "PRESETS",
     "PRESET_NAMES",
     "EvalOptions",
     "RunPipelineConfig",

@@ -43,6 +43,7 @@ from transnar.nar.config import NARConfig
 from transnar.nar.model import NAR
 from transnar.pipeline.resources import format_bytes
 from transnar.tables import markdown_table
+from transnar.training.lm_model import total_steps
 from transnar.training.nar_data import eval_count, train_options, train_sizes, validation_size
 
 FLOAT_BYTES = 4
@@ -270,11 +271,11 @@ def _steps(algorithm: str, size: int, samples: int) -> tuple[float, int]:
 
 def _nar_stage(nar_config, samples: int) -> StageEstimate:
     """The NAR's pre-training, validations and tests."""
-    nar, train = nar_config.nar, nar_config.train
+    nar, data, train = nar_config.nar, nar_config.data, nar_config.train
     flops, largest, longest = 0.0, 0.0, (0, 0)
     examples_count = 0
     for algorithm in nar.algorithms:
-        sizes = train_sizes(algorithm, train.train_sizes)
+        sizes = train_sizes(algorithm, data.train_sizes)
         lengths = _nar_steps([algorithm], sizes, samples)
         per_example = sum(
             3 * mean * processor_flops(nar, size) for (_, size), (mean, _) in lengths.items()
@@ -283,12 +284,12 @@ def _nar_stage(nar_config, samples: int) -> StageEstimate:
         examples_count += train.steps * train.batch_size
         for (_, size), (_, most) in lengths.items():
             largest = max(largest, nar_activation_bytes(nar, train.batch_size, size, most))
-        size = validation_size(algorithm, train.train_sizes)
+        size = validation_size(algorithm, data.train_sizes)
         mean, _ = _steps(algorithm, size, samples)
         validations = math.ceil(train.steps / train.eval_every)
-        flops += validations * train.val_count * mean * processor_flops(nar, size)
-        count = eval_count(algorithm, train.test_count, train.eval_multipliers)
-        for size in train.test_sizes:
+        flops += validations * data.val_count * mean * processor_flops(nar, size)
+        count = eval_count(algorithm, data.test_count, data.eval_multipliers)
+        for size in data.test_sizes:
             mean, most = _steps(algorithm, size, 1)
             flops += count * mean * processor_flops(nar, size)
             longest = max(longest, (size, most))
@@ -311,9 +312,9 @@ def _nar_stage(nar_config, samples: int) -> StageEstimate:
 def _lm_stage(arm, model, lm_config, nar, cells, steps_per_size) -> StageEstimate:
     """One language model's training (one seed)."""
     optim = lm_config.optim
-    micro = optim.batch_size // optim.grad_accum
+    micro = lm_config.micro_batch_size
     batches = sum(math.ceil(cell.count / micro) for cell in cells)
-    steps = optim.steps or max(1, math.ceil(optim.epochs * batches / optim.grad_accum))
+    steps = total_steps(lm_config, batches)
     epochs = steps * optim.grad_accum / batches
     per_epoch = sum(cell.count * cell.mean_tokens for cell in cells)
     flops = 0.0

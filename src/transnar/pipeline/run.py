@@ -29,13 +29,13 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from transnar import __version__
-from transnar._config import flatten
+from transnar._config import flatten, unflatten
 from transnar.persistence import CheckpointError, OutputExistsError, atomic_write
 from transnar.pipeline.config import RunPipelineConfig, from_mapping, load_yaml, preset, to_yaml
 from transnar.pipeline.layout import (
@@ -67,6 +67,7 @@ from transnar.training.lm_config import RESUMABLE_CHANGES, LMTrainConfig
 from transnar.training.lm_config import apply_overrides as lm_overrides
 from transnar.training.loop import CONFIG
 from transnar.training.nar import train_nar
+from transnar.training.nar_config import NARTrainConfig
 from transnar.training.runs import resolve_device, torch_threads, write_json
 
 # Keys of a stage's config that change nothing in its output: where and how fast
@@ -274,6 +275,7 @@ def nar_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) -
         run,
         distributed=True,
         resumable=last.is_file,
+        upgrade=_upgrade(NARTrainConfig, NAR_UNHASHED, "nar."),
     )
 
 
@@ -304,8 +306,8 @@ def lm_stage(
             resumed = _as_recorded(train_config, directory / CONFIG) if resume else train_config
             train_lm(resumed, directory, resume=resume, overwrite=not resume, progress=progress)
 
-    oc = train_config.optim
-    length = f"{oc.steps:,} steps" if oc.steps else f"{oc.epochs} epoch(s)"
+    steps, epochs = train_config.train.steps, train_config.optim.epochs
+    length = f"{steps:,} steps" if steps else f"{epochs} epoch(s)"
     return PipelineStage(
         model.name,
         f"train {model.label} (seed {model.seed}, {length})",
@@ -316,6 +318,7 @@ def lm_stage(
         distributed=True,
         resumable=last.is_file,
         group="train",
+        upgrade=_upgrade(LMTrainConfig, LM_UNHASHED, "lm."),
     )
 
 
@@ -404,8 +407,24 @@ def _restart_hint(run_dir: Path, stage: str, resume: bool) -> Iterator[None]:
 
 def _without(config: dict, keys: tuple[str, ...], prefix: str) -> dict[str, Any]:
     """The flattened config without ``keys``, its keys prefixed as in the
-    pipeline's config (``lm.optim.steps``), so that differences name them."""
+    pipeline's config (``lm.train.steps``), so that differences name them."""
     return {prefix + k: v for k, v in flatten(config).items() if k not in keys}
+
+
+def _upgrade(cls, keys: tuple[str, ...], prefix: str) -> Callable[[Mapping], dict[str, Any]]:
+    """How a trainer stage's recorded config (:func:`_without` of a ``cls``,
+    perhaps from an older version) reads as this version writes it: read by
+    ``cls.from_dict`` (which knows the moved keys) and flattened again; a
+    record it cannot read stays as it is (and so differs)."""
+
+    def upgrade(recorded: Mapping) -> dict[str, Any]:
+        nested = unflatten({k.removeprefix(prefix): v for k, v in recorded.items()})
+        try:
+            return _without(cls.from_dict(nested).to_dict(), keys, prefix)
+        except (ValueError, TypeError, KeyError):
+            return dict(recorded)
+
+    return upgrade
 
 
 __all__ = [

@@ -293,7 +293,7 @@ class _Scheduler:
         record = read_record(self.run_dir, stage.name) or {}
         if (
             record.get("status") != "done"
-            or record.get("config_sha256") != stage.config_sha256()
+            or not stage.config_matches(record)
             or record.get("inputs") != running.inputs
             or not record.get("output_sha256")
         ):

@@ -85,6 +85,8 @@ class PipelineStage:
             from (a checkpoint); ``None``: always (``run`` decides).
         group: stages of a group take roughly as long as each other (the
             time-left estimate uses them when no stage of the same kind ran).
+        upgrade: a recorded config (from an older version, whose keys may
+            have moved) as this version writes it; None: as it is.
     """
 
     name: str
@@ -96,9 +98,21 @@ class PipelineStage:
     distributed: bool = False
     resumable: Callable[[], bool] | None = None
     group: str | None = None
+    upgrade: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
 
     def config_sha256(self) -> str:
         return sha256_json(self.config)
+
+    def recorded_config(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The config of the stage's ``record``, as this version writes it."""
+        config = record.get("config") or {}
+        return self.upgrade(config) if self.upgrade is not None else config
+
+    def config_matches(self, record: Mapping[str, Any]) -> bool:
+        """Whether the stage's ``record`` was made with this config."""
+        if record.get("config_sha256") == self.config_sha256():
+            return True
+        return sha256_json(self.recorded_config(record)) == self.config_sha256()
 
 
 @dataclass(frozen=True)
@@ -266,8 +280,8 @@ def plan_stage(
         return StagePlan("run")
     if restart:
         return StagePlan("run", reason="--restart asked for it")
-    if record.get("config_sha256") != stage.config_sha256():
-        changes = differences(record.get("config") or {}, stage.config)
+    if not stage.config_matches(record):
+        changes = differences(stage.recorded_config(record), stage.config)
         return StagePlan("run", reason=f"its config changed ({changes})")
     recorded_inputs = record.get("inputs") or {}
     if recorded_inputs != inputs:
@@ -436,9 +450,9 @@ def check_configs(
     changed = []
     for stage in stages:
         record = records.get(stage.name)
-        if record is None or record.get("config_sha256") == stage.config_sha256():
+        if record is None or stage.config_matches(record):
             continue
-        changed.append(f"{stage.name} ({differences(record.get('config') or {}, stage.config)})")
+        changed.append(f"{stage.name} ({differences(stage.recorded_config(record), stage.config)})")
     if changed and not force:
         raise StageConfigError(
             f"this run directory was made with another config: stage {'; stage '.join(changed)}. "

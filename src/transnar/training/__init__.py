@@ -6,6 +6,8 @@ The infrastructure (each trainer supplies only its model, data, step and validat
   ``last.pt`` checkpoints with exact resume, logs (:class:`Trainer`,
   :func:`run_steps`);
 - :mod:`~transnar.training.checkpoint`: the checkpoint file format;
+- :mod:`~transnar.training.options`: the options every trainer has
+  (:class:`TrainOptions`, the ``train`` section of both configs);
 - :mod:`~transnar.training.runs`: run directories, ``metrics.jsonl``,
   ``train.log``, device, threads and precision;
 - :mod:`~transnar.training.distributed`: data-parallel processes.
@@ -29,11 +31,9 @@ scoring); never ``pipeline`` or ``cli``.
 
 from transnar.training.lm import LMTrainResult, read_lm_checkpoint, train_lm
 from transnar.training.lm_config import (
-    PRESETS,
     LMTrainConfig,
     NARSource,
     OptimConfig,
-    RunOptions,
     apply_overrides,
     preset,
 )
@@ -42,15 +42,15 @@ from transnar.training.lm_step import estimate_loss, lm_train_step
 from transnar.training.loop import Trainer, Validation, run_steps
 from transnar.training.nar import NARTrainResult, train_nar
 from transnar.training.nar_checkpoint import load_nar
+from transnar.training.options import TrainOptions
 
 __all__ = [
-    "PRESETS",
     "LMTrainConfig",
     "LMTrainResult",
     "NARSource",
     "NARTrainResult",
     "OptimConfig",
-    "RunOptions",
+    "TrainOptions",
     "Trainer",
     "Validation",
     "apply_overrides",

@@ -163,12 +163,12 @@ def train_lm(
     """
     run_dir = Path(run_dir)
     config = resolve_pretrained_lm(config)
-    oc, rc = config.optim, config.train
+    rc = config.train
     current = world()
     device = device_for(resolve_device(rc.device))
-    if oc.micro_batch_size < current.size:
+    if config.micro_batch_size < current.size:
         raise ValueError(
-            f"a micro-batch of {oc.micro_batch_size} (optim.batch_size / optim.grad_accum) "
+            f"a micro-batch of {config.micro_batch_size} (train.batch_size / optim.grad_accum) "
             f"cannot be shared by {current.size} processes"
         )
     if not current.is_main:
@@ -228,7 +228,7 @@ class LMTrainer(Trainer):
     def __init__(
         self, config: LMTrainConfig, nar: NAR | None, device: torch.device, progress: bool | None
     ):
-        oc, rc = config.optim, config.train
+        rc = config.train
         self.config, self.device = config, device
         self.description = f"{config.model.kind} train"
         tokenizer = build_tokenizer(config.model.lm)
@@ -242,18 +242,18 @@ class LMTrainer(Trainer):
         if config.use_nar and config.nar.cache_memory:
             for dataset in (self.train_set, self.val_set):
                 cache_memory(dataset, self.model, rc.eval_batch_size, device, progress)
-        self.optimizer = make_optimizer(self.model, oc)
+        self.optimizer = make_optimizer(self.model, config)
         current = world()
         if current.distributed:  # the same weights, but each process its own dropout
             torch.manual_seed(process_seed(rc.seed, current.rank))
         self.sampler = BatchSampler(
             self.train_set.groups,
             self.train_set.lengths,
-            oc.micro_batch_size,
+            config.micro_batch_size,
             rc.seed,
             data.bucket_batches,
         )
-        self.total_steps = total_steps(oc, self.sampler.batches_per_epoch)
+        self.total_steps = total_steps(config, self.sampler.batches_per_epoch)
         self.eval_every = rc.eval_every
         self.positions = torch.Generator().manual_seed(rc.seed)
         self.val_batches = fixed_batches(self.val_set, rc.eval_batch_size)
@@ -267,15 +267,20 @@ class LMTrainer(Trainer):
         }
 
     def train_step(self, step: int) -> tuple[dict[str, Any], dict[str, str]]:
-        oc, state, sampler = self.config.optim, self.state, self.sampler
-        lr = learning_rate(step - 1, oc, self.total_steps)
+        config, state, sampler = self.config, self.state, self.sampler
+        lr = learning_rate(step - 1, config, self.total_steps)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         started = time.perf_counter()
-        batches = [self.train_set.batch(next(sampler)) for _ in range(oc.grad_accum)]
+        batches = [self.train_set.batch(next(sampler)) for _ in range(config.optim.grad_accum)]
         data_seconds = time.perf_counter() - started
         record = lm_train_step(
-            self.model, self.optimizer, batches, self.positions, oc.grad_clip, self.autocast
+            self.model,
+            self.optimizer,
+            batches,
+            self.positions,
+            config.train.grad_clip,
+            self.autocast,
         )
         # the step's time includes assembling its batches (tokens, NAR features)
         record["data_seconds"] = data_seconds

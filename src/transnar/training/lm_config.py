@@ -8,11 +8,15 @@ An :class:`LMTrainConfig` composes one dataclass per component (lingua style):
   pretrained LM instead of a new one (:mod:`transnar.lm.hf`, the ``hf`` extra);
 - ``nar``: :class:`NARSource`, where the frozen NAR comes from;
 - ``data``: :class:`~transnar.training.lm_data.DataConfig`, the CLRS-Text examples;
-- ``optim``: :class:`OptimConfig`, AdamW, schedule, batch, length of the run;
-- ``train``: :class:`RunOptions`, seed, device, precision, validation.
+- ``optim``: :class:`OptimConfig`, AdamW's schedule and settings, micro-batches, epochs;
+- ``train``: :class:`~transnar.training.options.TrainOptions`, the options every
+  trainer has: seed, device, threads, precision, steps, batch, learning rate,
+  clipping, validation.
 
-Presets (:func:`preset`): ``tiny`` (seconds), ``small`` (tens of minutes on a
-CPU) and ``paper`` (Bounsi et al. 2024, ``DESIGN.md`` §8). One-off changes are
+Presets (:func:`preset`): the ``lm`` sections of the packaged presets of
+``transnar run`` (:mod:`transnar._config`): ``tiny`` (a minute), ``small``
+(tens of minutes on a CPU), ``clrs30`` (the 30 algorithms on a CPU) and
+``paper`` (Bounsi et al. 2024, ``DESIGN.md`` §8). One-off changes are
 ``key=value`` overrides (:func:`apply_overrides`): a field's dotted path or any
 unambiguous tail of it, e.g. ``steps=200``, ``lm.d_model=64``,
 ``data.train_sizes=4,5,6``, ``use_nar=false``.
@@ -24,20 +28,13 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
-
-import torch
+from typing import Any, ClassVar
 
 from transnar import _config
-from transnar._config import not_int
-from transnar.clrs.specs import CLRS30_ALGORITHMS
-from transnar.clrs.text.datasets import TRANSNAR_TRAIN_SIZES
-from transnar.lm.config import LMConfig
+from transnar._config import PRESET_NAMES, not_int
 from transnar.model import TransNARConfig
-from transnar.training.lm_data import SMALL_ALGORITHMS, DataConfig
-
-NAR_PRESETS = ("tiny", "small", "paper")  # transnar.training.nar_config.PRESETS
-PRECISIONS = ("auto", "fp32", "bf16")
+from transnar.training.lm_data import DataConfig
+from transnar.training.options import TrainOptions
 
 
 @dataclass(frozen=True)
@@ -48,7 +45,8 @@ class NARSource:
         checkpoint: a NAR checkpoint (``.pt``) or NAR run directory (its best
             checkpoint). None: train one into ``RUN_DIR/nar`` first, with the
             NAR preset ``preset`` restricted to the data's algorithms.
-        preset: the NAR preset trained when ``checkpoint`` is None.
+        preset: the preset whose NAR (its ``nar`` section) is trained when
+            ``checkpoint`` is None.
         train_steps: its training steps (0: the preset's).
         cache_memory: compute every example's NAR embeddings once, before
             training, instead of running the NAR in every step (same numbers;
@@ -61,113 +59,50 @@ class NARSource:
     cache_memory: bool = False
 
     def __post_init__(self):
-        if self.preset not in NAR_PRESETS:
-            raise ValueError(f"nar.preset must be one of {NAR_PRESETS}, got {self.preset!r}")
+        if self.preset not in PRESET_NAMES:
+            raise ValueError(f"nar.preset must be one of {PRESET_NAMES}, got {self.preset!r}")
         if not_int(self.train_steps) or self.train_steps < 0:
             raise ValueError(f"nar.train_steps must be an integer >= 0, got {self.train_steps!r}")
 
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """AdamW, its schedule, the batch and the length of the run.
+    """AdamW, its schedule, micro-batches and epochs (the peak learning rate,
+    the batch, the steps and the clipping are the ``train`` section's).
 
     Attributes:
-        learning_rate: the peak learning rate.
         min_learning_rate: where the cosine ends.
         warmup_steps: linear warm-up steps (from ``learning_rate / warmup_steps``).
         weight_decay: AdamW's decoupled weight decay, on matrices only
             (parameters with ``dim() >= 2``; not on norms, gates or biases).
         beta1, beta2, eps: AdamW's.
-        grad_clip: global norm the gradients are clipped to (0: no clipping).
-        batch_size: examples per optimizer step.
         grad_accum: micro-batches per step (``batch_size / grad_accum`` examples
             each, one forward and backward each; the loss is the mean over the
             step's answer tokens either way).
-        epochs: passes over the training set (when ``steps`` is 0).
-        steps: optimizer steps (0: as many as ``epochs`` take).
+        epochs: passes over the training set (when ``train.steps`` is 0).
     """
 
-    learning_rate: float = 1e-3
     min_learning_rate: float = 1e-4
     warmup_steps: int = 100
     weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
-    grad_clip: float = 1.0
-    batch_size: int = 32
     grad_accum: int = 1
     epochs: int = 1
-    steps: int = 0
 
     def __post_init__(self):
-        if not self.learning_rate > 0:
-            raise ValueError(f"optim.learning_rate must be positive, got {self.learning_rate}")
-        if not 0 <= self.min_learning_rate <= self.learning_rate:
-            raise ValueError(
-                f"optim.min_learning_rate must be in [0, learning_rate], got "
-                f"{self.min_learning_rate}"
-            )
-        for name in ("warmup_steps", "steps"):
-            if not_int(getattr(self, name)) or getattr(self, name) < 0:
-                raise ValueError(f"optim.{name} must be an integer >= 0, got {getattr(self, name)}")
-        for name in ("batch_size", "grad_accum", "epochs"):
+        if not self.min_learning_rate >= 0:
+            raise ValueError(f"optim.min_learning_rate must be >= 0, got {self.min_learning_rate}")
+        if not_int(self.warmup_steps) or self.warmup_steps < 0:
+            raise ValueError(f"optim.warmup_steps must be an integer >= 0, got {self.warmup_steps}")
+        for name in ("grad_accum", "epochs"):
             if not_int(getattr(self, name)) or getattr(self, name) < 1:
                 raise ValueError(f"optim.{name} must be an integer >= 1, got {getattr(self, name)}")
-        if self.batch_size % self.grad_accum:
-            raise ValueError(
-                f"optim.batch_size ({self.batch_size}) must be a multiple of grad_accum "
-                f"({self.grad_accum})"
-            )
         if not self.weight_decay >= 0:
             raise ValueError(f"optim.weight_decay must be >= 0, got {self.weight_decay}")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1 and self.eps > 0):
             raise ValueError("optim.beta1 and beta2 must be in [0, 1), eps positive")
-        if not self.grad_clip >= 0:
-            raise ValueError(f"optim.grad_clip must be >= 0 (0: no clipping), got {self.grad_clip}")
-
-    @property
-    def micro_batch_size(self) -> int:
-        return self.batch_size // self.grad_accum
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How the run executes.
-
-    Attributes:
-        seed: initialisation, shuffling, random positions and dropout.
-        device: ``cpu`` or ``cuda[:K]``.
-        threads: CPU threads torch may use (0: torch's default).
-        precision: ``auto`` (bf16 autocast on CUDA, fp32 on CPU), ``fp32`` or
-            ``bf16`` (autocast on any device).
-        eval_every: validate and checkpoint every this many steps (and at the end).
-        eval_batch_size: examples per validation batch.
-    """
-
-    seed: int = 0
-    device: str = "cpu"
-    threads: int = 0
-    precision: str = "auto"
-    eval_every: int = 100
-    eval_batch_size: int = 64
-
-    def __post_init__(self):
-        if not_int(self.seed) or not 0 <= self.seed < 2**32:
-            raise ValueError(f"train.seed must be an integer in [0, 2**32), got {self.seed!r}")
-        if not_int(self.threads) or self.threads < 0:
-            raise ValueError(f"train.threads must be an integer >= 0, got {self.threads!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"train.precision must be one of {PRECISIONS}, got {self.precision!r}")
-        for name in ("eval_every", "eval_batch_size"):
-            if not_int(getattr(self, name)) or getattr(self, name) < 1:
-                raise ValueError(f"train.{name} must be an integer >= 1, got {getattr(self, name)}")
-        try:
-            torch.device(self.device)
-        except (RuntimeError, TypeError):
-            raise ValueError(
-                f"train.device must be 'cpu' or 'cuda[:K]', got {self.device!r}"
-            ) from None
 
 
 # Fields that may change when a run is resumed: they change neither the data
@@ -195,9 +130,28 @@ class LMTrainConfig:
     nar: NARSource = field(default_factory=NARSource)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    train: RunOptions = field(default_factory=RunOptions)
+    train: TrainOptions = field(default_factory=TrainOptions)
+
+    MOVED_KEYS: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {
+            f"optim.{name}": f"train.{name}"
+            for name in ("steps", "batch_size", "learning_rate", "grad_clip")
+        }
+    )
+    """Keys that moved from ``optim`` to ``train`` (transnar 0.2)."""
 
     def __post_init__(self):
+        train, optim = self.train, self.optim
+        if optim.min_learning_rate > train.learning_rate:
+            raise ValueError(
+                f"optim.min_learning_rate must be in [0, train.learning_rate], got "
+                f"{optim.min_learning_rate}"
+            )
+        if train.batch_size % optim.grad_accum:
+            raise ValueError(
+                f"train.batch_size ({train.batch_size}) must be a multiple of optim.grad_accum "
+                f"({optim.grad_accum})"
+            )
         limit = self.data.max_tokens
         # a pretrained LM's max_position is read from it when the run starts
         unresolved = self.model.lm.pretrained is not None
@@ -210,6 +164,11 @@ class LMTrainConfig:
     @property
     def use_nar(self) -> bool:
         return self.model.use_nar
+
+    @property
+    def micro_batch_size(self) -> int:
+        """Examples per forward and backward: ``train.batch_size / optim.grad_accum``."""
+        return self.train.batch_size // self.optim.grad_accum
 
     def to_dict(self) -> dict:
         """JSON-serialisable: ``{"model": {..., "lm": {...}}, "nar": ..., "data": ...}``
@@ -226,13 +185,20 @@ class LMTrainConfig:
     def from_dict(cls, data: Mapping) -> LMTrainConfig:
         """Inverse of :meth:`to_dict`; unknown keys are errors naming them.
 
-        A ``transnar_version`` entry (written into ``config.json``) is ignored.
+        A ``transnar_version`` entry (written into ``config.json``) is ignored;
+        a config saved before a key moved (:data:`MOVED_KEYS`) is read too.
         """
+        data = _config.upgrade(data, cls)
         sections = {"model", "nar", "data", "optim", "train"}
         unknown = sorted(set(data) - sections - {"transnar_version"})
         if unknown:
             raise ValueError(f"unknown config section(s) {unknown} (known: {sorted(sections)})")
-        classes = {"nar": NARSource, "data": DataConfig, "optim": OptimConfig, "train": RunOptions}
+        classes = {
+            "nar": NARSource,
+            "data": DataConfig,
+            "optim": OptimConfig,
+            "train": TrainOptions,
+        }
         parts: dict[str, Any] = {}
         for name, section_cls in classes.items():
             values = dict(data.get(name, {}))
@@ -244,7 +210,7 @@ class LMTrainConfig:
         return cls(model=TransNARConfig.from_dict(dict(data.get("model", {}))), **parts)
 
     def differences(self, other: LMTrainConfig) -> list[str]:
-        """The dotted keys (``optim.steps``) whose values differ from ``other``'s."""
+        """The dotted keys (``train.steps``) whose values differ from ``other``'s."""
         mine, theirs = _config.flatten(self.to_dict()), _config.flatten(other.to_dict())
         return sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
 
@@ -263,7 +229,7 @@ def apply_overrides(
 ) -> LMTrainConfig:
     """The config with ``key=value`` overrides applied.
 
-    Keys are dotted paths (``model.lm.d_model``, ``optim.steps``) or any
+    Keys are dotted paths (``model.lm.d_model``, ``train.steps``) or any
     unambiguous tail (``d_model``, ``lm.d_model``, ``steps``); values are parsed
     by the field's type (integers, floats, ``true``/``false``, strings, ``none``,
     comma-separated lists, ``algorithms=all``). A mapping gives typed values.
@@ -275,105 +241,18 @@ def apply_overrides(
     return _config.apply_overrides(config, overrides)
 
 
-# --- presets ----------------------------------------------------------------------
-
-
-def _tiny() -> LMTrainConfig:
-    """Seconds: 2 algorithms at sizes 4 and 5 (32 each), a 2-layer d=32 model, 4 epochs (64
-    steps)."""
-    lm = LMConfig(d_model=32, n_layers=2, n_heads=4, max_position=256)
-    return LMTrainConfig(
-        model=TransNARConfig(lm=lm),
-        nar=NARSource(preset="tiny"),
-        data=DataConfig(
-            algorithms=("bfs", "insertion_sort"),
-            train_sizes=(4, 5),
-            train_count=32,
-            val_count=8,
-            test_sizes=(5, 6),
-            test_count=8,
-            bucket_batches=2,
-        ),
-        optim=OptimConfig(
-            learning_rate=3e-3, min_learning_rate=3e-4, warmup_steps=4, batch_size=8, epochs=4
-        ),
-        train=RunOptions(eval_every=16, eval_batch_size=32),
-    )
-
-
-def _small() -> LMTrainConfig:
-    """Tens of minutes on a CPU: six algorithms of six families at sizes 4-8 (1,000
-    each), a 4-layer d=128 model, 2 epochs; evaluation at 8 (in distribution), 10, 12."""
-    lm = LMConfig(d_model=128, n_layers=4, n_heads=4, max_position=1024)
-    return LMTrainConfig(
-        model=TransNARConfig(lm=lm),
-        nar=NARSource(preset="small"),
-        data=DataConfig(
-            algorithms=SMALL_ALGORITHMS,
-            train_sizes=(4, 5, 6, 7, 8),
-            train_count=1000,
-            val_count=32,
-            test_sizes=(8, 10, 12),
-            test_count=100,
-        ),
-        optim=OptimConfig(
-            learning_rate=1e-3,
-            min_learning_rate=1e-4,
-            warmup_steps=50,
-            batch_size=32,
-            epochs=2,
-        ),
-        train=RunOptions(eval_every=100, eval_batch_size=64),
-    )
-
-
-def _paper() -> LMTrainConfig:
-    """Bounsi et al. 2024 (``DESIGN.md`` §8): the 30 algorithms at sizes 4-8 and 12,
-    7,000 examples each (the ``transnar`` text preset's train split), a 6-layer
-    d=640 model with 10 heads and L_max 8192, batch 256, Adam 1e-4, 7 epochs."""
-    lm = LMConfig(d_model=640, n_layers=6, n_heads=10, max_position=8192)
-    return LMTrainConfig(
-        model=TransNARConfig(lm=lm),
-        nar=NARSource(preset="paper"),
-        data=DataConfig(
-            algorithms=CLRS30_ALGORITHMS,
-            train_sizes=TRANSNAR_TRAIN_SIZES,
-            train_count=7000,
-            # the first 100 of each (algorithm, size) of the transnar preset's val split
-            val_count=100,
-            test_sizes=(10, 12, 14),
-            test_count=3000,
-        ),
-        # The paper's Adam: no weight decay; warm-up and schedule are not stated.
-        optim=OptimConfig(
-            learning_rate=1e-4,
-            min_learning_rate=1e-5,
-            warmup_steps=1000,
-            weight_decay=0.0,
-            batch_size=256,
-            epochs=7,
-        ),
-        train=RunOptions(eval_every=1000, eval_batch_size=64),
-    )
-
-
-PRESETS = {"tiny": _tiny, "small": _small, "paper": _paper}
-"""Preset name -> a function returning its :class:`LMTrainConfig`."""
-
-
 def preset(name: str) -> LMTrainConfig:
-    """The :class:`LMTrainConfig` of a preset (``tiny``, ``small`` or ``paper``)."""
-    return _config.make_preset(PRESETS, name)
+    """The :class:`LMTrainConfig` of a preset (``tiny``, ``small``, ``clrs30`` or
+    ``paper``): the ``lm`` section of its packaged YAML file."""
+    return LMTrainConfig.from_dict(_config.preset_data(name)["lm"])
 
 
 __all__ = [
     "OPTIONAL_DATA_KEYS",
-    "PRESETS",
     "RESUMABLE_CHANGES",
     "LMTrainConfig",
     "NARSource",
     "OptimConfig",
-    "RunOptions",
     "apply_overrides",
     "preset",
 ]

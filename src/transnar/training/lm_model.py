@@ -24,7 +24,7 @@ from transnar.model import TransNAR, build_language_model, nar_dims
 from transnar.nar.model import NAR
 from transnar.persistence import CheckpointError
 from transnar.training.checkpoint import checkpoint_path
-from transnar.training.lm_config import LMTrainConfig, OptimConfig
+from transnar.training.lm_config import LMTrainConfig
 from transnar.training.nar import RESULTS, train_nar
 from transnar.training.nar_checkpoint import load_nar
 from transnar.training.nar_config import apply_overrides as nar_overrides
@@ -34,29 +34,32 @@ NAR_DIR = "nar"
 """Where the LM run trains its NAR, in the run directory (without ``nar.checkpoint``)."""
 
 
-def learning_rate(step: int, optim: OptimConfig, total_steps: int) -> float:
+def learning_rate(step: int, config: LMTrainConfig, total_steps: int) -> float:
     """The learning rate of update ``step`` (0-based) of ``total_steps``.
 
-    Linear warm-up to ``learning_rate`` over ``warmup_steps`` (the first update
-    at ``learning_rate / warmup_steps``), then a cosine decay to
-    ``min_learning_rate`` at the last update; ``min_learning_rate`` beyond.
+    Linear warm-up to ``train.learning_rate`` over ``optim.warmup_steps`` (the
+    first update at ``learning_rate / warmup_steps``), then a cosine decay to
+    ``optim.min_learning_rate`` at the last update; ``min_learning_rate`` beyond.
     """
-    peak, floor, warmup = optim.learning_rate, optim.min_learning_rate, optim.warmup_steps
+    optim = config.optim
+    peak, floor, warmup = config.train.learning_rate, optim.min_learning_rate, optim.warmup_steps
     if step < warmup:
         return peak * (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total_steps - 1 - warmup))
     return floor + 0.5 * (1.0 + math.cos(math.pi * progress)) * (peak - floor)
 
 
-def total_steps(optim: OptimConfig, batches_per_epoch: int) -> int:
-    """``optim.steps``, or the steps ``optim.epochs`` epochs take."""
-    if optim.steps:
-        return optim.steps
+def total_steps(config: LMTrainConfig, batches_per_epoch: int) -> int:
+    """``train.steps``, or the steps ``optim.epochs`` epochs take."""
+    if config.train.steps:
+        return config.train.steps
+    optim = config.optim
     return max(1, math.ceil(optim.epochs * batches_per_epoch / optim.grad_accum))
 
 
-def make_optimizer(model: TransNAR, optim: OptimConfig) -> torch.optim.AdamW:
+def make_optimizer(model: TransNAR, config: LMTrainConfig) -> torch.optim.AdamW:
     """AdamW over the trainable parameters only; weight decay on matrices only."""
+    optim = config.optim
     parameters = model.trainable_parameters()
     decay = [p for p in parameters if p.dim() >= 2]
     no_decay = [p for p in parameters if p.dim() < 2]
@@ -65,7 +68,7 @@ def make_optimizer(model: TransNAR, optim: OptimConfig) -> torch.optim.AdamW:
             {"params": decay, "weight_decay": optim.weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
         ],
-        lr=optim.learning_rate,
+        lr=config.train.learning_rate,
         betas=(optim.beta1, optim.beta2),
         eps=optim.eps,
     )
@@ -112,7 +115,7 @@ def obtain_nar(
     config: LMTrainConfig, run_dir: Path, device: torch.device, progress: bool | None = None
 ) -> NAR:
     """The frozen NAR: loaded from ``nar.checkpoint``, or trained into ``RUN_DIR/nar``
-    with the NAR preset ``nar.preset`` on the data's algorithms (a finished NAR
+    with the NAR of the preset ``nar.preset`` on the data's algorithms (a finished NAR
     run there is reused; an interrupted one is resumed)."""
     source = config.nar
     if source.checkpoint is not None:

@@ -35,6 +35,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -88,6 +89,7 @@ from transnar.training.nar_data import (
 )
 from transnar.training.runs import (
     TRAIN_LOG,
+    autocast_context,
     check_finite,
     resolve_device,
     torch_threads,
@@ -196,13 +198,15 @@ class NARTrainer(Trainer):
         self.config, self.run_dir, self.device = config, run_dir, device
         self.total_steps, self.eval_every = tc.steps, tc.eval_every
         self.algorithms = config.nar.algorithms
+        data = config.data
         self.streams = {
-            a: TaskStream(a, tc.train_sizes, tc.seed, tc.random_pos) for a in self.algorithms
+            a: TaskStream(a, data.train_sizes, tc.seed, data.random_pos) for a in self.algorithms
         }
         self.val_sets = {a: list(validation_batches(config, a)) for a in self.algorithms}
         torch.manual_seed(tc.seed)
         self.model = NAR(config.nar).to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=tc.learning_rate)
+        self.autocast = autocast_context(tc.precision, device)
         current = world()
         if current.distributed:  # the same weights, but each process its own noise
             torch.manual_seed(process_seed(tc.seed, current.rank))
@@ -221,7 +225,9 @@ class NARTrainer(Trainer):
         for algorithm in self.algorithms:
             features = self.streams[algorithm].next_batch(tc.batch_size)
             features = shard_features(features, current).to(self.device)
-            losses[algorithm] = nar_train_step(self.model, self.optimizer, features, tc.grad_clip)
+            losses[algorithm] = nar_train_step(
+                self.model, self.optimizer, features, tc.grad_clip, self.autocast
+            )
             check_finite(losses[algorithm], algorithm, step)
         seconds = time.perf_counter() - started
         self.state["train_seconds"] += seconds
@@ -314,9 +320,15 @@ def _test_best(
 
 
 def nar_train_step(
-    nar: NAR, optimizer: torch.optim.Optimizer, features: Features, grad_clip: float
+    nar: NAR,
+    optimizer: torch.optim.Optimizer,
+    features: Features,
+    grad_clip: float,
+    autocast: contextlib.AbstractContextManager | None = None,
 ) -> float:
     """One Adam update on one algorithm's batch; returns the loss.
+
+    The forward pass and the loss run inside ``autocast`` (none: fp32).
 
     Gradients are reset to ``None`` first, so the heads of other algorithms
     get none and Adam does not touch them. In data-parallel training
@@ -327,8 +339,9 @@ def nar_train_step(
     """
     distributed = world().distributed
     optimizer.zero_grad(set_to_none=True)
-    output = nar(features)
-    loss, _ = nar.loss(features, output, all_reduce_sum if distributed else None)
+    with autocast or contextlib.nullcontext():
+        output = nar(features)
+        loss, _ = nar.loss(features, output, all_reduce_sum if distributed else None)
     loss.backward()
     all_reduce_gradients(nar.parameters())
     if grad_clip > 0:
@@ -358,13 +371,13 @@ def shard_features(features: Features, current: World) -> Features:
 def validation_batches(config: NARTrainConfig, algorithm: str) -> Iterator[Features]:
     """The fixed validation set of ``algorithm``: the largest training size,
     the training sampler options, seeds disjoint from training."""
-    tc = config.train
-    size = validation_size(algorithm, tc.train_sizes)
+    tc, data = config.train, config.data
+    size = validation_size(algorithm, data.train_sizes)
     return evaluation_batches(
         algorithm,
         size,
         derive_seed(tc.seed, algorithm, "val", size),
-        eval_count(algorithm, tc.val_count, tc.eval_multipliers),
+        eval_count(algorithm, data.val_count, data.eval_multipliers),
         tc.eval_batch_size,
         train_options(algorithm, size),
     )
@@ -386,12 +399,12 @@ def evaluate_nar(
         config: the run's config: its seed gives the test seeds, its training
             sizes say what is in distribution.
         sizes: test sizes (default: each algorithm's largest training size,
-            then ``config.train.test_sizes``).
+            then ``config.data.test_sizes``).
         count: samples per algorithm and size (default ``test_count``, times
             the reference's multipliers when ``eval_multipliers``).
         algorithms: default: all the NAR's.
         progress: show a progress bar (``None``: only on a terminal).
-        steps: the step modes to test with (default ``train.test_steps``);
+        steps: the step modes to test with (default ``data.test_steps``);
             the first gives ``scores`` and ``mean``.
 
     Returns:
@@ -401,16 +414,16 @@ def evaluate_nar(
         score}, "mean_by_steps": {mode: {size: mean score}}, "step_modes": [modes],
         ...}``; test sets use the samplers' default options.
     """
-    tc = config.train
-    modes = list(steps or tc.test_steps)
+    tc, data = config.train, config.data
+    modes = list(steps or data.test_steps)
     for mode in modes:
         check_step_mode(mode, "steps")
     algorithms = list(algorithms or config.nar.algorithms)
     jobs = []
     for algorithm in algorithms:
         nar.head(algorithm)
-        in_size = validation_size(algorithm, tc.train_sizes)
-        wanted = [in_size, *tc.test_sizes] if sizes is None else list(sizes)
+        in_size = validation_size(algorithm, data.train_sizes)
+        wanted = [in_size, *data.test_sizes] if sizes is None else list(sizes)
         for size in dict.fromkeys(wanted):
             jobs.append((algorithm, size, in_size))
     table: dict[str, dict] = {}
@@ -421,7 +434,7 @@ def evaluate_nar(
         n = (
             count
             if count is not None
-            else eval_count(algorithm, tc.test_count, tc.eval_multipliers)
+            else eval_count(algorithm, data.test_count, data.eval_multipliers)
         )
         by_mode = {}
         for mode in modes:

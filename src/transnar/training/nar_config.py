@@ -1,12 +1,17 @@
-"""Configuration of a NAR training run: the model, the training protocol, presets.
+"""Configuration of a NAR training run: the model, its data, the trainer's options.
 
-A :class:`NARTrainConfig` composes the architecture (:class:`~transnar.nar.NARConfig`)
-and the training protocol (:class:`NARTrainOptions`). Defaults are those of Ibarz et
-al. (2022) and the reference ``clrs/examples/run.py``; the presets scale them:
+A :class:`NARTrainConfig` composes the architecture (:class:`~transnar.nar.NARConfig`),
+the data of the training protocol (:class:`NARDataOptions`: sizes, counts,
+stepping of the tests) and the options every trainer has
+(:class:`~transnar.training.options.TrainOptions`: seed, steps, batch, learning
+rate, ...). Defaults are those of Ibarz et al. (2022) and the reference
+``clrs/examples/run.py``; the presets (:func:`preset`) are the ``nar`` sections
+of the packaged presets of ``transnar run`` (:mod:`transnar._config`):
 
-- ``tiny``: a smoke run in seconds (2 algorithms, hidden 16, sizes <= 8, 20 steps);
-- ``small``: a few minutes on a CPU (6 algorithms of 6 families, hidden 64,
-  sizes 4, 7, 11, a few hundred steps, tested at 44 = 4 x 11);
+- ``tiny``: a smoke run (2 algorithms, hidden 16, sizes 4 and 6, 300 steps);
+- ``small``: 6 algorithms of 6 families, hidden 64, sizes 4, 7, 11, 1,500
+  steps, tested at 44 = 4 x 11;
+- ``clrs30``: the ``small`` NAR on all 30 algorithms, 500 steps;
 - ``paper``: the generalist NAR of Ibarz et al. (all 30 algorithms, hidden 128,
   sizes 4, 7, 11, 13, 16, batch 32, 10,000 steps, Adam 1e-3, clipping 1.0,
   tested at 64).
@@ -21,20 +26,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import torch
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 from transnar import _config
 from transnar._config import not_int as _not_int
-from transnar.clrs.specs import CLRS30_ALGORITHMS
 from transnar.nar.config import NARConfig
 from transnar.nar.stepping import check_step_mode
+from transnar.training.options import TrainOptions
 
 
 @dataclass(frozen=True)
-class NARTrainOptions:
-    """The training protocol of a NAR (defaults: Ibarz et al. 2022, reference ``run.py``).
+class NARDataOptions:
+    """The NAR's data: training and test sizes, counts, how the tests step.
 
     Attributes:
         train_sizes: the sizes of the online training batches; each algorithm's
@@ -42,15 +46,8 @@ class NARTrainOptions:
             at ``max * 5 // 4`` only, as the reference).
         test_sizes: out-of-distribution test sizes (besides the in-distribution
             test at the largest training size).
-        steps: training steps; a step is one batch and one Adam update per
-            algorithm.
-        batch_size: samples per training batch.
-        learning_rate: Adam's learning rate.
-        grad_clip: global norm the gradients are clipped to (0: no clipping).
-        eval_every: validate (and checkpoint) every this many steps, and at the end.
         val_count: validation samples per algorithm (at the largest training size).
         test_count: test samples per algorithm and test size.
-        eval_batch_size: samples per evaluation batch.
         eval_multipliers: multiply the validation and test counts by the
             reference's per-algorithm multipliers (32 or 64 for the seven
             algorithms with few output elements per sample).
@@ -59,61 +56,44 @@ class NARTrainOptions:
             protocol: the true trajectory length) first, then the leak-free
             ``learned`` (needs ``nar.termination``) and ``budget``.
         random_pos: replace ``pos`` by sorted uniform draws in training.
-        seed: seed of the model's initialisation and of every data stream.
-        device: ``cpu`` or ``cuda`` (or ``cuda:K``).
-        threads: CPU threads torch may use (0: torch's default).
     """
 
     train_sizes: tuple[int, ...] = (4, 7, 11, 13, 16)
     test_sizes: tuple[int, ...] = (64,)
-    steps: int = 10_000
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    grad_clip: float = 1.0
-    eval_every: int = 50
     val_count: int = 64
     test_count: int = 64
-    eval_batch_size: int = 32
     eval_multipliers: bool = False
     test_steps: tuple[str, ...] = ("oracle", "learned")
     random_pos: bool = True
-    seed: int = 42
-    device: str = "cpu"
-    threads: int = 0
 
     def __post_init__(self):
         object.__setattr__(self, "test_steps", tuple(self.test_steps))
         for mode in self.test_steps:
-            check_step_mode(mode, "test_steps")
+            check_step_mode(mode, "data.test_steps")
         if not self.test_steps or len(set(self.test_steps)) != len(self.test_steps):
-            raise ValueError(f"test_steps must be distinct step modes, got {self.test_steps}")
+            raise ValueError(f"data.test_steps must be distinct step modes, got {self.test_steps}")
         for name in ("train_sizes", "test_sizes"):
             sizes = tuple(getattr(self, name))
             object.__setattr__(self, name, sizes)
             if name == "train_sizes" and not sizes:
-                raise ValueError("train_sizes must name at least one size")
+                raise ValueError("data.train_sizes must name at least one size")
             if any(_not_int(n) or n < 2 for n in sizes):
-                raise ValueError(f"{name} must be integers >= 2, got {list(sizes)}")
-        positive = ("steps", "batch_size", "eval_every", "val_count", "test_count")
-        for name in (*positive, "eval_batch_size"):
+                raise ValueError(f"data.{name} must be integers >= 2, got {list(sizes)}")
+        for name in ("val_count", "test_count"):
             if _not_int(getattr(self, name)) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
-        if not self.grad_clip >= 0:
-            raise ValueError(f"grad_clip must be >= 0 (0: no clipping), got {self.grad_clip}")
-        if _not_int(self.seed) or not 0 <= self.seed < 2**32:
-            raise ValueError(f"seed must be an integer in [0, 2**32), got {self.seed!r}")
-        if _not_int(self.threads) or self.threads < 0:
-            raise ValueError(f"threads must be an integer >= 0, got {self.threads!r}")
-        try:
-            torch.device(self.device)
-        except (RuntimeError, TypeError):
-            raise ValueError(f"device must be 'cpu' or 'cuda[:K]', got {self.device!r}") from None
+                raise ValueError(
+                    f"data.{name} must be an integer >= 1, got {getattr(self, name)!r}"
+                )
 
     @property
     def max_train_size(self) -> int:
         return max(self.train_sizes)
+
+
+def _ibarz_options() -> TrainOptions:
+    """The trainer's options of Ibarz et al. (2022): 10,000 steps of batch 32,
+    Adam 1e-3, clipping 1.0, seed 42; the NAR trains in fp32."""
+    return TrainOptions(seed=42, precision="fp32", steps=10_000, eval_every=50, eval_batch_size=32)
 
 
 # Fields that may change when a run is resumed: they change neither the
@@ -122,9 +102,9 @@ RESUMABLE_CHANGES = (
     "train.steps",
     "train.device",
     "train.threads",
-    "train.test_sizes",
-    "train.test_count",
-    "train.test_steps",
+    "data.test_sizes",
+    "data.test_count",
+    "data.test_steps",
 )
 
 
@@ -134,44 +114,75 @@ class NARTrainConfig:
 
     Attributes:
         nar: the architecture (and the algorithms).
-        train: the training protocol.
+        data: the training and test data.
+        train: the trainer's options (a step is one batch and one Adam update
+            per algorithm).
     """
 
     nar: NARConfig = field(default_factory=NARConfig)
-    train: NARTrainOptions = field(default_factory=NARTrainOptions)
+    data: NARDataOptions = field(default_factory=NARDataOptions)
+    train: TrainOptions = field(default_factory=_ibarz_options)
+
+    MOVED_KEYS: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {
+            f"train.{name}": f"data.{name}"
+            for name in (
+                "train_sizes",
+                "test_sizes",
+                "val_count",
+                "test_count",
+                "eval_multipliers",
+                "test_steps",
+                "random_pos",
+            )
+        }
+    )
+    """Keys that moved from ``train`` to ``data`` (transnar 0.2)."""
 
     def __post_init__(self):
-        if "learned" in self.train.test_steps and not self.nar.termination:
+        if self.train.steps < 1:
+            raise ValueError(f"train.steps must be an integer >= 1, got {self.train.steps!r}")
+        if "learned" in self.data.test_steps and not self.nar.termination:
             raise ValueError(
-                "train.test_steps has 'learned', but the NAR has no termination head "
+                "data.test_steps has 'learned', but the NAR has no termination head "
                 "(nar.termination=false): drop it from test_steps"
             )
 
     def to_dict(self) -> dict:
-        """JSON-serialisable: ``{"nar": {...}, "train": {...}}``."""
-        train = dataclasses.asdict(self.train)
+        """JSON-serialisable: ``{"nar": {...}, "data": {...}, "train": {...}}``."""
+        data = dataclasses.asdict(self.data)
         for name in ("train_sizes", "test_sizes", "test_steps"):
-            train[name] = list(train[name])
-        return {"nar": self.nar.to_dict(), "train": train}
+            data[name] = list(data[name])
+        return {"nar": self.nar.to_dict(), "data": data, "train": dataclasses.asdict(self.train)}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> NARTrainConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error naming them.
 
-        A ``transnar_version`` entry (written into ``config.json``) is ignored.
+        A ``transnar_version`` entry (written into ``config.json``) is ignored;
+        a config saved before a key moved (:data:`MOVED_KEYS`) is read too.
         """
-        unknown = sorted(set(data) - {"nar", "train", "transnar_version"})
+        data = _config.upgrade(data, cls)
+        unknown = sorted(set(data) - {"nar", "data", "train", "transnar_version"})
         if unknown:
-            raise ValueError(f"unknown config section(s) {unknown} (known: nar, train)")
-        train = dict(data.get("train", {}))
-        known = {f.name for f in dataclasses.fields(NARTrainOptions)}
-        extra = sorted(set(train) - known)
-        if extra:
-            raise ValueError(f"unknown train config key(s) {extra} (known: {sorted(known)})")
-        nar = NARConfig.from_dict(dict(data.get("nar", {})))
-        if "test_steps" not in train:  # a file made before leak-free stepping
-            train["test_steps"] = ("oracle",)
-        return cls(nar, NARTrainOptions(**train))
+            raise ValueError(f"unknown config section(s) {unknown} (known: nar, data, train)")
+        sections = {}
+        for name, section_cls in (("data", NARDataOptions), ("train", TrainOptions)):
+            values = dict(data.get(name, {}))
+            known = {f.name for f in dataclasses.fields(section_cls)}
+            extra = sorted(set(values) - known)
+            if extra:
+                raise ValueError(f"unknown {name} config key(s) {extra} (known: {sorted(known)})")
+            sections[name] = values
+        if "test_steps" not in sections["data"]:  # a file made before leak-free stepping
+            sections["data"]["test_steps"] = ("oracle",)
+        if "precision" not in sections["train"]:  # a file made before the NAR had one
+            sections["train"]["precision"] = "fp32"
+        return cls(
+            NARConfig.from_dict(dict(data.get("nar", {}))),
+            NARDataOptions(**sections["data"]),
+            TrainOptions(**sections["train"]),
+        )
 
     def differences(self, other: NARTrainConfig) -> list[str]:
         """The dotted keys (``train.steps``) whose values differ from ``other``'s."""
@@ -190,54 +201,10 @@ SMALL_ALGORITHMS = (
 """The ``small`` preset's algorithms: one of each of six families."""
 
 
-def _tiny() -> NARTrainConfig:
-    return NARTrainConfig(
-        NARConfig(algorithms=("bfs", "insertion_sort"), hidden_dim=16),
-        NARTrainOptions(
-            train_sizes=(4, 6),
-            test_sizes=(8,),
-            steps=20,
-            batch_size=8,
-            eval_every=10,
-            val_count=16,
-            test_count=16,
-            eval_batch_size=16,
-            seed=0,
-        ),
-    )
-
-
-def _small() -> NARTrainConfig:
-    return NARTrainConfig(
-        NARConfig(algorithms=SMALL_ALGORITHMS, hidden_dim=64),
-        NARTrainOptions(
-            train_sizes=(4, 7, 11),
-            test_sizes=(44,),
-            steps=300,
-            batch_size=16,
-            eval_every=50,
-            val_count=64,
-            test_count=64,
-            eval_batch_size=32,
-            seed=42,
-        ),
-    )
-
-
-def _paper() -> NARTrainConfig:
-    return NARTrainConfig(
-        NARConfig(algorithms=CLRS30_ALGORITHMS, hidden_dim=128),
-        NARTrainOptions(eval_multipliers=True),
-    )
-
-
-PRESETS = {"tiny": _tiny, "small": _small, "paper": _paper}
-"""Preset name -> a function returning its :class:`NARTrainConfig`."""
-
-
 def preset(name: str) -> NARTrainConfig:
-    """The :class:`NARTrainConfig` of a preset (``tiny``, ``small`` or ``paper``)."""
-    return _config.make_preset(PRESETS, name)
+    """The :class:`NARTrainConfig` of a preset (``tiny``, ``small``, ``clrs30`` or
+    ``paper``): the ``nar`` section of its packaged YAML file."""
+    return NARTrainConfig.from_dict(_config.preset_data(name)["nar"])
 
 
 def apply_overrides(

@@ -144,9 +144,10 @@ def report_markdown(runs: Sequence[RunData], comparison: Comparison) -> str:
 def _setup(runs: Sequence[RunData]) -> list[str]:
     """The bullet list describing what was run."""
     config = runs[0].config
-    lm, data, optim, nar = config.lm.model, config.lm.data, config.lm.optim, config.nar
+    lm, data, nar = config.lm.model, config.lm.data, config.nar
+    train = config.lm.train
     seeds = sorted({model.run.seed for run in runs for model in run.models})
-    length = f"{optim.steps:,} steps" if optim.steps else f"{optim.epochs} epoch(s)"
+    length = f"{train.steps:,} steps" if train.steps else f"{config.lm.optim.epochs} epoch(s)"
     nar_results = runs[0].nar_results
     regimes = _regimes(config.eval_settings().regimes())
     hints = (
@@ -160,13 +161,13 @@ def _setup(runs: Sequence[RunData]) -> list[str]:
         f"{hints}",
         f"- language models: {lm.lm.n_layers} layers, d_model {lm.lm.d_model}, "
         f"{lm.lm.n_heads} heads, L_max {lm.lm.max_position}; AdamW, learning rate "
-        f"{optim.learning_rate:g}, batch {optim.batch_size}, {length}; TransNAR adds "
+        f"{train.learning_rate:g}, batch {train.batch_size}, {length}; TransNAR adds "
         f"gated cross-attention to the frozen NAR after every {lm.xattn_every} layer(s) "
         f"({lm.memory} memory)",
         f"- {_words([ARM_TEXTS.get(arm, arm) for arm in config.arms])} train on the same "
         f"data for the same steps, at seed(s) {_join(seeds)}",
         f"- NAR: {nar.nar.processor}, hidden {nar.nar.hidden_dim}, "
-        f"{len(nar.nar.algorithms)} algorithm(s), sizes {_join(nar.train.train_sizes)}, "
+        f"{len(nar.nar.algorithms)} algorithm(s), sizes {_join(nar.data.train_sizes)}, "
         f"{nar.train.steps:,} steps (best validation {nar_results.get('best_val_score', 0):.3f} "
         f"at step {nar_results.get('best_step', '?')})",
         f"- evaluation: sizes {regimes}; {data.test_count:,} questions per algorithm and size "
