@@ -1,4 +1,5 @@
-"""``transnar score`` and :mod:`transnar.clrs.text.scoring`."""
+"""``transnar score``, :mod:`transnar.clrs.text.scoring` and
+:mod:`transnar.clrs.text.score_report`."""
 
 from __future__ import annotations
 
@@ -12,13 +13,8 @@ from tests.cli_helpers import run_cli
 from transnar import clrs
 from transnar.clrs.text import format_example
 from transnar.clrs.text.answers import AnswerScores
-from transnar.clrs.text.scoring import (
-    Options,
-    ScoredRow,
-    aggregate,
-    score_file,
-    score_row,
-)
+from transnar.clrs.text.score_report import ScoredRow, aggregate
+from transnar.clrs.text.scoring import Options, score_file, score_row
 
 
 def write_jsonl(path, rows):

@@ -6,7 +6,7 @@ their trajectories are drawn (:func:`~transnar.clrs.text.datasets.examples`),
 answered by greedy decoding (:func:`~transnar.lm.generate`, KV cache, stop at
 the blank line), scored with the CLRS-Text metrics
 (:func:`~transnar.clrs.text.score_answer`) and aggregated
-(:func:`~transnar.clrs.text.scoring.aggregate`).
+(:func:`~transnar.clrs.text.score_report.aggregate`).
 
 Batches hold one (algorithm, size): one NAR head, one node count. The NAR runs
 once per batch (:meth:`~transnar.model.TransNAR.graph_memory` on
@@ -54,7 +54,7 @@ from transnar.clrs.text.datasets import (
     get_preset,
 )
 from transnar.clrs.text.formatting import FLOAT_FORMATS
-from transnar.clrs.text.scoring import ScoredRow, ScoreReport, aggregate
+from transnar.clrs.text.score_report import ScoredRow, ScoreReport, aggregate
 from transnar.evaluation.decoding import decoding_budget, question_generator
 from transnar.lm.generation import (
     POSITION_KINDS,
