@@ -12,7 +12,7 @@ import pytest
 from tests.cli_helpers import run_cli
 from transnar import clrs
 from transnar.clrs.text import format_example
-from transnar.clrs.text.answers import AnswerScores
+from transnar.clrs.text.answer_scores import AnswerScores
 from transnar.clrs.text.score_report import ScoredRow, aggregate
 from transnar.clrs.text.scoring import Options, score_file, score_row
 

@@ -14,7 +14,7 @@ import torch
 
 from tests.cli_helpers import run_cli
 from tests.pipeline_helpers import run_fast
-from transnar.clrs.text.answers import AnswerScores
+from transnar.clrs.text.answer_scores import AnswerScores
 from transnar.clrs.text.score_report import ScoredRow, aggregate
 from transnar.evaluation import Comparison
 from transnar.pipeline import preset

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from transnar.clrs.execute import execute, initial_state
-from transnar.clrs.text.answers import AnswerScores, score_answer
+from transnar.clrs.text.answer_scores import AnswerScores, score_answer
 from transnar.clrs.text.formatting import (
     TRACE,
     TRACE_SEPARATOR,

@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from transnar.clrs.specs import get_spec
-from transnar.clrs.text.answers import score_answer
+from transnar.clrs.text.answer_scores import score_answer
 from transnar.clrs.text.datasets import (
     TRANSNAR_REGIMES,
     TRANSNAR_TRAIN_SIZES,

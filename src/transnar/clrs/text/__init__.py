@@ -20,16 +20,15 @@
   :mod:`~transnar.clrs.text.scoring`: scoring a predictions file.
 """
 
-from transnar.clrs.text.answers import (
+from transnar.clrs.text.answer_scores import (
     AnswerScores,
-    ParsedAnswer,
     clrs_score,
-    parse_answer,
     parse_score,
     score_answer,
     shape_score,
     trace_accuracy,
 )
+from transnar.clrs.text.answers import ParsedAnswer, parse_answer
 from transnar.clrs.text.budget import answer_length_bound, question_answer_bound
 from transnar.clrs.text.formatting import (
     FLOAT_FORMATS,

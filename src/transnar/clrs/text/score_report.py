@@ -6,7 +6,7 @@
 ``scores.json``, ``scores.md`` and ``scores.jsonl``.
 
 Aggregates (:class:`ScoreReport`): means of the per-sample scores
-(:func:`~transnar.clrs.text.answers.score_answer`) per algorithm and size,
+(:func:`~transnar.clrs.text.answer_scores.score_answer`) per algorithm and size,
 per algorithm (all its samples), per family and size and per family (the
 unweighted mean of its algorithms' means, each algorithm weighing the same,
 as in the TransNAR paper's per-family averages), per size and overall (the
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from transnar.clrs.specs import CLRS30_ALGORITHMS, SPECS, Family
-from transnar.clrs.text.answers import AnswerScores
+from transnar.clrs.text.answer_scores import AnswerScores
 from transnar.persistence import atomic_write, refuse_existing
 from transnar.tables import markdown_table
 
@@ -45,7 +45,7 @@ class ScoredRow:
         algorithm: the algorithm.
         size: the problem size, ``None`` if unknown.
         use_hints: whether the answers have traces.
-        scores: its :class:`~transnar.clrs.text.answers.AnswerScores`.
+        scores: its :class:`~transnar.clrs.text.answer_scores.AnswerScores`.
     """
 
     line: int

@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Any
 
 from transnar.clrs.specs import get_spec
-from transnar.clrs.text.answers import score_answer
+from transnar.clrs.text.answer_scores import score_answer
 from transnar.clrs.text.datasets import SamplerStreams
 from transnar.clrs.text.formatting import FLOAT_FORMATS, TRACE, TRACE_SEPARATOR, format_example
 from transnar.clrs.text.score_report import BadRow, ScoredRow, ScoreReport, aggregate
