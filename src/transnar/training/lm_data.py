@@ -2,7 +2,7 @@
 
 Each **example** is one CLRS-Text row (``question``, ``answer``) and, for
 TransNAR, the trajectory the row renders (the same instance as a graph, for the
-NAR). Rows come from the samplers (:func:`transnar.clrs.text.datasets.examples`,
+NAR). Rows come from the samplers (:func:`transnar.clrs.text.rows.examples`,
 drawn as in ``transnar data text``) or from a directory written by ``transnar data
 text [--with-graphs]`` (:func:`read_pairs`).
 
@@ -59,9 +59,9 @@ from transnar.clrs.text.datasets import (
     check_disjoint,
     check_index_hint_sizes,
     split_examples,
-    with_trajectories,
 )
 from transnar.clrs.text.formatting import FLOAT_FORMATS
+from transnar.clrs.text.rows import with_trajectories
 from transnar.clrs.trajectory import Trajectory
 from transnar.lm.tokenizer import IGNORE_INDEX, Tokenizer
 from transnar.nar.features import Features
@@ -392,7 +392,7 @@ def read_pairs(
 
     Trajectories come from the split's graph files when it was written with
     ``--with-graphs``, else they are drawn again from each row's sampler
-    (:func:`~transnar.clrs.text.datasets.with_trajectories`); with
+    (:func:`~transnar.clrs.text.rows.with_trajectories`); with
     ``with_graphs=False`` they are None.
 
     Args:

@@ -9,7 +9,7 @@ answer and enough to know the true one:
 - the truth, by the first of these that the row has:
 
   1. ``answer``, the true answer (a row of a CLRS-Text dataset, public or
-     :mod:`transnar.clrs.text.datasets`, with a prediction added), with the
+     :mod:`transnar.clrs.text.rows`, with a prediction added), with the
      algorithm in ``algo_name`` or ``algorithm`` (else read from the
      question's first line);
   2. ``question`` alone: the instance is read back from it
@@ -17,7 +17,7 @@ answer and enough to know the true one:
      run again and its answer rendered;
   3. ``algorithm`` (or ``algo_name``), ``size`` (or ``length``), ``seed``
      and ``index``: the row of that sampler stream
-     (:class:`~transnar.clrs.text.datasets.SamplerStreams`, kept across the
+     (:class:`~transnar.clrs.text.rows.SamplerStreams`, kept across the
      file's rows: rows of a stream in ascending index cost one draw each; a
      row further on is reached by a jump for the samplers that allow it, else
      by at most :data:`MAX_REDRAWS` draws), rendered with the row's
@@ -63,8 +63,8 @@ from typing import Any
 
 from transnar.clrs.specs import get_spec
 from transnar.clrs.text.answer_scores import score_answer
-from transnar.clrs.text.datasets import SamplerStreams
 from transnar.clrs.text.formatting import FLOAT_FORMATS, TRACE, TRACE_SEPARATOR, format_example
+from transnar.clrs.text.rows import SamplerStreams
 from transnar.clrs.text.score_report import BadRow, ScoredRow, ScoreReport, aggregate
 
 # transnar.cli.score imports it from here
