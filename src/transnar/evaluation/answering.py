@@ -123,7 +123,7 @@ def find_model(
         ValueError: no such directory; ``arm`` or ``seed`` for a directory that
             is not a pipeline run; no trained model of that arm and seed.
     """
-    from transnar.model import CONFIG_FILENAME
+    from transnar.model.transnar import CONFIG_FILENAME
 
     path = Path(path)
     if not path.exists():
