@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from _results import machine, save
-from transnar.clrs.text.datasets import examples
+from transnar.clrs.text.rows import examples
 from transnar.lm import CharTokenizer, DecoderLM, LMConfig, generate, pad_positions
 from transnar.lm import random_positions as draw_positions
 from transnar.model import TransNAR, TransNARConfig

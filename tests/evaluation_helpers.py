@@ -11,8 +11,8 @@ import torch
 
 from transnar.clrs.execute import execute
 from transnar.clrs.text import format_example, has_index_hints, parse_question
-from transnar.clrs.text.answers import AnswerScores
-from transnar.clrs.text.scoring import ScoredRow, aggregate
+from transnar.clrs.text.answer_scores import AnswerScores
+from transnar.clrs.text.score_report import ScoredRow, aggregate
 from transnar.lm import CharTokenizer, DecoderLM, Generation, LMConfig
 from transnar.model import TransNAR, TransNARConfig
 from transnar.nar import NAR, NARConfig

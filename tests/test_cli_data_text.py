@@ -12,7 +12,7 @@ from transnar import __version__
 from transnar.cli import main
 from transnar.clrs.io import load_trajectories
 from transnar.clrs.text.dataset_files import read_rows
-from transnar.clrs.text.datasets import make_example
+from transnar.clrs.text.rows import make_example
 
 TINY = ["data", "text", "--algorithm", "bfs,minimum", "--count", "2", "--no-progress"]
 

@@ -1,4 +1,5 @@
-"""``transnar score`` and :mod:`transnar.clrs.text.scoring`."""
+"""``transnar score``, :mod:`transnar.clrs.text.scoring` and
+:mod:`transnar.clrs.text.score_report`."""
 
 from __future__ import annotations
 
@@ -11,14 +12,9 @@ import pytest
 from tests.cli_helpers import run_cli
 from transnar import clrs
 from transnar.clrs.text import format_example
-from transnar.clrs.text.answers import AnswerScores
-from transnar.clrs.text.scoring import (
-    Options,
-    ScoredRow,
-    aggregate,
-    score_file,
-    score_row,
-)
+from transnar.clrs.text.answer_scores import AnswerScores
+from transnar.clrs.text.score_report import ScoredRow, aggregate
+from transnar.clrs.text.scoring import Options, score_file, score_row
 
 
 def write_jsonl(path, rows):
@@ -246,14 +242,14 @@ def test_truth_from_the_question():
 
 
 def test_truth_from_the_sampler_stream():
-    datasets = pytest.importorskip("transnar.clrs.text.datasets")
+    rows = pytest.importorskip("transnar.clrs.text.rows")
     for use_hints in (False, True):
-        expected = datasets.make_example("dijkstra", 5, 3, 2, use_hints=use_hints)
+        expected = rows.make_example("dijkstra", 5, 3, 2, use_hints=use_hints)
         row = {"algorithm": "dijkstra", "size": 5, "seed": 3, "index": 2}
         scored = score_row({**row, "prediction": expected["answer"]}, Options(use_hints=use_hints))
         assert scored.scores.clrs == 1.0 and scored.size == 5 and scored.use_hints is use_hints
         # index 3 is another instance, so its answer is (almost surely) wrong here.
-        other = datasets.make_example("dijkstra", 5, 3, 3)["answer"]
+        other = rows.make_example("dijkstra", 5, 3, 3)["answer"]
         assert other != expected["answer"] or use_hints
     with pytest.raises(ValueError, match="seed"):
         score_row({"algorithm": "bfs", "size": 5, "seed": -1, "index": 0, "prediction": "1"})
@@ -280,23 +276,23 @@ def test_absurd_sizes_and_indices_are_refused_quickly(tmp_path, capsys):
 
 
 def test_far_rows_of_uniform_samplers_are_reached_at_once():
-    datasets = pytest.importorskip("transnar.clrs.text.datasets")
+    rows = pytest.importorskip("transnar.clrs.text.rows")
     index = 10**12
-    truth = datasets.make_example("insertion_sort", 8, 3, index)["answer"]
+    truth = rows.make_example("insertion_sort", 8, 3, index)["answer"]
     row = {"algorithm": "insertion_sort", "size": 8, "seed": 3, "index": index}
     assert score_row({**row, "prediction": truth}).scores.clrs == 1.0
-    nearby = datasets.make_example("insertion_sort", 8, 3, 5)
-    assert nearby == next(datasets.examples("insertion_sort", 8, 3, 1, start=5))[0]
+    nearby = rows.make_example("insertion_sort", 8, 3, 5)
+    assert nearby == next(rows.examples("insertion_sort", 8, 3, 1, start=5))[0]
 
 
 def test_rows_of_a_stream_in_order_cost_one_draw_each(tmp_path, monkeypatch):
     from transnar.clrs.text import scoring
 
-    datasets = pytest.importorskip("transnar.clrs.text.datasets")
+    rows = pytest.importorskip("transnar.clrs.text.rows")
     monkeypatch.setattr(scoring, "MAX_REDRAWS", 5)
 
     def row(index):
-        truth = datasets.make_example("bfs", 5, 3, index)["answer"]
+        truth = rows.make_example("bfs", 5, 3, index)["answer"]
         return {"algorithm": "bfs", "size": 5, "seed": 3, "index": index, "prediction": truth}
 
     # ascending: 4 draws between rows at most; behind: the stream restarts (2 draws)

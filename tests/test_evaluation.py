@@ -13,7 +13,7 @@ from tests.cli_helpers import run_cli
 from tests.evaluation_helpers import TruthfulGenerate, results_document, saved_model, tiny_model
 from transnar import clrs
 from transnar.clrs.text import format_example, parse_question, question_answer_bound
-from transnar.clrs.text.datasets import examples
+from transnar.clrs.text.rows import examples
 from transnar.clrs.text.scoring import score_file
 from transnar.evaluation import (
     PLOTS,

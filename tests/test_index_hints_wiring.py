@@ -191,7 +191,7 @@ def test_data_text_writes_a_hinted_dataset(tmp_path, capsys):
 
 
 def test_score_index_hints_for_rows_that_do_not_say(tmp_path, capsys):
-    from transnar.clrs.text.datasets import make_example
+    from transnar.clrs.text.rows import make_example
 
     row = make_example("insertion_sort", 4, 3, 0, index_hints=True)
     predictions = tmp_path / "predictions.jsonl"
@@ -224,7 +224,7 @@ def test_lm_eval_takes_index_hints_from_the_run_or_the_flag(tmp_path, capsys):
 
 
 def test_generate_answers_and_scores_a_hinted_question(tmp_path, capsys):
-    from transnar.clrs.text.datasets import make_example
+    from transnar.clrs.text.rows import make_example
 
     model = saved_model(tmp_path / "model")
     question = make_example("insertion_sort", 4, 3, 0, index_hints=True)["question"]

@@ -9,7 +9,8 @@ import torch
 
 from tests.evaluation_helpers import tiny_lm_config
 from transnar.lm import DecoderLM
-from transnar.model import StepReader, TransNAR, TransNARConfig, step_encoding
+from transnar.model import StepReader, TransNAR, TransNARConfig
+from transnar.model.layers import step_encoding
 from transnar.nar import NAR, NARConfig
 from transnar.nar.layers import edge_mask
 from transnar.nar.memory import GraphMemory

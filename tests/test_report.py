@@ -14,8 +14,8 @@ import torch
 
 from tests.cli_helpers import run_cli
 from tests.pipeline_helpers import run_fast
-from transnar.clrs.text.answers import AnswerScores
-from transnar.clrs.text.scoring import ScoredRow, aggregate
+from transnar.clrs.text.answer_scores import AnswerScores
+from transnar.clrs.text.score_report import ScoredRow, aggregate
 from transnar.evaluation import Comparison
 from transnar.pipeline import preset
 from transnar.pipeline.report import load_run, report_markdown, write_report

@@ -8,8 +8,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from transnar.clrs.text.answers import AnswerScores
-from transnar.clrs.text.scoring import ScoredRow, aggregate
+from transnar.clrs.text.answer_scores import AnswerScores
+from transnar.clrs.text.score_report import ScoredRow, aggregate
 from transnar.evaluation import Comparison
 from transnar.evaluation.paired import PairedTests, pairs_of
 from transnar.evaluation.significance import (

@@ -11,16 +11,15 @@ from hypothesis import strategies as st
 
 from transnar import clrs
 from transnar.clrs.text import format_example
-from transnar.clrs.text.answers import (
+from transnar.clrs.text.answer_scores import (
     AnswerScores,
     clrs_score,
-    grammar,
-    parse_answer,
     parse_score,
     score_answer,
     shape_score,
     trace_accuracy,
 )
+from transnar.clrs.text.answers import grammar, parse_answer
 
 PERFECT = AnswerScores(1.0, 1.0, 1.0)
 

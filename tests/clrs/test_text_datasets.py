@@ -17,15 +17,17 @@ from transnar.clrs.text import format_example
 from transnar.clrs.text.dataset_files import graph_path, read_rows, write_dataset, write_rows
 from transnar.clrs.text.datasets import (
     CLRS_TEXT_TEST_SEEDS,
-    COLUMNS,
     PRESETS,
     TRANSNAR_REGIMES,
     Split,
     check_disjoint,
-    examples,
     get_preset,
-    make_example,
     split_examples,
+)
+from transnar.clrs.text.rows import (
+    COLUMNS,
+    examples,
+    make_example,
     trajectory_of,
     with_trajectories,
 )

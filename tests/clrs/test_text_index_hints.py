@@ -23,7 +23,8 @@ from transnar.clrs.text import (
     score_answer,
 )
 from transnar.clrs.text.dataset_files import read_rows, write_dataset
-from transnar.clrs.text.datasets import COLUMNS, INDEX_HINT_COLUMNS, Split, examples, make_example
+from transnar.clrs.text.datasets import Split
+from transnar.clrs.text.rows import COLUMNS, INDEX_HINT_COLUMNS, examples, make_example
 from transnar.clrs.text.scoring import Options, score_row
 
 # A marker is one or two letters right after "[" or a space, before a number.

@@ -11,7 +11,7 @@ import torch
 from tests.evaluation_helpers import talkative_model
 from transnar.clrs import CLRS30_ALGORITHMS
 from transnar.clrs.text import has_index_hints, parse_question
-from transnar.clrs.text.datasets import examples
+from transnar.clrs.text.rows import examples
 from transnar.evaluation import EvalSettings, answer_question, evaluate
 from transnar.evaluation.decoding import decoding_budget, question_generator
 from transnar.lm.positions import random_positions

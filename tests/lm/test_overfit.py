@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tests.lm.tiny import tiny_config
-from transnar.clrs.text.datasets import examples
+from transnar.clrs.text.rows import examples
 from transnar.lm import IGNORE_INDEX, DecoderLM, generate
 
 ALGORITHMS = ("insertion_sort", "bfs", "binary_search", "activity_selector")

@@ -10,7 +10,7 @@ import torch
 from transnar import clrs
 from transnar.clrs.specs import get_spec
 from transnar.clrs.text import formatting
-from transnar.clrs.text.datasets import examples
+from transnar.clrs.text.rows import examples
 from transnar.lm import (
     CLRS_TEXT_ALPHABET,
     IGNORE_INDEX,

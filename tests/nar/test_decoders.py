@@ -10,8 +10,8 @@ import torch
 
 from tests.nar.nar_helpers import HIDDEN, node_mask, probe, synthetic_spec, tiny_config
 from transnar.nar.decoders import ProbeDecoder, log_sinkhorn, postprocess
+from transnar.nar.heads import AlgorithmHead
 from transnar.nar.layers import NEG_INF
-from transnar.nar.model import AlgorithmHead
 
 B, N, C = 2, 4, 3
 E = 2 * HIDDEN  # edge decoder input width with triplets

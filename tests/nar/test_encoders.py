@@ -13,7 +13,7 @@ from tests.nar.nar_helpers import HIDDEN, node_mask, probe, synthetic_spec, tiny
 from transnar.clrs.specs import Location
 from transnar.nar import NAR
 from transnar.nar.encoders import ProbeEncoder, accumulate_adjacency, dense, scalar_hint_std
-from transnar.nar.model import AlgorithmHead
+from transnar.nar.heads import AlgorithmHead
 
 B, N = 2, 4
 

@@ -21,14 +21,8 @@ from transnar.training.lm_batches import (
     fixed_batches,
     training_positions,
 )
-from transnar.training.lm_data import (
-    DataConfig,
-    MemoryCache,
-    PairedDataset,
-    build_dataset,
-    generate_pairs,
-    read_pairs,
-)
+from transnar.training.lm_data import DataConfig, build_dataset, generate_pairs, read_pairs
+from transnar.training.lm_dataset import MemoryCache, PairedDataset
 
 ALGORITHMS = ("bfs", "insertion_sort")
 

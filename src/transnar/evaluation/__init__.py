@@ -4,7 +4,7 @@ tables, plots, paired tests.
 - :func:`evaluate` (:class:`EvalSettings`, :class:`EvalResults`): greedy answers
   to an evaluation set by algorithm x size (default the ``transnar`` preset's
   test split: sizes 10, 12, 14), scored with the CLRS-Text metrics and
-  aggregated with :mod:`transnar.clrs.text.scoring`.
+  aggregated with :mod:`transnar.clrs.text.score_report`.
 - :func:`write_results` / :func:`load_results`: ``results.json``,
   ``results.md``, ``predictions.jsonl`` and the PNG plots.
 - :class:`Comparison` / :func:`write_comparison`: any number of arms (baseline,

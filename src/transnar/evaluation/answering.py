@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from transnar.clrs.execute import execute, initial_state
-from transnar.clrs.text.answers import AnswerScores, score_answer
+from transnar.clrs.text.answer_scores import AnswerScores, score_answer
 from transnar.clrs.text.formatting import (
     TRACE,
     TRACE_SEPARATOR,
@@ -123,7 +123,7 @@ def find_model(
         ValueError: no such directory; ``arm`` or ``seed`` for a directory that
             is not a pipeline run; no trained model of that arm and seed.
     """
-    from transnar.model import CONFIG_FILENAME
+    from transnar.model.transnar import CONFIG_FILENAME
 
     path = Path(path)
     if not path.exists():

@@ -2,11 +2,11 @@
 
 For every algorithm x size x seed of the evaluation set (by default the
 ``transnar`` preset's test split: sizes 10, 12 and 14, seed 2), the rows and
-their trajectories are drawn (:func:`~transnar.clrs.text.datasets.examples`),
+their trajectories are drawn (:func:`~transnar.clrs.text.rows.examples`),
 answered by greedy decoding (:func:`~transnar.lm.generate`, KV cache, stop at
 the blank line), scored with the CLRS-Text metrics
 (:func:`~transnar.clrs.text.score_answer`) and aggregated
-(:func:`~transnar.clrs.text.scoring.aggregate`).
+(:func:`~transnar.clrs.text.score_report.aggregate`).
 
 Batches hold one (algorithm, size): one NAR head, one node count. The NAR runs
 once per batch (:meth:`~transnar.model.TransNAR.graph_memory` on
@@ -44,17 +44,17 @@ import torch
 from torch import nn
 
 from transnar.clrs.specs import get_spec
-from transnar.clrs.text.answers import score_answer
+from transnar.clrs.text.answer_scores import score_answer
 from transnar.clrs.text.datasets import (
     TRANSNAR_REGIMES,
     TRANSNAR_TRAIN_SIZES,
     Split,
     check_index_hint_sizes,
-    examples,
     get_preset,
 )
 from transnar.clrs.text.formatting import FLOAT_FORMATS
-from transnar.clrs.text.scoring import ScoredRow, ScoreReport, aggregate
+from transnar.clrs.text.rows import examples
+from transnar.clrs.text.score_report import ScoredRow, ScoreReport, aggregate
 from transnar.evaluation.decoding import decoding_budget, question_generator
 from transnar.lm.generation import (
     POSITION_KINDS,

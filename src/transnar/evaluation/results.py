@@ -7,7 +7,7 @@ An evaluation directory (:func:`write_results`) holds:
   ``settings`` (algorithms, sizes, seeds, count, positions, ...), the size
   ``regimes``, ``data_sha256`` (every question and answer, in order),
   ``transnar_version``, ``torch_version``, ``created``, ``timing``, the
-  ``scores`` (:meth:`~transnar.clrs.text.scoring.ScoreReport.to_dict`: per
+  ``scores`` (:meth:`~transnar.clrs.text.score_report.ScoreReport.to_dict`: per
   algorithm x size, algorithm, family x size, family, size, overall), and,
   unless left out, ``samples``: per sample its stream (algorithm, size, seed,
   index), ``question_sha256`` (the first 16 hex digits of its question's
@@ -40,7 +40,7 @@ from typing import Any
 import torch
 
 from transnar import __version__
-from transnar.clrs.text.scoring import ScoreReport
+from transnar.clrs.text.score_report import ScoreReport
 from transnar.evaluation.comparison import (
     COMPARISON_FORMAT,
     PLOTS,

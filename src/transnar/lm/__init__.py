@@ -13,6 +13,8 @@
   up to the answer's blank line.
 - :mod:`~transnar.lm.hf`: a pretrained Hugging Face causal LM behind
   :class:`DecoderLM`'s interface (the ``hf`` extra; import it explicitly).
+- :mod:`~transnar.lm.builders`: the language model and tokenizer a config asks
+  for (a :class:`DecoderLM`, or the ``hf`` one), new or saved.
 
 Imports: :mod:`transnar.persistence` (and may import :mod:`transnar.clrs`);
 never :mod:`transnar.nar`, :mod:`transnar.model` or anything above them.

@@ -1,5 +1,6 @@
-"""Layer constructors with the reference's initialisation (Haiku's defaults), and
-the masked max and linear-of-maximum operations the processor and decoders share."""
+"""Layer constructors with the reference's initialisation (Haiku's defaults), the
+masked max and linear-of-maximum operations the processor and decoders share, and
+:func:`parameter_dtype`."""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ def linear(
     nn.init.trunc_normal_(layer.weight, std=std, a=-2 * std, b=2 * std)
     nn.init.constant_(layer.bias, bias)
     return layer
+
+
+def parameter_dtype(module: nn.Module) -> torch.dtype:
+    """The dtype of a module's parameters (its first one's)."""
+    return next(module.parameters()).dtype
 
 
 def edge_mask(node_mask: torch.Tensor) -> torch.Tensor:

@@ -35,7 +35,7 @@ import torch
 
 from transnar.clrs import sample
 from transnar.clrs.text.budget import answer_length_bound
-from transnar.clrs.text.datasets import examples
+from transnar.clrs.text.rows import examples
 from transnar.lm.tokenizer import CharTokenizer
 from transnar.lm.transformer import DecoderLM, LMConfig
 from transnar.model import GatedCrossAttentionBlock, TransNARConfig

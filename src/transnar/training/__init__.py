@@ -20,8 +20,9 @@ The trainers:
 - TransNAR and its Transformer-only baseline: :mod:`~transnar.training.lm`
   (:func:`train_lm`), its config (:mod:`~transnar.training.lm_config`:
   :class:`LMTrainConfig`, presets, ``key=value`` overrides), data
-  (:mod:`~transnar.training.lm_data`, :mod:`~transnar.training.lm_batches`), step
-  and validation loss (:mod:`~transnar.training.lm_step`) and pieces
+  (:mod:`~transnar.training.lm_data`, :mod:`~transnar.training.lm_dataset`,
+  :mod:`~transnar.training.lm_batches`), step and validation loss
+  (:mod:`~transnar.training.lm_step`) and pieces
   (:mod:`~transnar.training.lm_model`: :func:`learning_rate`,
   :func:`make_optimizer`, :func:`build_model`, ...).
 

@@ -49,7 +49,7 @@ from typing import Any
 import torch
 
 from transnar import __version__
-from transnar.model import build_tokenizer
+from transnar.lm.builders import build_tokenizer
 from transnar.nar.model import NAR
 from transnar.persistence import CheckpointError
 from transnar.training.checkpoint import CHECKPOINTS, checkpoint_path, read_checkpoint

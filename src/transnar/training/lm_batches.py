@@ -8,7 +8,7 @@ position, fixed validation batches, random positions, the NAR memory computed on
 - :func:`fixed_batches`: a dataset's examples once, in a fixed order (validation).
 - :func:`training_positions`: random positions over each sequence's real tokens.
 - :func:`cache_memory`: every example's graph memory, computed once by the frozen
-  NAR and attached to the dataset (:class:`~transnar.training.lm_data.MemoryCache`).
+  NAR and attached to the dataset (:class:`~transnar.training.lm_dataset.MemoryCache`).
 
 Shapes: ``B`` batch, ``T`` tokens, ``E`` examples.
 """
@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from transnar.lm.positions import pad_positions, random_positions
-from transnar.training.lm_data import MemoryCache, PairedDataset
+from transnar.training.lm_dataset import MemoryCache, PairedDataset
 
 
 class BatchSampler:

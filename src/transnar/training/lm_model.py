@@ -18,9 +18,10 @@ from typing import Any
 
 import torch
 
+from transnar.lm.builders import build_language_model
 from transnar.lm.hf import pretrained_lm_config
 from transnar.lm.tokenizer import Tokenizer
-from transnar.model import TransNAR, build_language_model, nar_dims
+from transnar.model import TransNAR, nar_dims
 from transnar.nar.model import NAR
 from transnar.persistence import CheckpointError
 from transnar.training.checkpoint import checkpoint_path

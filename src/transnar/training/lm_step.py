@@ -24,7 +24,7 @@ from transnar.model import TransNAR
 from transnar.nar.memory import GraphMemory
 from transnar.training.distributed import all_reduce_gradients, sum_floats, world
 from transnar.training.lm_batches import training_positions
-from transnar.training.lm_data import LMBatch, PairedDataset
+from transnar.training.lm_dataset import LMBatch, PairedDataset
 
 
 def lm_train_step(

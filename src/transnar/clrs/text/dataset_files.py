@@ -24,17 +24,15 @@ from transnar import __version__
 from transnar.clrs.io import save_trajectories
 from transnar.clrs.samplers import build_sampler
 from transnar.clrs.text.datasets import (
-    COLUMNS,
-    INDEX_HINT_COLUMNS,
     Split,
     check_disjoint,
     check_index_hint_sizes,
-    check_options,
     split_examples,
 )
 from transnar.clrs.text.formatting import (
     FloatFormat,
 )
+from transnar.clrs.text.rows import COLUMNS, INDEX_HINT_COLUMNS, check_options
 from transnar.clrs.trajectory import Trajectory
 from transnar.persistence import atomic_write, refuse_existing
 

@@ -1,29 +1,7 @@
-"""CLRS-Text datasets: rows of (question, answer), each paired with its trajectory.
+"""CLRS-Text datasets: splits of sampler streams, and the named presets of splits.
 
-A **row** is one CLRS-Text example with the columns of the public CLRS-Text
-datasets and of the reference's Hugging Face generator (``text``, ``question``,
-``answer``, ``algo_name``, ``length``, ``use_hints``), plus what makes it
-reproducible (``seed``, ``index``, ``float_format``, ``truncate_decimals``):
-
-    {"text": question + answer, "question": "bfs:\\ns: 0, A: [[...]]\\npi:\\n",
-     "answer": "[0 1 2 3 0]\\n\\n", "algo_name": "bfs", "length": 5,
-     "use_hints": false, "seed": 3, "index": 1, "float_format": "default",
-     "truncate_decimals": 3}
-
-With index hints (``index_hints=True``, see
-:func:`~transnar.clrs.text.format_example`), rows have one more column,
-``"index_hints": true`` (:data:`INDEX_HINT_COLUMNS`), and the manifest's
-options ``"index_hints": true``; without, neither has it (absent means
-``false``), so that the default datasets stay as they were, byte for byte.
-
-A row is fully determined by ``(algo_name, length, seed, index, use_hints,
-float_format, truncate_decimals[, index_hints])``: its instance is the ``index``-th draw of the
-sampler of ``(algo_name, length)`` seeded with ``seed``, i.e.
-``transnar.clrs.sample(algo_name, length, seed, count=index + 1,
-truncate_decimals=truncate_decimals)[index]``. Those are the draws of the
-reference generators (one sampler per algorithm and length, drawn one at a time),
-and the graph the NAR sees (:func:`trajectory_of`) holds exactly the numbers the
-text shows, truncated floats included.
+The rows of a stream (one CLRS-Text example each, paired with its trajectory;
+their columns and how a row is drawn again) are :mod:`~transnar.clrs.text.rows`.
 
 A **split** (:class:`Split`) is a table: for each algorithm its sizes, the seeds
 and the number of rows per (algorithm, size, seed); a **preset**
@@ -73,258 +51,16 @@ to 3 decimals, our default. The July 2024 public datasets are
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from transnar.clrs.bounds import nodes_of_size
-from transnar.clrs.samplers import Sampler, build_sampler
 from transnar.clrs.specs import CLRS30_ALGORITHMS, get_spec
-from transnar.clrs.text.formatting import (
-    FLOAT_FORMATS,
-    FloatFormat,
-    check_index_hints,
-    format_example,
-)
+from transnar.clrs.text.formatting import FloatFormat, check_index_hints
+from transnar.clrs.text.rows import examples, natural
 from transnar.clrs.trajectory import Trajectory
-
-COLUMNS: tuple[str, ...] = (
-    "text",
-    "question",
-    "answer",
-    "algo_name",
-    "length",
-    "use_hints",
-    "seed",
-    "index",
-    "float_format",
-    "truncate_decimals",
-)
-"""The columns of a row, in order; the first six are those of the public datasets."""
-
-
-INDEX_HINT_COLUMNS: tuple[str, ...] = (*COLUMNS, "index_hints")
-"""The columns of a row with index hints: :data:`COLUMNS` and ``index_hints`` (true)."""
-
-
-def check_options(use_hints: Any, float_format: Any, index_hints: Any = False) -> None:
-    if not isinstance(use_hints, bool):
-        raise ValueError(f"use_hints must be True or False, got {use_hints!r}")
-    if not isinstance(index_hints, bool):
-        raise ValueError(f"index_hints must be True or False, got {index_hints!r}")
-    if float_format not in FLOAT_FORMATS:
-        raise ValueError(f"float_format must be one of {FLOAT_FORMATS}, got {float_format!r}")
-
-
-def _natural(name: str, value: Any) -> int:
-    """``value`` as an ``int`` if it is a non-negative integer, else a ``ValueError``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
-
-
-# --- rows -------------------------------------------------------------------------
-
-
-def examples(
-    algorithm: str,
-    size: int,
-    seed: int,
-    count: int,
-    use_hints: bool = False,
-    float_format: FloatFormat = "default",
-    truncate_decimals: int | None = 3,
-    start: int = 0,
-    *,
-    index_hints: bool = False,
-) -> Iterator[tuple[dict[str, Any], Trajectory]]:
-    """Rows ``start .. start + count - 1`` of one sampler stream, each with its trajectory.
-
-    One sampler of ``(algorithm, size)`` seeded with ``seed`` is drawn one
-    instance at a time, as the reference generators do; draws before ``start``
-    are skipped without running the algorithm
-    (:meth:`~transnar.clrs.samplers.Sampler.skip`).
-
-    Args:
-        algorithm: one of :data:`~transnar.clrs.CLRS30_ALGORITHMS`.
-        size: the problem size (the CLRS-Text ``length``).
-        seed: the sampler's seed.
-        count: number of rows.
-        use_hints: render the trace (CLRS-Text with hints).
-        float_format: ``"default"`` or ``"legacy"``; see
-            :func:`~transnar.clrs.text.format_example`.
-        truncate_decimals: truncate float inputs to this many decimals (the
-            reference Hugging Face generator uses 3); ``None`` for full precision.
-        start: index of the first row in the stream.
-        index_hints: precede list and matrix elements by their index markers
-            (rows then have the column ``"index_hints": true``).
-
-    Returns:
-        An iterator of ``(row, trajectory)``: the row (see the module
-        docstring) and the trajectory it renders, unmodified (apply
-        :func:`~transnar.clrs.preprocess` for the NAR). Arguments are checked
-        at the call, not at the first ``next``.
-    """
-    check_options(use_hints, float_format, index_hints)
-    count, start = _natural("count", count), _natural("start", start)
-    sampler = build_sampler(algorithm, size, seed, truncate_decimals)
-    return _stream(sampler, start, count, use_hints, float_format, index_hints)
-
-
-def _stream(
-    sampler: Sampler,
-    start: int,
-    count: int,
-    use_hints: bool,
-    float_format: FloatFormat,
-    index_hints: bool,
-) -> Iterator[tuple[dict[str, Any], Trajectory]]:
-    sampler.skip(start)
-    algorithm, size, seed = sampler.algorithm, int(sampler.size), int(sampler.seed)
-    truncate_decimals = sampler.truncate_decimals
-    truncate_decimals = None if truncate_decimals is None else int(truncate_decimals)
-    for index in range(start, start + count):
-        trajectory = sampler.draw()
-        question, answer = format_example(trajectory, use_hints, float_format, index_hints)
-        row = {
-            "text": question + answer,
-            "question": question,
-            "answer": answer,
-            "algo_name": algorithm,
-            "length": size,
-            "use_hints": use_hints,
-            "seed": seed,
-            "index": index,
-            "float_format": float_format,
-            "truncate_decimals": truncate_decimals,
-        }
-        if index_hints:
-            row["index_hints"] = True
-        yield row, trajectory
-
-
-def make_example(
-    algorithm: str,
-    size: int,
-    seed: int,
-    index: int,
-    use_hints: bool = False,
-    float_format: FloatFormat = "default",
-    truncate_decimals: int | None = 3,
-    *,
-    index_hints: bool = False,
-) -> dict[str, Any]:
-    """The row at position ``index`` of the stream of ``(algorithm, size, seed)``.
-
-    Skips the ``index`` instances before it without running the algorithm
-    (:meth:`~transnar.clrs.samplers.Sampler.skip`: a jump for the samplers
-    that allow it, else one draw each); use :func:`examples` for many rows.
-    """
-    ((row, _),) = examples(
-        algorithm,
-        size,
-        seed,
-        1,
-        use_hints,
-        float_format,
-        truncate_decimals,
-        start=index,
-        index_hints=index_hints,
-    )
-    return row
-
-
-def trajectory_of(row: Mapping[str, Any]) -> Trajectory:
-    """The trajectory a row renders, drawn again from its sampler.
-
-    This skips the ``index`` instances before it (without running the
-    algorithm: a jump for the samplers that allow it, else up to about
-    0.15 s per 1,000 skipped); to pair many rows, use
-    :func:`with_trajectories`. A row without ``truncate_decimals`` is taken to
-    have the default, 3.
-
-    Raises:
-        ValueError: the row lacks ``algo_name``, ``length``, ``seed`` or
-            ``index`` (e.g. a row of a dataset not written by transnar).
-    """
-    ((_, trajectory),) = with_trajectories([row])
-    return trajectory
-
-
-def with_trajectories(
-    rows: Iterable[Mapping[str, Any]],
-) -> Iterator[tuple[Mapping[str, Any], Trajectory]]:
-    """Each row with its trajectory, as :func:`trajectory_of`, but in one pass
-    (:class:`SamplerStreams`): rows in file order (grouped, ascending index)
-    cost one draw each."""
-    streams = SamplerStreams()
-    for row in rows:
-        missing = [k for k in ("algo_name", "length", "seed", "index") if k not in row]
-        if missing:
-            raise ValueError(f"row has no {', '.join(missing)}: cannot redraw its instance")
-        key = (row["algo_name"], row["length"], row["seed"], row["index"])
-        yield row, streams.draw(*key, row.get("truncate_decimals", 3))
-
-
-class SamplerStreams:
-    """Rows' instances drawn again from their sampler streams, each stream kept
-    where it stopped.
-
-    The instance of a row ``(algorithm, size, seed, index)`` is the
-    ``index``-th draw of the sampler of ``(algorithm, size, seed)``. One
-    sampler per stream (and truncation) is kept, and only moved forward, so
-    rows of a stream in ascending index cost one draw each; a row further on
-    skips the draws between (:meth:`~transnar.clrs.samplers.Sampler.skip`: a
-    jump, whatever the distance, for the samplers whose draws all take the
-    same random words; one draw each for the others), a row behind restarts
-    the stream.
-
-    Args:
-        max_redraws: refuse a row (``ValueError``) that would need more than
-            this many instances drawn one by one to reach; ``None``: no bound.
-    """
-
-    def __init__(self, max_redraws: int | None = None):
-        self.max_redraws = max_redraws
-        self._streams: dict[tuple, tuple[Sampler, int]] = {}
-
-    def draw(
-        self,
-        algorithm: str,
-        size: int,
-        seed: int,
-        index: int,
-        truncate_decimals: int | None = 3,
-    ) -> Trajectory:
-        """The trajectory of the row ``index`` of the stream (the algorithm is run).
-
-        Raises:
-            ValueError: a bad algorithm, size, seed, index or truncation, or a
-                row further than ``max_redraws`` draws from where its stream is.
-        """
-        index = _natural("index", index)
-        key = (algorithm, size, seed, truncate_decimals)
-        sampler, position = self._streams.pop(key, (None, 0))
-        if sampler is None or index < position:
-            sampler, position = build_sampler(*key), 0
-        skipped = index - position
-        if self.max_redraws is not None and skipped > self.max_redraws and not sampler.can_jump:
-            self._streams[key] = (sampler, position)
-            raise ValueError(
-                f"rebuilding row {index} of the {algorithm} stream (size {size}, seed {seed}) "
-                f"would draw the {skipped:,} instances before it one by one, more than the "
-                f"{self.max_redraws:,} allowed per row (rows of a stream in ascending index "
-                "cost one draw each): sort the rows, or give them their 'question' or 'answer'"
-            )
-        sampler.skip(skipped)
-        trajectory = sampler.draw()
-        self._streams[key] = (sampler, index + 1)
-        return trajectory
-
-
-# --- splits and presets -----------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -354,15 +90,15 @@ class Split:
         sizes = {}
         for algorithm, values in self.sizes.items():
             get_spec(algorithm)
-            sizes[algorithm] = tuple(sorted({_natural(f"size of {algorithm}", n) for n in values}))
+            sizes[algorithm] = tuple(sorted({natural(f"size of {algorithm}", n) for n in values}))
             if not sizes[algorithm]:
                 raise ValueError(f"split {self.name}: no sizes for {algorithm}")
         if not sizes:
             raise ValueError(f"split {self.name}: no algorithms")
-        seeds = tuple(_natural("seed", seed) for seed in self.seeds)
+        seeds = tuple(natural("seed", seed) for seed in self.seeds)
         if not seeds or len(set(seeds)) != len(seeds):
             raise ValueError(f"split {self.name}: seeds must be distinct and non-empty: {seeds}")
-        count = _natural("count", self.count)
+        count = natural("count", self.count)
         if count < 1:
             raise ValueError(f"split {self.name}: count must be at least 1, got {count}")
         object.__setattr__(self, "count", count)
@@ -598,28 +334,17 @@ def check_disjoint(splits: Iterable[Split]) -> None:
             owner[group] = split.name
 
 
-# --- files ------------------------------------------------------------------------
-
-
 __all__ = [
     "CLRS_TEXT_TEST_MAX",
     "CLRS_TEXT_TEST_SEEDS",
     "CLRS_TEXT_TRAIN_LADDER",
     "CLRS_TEXT_TRAIN_MAX",
-    "COLUMNS",
-    "INDEX_HINT_COLUMNS",
     "PRESETS",
     "TRANSNAR_REGIMES",
     "TRANSNAR_TRAIN_SIZES",
-    "SamplerStreams",
     "Split",
     "check_disjoint",
     "check_index_hint_sizes",
-    "check_options",
-    "examples",
     "get_preset",
-    "make_example",
     "split_examples",
-    "trajectory_of",
-    "with_trajectories",
 ]

@@ -76,12 +76,9 @@ the numbers of a list, ``:`` after names.
 from __future__ import annotations
 
 import difflib
-import itertools
 import re
 import types
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 
@@ -98,7 +95,6 @@ from transnar.clrs.specs import (
 )
 from transnar.clrs.text.formatting import (
     FLOAT_FORMATS,
-    INDEX_MARKERS,
     INITIAL_TRACE,
     PARENTHESISED_TRACES,
     SEPARATOR,
@@ -110,6 +106,22 @@ from transnar.clrs.text.formatting import (
     render_probe,
     trace_hints,
 )
+from transnar.clrs.text.question_syntax import (
+    INITIAL_TRACE_NAME,
+    InitialTrace,
+    Line,
+    ListValue,
+    MatrixValue,
+    Token,
+    TupleValue,
+    Value,
+    first_list_marked,
+    parse_fields,
+    question_error,
+    split_lines,
+    tokenize,
+    unmark,
+)
 
 REBUILT_INPUTS: Mapping[str, Callable[[Mapping[str, np.ndarray]], np.ndarray]] = (
     types.MappingProxyType({"adj": lambda inputs: adjacency(inputs["A"])})
@@ -119,13 +131,9 @@ REBUILT_INPUTS: Mapping[str, Callable[[Mapping[str, np.ndarray]], np.ndarray]] =
 Every other hidden input is ``pos``, which is left out for ``execute`` to record.
 """
 
-_INITIAL_TRACE_NAME = INITIAL_TRACE.rstrip(":")
-_TOKEN = re.compile(r"\s*(?:([\[\](),:])|([^\s\[\](),:]+))")
-_NAME = re.compile(r"[A-Za-z_]\w*\Z", re.ASCII)
 _INTEGER = re.compile(r"[+-]?\d+\Z", re.ASCII)
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z", re.ASCII)
 _INT64 = np.iinfo(np.int64)
-_MARKED_NUMBER = re.compile(r"[A-Za-z]{1,2}[-+.0-9]", re.ASCII)  # a marker, then a number
 
 
 def parse_question(
@@ -167,16 +175,16 @@ def parse_question(
     """
     if not isinstance(question, str):
         raise TypeError(f"question must be a str, got {type(question).__name__}")
-    head, input_line, names_line = _split_lines(question)
+    head, input_line, names_line = split_lines(question)
     spec = SPECS[_algorithm(head)]
     use_hints = _trace_mode(spec, names_line)
-    line = _Line(2, input_line)
-    fields, initial = _parse_fields(line)
-    hinted = _first_list_marked(line.tokens) if index_hints is None else bool(index_hints)
-    fields = {name: (token, _unmark(line, name, v, hinted)) for name, (token, v) in fields.items()}
+    line = Line(2, input_line)
+    fields, initial = parse_fields(line)
+    hinted = first_list_marked(line.tokens) if index_hints is None else bool(index_hints)
+    fields = {name: (token, unmark(line, name, v, hinted)) for name, (token, v) in fields.items()}
     if initial is not None:
-        label = _INITIAL_TRACE_NAME
-        initial = initial._replace(values=[_unmark(line, label, v, hinted) for v in initial.values])
+        label = INITIAL_TRACE_NAME
+        initial = initial._replace(values=[unmark(line, label, v, hinted) for v in initial.values])
     _check_field_names(spec, line, fields, initial, use_hints)
     n = _num_nodes(spec, line, fields)
     inputs = {}
@@ -197,103 +205,15 @@ def has_index_hints(question: str) -> bool:
     Only looks; :func:`parse_question` checks every marker.
     """
     lines = question.split("\n")
-    return len(lines) > 1 and _first_list_marked(_tokenize(lines[1]))
-
-
-def _first_list_marked(tokens: Sequence[_Token]) -> bool:
-    """Whether the first number in brackets starts with an index marker."""
-    for before, token in itertools.pairwise(tokens):
-        if before.kind == "[" and token.kind == "word":
-            return token.text[:1] in INDEX_MARKERS
-    return False
-
-
-# --- Lines and tokens ---------------------------------------------------------
-
-
-class _Token:
-    """One token of a line: punctuation, a word (name or number) or the end."""
-
-    __slots__ = ("column", "kind", "text")
-
-    def __init__(self, kind: str, text: str, column: int):
-        self.kind = kind  # one of "[](),:", "word" or "end"
-        self.text = text
-        self.column = column  # 1-based
-
-    def describe(self) -> str:
-        return "the end of the line" if self.kind == "end" else repr(self.text)
-
-
-def _tokenize(text: str) -> list[_Token]:
-    tokens = []
-    position = 0
-    while True:
-        match = _TOKEN.match(text, position)
-        if match is None:  # only whitespace is left
-            break
-        punctuation, word = match.groups()
-        start = match.start(1) if punctuation else match.start(2)
-        tokens.append(_Token(punctuation or "word", punctuation or word, start + 1))
-        position = match.end()
-    tokens.append(_Token("end", "", len(text.rstrip()) + 1))
-    return tokens
-
-
-class _Line:
-    """A cursor over the tokens of one line, raising errors that point into it."""
-
-    def __init__(self, number: int, text: str):
-        self.number = number
-        self.text = text
-        self.tokens = _tokenize(text)
-        self.index = 0
-
-    def peek(self, ahead: int = 0) -> _Token:
-        return self.tokens[min(self.index + ahead, len(self.tokens) - 1)]
-
-    def take(self) -> _Token:
-        token = self.peek()
-        self.index = min(self.index + 1, len(self.tokens) - 1)
-        return token
-
-    def expect(self, kind: str, what: str) -> _Token:
-        token = self.take()
-        if token.kind != kind:
-            raise self.error(token, f"expected {what}, got {token.describe()}")
-        return token
-
-    def error(self, token: _Token | int, message: str) -> ValueError:
-        column = token if isinstance(token, int) else token.column
-        return _error(self.number, message, column)
-
-
-def _error(line: int, message: str, column: int | None = None) -> ValueError:
-    where = f"line {line}" if column is None else f"line {line}, column {column}"
-    return ValueError(f"CLRS-Text question, {where}: {message}")
-
-
-def _split_lines(question: str) -> tuple[str, str, str]:
-    lines = question.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    if len(lines) > 3:
-        raise _error(4, "unexpected text after the output names (pass the question alone)")
-    if len(lines) < 3:
-        raise _error(
-            len(lines) + 1,
-            "missing line: a question has 3 lines, '<algorithm>:', the inputs and the "
-            "output names ending with ':'",
-        )
-    return lines[0], lines[1], lines[2]
+    return len(lines) > 1 and first_list_marked(tokenize(lines[1]))
 
 
 def _algorithm(head: str) -> str:
     if not head.endswith(":"):
-        raise _error(1, f"expected '<algorithm>:', got {head!r}", len(head) + 1)
+        raise question_error(1, f"expected '<algorithm>:', got {head!r}", len(head) + 1)
     name = head[:-1]
     if name not in SPECS:
-        raise _error(1, unknown_algorithm_message(name), 1)
+        raise question_error(1, unknown_algorithm_message(name), 1)
     return name
 
 
@@ -307,131 +227,16 @@ def _trace_mode(spec: AlgorithmSpec, names_line: str) -> bool:
     expected = repr(f"{plain}:") + (
         f" (or {traced + ':'!r} with a trace)" if traced != plain else ""
     )
-    raise _error(3, f"expected {expected}, the output names of {spec.name}; got {names_line!r}")
-
-
-# --- Values -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _List:
-    """``[a b c]``: the numbers of a node probe."""
-
-    items: tuple[_Token, ...]
-    column: int
-
-
-@dataclass(frozen=True)
-class _Matrix:
-    """``[[a b], [c d]]``: the rows of an edge probe."""
-
-    rows: tuple[_List, ...]
-    column: int
-
-
-@dataclass(frozen=True)
-class _Tuple:
-    """``(a, b)``: one step of a parenthesised trace."""
-
-    items: tuple[_Value, ...]
-    column: int
-
-
-_Value = _Token | _List | _Matrix | _Tuple
-
-
-def _parse_value(line: _Line, in_tuple: bool = False) -> _Value:
-    token = line.peek()
-    if token.kind == "word":
-        return line.take()
-    if token.kind == "[":
-        return _parse_list(line)
-    if token.kind == "(" and not in_tuple:  # the format never nests tuples
-        line.take()
-        items = [_parse_value(line, in_tuple=True)]
-        while line.peek().kind == ",":
-            line.take()
-            items.append(_parse_value(line, in_tuple=True))
-        line.expect(")", f"',' or the ')' closing the '(' at column {token.column}")
-        return _Tuple(tuple(items), token.column)
-    raise line.error(
-        token, f"expected a value (a number, '[...]' or '(...)'), got {token.describe()}"
+    raise question_error(
+        3, f"expected {expected}, the output names of {spec.name}; got {names_line!r}"
     )
-
-
-def _parse_list(line: _Line) -> _List | _Matrix:
-    opening = line.take()
-    if line.peek().kind != "[":
-        return _parse_numbers(line, opening)
-    rows = [_parse_numbers(line, line.take())]
-    while line.peek().kind == ",":
-        line.take()
-        rows.append(_parse_numbers(line, line.expect("[", "'[' opening the next matrix row")))
-    line.expect("]", f"', ' and a row, or the ']' closing the matrix at column {opening.column}")
-    return _Matrix(tuple(rows), opening.column)
-
-
-def _parse_numbers(line: _Line, opening: _Token) -> _List:
-    items = []
-    while line.peek().kind == "word":
-        items.append(line.take())
-    closing = line.expect(
-        "]",
-        f"a number or the ']' closing the '[' at column {opening.column} "
-        "(numbers in a list are separated by spaces)",
-    )
-    if not items:
-        raise line.error(closing, "empty list: every node probe has at least one node")
-    return _List(tuple(items), opening.column)
-
-
-class _InitialTrace(NamedTuple):
-    """The ``initial_trace:`` field: its name token, its values, its token span."""
-
-    name: _Token
-    values: list[_Value]
-    start: int  # index of its first value token in the line
-    end: int  # index past its last
-
-
-def _parse_fields(
-    line: _Line,
-) -> tuple[dict[str, tuple[_Token, _Value]], _InitialTrace | None]:
-    """The ``name: value`` fields as ``name -> (name token, value)``, and the initial trace."""
-    fields: dict[str, tuple[_Token, _Value]] = {}
-    while True:
-        token = line.take()
-        if token.kind != "word" or not _NAME.match(token.text):
-            raise line.error(
-                token, f"expected a field name ('name: value'), got {token.describe()}"
-            )
-        line.expect(":", f"':' after the field name {token.text!r}")
-        if token.text == _INITIAL_TRACE_NAME:
-            start = line.index
-            values = [_parse_value(line)]
-            while line.peek().kind == ",":
-                line.take()
-                if line.peek(1).kind == ":":
-                    raise line.error(
-                        line.peek(), f"{INITIAL_TRACE!r} must be the last field of the line"
-                    )
-                values.append(_parse_value(line))
-            end = line.index
-            line.expect("end", "', ' and the next trace value, or the end of the line")
-            return fields, _InitialTrace(token, values, start, end)
-        if token.text in fields:
-            raise line.error(token, f"field {token.text!r} is given twice")
-        fields[token.text] = (token, _parse_value(line))
-        if line.peek().kind == "end":
-            return fields, None
-        line.expect(",", "', ' before the next field, or the end of the line")
 
 
 def _check_field_names(
     spec: AlgorithmSpec,
-    line: _Line,
-    fields: Mapping[str, tuple[_Token, _Value]],
-    initial: _InitialTrace | None,
+    line: Line,
+    fields: Mapping[str, tuple[Token, Value]],
+    initial: InitialTrace | None,
     use_hints: bool,
 ) -> None:
     expected = [name for name in spec.inputs if not hidden_input(name, spec)]
@@ -473,59 +278,6 @@ def _check_field_names(
         raise line.error(initial.name, f"unexpected {INITIAL_TRACE!r}: {reason}")
 
 
-# --- Index hints --------------------------------------------------------------
-
-
-def _unmark(line: _Line, name: str, value: _Value, hinted: bool) -> _Value:
-    """A value with its index markers checked and dropped (``hinted``), or checked absent."""
-    if isinstance(value, _List):
-        return _List(_unmark_row(line, name, value, hinted), value.column)
-    if isinstance(value, _Matrix):
-        rows = tuple(
-            _List(_unmark_row(line, name, row, hinted, i), row.column)
-            for i, row in enumerate(value.rows)
-        )
-        return _Matrix(rows, value.column)
-    if isinstance(value, _Tuple):
-        return _Tuple(tuple(_unmark(line, name, v, hinted) for v in value.items), value.column)
-    return value
-
-
-def _unmark_row(
-    line: _Line, name: str, row: _List, hinted: bool, row_index: int | None = None
-) -> tuple[_Token, ...]:
-    """The numbers of a list (or of row ``row_index`` of a matrix), markers dropped."""
-    if not hinted:
-        for token in row.items:
-            if _MARKED_NUMBER.match(token.text):
-                raise line.error(
-                    token,
-                    f"index marker in {name!r} ({token.text!r}), but the question's "
-                    "first list has none (all elements carry index hints, or none)",
-                )
-        return row.items
-    if max(len(row.items), (row_index or 0) + 1) > len(INDEX_MARKERS):
-        raise line.error(
-            row.column,
-            f"{name!r} has more than {len(INDEX_MARKERS)} elements: index hints mark at "
-            f"most {len(INDEX_MARKERS)} (a-z, A-Z)",
-        )
-    prefix = "" if row_index is None else INDEX_MARKERS[row_index]
-    where = "" if row_index is None else f"row {row_index + 1}, "
-    items = []
-    for j, token in enumerate(row.items):
-        marker = prefix + INDEX_MARKERS[j]
-        rest = token.text[len(marker) :]
-        if not token.text.startswith(marker) or not rest or rest[0] in INDEX_MARKERS:
-            raise line.error(
-                token,
-                f"expected the index marker {marker!r} then a number in {name!r} "
-                f"({where}element {j + 1}), got {token.text!r}",
-            )
-        items.append(_Token("word", rest, token.column + len(marker)))
-    return tuple(items)
-
-
 # --- From values to probes ----------------------------------------------------
 
 
@@ -545,19 +297,21 @@ _FORM_EXAMPLES = {
 }
 
 
-def _shape_of(line: _Line, name: str, probe: ProbeSpec, value: _Value) -> int | None:
+def _shape_of(line: Line, name: str, probe: ProbeSpec, value: Value) -> int | None:
     """Checks the form of a value; returns its number of nodes (None for a number)."""
     form = _form(probe)
-    kind = {_Token: "number", _List: "list", _Matrix: "matrix", _Tuple: "tuple"}[type(value)]
+    kind = {Token: "number", ListValue: "list", MatrixValue: "matrix", TupleValue: "tuple"}[
+        type(value)
+    ]
     if kind != form:
         raise line.error(
             value.column,
             f"{name!r} ({probe.location.value} {probe.type.value}) should be "
             f"{_FORM_EXAMPLES[form]}, got a {kind}",
         )
-    if isinstance(value, _List):
+    if isinstance(value, ListValue):
         return len(value.items)
-    if isinstance(value, _Matrix):
+    if isinstance(value, MatrixValue):
         width = len(value.rows[0].items)
         for number, row in enumerate(value.rows[1:], start=2):
             if len(row.items) != width:
@@ -576,9 +330,7 @@ def _shape_of(line: _Line, name: str, probe: ProbeSpec, value: _Value) -> int | 
     return None
 
 
-def _num_nodes(
-    spec: AlgorithmSpec, line: _Line, fields: Mapping[str, tuple[_Token, _Value]]
-) -> int:
+def _num_nodes(spec: AlgorithmSpec, line: Line, fields: Mapping[str, tuple[Token, Value]]) -> int:
     """The number of nodes ``N``, on which every node and edge field must agree."""
     first: tuple[str, int] | None = None
     for name, (_, value) in fields.items():
@@ -598,10 +350,10 @@ def _num_nodes(
     return first[1]
 
 
-def _tokens(value: _Value) -> list[_Token]:
-    if isinstance(value, _Token):
+def _tokens(value: Value) -> list[Token]:
+    if isinstance(value, Token):
         return [value]
-    if isinstance(value, _List):
+    if isinstance(value, ListValue):
         return list(value.items)
     return [token for row in value.rows for token in row.items]
 
@@ -618,7 +370,7 @@ def _integer_range(probe: ProbeSpec, n: int) -> tuple[int, int, str]:
     return MASKED, 2, "0 or 1 (or -1, masked)"
 
 
-def _numbers(line: _Line, name: str, probe: ProbeSpec, value: _Value, n: int) -> np.ndarray:
+def _numbers(line: Line, name: str, probe: ProbeSpec, value: Value, n: int) -> np.ndarray:
     """The numbers of a (checked) value, in its shape: integers or floats by type.
 
     Scalar probes (and the sorted keys of a ``should_be_permutation`` trace)
@@ -646,7 +398,7 @@ def _numbers(line: _Line, name: str, probe: ProbeSpec, value: _Value, n: int) ->
 
 
 def _integers(
-    line: _Line, name: str, tokens: Sequence[_Token], low: int, high: int, meaning: str
+    line: Line, name: str, tokens: Sequence[Token], low: int, high: int, meaning: str
 ) -> np.ndarray:
     values = []
     for token in tokens:
@@ -662,7 +414,7 @@ def _integers(
 
 
 def _read_input(
-    spec: AlgorithmSpec, name: str, line: _Line, field: tuple[_Token, _Value], n: int
+    spec: AlgorithmSpec, name: str, line: Line, field: tuple[Token, Value], n: int
 ) -> np.ndarray:
     """One input probe, from its text to the layout and dtype ``execute`` takes."""
     probe = spec[name]
@@ -678,8 +430,8 @@ def _read_input(
 
 def _check_initial_trace(
     spec: AlgorithmSpec,
-    line: _Line,
-    initial: _InitialTrace,
+    line: Line,
+    initial: InitialTrace,
     n: int,
     inputs: Mapping[str, np.ndarray],
     check_trace: bool,
@@ -690,7 +442,7 @@ def _check_initial_trace(
     values = list(values)
     trace = trace_hints(spec, output_names(spec, True))
     if spec.name in PARENTHESISED_TRACES:
-        if len(values) != 1 or not isinstance(values[0], _Tuple):
+        if len(values) != 1 or not isinstance(values[0], TupleValue):
             raise line.error(
                 values[0].column,
                 f"{spec.name}'s initial trace is one parenthesised step "
@@ -728,7 +480,7 @@ def _check_initial_trace(
         )
         if spec.name in PARENTHESISED_TRACES:
             text = f"({text})"
-        if given == [t.text for t in _tokenize(text)[:-1]]:
+        if given == [t.text for t in tokenize(text)[:-1]]:
             return
         expected.append(text)
     raise line.error(

@@ -1,0 +1,107 @@
+"""The TransNAR config: the language model, where the cross-attention goes, what it reads.
+
+:class:`TransNARConfig` describes a TransNAR, its control (``memory_source="decoy"``)
+or, with ``use_nar=False``, its Transformer-only baseline; the memory modes
+(:data:`MEMORY_MODES`) and sources (:data:`MEMORY_SOURCES`) are explained in
+:mod:`transnar.model.transnar`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from transnar.lm.config import LMConfig
+from transnar.nar.stepping import check_step_mode
+
+MEMORY_MODES = ("final", "lockstep", "all", "pooled")
+STEP_MODES_READ = ("all", "pooled")  # the memory modes that read every step (StepReader)
+MEMORY_SOURCES = ("question", "decoy")
+
+
+@dataclass(frozen=True)
+class TransNARConfig:
+    """A TransNAR (or, with ``use_nar=False``, its Transformer-only baseline).
+
+    Attributes:
+        lm: the language model.
+        use_nar: cross-attend to a frozen NAR (TransNAR) or not (baseline).
+        xattn_every: a cross-attention block after every k-th LM layer.
+        xattn_heads: heads of the cross-attention (default: the LM's).
+        memory: ``final`` (every block reads the NAR's final embeddings),
+            ``lockstep`` (block ``l`` of ``L`` reads NAR step ``round(l S / L)``),
+            ``all`` (every block reads every step, step-encoded) or ``pooled``
+            (every block reads each node's and edge's steps pooled by learned
+            attention: the size of ``final``).
+        nar_node_dim: width of the NAR's node embeddings.
+        nar_edge_dim: width of the NAR's edge embeddings.
+        nar_steps: how the NAR steps (:mod:`transnar.nar.stepping`):
+            ``learned`` (leak-free, the default), ``budget`` (leak-free) or
+            ``oracle`` (the true trajectory length: reads the answer's length).
+        memory_source: ``question`` (TransNAR: the NAR runs on the question's
+            instance) or ``decoy`` (the control: on another instance of the
+            same algorithm and node count,
+            :func:`~transnar.model.decoy.decoy_features`).
+    """
+
+    lm: LMConfig = dataclasses.field(default_factory=LMConfig)
+    use_nar: bool = True
+    xattn_every: int = 1
+    xattn_heads: int | None = None
+    memory: str = "final"
+    nar_node_dim: int = 128
+    nar_edge_dim: int = 128
+    nar_steps: str = "learned"
+    memory_source: str = "question"
+
+    def __post_init__(self):
+        if self.memory not in MEMORY_MODES:
+            raise ValueError(f"memory must be one of {MEMORY_MODES}, got {self.memory!r}")
+        check_step_mode(self.nar_steps, "nar_steps")
+        if self.memory_source not in MEMORY_SOURCES:
+            raise ValueError(
+                f"memory_source must be one of {MEMORY_SOURCES}, got {self.memory_source!r}"
+            )
+        if not 1 <= self.xattn_every <= self.lm.n_layers:
+            raise ValueError(
+                f"xattn_every must be in [1, {self.lm.n_layers}] (the LM's layers), "
+                f"got {self.xattn_every}"
+            )
+        if self.lm.d_model % self.heads:
+            raise ValueError(f"d_model {self.lm.d_model} is not divisible by {self.heads} heads")
+
+    @property
+    def heads(self) -> int:
+        return self.xattn_heads or self.lm.n_heads
+
+    def xattn_layers(self) -> list[int]:
+        """Indices of the LM layers followed by a cross-attention block."""
+        if not self.use_nar:
+            return []
+        return [i for i in range(self.lm.n_layers) if (i + 1) % self.xattn_every == 0]
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["lm"] = self.lm.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TransNARConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error naming them."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown TransNAR config key(s) {unknown} (known: {sorted(known)})")
+        # Files made before leak-free stepping ran the NAR to the true length.
+        defaults = {"nar_steps": "oracle"}
+        return cls(**{**defaults, **data, "lm": LMConfig.from_dict(data.get("lm", {}))})
+
+    @property
+    def kind(self) -> str:
+        """``baseline``, ``control`` or ``transnar``."""
+        if not self.use_nar:
+            return "baseline"
+        return "control" if self.memory_source == "decoy" else "transnar"
+
+
+__all__ = ["MEMORY_MODES", "MEMORY_SOURCES", "STEP_MODES_READ", "TransNARConfig"]
