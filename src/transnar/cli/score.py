@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 from transnar.clrs.text.formatting import FLOAT_FORMATS
+from transnar.clrs.text.score_report import report_paths
 from transnar.clrs.text.scoring import (
     MAX_REBUILT_SIZE,
     MAX_REDRAWS,
     PREDICTION_FIELDS,
     Options,
-    report_paths,
     score_file,
 )
 from transnar.persistence import refuse_existing

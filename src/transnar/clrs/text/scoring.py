@@ -67,9 +67,6 @@ from transnar.clrs.text.formatting import FLOAT_FORMATS, TRACE, TRACE_SEPARATOR,
 from transnar.clrs.text.rows import SamplerStreams
 from transnar.clrs.text.score_report import BadRow, ScoredRow, ScoreReport, aggregate
 
-# transnar.cli.score imports it from here
-from transnar.clrs.text.score_report import report_paths as report_paths
-
 PREDICTION_FIELDS: tuple[str, ...] = (
     "prediction",
     "generation",
