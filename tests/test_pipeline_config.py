@@ -107,7 +107,7 @@ def test_overrides_by_path_and_tail():
             "(did you mean nar.train.learning_rate or lm.train.learning_rate or "
             "lm.optim.min_learning_rate?)",
         ),
-        ("lr=1", "unknown config key 'lr': name a key of one of the sections eval, lm.data,"),
+        ("lr=1", "unknown config key 'lr': name a key of one of the sections distill, eval,"),
         ("lm.optim.foo=1", "(known: lm.optim.min_learning_rate, lm.optim.warmup_steps,"),
         ("hidden_dim=abc", "nar.nar.hidden_dim must be an integer, got 'abc'"),
         ("seeds=0", "seeds must be an integer >= 1"),

@@ -12,6 +12,7 @@ from transnar.evaluation import EvalSettings, evaluate
 from transnar.model import TransNAR
 from transnar.training.distill import DistillConfig, distill, teacher_dataset
 from transnar.training.lm_config import apply_overrides, preset
+from transnar.training.lm_data import DataConfig
 
 TINY = DistillConfig(algorithms=("bfs", "insertion_sort"), sizes=(4, 5), count=3, val_count=1)
 
@@ -74,10 +75,23 @@ def test_a_model_without_a_nar_is_no_teacher(tmp_path, capsys):
     assert status == 2 and "no TransNAR" in err
 
 
-@pytest.mark.parametrize("name", ["count", "val_count", "batch_size"])
-def test_counts_must_be_positive(name):
-    with pytest.raises(ValueError, match=name):
-        DistillConfig(**{name: 0})
+@pytest.mark.parametrize(
+    ("field", "value"), [("count", -1), ("val_count", -1), ("batch_size", 0), ("sizes", (1,))]
+)
+def test_bad_values_are_errors_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=f"distill.{field}"):
+        DistillConfig(**{field: value})
+
+
+def test_what_is_left_empty_is_the_students_data():
+    data = DataConfig(algorithms=("bfs",), train_sizes=(4, 5), train_count=7, val_count=2)
+    resolved = DistillConfig().resolved(data, ("bfs", "dfs"))
+    assert (resolved.algorithms, resolved.sizes) == (("bfs", "dfs"), (4, 5))
+    assert (resolved.count, resolved.val_count) == (7, 2)
+    given = DistillConfig(algorithms=("dfs",), sizes=(4, 9), count=3, val_count=1)
+    assert given.resolved(data, ("bfs",)) == given
+    with pytest.raises(ValueError, match="resolve it"):
+        teacher_dataset(None, DistillConfig(), "unused")
 
 
 def test_the_student_config_drops_the_nar():

@@ -140,7 +140,7 @@ def add_model_choice_arguments(parser: argparse.ArgumentParser) -> None:
     """``--arm`` and ``--model-seed``: which model of a pipeline run."""
     parser.add_argument(
         "--arm",
-        choices=("baseline", "control", "transnar"),  # transnar.pipeline.config.ARMS
+        choices=("baseline", "control", "transnar", "student"),  # pipeline.config.ARMS
         default=None,
         help="for a pipeline run (transnar run): the model's arm (default transnar)",
     )

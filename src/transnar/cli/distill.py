@@ -52,10 +52,16 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="question sizes (default: the teacher's training sizes)",
     )
     parser.add_argument(
-        "--count", type=int, default=None, help="training questions per algorithm and size"
+        "--count",
+        type=int,
+        default=None,
+        help="training questions per algorithm and size (default: the student's data.train_count)",
     )
     parser.add_argument(
-        "--val-count", type=int, default=None, help="validation questions per algorithm and size"
+        "--val-count",
+        type=int,
+        default=None,
+        help="validation questions per algorithm and size (default: its data.val_count)",
     )
     parser.add_argument("--seed", type=int, default=None, help="the questions' sampler seed")
     parser.add_argument(
@@ -88,14 +94,13 @@ def run(args: argparse.Namespace) -> int:
         source, LMTrainConfig, "training config", "the student's config: use --config; ", "lm"
     )
     base = apply_overrides(base, [f"train.device={args.device}", *args.overrides])
-    options = {
-        "algorithms": tuple(teacher.nar.config.algorithms),
-        "sizes": tuple(args.sizes or base.data.train_sizes),
-        "count": base.data.train_count if args.count is None else args.count,
+    given = {
+        "sizes": args.sizes,
+        "count": args.count,
+        "val_count": args.val_count,
+        "seed": args.seed,
     }
-    given = {k: getattr(args, k) for k in ("val_count", "seed")}
-    options.update({k: v for k, v in given.items() if v is not None})
-    config = DistillConfig(**options)
+    config = DistillConfig(**{k: v for k, v in given.items() if v is not None})
     manifest, result = distill(
         teacher,
         base,

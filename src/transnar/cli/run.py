@@ -25,7 +25,11 @@ stages (each skipped when its output exists and its config is unchanged):
   baseline-s<seed>     the Transformer baseline, into RUN/baseline-s<seed>
   transnar-s<seed>     TransNAR: the same model, data, steps and seed, cross-attending
                        to the frozen NAR, into RUN/transnar-s<seed>
-  eval-<model>-s<seed> both answer lm.data's test split (test_sizes, test_count,
+  distill-s<seed>      with the student arm (arms=...,student): that TransNAR answers
+                       the distill section's questions, into RUN/distill-s<seed>
+  student-s<seed>      the student: the baseline's model trained on those answers,
+                       no NAR (distillation), into RUN/student-s<seed>
+  eval-<model>-s<seed> each answers lm.data's test split (test_sizes, test_count,
                        test_seed) in and out of distribution, into RUN/eval/
   report               RUN/report.md and RUN/report.html (transnar report)
 
@@ -83,6 +87,9 @@ config (KEY=VALUE after the options, a dotted path or any unambiguous tail;
   lm.data.index_hints  true: data, training and evaluation with index hints, every
                        list and matrix element after its index marker (Zhou et al. 2023)
   eval.*               batch_size positions position_seed samples
+  arms                 baseline,control,transnar (default), and student
+  distill.*            the student's questions: sizes count val_count (empty, 0: those of
+                       lm.data) seed batch_size
   e.g. nar.train.steps=300 lm.train.steps=500 d_model=64 data.test_count=50 seeds=2
 
 The run directory gets config.yaml and config.json (the resolved config),

@@ -165,9 +165,9 @@ def find_model(
     return directory, note
 
 
-PIPELINE_ARMS = ("baseline", "control", "transnar")
-"""The arms of a pipeline run (:data:`transnar.pipeline.config.ARMS`)."""
-_ARM_DIR = re.compile(r"(baseline|control|transnar)-s(\d+)")
+PIPELINE_ARMS = ("baseline", "control", "transnar", "student")
+"""The arms of a pipeline run (:data:`transnar.pipeline.config.ARMS` is this)."""
+_ARM_DIR = re.compile(rf"({'|'.join(PIPELINE_ARMS)})-s(\d+)")
 
 
 def _is_pipeline_run(path: Path) -> bool:

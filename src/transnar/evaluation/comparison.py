@@ -69,13 +69,13 @@ class Cell:
         return f"{self.mean:.3f} ± {self.std:.3f}"
 
 
-ARM_ORDER = ("baseline", "control", "transnar")
+ARM_ORDER = ("baseline", "control", "transnar", "student")
 """The arms in table order; a label is one by its name (any case) or its model's kind."""
 
 
 def arm_of(label: str, kind: str | None) -> str | None:
-    """``baseline``, ``control`` or ``transnar`` for a label named so (``TransNAR``
-    too) or, failing that, for a model of that kind; None for the others."""
+    """``baseline``, ``control``, ``transnar`` or ``student`` for a label named so
+    (``TransNAR`` too) or, failing that, for a model of that kind; None for the others."""
     name = label.lower()
     if name in ARM_ORDER:
         return name

@@ -30,9 +30,10 @@ KIND_COLORS: Mapping[str, str] = {
     "baseline": "#9e9e9e",
     "control": "#e07b39",
     "transnar": "#1f5fa8",
+    "student": "#3a9d5d",
 }
 """Model kind (arm) -> colour: the baseline in grey and TransNAR in blue, as in
-the paper; the control in orange."""
+the paper; the control in orange, the distilled student in green."""
 # Colours of series without a kind colour of their own.
 _PALETTE = ("#1f5fa8", "#e07b39", "#3a9d5d", "#b54a7c", "#7c6bb5", "#8c6d31", "#444444")
 

@@ -16,11 +16,15 @@ A :class:`RunPipelineConfig` composes the configs of the existing trainers:
   and ``lm.train.seed`` itself; ``lm.nar.preset`` and ``lm.nar.train_steps``
   are not used (the ``nar`` section is the NAR);
 - ``eval``: :class:`EvalOptions`, how the models answer the evaluation set;
+- ``distill``: :class:`~transnar.training.distill.DistillConfig`, the questions
+  TransNAR answers for the ``student`` arm (empty sizes and zero counts: the
+  ``lm.data`` training sizes and counts; their own sampler seed);
 - ``seeds``: the number of training seeds of the language models
   (``lm.train.seed``, ``lm.train.seed + 1``, ...); the report shows means and
   standard deviations over them, and paired tests between the arms;
 - ``arms``: which language models each seed trains (:data:`ARMS`): the
-  baseline, the control and TransNAR, all on the same data, steps and seed.
+  baseline, the control and TransNAR, all on the same data, steps and seed
+  (the default), and the student, distilled from that seed's TransNAR.
 
 Presets (:func:`preset`): ``tiny`` (the default: the whole flow in a few
 minutes on a CPU), ``small`` (a small-scale reproduction on a 2-core CPU),
@@ -47,19 +51,24 @@ from typing import Any
 
 from transnar import _config
 from transnar._config import PRESET_NAMES, load_yaml, not_int
+from transnar.evaluation.answering import PIPELINE_ARMS
 from transnar.evaluation.evaluate import EvalSettings
 from transnar.lm.generation import POSITION_KINDS
+from transnar.training.distill import DistillConfig
 from transnar.training.lm_config import LMTrainConfig
 from transnar.training.lm_config import preset as lm_preset
 from transnar.training.nar_config import NARTrainConfig
 from transnar.training.nar_config import preset as nar_preset
 
-ARMS = ("baseline", "control", "transnar")
+ARMS = PIPELINE_ARMS
 """The language models a run can train per seed, in training order: the
 Transformer-only baseline, the control (TransNAR's architecture, parameters,
 data and steps, reading the NAR memory of another instance of the same
-algorithm and size, so its memory tells nothing about its question) and
-TransNAR."""
+algorithm and size, so its memory tells nothing about its question),
+TransNAR, and the student (the baseline's architecture, with no NAR, trained
+on the seed's TransNAR's answers: distillation, section ``distill``)."""
+DEFAULT_ARMS = ARMS[:3]
+"""The arms a run trains unless ``arms`` says otherwise."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +111,8 @@ class RunPipelineConfig:
     lm: LMTrainConfig = field(default_factory=lambda: lm_preset("tiny"))
     eval: EvalOptions = field(default_factory=EvalOptions)
     seeds: int = 1
-    arms: tuple[str, ...] = ARMS
+    arms: tuple[str, ...] = DEFAULT_ARMS
+    distill: DistillConfig = field(default_factory=DistillConfig)
 
     def __post_init__(self):
         object.__setattr__(self, "arms", tuple(self.arms))
@@ -112,6 +122,14 @@ class RunPipelineConfig:
         if unknown or not self.arms or len(set(self.arms)) != len(self.arms):
             raise ValueError(
                 f"arms must be distinct names among {', '.join(ARMS)}, got {list(self.arms)}"
+            )
+        if "student" in self.arms and "transnar" not in self.arms:
+            raise ValueError("arms has student, whose teacher is TransNAR: add transnar")
+        if "student" in self.arms and self.lm.data.index_hints:
+            raise ValueError("the student arm does not support lm.data.index_hints yet")
+        if self.distill.algorithms is not None:
+            raise ValueError(
+                "distill.algorithms must be none: the student learns lm.data.algorithms"
             )
         if self.lm.train.seed + self.seeds > 2**32:
             raise ValueError("lm.train.seed + seeds must stay below 2**32")
@@ -155,13 +173,15 @@ class RunPipelineConfig:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON- and YAML-serialisable: ``{"seeds", "arms", "nar", "lm", "eval"}``."""
+        """JSON- and YAML-serialisable: ``{"seeds", "arms", "nar", "lm", "eval",
+        "distill"}``."""
         return {
             "seeds": self.seeds,
             "arms": list(self.arms),
             "nar": self.nar.to_dict(),
             "lm": self.lm.to_dict(),
             "eval": dataclasses.asdict(self.eval),
+            "distill": self.distill.to_dict(),
         }
 
 

@@ -205,10 +205,16 @@ def estimate(config, samples: int = SAMPLES) -> list[StageEstimate]:
     train = text_cells(data.algorithms, data.train_sizes, data.train_count, samples, hints)
     test = text_cells(data.algorithms, data.test_sizes, data.test_count, samples, hints)
     steps_per_size = _nar_steps(config.nar.nar.algorithms, data.train_sizes, samples)
+    batch = config.eval.batch_size
     for arm in config.arms:
-        model = _arm_model(config.lm.model, arm)
-        rows.append(_lm_stage(arm, model, config.lm, config.nar.nar, train, steps_per_size))
-        rows.append(_eval_stage(arm, model, test, steps_per_size, config.eval.batch_size))
+        model, cells = _arm_model(config.lm.model, arm), train
+        if arm == "student":  # its teacher answers its questions first
+            questions = config.distill.resolved(data, data.algorithms)
+            cells = text_cells(data.algorithms, questions.sizes, questions.count, samples)
+            teacher = _arm_model(config.lm.model, "transnar")
+            rows.append(_eval_stage("distill", teacher, cells, steps_per_size, batch))
+        rows.append(_lm_stage(arm, model, config.lm, config.nar.nar, cells, steps_per_size))
+        rows.append(_eval_stage(f"eval-{arm}", model, test, steps_per_size, batch))
     return rows
 
 
@@ -252,7 +258,7 @@ def _needs_nar(config) -> bool:
 
 
 def _arm_model(model: TransNARConfig, arm: str) -> TransNARConfig:
-    if arm == "baseline":
+    if arm in ("baseline", "student"):
         return dataclasses.replace(model, use_nar=False)
     return dataclasses.replace(model, memory_source="decoy" if arm == "control" else "question")
 
@@ -346,9 +352,10 @@ def _lm_stage(arm, model, lm_config, nar, cells, steps_per_size) -> StageEstimat
     )
 
 
-def _eval_stage(arm, model, cells, steps_per_size, batch: int) -> StageEstimate:
-    """One language model's evaluation: greedy decoding with the KV cache up to
-    each question's budget (an upper bound of the work)."""
+def _eval_stage(stage, model, cells, steps_per_size, batch: int) -> StageEstimate:
+    """One language model answering questions (``stage``: ``eval-<arm>``, or
+    ``distill`` for TransNAR answering the student's): greedy decoding with the
+    KV cache up to each question's budget (an upper bound of the work)."""
     flops = 0.0
     for cell in cells:
         t = round(cell.mean_budget)
@@ -358,7 +365,7 @@ def _eval_stage(arm, model, cells, steps_per_size, batch: int) -> StageEstimate:
     longest = max(cells, key=lambda c: c.mean_budget)
     biggest = max(cells, key=lambda c: c.nodes)
     return StageEstimate(
-        stage=f"eval-{arm}-s*",
+        stage=f"{stage}-s*",
         examples=sum(cell.count for cell in cells),
         tokens=round(sum(cell.count * cell.mean_budget for cell in cells)),
         steps=None,

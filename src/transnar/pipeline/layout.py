@@ -9,6 +9,9 @@ A run directory::
     baseline-s<seed>/          the baseline runs (transnar lm train --no-nar)
     control-s<seed>/           the control runs (transnar lm train --nar RUN/nar --control)
     transnar-s<seed>/          the TransNAR runs (transnar lm train --nar RUN/nar)
+    distill-s<seed>/           with the student arm: questions with that TransNAR's
+                               answers (transnar distill's data)
+    student-s<seed>/           the students trained on them (no NAR)
     eval/<model>-s<seed>/      their evaluations (transnar lm eval)
     report.md, report.html     the report (transnar report), its figures in figures/
 """
@@ -29,7 +32,12 @@ REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 FIGURES_DIR = "figures"
 
-ARM_LABELS = {"baseline": "baseline", "control": "control", "transnar": "TransNAR"}
+ARM_LABELS = {
+    "baseline": "baseline",
+    "control": "control",
+    "transnar": "TransNAR",
+    "student": "student",
+}
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,7 @@ class ModelRun:
     """One language model of a run: one arm (:data:`ARMS`) at one training seed.
 
     Attributes:
-        kind: ``baseline``, ``control`` or ``transnar``.
+        kind: ``baseline``, ``control``, ``transnar`` or ``student``.
         seed: its ``lm.train.seed``.
     """
 
@@ -47,7 +55,7 @@ class ModelRun:
     @property
     def use_nar(self) -> bool:
         """Whether it cross-attends to the NAR (TransNAR and the control)."""
-        return self.kind != "baseline"
+        return self.kind in ("control", "transnar")
 
     @property
     def control(self) -> bool:
@@ -58,6 +66,17 @@ class ModelRun:
     def name(self) -> str:
         """Its directory (and stage) name, e.g. ``transnar-s0``."""
         return f"{self.kind}-s{self.seed}"
+
+    @property
+    def teacher(self) -> ModelRun | None:
+        """The student's teacher, the TransNAR of its seed (None for other arms)."""
+        return ModelRun("transnar", self.seed) if self.kind == "student" else None
+
+    @property
+    def distill_dir(self) -> str | None:
+        """The student's questions with its teacher's answers, ``distill-s<seed>``
+        (also the name of the stage that writes them; None for other arms)."""
+        return f"distill-s{self.seed}" if self.kind == "student" else None
 
     @property
     def label(self) -> str:

@@ -61,6 +61,8 @@ from transnar.pipeline.stages import (
     check_stage_names,
 )
 from transnar.training.checkpoint import CHECKPOINTS, LAST, checkpoint_path
+from transnar.training.distill import MANIFEST as DISTILL_MANIFEST
+from transnar.training.distill import teacher_dataset
 from transnar.training.distributed import barrier, world
 from transnar.training.lm import MODEL_DIR, train_lm
 from transnar.training.lm_config import RESUMABLE_CHANGES, LMTrainConfig
@@ -221,7 +223,10 @@ def build_stages(
     runs = model_runs(config)
     for seed in sorted({m.seed for m in runs}):
         models = [m for m in runs if m.seed == seed]
-        stages += [lm_stage(config, run_dir, m, progress) for m in models]
+        for model in models:
+            if model.teacher is not None:
+                stages.append(distill_stage(config, run_dir, model, progress))
+            stages.append(lm_stage(config, run_dir, model, progress))
         stages += [eval_stage(config, run_dir, m, progress) for m in models]
     stages.append(report_stage(stages, run_dir))
     return stages
@@ -281,12 +286,14 @@ def nar_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) -
 
 def lm_config(config: RunPipelineConfig, run_dir: Path, model: ModelRun) -> LMTrainConfig:
     """The training config of one language model: the ``lm`` section with its
-    arm, seed, the run's data and (for TransNAR and the control) the run's NAR."""
+    arm, seed, the run's data (a student's: its teacher's answers) and (for
+    TransNAR and the control) the run's NAR."""
+    data = model.distill_dir or DATA_DIR
     changes: dict[str, Any] = {
         "model.use_nar": model.use_nar,
         "model.memory_source": "decoy" if model.control else "question",
         "train.seed": model.seed,
-        "data.path": str((run_dir / DATA_DIR).resolve()),
+        "data.path": str((run_dir / data).resolve()),
         "nar.checkpoint": str((run_dir / NAR_DIR).resolve()) if model.use_nar else None,
     }
     return lm_overrides(config.lm, changes)
@@ -314,7 +321,7 @@ def lm_stage(
         _without(train_config.to_dict(), LM_UNHASHED, "lm."),
         (f"{model.name}/{MODEL_DIR}",),
         run,
-        inputs=("data", "nar") if model.use_nar else ("data",),
+        inputs=("data", "nar") if model.use_nar else (model.distill_dir or "data",),
         distributed=True,
         resumable=last.is_file,
         group="train",
@@ -364,6 +371,38 @@ def eval_stage(
         inputs=(model.name,),
         resumable=_never,
         group="eval",
+    )
+
+
+def distill_stage(
+    config: RunPipelineConfig, run_dir: Path, student: ModelRun, progress: bool | None
+) -> PipelineStage:
+    """The student's data: its teacher answers the ``distill`` questions into
+    ``RUN/distill-s<seed>`` (:func:`~transnar.training.distill.teacher_dataset`)."""
+    from transnar.evaluation.answering import load_model
+
+    teacher, name = student.teacher, student.distill_dir
+    data, train = config.lm.data, config.lm.train
+    questions = config.distill.resolved(data, data.algorithms)
+
+    def run(resume: bool) -> None:
+        with torch_threads(train.threads):
+            loaded, directory = load_model(run_dir / teacher.name, train.device)
+            teacher_dataset(loaded, questions, run_dir / name, str(directory), progress)
+
+    count = (
+        len(questions.algorithms) * len(questions.sizes) * (questions.count + questions.val_count)
+    )
+    sizes = ", ".join(map(str, questions.sizes))
+    return PipelineStage(
+        name,
+        f"{teacher.label} (seed {student.seed}) answers {count:,} questions at sizes {sizes} "
+        "for the student",
+        {"distill": questions.to_dict()},
+        (f"{name}/train.jsonl", f"{name}/val.jsonl", f"{name}/{DISTILL_MANIFEST}"),
+        run,
+        inputs=(teacher.name,),
+        resumable=_never,
     )
 
 

@@ -38,10 +38,12 @@ from typing import Any
 from torch import nn
 
 from transnar import __version__
+from transnar._config import not_int
 from transnar.evaluation.evaluate import EvalSettings, evaluate
 from transnar.persistence import atomic_write, write_json
 from transnar.training.lm import LMTrainResult, train_lm
 from transnar.training.lm_config import LMTrainConfig
+from transnar.training.lm_data import DataConfig
 
 DISTILL_SEED = 3
 """Sampler seed of the training questions (0 and 1 train and validate the
@@ -53,22 +55,26 @@ MANIFEST = "manifest.json"
 
 @dataclass(frozen=True)
 class DistillConfig:
-    """Which questions the teacher answers.
+    """Which questions the teacher answers. What is left empty or 0 is the
+    student's data's (:meth:`resolved`).
 
     Attributes:
-        algorithms: the algorithms (default: those of the teacher's NAR).
+        algorithms: the algorithms (none: those :meth:`resolved` is given: the
+            teacher's NAR's in :func:`distill`, the run's data's in a pipeline run).
         sizes: question sizes: the training sizes and, for a student that is
-            to go beyond them, larger ones.
-        count: training questions per algorithm and size.
-        val_count: validation questions per algorithm and size.
+            to go beyond them, larger ones (empty: the student's training sizes).
+        count: training questions per algorithm and size (0: the student's
+            ``data.train_count``).
+        val_count: validation questions per algorithm and size (0: its
+            ``data.val_count``).
         seed: the training questions' sampler seed (validation: ``seed + 1``).
         batch_size: questions the teacher answers at once.
     """
 
     algorithms: tuple[str, ...] | None = None
-    sizes: tuple[int, ...] = (4, 5, 6, 7, 8)
-    count: int = 1000
-    val_count: int = 32
+    sizes: tuple[int, ...] = ()
+    count: int = 0
+    val_count: int = 0
     seed: int = DISTILL_SEED
     batch_size: int = 50
 
@@ -76,9 +82,31 @@ class DistillConfig:
         object.__setattr__(self, "sizes", tuple(int(n) for n in self.sizes))
         if self.algorithms is not None:
             object.__setattr__(self, "algorithms", tuple(self.algorithms))
-        for name in ("count", "val_count", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("count", "val_count"):
+            if not_int(getattr(self, name)) or getattr(self, name) < 0:
+                raise ValueError(
+                    f"distill.{name} must be an integer >= 0 (0: the student's), got "
+                    f"{getattr(self, name)!r}"
+                )
+        if not_int(self.batch_size) or self.batch_size < 1:
+            raise ValueError(f"distill.batch_size must be an integer >= 1, got {self.batch_size}")
+        if any(n < 2 for n in self.sizes):
+            raise ValueError(f"distill.sizes must be integers >= 2, got {list(self.sizes)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable (lists for tuples)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def resolved(self, data: DataConfig, algorithms: Sequence[str]) -> DistillConfig:
+        """This config with what it leaves to the student's ``data`` filled in
+        from it (``algorithms``: when it names none)."""
+        return dataclasses.replace(
+            self,
+            algorithms=tuple(self.algorithms or algorithms),
+            sizes=self.sizes or data.train_sizes,
+            count=self.count or data.train_count,
+            val_count=self.val_count or data.val_count,
+        )
 
 
 def teacher_dataset(
@@ -93,7 +121,12 @@ def teacher_dataset(
 
     The teacher's answer keeps its closing blank line; one cut at its budget
     gets one, so that every row is a complete CLRS-Text example.
+
+    Raises:
+        ValueError: a ``config`` not :meth:`~DistillConfig.resolved` (no sizes or counts).
     """
+    if not (config.algorithms and config.sizes and config.count and config.val_count):
+        raise ValueError("the distillation config names no algorithms, sizes or counts: resolve it")
     out = Path(out)
     splits, agreement = {}, {}
     for split, seed, count in (
@@ -125,7 +158,7 @@ def teacher_dataset(
         "teacher": teacher_path,
         "algorithms": list(settings.algorithms),
         "sizes": list(config.sizes),
-        "config": _as_json(config),
+        "config": config.to_dict(),
         "splits": splits,
         "teacher_vs_truth": agreement,
     }
@@ -150,10 +183,6 @@ def _row(sample: dict[str, Any], seed: int) -> dict[str, Any]:
     }
 
 
-def _as_json(config: DistillConfig) -> dict[str, Any]:
-    return json.loads(json.dumps(dataclasses.asdict(config)))
-
-
 def student_config(base: LMTrainConfig, data: str | os.PathLike, algorithms: Sequence[str]):
     """The student's training config: ``base`` (e.g. the baseline's) with no
     NAR and the distilled dataset as its data."""
@@ -174,11 +203,13 @@ def distill(
 ) -> tuple[dict[str, Any], LMTrainResult]:
     """The teacher's dataset (``OUT/data``, kept if already written for the same
     questions), then the student trained on it (``OUT/student``, resumed if
-    interrupted); the manifest and the student's training result."""
+    interrupted); the manifest and the student's training result. What
+    ``config`` leaves empty is ``base``'s data's (the teacher's NAR's algorithms)."""
     out = Path(out)
+    config = config.resolved(base.data, teacher.nar.config.algorithms)
     data = out / DATA_DIR
     manifest_path = data / MANIFEST
-    wanted = {"config": _as_json(config), "teacher": teacher_path}
+    wanted = {"config": config.to_dict(), "teacher": teacher_path}
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
     if manifest is None or any(manifest.get(k) != v for k, v in wanted.items()):
         manifest = teacher_dataset(teacher, config, data, teacher_path, progress)

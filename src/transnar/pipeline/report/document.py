@@ -48,6 +48,8 @@ ARM_TEXTS = {
     "control": "the control (TransNAR's architecture reading the NAR memory of another "
     "question of the same algorithm and size: its memory tells nothing about its question)",
     "transnar": "TransNAR",
+    "student": "the student (the baseline's architecture, with no NAR, trained on its "
+    "seed's TransNAR's answers: distillation)",
 }
 STEPPING_TEXTS = {
     "learned": "learned (leak-free)",
@@ -141,6 +143,20 @@ def report_markdown(runs: Sequence[RunData], comparison: Comparison) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _student_line(config) -> list[str]:
+    """What the student learned from, when the run has one."""
+    if "student" not in config.arms:
+        return []
+    data = config.lm.data
+    questions = config.distill.resolved(data, data.algorithms)
+    return [
+        f"- {ARM_TEXTS['student']}: {questions.count:,} questions per algorithm and size "
+        f"at sizes {_join(questions.sizes)} (sampler seed {questions.seed}, not a training "
+        "or test seed) answered by TransNAR as in its evaluation; trained with the "
+        "other arms' optimizer and epochs (its steps follow from its number of questions)"
+    ]
+
+
 def _setup(runs: Sequence[RunData]) -> list[str]:
     """The bullet list describing what was run."""
     config = runs[0].config
@@ -164,8 +180,9 @@ def _setup(runs: Sequence[RunData]) -> list[str]:
         f"{train.learning_rate:g}, batch {train.batch_size}, {length}; TransNAR adds "
         f"gated cross-attention to the frozen NAR after every {lm.xattn_every} layer(s) "
         f"({lm.memory} memory)",
-        f"- {_words([ARM_TEXTS.get(arm, arm) for arm in config.arms])} train on the same "
-        f"data for the same steps, at seed(s) {_join(seeds)}",
+        f"- {_words([ARM_TEXTS.get(arm, arm) for arm in config.arms if arm != 'student'])} "
+        f"train on the same data for the same steps, at seed(s) {_join(seeds)}",
+        *_student_line(config),
         f"- NAR: {nar.nar.processor}, hidden {nar.nar.hidden_dim}, "
         f"{len(nar.nar.algorithms)} algorithm(s), sizes {_join(nar.data.train_sizes)}, "
         f"{nar.train.steps:,} steps (best validation {nar_results.get('best_val_score', 0):.3f} "

@@ -1,0 +1,69 @@
+"""The pipeline's student arm (issue 17, distillation): TransNAR answers the student's
+questions, the student trains on them with no NAR, and is evaluated and reported as an
+arm beside the others."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.pipeline_helpers import fast_config, run_fast, statuses
+from transnar.model import TransNAR
+from transnar.pipeline import apply_overrides
+from transnar.pipeline.estimate import estimate
+
+STUDENT = ("arms=baseline,transnar,student", "distill.sizes=4,6", "distill.count=3")
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("student") / "run"
+    result = run_fast(run_dir, *STUDENT)
+    return run_dir, result
+
+
+def test_the_student_stages_run_after_their_teacher(finished):
+    _, result = finished
+    names = [o.name for o in result.outcomes]
+    assert names.index("transnar-s0") < names.index("distill-s0") < names.index("student-s0")
+    assert names.index("student-s0") < names.index("eval-student-s0")
+    assert set(statuses(result).values()) == {"ran"}
+
+
+def test_the_student_learns_the_teachers_answers_without_a_nar(finished):
+    run_dir, _ = finished
+    rows = [json.loads(line) for line in (run_dir / "distill-s0" / "train.jsonl").open()]
+    assert len(rows) == 2 * 2 * 3  # algorithms x sizes 4 and 6 x count
+    assert {row["length"] for row in rows} == {4, 6}  # 6 is beyond the training sizes
+    assert all(row["seed"] == 3 for row in rows)  # their own sampler seed
+    manifest = json.loads((run_dir / "distill-s0" / "manifest.json").read_text())
+    assert manifest["teacher"].endswith("transnar-s0/model")
+    student = TransNAR.from_pretrained(run_dir / "student-s0" / "model")
+    assert not student.config.use_nar and student.nar is None
+    config = json.loads((run_dir / "student-s0" / "config.json").read_text())
+    assert config["data"]["path"].endswith("distill-s0")
+
+
+def test_the_report_shows_the_student_as_an_arm(finished):
+    run_dir, _ = finished
+    report = (run_dir / "report.md").read_text()
+    assert "student − baseline" in report and "student − TransNAR" in report
+    assert "the student (the baseline's architecture, with no NAR" in report
+    evaluation = json.loads((run_dir / "eval" / "student-s0" / "results.json").read_text())
+    assert evaluation["model"]["label"] == "student"
+
+
+def test_a_student_needs_its_teacher():
+    with pytest.raises(ValueError, match="whose teacher is TransNAR"):
+        fast_config("arms=baseline,student")
+    with pytest.raises(ValueError, match=r"distill\.algorithms must be none"):
+        fast_config(*STUDENT, "distill.algorithms=bfs")
+
+
+def test_the_estimate_counts_the_teachers_answers_and_the_student():
+    config = apply_overrides(fast_config(*STUDENT), ["distill.count=30"])
+    stages = {row.stage: row for row in estimate(config, samples=2)}
+    assert stages["distill-s*"].examples == 2 * 2 * 30
+    assert stages["student-s*"].examples == 2 * 2 * 30
+    assert stages["student-s*"].parameters == stages["baseline-s*"].parameters
