@@ -115,6 +115,15 @@ def test_eval_with_compare_and_the_compare_command(models, tmp_path, capsys):
     expected = {"comparison.json", "comparison.md", *PLOTS.values()}
     assert {p.name for p in out.iterdir()} == expected
 
+    # LABEL=RESULTS: one model's two evaluations under two labels, paired question by question
+    relabelled = tmp_path / "relabelled"
+    argv = ["lm", "compare", f"first={base}", f"second={base / 'results.json'}", "--no-plots"]
+    status, stdout, err = run_cli([*argv, "--out", str(relabelled)], capsys)
+    assert status == 0, err
+    assert "# Comparison: first vs second" in stdout and "Δ CLRS second − first" in stdout
+    status, _, err = run_cli(["lm", "compare", f"={base}", "--out", str(relabelled)], capsys)
+    assert_one_error_line(status, err, "the label before '=' is empty")
+
 
 @pytest.mark.parametrize(
     ("arguments", "fragments"),

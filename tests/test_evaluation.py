@@ -30,6 +30,7 @@ from transnar.evaluation import (
 from transnar.evaluation.answering import load_model
 from transnar.evaluation.decoding import question_generator
 from transnar.evaluation.evaluate import regime
+from transnar.evaluation.results import _sample_record
 from transnar.nar import Features
 from transnar.nar.memory import GraphMemory
 
@@ -201,6 +202,14 @@ def test_write_results_writes_every_file(results, tmp_path):
     assert len(document["samples"]) == 12 and "question" not in document["samples"][0]
     question = results.samples[0]["question"].encode()
     assert document["samples"][0]["question_sha256"] == hashlib.sha256(question).hexdigest()[:16]
+    # a question asked with index hints is recorded as the same question
+    sample = results.samples[0]
+    (trajectory,) = clrs.sample(sample["algorithm"], sample["size"], sample["seed"], 1)
+    hinted, _ = format_example(trajectory, index_hints=True)
+    assert hinted != format_example(trajectory)[0]
+    again = {**sample, "question": hinted}
+    plain = {**sample, "question": format_example(trajectory)[0]}
+    assert _sample_record(again)["question_sha256"] == _sample_record(plain)["question_sha256"]
 
     markdown = (tmp_path / "eval" / "results.md").read_text()
     for heading in ("# Evaluation: TransNAR", "## Per algorithm and size", "## Per family"):

@@ -4,7 +4,6 @@ preceded by its index marker, in the question and the answer."""
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 import pytest
@@ -24,15 +23,9 @@ from transnar.clrs.text import (
 )
 from transnar.clrs.text.dataset_files import read_rows, write_dataset
 from transnar.clrs.text.datasets import Split
+from transnar.clrs.text.formatting import without_index_hints
 from transnar.clrs.text.rows import COLUMNS, INDEX_HINT_COLUMNS, examples, make_example
 from transnar.clrs.text.scoring import Options, score_row
-
-# A marker is one or two letters right after "[" or a space, before a number.
-_MARKER = re.compile(r"(?<=[\[ ])[A-Za-z]{1,2}(?=[-0-9])")
-
-
-def _unmarked(text: str) -> str:
-    return _MARKER.sub("", text)
 
 
 def _assert_same_inputs(inputs: dict, expected: dict) -> None:
@@ -46,7 +39,10 @@ def _round_trip(trajectory: clrs.Trajectory, use_hints: bool) -> None:
     question, answer = format_example(trajectory, use_hints, index_hints=True)
     plain_question, plain_answer = format_example(trajectory, use_hints)
     # Only the markers are added: dropping them gives the reference text back.
-    assert (_unmarked(question), _unmarked(answer)) == (plain_question, plain_answer)
+    assert (without_index_hints(question), without_index_hints(answer)) == (
+        plain_question,
+        plain_answer,
+    )
     assert has_index_hints(question) and not has_index_hints(plain_question)
 
     # The same inputs as the plain question's (which test_text_questions checks
@@ -103,7 +99,10 @@ def test_legacy_floats_with_index_hints(algorithm):
         for use_hints in (False, True):
             question, answer = format_example(trajectory, use_hints, "legacy", index_hints=True)
             plain_question, plain_answer = format_example(trajectory, use_hints, "legacy")
-            assert (_unmarked(question), _unmarked(answer)) == (plain_question, plain_answer)
+            assert (without_index_hints(question), without_index_hints(answer)) == (
+                plain_question,
+                plain_answer,
+            )
             _assert_same_inputs(parse_question(question)[1], parse_question(plain_question)[1])
 
 
@@ -326,7 +325,7 @@ def test_rows_with_index_hints():
     assert all(tuple(row) == COLUMNS for row in plain)
     for before, row in zip(plain, hinted, strict=True):
         assert tuple(row) == INDEX_HINT_COLUMNS and row["index_hints"] is True
-        assert _unmarked(row["text"]) == before["text"]
+        assert without_index_hints(row["text"]) == before["text"]
     assert make_example("bfs", 5, 1, 1, index_hints=True) == hinted[1]
     with pytest.raises(ValueError, match="index_hints must be True or False"):
         examples("bfs", 5, 1, 2, index_hints="yes")

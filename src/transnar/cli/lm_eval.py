@@ -67,14 +67,19 @@ examples:
 """
 
 COMPARE_EPILOG = """\
-Files with the same label (e.g. one per training seed) are averaged: the tables
+A file's label is the one its evaluation gave it (--label; a pipeline run's arm:
+baseline, control, TransNAR, student); LABEL=RESULTS gives it another, e.g. to
+compare variants of one arm from several runs (final=runs/a/eval/transnar-s0
+all=runs/b/eval/transnar-s0). Files with the same label (e.g. one per training
+seed) are averaged: the tables
 show mean ± std and the plots error bars (with one file per label: the 95%
 bootstrap interval over the questions). Labels are ordered baseline, control,
 TransNAR, others after. For every two labels A, B the tables have a
 'Δ CLRS A − B' column and the summary counts the algorithm x size cells where
 each is ahead. When the files keep their per-sample records (the default of
 'transnar lm eval'), each Δ comes with a paired test over the questions both
-answered (paired by algorithm, size, seed and index, their texts checked):
+answered (paired by algorithm, size, seed and index, their texts checked; a
+question with index hints pairs with the same question without):
 the mean difference, its 95% paired bootstrap interval (--resamples
 resamples of the questions, stratified by algorithm and size), '*' when it
 excludes 0. A cell where the labels did not answer the same questions gets
@@ -86,6 +91,7 @@ shape_score.png, parse_score.png, family_clrs_score.png.
 examples:
   transnar lm compare runs/baseline/eval runs/transnar/eval --out docs/results/cmp
   transnar lm compare base-s*/eval/results.json tn-s*/eval/results.json --out cmp --force
+  transnar lm compare plain=runs/a/eval/transnar-s0 hints=runs/b/eval/transnar-s0 --out cmp
 """
 
 
@@ -191,7 +197,10 @@ def _register_compare(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "results", type=Path, nargs="+", metavar="RESULTS", help="results.json or eval directories"
+        "results",
+        nargs="+",
+        metavar="[LABEL=]RESULTS",
+        help="results.json or eval directories, each optionally under another label",
     )
     parser.add_argument(
         "--out", type=Path, required=True, metavar="DIR", help="where the files go (see below)"
@@ -266,13 +275,13 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Loads the result files, prints and writes the comparison."""
-    from transnar.evaluation import load_results, write_comparison
+    from transnar.evaluation import write_comparison
     from transnar.evaluation.significance import RESAMPLES
 
     resamples = RESAMPLES if args.resamples is None else args.resamples
     if resamples < 1:
         raise ValueError(f"--resamples must be >= 1, got {resamples}")
-    documents = [load_results(path) for path in args.results]
+    documents = [_labelled_results(item) for item in args.results]
     comparison, paths = write_comparison(
         documents, args.out, overwrite=args.force, plots=not args.no_plots, resamples=resamples
     )
@@ -280,6 +289,19 @@ def run_compare(args: argparse.Namespace) -> int:
     for path in paths:
         print(f"wrote {path}")
     return 0
+
+
+def _labelled_results(item: str) -> dict:
+    """The results of ``RESULTS`` or ``LABEL=RESULTS`` (under that label; an
+    existing path with ``=`` in its name is a path)."""
+    from transnar.evaluation import load_results
+
+    label, sep, path = item.partition("=")
+    if not sep or Path(item).exists():
+        return load_results(item)
+    if not label.strip():
+        raise ValueError(f"{item!r}: the label before '=' is empty")
+    return {**load_results(path), "label": label.strip()}
 
 
 def _algorithms(values: list[str] | None) -> tuple[str, ...] | None:

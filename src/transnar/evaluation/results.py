@@ -10,8 +10,9 @@ An evaluation directory (:func:`write_results`) holds:
   ``scores`` (:meth:`~transnar.clrs.text.score_report.ScoreReport.to_dict`: per
   algorithm x size, algorithm, family x size, family, size, overall), and,
   unless left out, ``samples``: per sample its stream (algorithm, size, seed,
-  index), ``question_sha256`` (the first 16 hex digits of its question's
-  SHA-256: comparisons check that paired questions are the same), the
+  index), ``question_sha256`` (the first 16 hex digits of the SHA-256 of its
+  question without index markers, the same with index hints as without:
+  comparisons check that paired questions are the same instance), the
   prediction, its scores, tokens generated and whether it stopped;
 - ``predictions.jsonl``: one row per sample (the CLRS-Text row with its
   ``prediction``): ``transnar score predictions.jsonl`` scores it again;
@@ -40,6 +41,7 @@ from typing import Any
 import torch
 
 from transnar import __version__
+from transnar.clrs.text.formatting import without_index_hints
 from transnar.clrs.text.score_report import ScoreReport
 from transnar.evaluation.comparison import (
     COMPARISON_FORMAT,
@@ -101,10 +103,13 @@ def results_to_dict(results: EvalResults, include_samples: bool = True) -> dict[
 
 
 def _sample_record(sample: Mapping[str, Any]) -> dict[str, Any]:
-    """A sample of ``results.json``: its fields, and its question's hash (not its text)."""
+    """A sample of ``results.json``: its fields, and its question's hash (not its
+    text; without index markers, so that a question asked with index hints pairs
+    with the same question asked without)."""
     record = {k: sample[k] for k in _SAMPLE_FIELDS}
     if "question" in sample:
-        record["question_sha256"] = hashlib.sha256(sample["question"].encode()).hexdigest()[:16]
+        plain = without_index_hints(sample["question"])
+        record["question_sha256"] = hashlib.sha256(plain.encode()).hexdigest()[:16]
     return record
 
 

@@ -41,6 +41,7 @@ have no markers left: ``ValueError``.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable, Sequence
 from typing import Literal
@@ -188,6 +189,16 @@ def check_index_hints(algorithm: str, num_nodes: int) -> None:
         )
 
 
+# A marker is one or two letters right after "[" or a space, before a number.
+_MARKER = re.compile(r"(?<=[\[ ])[A-Za-z]{1,2}(?=[-0-9])", re.ASCII)
+
+
+def without_index_hints(text: str) -> str:
+    """``text`` (a question, an answer or a whole example) with every index marker
+    removed: what :func:`format_example` writes without ``index_hints``."""
+    return _MARKER.sub("", text)
+
+
 def index_marker(index: int) -> str:
     """The marker of element ``index`` (``ValueError`` past the last marker)."""
     if not 0 <= index < len(INDEX_MARKERS):
@@ -314,4 +325,5 @@ __all__ = [
     "predecessors_to_order",
     "render_probe",
     "trace_hints",
+    "without_index_hints",
 ]
