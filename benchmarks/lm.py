@@ -15,6 +15,13 @@ batches of one algorithm and size (the training and evaluation batches):
   sequence generates exactly ``--new-tokens`` tokens (the stop text and the
   special tokens are disabled), so both paths do the same work.
 
+- **against Hugging Face**: training tokens/s of our ``DecoderLM`` and of a stock
+  ``transformers`` ``LlamaForCausalLM`` of the same shape (width, depth, heads,
+  SwiGLU width, tied embeddings, RMSNorm eps, RoPE base, SDPA attention), on the
+  same batch of random token ids and random positions (``--llama-batch`` x
+  ``--llama-tokens``, the loss on the second half), their steps interleaved so
+  that both see the same machine load; skipped without ``transformers``.
+
 Sizes: ``small`` (d_model 128, 4 layers, 4 heads) and ``base`` (256, 6, 8: the
 ``LMConfig`` default); TransNAR adds a gated cross-attention block after every
 layer, reading a triplet-GMPNN NAR of width 128 (the paper's).
@@ -194,6 +201,87 @@ def decoding(
     return result
 
 
+def against_llama(size: str, batch: int, tokens: int, repeats: int) -> dict | None:
+    """Training tokens/s of ``DecoderLM`` and of ``LlamaForCausalLM`` of the same
+    shape, steps interleaved (None without ``transformers``)."""
+    try:
+        from transformers import LlamaConfig, LlamaForCausalLM
+    except ImportError:
+        return None
+    config = LMConfig(**SIZES[size], max_position=max(1024, tokens))
+    torch.manual_seed(0)
+    ours = DecoderLM(config)
+    llama_config = LlamaConfig(
+        vocab_size=config.vocab_size,
+        hidden_size=config.d_model,
+        intermediate_size=config.mlp_hidden,
+        num_hidden_layers=config.n_layers,
+        num_attention_heads=config.n_heads,
+        num_key_value_heads=config.n_heads,
+        max_position_embeddings=config.max_position,
+        rms_norm_eps=config.norm_eps,
+        rope_theta=config.rope_base,
+        tie_word_embeddings=config.tie_embeddings,
+        attention_bias=False,
+        mlp_bias=False,
+    )
+    llama_config._attn_implementation = "sdpa"
+    llama = LlamaForCausalLM(llama_config)
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(4, config.vocab_size, (batch, tokens), generator=generator)
+    labels = ids.clone()
+    labels[:, : tokens // 2] = -100  # an answer-only loss, as in training
+    positions = draw_positions(batch, tokens, config.max_position, generator=generator)
+    steps = {}
+    for name, model, call in (
+        ("ours", ours, lambda: ours(ids, positions=positions, labels=labels)),
+        ("llama", llama, lambda: llama(input_ids=ids, position_ids=positions, labels=labels)),
+    ):
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+        def step(call=call, optimizer=optimizer) -> None:
+            call().loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+        step()  # warm-up
+        steps[name] = step
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    ours_s, llama_s = (statistics.median(times[name]) for name in ("ours", "llama"))
+    return {
+        "size": size,
+        "batch": batch,
+        "tokens": tokens,
+        "repeats": repeats,
+        "ours_tokens_per_s": batch * tokens / ours_s,
+        "llama_tokens_per_s": batch * tokens / llama_s,
+        "ratio": llama_s / ours_s,
+        "transformers_version": __import__("transformers").__version__,
+    }
+
+
+def llama_markdown(rows: list[dict]) -> str:
+    lines = [
+        "",
+        "Training against a stock Hugging Face `LlamaForCausalLM` of the same shape "
+        "(steps interleaved; ratio = our tokens/s over Llama's):",
+        "",
+        "| size | batch x tokens | ours tokens/s | Llama tokens/s | ratio |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['size']} | {r['batch']} x {r['tokens']} | {r['ours_tokens_per_s']:,.0f} "
+            f"| {r['llama_tokens_per_s']:,.0f} | {r['ratio']:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
 def markdown(rows: list[dict], meta: dict) -> str:
     lines = [
         f"Batch of {meta['batch']} `{meta['algorithm']}` questions at size {meta['size']}; "
@@ -226,6 +314,9 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=32, help="generated per sequence")
     parser.add_argument("--min-time", type=float, default=2.0, help="seconds per measurement")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--llama-batch", type=int, default=32, help="batch of the Llama comparison")
+    parser.add_argument("--llama-tokens", type=int, default=256, help="its sequence length")
+    parser.add_argument("--llama-repeats", type=int, default=6, help="its timed steps per model")
     parser.add_argument("--out", type=Path, help="directory for lm.json and lm.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -253,9 +344,14 @@ def main() -> None:
             }
             results.append(row)
             print(json.dumps(row), file=sys.stderr)
-    table = markdown(results, meta)
+    llama = [
+        row
+        for size in sizes
+        if (row := against_llama(size, args.llama_batch, args.llama_tokens, args.llama_repeats))
+    ]
+    table = markdown(results, meta) + (llama_markdown(llama) if llama else "")
     print(table)
-    save(args.out, "lm", meta, results, table)
+    save(args.out, "lm", {**meta, "against_llama": llama}, results, table)
 
 
 if __name__ == "__main__":

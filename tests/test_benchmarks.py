@@ -17,7 +17,8 @@ CASES = {
     "nar_step": ["--algorithms", "bfs", "--hidden", "8", "--batch", "2", "--size", "5",
                  "--steps", "1", "--rounds", "2"],
     "lm": ["--sizes", "small", "--size", "4", "--batch-size", "2", "--new-tokens", "2",
-           "--min-time", "0.01"],
+           "--min-time", "0.01", "--llama-batch", "2", "--llama-tokens", "16",
+           "--llama-repeats", "1"],
     "gpu_check": ["--device", "cpu", "--steps", "1", "--questions", "1",
                   "nar.nar.algorithms=[bfs]", "lm.data.algorithms=[bfs]", "nar.nar.hidden_dim=8",
                   "nar.train.batch_size=2", "nar.data.test_sizes=[6]", "nar.train.threads=1",
@@ -36,5 +37,9 @@ def test_benchmark_writes_its_results(name, tmp_path, monkeypatch):
     assert len(results["meta"]["load_after"]) == 3
     table = (tmp_path / f"{name}.md").read_text()
     table_lines = [line for line in table.splitlines() if line.startswith("|")]
-    assert len(table_lines) == 2 + len(results["rows"])  # header, rule, one line per row
+    llama = results["meta"].get("against_llama") or []  # lm.py: a second table
+    assert (name == "lm") == bool(llama)
+    assert all(row["ours_tokens_per_s"] > 0 and row["ratio"] > 0 for row in llama)
+    tables = 2 + len(results["rows"]) + (2 + len(llama) if llama else 0)
+    assert len(table_lines) == tables  # header, rule, one line per row (per table)
     assert "load average" in table

@@ -72,7 +72,8 @@ TORCH_FILENAME = "model.pt"
 
 # after_layer(layer_index, hidden (B, T, D)) -> hidden (B, T, D)
 AfterLayer = Callable[[int, torch.Tensor], torch.Tensor]
-Rope = tuple[torch.Tensor, torch.Tensor]  # cos, sin: (B, 1, T, Dh / 2) each
+# cos (cos, cos) and signed sin (-sin, sin) of the angles: (B, 1, T, Dh) each
+Rope = tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass
@@ -129,14 +130,19 @@ class Rotary(nn.Module):
     def forward(self, positions: torch.Tensor) -> Rope:
         # positions (B, T) -> angles (B, 1, T, Dh / 2); the 1 broadcasts over heads
         angles = positions.to(self.inv_freq.device).float()[:, None, :, None] * self.inv_freq
-        return angles.cos(), angles.sin()
+        cos, sin = angles.cos(), angles.sin()
+        return torch.cat((cos, cos), dim=-1), torch.cat((-sin, sin), dim=-1)  # (B, 1, T, Dh)
 
 
 def apply_rotary(x: torch.Tensor, rope: Rope) -> torch.Tensor:
-    """Rotates the pairs ``(x[i], x[i + Dh/2])`` of ``x`` ``(B, H, T, Dh)`` by the angles."""
-    cos, sin = rope
-    x1, x2 = x.float().chunk(2, dim=-1)  # (B, H, T, Dh / 2) each
-    rotated = torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1)
+    """Rotates the pairs ``(x[i], x[i + Dh/2])`` of ``x`` ``(B, H, T, Dh)`` by the angles:
+    ``(x1 cos - x2 sin, x2 cos + x1 sin)``, as ``x * (cos, cos) + (x2, x1) * (-sin, sin)``
+    (the same numbers; two full-width products are much faster on the CPU than four
+    half-width ones of the strided halves of ``x``)."""
+    cos, signed_sin = rope
+    x32 = x.float()
+    x1, x2 = x32.chunk(2, dim=-1)  # (B, H, T, Dh / 2) each
+    rotated = x32 * cos + torch.cat((x2, x1), dim=-1) * signed_sin
     return rotated.type_as(x)
 
 
@@ -389,7 +395,7 @@ class DecoderLM(nn.Module):
                 f"got {tuple(attention_mask.shape)}"
             )
         x = self.embed(input_ids)  # (B, T, D)
-        rope = self.rope(positions)  # cos, sin (B, 1, T, Dh / 2)
+        rope = self.rope(positions)  # cos, signed sin (B, 1, T, Dh)
         mask = self.attention_bias(attention_mask, past, T)  # (B, 1, T, S) or None
         for index, layer in enumerate(self.layers):
             x = layer(x, rope, mask, None if cache is None else cache.layers[index])  # (B, T, D)
