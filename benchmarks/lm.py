@@ -349,7 +349,7 @@ def main() -> None:
         for size in sizes
         if (row := against_llama(size, args.llama_batch, args.llama_tokens, args.llama_repeats))
     ]
-    table = markdown(results, meta) + (llama_markdown(llama) if llama else "")
+    table = markdown(results, meta) + ("\n" + llama_markdown(llama) if llama else "")
     print(table)
     save(args.out, "lm", {**meta, "against_llama": llama}, results, table)
 
