@@ -86,6 +86,16 @@ def _is_optional(hint: Any) -> bool:
     return origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
 
 
+def check_keys(data: Mapping[str, Any], cls: type, what: str, ignore: Iterable[str] = ()) -> None:
+    """Refuses the keys of ``data`` that are not fields of the dataclass ``cls``
+    (but ``ignore``): a ``ValueError`` naming them and the known ones (``what``:
+    the config in the message, e.g. ``LM`` or ``train``)."""
+    known = {f.name for f in dataclasses.fields(cls)} - set(ignore)
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown {what} config key(s) {unknown} (known: {sorted(known)})")
+
+
 def field_paths(cls: type) -> dict[str, Any]:
     """Every leaf field of a nested config dataclass: dotted path -> type hint."""
     hints = typing.get_type_hints(cls)
@@ -297,6 +307,7 @@ def _replace(config: Any, changes: Mapping[str, Any]) -> Any:
 __all__ = [
     "PRESET_NAMES",
     "apply_overrides",
+    "check_keys",
     "check_preset",
     "field_paths",
     "flatten",

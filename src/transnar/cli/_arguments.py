@@ -1,5 +1,7 @@
 """Arguments shared by several commands: those that train from a config (``nar
-train``, ``lm train``, ``run``) and those that compare arms (``report``, ``lm compare``)."""
+train``, ``lm train``, ``run``; :func:`run_trainer` runs the first two), those
+that read a saved model (``lm eval``, ``generate``, ``distill``) and those that
+compare arms (``report``, ``lm compare``)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 PRESET_NAMES = ("tiny", "small", "clrs30", "paper")  # transnar._config.PRESET_NAMES
 """The presets of ``run``, ``nar train`` and ``lm train`` (here so that --help
@@ -136,8 +139,12 @@ def resume_hint(args: argparse.Namespace, command: tuple[str, ...], checkpoint: 
     return hint
 
 
-def add_model_choice_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--arm`` and ``--model-seed``: which model of a pipeline run."""
+def add_model_arguments(
+    parser: argparse.ArgumentParser, what: str = "saved model, training or pipeline run"
+) -> None:
+    """``MODEL_DIR`` (``what`` it may be: its help), and ``--arm`` and
+    ``--model-seed``: which model of a pipeline run (:func:`pick_model`)."""
+    parser.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help=what)
     parser.add_argument(
         "--arm",
         choices=("baseline", "control", "transnar", "student"),  # pipeline.config.ARMS
@@ -151,6 +158,16 @@ def add_model_choice_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="for a pipeline run: the model's training seed, its <arm>-s<S> (default: the "
         "arm's first)",
+    )
+
+
+def add_positions_argument(parser: argparse.ArgumentParser) -> None:
+    """``--positions``: the position indices a saved model answers with."""
+    parser.add_argument(
+        "--positions",
+        choices=("random", "linear"),
+        default=None,
+        help="position indices (default: the model's own)",
     )
 
 
@@ -198,6 +215,52 @@ def read_config_file(path: Path, cls, what: str, missing: str = "", section: str
     except (ValueError, TypeError, AttributeError) as error:
         reason = " ".join(str(error).split())[:200]
         raise ValueError(f"{path} is not a valid {what}: {reason}") from None
+
+
+def run_trainer(
+    args: argparse.Namespace,
+    command: tuple[str, ...],
+    name: str,
+    config_of: Callable[[argparse.Namespace], Any],
+    train: Callable[..., Any],
+) -> Any:
+    """Runs a trainer's command (``command``: e.g. ``("lm", "train")``).
+
+    The run directory is ``--out``, by default ``runs/NAME-PRESET``; the config
+    is ``config_of(args)``. The run in it continues when it has a checkpoint
+    (:func:`continues`); after Ctrl-C the command that continues is printed
+    (:func:`resume_hint`), and when the run cannot continue from its
+    checkpoint, the command that starts it over (:func:`start_over_advice`).
+
+    Args:
+        args: the command's arguments (:func:`add_trainer_run_arguments`,
+            :func:`add_config_arguments`).
+        command: the command's words.
+        name: the run directory's default name before the preset.
+        config_of: the resolved config of ``args``.
+        train: the trainer (``train_nar`` or ``train_lm``).
+
+    Returns:
+        ``train``'s result; None for ``--dry-run``, which prints the config
+        instead.
+    """
+    from transnar.persistence import CheckpointError
+    from transnar.training.checkpoint import checkpoint_path
+
+    if args.out is None:
+        args.out = Path("runs") / f"{name}-{args.preset or 'tiny'}"
+    config = config_of(args)
+    if args.dry_run:
+        print(json.dumps(config.to_dict(), indent=2))
+        return None
+    last = checkpoint_path(args.out, "last")
+    resume = continues(args, last)
+    on_interrupt(args, resume_hint(args, command, last))
+    progress = False if args.no_progress else None
+    try:
+        return train(config, args.out, resume=resume, overwrite=args.force, progress=progress)
+    except CheckpointError as error:
+        raise start_over_advice(error, args, last) from None
 
 
 def start_over_advice(error: Exception, args: argparse.Namespace, checkpoint: Path) -> Exception:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from transnar.cli._arguments import add_model_choice_arguments, pick_model, read_config_file
+from transnar.cli._arguments import add_model_arguments, pick_model, read_config_file
 
 EPILOG = """\
 The teacher (a TransNAR: a saved model, a training run, or a pipeline run with
@@ -39,10 +39,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "model_dir", type=Path, metavar="MODEL_DIR", help="the teacher: saved model or run"
-    )
-    add_model_choice_arguments(parser)
+    add_model_arguments(parser, "the teacher: saved model or run")
     parser.add_argument("--out", type=Path, required=True, help="the distillation directory")
     parser.add_argument(
         "--sizes",

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from transnar.cli._arguments import add_model_choice_arguments, pick_model
+from transnar.cli._arguments import add_model_arguments, add_positions_argument, pick_model
 
 EPILOG = """\
 Text only: the graph the NAR reads is rebuilt from the question (its inputs
@@ -53,12 +52,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "model_dir", type=Path, metavar="MODEL_DIR", help="saved model, training or pipeline run"
-    )
-    parser.add_argument(
         "--question", required=True, help="the question text ('-': read standard input)"
     )
-    add_model_choice_arguments(parser)
+    add_model_arguments(parser)
     parser.add_argument(
         "--max-new-tokens",
         type=int,
@@ -66,12 +62,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="N",
         help="generate at most N tokens (default: a bound on the answer's length)",
     )
-    parser.add_argument(
-        "--positions",
-        choices=("random", "linear"),
-        default=None,
-        help="position indices (default: the model's own)",
-    )
+    add_positions_argument(parser)
     parser.add_argument(
         "--seed",
         type=int,

@@ -9,17 +9,12 @@ itself to it: :func:`register_train` (``lm train``, here) and
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 from transnar.cli._arguments import (
     add_config_arguments,
     add_preset_arguments,
     add_trainer_run_arguments,
-    continues,
-    on_interrupt,
-    resume_hint,
-    start_over_advice,
+    run_trainer,
     trainer_base_config,
 )
 
@@ -183,30 +178,12 @@ def train_config(args: argparse.Namespace):
 
 def run_train(args: argparse.Namespace) -> int:
     """Trains and prints a summary."""
-    from transnar.persistence import CheckpointError
-    from transnar.training.checkpoint import CHECKPOINTS, LAST
     from transnar.training.lm import train_lm
 
-    if args.out is None:
-        kind = "baseline" if args.no_nar else "transnar"
-        args.out = Path("runs") / f"{kind}-{args.preset or 'tiny'}"
-    config = train_config(args)
-    if args.dry_run:
-        print(json.dumps(config.to_dict(), indent=2))
+    name = "baseline" if args.no_nar else "transnar"
+    result = run_trainer(args, ("lm", "train"), name, train_config, train_lm)
+    if result is None:  # --dry-run
         return 0
-    last = args.out / CHECKPOINTS / LAST
-    resume = continues(args, last)
-    on_interrupt(args, resume_hint(args, ("lm", "train"), last))
-    try:
-        result = train_lm(
-            config,
-            args.out,
-            resume=resume,
-            overwrite=args.force,
-            progress=False if args.no_progress else None,
-        )
-    except CheckpointError as error:
-        raise start_over_advice(error, args, last) from None
     s = result.summary
     print(
         f"{s['model']}: {s['steps']} steps ({s['epochs']:.2f} epochs, {s['tokens']:,} tokens, "

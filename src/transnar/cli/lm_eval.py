@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 from transnar.cli._arguments import (
-    add_model_choice_arguments,
+    add_model_arguments,
+    add_positions_argument,
     add_resamples_argument,
     pick_model,
 )
@@ -113,10 +114,7 @@ def _register_eval(commands: argparse._SubParsersAction) -> None:
         epilog=EVAL_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "model_dir", type=Path, metavar="MODEL_DIR", help="saved model, training or pipeline run"
-    )
-    add_model_choice_arguments(parser)
+    add_model_arguments(parser)
     parser.add_argument(
         "--sizes", type=int, nargs="+", default=None, metavar="N", help="default 10 12 14"
     )
@@ -150,12 +148,7 @@ def _register_eval(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--batch-size", type=int, default=32, metavar="B", help="questions per batch (default 32)"
     )
-    parser.add_argument(
-        "--positions",
-        choices=("random", "linear"),
-        default=None,
-        help="position indices (default: the model's own)",
-    )
+    add_positions_argument(parser)
     parser.add_argument(
         "--position-seed", type=int, default=0, metavar="S", help="seed of random positions"
     )

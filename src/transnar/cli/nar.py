@@ -10,10 +10,7 @@ from transnar.cli._arguments import (
     add_config_arguments,
     add_preset_arguments,
     add_trainer_run_arguments,
-    continues,
-    on_interrupt,
-    resume_hint,
-    start_over_advice,
+    run_trainer,
     trainer_base_config,
 )
 from transnar.persistence import atomic_write, refuse_existing
@@ -192,29 +189,11 @@ def train_config(args: argparse.Namespace):
 def run_train(args: argparse.Namespace) -> int:
     """Trains and prints the results table."""
     from transnar.evaluation.nar import nar_results_markdown
-    from transnar.persistence import CheckpointError
-    from transnar.training.checkpoint import checkpoint_path
     from transnar.training.nar import train_nar
 
-    if args.out is None:
-        args.out = Path("runs") / f"nar-{args.preset or 'tiny'}"
-    config = train_config(args)
-    if args.dry_run:
-        print(json.dumps(config.to_dict(), indent=2))
+    result = run_trainer(args, ("nar", "train"), "nar", train_config, train_nar)
+    if result is None:  # --dry-run
         return 0
-    last = checkpoint_path(args.out, "last")
-    resume = continues(args, last)
-    on_interrupt(args, resume_hint(args, ("nar", "train"), last))
-    try:
-        result = train_nar(
-            config,
-            args.out,
-            resume=resume,
-            overwrite=args.force,
-            progress=False if args.no_progress else None,
-        )
-    except CheckpointError as error:
-        raise start_over_advice(error, args, last) from None
     print(nar_results_markdown(result.results), end="")
     print(
         f"wrote {args.out}/ (config.json, train.log, metrics.jsonl, checkpoints/, "

@@ -15,7 +15,6 @@ from __future__ import annotations
 import torch
 
 from transnar.clrs.specs import MASKED, AlgorithmSpec, Type
-from transnar.nar.decoders import postprocess
 from transnar.nar.features import Features
 from transnar.nar.losses import element_mask
 from transnar.nar.model import NAR, NAROutput
@@ -27,19 +26,8 @@ def hard_outputs(nar: NAR, features: Features, output: NAROutput, sinkhorn_steps
     Permutation outputs are fused with their masks into pointers (and the
     mask dropped), as the reference scores them.
     """
-    spec = nar.head(features.algorithm).spec
-    values = {
-        name: postprocess(
-            spec[name],
-            prediction,
-            features.node_mask,
-            hard=True,
-            sinkhorn_steps=sinkhorn_steps,
-            sinkhorn_temperature=nar.config.sinkhorn_temperature,
-        )
-        for name, prediction in output.outputs.items()
-    }
-    return fuse_permutations(spec, values)
+    values = nar.probe_values(features, output.outputs, hard=True, sinkhorn_steps=sinkhorn_steps)
+    return fuse_permutations(nar.head(features.algorithm).spec, values)
 
 
 def fuse_permutations(

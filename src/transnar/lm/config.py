@@ -6,6 +6,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from transnar._config import check_keys
+
 MLP_KINDS = ("swiglu", "gelu")
 
 
@@ -100,10 +102,7 @@ class LMConfig:
     @classmethod
     def from_dict(cls, data: dict) -> LMConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error naming them."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown LM config key(s) {unknown} (known: {sorted(known)})")
+        check_keys(data, cls, "LM")
         return cls(**data)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from transnar._config import check_keys
 from transnar.lm.config import LMConfig
 from transnar.nar.stepping import check_step_mode
 
@@ -88,10 +89,7 @@ class TransNARConfig:
     @classmethod
     def from_dict(cls, data: dict) -> TransNARConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error naming them."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown TransNAR config key(s) {unknown} (known: {sorted(known)})")
+        check_keys(data, cls, "TransNAR")
         # Files made before leak-free stepping ran the NAR to the true length.
         defaults = {"nar_steps": "oracle"}
         return cls(**{**defaults, **data, "lm": LMConfig.from_dict(data.get("lm", {}))})

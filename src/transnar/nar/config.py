@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from transnar._config import check_keys
 from transnar.clrs.specs import CLRS30_ALGORITHMS, get_spec
 
 PROCESSORS = (
@@ -125,10 +126,7 @@ class NARConfig:
     @classmethod
     def from_dict(cls, data: dict) -> NARConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error naming them."""
-        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown NAR config key(s) {unknown} (known: {sorted(known)})")
+        check_keys(data, cls, "NAR", ignore=("extra",))
         return cls(**{"termination": False, **data})  # older files: no termination head
 
 

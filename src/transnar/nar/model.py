@@ -96,6 +96,25 @@ class NAR(nn.Module):
             )
         return self.heads[algorithm]
 
+    def probe_values(
+        self,
+        features: Features,
+        predictions: dict[str, torch.Tensor],
+        hard: bool,
+        sinkhorn_steps: int,
+    ) -> dict[str, torch.Tensor]:
+        """The probe values of raw ``predictions`` (probe name -> tensor) of
+        ``features``' algorithm (:func:`~transnar.nar.decoders.postprocess`):
+        soft, to feed back, or ``hard``, to score."""
+        spec = self.head(features.algorithm).spec
+        temperature = self.config.sinkhorn_temperature
+        return {
+            name: postprocess(
+                spec[name], prediction, features.node_mask, hard, sinkhorn_steps, temperature
+            )
+            for name, prediction in predictions.items()
+        }
+
     def forward(
         self,
         features: Features,
@@ -212,17 +231,7 @@ class NAR(nn.Module):
         if step == 0 or not config.decode_hints:
             return {name: values[:, step] for name, values in features.hints.items()}
         spec = self.head(features.algorithm).spec
-        fed = {
-            name: postprocess(
-                spec[name],
-                prediction,
-                features.node_mask,
-                hard,
-                config.feedback_sinkhorn_steps,
-                config.sinkhorn_temperature,
-            )
-            for name, prediction in previous.items()
-        }
+        fed = self.probe_values(features, previous, hard, config.feedback_sinkhorn_steps)
         if repred or config.hint_teacher_forcing == 0.0:
             return fed
         force = (

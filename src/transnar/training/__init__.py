@@ -2,9 +2,9 @@
 
 The infrastructure (each trainer supplies only its model, data, step and validation):
 
-- :mod:`~transnar.training.loop`: the step loop, periodic validation,
-  ``last.pt`` checkpoints with exact resume, logs (:class:`Trainer`,
-  :func:`run_steps`);
+- :mod:`~transnar.training.loop`: a run's start or resume, the step loop,
+  periodic validation, ``last.pt`` checkpoints with exact resume, logs
+  (:class:`Trainer`, :func:`~transnar.training.loop.train_run`, :func:`run_steps`);
 - :mod:`~transnar.training.checkpoint`: the checkpoint file format;
 - :mod:`~transnar.training.options`: the options every trainer has
   (:class:`TrainOptions`, the ``train`` section of both configs);

@@ -52,13 +52,8 @@ from transnar import __version__
 from transnar.lm.builders import build_tokenizer
 from transnar.nar.model import NAR
 from transnar.persistence import CheckpointError
-from transnar.training.checkpoint import CHECKPOINTS, checkpoint_path, read_checkpoint
-from transnar.training.distributed import (
-    barrier,
-    device_for,
-    process_seed,
-    world,
-)
+from transnar.training.checkpoint import CHECKPOINTS, read_checkpoint
+from transnar.training.distributed import barrier, process_seed, world
 from transnar.training.lm_batches import (
     BatchSampler,
     cache_memory,
@@ -81,22 +76,13 @@ from transnar.training.lm_step import estimate_loss, lm_train_step
 from transnar.training.loop import (
     CONFIG,
     METRICS,
+    RunStart,
     Trainer,
     Validation,
     check_resumable,
-    restore,
-    run_steps,
-    start_run_dir,
-    write_run_config,
+    train_run,
 )
-from transnar.training.runs import (
-    TRAIN_LOG,
-    autocast_context,
-    check_finite,
-    resolve_device,
-    torch_threads,
-    write_json,
-)
+from transnar.training.runs import TRAIN_LOG, autocast_context, check_finite, write_json
 
 SUMMARY = "summary.json"
 MODEL_DIR = "model"
@@ -145,11 +131,7 @@ def train_lm(
     Args:
         config: the run's config (for a resumed run, its own, possibly with
             another device, thread count or validation interval).
-        run_dir: the run directory; it must be empty or absent unless
-            ``resume`` or ``overwrite``.
-        resume: continue from ``run_dir``'s last checkpoint.
-        overwrite: start afresh in a used run directory (its run files go first).
-        progress: show progress bars (``None``: only on a terminal).
+        run_dir, resume, overwrite, progress: as :func:`~transnar.training.loop.train_run`.
 
     Returns:
         An :class:`LMTrainResult`.
@@ -161,45 +143,16 @@ def train_lm(
             NAR that does not fit (or changed since the run started).
         ValueError: a config the data or the model reject, an unavailable device.
     """
-    run_dir = Path(run_dir)
     config = resolve_pretrained_lm(config)
-    rc = config.train
-    current = world()
-    device = device_for(resolve_device(rc.device))
-    if config.micro_batch_size < current.size:
+    processes = world().size
+    if config.micro_batch_size < processes:
         raise ValueError(
             f"a micro-batch of {config.micro_batch_size} (train.batch_size / optim.grad_accum) "
-            f"cannot be shared by {current.size} processes"
+            f"cannot be shared by {processes} processes"
         )
-    if not current.is_main:
-        progress = False
-    with torch_threads(rc.threads):
-        checkpoint = None
-        if resume:
-            # a run resumed with another config is refused before anything is done
-            checkpoint = read_lm_checkpoint(checkpoint_path(run_dir, "last"), "nothing to resume: ")
-            check_resumable(checkpoint, config, RESUMABLE_CHANGES, NAR_WIDTHS)
-        start_run_dir(run_dir, resume, overwrite, RUN_FILES, RUN_DIRS)
-        barrier()
-
-        # The frozen NAR first: it fixes the widths the cross-attention reads.
-        nar = obtain_nar(config, run_dir, device, progress) if config.use_nar else None
-        config = resolve_nar_dims(config, nar)
-        if checkpoint is not None:
-            check_resumable(checkpoint, config, RESUMABLE_CHANGES)
-        write_run_config(run_dir, config)
-
-        trainer = LMTrainer(config, nar, device, progress)
-        if checkpoint is not None:
-            if checkpoint.get("train_state", {}).get("nar_sha256") != trainer.nar_hash:
-                raise CheckpointError(
-                    f"{checkpoint['path']} was trained with another NAR (its weights' hash "
-                    "differs from this one's)"
-                )
-            restore(trainer, run_dir, checkpoint)
-        trainer.model.train()
-        run_steps(trainer, run_dir, checkpoint is not None, progress)
-        return trainer.finish(run_dir)
+    return train_run(
+        LMTrainer, config, run_dir, resume=resume, overwrite=overwrite, progress=progress
+    )
 
 
 def read_lm_checkpoint(path: str | os.PathLike, missing: str = "") -> dict:
@@ -224,6 +177,31 @@ class LMTrainer(Trainer):
     """
 
     kind = "lm"
+    run_files = RUN_FILES
+    run_dirs = RUN_DIRS
+    resumable = RESUMABLE_CHANGES
+    resolved_later = NAR_WIDTHS
+
+    @classmethod
+    def start(cls, config: LMTrainConfig, run: RunStart) -> LMTrainer:
+        """The frozen NAR first (trained into the run directory, when it is
+        trained for the run): it fixes the widths the cross-attention reads."""
+        run.prepare()
+        nar = obtain_nar(config, run.run_dir, run.device, run.progress) if config.use_nar else None
+        config = resolve_nar_dims(config, nar)
+        checkpoint = run.checkpoint
+        if checkpoint is not None:  # compared again, with the NAR's widths
+            check_resumable(checkpoint, config, RESUMABLE_CHANGES)
+        trainer = cls(config, nar, run.device, run.progress)
+        if (
+            checkpoint is not None
+            and checkpoint.get("train_state", {}).get("nar_sha256") != trainer.nar_hash
+        ):
+            raise CheckpointError(
+                f"{checkpoint['path']} was trained with another NAR (its weights' hash "
+                "differs from this one's)"
+            )
+        return trainer
 
     def __init__(
         self, config: LMTrainConfig, nar: NAR | None, device: torch.device, progress: bool | None

@@ -202,10 +202,7 @@ class LMTrainConfig:
         parts: dict[str, Any] = {}
         for name, section_cls in classes.items():
             values = dict(data.get(name, {}))
-            known = {f.name for f in dataclasses.fields(section_cls)}
-            extra = sorted(set(values) - known)
-            if extra:
-                raise ValueError(f"unknown {name} config key(s) {extra} (known: {sorted(known)})")
+            _config.check_keys(values, section_cls, name)
             parts[name] = section_cls(**values)
         return cls(model=TransNARConfig.from_dict(dict(data.get("model", {}))), **parts)
 

@@ -3,6 +3,7 @@
 - :func:`lm_train_step`: one AdamW update over a step's micro-batches, the loss
   a mean over all their answer tokens (data-parallel: each process its rows);
 - :func:`estimate_loss`: the validation loss, overall and per algorithm;
+- :func:`answer_loss`: a batch's loss over its answer tokens;
 - :func:`graph_memory`, :func:`batch_positions`: a batch's NAR memory and
   random positions.
 
@@ -68,16 +69,10 @@ def lm_train_step(
         nar_started = time.perf_counter()
         memory = graph_memory(model, batch)  # fp32, no_grad: outside autocast
         nar_seconds += time.perf_counter() - nar_started
-        with autocast or contextlib.nullcontext():
-            output = model(
-                batch.input_ids,
-                positions=None if drawn is None else drawn.to(device),
-                labels=batch.labels,
-                memory=memory,
-            )
+        loss = answer_loss(model, batch, drawn, memory, autocast)
         weight = batch.num_targets / targets
-        (output.loss * weight).backward()
-        loss_sum += float(output.loss.detach()) * weight
+        (loss * weight).backward()
+        loss_sum += float(loss.detach()) * weight
     parameters = model.trainable_parameters()
     if current.distributed:  # every process sends every gradient, if only zeros
         for p in parameters:
@@ -97,6 +92,26 @@ def lm_train_step(
         "nar_seconds": nar_seconds,
         "tokens_per_second": tokens / seconds,
     }
+
+
+def answer_loss(
+    model: TransNAR,
+    batch: LMBatch,
+    positions: torch.Tensor | None,
+    memory: GraphMemory | None,
+    autocast: contextlib.AbstractContextManager | None = None,
+) -> torch.Tensor:
+    """The model's mean loss over the answer tokens of ``batch`` (on the model's
+    device), at ``positions`` (None: ``0, 1, ...``), reading ``memory``, the
+    forward pass inside ``autocast`` (none: fp32)."""
+    with autocast or contextlib.nullcontext():
+        output = model(
+            batch.input_ids,
+            positions=None if positions is None else positions.to(batch.input_ids.device),
+            labels=batch.labels,
+            memory=memory,
+        )
+    return output.loss
 
 
 def graph_memory(model: TransNAR, batch: LMBatch) -> GraphMemory | None:
@@ -153,15 +168,8 @@ def estimate_loss(
             if k not in mine:
                 continue
             batch = batch.to(device)
-            memory = graph_memory(model, batch)
-            with autocast or contextlib.nullcontext():
-                output = model(
-                    batch.input_ids,
-                    positions=None if positions is None else positions.to(device),
-                    labels=batch.labels,
-                    memory=memory,
-                )
-            sums[batch.algorithm] += float(output.loss) * batch.num_targets
+            loss = answer_loss(model, batch, positions, graph_memory(model, batch), autocast)
+            sums[batch.algorithm] += float(loss) * batch.num_targets
             counts[batch.algorithm] += batch.num_targets
     finally:
         model.train(was_training)
@@ -172,4 +180,4 @@ def estimate_loss(
     return {"loss": sum(sums.values()) / sum(counts.values()), "val": per_algorithm}
 
 
-__all__ = ["batch_positions", "estimate_loss", "graph_memory", "lm_train_step"]
+__all__ = ["answer_loss", "batch_positions", "estimate_loss", "graph_memory", "lm_train_step"]

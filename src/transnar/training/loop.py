@@ -1,9 +1,10 @@
-"""The run loop both trainers share: steps, validation, checkpoints, logs, exact resume.
+"""The run both trainers share: start, steps, validation, checkpoints, logs, exact resume.
 
 A trainer (:class:`Trainer`: the NAR's in :mod:`transnar.training.nar`, the
 language models' in :mod:`transnar.training.lm`) supplies its model,
-optimizer, data, one training step and its validation; :func:`run_steps`
-does the rest, as nanoGPT's explicit loop:
+optimizer, data, one training step, its validation and what it makes of the
+finished run; :func:`train_run` starts (or resumes) the run and
+:func:`run_steps` does the steps, as nanoGPT's explicit loop:
 
 - one :meth:`Trainer.train_step` per step, its record appended to
   ``metrics.jsonl`` (:class:`~transnar.training.runs.MetricsLog`), a progress
@@ -26,7 +27,7 @@ from __future__ import annotations
 import abc
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,14 @@ from tqdm import tqdm
 
 from transnar import __version__
 from transnar.persistence import CheckpointError
-from transnar.training.checkpoint import checkpoint_path, save_checkpoint
-from transnar.training.distributed import gather_rng_states, restore_rng_states, world
+from transnar.training.checkpoint import checkpoint_path, read_checkpoint, save_checkpoint
+from transnar.training.distributed import (
+    barrier,
+    device_for,
+    gather_rng_states,
+    restore_rng_states,
+    world,
+)
 from transnar.training.runs import (
     TENSORBOARD_DIR,
     TRAIN_LOG,
@@ -44,6 +51,8 @@ from transnar.training.runs import (
     ProgressLog,
     log_interruption,
     prepare_run_dir,
+    resolve_device,
+    torch_threads,
     truncate_metrics,
     write_json,
 )
@@ -70,12 +79,19 @@ class Validation:
 class Trainer(abc.ABC):
     """A model, its data and its loss, for :func:`run_steps`.
 
-    A subclass sets these attributes, then implements the hooks below.
+    A subclass sets these attributes, then implements the hooks below
+    (:meth:`start` builds it for :func:`train_run`).
 
     Attributes:
         kind: the checkpoint kind (``nar`` or ``lm``, see
             :mod:`transnar.training.checkpoint`).
         description: the progress bar's label.
+        run_files: the files of its run directory (a new run started there
+            with ``overwrite`` deletes them first).
+        run_dirs: the directories of its run directory (likewise).
+        resumable: the dotted config keys that may change on resume.
+        resolved_later: config keys that :meth:`start` resolves (compared with
+            the checkpoint's only then, by :meth:`start` itself).
         config: the run's config (with ``to_dict()`` and ``differences()``).
         model: the model (on ``device``).
         optimizer: its optimizer.
@@ -88,6 +104,10 @@ class Trainer(abc.ABC):
 
     kind: str
     description: str
+    run_files: Sequence[str]
+    run_dirs: Sequence[str]
+    resumable: Sequence[str]
+    resolved_later: Sequence[str] = ()
     config: Any
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
@@ -95,6 +115,21 @@ class Trainer(abc.ABC):
     total_steps: int
     eval_every: int
     state: dict[str, Any]
+
+    @classmethod
+    @abc.abstractmethod
+    def start(cls, config: Any, run: RunStart) -> Trainer:
+        """The trainer of a run that :func:`train_run` starts or resumes.
+
+        Called before the run directory is prepared: call
+        :meth:`RunStart.prepare` first if it must be ready (the directory is
+        prepared after this call in any case).
+        """
+
+    @abc.abstractmethod
+    def finish(self, run_dir: Path) -> Any:
+        """After the last step (every process calls it): the trainer's final
+        work (saving, testing) and the result :func:`train_run` returns."""
 
     @abc.abstractmethod
     def train_step(self, step: int) -> tuple[dict[str, Any], dict[str, str]]:
@@ -139,6 +174,113 @@ class Trainer(abc.ABC):
     def generators(self) -> dict[str, torch.Generator]:
         """The trainer's own random generators, saved under ``rng`` (default none)."""
         return {}
+
+
+@dataclass
+class RunStart:
+    """A run being started by :func:`train_run`, as :meth:`Trainer.start` sees it.
+
+    Attributes:
+        run_dir: the run directory.
+        device: where the model runs.
+        progress: show progress bars (``None``: only on a terminal; False on
+            processes other than rank 0).
+        checkpoint: ``last.pt`` of a resumed run, read and compared with the
+            config (but :attr:`Trainer.resolved_later`), else None.
+        overwrite: start afresh in a used run directory.
+        files: the run's files (:attr:`Trainer.run_files`).
+        directories: the run's directories (:attr:`Trainer.run_dirs`).
+    """
+
+    run_dir: Path
+    device: torch.device
+    progress: bool | None
+    checkpoint: dict | None
+    overwrite: bool
+    files: Sequence[str]
+    directories: Sequence[str]
+    _prepared: bool = field(default=False, init=False, repr=False)
+
+    def prepare(self) -> None:
+        """Prepares the run directory (:func:`start_run_dir`) and waits for
+        every process; once (later calls do nothing)."""
+        if not self._prepared:
+            resume = self.checkpoint is not None
+            start_run_dir(self.run_dir, resume, self.overwrite, self.files, self.directories)
+            barrier()
+            self._prepared = True
+
+
+def train_run(
+    trainer_class: type[Trainer],
+    config: Any,
+    run_dir: str | os.PathLike,
+    *,
+    resume: bool,
+    overwrite: bool,
+    progress: bool | None,
+) -> Any:
+    """Starts a run (or resumes it), trains it to its last step and finishes it.
+
+    On the device and with the torch threads of ``config.train``: reads and
+    checks ``last.pt`` when resuming (a run resumed with another config is
+    refused before anything is done), builds the trainer
+    (:meth:`Trainer.start`), prepares the run directory, restores the
+    checkpoint, writes ``config.json``, runs the steps (:func:`run_steps`)
+    and returns what :meth:`Trainer.finish` makes of the run.
+
+    Args:
+        trainer_class: the trainer (its :meth:`Trainer.start` builds it).
+        config: the run's config (for a resumed run, its own, possibly with
+            other values of the trainer's :attr:`Trainer.resumable` keys).
+        run_dir: the run directory; it must be empty or absent unless
+            ``resume`` or ``overwrite``.
+        resume: continue from ``run_dir``'s last checkpoint.
+        overwrite: start afresh in a used run directory (its run files are
+            deleted first).
+        progress: show progress bars (``None``: only on a terminal).
+
+    Raises:
+        OutputExistsError: ``run_dir`` is in use and neither ``resume`` nor
+            ``overwrite`` was given.
+        CheckpointError: nothing to resume, or a checkpoint of another run
+            (or one that does not fit the trainer).
+        ValueError: a config the trainer rejects, or an unavailable device.
+    """
+    run_dir = Path(run_dir)
+    options = config.train
+    device = device_for(resolve_device(options.device))
+    if not world().is_main:
+        progress = False
+    with torch_threads(options.threads):
+        checkpoint = None
+        if resume:
+            checkpoint = read_checkpoint(
+                checkpoint_path(run_dir, "last"),
+                trainer_class.kind,
+                type(config).from_dict,
+                missing="nothing to resume: ",
+            )
+            check_resumable(
+                checkpoint, config, trainer_class.resumable, trainer_class.resolved_later
+            )
+        run = RunStart(
+            run_dir,
+            device,
+            progress,
+            checkpoint,
+            overwrite,
+            trainer_class.run_files,
+            trainer_class.run_dirs,
+        )
+        trainer = trainer_class.start(config, run)
+        run.prepare()
+        if checkpoint is not None:
+            restore(trainer, run_dir, checkpoint)
+        write_run_config(run_dir, trainer.config)
+        trainer.model.train()
+        run_steps(trainer, run_dir, checkpoint is not None, progress)
+        return trainer.finish(run_dir)
 
 
 def start_run_dir(
@@ -286,6 +428,7 @@ def run_steps(
 __all__ = [
     "CONFIG",
     "METRICS",
+    "RunStart",
     "Trainer",
     "Validation",
     "check_resumable",
@@ -293,5 +436,6 @@ __all__ = [
     "run_steps",
     "save_last",
     "start_run_dir",
+    "train_run",
     "write_run_config",
 ]

@@ -61,22 +61,11 @@ from transnar.training.distributed import (
     all_reduce_gradients,
     all_reduce_sum,
     barrier,
-    device_for,
     process_seed,
     sum_floats,
     world,
 )
-from transnar.training.loop import (
-    CONFIG,
-    METRICS,
-    Trainer,
-    Validation,
-    check_resumable,
-    restore,
-    run_steps,
-    start_run_dir,
-    write_run_config,
-)
+from transnar.training.loop import CONFIG, METRICS, RunStart, Trainer, Validation, train_run
 from transnar.training.nar_checkpoint import build_nar, read_nar_checkpoint, save_nar_checkpoint
 from transnar.training.nar_config import RESUMABLE_CHANGES, NARTrainConfig
 from transnar.training.nar_data import (
@@ -87,14 +76,7 @@ from transnar.training.nar_data import (
     train_options,
     validation_size,
 )
-from transnar.training.runs import (
-    TRAIN_LOG,
-    autocast_context,
-    check_finite,
-    resolve_device,
-    torch_threads,
-    write_json,
-)
+from transnar.training.runs import TRAIN_LOG, autocast_context, check_finite, write_json
 
 RESULTS = "results.json"
 RESULTS_MD = "results.md"
@@ -135,12 +117,7 @@ def train_nar(
     Args:
         config: the run's config (for a resumed run, the stored one, possibly
             with more steps or another device).
-        run_dir: the run directory; it must be empty or absent unless
-            ``resume`` or ``overwrite``.
-        resume: continue from ``run_dir``'s last checkpoint.
-        overwrite: start afresh in a used run directory (its run files are
-            deleted first).
-        progress: show a progress bar (``None``: only on a terminal).
+        run_dir, resume, overwrite, progress: as :func:`~transnar.training.loop.train_run`.
 
     Returns:
         A :class:`NARTrainResult`.
@@ -151,32 +128,8 @@ def train_nar(
         CheckpointError: nothing to resume, or a checkpoint of another run.
         ValueError: a config the samplers reject, or an unavailable device.
     """
-    run_dir = Path(run_dir)
-    tc = config.train
-    current = world()
-    device = device_for(resolve_device(tc.device))
-    if not current.is_main:
-        progress = False
-    with torch_threads(tc.threads):
-        trainer = NARTrainer(config, run_dir, device)
-        if resume:
-            path = checkpoint_path(run_dir, "last")
-            if not path.exists():
-                raise CheckpointError(f"nothing to resume: {path} does not exist")
-            checkpoint = read_nar_checkpoint(path)
-            check_resumable(checkpoint, config, RESUMABLE_CHANGES)
-            restore(trainer, run_dir, checkpoint)
-        start_run_dir(run_dir, resume, overwrite, RUN_FILES, (CHECKPOINTS,))
-        write_run_config(run_dir, config)
-        barrier()
-        run_steps(trainer, run_dir, resume, progress)
-        if current.is_main:
-            results = _test_best(run_dir, config, trainer.state, device, progress)
-        barrier()
-        if not current.is_main:
-            results = json.loads((run_dir / RESULTS).read_text())
-    return NARTrainResult(
-        run_dir, config, results["steps"], results["best_step"], results["best_val_score"], results
+    return train_run(
+        NARTrainer, config, run_dir, resume=resume, overwrite=overwrite, progress=progress
     )
 
 
@@ -188,14 +141,29 @@ class NARTrainer(Trainer):
         config: the run's config.
         run_dir: the run directory (``best.pt`` goes there).
         device: where the NAR runs.
+        progress: show a progress bar while the best weights are tested.
     """
 
     kind = "nar"
     description = "nar train"
+    run_files = RUN_FILES
+    run_dirs = (CHECKPOINTS,)
+    resumable = RESUMABLE_CHANGES
 
-    def __init__(self, config: NARTrainConfig, run_dir: Path, device: torch.device):
+    @classmethod
+    def start(cls, config: NARTrainConfig, run: RunStart) -> NARTrainer:
+        return cls(config, run.run_dir, run.device, run.progress)
+
+    def __init__(
+        self,
+        config: NARTrainConfig,
+        run_dir: Path,
+        device: torch.device,
+        progress: bool | None = None,
+    ):
         tc = config.train
         self.config, self.run_dir, self.device = config, run_dir, device
+        self.progress = progress
         self.total_steps, self.eval_every = tc.steps, tc.eval_every
         self.algorithms = config.nar.algorithms
         data = config.data
@@ -281,6 +249,22 @@ class NARTrainer(Trainer):
     def load_data_state(self, train_state: dict[str, Any]) -> None:
         for algorithm, stream in self.streams.items():
             stream.load_state_dict(train_state["data"][algorithm])
+
+    def finish(self, run_dir: Path) -> NARTrainResult:
+        """Tests the best weights (rank 0; the others read its results)."""
+        if world().is_main:
+            results = _test_best(run_dir, self.config, self.state, self.device, self.progress)
+        barrier()
+        if not world().is_main:
+            results = json.loads((run_dir / RESULTS).read_text())
+        return NARTrainResult(
+            run_dir,
+            self.config,
+            results["steps"],
+            results["best_step"],
+            results["best_val_score"],
+            results,
+        )
 
 
 def _mean(losses: dict[str, float]) -> float:

@@ -169,10 +169,7 @@ class NARTrainConfig:
         sections = {}
         for name, section_cls in (("data", NARDataOptions), ("train", TrainOptions)):
             values = dict(data.get(name, {}))
-            known = {f.name for f in dataclasses.fields(section_cls)}
-            extra = sorted(set(values) - known)
-            if extra:
-                raise ValueError(f"unknown {name} config key(s) {extra} (known: {sorted(known)})")
+            _config.check_keys(values, section_cls, name)
             sections[name] = values
         if "test_steps" not in sections["data"]:  # a file made before leak-free stepping
             sections["data"]["test_steps"] = ("oracle",)

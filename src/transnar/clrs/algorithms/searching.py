@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from transnar.clrs.algorithms._base import AlgorithmDef, InputProbes, key_argument
+from transnar.clrs.algorithms.sorting import partition, partition_hints
 from transnar.clrs.probing import ProbeRecorder, order_to_predecessors
 from transnar.clrs.trajectory import Trajectory
 
@@ -86,36 +87,28 @@ def quickselect(A: np.ndarray) -> Trajectory:
     def record(p: int, r: int, i: int, j: int, i_rank: int, target: int, pivot: int) -> None:
         recorder.record_hint(
             {
-                "pred_h": order_to_predecessors(order),
-                "p": int(order[p]),
-                "r": int(order[r]),
-                "i": int(order[i]),
-                "j": int(order[j]),
+                **partition_hints(order, p, r, i, j),
                 "i_rank": i_rank / n,
                 "target": target / n,
                 "pivot": int(order[pivot]),
             }
         )
 
-    def partition(p: int, r: int, target: int) -> int:
-        pivot = A[r]
-        i = p - 1
-        for j in range(p, r):
-            if A[j] <= pivot:
-                i += 1
-                A[i], A[j] = A[j], A[i]
-                order[i], order[j] = order[j], order[i]
-            # The reference's ``i_rank`` counts from the start of the whole
-            # array here, but from ``p`` in the hint after the pivot moves.
-            record(p, r, i + 1, j, i + 1, target, r)
-        A[i + 1], A[r] = A[r], A[i + 1]
-        order[i + 1], order[r] = order[r], order[i + 1]
-        record(p, r, i + 1, r, i + 1 - p, target, i + 1)
-        return i + 1
+    def partition_at(p: int, r: int, target: int) -> int:
+        # The reference's ``i_rank`` counts from the start of the whole array
+        # while comparing, but from ``p`` in the hint after the pivot moves.
+        return partition(
+            A,
+            order,
+            p,
+            r,
+            compared=lambda i, j: record(p, r, i, j, i, target, r),
+            placed=lambda q: record(p, r, q, r, q - p, target, q),
+        )
 
     p, r, rank = 0, n - 1, n // 2
     while True:
-        q = partition(p, r, rank)
+        q = partition_at(p, r, rank)
         smaller = q - p
         if rank == smaller:
             break

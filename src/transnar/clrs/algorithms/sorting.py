@@ -7,6 +7,8 @@ positions its loop variables point at. The output ``pred`` is the final order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from transnar.clrs.algorithms._base import AlgorithmDef, key_argument
@@ -147,38 +149,65 @@ def quicksort(A: np.ndarray) -> Trajectory:
     recorder, order = _start("quicksort", A)
 
     def record(p: int, r: int, i: int, j: int) -> None:
-        recorder.record_hint(
-            {
-                "pred_h": order_to_predecessors(order),
-                "p": int(order[p]),
-                "r": int(order[r]),
-                "i": int(order[i]),
-                "j": int(order[j]),
-            }
-        )
-
-    def partition(p: int, r: int) -> int:
-        pivot = A[r]
-        i = p - 1
-        for j in range(p, r):
-            if A[j] <= pivot:
-                i += 1
-                A[i], A[j] = A[j], A[i]
-                order[i], order[j] = order[j], order[i]
-            record(p, r, i + 1, j)
-        A[i + 1], A[r] = A[r], A[i + 1]
-        order[i + 1], order[r] = order[r], order[i + 1]
-        record(p, r, i + 1, r)
-        return i + 1
+        recorder.record_hint(partition_hints(order, p, r, i, j))
 
     def sort(p: int, r: int) -> None:
         if p < r:
-            q = partition(p, r)
+            q = partition(
+                A,
+                order,
+                p,
+                r,
+                compared=lambda i, j: record(p, r, i, j),
+                placed=lambda q: record(p, r, q, r),
+            )
             sort(p, q - 1)
             sort(q + 1, r)
 
     sort(0, A.shape[0] - 1)
     return _finish(recorder, order)
+
+
+def partition(
+    A: np.ndarray,
+    order: np.ndarray,
+    p: int,
+    r: int,
+    compared: Callable[[int, int], None],
+    placed: Callable[[int], None],
+) -> int:
+    """The Lomuto partition of ``A[p..r]`` around its last key (CLRS 7.1), in
+    place, with ``order`` (the element at each index) swapped alike; that of
+    quicksort and of quickselect.
+
+    After each comparison of a key ``A[j]`` with the pivot it calls
+    ``compared(i, j)`` (``i``: the first index of the "greater" side), and
+    ``placed(q)`` once the pivot is at ``q``, which it returns.
+    """
+    pivot = A[r]
+    i = p - 1
+    for j in range(p, r):
+        if A[j] <= pivot:
+            i += 1
+            A[i], A[j] = A[j], A[i]
+            order[i], order[j] = order[j], order[i]
+        compared(i + 1, j)
+    A[i + 1], A[r] = A[r], A[i + 1]
+    order[i + 1], order[r] = order[r], order[i + 1]
+    placed(i + 1)
+    return i + 1
+
+
+def partition_hints(order: np.ndarray, p: int, r: int, i: int, j: int) -> dict[str, object]:
+    """The hints of a :func:`partition` of ``order``: ``pred_h`` and the
+    elements at the indices ``p``, ``r``, ``i`` and ``j``."""
+    return {
+        "pred_h": order_to_predecessors(order),
+        "p": int(order[p]),
+        "r": int(order[r]),
+        "i": int(order[i]),
+        "j": int(order[j]),
+    }
 
 
 ALGORITHMS = {

@@ -5,6 +5,9 @@ The haystack ``T`` (``n`` letters) sits on nodes ``0..n-1`` and the needle
 letters in order. The output ``match`` marks the haystack node where the first
 occurrence of the needle starts or, by the reference's convention, the
 needle's first node (node ``n``) when the needle does not occur.
+
+Both matchers take the haystack ``T`` (``(n,)``, letters in ``0..3``) and the
+needle ``P`` (``(m,)``, ``m <= n``) and return the trajectory.
 """
 
 from __future__ import annotations
@@ -22,11 +25,15 @@ from transnar.clrs.probing import ProbeRecorder
 from transnar.clrs.trajectory import Trajectory
 
 
-def _start(algorithm: str, T: np.ndarray, P: np.ndarray) -> ProbeRecorder:
-    """Records the inputs; returns the recorder."""
-    recorder = ProbeRecorder(algorithm, T.shape[0] + P.shape[0])
+def _start(
+    algorithm: str, T: np.ndarray, P: np.ndarray
+) -> tuple[ProbeRecorder, np.ndarray, list, list]:
+    """Records the inputs; returns the recorder, the ``pred_h`` hint (the same
+    at every step) and the haystack and needle as lists."""
+    n, m = T.shape[0], P.shape[0]
+    recorder = ProbeRecorder(algorithm, n + m)
     recorder.record_inputs(string_inputs(T.copy(), P.copy()))
-    return recorder
+    return recorder, string_predecessors(n, m), T.tolist(), P.tolist()
 
 
 def _finish(recorder: ProbeRecorder, match: int) -> Trajectory:
@@ -41,18 +48,9 @@ def naive_string_matcher(T: np.ndarray, P: np.ndarray) -> Trajectory:
     1, ...`` until a mismatch or a full match. Hints: ``s`` the shift, ``i``
     and ``j`` the haystack and needle letters compared; one hint per shift and
     one per further comparison after a matching letter.
-
-    Args:
-        T: ``(n,)`` the haystack, letters in ``0..3``.
-        P: ``(m,)`` the needle, ``m <= n``.
-
-    Returns:
-        The trajectory.
     """
     n, m = T.shape[0], P.shape[0]
-    recorder = _start("naive_string_matcher", T, P)
-    pred = string_predecessors(n, m)
-    haystack, needle = T.tolist(), P.tolist()
+    recorder, pred, haystack, needle = _start("naive_string_matcher", T, P)
     for s in range(n - m + 1):
         j = 0
         recorder.record_hint({"pred_h": pred, "s": s, "i": s, "j": n})
@@ -84,18 +82,9 @@ def kmp_matcher(T: np.ndarray, P: np.ndarray) -> Trajectory:
     set). Phase 1 scans the haystack: one hint per letter ``i`` and one per
     fallback; ``s = max(0, i - m + 1)`` is the start of the window ending at
     ``i``, and ``k`` keeps its final phase-0 value.
-
-    Args:
-        T: ``(n,)`` the haystack, letters in ``0..3``.
-        P: ``(m,)`` the needle, ``m <= n``.
-
-    Returns:
-        The trajectory.
     """
     n, m = T.shape[0], P.shape[0]
-    recorder = _start("kmp_matcher", T, P)
-    pred = string_predecessors(n, m)
-    haystack, needle = T.tolist(), P.tolist()
+    recorder, pred, haystack, needle = _start("kmp_matcher", T, P)
     border = [0] * m
     pi = np.arange(m)  # border - 1 (or 0), in needle positions, as pi shows it
     is_reset = np.zeros(m)
