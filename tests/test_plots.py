@@ -85,7 +85,7 @@ def test_three_arms_with_std_and_interval_error_bars(tmp_path):
         Series("TransNAR", {k: v + 0.3 for k, v in values.items()}, kind="transnar"),
     ]
     image(plot_algorithm_scores(arms, tmp_path / "arms.png"))
-    assert len(set(KIND_COLORS.values())) == 3  # one colour per arm
+    assert len(set(KIND_COLORS.values())) == len(KIND_COLORS) == 4  # one colour per arm
     # error bars: below and above each bar, from the interval or the std
     assert arms[1].bars([("bfs", 10), ("dfs", 10)]) == [
         [pytest.approx(0.1), 0.0],
