@@ -1,5 +1,5 @@
-"""Shared fixtures: one torch thread, the reference dump cache; Hypothesis without
-deadlines."""
+"""Shared fixtures: one torch thread, a tiny NAR checkpoint, the reference dump cache;
+Hypothesis without deadlines."""
 
 from __future__ import annotations
 
@@ -26,6 +26,15 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def nar_path(tmp_path_factory) -> Path:
+    """A random tiny NAR checkpoint (:func:`tests.tiny.write_nar_checkpoint`), written
+    once; tests only read it."""
+    from tests import tiny  # here: collecting the tests must not need torch
+
+    return tiny.write_nar_checkpoint(tmp_path_factory.mktemp("nar") / "nar.pt")
 
 
 @pytest.fixture(scope="session")

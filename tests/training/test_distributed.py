@@ -19,36 +19,20 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from tests.training_helpers import (
-    losses_of,
-    records,
-    tiny_config,
-    val_losses_of,
-    write_nar_checkpoint,
-)
+from tests import tiny
+from tests.training.helpers import losses_of, records, val_losses_of
 from transnar.training import distributed
 from transnar.training import lm as lm_training
 from transnar.training import nar as nar_training
 from transnar.training.distributed import World
-from transnar.training.nar_config import apply_overrides as nar_overrides
-from transnar.training.nar_config import preset as nar_preset
 
 pytestmark = pytest.mark.skipif(
     not torch.distributed.is_available(), reason="this torch build has no torch.distributed"
 )
 
-# bfs and minimum: no Gumbel noise or teacher forcing, so 2 processes can match 1 exactly
-NAR_OVERRIDES = (
-    "algorithms=bfs,minimum",
-    "hidden_dim=8",
-    "steps=6",
-    "batch_size=6",
-    "eval_every=3",
-    "val_count=4",
-    "test_count=4",
-    "test_sizes=6",
-    "threads=1",
-)
+# bfs and minimum: no Gumbel noise or teacher forcing, so 2 processes can match 1 exactly;
+# a batch of 6 splits into two
+NAR_OVERRIDES = ("algorithms=bfs,minimum", "batch_size=6", "eval_every=3", "test_sizes=6")
 
 
 def _free_port() -> int:
@@ -98,7 +82,7 @@ def nar_losses(run_dir: Path) -> list[tuple[int, float]]:
 
 
 def test_two_processes_train_the_nar_as_one(tmp_path):
-    config = nar_overrides(nar_preset("tiny"), list(NAR_OVERRIDES))
+    config = tiny.nar_train_config(*NAR_OVERRIDES)
     nar_training.train_nar(config, tmp_path / "one", progress=False)
     run_in_processes(2, "nar", config, tmp_path / "two")
 
@@ -117,9 +101,9 @@ def test_two_processes_train_the_nar_as_one(tmp_path):
 
 @pytest.mark.parametrize("grad_accum", [1, 2])
 def test_two_processes_train_transnar_as_one(tmp_path, grad_accum):
-    nar = write_nar_checkpoint(tmp_path / "nar.pt")
+    nar = tiny.write_nar_checkpoint(tmp_path / "nar.pt")
     # batch 4: each process takes 2 rows of one micro-batch, or 1 row of each of 2
-    config = tiny_config(nar, f"grad_accum={grad_accum}")
+    config = tiny.lm_train_config(nar, f"grad_accum={grad_accum}")
     lm_training.train_lm(config, tmp_path / "one", progress=False)
     run_in_processes(2, "lm", config, tmp_path / "two")
 
@@ -134,7 +118,7 @@ def test_two_processes_train_transnar_as_one(tmp_path, grad_accum):
 
 
 def test_a_two_process_checkpoint_resumes_only_with_two(tmp_path):
-    config = tiny_config(write_nar_checkpoint(tmp_path / "nar.pt"))
+    config = tiny.lm_train_config(tiny.write_nar_checkpoint(tmp_path / "nar.pt"))
     run_in_processes(2, "lm", config, tmp_path / "run")
     checkpoint = torch.load(tmp_path / "run/checkpoints/last.pt", weights_only=True)
     assert len(checkpoint["train_state"]["rng_processes"]) == 2
@@ -145,7 +129,7 @@ def test_a_two_process_checkpoint_resumes_only_with_two(tmp_path):
 def test_a_micro_batch_smaller_than_the_processes_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(lm_training, "world", lambda: World(0, 5))
     with pytest.raises(ValueError, match=r"a micro-batch of 4 .* cannot be shared by 5 processes"):
-        lm_training.train_lm(tiny_config(None), tmp_path / "run", progress=False)
+        lm_training.train_lm(tiny.lm_train_config(None), tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
 
 

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from tests.cli_helpers import run_cli
-from tests.pipeline_helpers import run_fast
+from tests.cli.helpers import run_cli
+from tests.pipeline.helpers import run_fast
 from transnar.clrs.text.answer_scores import AnswerScores
 from transnar.clrs.text.score_report import ScoredRow, aggregate
 from transnar.evaluation import Comparison
