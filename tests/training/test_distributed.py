@@ -1,15 +1,16 @@
 """Data-parallel training: 2 processes (gloo, CPU) make the updates of 1 process.
 
 The 2-process runs are started with ``torch.multiprocessing`` and the
-``torchrun`` environment variables; each test compares the loss curves (and
-validation) of a 2-process run with those of a 1-process run of the same
-config and global batch.
+``torchrun`` environment variables, all in one pair of processes; each test
+compares the loss curves (and validation) of a 2-process run with those of a
+1-process run of the same config and global batch.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -41,7 +42,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(rank: int, size: int, port: int, job: str, args: tuple) -> None:
+def _worker(rank: int, size: int, port: int, jobs: list[tuple[str, tuple]]) -> None:
     os.environ.update(
         RANK=str(rank),
         LOCAL_RANK=str(rank),
@@ -51,20 +52,33 @@ def _worker(rank: int, size: int, port: int, job: str, args: tuple) -> None:
     )
     distributed.init_from_env()
     try:
-        if job == "nar":
-            nar_training.train_nar(*args, progress=False)
-        else:
-            lm_training.train_lm(*args, progress=False)
+        for job, args in jobs:
+            train = nar_training.train_nar if job == "nar" else lm_training.train_lm
+            train(*args, progress=False)
         distributed.leave_together()
     finally:
         distributed.shutdown()
 
 
-def run_in_processes(size: int, job: str, *args) -> None:
-    """``job`` (``nar`` or ``lm`` training with ``args``) in ``size`` processes."""
-    mp.start_processes(
-        _worker, args=(size, _free_port(), job, args), nprocs=size, start_method="spawn"
-    )
+def run_in_processes(size: int, jobs: list[tuple[str, tuple]]) -> None:
+    """The ``jobs`` (``("nar" or "lm", training arguments)``), one after the other,
+    in ``size`` processes."""
+    mp.start_processes(_worker, args=(size, _free_port(), jobs), nprocs=size, start_method="spawn")
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory, nar_path) -> dict[str, tuple]:
+    """Job name -> (config, run directory) of the runs made by 2 processes: the
+    NAR's, TransNAR's with 1 and with 2 micro-batches. One pair of processes
+    makes them all: starting processes costs more than these runs."""
+    root = tmp_path_factory.mktemp("two-processes")
+    runs = {"nar": (tiny.nar_train_config(*NAR_OVERRIDES), root / "nar")}
+    for grad_accum in (1, 2):
+        # batch 4: each process takes 2 rows of one micro-batch, or 1 row of each of 2
+        config = tiny.lm_train_config(nar_path, f"grad_accum={grad_accum}")
+        runs[f"lm-{grad_accum}"] = (config, root / f"lm-{grad_accum}")
+    run_in_processes(2, [(name.split("-")[0], run) for name, run in runs.items()])
+    return runs
 
 
 def _close(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> None:
@@ -81,12 +95,11 @@ def nar_losses(run_dir: Path) -> list[tuple[int, float]]:
     return [(r["step"], sum(r["loss"].values())) for r in records(run_dir) if "loss" in r]
 
 
-def test_two_processes_train_the_nar_as_one(tmp_path):
-    config = tiny.nar_train_config(*NAR_OVERRIDES)
-    nar_training.train_nar(config, tmp_path / "one", progress=False)
-    run_in_processes(2, "nar", config, tmp_path / "two")
+def test_two_processes_train_the_nar_as_one(two_processes, tmp_path):
+    config, two = two_processes["nar"]
+    one = tmp_path / "one"
+    nar_training.train_nar(config, one, progress=False)
 
-    one, two = tmp_path / "one", tmp_path / "two"
     assert len(nar_losses(one)) == 6
     _close(nar_losses(one), nar_losses(two))
     # the same validation scores, so the same best step and tested weights
@@ -100,14 +113,11 @@ def test_two_processes_train_the_nar_as_one(tmp_path):
 
 
 @pytest.mark.parametrize("grad_accum", [1, 2])
-def test_two_processes_train_transnar_as_one(tmp_path, grad_accum):
-    nar = tiny.write_nar_checkpoint(tmp_path / "nar.pt")
-    # batch 4: each process takes 2 rows of one micro-batch, or 1 row of each of 2
-    config = tiny.lm_train_config(nar, f"grad_accum={grad_accum}")
-    lm_training.train_lm(config, tmp_path / "one", progress=False)
-    run_in_processes(2, "lm", config, tmp_path / "two")
+def test_two_processes_train_transnar_as_one(two_processes, tmp_path, grad_accum):
+    config, two = two_processes[f"lm-{grad_accum}"]
+    one = tmp_path / "one"
+    lm_training.train_lm(config, one, progress=False)
 
-    one, two = tmp_path / "one", tmp_path / "two"
     assert len(losses_of(one)) == 6
     _close(losses_of(one), losses_of(two))
     _close(val_losses_of(one), val_losses_of(two))
@@ -117,13 +127,13 @@ def test_two_processes_train_transnar_as_one(tmp_path, grad_accum):
     assert summaries[0]["tokens"] == summaries[1]["tokens"]
 
 
-def test_a_two_process_checkpoint_resumes_only_with_two(tmp_path):
-    config = tiny.lm_train_config(tiny.write_nar_checkpoint(tmp_path / "nar.pt"))
-    run_in_processes(2, "lm", config, tmp_path / "run")
-    checkpoint = torch.load(tmp_path / "run/checkpoints/last.pt", weights_only=True)
+def test_a_two_process_checkpoint_resumes_only_with_two(two_processes, tmp_path):
+    config, two = two_processes["lm-1"]
+    run_dir = shutil.copytree(two, tmp_path / "run")
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
     assert len(checkpoint["train_state"]["rng_processes"]) == 2
     with pytest.raises(lm_training.CheckpointError, match="same number of processes"):
-        lm_training.train_lm(config, tmp_path / "run", resume=True, progress=False)
+        lm_training.train_lm(config, run_dir, resume=True, progress=False)
 
 
 def test_a_micro_batch_smaller_than_the_processes_is_refused(tmp_path, monkeypatch):

@@ -10,7 +10,6 @@ import shutil
 from types import SimpleNamespace
 
 import pytest
-import torch
 
 from tests.cli.helpers import run_cli
 from tests.pipeline.helpers import run_fast
@@ -37,13 +36,8 @@ FIGURES = {
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """A finished fast run: three arms (baseline, control, TransNAR) x two seeds."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        run_dir = tmp_path_factory.mktemp("report") / "run"
-        run_fast(run_dir, "seeds=2")
-    finally:
-        torch.set_num_threads(before)
+    run_dir = tmp_path_factory.mktemp("report") / "run"
+    run_fast(run_dir, "seeds=2")
     return run_dir
 
 
