@@ -92,7 +92,7 @@ def test_eval_of_a_run_directory_writes_beside_the_model(tmp_path, capsys):
     assert_one_error_line(status, err, "training seeds [5, 6]")
 
 
-def test_eval_with_compare_and_the_compare_command(models, tmp_path, capsys):
+def test_eval_with_compare_and_the_compare_command(models, tmp_path, capsys, placeholder_figures):
     base, tn = tmp_path / "base", tmp_path / "tn"
     options = [*FAST, "--algorithms", "bfs", "--no-plots"]
     assert (

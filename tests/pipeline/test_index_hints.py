@@ -140,7 +140,7 @@ def test_the_estimate_counts_the_markers():
     assert hinted.mean_budget > plain.mean_budget
 
 
-def test_a_run_with_index_hints_end_to_end(tmp_path):
+def test_a_run_with_index_hints_end_to_end(tmp_path, placeholder_figures):
     run = tmp_path / "run"
     result = run_fast(run, "lm.data.index_hints=true", "arms=baseline,transnar")
     assert "index hints" in (run / "report.md").read_text()

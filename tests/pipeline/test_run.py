@@ -99,7 +99,9 @@ def test_device_and_threads_may_change(finished, tmp_path):
     assert set(statuses(result).values()) == {"skipped"}
 
 
-def test_a_changed_key_is_refused_and_forced_reruns_only_what_depends_on_it(finished, tmp_path):
+def test_a_changed_key_is_refused_and_forced_reruns_only_what_depends_on_it(
+    finished, tmp_path, placeholder_figures
+):
     run_dir = shutil.copytree(finished, tmp_path / "run")
     config_before = (run_dir / "config.yaml").read_text()
     with pytest.raises(StageConfigError) as error:
@@ -130,7 +132,9 @@ def test_a_changed_key_is_refused_and_forced_reruns_only_what_depends_on_it(fini
     assert losses_of(run_dir / "baseline-s0") == losses_of(finished / "baseline-s0")
 
 
-def test_an_interrupted_run_finishes_as_an_uninterrupted_one(finished, tmp_path, monkeypatch):
+def test_an_interrupted_run_finishes_as_an_uninterrupted_one(
+    finished, tmp_path, monkeypatch, placeholder_figures
+):
     run_dir = tmp_path / "run"
     result = run_fast(run_dir, stop_after="nar")
     assert statuses(result) == {"data": "ran", "nar": "ran"}

@@ -114,7 +114,7 @@ def test_a_runs_report_is_kept_unless_forced(finished, capsys):
     assert (finished / "report.md").read_text() == before  # the same tests, to the digit
 
 
-def test_paired_tests_in_the_report(finished, tmp_path):
+def test_paired_tests_in_the_report(finished, tmp_path, placeholder_figures):
     def clrs(model, sample):  # TransNAR right everywhere, the control on question 0 only
         return {"baseline": 0.0, "transnar": 1.0}.get(model.split("-")[0], sample["index"] == 0)
 
@@ -191,7 +191,7 @@ def test_one_seed_shows_single_values_and_intervals(finished):
     assert "TransNAR: 95% interval over the questions" in markdown
 
 
-def test_the_nar_section_with_sizes_per_algorithm(finished, tmp_path):
+def test_the_nar_section_with_sizes_per_algorithm(finished, tmp_path, placeholder_figures):
     run_dir = shutil.copytree(finished, tmp_path / "run")
     path = run_dir / "nar" / "results.json"
     results = json.loads(path.read_text())
