@@ -9,6 +9,7 @@ jobs, the dump script and the interpreter, so reruns are fast.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -41,33 +42,43 @@ def run_reference(
 ) -> dict[str, Path]:
     """Runs ``script`` of ``tests/oracle`` under the reference interpreter for the
     jobs not yet in ``cache_dir``; returns job name -> output path (``suffix``
-    is the extension the script writes)."""
+    is the extension the script writes).
+
+    One process at a time fills the cache (the test workers of ``pytest -n`` share
+    it): the others wait, then find the dumps there.
+    """
     script_path = ORACLE_DIR / script
     salt = hashlib.sha1(script_path.read_bytes() + str(REFERENCE_PYTHON).encode()).hexdigest()[:8]
-    todo = []
-    paths = {}
-    for job in jobs:
-        name = f"{job_name(job)}-{salt}"
-        paths[job_name(job)] = cache_dir / (name + suffix)
-        if not paths[job_name(job)].exists():
-            todo.append({**job, "name": name})
-    if todo:
-        # Cold caches are slow (each job compiles JAX code): one process per core.
-        workers = min(len(todo), os.cpu_count() or 1)
-        running = []
-        for share in (todo[i::workers] for i in range(workers)):
-            jobs_file = cache_dir / f"jobs-{job_name({'jobs': share})}.json"
-            jobs_file.write_text(json.dumps(share))
-            log = jobs_file.with_suffix(".log")
-            command = [REFERENCE_PYTHON, str(script_path), str(jobs_file), str(cache_dir)]
-            with log.open("w") as stderr:  # a file, not a pipe: nothing blocks on it
-                process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
-            running.append((process, log))
-        for process, log in running:
-            if process.wait() != 0:
-                sys.stderr.write(log.read_text()[-5000:])
-                raise RuntimeError(f"reference dump failed (exit {process.returncode})")
+    paths = {job_name(job): cache_dir / f"{job_name(job)}-{salt}{suffix}" for job in jobs}
+    with open(cache_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        todo = [
+            {**job, "name": f"{job_name(job)}-{salt}"}
+            for job in jobs
+            if not paths[job_name(job)].exists()
+        ]
+        if todo:
+            _dump(script_path, todo, cache_dir)
     return paths
+
+
+def _dump(script_path: Path, todo: list[dict], cache_dir: Path) -> None:
+    """Runs the jobs ``todo`` under the reference interpreter, one process per core
+    (cold caches are slow: each job compiles JAX code)."""
+    workers = min(len(todo), os.cpu_count() or 1)
+    running = []
+    for share in (todo[i::workers] for i in range(workers)):
+        jobs_file = cache_dir / f"jobs-{job_name({'jobs': share})}.json"
+        jobs_file.write_text(json.dumps(share))
+        log = jobs_file.with_suffix(".log")
+        command = [REFERENCE_PYTHON, str(script_path), str(jobs_file), str(cache_dir)]
+        with log.open("w") as stderr:  # a file, not a pipe: nothing blocks on it
+            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+        running.append((process, log))
+    for process, log in running:
+        if process.wait() != 0:
+            sys.stderr.write(log.read_text()[-5000:])
+            raise RuntimeError(f"reference dump failed (exit {process.returncode})")
 
 
 def load_dump(path: Path) -> dict[str, np.ndarray]:

@@ -12,7 +12,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from tests.helpers import graph_inputs, indices, to_networkx
+from tests.clrs.helpers import graph_inputs, indices, to_networkx
 from transnar import clrs
 from transnar.clrs.algorithms.depth_first import (
     articulation_points,

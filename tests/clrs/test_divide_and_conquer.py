@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 import pytest
 
-from tests.helpers import run_keeping_arguments
+from tests.clrs.helpers import run_keeping_arguments
 from transnar import clrs
 from transnar.clrs.algorithms.divide_and_conquer import find_maximum_subarray_kadane
 

@@ -13,7 +13,7 @@ import functools
 import numpy as np
 import pytest
 
-from tests.helpers import assert_probes, run_keeping_arguments
+from tests.clrs.helpers import assert_probes, run_keeping_arguments
 from transnar import clrs
 from transnar.clrs.algorithms.dynamic_programming import (
     lcs_length,

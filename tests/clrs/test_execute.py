@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from tests.helpers import assert_probes, run_keeping_arguments
+from tests.clrs.helpers import assert_probes, run_keeping_arguments
 from transnar import clrs
 
 # Small sizes and several seeds; each test draws three instances from each.

@@ -15,7 +15,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from tests.helpers import assert_probes, one_hot, run_keeping_arguments
+from tests.clrs.helpers import assert_probes, one_hot, run_keeping_arguments
 from transnar import clrs
 from transnar.clrs.algorithms.geometry import graham_scan, jarvis_march, segments_intersect
 

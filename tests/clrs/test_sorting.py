@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.helpers import indices
+from tests.clrs.helpers import indices
 from transnar import clrs
 from transnar.clrs.algorithms.sorting import bubble_sort, heapsort, insertion_sort, quicksort
 

@@ -8,7 +8,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from tests.helpers import assert_probes, graph_inputs, one_hot, to_networkx
+from tests.clrs.helpers import assert_probes, graph_inputs, one_hot, to_networkx
 from transnar import clrs
 from transnar.clrs.algorithms.spanning_trees import mst_kruskal, mst_prim
 

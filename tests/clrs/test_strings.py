@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.helpers import assert_probes, one_hot, run_keeping_arguments
+from tests.clrs.helpers import assert_probes, one_hot, run_keeping_arguments
 from transnar import clrs
 from transnar.clrs.algorithms.strings import kmp_matcher, naive_string_matcher
 

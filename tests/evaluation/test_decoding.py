@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from tests.evaluation_helpers import talkative_model
+from tests import tiny
 from transnar.clrs import CLRS30_ALGORITHMS
 from transnar.clrs.text import has_index_hints, parse_question
 from transnar.clrs.text.rows import examples
@@ -34,7 +34,7 @@ def test_budget_from_the_question_text_is_the_evaluation_budget(algorithm, use_h
     """``transnar generate`` has only the text; its budget must be the one the
     evaluation computes from the sampled trajectory (and, with index hints,
     cover the markers)."""
-    model, tokenizer = talkative_model(use_nar=False), CharTokenizer()
+    model, tokenizer = tiny.talkative_transnar(use_nar=False), CharTokenizer()
     for row, trajectory in examples(algorithm, 5, 2, 3, use_hints, index_hints=index_hints):
         question = row["question"]
         _, parsed = parse_question(question, check_trace=False)
@@ -85,7 +85,7 @@ def test_a_short_row_in_a_wide_batch_draws_uniformly():
 @pytest.mark.parametrize("index_hints", [False, True])
 @pytest.mark.parametrize("use_nar", [True, False])
 def test_generate_with_the_position_seed_reproduces_the_evaluation(use_nar, index_hints):
-    model = talkative_model(use_nar=use_nar)
+    model = tiny.talkative_transnar(use_nar=use_nar)
     settings = EvalSettings(
         algorithms=("bfs", "insertion_sort"),
         sizes=(4, 6),

@@ -7,7 +7,8 @@ import importlib
 
 import pytest
 
-from tests.evaluation_helpers import TruthfulGenerate, talkative_model, tiny_model
+from tests import tiny
+from tests.evaluation.helpers import TruthfulGenerate
 from transnar import clrs
 from transnar.clrs.probing import ProbeRecorder
 from transnar.clrs.text import answer_length_bound, format_example
@@ -23,17 +24,17 @@ SMALL = {"algorithms": ("bfs", "insertion_sort"), "sizes": (4,), "count": 3, "ba
 
 @pytest.fixture(scope="module")
 def transnar():
-    return tiny_model(use_nar=True)
+    return tiny.transnar(use_nar=True)
 
 
 @pytest.fixture(scope="module")
 def talkative():
-    return talkative_model()
+    return tiny.talkative_transnar()
 
 
 @pytest.fixture(scope="module")
 def baseline():
-    return tiny_model(use_nar=False)
+    return tiny.transnar(use_nar=False)
 
 
 def _rewritten(rewrite):

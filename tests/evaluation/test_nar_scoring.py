@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from tests.nar.nar_helpers import node_mask, probe, sampled, synthetic_spec, tiny_nar
+from tests import tiny
+from tests.nar.helpers import node_mask, probe, sampled, synthetic_spec
 from transnar.clrs.transforms import cyclic_permutation
 from transnar.evaluation.nar_scoring import Scorer, fuse_permutations, hard_outputs
 from transnar.nar import Features
@@ -198,7 +199,7 @@ def test_batches_accumulate_to_one_big_batch(algorithm):
     """Micro scores: two batches (of different sizes) accumulate exactly as the
     padded batch of all their samples, padding excluded throughout."""
     torch.manual_seed(0)
-    nar = tiny_nar((algorithm,), double=True)
+    nar = tiny.nar((algorithm,), double=True)
     first = sampled(algorithm, [3, 5], seed=0)
     second = sampled(algorithm, [4, 6, 4], seed=10)
     split = Scorer(nar.head(algorithm).spec)
@@ -241,13 +242,13 @@ def test_micro_is_not_the_mean_of_batch_scores():
 
 
 def test_hard_outputs():
-    nar = tiny_nar(("insertion_sort",))
+    nar = tiny.nar(("insertion_sort",))
     features = Features.from_trajectories(sampled("insertion_sort", [3, 5]))
     values = hard_outputs(nar, features, nar(features, repred=True))
     assert set(values) == {"pred"}
     assert values["pred"].dtype == torch.int64 and values["pred"].shape == (2, 5)
     assert values["pred"][0, 3:].tolist() == [3, 4]  # padding points to itself
-    nar = tiny_nar(("activity_selector",))
+    nar = tiny.nar(("activity_selector",))
     features = Features.from_trajectories(sampled("activity_selector", [4, 5]))
     values = hard_outputs(nar, features, nar(features, repred=True))
     assert set(values["selected"].unique().tolist()) <= {0.0, 1.0}

@@ -6,14 +6,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.lm.tiny import ATOL, random_ids, seeded_positions, tiny_model
+from tests import tiny
+from tests.lm.helpers import ATOL, random_ids, seeded_positions
 from transnar.lm import linear_positions, pad_positions
 
 
 @pytest.mark.parametrize("kind", ["linear", "random"])
 @pytest.mark.parametrize("padded", [False, True])
 def test_kv_cache_matches_full_recomputation(kind, padded):
-    model = tiny_model()
+    model = tiny.lm()
     B, T, prompt = 3, 14, 5
     ids = random_ids(B, T)
     positions = seeded_positions(B, T) if kind == "random" else linear_positions(B, T)
@@ -51,7 +52,7 @@ def test_kv_cache_matches_full_recomputation(kind, padded):
 def test_kv_cache_chunks_and_growth():
     """Several new tokens after cached ones (an explicit causal mask), and a cache
     that outgrows its capacity."""
-    model = tiny_model()
+    model = tiny.lm()
     ids, positions = random_ids(2, 11), seeded_positions(2, 11)
     full = model(ids, positions=positions).logits
     cache = model.make_cache(capacity=2)
@@ -65,7 +66,7 @@ def test_kv_cache_chunks_and_growth():
 
 
 def test_random_default_positions_refuse_a_cache():
-    model = tiny_model()
+    model = tiny.lm()
     cache = model.make_cache()
     model(random_ids(1, 3), positions=linear_positions(1, 3), cache=cache)
     with pytest.raises(ValueError, match="drawn once"):
@@ -77,7 +78,7 @@ def test_random_default_positions_refuse_a_cache():
             cache=cache,
             attention_mask=torch.ones(1, 1, dtype=torch.bool),
         )
-    linear = tiny_model(random_positions_eval=False)
+    linear = tiny.lm(random_positions_eval=False)
     cache = linear.make_cache()
     full = linear(random_ids(1, 4)).logits
     linear(random_ids(1, 4)[:, :3], cache=cache)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.lm.tiny import tiny_config
+from tests import tiny
 from transnar.lm import CharTokenizer, LMConfig
 
 
@@ -26,13 +26,13 @@ from transnar.lm import CharTokenizer, LMConfig
 )
 def test_config_is_validated(overrides, match):
     with pytest.raises(ValueError, match=match):
-        tiny_config(**overrides)
+        tiny.lm_config(**overrides)
 
 
 def test_config_dict_round_trip():
-    config = tiny_config(mlp="gelu", d_ff=50, tie_embeddings=False)
+    config = tiny.lm_config(mlp="gelu", d_ff=50, tie_embeddings=False)
     assert LMConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     with pytest.raises(ValueError, match=r"unknown LM config key\(s\) \['width'\]"):
         LMConfig.from_dict({**config.to_dict(), "width": 3})
-    assert LMConfig().mlp_hidden == 704 and tiny_config(mlp="gelu").mlp_hidden == 128
+    assert LMConfig().mlp_hidden == 704 and tiny.lm_config(mlp="gelu").mlp_hidden == 128
     assert LMConfig().vocab_size == len(CharTokenizer())

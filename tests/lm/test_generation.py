@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.lm.tiny import tiny_model
+from tests import tiny
 from transnar.lm import LMOutput, generate
 
 PROMPTS = [
@@ -17,7 +17,7 @@ PROMPTS = [
 
 def _model(**overrides):
     # a larger init makes the greedy continuation depend on the context
-    return tiny_model(init_std=0.5, **overrides)
+    return tiny.lm(init_std=0.5, **overrides)
 
 
 class Recorder(torch.nn.Module):

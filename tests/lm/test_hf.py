@@ -15,19 +15,18 @@ transformers = pytest.importorskip(
 )
 tokenizers = pytest.importorskip("tokenizers", reason="the hf extra (tokenizers) is not installed")
 
-from tests.training_helpers import tiny_config, write_nar_checkpoint  # noqa: E402
+from tests import tiny  # noqa: E402
 from transnar import clrs  # noqa: E402
 from transnar.cli import main  # noqa: E402
 from transnar.clrs.text import format_example  # noqa: E402
 from transnar.lm import CLRS_TEXT_ALPHABET, IGNORE_INDEX, DecoderLM, LMConfig, generate  # noqa: E402
 from transnar.lm.hf import HFCausalLM, HFTokenizer, _transformers, pretrained_lm_config  # noqa: E402
 from transnar.model import TransNAR, TransNARConfig  # noqa: E402
-from transnar.nar import NAR, NARConfig  # noqa: E402
+from transnar.nar import NAR  # noqa: E402
 from transnar.nar.features import Features  # noqa: E402
 from transnar.training import train_lm  # noqa: E402
 from transnar.training.runs import torch_threads  # noqa: E402
 
-NAR_HIDDEN = 8
 ENDOFTEXT = "<|endoftext|>"
 ARCHITECTURES = ("gpt2", "gpt_neox", "llama")
 
@@ -114,9 +113,9 @@ def _transnar(directory, memory: str = "final") -> TransNAR:
     """A TransNAR around the pretrained model in ``directory`` with a tiny random NAR."""
     torch.manual_seed(0)
     lm = HFCausalLM.from_pretrained(directory)
-    nar = NAR(NARConfig(algorithms=("bfs",), hidden_dim=NAR_HIDDEN, nb_triplet_fts=4))
+    nar = NAR(tiny.nar_config())
     config = TransNARConfig(
-        lm=lm.config, nar_node_dim=NAR_HIDDEN, nar_edge_dim=NAR_HIDDEN, memory=memory
+        lm=lm.config, nar_node_dim=tiny.NAR_HIDDEN, nar_edge_dim=tiny.NAR_HIDDEN, memory=memory
     )
     return TransNAR(config, lm, nar).eval()
 
@@ -308,10 +307,9 @@ def test_without_transformers_the_error_names_the_extra(monkeypatch):
         _transformers()
 
 
-def test_training_with_a_pretrained_lm(saved, tmp_path, capsys):
+def test_training_with_a_pretrained_lm(saved, tmp_path, capsys, nar_path):
     directory = str(saved["gpt2"])
-    nar = write_nar_checkpoint(tmp_path / "nar.pt")
-    config = tiny_config(nar, f"lm.pretrained={directory}", "steps=3", "eval_every=3")
+    config = tiny.lm_train_config(nar_path, f"lm.pretrained={directory}", "steps=3", "eval_every=3")
     result = train_lm(config, tmp_path / "run", progress=False)
     assert result.steps == 3 and result.val_loss == result.val_loss  # finite, not NaN
     written = json.loads((tmp_path / "run" / "config.json").read_text())["model"]["lm"]

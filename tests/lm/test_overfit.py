@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.lm.tiny import tiny_config
+from tests import tiny
 from transnar.clrs.text.rows import examples
 from transnar.lm import IGNORE_INDEX, DecoderLM, generate
 
@@ -21,7 +21,7 @@ def _train(tokenizer, rows, steps: int, lr: float) -> tuple[DecoderLM, list[floa
     ids, _ = tokenizer.pad([p[0] for p in pairs], padding_side="right")
     labels, _ = tokenizer.pad([p[1] for p in pairs], padding_side="right", value=IGNORE_INDEX)
     torch.manual_seed(0)  # weights and the random positions of every step
-    model = DecoderLM(tiny_config(), tokenizer=tokenizer).train()
+    model = DecoderLM(tiny.lm_config(), tokenizer=tokenizer).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     losses = []
     for _ in range(steps):

@@ -9,7 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.lm.tiny import ATOL, random_ids, seeded_positions, tiny_config, tiny_model
+from tests import tiny
+from tests.lm.helpers import ATOL, random_ids, seeded_positions
 from transnar.lm import (
     IGNORE_INDEX,
     CharTokenizer,
@@ -23,25 +24,25 @@ from transnar.persistence import OutputExistsError
 
 
 def test_shapes_tying_and_init():
-    model = tiny_model()
+    model = tiny.lm()
     output = model(random_ids(3, 7))
     assert output.logits.shape == (3, 7, 79) and output.loss is None
     assert model.head.weight is model.embed_tokens.weight
-    untied = tiny_model(tie_embeddings=False)
+    untied = tiny.lm(tie_embeddings=False)
     assert untied.head.weight is not untied.embed_tokens.weight
     assert untied.num_parameters() == model.num_parameters() + 79 * 32
     assert model.num_parameters(exclude_embeddings=True) == model.num_parameters() - 79 * 32
     # residual projections start smaller: 0.02 / sqrt(2 * 2 layers)
     torch.manual_seed(0)
-    wide = DecoderLM(tiny_config(d_model=256, n_heads=4))
+    wide = DecoderLM(tiny.lm_config(d_model=256, n_heads=4))
     assert wide.layers[0].attn.out.weight.std().item() == pytest.approx(0.01, rel=0.05)
     assert wide.layers[0].attn.qkv.weight.std().item() == pytest.approx(0.02, rel=0.05)
     with pytest.raises(ValueError, match="more than vocab_size"):
-        DecoderLM(tiny_config(vocab_size=10), tokenizer=CharTokenizer())
+        DecoderLM(tiny.lm_config(vocab_size=10), tokenizer=CharTokenizer())
 
 
 def test_gradients_reach_every_parameter():
-    model = tiny_model(mlp="gelu", tie_embeddings=False).train()
+    model = tiny.lm(mlp="gelu", tie_embeddings=False).train()
     ids = random_ids(2, 9)
     model(ids, labels=ids).loss.backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
@@ -52,7 +53,7 @@ def test_gradients_reach_every_parameter():
 
 @pytest.mark.parametrize("mlp", ["swiglu", "gelu"])
 def test_causality(mlp):
-    model = tiny_model(mlp=mlp)
+    model = tiny.lm(mlp=mlp)
     ids, positions = random_ids(2, 12), seeded_positions(2, 12)
     changed = ids.clone()
     changed[:, 7:] = (changed[:, 7:] + 1 - 4) % 75 + 4
@@ -63,7 +64,7 @@ def test_causality(mlp):
 
 
 def test_loss_ignores_masked_labels():
-    model = tiny_model()
+    model = tiny.lm()
     ids, positions = random_ids(2, 10), seeded_positions(2, 10)
     labels = ids.clone()
     labels[:, :6] = IGNORE_INDEX  # the prompt
@@ -83,21 +84,21 @@ def test_loss_ignores_masked_labels():
 
 def test_default_positions_random_in_training_and_configurable_in_eval():
     ids = random_ids(2, 6)
-    model = tiny_model()
+    model = tiny.lm()
     first, second = model(ids).logits, model(ids).logits
     assert not torch.allclose(first, second)  # eval: random by default, as the reference
     linear = model(ids, positions=linear_positions(2, 6)).logits
-    model = tiny_model(random_positions_eval=False)
+    model = tiny.lm(random_positions_eval=False)
     torch.testing.assert_close(model(ids).logits, linear, atol=0, rtol=0)
     model.train()  # training: random
     assert not torch.allclose(model(ids).logits, linear)
-    model = tiny_model(random_positions=False).train()
+    model = tiny.lm(random_positions=False).train()
     torch.testing.assert_close(model(ids).logits, linear, atol=0, rtol=0)
 
 
 def test_rope_is_relative():
     """Shifting every position by a constant leaves the logits unchanged."""
-    model = tiny_model()
+    model = tiny.lm()
     ids, positions = random_ids(2, 10), seeded_positions(2, 10)
     shifted = model(ids, positions=positions + 37).logits
     torch.testing.assert_close(shifted, model(ids, positions=positions).logits, atol=1e-4, rtol=0)
@@ -110,7 +111,7 @@ def test_rope_is_relative():
 @pytest.mark.parametrize("side", ["left", "right"])
 @pytest.mark.parametrize("kind", ["linear", "random"])
 def test_padding_changes_nothing(tokenizer, side, kind):
-    model = tiny_model()
+    model = tiny.lm()
     texts = ["bfs:\ns: 0, A: [[0 1], [1 0]]\npi:\n", "dfs:\n", "insertion_sort:\nkey: [0.5]\n"]
     ids, mask = tokenizer.encode_batch(texts, add_bos=True, padding_side=side)
     lengths = mask.sum(1)
@@ -128,13 +129,13 @@ def test_padding_changes_nothing(tokenizer, side, kind):
 
 
 def test_padding_with_default_positions(tokenizer):
-    model = tiny_model(random_positions_eval=False)
+    model = tiny.lm(random_positions_eval=False)
     ids, mask = tokenizer.encode_batch(["ab:\n", "abcdef:\n"], add_bos=True)
     batched = model(ids, attention_mask=mask).logits
     alone = model(torch.tensor([tokenizer.encode("ab:\n", add_bos=True)])).logits[0]
     torch.testing.assert_close(batched[0][mask[0]], alone, atol=ATOL, rtol=0)
     # random default positions over real tokens only: sorted, padding at 0
-    positions = tiny_model().default_positions(2, ids.shape[1], attention_mask=mask)
+    positions = tiny.lm().default_positions(2, ids.shape[1], attention_mask=mask)
     real = positions[0][mask[0]]
     assert (real[1:] > real[:-1]).all() and (positions[0][~mask[0]] == 0).all()
 
@@ -143,7 +144,7 @@ def test_padding_with_default_positions(tokenizer):
 
 
 def test_after_layer_is_called_once_per_layer():
-    model = tiny_model(n_layers=3)
+    model = tiny.lm(n_layers=3)
     ids, positions = random_ids(2, 6), seeded_positions(2, 6)
     calls = []
 
@@ -170,7 +171,7 @@ def test_after_layer_is_called_once_per_layer():
 
 @pytest.mark.parametrize("overrides", [{}, {"tie_embeddings": False, "mlp": "gelu"}])
 def test_save_load_round_trip(tokenizer, tmp_path, overrides):
-    model = tiny_model(tokenizer=tokenizer, **overrides)
+    model = tiny.lm(tokenizer=tokenizer, **overrides)
     ids, positions = random_ids(2, 8), seeded_positions(2, 8)
     model.save_pretrained(tmp_path / "lm")
     names = sorted(p.name for p in (tmp_path / "lm").iterdir())
@@ -187,7 +188,7 @@ def test_save_load_round_trip(tokenizer, tmp_path, overrides):
 
 def test_save_with_safetensors(tokenizer, tmp_path):
     pytest.importorskip("safetensors")
-    model = tiny_model(tokenizer=tokenizer)
+    model = tiny.lm(tokenizer=tokenizer)
     model.save_pretrained(tmp_path)
     assert (tmp_path / "model.safetensors").is_file()
     ids = random_ids(1, 5)
@@ -199,14 +200,14 @@ def test_save_with_safetensors(tokenizer, tmp_path):
 
 
 def test_save_refuses_to_overwrite_and_needs_a_tokenizer(tokenizer, tmp_path):
-    model = tiny_model()
+    model = tiny.lm()
     with pytest.raises(ValueError, match="no tokenizer"):
         model.save_pretrained(tmp_path)
     assert list(tmp_path.iterdir()) == []
     model.save_pretrained(tmp_path, tokenizer=tokenizer)
     with pytest.raises(OutputExistsError):
         model.save_pretrained(tmp_path, tokenizer=tokenizer)
-    other = tiny_model(seed=1, tokenizer=tokenizer)
+    other = tiny.lm(seed=1, tokenizer=tokenizer)
     other.save_pretrained(tmp_path, overwrite=True)
     ids, positions = random_ids(1, 4), linear_positions(1, 4)
     loaded = DecoderLM.from_pretrained(tmp_path)
@@ -246,14 +247,14 @@ def _edit_config(directory, edit):
     ],
 )
 def test_load_rejects_corrupt_or_mismatched_directories(tokenizer, tmp_path, damage, match):
-    tiny_model(tokenizer=tokenizer).save_pretrained(tmp_path)
+    tiny.lm(tokenizer=tokenizer).save_pretrained(tmp_path)
     damage(tmp_path)
     with pytest.raises(CheckpointError, match=match):
         DecoderLM.from_pretrained(tmp_path)
 
 
 def test_load_rejects_a_pickle_that_is_not_a_state_dict(tokenizer, tmp_path):
-    tiny_model(tokenizer=tokenizer).save_pretrained(tmp_path)
+    tiny.lm(tokenizer=tokenizer).save_pretrained(tmp_path)
     _edit_config(tmp_path, lambda c: c.update(weights="model.pt"))
     torch.save([1, 2], tmp_path / "model.pt")
     with pytest.raises(CheckpointError, match="state dict"):
@@ -263,6 +264,6 @@ def test_load_rejects_a_pickle_that_is_not_a_state_dict(tokenizer, tmp_path):
 def test_load_errors_without_a_model_or_with_another_tokenizer(tokenizer, tmp_path):
     with pytest.raises(FileNotFoundError, match="no saved LM"):
         DecoderLM.from_pretrained(tmp_path / "nothing")
-    tiny_model(tokenizer=tokenizer).save_pretrained(tmp_path)
+    tiny.lm(tokenizer=tokenizer).save_pretrained(tmp_path)
     with pytest.raises(CheckpointError, match="differs"):
         DecoderLM.from_pretrained(tmp_path, tokenizer=CharTokenizer("0123456789"))

@@ -8,13 +8,14 @@ import itertools
 import pytest
 import torch
 
-from tests.nar.nar_helpers import HIDDEN, node_mask, probe, synthetic_spec, tiny_config
+from tests import tiny
+from tests.nar.helpers import node_mask, probe, synthetic_spec
 from transnar.nar.decoders import ProbeDecoder, log_sinkhorn, postprocess
 from transnar.nar.heads import AlgorithmHead
 from transnar.nar.layers import NEG_INF
 
 B, N, C = 2, 4, 3
-E = 2 * HIDDEN  # edge decoder input width with triplets
+E = 2 * tiny.NAR_HIDDEN  # edge decoder input width with triplets
 
 
 def _lin(layer, x):
@@ -23,16 +24,16 @@ def _lin(layer, x):
 
 def _decoder_inputs(seed=0):
     g = torch.Generator().manual_seed(seed)
-    h_t = torch.randn(B, N, 3 * HIDDEN, generator=g, dtype=torch.float64)
+    h_t = torch.randn(B, N, 3 * tiny.NAR_HIDDEN, generator=g, dtype=torch.float64)
     e_t = torch.randn(B, N, N, E, generator=g, dtype=torch.float64)
-    graph_fts = torch.randn(B, HIDDEN, generator=g, dtype=torch.float64)
+    graph_fts = torch.randn(B, tiny.NAR_HIDDEN, generator=g, dtype=torch.float64)
     return h_t, e_t, graph_fts
 
 
 def _decoder(location, type_, seed=0):
     torch.manual_seed(seed)
     p = probe("output", location, type_, C if type_ == "categorical" else None)
-    return ProbeDecoder(p, HIDDEN, E).double()
+    return ProbeDecoder(p, tiny.NAR_HIDDEN, E).double()
 
 
 MASK = node_mask([N, 3])  # the second sample has one padding node
@@ -133,7 +134,7 @@ def test_padding_never_changes_real_predictions(location, type_, shape):
 )
 def test_unsupported_decoders(location, type_):
     with pytest.raises(ValueError):
-        ProbeDecoder(probe("output", location, type_), HIDDEN, E)
+        ProbeDecoder(probe("output", location, type_), tiny.NAR_HIDDEN, E)
 
 
 def _reference_sinkhorn(x, steps, temperature):
@@ -237,7 +238,7 @@ def test_head_decode_applies_sinkhorn_to_permutations():
         }
     )
     torch.manual_seed(0)
-    config = tiny_config()
+    config = tiny.nar_config()
     head = AlgorithmHead(spec, config, E).double()
     h_t, e_t, graph_fts = _decoder_inputs()
     raw = head.decoders["pred"](h_t, e_t, graph_fts, MASK)

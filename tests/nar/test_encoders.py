@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from tests.nar.nar_helpers import HIDDEN, node_mask, probe, synthetic_spec, tiny_config
+from tests import tiny
+from tests.nar.helpers import node_mask, probe, synthetic_spec
 from transnar.clrs.specs import Location
 from transnar.nar import NAR
 from transnar.nar.encoders import ProbeEncoder, accumulate_adjacency, dense, scalar_hint_std
@@ -70,7 +71,7 @@ def test_encoding_and_target(location, type_):
     added to the node, edge or graph features as the reference does."""
     torch.manual_seed(0)
     p = _probe_of(location, type_)
-    encoder = ProbeEncoder(p, HIDDEN, None)
+    encoder = ProbeEncoder(p, tiny.NAR_HIDDEN, None)
     assert encoder.target is Location(TARGETS[(location, type_)])
     value = dense(p, _value(p), N, torch.float32)
     mask = torch.ones(B, N, dtype=torch.bool)
@@ -85,7 +86,11 @@ def test_encoding_and_target(location, type_):
         expected = e0.mean(1) + e1.mean(2)
     else:
         expected = _affine(encoder.first, value.unsqueeze(-1))
-    shape = {"node": (B, N, HIDDEN), "edge": (B, N, N, HIDDEN), "graph": (B, HIDDEN)}
+    shape = {
+        "node": (B, N, tiny.NAR_HIDDEN),
+        "edge": (B, N, N, tiny.NAR_HIDDEN),
+        "graph": (B, tiny.NAR_HIDDEN),
+    }
     assert got.shape == shape[TARGETS[(location, type_)]]
     torch.testing.assert_close(got, expected)
 
@@ -94,7 +99,7 @@ def test_node_pointer_is_one_hot_over_nodes_on_edges():
     """A node pointer ``i -> p[i]`` encodes as ``W * [p[i] == j] + b`` at edge ``(i, j)``."""
     torch.manual_seed(0)
     p = _probe_of("node", "pointer")
-    encoder = ProbeEncoder(p, HIDDEN, None)
+    encoder = ProbeEncoder(p, tiny.NAR_HIDDEN, None)
     pointers = torch.tensor([[1, 1, 3, 0], [0, 0, 0, 0]])
     got = encoder.features(dense(p, pointers, N, torch.float32), torch.ones(B, N, dtype=torch.bool))
     w, b = encoder.first.weight[:, 0], encoder.first.bias
@@ -110,7 +115,7 @@ def test_edge_pointer_averages_over_real_nodes_only():
     padded sample encodes its real block exactly as it does alone."""
     torch.manual_seed(0)
     p = _probe_of("edge", "pointer", stage="hint")
-    encoder = ProbeEncoder(p, HIDDEN, None)
+    encoder = ProbeEncoder(p, tiny.NAR_HIDDEN, None)
     sizes, n = [3, 5], 5
     mask = node_mask(sizes, n)
     g = torch.Generator().manual_seed(1)
@@ -137,7 +142,7 @@ def test_edge_pointer_averages_over_real_nodes_only():
 def test_graph_pointers_are_rejected():
     """The reference would add graph pointers to the nodes; CLRS-30 has none and we refuse them."""
     with pytest.raises(ValueError, match="graph-level pointers"):
-        ProbeEncoder(_probe_of("graph", "pointer"), HIDDEN, None)
+        ProbeEncoder(_probe_of("graph", "pointer"), tiny.NAR_HIDDEN, None)
 
 
 def test_dense_makes_pointers_one_hot_and_keeps_soft_pointers():
@@ -198,7 +203,7 @@ class TestAdjacency:
                 "adj": _probe_of("edge", "mask"),
             }
         )
-        head = AlgorithmHead(spec, tiny_config(), HIDDEN)
+        head = AlgorithmHead(spec, tiny.nar_config(), tiny.NAR_HIDDEN)
         adj_mask = torch.zeros(1, 4, 4)
         adj_mask[0, 2, 3] = 1.0
         probes = {"pos": torch.rand(1, 4), "ptr": torch.tensor([[1, 2, 2, 3]]), "adj": adj_mask}
@@ -215,7 +220,7 @@ def test_head_sums_encodings_per_location():
     probes = {f"{loc}_{typ}": _probe_of(loc, typ) for (loc, typ) in TARGETS}
     probes["hint_scalar"] = _probe_of("node", "scalar", stage="hint")
     spec = synthetic_spec(probes)
-    head = AlgorithmHead(spec, tiny_config(), 2 * HIDDEN)
+    head = AlgorithmHead(spec, tiny.nar_config(), 2 * tiny.NAR_HIDDEN)
     values = {name: _value(p, seed=k) for k, (name, p) in enumerate(probes.items())}
     mask = torch.ones(B, N, dtype=torch.bool)
     node_fts, edge_fts, graph_fts, _ = head.encode(values, mask)
@@ -233,7 +238,7 @@ def test_head_sums_encodings_per_location():
 @pytest.mark.parametrize(("location", "type_"), list(TARGETS))
 def test_single_probe_touches_only_its_target(location, type_):
     spec = synthetic_spec({"x": _probe_of(location, type_)})
-    head = AlgorithmHead(spec, tiny_config(), HIDDEN)
+    head = AlgorithmHead(spec, tiny.nar_config(), tiny.NAR_HIDDEN)
     node_fts, edge_fts, graph_fts, _ = head.encode(
         {"x": _value(spec["x"])}, torch.ones(B, N, dtype=torch.bool)
     )
@@ -260,7 +265,7 @@ class TestScalarHintInitialisation:
                 "hint_cat": _probe_of("node", "categorical", stage="hint"),
             }
         )
-        config = tiny_config(hidden_dim=self.H, encoder_init=encoder_init)
+        config = tiny.nar_config(hidden_dim=self.H, encoder_init=encoder_init)
         return AlgorithmHead(spec, config, self.H)
 
     def test_std_values(self):
@@ -297,7 +302,7 @@ def test_soft_pointers_encode_like_indices(location):
     spec = synthetic_spec(
         {"pos": _probe_of("node", "scalar"), "ptr": _probe_of(location, "pointer", stage="hint")}
     )
-    head = AlgorithmHead(spec, tiny_config(), HIDDEN)
+    head = AlgorithmHead(spec, tiny.nar_config(), tiny.NAR_HIDDEN)
     mask = node_mask([3, 4])
     indices = _value(spec["ptr"]) % 3
     pos = torch.rand(B, N)
@@ -309,7 +314,7 @@ def test_soft_pointers_encode_like_indices(location):
 
 @pytest.mark.parametrize("hint_mode", ["encoded_decoded", "decoded_only", "none"])
 def test_hint_encoders_follow_hint_mode(hint_mode):
-    nar = NAR(tiny_config(("bfs",), hint_mode=hint_mode))
+    nar = NAR(tiny.nar_config(("bfs",), hint_mode=hint_mode))
     head = nar.head("bfs")
     assert set(head.encoders) >= set(head.spec.inputs)
     assert (set(head.encoders) & set(head.spec.hints) == set(head.spec.hints)) == (

@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from tests.nar.nar_helpers import features_of, node_mask, probe, tiny_nar
+from tests import tiny
+from tests.nar.helpers import features_of, node_mask, probe
 from transnar.nar.layers import NEG_INF
 from transnar.nar.losses import hint_loss, output_loss
 
@@ -365,7 +366,7 @@ def test_no_valid_element_gives_zero():
 
 class TestNARLoss:
     def test_total_is_sum_of_output_and_hint_terms(self):
-        nar = tiny_nar(("bfs",))
+        nar = tiny.nar(("bfs",))
         features = features_of("bfs", [4, 5])
         output = nar(features)
         total, terms = nar.loss(features, output)
@@ -389,7 +390,7 @@ class TestNARLoss:
 
     @pytest.mark.parametrize("hint_mode", ["none", "decoded_only"])
     def test_hint_modes(self, hint_mode):
-        nar = tiny_nar(("bfs",), hint_mode=hint_mode)
+        nar = tiny.nar(("bfs",), hint_mode=hint_mode)
         features = features_of("bfs", [4, 5])
         _, terms = nar.loss(features, nar(features))
         spec = nar.head("bfs").spec

@@ -6,15 +6,15 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests import tiny
 from transnar import clrs
-from transnar.nar import NAR, Features, NARConfig
+from transnar.nar import NAR, Features
 from transnar.nar.memory import GraphMemory
 
 
 @pytest.fixture(scope="module")
 def frozen_nar():
-    torch.manual_seed(0)
-    return NAR(NARConfig(algorithms=("bfs", "insertion_sort"), hidden_dim=8)).eval()
+    return tiny.nar(tiny.ALGORITHMS).eval()
 
 
 def _memory(nar: NAR, batch, steps: str = "oracle") -> GraphMemory:
@@ -76,10 +76,9 @@ def test_embed_leaves_a_frozen_nar_unchanged(frozen_nar):
 
 
 def test_embed_with_a_trainable_nar_tracks_no_gradients():
-    torch.manual_seed(0)
-    nar = NAR(NARConfig(algorithms=("bfs",), hidden_dim=8, processor="mpnn"))
+    nar = tiny.nar(processor="mpnn")
     out = _memory(nar, clrs.sample("bfs", 4, 0, 2))
-    assert not out.nodes.requires_grad and out.edges.shape[-1] == 8
+    assert not out.nodes.requires_grad and out.edges.shape[-1] == tiny.NAR_HIDDEN
     assert all(p.grad is None for p in nar.parameters())
 
 

@@ -10,14 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.nar.nar_helpers import (
-    HIDDEN,
-    as_double,
-    features_of,
-    sampled,
-    tiny_config,
-    tiny_nar,
-)
+from tests import tiny
+from tests.nar.helpers import as_double, features_of, sampled
 from transnar.clrs.specs import CLRS30_ALGORITHMS, SPECS, Location, Stage, Type
 from transnar.clrs.transforms import preprocess_spec
 from transnar.nar import NAR, Features, NARConfig
@@ -127,7 +121,7 @@ def test_padded_batch_equals_samples_one_by_one(algorithm):
     """Mixed sizes and lengths in one padded batch give, on every real element and
     step, what each sample gives alone (outputs, hint predictions, embeddings)."""
     features, singles = _batch(algorithm)
-    nar = tiny_nar((algorithm,), double=True)
+    nar = tiny.nar((algorithm,), double=True)
     _one_by_one_check(nar, features, singles, repred=True)
     if algorithm != "insertion_sort":  # training adds Gumbel noise to permutations
         _one_by_one_check(nar, features, singles, repred=False)
@@ -136,7 +130,7 @@ def test_padded_batch_equals_samples_one_by_one(algorithm):
 @pytest.mark.parametrize("processor", ["mpnn", "pgn", "gpgn", "triplet_gpgn", "gmpnn"])
 def test_padded_batch_equals_samples_one_by_one_for_each_processor(processor):
     features, singles = _batch("bfs")
-    nar = tiny_nar(("bfs",), double=True, processor=processor)
+    nar = tiny.nar(("bfs",), double=True, processor=processor)
     _one_by_one_check(nar, features, singles, repred=True)
 
 
@@ -154,13 +148,13 @@ def test_padded_batch_equals_samples_one_by_one_for_each_processor(processor):
 )
 def test_padded_batch_equals_samples_one_by_one_for_hint_settings(algorithm, overrides):
     features, singles = _batch(algorithm)
-    nar = tiny_nar((algorithm,), double=True, **overrides)
+    nar = tiny.nar((algorithm,), double=True, **overrides)
     _one_by_one_check(nar, features, singles, repred=False)
 
 
 def test_padded_batch_gradients_are_finite():
     for algorithm in ["bfs", "insertion_sort", "floyd_warshall"]:
-        nar = tiny_nar((algorithm,))
+        nar = tiny.nar((algorithm,))
         features = features_of(algorithm, [3, 4])
         total, _ = nar.loss(features, nar(features))
         total.backward()
@@ -200,7 +194,7 @@ class _Spy:
 def test_outputs_are_each_samples_predictions_at_its_own_last_step():
     """A sample's outputs are decoded once, at its own last step ``length - 2``, and
     equal what the NAR predicts for the sample alone."""
-    nar = tiny_nar(("bfs",), double=True)
+    nar = tiny.nar(("bfs",), double=True)
     features = features_of("bfs", [4, 6, 5, 6], seed=3, double=True)
     lengths = features.lengths.tolist()
     assert len(set(lengths)) > 1, "the batch must mix trajectory lengths"
@@ -228,7 +222,7 @@ def test_single_step_trajectory_runs_one_step():
         torch.ones_like(features.lengths),
         features.node_mask,
     )
-    nar = tiny_nar(("bfs",))
+    nar = tiny.nar(("bfs",))
     output = nar(features)
     assert output.hints["pi_h"].shape[1] == 1
     _, terms = nar.loss(features, output)
@@ -239,7 +233,7 @@ class TestHintFeedback:
     algorithm = "bfs"
 
     def _run(self, repred=False, seed=0, **config):
-        nar = tiny_nar((self.algorithm,), **config)
+        nar = tiny.nar((self.algorithm,), **config)
         features = features_of(self.algorithm, [4, 6, 5], seed=3)
         spy = _Spy(nar, self.algorithm)
         torch.manual_seed(seed)
@@ -350,7 +344,7 @@ class TestHintFeedback:
         decoders; hard feedback cuts it."""
         grads = {}
         for mode in ("soft", "hard"):
-            nar = tiny_nar(("bfs",), hint_repred_mode=mode)
+            nar = tiny.nar(("bfs",), hint_repred_mode=mode)
             features = features_of("bfs", [5, 6], seed=3)
             assert features.max_length >= 3
             output = nar(features)
@@ -366,7 +360,7 @@ class TestHintFeedback:
 
 class TestNoiseDropoutDeterminism:
     def test_repred_means_no_noise_and_no_dropout(self):
-        nar = tiny_nar(("insertion_sort",), dropout=0.5)
+        nar = tiny.nar(("insertion_sort",), dropout=0.5)
         features = features_of("insertion_sort", [3, 4])
         torch.manual_seed(0)
         a = nar(features, repred=True)
@@ -381,7 +375,7 @@ class TestNoiseDropoutDeterminism:
         assert not torch.allclose(c.outputs["pred"], d.outputs["pred"])
 
     def test_permutation_noise_only_in_training(self):
-        nar = tiny_nar(("insertion_sort",))
+        nar = tiny.nar(("insertion_sort",))
         features = features_of("insertion_sort", [3, 4])
         torch.manual_seed(0)
         a = nar(features, repred=False)
@@ -391,14 +385,14 @@ class TestNoiseDropoutDeterminism:
         assert torch.equal(a.outputs["pred_mask"], b.outputs["pred_mask"])  # no dropout
 
     def test_dropout_only_in_training(self):
-        nar = tiny_nar(("bfs",), dropout=0.5)
+        nar = tiny.nar(("bfs",), dropout=0.5)
         features = features_of("bfs", [4, 5])
         torch.manual_seed(0)
         a = nar(features)
         torch.manual_seed(1)
         b = nar(features)
         assert not torch.allclose(a.outputs["pi"], b.outputs["pi"])
-        quiet = tiny_nar(("bfs",), dropout=0.0)
+        quiet = tiny.nar(("bfs",), dropout=0.0)
         torch.manual_seed(0)
         c = quiet(features)
         torch.manual_seed(1)
@@ -407,7 +401,7 @@ class TestNoiseDropoutDeterminism:
     def test_training_and_evaluation_agree_without_randomness(self):
         """No dropout, no teacher forcing, no permutation: training and evaluation
         runs compute the same thing."""
-        nar = tiny_nar(("bfs",))
+        nar = tiny.nar(("bfs",))
         features = features_of("bfs", [4, 6])
         a, b = nar(features, repred=False), nar(features, repred=True)
         for name in a.outputs:
@@ -418,15 +412,15 @@ class TestNoiseDropoutDeterminism:
         features = features_of("insertion_sort", [3, 4])
         runs = []
         for seed in (7, 7, 8):
-            nar = tiny_nar(("insertion_sort",), seed=0, **config)
+            nar = tiny.nar(("insertion_sort",), seed=0, **config)
             torch.manual_seed(seed)
             output = nar(features)
             runs.append(nar.loss(features, output)[0])
         assert torch.equal(runs[0], runs[1])
         assert not torch.equal(runs[0], runs[2])
         assert torch.equal(
-            tiny_nar(("insertion_sort",), seed=5).processor.m1.weight,
-            tiny_nar(("insertion_sort",), seed=5).processor.m1.weight,
+            tiny.nar(("insertion_sort",), seed=5).processor.m1.weight,
+            tiny.nar(("insertion_sort",), seed=5).processor.m1.weight,
         )
 
 
@@ -434,9 +428,9 @@ class TestMultiTask:
     algorithms = ("bfs", "insertion_sort", "minimum")
 
     def test_heads_and_shared_processor(self):
-        nar = tiny_nar(self.algorithms)
+        nar = tiny.nar(self.algorithms)
         assert set(nar.heads) == set(self.algorithms)
-        single = tiny_nar(("bfs",))
+        single = tiny.nar(("bfs",))
         processor_params = sum(p.numel() for p in nar.processor.parameters())
         assert processor_params == sum(p.numel() for p in single.processor.parameters())
         assert sum(p.numel() for p in nar.parameters()) == processor_params + sum(
@@ -452,7 +446,7 @@ class TestMultiTask:
             nar(features_of("dijkstra", [4]))
 
     def test_gradients_reach_processor_and_own_head_only(self):
-        nar = tiny_nar(self.algorithms)
+        nar = tiny.nar(self.algorithms)
         features = features_of("bfs", [4, 5])
         total, _ = nar.loss(features, nar(features))
         total.backward()
@@ -473,15 +467,15 @@ class TestMultiTask:
 
 class TestEmbeddings:
     @pytest.mark.parametrize(
-        ("processor", "edge_width"), [("triplet_gmpnn", HIDDEN), ("mpnn", HIDDEN)]
+        ("processor", "edge_width"), [("triplet_gmpnn", tiny.NAR_HIDDEN), ("mpnn", tiny.NAR_HIDDEN)]
     )
     def test_embed(self, processor, edge_width):
-        nar = tiny_nar(("bfs",), processor=processor, dropout=0.5)
+        nar = tiny.nar(("bfs",), processor=processor, dropout=0.5)
         nar.train()
         features = features_of("bfs", [4, 6, 5])
         out = nar.embed(features)
         steps = features.max_length - 1
-        assert out.node_embeddings.shape == (3, steps, 6, HIDDEN)
+        assert out.node_embeddings.shape == (3, steps, 6, tiny.NAR_HIDDEN)
         assert out.edge_embeddings.shape == (3, steps, 6, 6, edge_width)
         assert not out.node_embeddings.requires_grad
         assert nar.training
@@ -490,13 +484,13 @@ class TestEmbeddings:
         assert torch.equal(out.edge_embeddings, again.edge_embeddings)
 
     def test_no_embeddings_unless_asked(self):
-        nar = tiny_nar(("bfs",))
+        nar = tiny.nar(("bfs",))
         out = nar(features_of("bfs", [4]))
         assert out.node_embeddings is None and out.edge_embeddings is None
 
 
 def test_message_passing_steps_per_hint_step():
-    nar = tiny_nar(("bfs",), msg_passing_steps=3)
+    nar = tiny.nar(("bfs",), msg_passing_steps=3)
     calls = []
     nar.processor.register_forward_hook(lambda *args: calls.append(1))
     features = features_of("bfs", [4, 5])
@@ -536,7 +530,7 @@ class TestFeatures:
 
 
 def test_float32_and_float64_agree():
-    nar = tiny_nar(("bfs",))
+    nar = tiny.nar(("bfs",))
     features = features_of("bfs", [4, 5])
     single = nar(features, repred=True)
     double = nar.double()(as_double(features), repred=True)
@@ -546,7 +540,7 @@ def test_float32_and_float64_agree():
 
 
 def test_config_round_trip():
-    config = tiny_config(("bfs", "dfs"), processor="pgn", hint_mode="none")
+    config = tiny.nar_config(("bfs", "dfs"), processor="pgn", hint_mode="none")
     assert NARConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="unknown"):
         NARConfig.from_dict({**config.to_dict(), "bogus": 1})

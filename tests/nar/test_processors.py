@@ -8,7 +8,8 @@ import math
 import pytest
 import torch
 
-from tests.nar.nar_helpers import HIDDEN, TRIPLET_FTS, node_mask, tiny_config
+from tests import tiny
+from tests.nar.helpers import node_mask
 from transnar.nar.config import PROCESSORS
 from transnar.nar.processors import Processor
 
@@ -17,15 +18,15 @@ B, N = 2, 4
 
 def _processor(kind: str, use_ln: bool = True, seed: int = 0) -> Processor:
     torch.manual_seed(seed)
-    return Processor(tiny_config(processor=kind, use_ln=use_ln)).double()
+    return Processor(tiny.nar_config(processor=kind, use_ln=use_ln)).double()
 
 
 def _inputs(n=N, b=B, seed=1, adjacency=None):
     g = torch.Generator().manual_seed(seed)
-    node_fts = torch.randn(b, n, HIDDEN, generator=g, dtype=torch.float64)
-    edge_fts = torch.randn(b, n, n, HIDDEN, generator=g, dtype=torch.float64)
-    graph_fts = torch.randn(b, HIDDEN, generator=g, dtype=torch.float64)
-    hidden = torch.randn(b, n, HIDDEN, generator=g, dtype=torch.float64)
+    node_fts = torch.randn(b, n, tiny.NAR_HIDDEN, generator=g, dtype=torch.float64)
+    edge_fts = torch.randn(b, n, n, tiny.NAR_HIDDEN, generator=g, dtype=torch.float64)
+    graph_fts = torch.randn(b, tiny.NAR_HIDDEN, generator=g, dtype=torch.float64)
+    hidden = torch.randn(b, n, tiny.NAR_HIDDEN, generator=g, dtype=torch.float64)
     if adjacency is None:
         adjacency = (torch.rand(b, n, n, generator=g) < 0.4) | torch.eye(n, dtype=torch.bool)
     return node_fts, edge_fts, graph_fts, adjacency, hidden
@@ -98,13 +99,13 @@ def test_shapes_and_parts(kind):
     proc = _processor(kind)
     node_fts, edge_fts, graph_fts, adjacency, hidden = _inputs()
     new_hidden, latents = proc(node_fts, edge_fts, graph_fts, adjacency, hidden, node_mask([N, 3]))
-    assert new_hidden.shape == (B, N, HIDDEN)
+    assert new_hidden.shape == (B, N, tiny.NAR_HIDDEN)
     assert (proc.gate is not None) == kind.removeprefix("triplet_").startswith("g")
     assert (proc.triplets is not None) == kind.startswith("triplet")
     assert proc.aggregate_over_edges == ("pgn" in kind)
     if kind.startswith("triplet"):
-        assert latents.shape == (B, N, N, HIDDEN)
-        assert proc.triplets.t1.out_features == TRIPLET_FTS
+        assert latents.shape == (B, N, N, tiny.NAR_HIDDEN)
+        assert proc.triplets.t1.out_features == tiny.NAR_TRIPLET_FTS
     else:
         assert latents is None
 

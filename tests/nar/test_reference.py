@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.nar.nar_helpers import as_double, probe, sampled, synthetic_spec, tiny_config
+from tests import tiny
+from tests.nar.helpers import as_double, probe, sampled, synthetic_spec
 from tests.nar.test_losses import REFERENCE_CASES, random_probe_data
 from tests.reference import job_name, load_dump, requires_reference, run_reference
 from transnar.clrs.specs import Type
@@ -67,7 +68,7 @@ NET_CASES += [("floyd_warshall", {"hint_repred_mode": "hard"}), ("dfs", {"proces
 
 
 def _config(overrides):
-    config = tiny_config()
+    config = tiny.nar_config()
     settings = {
         "hidden_dim": config.hidden_dim,
         "processor": config.processor,
@@ -188,7 +189,7 @@ def test_net_matches_reference(case, net_dumps):
     algorithm, overrides = case
     dump = load_dump(net_dumps[_case_id(case)])
     # The reference has no termination head (ours is an addition for leak-free stepping).
-    nar = NAR(tiny_config((algorithm,), termination=False, **overrides)).double()
+    nar = NAR(tiny.nar_config((algorithm,), termination=False, **overrides)).double()
     mapping = _load(nar, algorithm, dump)
     features = _features(algorithm)
     spec = nar.head(algorithm).spec

@@ -6,26 +6,23 @@ import json
 
 import pytest
 
-from tests.cli_helpers import run_cli
-from tests.evaluation_helpers import saved_model, talkative_model
+from tests import tiny
+from tests.cli.helpers import run_cli
 from transnar.evaluation import EvalSettings, evaluate
 from transnar.model import TransNAR
 from transnar.training.distill import DistillConfig, distill, teacher_dataset
-from transnar.training.lm_config import apply_overrides, preset
 from transnar.training.lm_data import DataConfig
 
 TINY = DistillConfig(algorithms=("bfs", "insertion_sort"), sizes=(4, 5), count=3, val_count=1)
 
 
 def tiny_student():
-    return apply_overrides(
-        preset("tiny"),
-        ["train.steps=2", "train.batch_size=4", "train.eval_every=2", "train.threads=1"],
-    )
+    """The base config of a student: the tiny LM run, 2 steps."""
+    return tiny.lm_train_config(None, "train.steps=2")
 
 
 def test_the_dataset_holds_the_teachers_answers(tmp_path):
-    teacher = talkative_model(use_nar=True)
+    teacher = tiny.talkative_transnar(use_nar=True)
     manifest = teacher_dataset(teacher, TINY, tmp_path, teacher_path="t")
     rows = [json.loads(line) for line in (tmp_path / "train.jsonl").read_text().splitlines()]
     assert len(rows) == 2 * 2 * 3 and manifest["splits"]["val"]["rows"] == 2 * 2 * 1
@@ -44,7 +41,7 @@ def test_the_dataset_holds_the_teachers_answers(tmp_path):
 
 
 def test_the_student_trains_without_a_nar_and_a_second_run_resumes(tmp_path):
-    teacher = talkative_model(use_nar=True)
+    teacher = tiny.talkative_transnar(use_nar=True)
     manifest, result = distill(teacher, tiny_student(), TINY, tmp_path, "t", progress=False)
     student = TransNAR.from_pretrained(result.run_dir / "model")
     assert student.nar is None and not student.config.use_nar
@@ -57,7 +54,7 @@ def test_the_student_trains_without_a_nar_and_a_second_run_resumes(tmp_path):
 
 
 def test_the_command_line(tmp_path, capsys):
-    teacher = saved_model(tmp_path / "teacher", use_nar=True)
+    teacher = tiny.saved_transnar(tmp_path / "teacher", use_nar=True)
     config = tmp_path / "student.json"
     config.write_text(json.dumps(tiny_student().to_dict()))
     argv = ["distill", str(teacher), "--out", str(tmp_path / "d"), "--config", str(config),
@@ -70,7 +67,7 @@ def test_the_command_line(tmp_path, capsys):
 
 
 def test_a_model_without_a_nar_is_no_teacher(tmp_path, capsys):
-    baseline = saved_model(tmp_path / "baseline", use_nar=False)
+    baseline = tiny.saved_transnar(tmp_path / "baseline", use_nar=False)
     status, _, err = run_cli(["distill", str(baseline), "--out", str(tmp_path / "d")], capsys)
     assert status == 2 and "no TransNAR" in err
 

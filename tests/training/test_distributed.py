@@ -1,15 +1,16 @@
 """Data-parallel training: 2 processes (gloo, CPU) make the updates of 1 process.
 
 The 2-process runs are started with ``torch.multiprocessing`` and the
-``torchrun`` environment variables; each test compares the loss curves (and
-validation) of a 2-process run with those of a 1-process run of the same
-config and global batch.
+``torchrun`` environment variables, all in one pair of processes; each test
+compares the loss curves (and validation) of a 2-process run with those of a
+1-process run of the same config and global batch.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -19,36 +20,20 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from tests.training_helpers import (
-    losses_of,
-    records,
-    tiny_config,
-    val_losses_of,
-    write_nar_checkpoint,
-)
+from tests import tiny
+from tests.training.helpers import losses_of, records, val_losses_of
 from transnar.training import distributed
 from transnar.training import lm as lm_training
 from transnar.training import nar as nar_training
 from transnar.training.distributed import World
-from transnar.training.nar_config import apply_overrides as nar_overrides
-from transnar.training.nar_config import preset as nar_preset
 
 pytestmark = pytest.mark.skipif(
     not torch.distributed.is_available(), reason="this torch build has no torch.distributed"
 )
 
-# bfs and minimum: no Gumbel noise or teacher forcing, so 2 processes can match 1 exactly
-NAR_OVERRIDES = (
-    "algorithms=bfs,minimum",
-    "hidden_dim=8",
-    "steps=6",
-    "batch_size=6",
-    "eval_every=3",
-    "val_count=4",
-    "test_count=4",
-    "test_sizes=6",
-    "threads=1",
-)
+# bfs and minimum: no Gumbel noise or teacher forcing, so 2 processes can match 1 exactly;
+# a batch of 6 splits into two
+NAR_OVERRIDES = ("algorithms=bfs,minimum", "batch_size=6", "eval_every=3", "test_sizes=6")
 
 
 def _free_port() -> int:
@@ -57,7 +42,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(rank: int, size: int, port: int, job: str, args: tuple) -> None:
+def _worker(rank: int, size: int, port: int, jobs: list[tuple[str, tuple]]) -> None:
     os.environ.update(
         RANK=str(rank),
         LOCAL_RANK=str(rank),
@@ -67,20 +52,33 @@ def _worker(rank: int, size: int, port: int, job: str, args: tuple) -> None:
     )
     distributed.init_from_env()
     try:
-        if job == "nar":
-            nar_training.train_nar(*args, progress=False)
-        else:
-            lm_training.train_lm(*args, progress=False)
+        for job, args in jobs:
+            train = nar_training.train_nar if job == "nar" else lm_training.train_lm
+            train(*args, progress=False)
         distributed.leave_together()
     finally:
         distributed.shutdown()
 
 
-def run_in_processes(size: int, job: str, *args) -> None:
-    """``job`` (``nar`` or ``lm`` training with ``args``) in ``size`` processes."""
-    mp.start_processes(
-        _worker, args=(size, _free_port(), job, args), nprocs=size, start_method="spawn"
-    )
+def run_in_processes(size: int, jobs: list[tuple[str, tuple]]) -> None:
+    """The ``jobs`` (``("nar" or "lm", training arguments)``), one after the other,
+    in ``size`` processes."""
+    mp.start_processes(_worker, args=(size, _free_port(), jobs), nprocs=size, start_method="spawn")
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory, nar_path) -> dict[str, tuple]:
+    """Job name -> (config, run directory) of the runs made by 2 processes: the
+    NAR's, TransNAR's with 1 and with 2 micro-batches. One pair of processes
+    makes them all: starting processes costs more than these runs."""
+    root = tmp_path_factory.mktemp("two-processes")
+    runs = {"nar": (tiny.nar_train_config(*NAR_OVERRIDES), root / "nar")}
+    for grad_accum in (1, 2):
+        # batch 4: each process takes 2 rows of one micro-batch, or 1 row of each of 2
+        config = tiny.lm_train_config(nar_path, f"grad_accum={grad_accum}")
+        runs[f"lm-{grad_accum}"] = (config, root / f"lm-{grad_accum}")
+    run_in_processes(2, [(name.split("-")[0], run) for name, run in runs.items()])
+    return runs
 
 
 def _close(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> None:
@@ -97,12 +95,11 @@ def nar_losses(run_dir: Path) -> list[tuple[int, float]]:
     return [(r["step"], sum(r["loss"].values())) for r in records(run_dir) if "loss" in r]
 
 
-def test_two_processes_train_the_nar_as_one(tmp_path):
-    config = nar_overrides(nar_preset("tiny"), list(NAR_OVERRIDES))
-    nar_training.train_nar(config, tmp_path / "one", progress=False)
-    run_in_processes(2, "nar", config, tmp_path / "two")
+def test_two_processes_train_the_nar_as_one(two_processes, tmp_path):
+    config, two = two_processes["nar"]
+    one = tmp_path / "one"
+    nar_training.train_nar(config, one, progress=False)
 
-    one, two = tmp_path / "one", tmp_path / "two"
     assert len(nar_losses(one)) == 6
     _close(nar_losses(one), nar_losses(two))
     # the same validation scores, so the same best step and tested weights
@@ -116,14 +113,11 @@ def test_two_processes_train_the_nar_as_one(tmp_path):
 
 
 @pytest.mark.parametrize("grad_accum", [1, 2])
-def test_two_processes_train_transnar_as_one(tmp_path, grad_accum):
-    nar = write_nar_checkpoint(tmp_path / "nar.pt")
-    # batch 4: each process takes 2 rows of one micro-batch, or 1 row of each of 2
-    config = tiny_config(nar, f"grad_accum={grad_accum}")
-    lm_training.train_lm(config, tmp_path / "one", progress=False)
-    run_in_processes(2, "lm", config, tmp_path / "two")
+def test_two_processes_train_transnar_as_one(two_processes, tmp_path, grad_accum):
+    config, two = two_processes[f"lm-{grad_accum}"]
+    one = tmp_path / "one"
+    lm_training.train_lm(config, one, progress=False)
 
-    one, two = tmp_path / "one", tmp_path / "two"
     assert len(losses_of(one)) == 6
     _close(losses_of(one), losses_of(two))
     _close(val_losses_of(one), val_losses_of(two))
@@ -133,19 +127,19 @@ def test_two_processes_train_transnar_as_one(tmp_path, grad_accum):
     assert summaries[0]["tokens"] == summaries[1]["tokens"]
 
 
-def test_a_two_process_checkpoint_resumes_only_with_two(tmp_path):
-    config = tiny_config(write_nar_checkpoint(tmp_path / "nar.pt"))
-    run_in_processes(2, "lm", config, tmp_path / "run")
-    checkpoint = torch.load(tmp_path / "run/checkpoints/last.pt", weights_only=True)
+def test_a_two_process_checkpoint_resumes_only_with_two(two_processes, tmp_path):
+    config, two = two_processes["lm-1"]
+    run_dir = shutil.copytree(two, tmp_path / "run")
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
     assert len(checkpoint["train_state"]["rng_processes"]) == 2
     with pytest.raises(lm_training.CheckpointError, match="same number of processes"):
-        lm_training.train_lm(config, tmp_path / "run", resume=True, progress=False)
+        lm_training.train_lm(config, run_dir, resume=True, progress=False)
 
 
 def test_a_micro_batch_smaller_than_the_processes_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(lm_training, "world", lambda: World(0, 5))
     with pytest.raises(ValueError, match=r"a micro-batch of 4 .* cannot be shared by 5 processes"):
-        lm_training.train_lm(tiny_config(None), tmp_path / "run", progress=False)
+        lm_training.train_lm(tiny.lm_train_config(None), tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
 
 

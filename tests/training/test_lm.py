@@ -11,15 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.training_helpers import (
-    ALGORITHMS,
-    NAR_HIDDEN,
-    losses_of,
-    records,
-    tiny_config,
-    val_losses_of,
-    write_nar_checkpoint,
-)
+from tests import tiny
+from tests.training.helpers import losses_of, records, val_losses_of
 from transnar._config import PRESET_NAMES
 from transnar.lm import CharTokenizer
 from transnar.model import TransNAR
@@ -46,15 +39,10 @@ from transnar.training.nar_checkpoint import load_nar
 
 
 @pytest.fixture(scope="module")
-def nar_path(tmp_path_factory):
-    return write_nar_checkpoint(tmp_path_factory.mktemp("nar") / "nar.pt")
-
-
-@pytest.fixture(scope="module")
 def finished(tmp_path_factory, nar_path):
     """A finished tiny TransNAR run."""
     run_dir = tmp_path_factory.mktemp("lm") / "run"
-    return train_lm(tiny_config(nar_path), run_dir, progress=False)
+    return train_lm(tiny.lm_train_config(nar_path), run_dir, progress=False)
 
 
 # --- schedule and optimizer -------------------------------------------------------
@@ -85,7 +73,7 @@ def test_learning_rate_warms_up_linearly_then_decays_along_a_cosine():
 
 
 def test_the_optimizer_gets_trainable_parameters_and_decays_matrices_only(nar_path):
-    config = tiny_config(nar_path)
+    config = tiny.lm_train_config(nar_path)
     model = build_model(config, CharTokenizer(), load_nar(nar_path, freeze=True))
     optimizer = make_optimizer(model, config)
     decay, no_decay = optimizer.param_groups
@@ -106,8 +94,8 @@ def test_the_optimizer_gets_trainable_parameters_and_decays_matrices_only(nar_pa
 
 def test_closed_gates_make_transnar_and_the_baseline_lose_alike(nar_path):
     tokenizer = CharTokenizer()
-    transnar_config = tiny_config(nar_path)
-    baseline_config = tiny_config(None)
+    transnar_config = tiny.lm_train_config(nar_path)
+    baseline_config = tiny.lm_train_config(None)
     nar = load_nar(nar_path, freeze=True)
     transnar_config = lm_model.resolve_nar_dims(transnar_config, nar)
     transnar = build_model(transnar_config, tokenizer, nar)
@@ -132,11 +120,11 @@ def test_training_leaves_the_nar_bit_identical_and_opens_the_gates(finished, nar
     assert finished.summary["nar_sha256"] == state_sha256(original)
     for block in saved.xattn.values():
         assert block.attention_gate.item() != 0.0 and block.mlp_gate.item() != 0.0
-    assert saved.config.nar_node_dim == NAR_HIDDEN and saved.config.use_nar
+    assert saved.config.nar_node_dim == tiny.NAR_HIDDEN and saved.config.use_nar
 
 
 def test_a_step_updates_only_trainable_parameters_and_keeps_the_nar_in_eval_mode(nar_path):
-    config = tiny_config(nar_path)
+    config = tiny.lm_train_config(nar_path)
     nar = load_nar(nar_path, freeze=True)
     config = lm_model.resolve_nar_dims(config, nar)
     model = build_model(config, CharTokenizer(), nar).train()
@@ -158,7 +146,7 @@ def test_a_step_updates_only_trainable_parameters_and_keeps_the_nar_in_eval_mode
 
 
 def test_gradient_accumulation_averages_over_the_steps_answer_tokens(nar_path):
-    config = tiny_config(None)
+    config = tiny.lm_train_config(None)
     model = build_model(config, CharTokenizer(), None).train()
     dataset = build_dataset(config.data, "train", CharTokenizer(), with_graphs=False)
     batches = [dataset.batch(dataset.groups[k][:3]) for k in list(dataset.groups)[:3]]
@@ -191,14 +179,14 @@ def test_a_run_writes_its_directory(finished):
         "train.log",
     }
     config = LMTrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
-    assert config == finished.config and config.model.nar_node_dim == NAR_HIDDEN
+    assert config == finished.config and config.model.nar_node_dim == tiny.NAR_HIDDEN
     steps = records(run_dir)
     assert [s for s, _ in losses_of(run_dir)] == [1, 2, 3, 4, 5, 6]
     assert [s for s, _ in val_losses_of(run_dir)] == [2, 4, 6]
     first = steps[0]
     assert {"lr", "grad_norm", "tokens", "tokens_per_second", "nar_seconds", "epoch"} <= set(first)
     val = next(r for r in steps if "val_loss" in r)
-    assert set(val["val"]) == set(ALGORITHMS)
+    assert set(val["val"]) == set(tiny.ALGORITHMS)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["steps"] == finished.steps == 6 and summary["model"] == "transnar"
     assert summary["val_loss"] == finished.val_loss == val_losses_of(run_dir)[-1][1]
@@ -213,7 +201,7 @@ def test_a_run_writes_its_directory(finished):
 
 
 def test_the_baseline_trains_with_the_same_code(tmp_path):
-    result = train_lm(tiny_config(None), tmp_path / "baseline", progress=False)
+    result = train_lm(tiny.lm_train_config(None), tmp_path / "baseline", progress=False)
     model = TransNAR.from_pretrained(result.model_dir)
     assert model.nar is None and not model.config.use_nar and len(model.xattn) == 0
     assert result.summary["model"] == "baseline" and result.summary["nar_sha256"] is None
@@ -237,7 +225,7 @@ class _InterruptError(Exception):
     ids=["transnar", "accumulation-dropout-lockstep", "baseline"],
 )
 def test_a_resumed_run_continues_with_identical_losses(tmp_path, monkeypatch, nar_path, overrides):
-    config = tiny_config(nar_path, *overrides)
+    config = tiny.lm_train_config(nar_path, *overrides)
     straight = train_lm(config, tmp_path / "straight", progress=False)
 
     # Interrupt the second run in the middle of step 5 (after the checkpoint of step 4).
@@ -270,9 +258,9 @@ def test_a_resumed_run_continues_with_identical_losses(tmp_path, monkeypatch, na
 
 
 def test_cached_memory_trains_like_memory_on_the_fly(tmp_path, nar_path):
-    on_the_fly = train_lm(tiny_config(nar_path), tmp_path / "fly", progress=False)
+    on_the_fly = train_lm(tiny.lm_train_config(nar_path), tmp_path / "fly", progress=False)
     cached = train_lm(
-        tiny_config(nar_path, "cache_memory=true"), tmp_path / "cached", progress=False
+        tiny.lm_train_config(nar_path, "cache_memory=true"), tmp_path / "cached", progress=False
     )
     a, b = losses_of(on_the_fly.run_dir), losses_of(cached.run_dir)
     assert [s for s, _ in a] == [s for s, _ in b]
@@ -287,10 +275,10 @@ def test_a_used_run_directory_is_refused_unless_forced(finished, tmp_path, nar_p
     run_dir = tmp_path / "run"
     (run_dir / "model").mkdir(parents=True)
     (run_dir / "model" / "stale").write_text("x")
-    train_lm(tiny_config(nar_path, "steps=2"), run_dir, overwrite=True, progress=False)
+    train_lm(tiny.lm_train_config(nar_path, "steps=2"), run_dir, overwrite=True, progress=False)
     assert not (run_dir / "model" / "stale").exists()
     with pytest.raises(CheckpointError, match="nothing to resume"):
-        train_lm(tiny_config(nar_path), tmp_path / "empty", resume=True, progress=False)
+        train_lm(tiny.lm_train_config(nar_path), tmp_path / "empty", resume=True, progress=False)
 
 
 def test_resuming_with_another_config_or_nar_is_an_error(finished, tmp_path):
@@ -301,7 +289,7 @@ def test_resuming_with_another_config_or_nar_is_an_error(finished, tmp_path):
             resume=True,
             progress=False,
         )
-    other = write_nar_checkpoint(tmp_path / "other.pt", seed=1)
+    other = tiny.write_nar_checkpoint(tmp_path / "other.pt", seed=1)
     with pytest.raises(CheckpointError, match="another NAR"):
         train_lm(
             apply_overrides(finished.config, [f"nar.checkpoint={other}"]),
@@ -312,19 +300,22 @@ def test_resuming_with_another_config_or_nar_is_an_error(finished, tmp_path):
 
 
 def test_a_nar_without_the_data_algorithms_is_refused(tmp_path):
-    nar = write_nar_checkpoint(tmp_path / "bfs.pt", algorithms=("bfs",))
+    nar = tiny.write_nar_checkpoint(tmp_path / "bfs.pt", algorithms=("bfs",))
     with pytest.raises(CheckpointError, match="not trained on insertion_sort"):
-        train_lm(tiny_config(nar), tmp_path / "run", progress=False)
+        train_lm(tiny.lm_train_config(nar), tmp_path / "run", progress=False)
 
 
 def test_the_nar_is_trained_for_the_run_when_no_checkpoint_is_given(tmp_path):
-    config = tiny_config(None, "use_nar=true", "nar.train_steps=2")
+    config = tiny.lm_train_config(None, "use_nar=true", "nar.train_steps=2")
     assert config.nar.checkpoint is None and config.nar.preset == "tiny"
     result = train_lm(config, tmp_path / "run", progress=False)
     nar_dir = tmp_path / "run" / "nar"
     assert (nar_dir / "results.json").is_file()
     nar_config = json.loads((nar_dir / "config.json").read_text())
-    assert nar_config["nar"]["algorithms"] == list(ALGORITHMS) and nar_config["train"]["steps"] == 2
+    assert (
+        nar_config["nar"]["algorithms"] == list(tiny.ALGORITHMS)
+        and nar_config["train"]["steps"] == 2
+    )
     assert result.summary["nar_sha256"] == state_sha256(load_nar(nar_dir))
 
 
@@ -417,4 +408,6 @@ def test_unknown_presets_and_config_sections():
     with pytest.raises(ValueError, match="CUDA is not available"):
         if torch.cuda.is_available():
             raise ValueError("CUDA is not available (skip)")
-        train_lm(tiny_config(None, "device=cuda"), "/nonexistent/never-written", progress=False)
+        train_lm(
+            tiny.lm_train_config(None, "device=cuda"), "/nonexistent/never-written", progress=False
+        )

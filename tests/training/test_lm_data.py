@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from tests import tiny
 from transnar import clrs
 from transnar.clrs.text.dataset_files import write_dataset
 from transnar.clrs.text.datasets import Split
-from transnar.lm import IGNORE_INDEX, CharTokenizer, DecoderLM, LMConfig
-from transnar.model import TransNAR, TransNARConfig
-from transnar.nar import NAR, NARConfig
+from transnar.lm import IGNORE_INDEX, CharTokenizer
 from transnar.nar.features import Features
 from transnar.nar.memory import GraphMemory
 from transnar.training.lm_batches import (
@@ -47,14 +46,6 @@ def small_data(**overrides) -> DataConfig:
 @pytest.fixture(scope="module")
 def dataset(tokenizer) -> PairedDataset:
     return build_dataset(small_data(), "train", tokenizer, with_graphs=True)
-
-
-def tiny_transnar(memory: str = "final", seed: int = 0) -> TransNAR:
-    torch.manual_seed(seed)
-    lm_config = LMConfig(d_model=32, n_layers=2, n_heads=4, max_position=256)
-    nar = NAR(NARConfig(algorithms=ALGORITHMS, hidden_dim=8, nb_triplet_fts=4))
-    config = TransNARConfig(lm=lm_config, memory=memory, nar_node_dim=8, nar_edge_dim=8)
-    return TransNAR(config, DecoderLM(lm_config, tokenizer=CharTokenizer()), nar)
 
 
 # --- examples and batches ---------------------------------------------------------
@@ -169,7 +160,7 @@ def test_validation_batches_are_fixed_and_cover_the_set_once(dataset):
 
 
 def test_the_memory_of_a_batch_is_the_nar_embedding_of_its_instances(dataset):
-    model = tiny_transnar()
+    model = tiny.transnar()
     for key in (("bfs", 5), ("insertion_sort", 4)):
         indices = dataset.groups[key][:4]
         batch = dataset.batch(indices)
@@ -189,7 +180,7 @@ def test_the_memory_of_a_batch_is_the_nar_embedding_of_its_instances(dataset):
 @pytest.mark.parametrize("mode", ["final", "lockstep"])
 def test_cached_memory_equals_the_memory_computed_on_the_fly(tokenizer, mode):
     dataset = build_dataset(small_data(train_count=6), "train", tokenizer, with_graphs=True)
-    model = tiny_transnar(mode)
+    model = tiny.transnar(memory=mode)
     on_the_fly = {}
     sampler = BatchSampler(dataset.groups, dataset.lengths, 4, seed=0)
     batches = sampler.epoch_batches(0)

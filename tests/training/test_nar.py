@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from tests import tiny
+from tests.training.helpers import losses_of, records
 from transnar import clrs
 from transnar._config import PRESET_NAMES
-from transnar.nar import NAR, Features, NARConfig
+from transnar.nar import NAR, Features
 from transnar.persistence import CheckpointError, OutputExistsError
 from transnar.training import nar as training_module
 from transnar.training.checkpoint import checkpoint_path
@@ -36,24 +38,11 @@ from transnar.training.nar_data import (
     validation_size,
 )
 
-# A tiny run that takes about a second: 6 steps, validation every 2.
-FAST = ["steps=6", "eval_every=2", "val_count=8", "test_count=8", "threads=1", "batch_size=4"]
-
-
-def tiny(*overrides: str) -> NARTrainConfig:
-    return apply_overrides(preset("tiny"), [*FAST, *overrides])
-
-
-def losses_of(run_dir) -> list[dict]:
-    """The per-step loss records of a run's metrics.jsonl (without timings)."""
-    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return [{"step": r["step"], "loss": r["loss"]} for r in records if "loss" in r]
-
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("nar") / "run"
-    result = train_nar(tiny(), run_dir, progress=False)
+    result = train_nar(tiny.nar_train_config(), run_dir, progress=False)
     return run_dir, result
 
 
@@ -74,11 +63,14 @@ def test_a_tiny_run_writes_every_file(finished_run):
         "train.log",
     }
     written = json.loads((run_dir / "config.json").read_text())
-    assert NARTrainConfig.from_dict(written) == tiny() and "transnar_version" in written
-    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in records if "loss" in r] == [1, 2, 3, 4, 5, 6]
-    assert [r["step"] for r in records if "val" in r] == [2, 4, 6]
-    assert set(records[0]["loss"]) == {"bfs", "insertion_sort"}
+    assert (
+        NARTrainConfig.from_dict(written) == tiny.nar_train_config()
+        and "transnar_version" in written
+    )
+    logged = records(run_dir)
+    assert [r["step"] for r in logged if "loss" in r] == [1, 2, 3, 4, 5, 6]
+    assert [r["step"] for r in logged if "val" in r] == [2, 4, 6]
+    assert set(logged[0]["loss"]) == {"bfs", "insertion_sort"}
     results = json.loads((run_dir / "results.json").read_text())
     assert results == json.loads(json.dumps(result.results))
     assert results["steps"] == 6 and results["best_step"] == result.best_step
@@ -106,7 +98,7 @@ def test_checkpoints_hold_plain_values_and_resume_state(finished_run):
     assert isinstance(state["rng"]["torch"], torch.Tensor)
     best = read_nar_checkpoint(checkpoint_path(run_dir, "best"))
     assert best["step"] == result.best_step and "optimizer" not in best
-    assert best["config"] == tiny()
+    assert best["config"] == tiny.nar_train_config()
 
 
 class _InterruptError(Exception):
@@ -119,7 +111,7 @@ class _InterruptError(Exception):
     ids=["default", "teacher-forcing-dropout"],
 )
 def test_a_resumed_run_continues_with_identical_losses(tmp_path, monkeypatch, overrides):
-    config = tiny(*overrides)
+    config = tiny.nar_train_config(*overrides)
     straight = train_nar(config, tmp_path / "straight", progress=False)
 
     # Interrupt the second run in the middle of step 5 (after the checkpoint of step 4).
@@ -152,11 +144,11 @@ def test_a_resumed_run_continues_with_identical_losses(tmp_path, monkeypatch, ov
 
 
 def test_resume_may_extend_the_run(tmp_path):
-    train_nar(tiny("steps=2"), tmp_path, progress=False)
-    result = train_nar(tiny("steps=4"), tmp_path, resume=True, progress=False)
+    train_nar(tiny.nar_train_config("steps=2"), tmp_path, progress=False)
+    result = train_nar(tiny.nar_train_config("steps=4"), tmp_path, resume=True, progress=False)
     assert result.steps == 4
-    assert [r["step"] for r in losses_of(tmp_path)] == [1, 2, 3, 4]
-    longer = train_nar(tiny("steps=4"), tmp_path.parent / "longer", progress=False)
+    assert [step for step, _ in losses_of(tmp_path)] == [1, 2, 3, 4]
+    longer = train_nar(tiny.nar_train_config("steps=4"), tmp_path.parent / "longer", progress=False)
     assert losses_of(tmp_path) == losses_of(longer.run_dir)
 
 
@@ -173,7 +165,7 @@ def test_the_best_checkpoint_is_restored_for_testing(tmp_path, monkeypatch):
         return real_evaluate_nar(nar, config, **kwargs)
 
     monkeypatch.setattr(training_module, "evaluate_nar", capture)
-    result = train_nar(tiny(), tmp_path, progress=False)
+    result = train_nar(tiny.nar_train_config(), tmp_path, progress=False)
     assert (result.best_step, result.best_score) == (4, 0.9)
     assert result.results["algorithms"]["bfs"]["validation_score"] == 0.9
     best = read_nar_checkpoint(checkpoint_path(tmp_path, "best"))
@@ -182,13 +174,12 @@ def test_the_best_checkpoint_is_restored_for_testing(tmp_path, monkeypatch):
     for name, tensor in tested["state"].items():
         assert torch.equal(tensor, best["model"][name]), name
     assert any(not torch.equal(t, last["model"][n]) for n, t in tested["state"].items())
-    vals = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert [r["best"] for r in vals if "val" in r] == [True, True, False]
+    assert [r["best"] for r in records(tmp_path) if "val" in r] == [True, True, False]
 
 
 def test_one_update_per_algorithm_leaves_the_other_heads_alone():
     torch.manual_seed(0)
-    nar = NAR(NARConfig(algorithms=("bfs", "insertion_sort"), hidden_dim=8))
+    nar = NAR(tiny.nar_config(tiny.ALGORITHMS))
     optimizer = torch.optim.Adam(nar.parameters(), lr=1e-2)
     before = {k: v.clone() for k, v in nar.state_dict().items()}
     features = Features.from_trajectories(clrs.sample("bfs", 5, 0, 3), np.random.RandomState(0))
@@ -204,7 +195,7 @@ def test_one_update_per_algorithm_leaves_the_other_heads_alone():
 
 def test_gradients_are_clipped_to_the_global_norm(monkeypatch):
     torch.manual_seed(0)
-    nar = NAR(NARConfig(algorithms=("bfs",), hidden_dim=8))
+    nar = NAR(tiny.nar_config())
     seen = {}
 
     class Recorder(torch.optim.SGD):
@@ -234,15 +225,15 @@ def test_evaluating_a_checkpoint(finished_run):
 def test_a_used_run_directory_is_refused(finished_run, tmp_path):
     run_dir, _ = finished_run
     with pytest.raises(OutputExistsError, match="--resume"):
-        train_nar(tiny(), run_dir, progress=False)
+        train_nar(tiny.nar_train_config(), run_dir, progress=False)
     with pytest.raises(CheckpointError, match="nothing to resume"):
-        train_nar(tiny(), tmp_path / "fresh", resume=True, progress=False)
+        train_nar(tiny.nar_train_config(), tmp_path / "fresh", resume=True, progress=False)
 
 
 def test_resuming_with_another_config_is_an_error(finished_run):
     run_dir, _ = finished_run
     with pytest.raises(CheckpointError, match="hidden_dim"):
-        train_nar(tiny("hidden_dim=8"), run_dir, resume=True, progress=False)
+        train_nar(tiny.nar_train_config("hidden_dim=16"), run_dir, resume=True, progress=False)
 
 
 @pytest.mark.parametrize(
@@ -269,7 +260,7 @@ def test_checkpoints_of_another_format_version_or_model_are_refused(tmp_path, fi
     torch.save(payload, tmp_path / "future.pt")
     with pytest.raises(CheckpointError, match="format version 99"):
         load_nar(tmp_path / "future.pt")
-    other = apply_overrides(best["config"], ["hidden_dim=8"])
+    other = apply_overrides(best["config"], ["hidden_dim=16"])
     save_nar_checkpoint(tmp_path / "mismatch.pt", other, 1, best["model"])
     with pytest.raises(CheckpointError, match="do not fit"):
         load_nar(tmp_path / "mismatch.pt")
@@ -368,7 +359,9 @@ def test_unknown_presets_and_config_keys():
     with pytest.raises(ValueError, match="CUDA is not available"):
         if torch.cuda.is_available():
             raise ValueError("CUDA is not available (skip)")
-        train_nar(tiny("device=cuda"), "/nonexistent/never-written", progress=False)
+        train_nar(
+            tiny.nar_train_config("device=cuda"), "/nonexistent/never-written", progress=False
+        )
 
 
 # Data.

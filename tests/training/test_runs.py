@@ -7,7 +7,8 @@ import json
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.training_helpers import records, tiny_config
+from tests import tiny
+from tests.training.helpers import records
 from transnar.training import train_lm
 from transnar.training.runs import TENSORBOARD_DIR, MetricsLog
 
@@ -48,7 +49,7 @@ def test_a_disabled_log_writes_nothing(tmp_path):
 
 
 def test_training_writes_tensorboard_events(tmp_path):
-    train_lm(tiny_config(None), tmp_path / "run", progress=False)
+    train_lm(tiny.lm_train_config(None), tmp_path / "run", progress=False)
     losses = [
         (r["step"], pytest.approx(r["loss"])) for r in records(tmp_path / "run") if "loss" in r
     ]

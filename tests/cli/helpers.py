@@ -1,6 +1,6 @@
 """Running the ``transnar`` command line inside the test process.
 
-Import it as ``from tests.cli_helpers import run_cli``.
+Import it as ``from tests.cli.helpers import run_cli``.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ import json
 import pytest
 import torch
 
-from tests.cli_helpers import run_cli
-from tests.evaluation_helpers import saved_model
+from tests import tiny
+from tests.cli.helpers import run_cli
 from transnar.clrs import sample
 from transnar.clrs.text import format_example
 from transnar.evaluation import PLOTS
@@ -24,8 +24,8 @@ def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     torch.set_num_threads(1)
     return {
-        "transnar": saved_model(root / "transnar"),
-        "baseline": saved_model(root / "baseline", use_nar=False),
+        "transnar": tiny.saved_transnar(root / "transnar"),
+        "baseline": tiny.saved_transnar(root / "baseline", use_nar=False),
     }
 
 
@@ -66,7 +66,7 @@ def test_eval_writes_results_tables_and_plots(models, tmp_path, capsys):
 
 def test_eval_of_a_run_directory_writes_beside_the_model(tmp_path, capsys):
     run = tmp_path / "run"
-    saved_model(run / "model", use_nar=False)
+    tiny.saved_transnar(run / "model", use_nar=False)
     data = {
         "algorithms": ["minimum"],
         "train_sizes": [4, 6],
@@ -92,7 +92,7 @@ def test_eval_of_a_run_directory_writes_beside_the_model(tmp_path, capsys):
     assert_one_error_line(status, err, "training seeds [5, 6]")
 
 
-def test_eval_with_compare_and_the_compare_command(models, tmp_path, capsys):
+def test_eval_with_compare_and_the_compare_command(models, tmp_path, capsys, placeholder_figures):
     base, tn = tmp_path / "base", tmp_path / "tn"
     options = [*FAST, "--algorithms", "bfs", "--no-plots"]
     assert (

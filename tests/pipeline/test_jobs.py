@@ -1,7 +1,7 @@
 """``run_stages(jobs=K)`` / ``transnar run --jobs K``: stages in parallel processes.
 
 The scheduler is tested with fake stages: in threads of this process, and in
-real child processes running this module (``python -m tests.test_pipeline_jobs
+real child processes running this module (``python -m tests.pipeline.test_jobs
 RUN STAGE`` handles one stage as ``transnar run --only`` does). Overlap is shown
 by a rendezvous (each of two stages waits until the other has started) and the
 timestamps the stages record, never by timing.
@@ -30,7 +30,7 @@ from transnar.pipeline.schedule import (
 )
 from transnar.pipeline.stages import PipelineStage, StageFailedError, check_jobs
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 60.0
 
 
@@ -132,8 +132,8 @@ def thread_launcher(run_dir: Path, launched: list[str]):
 
 
 def process_launcher(run_dir: Path, children: dict | None = None):
-    """Children ``python -m tests.test_pipeline_jobs RUN STAGE`` (see ``__main__``)."""
-    command = [sys.executable, "-m", "tests.test_pipeline_jobs", str(run_dir)]
+    """Children ``python -m tests.pipeline.test_jobs RUN STAGE`` (see ``__main__``)."""
+    command = [sys.executable, "-m", "tests.pipeline.test_jobs", str(run_dir)]
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     launch = subprocess_launcher(
         lambda stage: [*command, stage.name], {**os.environ, "PYTHONPATH": path}
@@ -333,15 +333,19 @@ def test_sigterm_interrupts_only_inside_the_block():
 
 
 def test_transnar_run_jobs_2_end_to_end(tmp_path, capsys):
-    from tests.pipeline_helpers import FAST, lm_losses, run_fast, statuses
+    from tests import tiny
+    from tests.pipeline.helpers import run_fast, statuses
+    from tests.training.helpers import losses_of
     from transnar.cli import main
 
+    # TransNAR's arm alone: data and nar in parallel, then transnar-s0 reads both
     stop = ["--stop-after", "transnar-s0"]
     run_dir = tmp_path / "parallel"
-    assert main(["run", "--out", str(run_dir), "--no-progress", "--jobs", "2", *stop, *FAST]) == 0
+    argv = ["run", "--out", str(run_dir), "--no-progress", "--jobs", "2", *stop]
+    assert main([*argv, *tiny.PIPELINE, "arms=transnar"]) == 0
     err = capsys.readouterr().err
     names = [p.stem for p in (run_dir / "stages").iterdir()]
-    assert {"data", "nar", "baseline-s0", "transnar-s0"} <= set(names)
+    assert set(names) == {"data", "nar", "transnar-s0"}
     assert all(read_record(run_dir, name)["status"] == "done" for name in names)
     assert {p.stem for p in (run_dir / LOGS_DIR).iterdir()} == set(names)
     assert "data: running: write the CLRS-Text" in err and "transnar-s0: done in " in err
@@ -350,13 +354,12 @@ def test_transnar_run_jobs_2_end_to_end(tmp_path, capsys):
     assert "--only nar" in nar_log and "nar: done in " in nar_log
 
     # the same models as one process makes
-    sequential = run_fast(tmp_path / "sequential", stop_after="transnar-s0")
+    sequential = run_fast(tmp_path / "sequential", "arms=transnar", stop_after="transnar-s0")
     assert set(statuses(sequential)) == set(names)
-    for model in ("baseline-s0", "transnar-s0"):
-        assert lm_losses(run_dir / model) == lm_losses(tmp_path / "sequential" / model)
+    assert losses_of(run_dir / "transnar-s0") == losses_of(tmp_path / "sequential" / "transnar-s0")
 
     # again: nothing to run, no process started
-    assert main(["run", "--out", str(run_dir), "--no-progress", "--jobs", "2", *stop]) == 0
+    assert main(argv) == 0
     err = capsys.readouterr().err
     assert "running:" not in err and re.search(
         rf"0 stage\(s\) run in [0-9.]+ s, {len(names)} skipped", err
@@ -364,12 +367,12 @@ def test_transnar_run_jobs_2_end_to_end(tmp_path, capsys):
 
 
 def test_the_command_line_errors(tmp_path, capsys, monkeypatch):
-    from tests.pipeline_helpers import FAST
+    from tests import tiny
     from transnar.cli import main
 
     def exit_status(*argv: str) -> int:
         try:
-            return main(["run", "--out", str(tmp_path), "--no-progress", *argv, *FAST])
+            return main(["run", "--out", str(tmp_path), "--no-progress", *argv, *tiny.PIPELINE])
         except SystemExit as exit_info:
             return int(exit_info.code or 0)
 
@@ -395,7 +398,7 @@ def test_the_command_line_errors(tmp_path, capsys, monkeypatch):
     assert err.splitlines()[-1] == "transnar: error: stage nar failed (exit status 1); its log: L"
 
 
-if __name__ == "__main__":  # a stage's process: python -m tests.test_pipeline_jobs RUN STAGE
+if __name__ == "__main__":  # a stage's process: python -m tests.pipeline.test_jobs RUN STAGE
     run_dir = Path(sys.argv[1])
     try:
         with sigterm_interrupts():

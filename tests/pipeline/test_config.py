@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from tests.cli_helpers import run_cli
+from tests.cli.helpers import run_cli
 from transnar.cli import _arguments, main
 from transnar.clrs import CLRS30_ALGORITHMS
 from transnar.pipeline import (
@@ -27,7 +27,7 @@ from transnar.pipeline.layout import model_runs
 from transnar.training import preset as lm_preset
 from transnar.training.nar_config import preset as nar_preset
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 @pytest.mark.parametrize("name", PRESET_NAMES)

@@ -7,7 +7,9 @@ import shutil
 
 import pytest
 
-from tests.pipeline_helpers import FAST, fast_config, lm_losses, run_fast, scores, statuses
+from tests import tiny
+from tests.pipeline.helpers import run_fast, scores, statuses
+from tests.training.helpers import losses_of
 from transnar.cli import main
 from transnar.model import TransNAR
 from transnar.pipeline import StageConfigError, from_mapping, load_yaml, preset
@@ -40,7 +42,9 @@ def test_the_pipeline_writes_every_stage_output_and_the_report(finished):
     names = {p.name for p in finished.iterdir()}
     assert names >= {"config.yaml", "config.json", "stages", "data", "nar", "eval", "figures"}
     assert names >= {"baseline-s0", "control-s0", "transnar-s0", "report.md", "report.html"}
-    assert from_mapping(load_yaml(finished / "config.yaml"), preset("paper")) == fast_config()
+    assert (
+        from_mapping(load_yaml(finished / "config.yaml"), preset("paper")) == tiny.pipeline_config()
+    )
     assert {p.stem for p in (finished / "stages").iterdir()} == set(STAGES)
     assert all(read_record(finished, name)["status"] == "done" for name in STAGES)
     # the same data, steps and seed for the three models; each LM read the run's data
@@ -64,7 +68,7 @@ def test_the_pipeline_writes_every_stage_output_and_the_report(finished):
     for section in ("data", "optim"):
         assert base[section] == tn[section] == control[section]
     assert base["train"]["seed"] == tn["train"]["seed"] == control["train"]["seed"] == 0
-    assert [len(lm_losses(finished / m)) for m in STAGES[2:TRAINED]] == [6, 6, 6]
+    assert [len(losses_of(finished / m)) for m in STAGES[2:TRAINED]] == [6, 6, 6]
     assert TransNAR.from_pretrained(finished / "transnar-s0" / "model").nar is not None
     assert TransNAR.from_pretrained(finished / "control-s0" / "model").config.kind == "control"
     for model in ("baseline-s0", "control-s0", "transnar-s0"):
@@ -95,7 +99,9 @@ def test_device_and_threads_may_change(finished, tmp_path):
     assert set(statuses(result).values()) == {"skipped"}
 
 
-def test_a_changed_key_is_refused_and_forced_reruns_only_what_depends_on_it(finished, tmp_path):
+def test_a_changed_key_is_refused_and_forced_reruns_only_what_depends_on_it(
+    finished, tmp_path, placeholder_figures
+):
     run_dir = shutil.copytree(finished, tmp_path / "run")
     config_before = (run_dir / "config.yaml").read_text()
     with pytest.raises(StageConfigError) as error:
@@ -123,10 +129,12 @@ def test_a_changed_key_is_refused_and_forced_reruns_only_what_depends_on_it(fini
         "eval-transnar-s0": "ran",
         "report": "ran",
     }
-    assert lm_losses(run_dir / "baseline-s0") == lm_losses(finished / "baseline-s0")
+    assert losses_of(run_dir / "baseline-s0") == losses_of(finished / "baseline-s0")
 
 
-def test_an_interrupted_run_finishes_as_an_uninterrupted_one(finished, tmp_path, monkeypatch):
+def test_an_interrupted_run_finishes_as_an_uninterrupted_one(
+    finished, tmp_path, monkeypatch, placeholder_figures
+):
     run_dir = tmp_path / "run"
     result = run_fast(run_dir, stop_after="nar")
     assert statuses(result) == {"data": "ran", "nar": "ran"}
@@ -159,14 +167,14 @@ def test_an_interrupted_run_finishes_as_an_uninterrupted_one(finished, tmp_path,
         **dict.fromkeys(STAGES[TRAINED:], "ran"),
     }
     for model in ("baseline-s0", "control-s0", "transnar-s0"):
-        assert lm_losses(run_dir / model) == lm_losses(finished / model)
+        assert losses_of(run_dir / model) == losses_of(finished / model)
     assert scores(run_dir) == scores(finished)
 
 
 def test_a_foreign_directory_is_refused(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
     try:
-        status = main(["run", "--out", str(tmp_path), "--no-progress", *FAST])
+        status = main(["run", "--out", str(tmp_path), "--no-progress", *tiny.PIPELINE])
     except SystemExit as exit_info:
         status = exit_info.code
     err = capsys.readouterr().err
@@ -207,7 +215,7 @@ def test_a_corrupt_checkpoint_says_how_to_restart_the_stage(finished, tmp_path, 
     err = capsys.readouterr().err
     assert "transnar-s0: starting again, because --restart asked for it: train" in err
     assert "0 stage(s) run" not in err and "1 stage(s) run" in err  # the same model again
-    assert lm_losses(run_dir / "transnar-s0") == lm_losses(finished / "transnar-s0")
+    assert losses_of(run_dir / "transnar-s0") == losses_of(finished / "transnar-s0")
 
     weights = next((run_dir / "baseline-s0" / "model").glob("model.*"))
     weights.write_bytes(b"")  # a corrupt model: its stage is trained again, saying why
@@ -229,7 +237,7 @@ def test_an_interrupted_command_says_how_to_continue(tmp_path, capsys, monkeypat
     monkeypatch.setattr(nar_training, "nar_train_step", interrupted)
     run_dir = tmp_path / "run"
     try:
-        status = main(["run", "--out", str(run_dir), "--no-progress", *FAST])
+        status = main(["run", "--out", str(run_dir), "--no-progress", *tiny.PIPELINE])
     except SystemExit as exit_info:
         status = exit_info.code
     err = capsys.readouterr().err
@@ -246,5 +254,5 @@ def test_an_interrupted_command_says_how_to_continue(tmp_path, capsys, monkeypat
     assert statuses(result) == {"data": "skipped", "nar": "ran"}
     assert lines[1] == (
         "[2/9] nar: starting again, because it was interrupted before saving anything to "
-        "resume from: pre-train the NAR on 2 CLRS-30 algorithm(s), 4 steps"
+        "resume from: pre-train the NAR on 2 CLRS-30 algorithm(s), 6 steps"
     )

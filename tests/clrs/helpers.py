@@ -1,6 +1,6 @@
-"""Helpers shared by the test files: one-hot probes, probe comparisons, graphs.
+"""Helpers of the CLRS tests: one-hot probes, probe comparisons, graphs.
 
-Import them as ``from tests.helpers import ...``.
+Import them as ``from tests.clrs.helpers import ...``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.evaluation_helpers import ALGORITHMS, NAR_HIDDEN, tiny_lm_config, tiny_model
+from tests import tiny
 from transnar import clrs
 from transnar.lm import generate
 from transnar.model import TransNAR, TransNARConfig
@@ -34,7 +34,7 @@ def _open_gates(model: TransNAR, value: float = 0.7) -> None:
 
 
 def test_closed_gates_give_exactly_the_language_model_s_logits():
-    model = tiny_model()
+    model = tiny.transnar()
     memory = _memory(model)
     ids = _tokens()
     positions = torch.arange(ids.shape[1]).expand_as(ids)
@@ -46,11 +46,11 @@ def test_closed_gates_give_exactly_the_language_model_s_logits():
 
 
 def test_the_memory_is_the_nar_s_embeddings_with_masks():
-    model = tiny_model()
+    model = tiny.transnar()
     memory = _memory(model, sizes=(4, 6))
     b, s, n = memory.nodes.shape[:3]
     assert (b, n) == (2, 6)
-    assert memory.edges.shape == (2, s, 36, NAR_HIDDEN)
+    assert memory.edges.shape == (2, s, 36, tiny.NAR_HIDDEN)
     assert memory.node_mask.tolist() == [[True] * 4 + [False] * 2, [True] * 6]
     expected_edges = memory.node_mask[:, :, None] & memory.node_mask[:, None, :]
     assert torch.equal(memory.edge_mask, expected_edges.reshape(2, 36))
@@ -58,12 +58,12 @@ def test_the_memory_is_the_nar_s_embeddings_with_masks():
 
 
 def test_padded_nodes_and_edges_change_nothing():
-    model = tiny_model()
+    model = tiny.transnar()
     _open_gates(model)
     ids = _tokens(batch=1)
     positions = torch.arange(ids.shape[1])[None]
     torch.manual_seed(1)
-    nodes, edges = torch.randn(1, 1, 3, NAR_HIDDEN), torch.randn(1, 1, 9, NAR_HIDDEN)
+    nodes, edges = torch.randn(1, 1, 3, tiny.NAR_HIDDEN), torch.randn(1, 1, 9, tiny.NAR_HIDDEN)
     alone = GraphMemory(
         nodes,
         edges,
@@ -72,13 +72,13 @@ def test_padded_nodes_and_edges_change_nothing():
         torch.ones(1, dtype=torch.long),
     )
     # The same graph padded to 5 nodes (25 edges), with garbage in the padding.
-    padded_nodes = torch.cat([nodes, 100 * torch.randn(1, 1, 2, NAR_HIDDEN)], dim=2)
-    padded_edges = 100 * torch.randn(1, 1, 5, 5, NAR_HIDDEN)
-    padded_edges[:, :, :3, :3] = edges.view(1, 1, 3, 3, NAR_HIDDEN)
+    padded_nodes = torch.cat([nodes, 100 * torch.randn(1, 1, 2, tiny.NAR_HIDDEN)], dim=2)
+    padded_edges = 100 * torch.randn(1, 1, 5, 5, tiny.NAR_HIDDEN)
+    padded_edges[:, :, :3, :3] = edges.view(1, 1, 3, 3, tiny.NAR_HIDDEN)
     node_mask = torch.tensor([[True] * 3 + [False] * 2])
     padded = GraphMemory(
         padded_nodes,
-        padded_edges.reshape(1, 1, 25, NAR_HIDDEN),
+        padded_edges.reshape(1, 1, 25, tiny.NAR_HIDDEN),
         node_mask,
         (node_mask[:, :, None] & node_mask[:, None, :]).reshape(1, 25),
         torch.ones(1, dtype=torch.long),
@@ -88,7 +88,7 @@ def test_padded_nodes_and_edges_change_nothing():
 
 
 def test_a_sample_in_a_padded_batch_reads_its_own_graph():
-    model = tiny_model()
+    model = tiny.transnar()
     _open_gates(model)
     ids = _tokens(batch=1)
     positions = torch.arange(ids.shape[1])[None]
@@ -116,7 +116,7 @@ def test_lockstep_memory_reads_the_step_in_proportion_to_the_layer():
 
 
 def test_cached_decoding_with_memory_equals_recomputation():
-    model = tiny_model()
+    model = tiny.transnar()
     _open_gates(model, 2.0)
     memory = _memory(model, sizes=(5, 5))
     prompts = ["bfs:\ns: 0\npi:\n", "bfs:\ns: 1, A: []\npi:\n"]
@@ -127,7 +127,7 @@ def test_cached_decoding_with_memory_equals_recomputation():
 
 
 def test_the_nar_is_frozen_and_stays_in_evaluation_mode():
-    model = tiny_model()
+    model = tiny.transnar()
     model.train()
     assert model.lm.training and not model.nar.training
     assert all(not p.requires_grad for p in model.nar.parameters())
@@ -145,7 +145,7 @@ def test_the_nar_is_frozen_and_stays_in_evaluation_mode():
 
 
 def test_save_and_load_give_the_same_model(tmp_path):
-    model = tiny_model()
+    model = tiny.transnar()
     _open_gates(model)
     model.save_pretrained(tmp_path / "m")
     loaded = TransNAR.from_pretrained(tmp_path / "m")
@@ -159,24 +159,24 @@ def test_save_and_load_give_the_same_model(tmp_path):
     )
     with pytest.raises(FileExistsError):
         model.save_pretrained(tmp_path / "m")
-    baseline = tiny_model(use_nar=False)
+    baseline = tiny.transnar(use_nar=False)
     baseline.save_pretrained(tmp_path / "b")
     assert TransNAR.from_pretrained(tmp_path / "b").nar is None
 
 
 def test_mistakes_are_clear_errors(tmp_path):
-    model = tiny_model()
+    model = tiny.transnar()
     with pytest.raises(ValueError, match="graph memory"):
         model(_tokens())
     features = Features.from_trajectories(clrs.sample("bfs", 4, seed=0, count=1))
     with pytest.raises(ValueError, match="no NAR"):
-        tiny_model(use_nar=False).graph_memory(features)
-    lm_config = tiny_lm_config()
+        tiny.transnar(use_nar=False).graph_memory(features)
+    lm_config = model.config.lm
     with pytest.raises(ValueError, match="memory must be"):
         TransNARConfig(lm=lm_config, memory="middle")
     with pytest.raises(ValueError, match="xattn_every"):
         TransNARConfig(lm=lm_config, xattn_every=3)
-    nar = NAR(NARConfig(algorithms=ALGORITHMS, hidden_dim=16, nb_triplet_fts=4))
+    nar = NAR(NARConfig(algorithms=tiny.ALGORITHMS, hidden_dim=16, nb_triplet_fts=4))
     with pytest.raises(ValueError, match="wide"):
         TransNAR(TransNARConfig(lm=lm_config), model.lm, nar)
     with pytest.raises(ValueError, match="needs a NAR"):
@@ -189,7 +189,7 @@ def test_mistakes_are_clear_errors(tmp_path):
 @pytest.mark.parametrize("keep", [0, 100, 0.5])
 def test_truncated_weights_are_a_clear_checkpoint_error(tmp_path, name, keep):
     pytest.importorskip("safetensors")
-    tiny_model().save_pretrained(tmp_path)
+    tiny.transnar().save_pretrained(tmp_path)
     path = tmp_path / name
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * keep) if isinstance(keep, float) else keep])

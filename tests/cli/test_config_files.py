@@ -8,12 +8,12 @@ from pathlib import Path
 
 import yaml
 
-from tests.cli_helpers import run_cli
+from tests.cli.helpers import run_cli
 from transnar.pipeline.config import preset as run_preset
 from transnar.training.lm_config import LMTrainConfig
 from transnar.training.nar_config import NARTrainConfig
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def dry_run(command, config, tmp_path, capsys):

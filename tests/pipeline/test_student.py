@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from tests.pipeline_helpers import fast_config, run_fast, statuses
+from tests import tiny
+from tests.pipeline.helpers import run_fast, statuses
 from transnar.model import TransNAR
 from transnar.pipeline import apply_overrides
 from transnar.pipeline.estimate import estimate
@@ -56,13 +57,13 @@ def test_the_report_shows_the_student_as_an_arm(finished):
 
 def test_a_student_needs_its_teacher():
     with pytest.raises(ValueError, match="whose teacher is TransNAR"):
-        fast_config("arms=baseline,student")
+        tiny.pipeline_config("arms=baseline,student")
     with pytest.raises(ValueError, match=r"distill\.algorithms must be none"):
-        fast_config(*STUDENT, "distill.algorithms=bfs")
+        tiny.pipeline_config(*STUDENT, "distill.algorithms=bfs")
 
 
 def test_the_estimate_counts_the_teachers_answers_and_the_student():
-    config = apply_overrides(fast_config(*STUDENT), ["distill.count=30"])
+    config = apply_overrides(tiny.pipeline_config(*STUDENT), ["distill.count=30"])
     stages = {row.stage: row for row in estimate(config, samples=2)}
     assert stages["distill-s*"].examples == 2 * 2 * 30
     assert stages["student-s*"].examples == 2 * 2 * 30

@@ -9,8 +9,9 @@ import math
 import pytest
 import torch
 
-from tests.cli_helpers import run_cli
-from tests.evaluation_helpers import TruthfulGenerate, results_document, saved_model, tiny_model
+from tests import tiny
+from tests.cli.helpers import run_cli
+from tests.evaluation.helpers import TruthfulGenerate, results_document
 from transnar import clrs
 from transnar.clrs.text import format_example, parse_question, question_answer_bound
 from transnar.clrs.text.rows import examples
@@ -39,12 +40,12 @@ SMALL = {"algorithms": ("bfs", "insertion_sort"), "sizes": (4, 5), "count": 3, "
 
 @pytest.fixture(scope="module")
 def transnar():
-    return tiny_model(use_nar=True)
+    return tiny.transnar(use_nar=True)
 
 
 @pytest.fixture(scope="module")
 def baseline():
-    return tiny_model(use_nar=False)
+    return tiny.transnar(use_nar=False)
 
 
 @pytest.fixture(scope="module")
@@ -428,7 +429,7 @@ def test_normalize_question():
 
 
 def test_load_model_from_a_model_or_run_directory(tmp_path):
-    saved_model(tmp_path / "run" / "model", use_nar=False)
+    tiny.saved_transnar(tmp_path / "run" / "model", use_nar=False)
     for path in (tmp_path / "run", tmp_path / "run" / "model"):
         model, directory = load_model(path)
         assert directory == tmp_path / "run" / "model" and not model.config.use_nar

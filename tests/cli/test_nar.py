@@ -9,19 +9,22 @@ import sys
 
 import pytest
 
-from tests.cli_helpers import one_error, run_cli
+from tests import tiny
+from tests.cli.helpers import one_error, run_cli
 from transnar._config import PRESET_NAMES
 from transnar.cli import _arguments, main
 
-FAST = ["steps=2", "eval_every=1", "val_count=4", "test_count=4", "batch_size=2", "threads=1"]
+
+def train_command(out) -> list[str]:
+    """``transnar nar train`` of the fast tiny NAR run into ``out``."""
+    return ["nar", "train", "--preset", "tiny", "--out", str(out), "--no-progress", *tiny.NAR_TRAIN]
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """A finished tiny run made by the command line."""
     out = tmp_path_factory.mktemp("cli") / "run"
-    argv = ["nar", "train", "--preset", "tiny", "--out", str(out), "--no-progress", *FAST]
-    assert main(argv) == 0
+    assert main(train_command(out)) == 0
     return out
 
 
@@ -55,37 +58,37 @@ def test_train_writes_a_run_directory(run_dir):
         "train.log",
     }
     log = (run_dir / "train.log").read_text()
-    assert "starting: NAR (triplet_gmpnn, hidden 16) on 2 algorithm(s), 2 steps" in log
-    assert "step 2: validation score " in log and "training done at step 2" in log
+    assert "starting: NAR (triplet_gmpnn, hidden 8) on 2 algorithm(s), 6 steps" in log
+    assert "step 6: validation score " in log and "training done at step 6" in log
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["train"]["steps"] == 2 and config["nar"]["algorithms"] == [
+    assert config["train"]["steps"] == 6 and config["nar"]["algorithms"] == [
         "bfs",
         "insertion_sort",
     ]
 
 
 def test_train_again_continues_the_run_and_refuses_another_config(run_dir, tmp_path, capsys):
-    argv = ["nar", "train", "--preset", "tiny", "--out", str(run_dir), "--no-progress", *FAST]
+    argv = train_command(run_dir)
     status, _, err = run_cli([*argv, "seed=5"], capsys)
     assert status == 2 and "differs in train.seed" in err and err.count("\n") == 1
     assert err.rstrip().endswith(" seed=5 --force")  # how to start over
-    assert json.loads((run_dir / "results.json").read_text())["steps"] == 2  # kept
+    assert json.loads((run_dir / "results.json").read_text())["steps"] == 6  # kept
     assert run_cli(argv, capsys)[0] == 0  # the same config: the finished run continues
-    assert "resuming from step 2" in (run_dir / "train.log").read_text()
-    assert json.loads((run_dir / "results.json").read_text())["steps"] == 2
+    assert "resuming from step 6" in (run_dir / "train.log").read_text()
+    assert json.loads((run_dir / "results.json").read_text())["steps"] == 6
 
     other = tmp_path / "other"
-    argv = ["nar", "train", "--preset", "tiny", "--out", str(other), "--no-progress", *FAST]
+    argv = train_command(other)
     assert run_cli(argv, capsys)[0] == 0
     status, out, _ = run_cli([*argv, "--force", "--algorithms", "bfs"], capsys)
     assert status == 0 and re.search(r"\| bfs +\|", out) and "insertion_sort" not in out
     assert json.loads((other / "config.json").read_text())["nar"]["algorithms"] == ["bfs"]
 
-    again = ["nar", "train", "--out", str(other), "--no-progress", "steps=3"]
+    again = ["nar", "train", "--out", str(other), "--no-progress", "steps=7"]
     status, out, err = run_cli(again, capsys)
     assert f"continuing with the config of {other / 'config.json'}" in err
     assert status == 0 and "at step" in out
-    assert json.loads((other / "results.json").read_text())["steps"] == 3
+    assert json.loads((other / "results.json").read_text())["steps"] == 7
 
 
 @pytest.mark.parametrize(

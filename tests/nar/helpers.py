@@ -1,6 +1,6 @@
-"""Helpers shared by the NAR tests: tiny configs, sampled batches, synthetic probes.
+"""Helpers shared by the NAR tests: sampled batches, synthetic probes, masks.
 
-Import them as ``from tests.nar.nar_helpers import ...``.
+The tiny NAR itself is in :mod:`tests.tiny`. Import these as ``from tests.nar.helpers import ...``.
 """
 
 from __future__ import annotations
@@ -11,25 +11,7 @@ import torch
 
 from transnar import clrs
 from transnar.clrs.specs import AlgorithmSpec, Family, Location, ProbeSpec, Stage, Type
-from transnar.nar import NAR, Features, NARConfig
-
-HIDDEN = 8
-TRIPLET_FTS = 4
-
-
-def tiny_config(algorithms: Sequence[str] = ("bfs",), **overrides) -> NARConfig:
-    """A NAR config small enough for fast CPU tests."""
-    settings = {"hidden_dim": HIDDEN, "nb_triplet_fts": TRIPLET_FTS, **overrides}
-    return NARConfig(algorithms=tuple(algorithms), **settings)
-
-
-def tiny_nar(
-    algorithms: Sequence[str] = ("bfs",), seed: int = 0, double: bool = False, **overrides
-):
-    """A freshly initialised tiny NAR (float64 when ``double``)."""
-    torch.manual_seed(seed)
-    nar = NAR(tiny_config(algorithms, **overrides))
-    return nar.double() if double else nar
+from transnar.nar import Features
 
 
 def sampled(algorithm: str, sizes: Sequence[int], seed: int = 0) -> list[clrs.Trajectory]:

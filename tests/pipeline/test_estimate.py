@@ -11,7 +11,7 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from tests.cli_helpers import run_cli
+from tests.cli.helpers import run_cli
 from transnar.lm import DecoderLM, LMConfig
 from transnar.model import GatedCrossAttentionBlock, TransNAR, TransNARConfig
 from transnar.nar.config import NARConfig

@@ -10,10 +10,9 @@ import shutil
 from types import SimpleNamespace
 
 import pytest
-import torch
 
-from tests.cli_helpers import run_cli
-from tests.pipeline_helpers import run_fast
+from tests.cli.helpers import run_cli
+from tests.pipeline.helpers import run_fast
 from transnar.clrs.text.answer_scores import AnswerScores
 from transnar.clrs.text.score_report import ScoredRow, aggregate
 from transnar.evaluation import Comparison
@@ -37,13 +36,8 @@ FIGURES = {
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """A finished fast run: three arms (baseline, control, TransNAR) x two seeds."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        run_dir = tmp_path_factory.mktemp("report") / "run"
-        run_fast(run_dir, "seeds=2")
-    finally:
-        torch.set_num_threads(before)
+    run_dir = tmp_path_factory.mktemp("report") / "run"
+    run_fast(run_dir, "seeds=2")
     return run_dir
 
 
@@ -120,7 +114,7 @@ def test_a_runs_report_is_kept_unless_forced(finished, capsys):
     assert (finished / "report.md").read_text() == before  # the same tests, to the digit
 
 
-def test_paired_tests_in_the_report(finished, tmp_path):
+def test_paired_tests_in_the_report(finished, tmp_path, placeholder_figures):
     def clrs(model, sample):  # TransNAR right everywhere, the control on question 0 only
         return {"baseline": 0.0, "transnar": 1.0}.get(model.split("-")[0], sample["index"] == 0)
 
@@ -197,7 +191,7 @@ def test_one_seed_shows_single_values_and_intervals(finished):
     assert "TransNAR: 95% interval over the questions" in markdown
 
 
-def test_the_nar_section_with_sizes_per_algorithm(finished, tmp_path):
+def test_the_nar_section_with_sizes_per_algorithm(finished, tmp_path, placeholder_figures):
     run_dir = shutil.copytree(finished, tmp_path / "run")
     path = run_dir / "nar" / "results.json"
     results = json.loads(path.read_text())

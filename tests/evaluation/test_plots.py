@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.evaluation_helpers import results_document
+from tests.evaluation.helpers import results_document
 from transnar.clrs.specs import CLRS30_ALGORITHMS, Family
 from transnar.evaluation import PLOTS, Comparison, write_plots
 from transnar.evaluation.plots import (

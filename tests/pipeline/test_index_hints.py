@@ -12,10 +12,10 @@ import json
 import pytest
 import torch
 
-from tests.cli_helpers import run_cli
-from tests.evaluation_helpers import TruthfulGenerate, saved_model, tiny_model
-from tests.pipeline_helpers import fast_config, run_fast, statuses
-from tests.training_helpers import FAST as TRAIN_FAST
+from tests import tiny
+from tests.cli.helpers import run_cli
+from tests.evaluation.helpers import TruthfulGenerate
+from tests.pipeline.helpers import run_fast, statuses
 from transnar.clrs.text import has_index_hints, question_answer_bound
 from transnar.clrs.text.dataset_files import read_rows, write_dataset
 from transnar.clrs.text.datasets import get_preset
@@ -85,7 +85,7 @@ def test_a_dataset_directory_of_the_other_kind_is_refused(written, tmp_path):
 @pytest.fixture(scope="module")
 def transnar():
     torch.set_num_threads(1)
-    return tiny_model(use_nar=True)
+    return tiny.transnar(use_nar=True)
 
 
 def test_evaluation_asks_budgets_and_scores_with_index_hints(transnar, tmp_path):
@@ -119,9 +119,11 @@ def _mentions(stage) -> bool:
 
 
 def test_stage_configs_have_index_hints_only_when_set(tmp_path):
-    plain = build_stages(fast_config(), tmp_path)
+    plain = build_stages(tiny.pipeline_config(), tmp_path)
     assert not any(_mentions(stage) for stage in plain)
-    hinted = {s.name: s for s in build_stages(fast_config("lm.data.index_hints=true"), tmp_path)}
+    hinted = {
+        s.name: s for s in build_stages(tiny.pipeline_config("lm.data.index_hints=true"), tmp_path)
+    }
     assert hinted["data"].config["index_hints"] is True
     assert hinted["transnar-s0"].config["lm.data.index_hints"] is True
     assert hinted["eval-baseline-s0"].config["index_hints"] is True
@@ -138,7 +140,7 @@ def test_the_estimate_counts_the_markers():
     assert hinted.mean_budget > plain.mean_budget
 
 
-def test_a_run_with_index_hints_end_to_end(tmp_path):
+def test_a_run_with_index_hints_end_to_end(tmp_path, placeholder_figures):
     run = tmp_path / "run"
     result = run_fast(run, "lm.data.index_hints=true", "arms=baseline,transnar")
     assert "index hints" in (run / "report.md").read_text()
@@ -173,7 +175,7 @@ def test_help_says_what_index_hints_do(command, capsys):
 def test_lm_train_with_the_data_key(tmp_path, capsys):
     out = tmp_path / "baseline"
     argv = ["lm", "train", "--preset", "tiny", "--no-nar", "--out", out, "--no-progress"]
-    status, _, err = run_cli([*argv, *TRAIN_FAST, "data.index_hints=true"], capsys)
+    status, _, err = run_cli([*argv, *tiny.LM_TRAIN, "data.index_hints=true"], capsys)
     assert status == 0, err
     assert json.loads((out / "config.json").read_text())["data"]["index_hints"] is True
 
@@ -206,7 +208,7 @@ def test_score_index_hints_for_rows_that_do_not_say(tmp_path, capsys):
 
 def test_lm_eval_takes_index_hints_from_the_run_or_the_flag(tmp_path, capsys):
     run = tmp_path / "run"
-    saved_model(run / "model", use_nar=False)
+    tiny.saved_transnar(run / "model", use_nar=False)
     data = {"algorithms": ["minimum"], "train_seed": 5, "val_seed": 6, "index_hints": True}
     (run / "config.json").write_text(json.dumps({"model": {}, "data": data}))
     fast = ["--sizes", "4", "--count", "2", "--no-plots", "--no-progress"]
@@ -216,7 +218,7 @@ def test_lm_eval_takes_index_hints_from_the_run_or_the_flag(tmp_path, capsys):
     document = json.loads((run / "eval" / "results.json").read_text())
     assert document["settings"]["index_hints"] is True
     model = tmp_path / "model"
-    saved_model(model, use_nar=False)
+    tiny.saved_transnar(model, use_nar=False)
     out = tmp_path / "flag"
     status, _, err = run_cli(["lm", "eval", model, *fast, "--index-hints", "--out", out], capsys)
     assert status == 0, err
@@ -226,7 +228,7 @@ def test_lm_eval_takes_index_hints_from_the_run_or_the_flag(tmp_path, capsys):
 def test_generate_answers_and_scores_a_hinted_question(tmp_path, capsys):
     from transnar.clrs.text.rows import make_example
 
-    model = saved_model(tmp_path / "model")
+    model = tiny.saved_transnar(tmp_path / "model")
     question = make_example("insertion_sort", 4, 3, 0, index_hints=True)["question"]
     status, out, err = run_cli(["generate", model, "--question", question, "--score"], capsys)
     assert status == 0, err

@@ -6,16 +6,18 @@ import json
 
 import pytest
 
-from tests.cli_helpers import one_error, run_cli
-from tests.training_helpers import FAST, losses_of, write_nar_checkpoint
+from tests import tiny
+from tests.cli.helpers import one_error, run_cli
+from tests.training.helpers import losses_of
 from transnar._config import PRESET_NAMES
 from transnar.cli import _arguments, main
 from transnar.model import TransNAR
 
 
-@pytest.fixture(scope="module")
-def nar_path(tmp_path_factory):
-    return write_nar_checkpoint(tmp_path_factory.mktemp("nar") / "nar.pt")
+def baseline_command(out) -> list:
+    """``transnar lm train`` of the fast tiny baseline into ``out``."""
+    options = ["--preset", "tiny", "--no-nar", "--out", out, "--no-progress"]
+    return ["lm", "train", *options, *tiny.LM_TRAIN]
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +25,7 @@ def run_dir(tmp_path_factory, nar_path):
     """A finished tiny TransNAR run made by the command line."""
     out = tmp_path_factory.mktemp("cli") / "run"
     argv = ["lm", "train", "--preset", "tiny", "--nar", str(nar_path), "--out", str(out)]
-    assert main([*argv, "--no-progress", *FAST]) == 0
+    assert main([*argv, "--no-progress", *tiny.LM_TRAIN]) == 0
     return out
 
 
@@ -64,7 +66,7 @@ def test_train_writes_a_run_directory_and_a_loadable_model(run_dir, nar_path, ca
 
 def test_the_baseline_and_the_summary_line(tmp_path, capsys):
     argv = ["lm", "train", "--preset", "tiny", "--no-nar", "--out", tmp_path / "b"]
-    status, out, _ = run_cli([*argv, "--no-progress", *FAST], capsys)
+    status, out, _ = run_cli([*argv, "--no-progress", *tiny.LM_TRAIN], capsys)
     assert status == 0
     assert out.startswith("baseline: 6 steps") and "validation loss" in out
     model = TransNAR.from_pretrained(tmp_path / "b" / "model")
@@ -75,15 +77,15 @@ def test_a_run_with_another_config_is_refused_then_forced_and_continued(
     run_dir, nar_path, tmp_path, capsys
 ):
     argv = ["lm", "train", "--preset", "tiny", "--nar", nar_path, "--no-progress"]
-    status, _, err = run_cli([*argv, "--out", run_dir, *FAST, "seed=3"], capsys)
+    status, _, err = run_cli([*argv, "--out", run_dir, *tiny.LM_TRAIN, "seed=3"], capsys)
     assert status == 2 and "differs in train.seed" in err and one_error(err)
     assert err.rstrip().endswith("seed=3 --force")
     out = tmp_path / "run"
-    assert run_cli([*argv, "--out", out, *FAST, "steps=2"], capsys)[0] == 0
-    assert run_cli([*argv, "--out", out, "--force", *FAST], capsys)[0] == 0
+    assert run_cli([*argv, "--out", out, *tiny.LM_TRAIN, "steps=2"], capsys)[0] == 0
+    assert run_cli([*argv, "--out", out, "--force", *tiny.LM_TRAIN], capsys)[0] == 0
     assert [s for s, _ in losses_of(out)] == [1, 2, 3, 4, 5, 6]
     # continuing a finished run changes nothing; --nar may name the same NAR elsewhere
-    moved = write_nar_checkpoint(tmp_path / "moved.pt")
+    moved = tiny.write_nar_checkpoint(tmp_path / "moved.pt")
     status, _, _ = run_cli(["lm", "train", "--out", out, "--nar", moved], capsys)
     assert status == 0 and [s for s, _ in losses_of(out)] == [1, 2, 3, 4, 5, 6]
 
@@ -99,7 +101,7 @@ def test_a_run_with_another_config_is_refused_then_forced_and_continued(
     ],
 )
 def test_mistakes_are_one_line_errors(tmp_path, capsys, extra, message):
-    argv = ["lm", "train", "--out", tmp_path / "x", "--no-progress", *FAST, *extra]
+    argv = ["lm", "train", "--out", tmp_path / "x", "--no-progress", *tiny.LM_TRAIN, *extra]
     if "--resume" not in extra:
         argv[2:2] = ["--preset", "tiny"]
     status, _, err = run_cli(argv, capsys)
@@ -142,7 +144,7 @@ def test_an_interruption_says_how_to_continue(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(loop, "lm_train_step", train_step)
     out = tmp_path / "run"
-    argv = ["lm", "train", "--preset", "tiny", "--no-nar", "--out", out, "--no-progress", *FAST]
+    argv = baseline_command(out)
     status, _, err = run_cli(argv, capsys)
     assert status == 130
     again = " ".join(map(str, argv))
@@ -162,7 +164,7 @@ def test_an_interruption_says_how_to_continue(tmp_path, capsys, monkeypatch):
 
 def test_a_corrupt_checkpoint_says_how_to_start_over(tmp_path, capsys):
     out = tmp_path / "run"
-    argv = ["lm", "train", "--preset", "tiny", "--no-nar", "--out", out, "--no-progress", *FAST]
+    argv = baseline_command(out)
     assert run_cli(argv, capsys)[0] == 0
     last = out / "checkpoints" / "last.pt"
     last.write_bytes(last.read_bytes()[:100])

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.cli_helpers import run_cli
+from tests.cli.helpers import run_cli
 from transnar import clrs
 from transnar.clrs.text import format_example
 from transnar.clrs.text.answer_scores import AnswerScores

@@ -18,30 +18,33 @@ import numpy as np
 import pytest
 import torch
 
+from tests import tiny
 from transnar import clrs
-from transnar.lm import CharTokenizer, DecoderLM, LMConfig
+from transnar.lm import CharTokenizer, DecoderLM
 from transnar.model import TransNAR, TransNARConfig, decoy_features
-from transnar.nar import NAR, Features, NARConfig
+from transnar.nar import NAR, Features
 from transnar.nar.memory import GraphMemory
 
 ALGORITHMS = clrs.CLRS30_ALGORITHMS
 SIZE = 5
-HIDDEN = 8
 
 
 @pytest.fixture(scope="module")
 def nar() -> NAR:
     """An untrained NAR of all 30 algorithms (its termination head decides at random,
     which is all a leak test needs)."""
-    torch.manual_seed(0)
-    return NAR(NARConfig(algorithms=ALGORITHMS, hidden_dim=HIDDEN, nb_triplet_fts=4)).eval()
+    return tiny.nar(ALGORITHMS).eval()
 
 
 def transnar(nar: NAR, nar_steps: str = "learned", **config) -> TransNAR:
     torch.manual_seed(1)
-    lm = LMConfig(d_model=16, n_layers=2, n_heads=2, max_position=256)
+    lm = tiny.lm_config()
     transnar_config = TransNARConfig(
-        lm=lm, nar_node_dim=HIDDEN, nar_edge_dim=HIDDEN, nar_steps=nar_steps, **config
+        lm=lm,
+        nar_node_dim=tiny.NAR_HIDDEN,
+        nar_edge_dim=tiny.NAR_HIDDEN,
+        nar_steps=nar_steps,
+        **config,
     )
     return TransNAR(transnar_config, DecoderLM(lm, tokenizer=CharTokenizer()), nar).eval()
 
@@ -138,7 +141,7 @@ def test_leak_free_stepping_is_refused_in_training(nar):
 
 
 def test_a_nar_without_termination_head_cannot_step_learned():
-    plain = NAR(NARConfig(algorithms=("bfs",), hidden_dim=HIDDEN, termination=False))
+    plain = NAR(tiny.nar_config(termination=False))
     with pytest.raises(ValueError, match="termination head"):
         plain.embed(instances("bfs"), steps="learned")
     assert plain.embed(instances("bfs"), steps="budget").last_steps is not None

@@ -7,15 +7,15 @@ import dataclasses
 import pytest
 import torch
 
-from tests.evaluation_helpers import tiny_lm_config
+from tests import tiny
 from transnar.lm import DecoderLM
 from transnar.model import StepReader, TransNAR, TransNARConfig
 from transnar.model.layers import step_encoding
-from transnar.nar import NAR, NARConfig
+from transnar.nar import NAR
 from transnar.nar.layers import edge_mask
 from transnar.nar.memory import GraphMemory
 
-WIDTH = 8
+WIDTH = tiny.NAR_HIDDEN
 STEP_MODES = ("all", "pooled")
 
 
@@ -42,8 +42,8 @@ def memory_of(steps=(3, 1), nodes=3, seed=0) -> GraphMemory:
 def model_of(mode: str, seed: int = 0) -> TransNAR:
     """A tiny TransNAR with its gates open (fed a memory directly, not its NAR's)."""
     torch.manual_seed(seed)
-    lm_config = tiny_lm_config()
-    nar = NAR(NARConfig(algorithms=("bfs",), hidden_dim=WIDTH, nb_triplet_fts=4))
+    lm_config = tiny.lm_config()
+    nar = NAR(tiny.nar_config())
     config = TransNARConfig(lm=lm_config, memory=mode, nar_node_dim=WIDTH, nar_edge_dim=WIDTH)
     model = TransNAR(config, DecoderLM(lm_config), nar)
     with torch.no_grad():
@@ -67,7 +67,7 @@ IDS = torch.randint(4, 70, (2, 9), generator=torch.Generator().manual_seed(1))
 
 def test_all_reads_every_step_it_ran_and_masks_the_rest():
     reader = StepReader(
-        TransNARConfig(lm=tiny_lm_config(), memory="all", nar_node_dim=WIDTH, nar_edge_dim=WIDTH)
+        TransNARConfig(lm=tiny.lm_config(), memory="all", nar_node_dim=WIDTH, nar_edge_dim=WIDTH)
     )
     memory = memory_of(steps=(3, 1), nodes=3)
     nodes, node_mask, edges, edge_mask_ = reader(memory)
@@ -80,7 +80,7 @@ def test_all_reads_every_step_it_ran_and_masks_the_rest():
 
 def test_pooled_is_the_mean_over_the_steps_ran_at_initialisation():
     config = TransNARConfig(
-        lm=tiny_lm_config(), memory="pooled", nar_node_dim=WIDTH, nar_edge_dim=WIDTH
+        lm=tiny.lm_config(), memory="pooled", nar_node_dim=WIDTH, nar_edge_dim=WIDTH
     )
     memory = memory_of(steps=(3, 2), nodes=2)
     nodes, node_mask, edges, _ = StepReader(config)(memory)
@@ -128,9 +128,9 @@ def test_step_encodings_differ_by_step():
 
 
 def test_the_readers_parameters_are_saved_and_loaded(tmp_path):
-    from tests.evaluation_helpers import tiny_model
+    from tests import tiny
 
-    model = tiny_model(use_nar=True)
+    model = tiny.transnar(use_nar=True)
     config = dataclasses.replace(model.config, memory="pooled")
     pooled = TransNAR(config, model.lm, model.nar)
     with torch.no_grad():
