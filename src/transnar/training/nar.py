@@ -312,7 +312,8 @@ def nar_train_step(
 ) -> float:
     """One Adam update on one algorithm's batch; returns the loss.
 
-    The forward pass and the loss run inside ``autocast`` (none: fp32).
+    The forward pass and the loss run inside ``autocast`` (none: fp32). The
+    ``optimizer`` holds all of the NAR's parameters (the clipping's norm is theirs).
 
     Gradients are reset to ``None`` first, so the heads of other algorithms
     get none and Adam does not touch them. In data-parallel training
@@ -327,11 +328,12 @@ def nar_train_step(
         output = nar(features)
         loss, _ = nar.loss(features, output, all_reduce_sum if distributed else None)
     loss.backward()
-    all_reduce_gradients(nar.parameters())
+    # the optimizer's list of the NAR's parameters, in their order: walking the
+    # modules of 30 algorithms' heads twice per algorithm costs about 4% of a step
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    all_reduce_gradients(parameters)
     if grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(
-            [p for p in nar.parameters() if p.grad is not None], grad_clip
-        )
+        torch.nn.utils.clip_grad_norm_([p for p in parameters if p.grad is not None], grad_clip)
     optimizer.step()
     return sum_floats([float(loss.detach())])[0]
 
