@@ -224,7 +224,7 @@ def test_evaluating_a_checkpoint(finished_run):
 
 def test_a_used_run_directory_is_refused(finished_run, tmp_path):
     run_dir, _ = finished_run
-    with pytest.raises(OutputExistsError, match="--resume"):
+    with pytest.raises(OutputExistsError, match="not empty and no run is continued there"):
         train_nar(tiny.nar_train_config(), run_dir, progress=False)
     with pytest.raises(CheckpointError, match="nothing to resume"):
         train_nar(tiny.nar_train_config(), tmp_path / "fresh", resume=True, progress=False)

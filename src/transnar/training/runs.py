@@ -67,8 +67,8 @@ def prepare_run_dir(
     used = run_dir.is_dir() and any(run_dir.iterdir())
     if used and not overwrite:
         raise OutputExistsError(
-            f"run directory {run_dir} is not empty (pass --resume to continue its run, "
-            "or --force to start a new one there)"
+            f"run directory {run_dir} is not empty and no run is continued there: use "
+            "another --out, or --force to start a new run there"
         )
     if used:
         for name in files:
