@@ -22,6 +22,7 @@ from transnar.pipeline import (
     preset,
     to_yaml,
 )
+from transnar.pipeline.config import ARMS
 from transnar.pipeline.estimate import text_cells
 from transnar.pipeline.layout import model_runs
 from transnar.training import preset as lm_preset
@@ -191,6 +192,7 @@ def test_help_explains_presets_stages_and_examples(capsys):
     for text in ("tiny", "small", "paper", "--force", "KEY=VALUE", "eval-<model>", "examples:"):
         assert text in out
     assert PRESET_NAMES == _arguments.PRESET_NAMES
+    assert ARMS == _arguments.PIPELINE_ARMS
 
 
 def test_the_small_dry_run_shows_the_protocol(capsys):

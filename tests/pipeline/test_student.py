@@ -1,6 +1,7 @@
-"""The pipeline's student arm (issue 17, distillation): TransNAR answers the student's
-questions, the student trains on them with no NAR, and is evaluated and reported as an
-arm beside the others."""
+"""The pipeline's arms beyond the paper (issue 17): the student (distillation: TransNAR
+answers the student's questions, the student trains on them with no NAR) and TransNAR
+with another memory mode (``transnar-all``), each evaluated and reported as an arm
+beside the others."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ from transnar.model import TransNAR
 from transnar.pipeline import apply_overrides
 from transnar.pipeline.estimate import estimate
 
-STUDENT = ("arms=baseline,transnar,student", "distill.sizes=4,6", "distill.count=3")
+STUDENT = (
+    "arms=baseline,transnar,transnar-all,student",
+    "distill.sizes=4,6",
+    "distill.count=3",
+)
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +73,17 @@ def test_the_estimate_counts_the_teachers_answers_and_the_student():
     assert stages["distill-s*"].examples == 2 * 2 * 30
     assert stages["student-s*"].examples == 2 * 2 * 30
     assert stages["student-s*"].parameters == stages["baseline-s*"].parameters
+
+
+def test_a_memory_variant_is_transnar_with_that_memory(finished):
+    run_dir, _ = finished
+    config = json.loads((run_dir / "transnar-all-s0" / "config.json").read_text())
+    assert config["model"]["memory"] == "all" and config["model"]["use_nar"]
+    plain = json.loads((run_dir / "transnar-s0" / "config.json").read_text())
+    assert plain["model"]["memory"] == "final"
+    assert {k: v for k, v in config["model"].items() if k != "memory"} == {
+        k: v for k, v in plain["model"].items() if k != "memory"
+    }
+    report = (run_dir / "report.md").read_text()
+    assert "TransNAR (all) − TransNAR" in report or "TransNAR − TransNAR (all)" in report
+    assert "TransNAR reading the NAR's memory in mode all" in report

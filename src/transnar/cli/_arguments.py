@@ -14,6 +14,14 @@ from pathlib import Path
 from typing import Any
 
 PRESET_NAMES = ("tiny", "small", "clrs30", "paper")  # transnar._config.PRESET_NAMES
+MEMORY_MODES = ("final", "lockstep", "all", "pooled")  # transnar.model.config.MEMORY_MODES
+PIPELINE_ARMS = (  # transnar.evaluation.answering.PIPELINE_ARMS
+    "baseline",
+    "control",
+    "transnar",
+    *(f"transnar-{mode}" for mode in MEMORY_MODES),
+    "student",
+)
 """The presets of ``run``, ``nar train`` and ``lm train`` (here so that --help
 needs no torch)."""
 
@@ -147,7 +155,7 @@ def add_model_arguments(
     parser.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help=what)
     parser.add_argument(
         "--arm",
-        choices=("baseline", "control", "transnar", "student"),  # pipeline.config.ARMS
+        choices=PIPELINE_ARMS,
         default=None,
         help="for a pipeline run (transnar run): the model's arm (default transnar)",
     )

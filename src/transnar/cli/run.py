@@ -87,7 +87,9 @@ config (KEY=VALUE after the options, a dotted path or any unambiguous tail;
   lm.data.index_hints  true: data, training and evaluation with index hints, every
                        list and matrix element after its index marker (Zhou et al. 2023)
   eval.*               batch_size positions position_seed samples
-  arms                 baseline,control,transnar (default), and student
+  arms                 baseline,control,transnar (default); student; transnar-final,
+                       transnar-lockstep, transnar-all, transnar-pooled (TransNAR with
+                       that memory mode)
   distill.*            the student's questions: sizes count val_count (empty, 0: those of
                        lm.data) seed batch_size
   e.g. nar.train.steps=300 lm.train.steps=500 d_model=64 data.test_count=50 seeds=2

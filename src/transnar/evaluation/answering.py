@@ -34,6 +34,7 @@ from transnar.clrs.text.questions import has_index_hints, parse_question
 from transnar.evaluation.decoding import decoding_budget, question_generator
 from transnar.lm.generation import evaluation_positions, generate
 from transnar.lm.tokenizer import CharTokenizer
+from transnar.model.config import MEMORY_MODES
 from transnar.nar.features import Features
 
 _TOKEN = re.compile(r"[\[\](),:]|[^\s\[\](),:]+")
@@ -165,7 +166,10 @@ def find_model(
     return directory, note
 
 
-PIPELINE_ARMS = ("baseline", "control", "transnar", "student")
+MEMORY_ARMS = tuple(f"transnar-{mode}" for mode in MEMORY_MODES)
+"""TransNAR reading the NAR's memory in one mode (``transnar-all``: every step's
+states), whatever the run's ``lm.model.memory``: variants of TransNAR as arms."""
+PIPELINE_ARMS = ("baseline", "control", "transnar", *MEMORY_ARMS, "student")
 """The arms of a pipeline run (:data:`transnar.pipeline.config.ARMS` is this)."""
 _ARM_DIR = re.compile(rf"({'|'.join(PIPELINE_ARMS)})-s(\d+)")
 
@@ -275,6 +279,7 @@ def answer_question(
 
 
 __all__ = [
+    "MEMORY_ARMS",
     "PIPELINE_ARMS",
     "Answer",
     "answer_question",

@@ -260,6 +260,8 @@ def _needs_nar(config) -> bool:
 def _arm_model(model: TransNARConfig, arm: str) -> TransNARConfig:
     if arm in ("baseline", "student"):
         return dataclasses.replace(model, use_nar=False)
+    if arm.startswith("transnar-"):  # a memory mode's variant
+        return dataclasses.replace(model, memory=arm.removeprefix("transnar-"))
     return dataclasses.replace(model, memory_source="decoy" if arm == "control" else "question")
 
 

@@ -45,7 +45,8 @@ class ModelRun:
     """One language model of a run: one arm (:data:`ARMS`) at one training seed.
 
     Attributes:
-        kind: ``baseline``, ``control``, ``transnar`` or ``student``.
+        kind: ``baseline``, ``control``, ``transnar``, ``transnar-<memory mode>``
+            or ``student``.
         seed: its ``lm.train.seed``.
     """
 
@@ -54,8 +55,15 @@ class ModelRun:
 
     @property
     def use_nar(self) -> bool:
-        """Whether it cross-attends to the NAR (TransNAR and the control)."""
-        return self.kind in ("control", "transnar")
+        """Whether it cross-attends to the NAR (TransNAR, its variants and the control)."""
+        return self.kind in ("control", "transnar") or self.memory is not None
+
+    @property
+    def memory(self) -> str | None:
+        """The memory mode of a ``transnar-<mode>`` arm (None for the others: the
+        ``lm`` section's)."""
+        prefix = "transnar-"
+        return self.kind.removeprefix(prefix) if self.kind.startswith(prefix) else None
 
     @property
     def control(self) -> bool:
@@ -81,7 +89,7 @@ class ModelRun:
     @property
     def label(self) -> str:
         """Its label in tables and plots (the seeds of a label are averaged)."""
-        return ARM_LABELS[self.kind]
+        return ARM_LABELS.get(self.kind) or f"TransNAR ({self.memory})"
 
 
 def model_runs(config: RunPipelineConfig) -> list[ModelRun]:

@@ -296,6 +296,8 @@ def lm_config(config: RunPipelineConfig, run_dir: Path, model: ModelRun) -> LMTr
         "data.path": str((run_dir / data).resolve()),
         "nar.checkpoint": str((run_dir / NAR_DIR).resolve()) if model.use_nar else None,
     }
+    if model.memory is not None:
+        changes["model.memory"] = model.memory
     return lm_overrides(config.lm, changes)
 
 

@@ -23,6 +23,7 @@ from transnar.evaluation import Comparison, write_plots
 from transnar.evaluation.comparison import PLOTS, Cell
 from transnar.evaluation.plots import REGIME_NAMES
 from transnar.evaluation.significance import RESAMPLES
+from transnar.model.config import MEMORY_MODES
 from transnar.persistence import atomic_write, refuse_existing
 from transnar.pipeline.layout import FIGURES_DIR, REPORT_HTML, REPORT_MD
 from transnar.pipeline.records import differences
@@ -50,6 +51,10 @@ ARM_TEXTS = {
     "transnar": "TransNAR",
     "student": "the student (the baseline's architecture, with no NAR, trained on its "
     "seed's TransNAR's answers: distillation)",
+    **{
+        f"transnar-{mode}": f"TransNAR reading the NAR's memory in mode {mode}"
+        for mode in MEMORY_MODES
+    },
 }
 STEPPING_TEXTS = {
     "learned": "learned (leak-free)",
