@@ -20,6 +20,8 @@ PIPELINE_ARMS = (  # transnar.evaluation.answering.PIPELINE_ARMS
     "control",
     "transnar",
     *(f"transnar-{mode}" for mode in MEMORY_MODES),
+    "baseline-hints",
+    "transnar-hints",
     "student",
 )
 """The presets of ``run``, ``nar train`` and ``lm train`` (here so that --help

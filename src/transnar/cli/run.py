@@ -89,7 +89,8 @@ config (KEY=VALUE after the options, a dotted path or any unambiguous tail;
   eval.*               batch_size positions position_seed samples
   arms                 baseline,control,transnar (default); student; transnar-final,
                        transnar-lockstep, transnar-all, transnar-pooled (TransNAR with
-                       that memory mode)
+                       that memory mode); baseline-hints, transnar-hints (with index
+                       hints, on the same questions)
   distill.*            the student's questions: sizes count val_count (empty, 0: those of
                        lm.data) seed batch_size
   e.g. nar.train.steps=300 lm.train.steps=500 d_model=64 data.test_count=50 seeds=2

@@ -169,7 +169,10 @@ def find_model(
 MEMORY_ARMS = tuple(f"transnar-{mode}" for mode in MEMORY_MODES)
 """TransNAR reading the NAR's memory in one mode (``transnar-all``: every step's
 states), whatever the run's ``lm.model.memory``: variants of TransNAR as arms."""
-PIPELINE_ARMS = ("baseline", "control", "transnar", *MEMORY_ARMS, "student")
+HINT_ARMS = ("baseline-hints", "transnar-hints")
+"""The baseline and TransNAR on CLRS-Text with index hints (Zhou et al. 2023),
+whatever the run's ``lm.data.index_hints``."""
+PIPELINE_ARMS = ("baseline", "control", "transnar", *MEMORY_ARMS, *HINT_ARMS, "student")
 """The arms of a pipeline run (:data:`transnar.pipeline.config.ARMS` is this)."""
 _ARM_DIR = re.compile(rf"({'|'.join(PIPELINE_ARMS)})-s(\d+)")
 
@@ -279,6 +282,7 @@ def answer_question(
 
 
 __all__ = [
+    "HINT_ARMS",
     "MEMORY_ARMS",
     "PIPELINE_ARMS",
     "Answer",

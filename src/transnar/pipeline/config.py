@@ -125,6 +125,12 @@ class RunPipelineConfig:
             )
         if "student" in self.arms and "transnar" not in self.arms:
             raise ValueError("arms has student, whose teacher is TransNAR: add transnar")
+        hinted = [arm for arm in self.arms if arm.endswith("-hints")]
+        if hinted and self.lm.data.index_hints:
+            raise ValueError(
+                f"arms {', '.join(hinted)} add index hints, which lm.data.index_hints=true "
+                "already gives every arm: use baseline and transnar"
+            )
         if "student" in self.arms and self.lm.data.index_hints:
             raise ValueError("the student arm does not support lm.data.index_hints yet")
         if self.distill.algorithms is not None:
@@ -151,6 +157,17 @@ class RunPipelineConfig:
                 "(use_nar false) and TransNAR"
             )
         self.eval_settings()  # an evaluation set the evaluation refuses is refused now
+
+    def with_index_hints(self) -> RunPipelineConfig:
+        """This config with ``lm.data.index_hints`` on: the index-hint arms' data,
+        training and evaluation (its ``arms`` mean nothing)."""
+        return dataclasses.replace(
+            self,
+            lm=dataclasses.replace(
+                self.lm, data=dataclasses.replace(self.lm.data, index_hints=True)
+            ),
+            arms=("baseline",),  # its own arms are not read
+        )
 
     def eval_settings(self) -> EvalSettings:
         """The evaluation: ``lm.data``'s test split, answered as ``eval`` says."""

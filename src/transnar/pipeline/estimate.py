@@ -41,6 +41,7 @@ from transnar.lm.transformer import DecoderLM, LMConfig
 from transnar.model import GatedCrossAttentionBlock, TransNARConfig
 from transnar.nar.config import NARConfig
 from transnar.nar.model import NAR
+from transnar.pipeline.layout import ModelRun
 from transnar.pipeline.resources import format_bytes
 from transnar.tables import markdown_table
 from transnar.training.lm_model import total_steps
@@ -206,15 +207,21 @@ def estimate(config, samples: int = SAMPLES) -> list[StageEstimate]:
     test = text_cells(data.algorithms, data.test_sizes, data.test_count, samples, hints)
     steps_per_size = _nar_steps(config.nar.nar.algorithms, data.train_sizes, samples)
     batch = config.eval.batch_size
+    if any(ModelRun(arm, 0).index_hints for arm in config.arms):
+        hinted = [text_cells(data.algorithms, sizes, count, samples, True) for sizes, count in (
+            (data.train_sizes, data.train_count), (data.test_sizes, data.test_count)
+        )]  # fmt: skip
     for arm in config.arms:
-        model, cells = _arm_model(config.lm.model, arm), train
+        model, cells, asked = _arm_model(config.lm.model, arm), train, test
+        if ModelRun(arm, 0).index_hints:
+            cells, asked = hinted
         if arm == "student":  # its teacher answers its questions first
             questions = config.distill.resolved(data, data.algorithms)
             cells = text_cells(data.algorithms, questions.sizes, questions.count, samples)
             teacher = _arm_model(config.lm.model, "transnar")
             rows.append(_eval_stage("distill", teacher, cells, steps_per_size, batch))
         rows.append(_lm_stage(arm, model, config.lm, config.nar.nar, cells, steps_per_size))
-        rows.append(_eval_stage(f"eval-{arm}", model, test, steps_per_size, batch))
+        rows.append(_eval_stage(f"eval-{arm}", model, asked, steps_per_size, batch))
     return rows
 
 
@@ -258,11 +265,14 @@ def _needs_nar(config) -> bool:
 
 
 def _arm_model(model: TransNARConfig, arm: str) -> TransNARConfig:
-    if arm in ("baseline", "student"):
+    run = ModelRun(arm, 0)
+    if not run.use_nar:
         return dataclasses.replace(model, use_nar=False)
-    if arm.startswith("transnar-"):  # a memory mode's variant
-        return dataclasses.replace(model, memory=arm.removeprefix("transnar-"))
-    return dataclasses.replace(model, memory_source="decoy" if arm == "control" else "question")
+    return dataclasses.replace(
+        model,
+        memory=run.memory or model.memory,
+        memory_source="decoy" if run.control else "question",
+    )
 
 
 def _nar_steps(algorithms: Sequence[str], sizes: Iterable[int], samples: int) -> dict:

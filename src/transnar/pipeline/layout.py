@@ -9,6 +9,10 @@ A run directory::
     baseline-s<seed>/          the baseline runs (transnar lm train --no-nar)
     control-s<seed>/           the control runs (transnar lm train --nar RUN/nar --control)
     transnar-s<seed>/          the TransNAR runs (transnar lm train --nar RUN/nar)
+    transnar-<mode>-s<seed>/   with those arms: TransNAR with another memory mode
+    data-hints/                with the index-hint arms: the splits with index hints
+    baseline-hints-s<seed>/,   with those arms: the baseline and TransNAR on them
+    transnar-hints-s<seed>/
     distill-s<seed>/           with the student arm: questions with that TransNAR's
                                answers (transnar distill's data)
     student-s<seed>/           the students trained on them (no NAR)
@@ -20,12 +24,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from transnar.model.config import MEMORY_MODES
 from transnar.pipeline.config import ARMS, RunPipelineConfig
 
 CONFIG_YAML = "config.yaml"
 CONFIG_JSON = "config.json"
 STAGES_DIR = "stages"
 DATA_DIR = "data"
+HINTS_DATA_DIR = "data-hints"
 NAR_DIR = "nar"
 EVAL_DIR = "eval"
 REPORT_MD = "report.md"
@@ -45,8 +51,8 @@ class ModelRun:
     """One language model of a run: one arm (:data:`ARMS`) at one training seed.
 
     Attributes:
-        kind: ``baseline``, ``control``, ``transnar``, ``transnar-<memory mode>``
-            or ``student``.
+        kind: ``baseline``, ``control``, ``transnar``, ``transnar-<memory mode>``,
+            ``baseline-hints``, ``transnar-hints`` or ``student``.
         seed: its ``lm.train.seed``.
     """
 
@@ -56,14 +62,25 @@ class ModelRun:
     @property
     def use_nar(self) -> bool:
         """Whether it cross-attends to the NAR (TransNAR, its variants and the control)."""
-        return self.kind in ("control", "transnar") or self.memory is not None
+        return self.kind.startswith("transnar") or self.kind == "control"
+
+    @property
+    def index_hints(self) -> bool:
+        """Whether it learns and answers CLRS-Text with index hints (``*-hints``)."""
+        return self.kind.endswith("-hints")
+
+    @property
+    def data_dir(self) -> str:
+        """The directory of its training data: ``data``, ``data-hints`` (index
+        hints) or ``distill-s<seed>`` (a student's)."""
+        return self.distill_dir or (HINTS_DATA_DIR if self.index_hints else DATA_DIR)
 
     @property
     def memory(self) -> str | None:
         """The memory mode of a ``transnar-<mode>`` arm (None for the others: the
         ``lm`` section's)."""
-        prefix = "transnar-"
-        return self.kind.removeprefix(prefix) if self.kind.startswith(prefix) else None
+        mode = self.kind.removeprefix("transnar-")
+        return mode if mode in MEMORY_MODES and mode != self.kind else None
 
     @property
     def control(self) -> bool:
@@ -89,6 +106,8 @@ class ModelRun:
     @property
     def label(self) -> str:
         """Its label in tables and plots (the seeds of a label are averaged)."""
+        if self.index_hints:
+            return f"{ARM_LABELS[self.kind.removesuffix('-hints')]} (index hints)"
         return ARM_LABELS.get(self.kind) or f"TransNAR ({self.memory})"
 
 
@@ -111,6 +130,7 @@ __all__ = [
     "DATA_DIR",
     "EVAL_DIR",
     "FIGURES_DIR",
+    "HINTS_DATA_DIR",
     "NAR_DIR",
     "REPORT_HTML",
     "REPORT_MD",

@@ -43,6 +43,7 @@ from transnar.pipeline.layout import (
     CONFIG_YAML,
     DATA_DIR,
     EVAL_DIR,
+    HINTS_DATA_DIR,
     NAR_DIR,
     REPORT_HTML,
     REPORT_MD,
@@ -221,6 +222,9 @@ def build_stages(
     """The stages of a run, in order (see the module docstring)."""
     stages = [data_stage(config, run_dir, progress), nar_stage(config, run_dir, progress)]
     runs = model_runs(config)
+    if any(model.index_hints for model in runs):
+        hinted = config.with_index_hints()
+        stages.insert(1, data_stage(hinted, run_dir, progress, HINTS_DATA_DIR))
     for seed in sorted({m.seed for m in runs}):
         models = [m for m in runs if m.seed == seed]
         for model in models:
@@ -232,8 +236,11 @@ def build_stages(
     return stages
 
 
-def data_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) -> PipelineStage:
-    """Writes ``lm.data``'s train and val splits into ``RUN/data``."""
+def data_stage(
+    config: RunPipelineConfig, run_dir: Path, progress: bool | None, name: str = DATA_DIR
+) -> PipelineStage:
+    """Writes ``lm.data``'s train and val splits into ``RUN/<name>`` (``data``;
+    ``data-hints`` for the index-hint arms), the stage of that name."""
     from transnar.clrs.text.dataset_files import MANIFEST, write_dataset
 
     data = config.lm.data
@@ -247,14 +254,15 @@ def data_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) 
         options["index_hints"] = True
 
     def run(resume: bool) -> None:
-        write_dataset(run_dir / DATA_DIR, splits, overwrite=True, progress=progress, **options)
+        write_dataset(run_dir / name, splits, overwrite=True, progress=progress, **options)
 
     rows = sum(split.num_rows for split in splits)
+    hints = " with index hints" if data.index_hints else ""
     return PipelineStage(
-        "data",
-        f"write the CLRS-Text train and val splits ({rows:,} rows)",
+        name,
+        f"write the CLRS-Text train and val splits{hints} ({rows:,} rows)",
         {"splits": {split.name: split.to_json() for split in splits}, **options},
-        (f"{DATA_DIR}/{MANIFEST}",),
+        (f"{name}/{MANIFEST}",),
         run,
         resumable=_never,
     )
@@ -288,7 +296,9 @@ def lm_config(config: RunPipelineConfig, run_dir: Path, model: ModelRun) -> LMTr
     """The training config of one language model: the ``lm`` section with its
     arm, seed, the run's data (a student's: its teacher's answers) and (for
     TransNAR and the control) the run's NAR."""
-    data = model.distill_dir or DATA_DIR
+    data = model.data_dir
+    if model.index_hints:
+        config = config.with_index_hints()
     changes: dict[str, Any] = {
         "model.use_nar": model.use_nar,
         "model.memory_source": "decoy" if model.control else "question",
@@ -323,7 +333,7 @@ def lm_stage(
         _without(train_config.to_dict(), LM_UNHASHED, "lm."),
         (f"{model.name}/{MODEL_DIR}",),
         run,
-        inputs=("data", "nar") if model.use_nar else (model.distill_dir or "data",),
+        inputs=(model.data_dir, "nar") if model.use_nar else (model.data_dir,),
         distributed=True,
         resumable=last.is_file,
         group="train",
@@ -348,7 +358,7 @@ def eval_stage(
     from transnar.evaluation.answering import load_model
     from transnar.evaluation.results import RESULTS_JSON
 
-    settings = config.eval_settings()
+    settings = (config.with_index_hints() if model.index_hints else config).eval_settings()
     train = config.lm.train
     out = run_dir / EVAL_DIR / model.name
 

@@ -1,7 +1,7 @@
 """The pipeline's arms beyond the paper (issue 17): the student (distillation: TransNAR
-answers the student's questions, the student trains on them with no NAR) and TransNAR
-with another memory mode (``transnar-all``), each evaluated and reported as an arm
-beside the others."""
+answers the student's questions, the student trains on them with no NAR), TransNAR
+with another memory mode (``transnar-all``) and the baseline with index hints
+(``baseline-hints``), each evaluated and reported as an arm beside the others."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from transnar.pipeline import apply_overrides
 from transnar.pipeline.estimate import estimate
 
 STUDENT = (
-    "arms=baseline,transnar,transnar-all,student",
+    "arms=baseline,transnar,transnar-all,baseline-hints,student",
     "distill.sizes=4,6",
     "distill.count=3",
 )
@@ -67,12 +67,14 @@ def test_a_student_needs_its_teacher():
         tiny.pipeline_config(*STUDENT, "distill.algorithms=bfs")
 
 
-def test_the_estimate_counts_the_teachers_answers_and_the_student():
+def test_the_estimate_counts_every_arm():
     config = apply_overrides(tiny.pipeline_config(*STUDENT), ["distill.count=30"])
     stages = {row.stage: row for row in estimate(config, samples=2)}
     assert stages["distill-s*"].examples == 2 * 2 * 30
     assert stages["student-s*"].examples == 2 * 2 * 30
     assert stages["student-s*"].parameters == stages["baseline-s*"].parameters
+    assert stages["baseline-hints-s*"].tokens > stages["baseline-s*"].tokens  # the markers
+    assert stages["transnar-all-s*"].parameters == stages["transnar-s*"].parameters
 
 
 def test_a_memory_variant_is_transnar_with_that_memory(finished):
@@ -87,3 +89,23 @@ def test_a_memory_variant_is_transnar_with_that_memory(finished):
     report = (run_dir / "report.md").read_text()
     assert "TransNAR (all) − TransNAR" in report or "TransNAR − TransNAR (all)" in report
     assert "TransNAR reading the NAR's memory in mode all" in report
+
+
+def test_the_index_hint_arm_learns_and_answers_with_markers(finished):
+    run_dir, result = finished
+    names = [o.name for o in result.outcomes]
+    assert names[:3] == ["data", "data-hints", "nar"]
+    manifest = json.loads((run_dir / "data-hints" / "manifest.json").read_text())
+    assert manifest["options"]["index_hints"] is True
+    config = json.loads((run_dir / "baseline-hints-s0" / "config.json").read_text())
+    assert config["data"]["index_hints"] and config["data"]["path"].endswith("data-hints")
+    assert not config["model"]["use_nar"]
+    hinted = json.loads((run_dir / "eval" / "baseline-hints-s0" / "results.json").read_text())
+    plain = json.loads((run_dir / "eval" / "baseline-s0" / "results.json").read_text())
+    assert hinted["settings"]["index_hints"] and not plain["settings"].get("index_hints")
+    # the same questions, in two formats: paired question by question in the report
+    assert [s["question_sha256"] for s in hinted["samples"]] == [
+        s["question_sha256"] for s in plain["samples"]
+    ]
+    report = (run_dir / "report.md").read_text()
+    assert "baseline (index hints) − baseline" in report
