@@ -178,6 +178,17 @@ def test_pairs_are_every_later_label_against_every_earlier_one():
         ("control", "baseline"),
     ]
     assert pairs_of(["a", "b"]) == [("b", "a")] and pairs_of(["a"]) == []
+    four = ["final", "lockstep", "all", "pooled"]
+    assert len(pairs_of(four)) == 6 and len(pairs_of([*four, "none"])) == 10  # no reference
+
+
+def test_many_arms_are_tested_against_the_baseline_and_transnar_only():
+    labels = ["baseline", "control", "TransNAR", "TransNAR (all)", "student"]
+    pairs = pairs_of(labels)
+    assert ("student", "baseline") in pairs and ("student", "TransNAR") in pairs
+    assert ("TransNAR (all)", "TransNAR") in pairs and ("TransNAR", "control") in pairs
+    assert ("student", "control") not in pairs and ("student", "TransNAR (all)") not in pairs
+    assert len(pairs) == 4 + 3  # baseline's 4, and TransNAR's 3 besides baseline
 
 
 def test_paired_differences_per_cell_size_and_overall():

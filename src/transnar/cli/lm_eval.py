@@ -75,7 +75,8 @@ all=runs/b/eval/transnar-s0). Files with the same label (e.g. one per training
 seed) are averaged: the tables
 show mean ± std and the plots error bars (with one file per label: the 95%
 bootstrap interval over the questions). Labels are ordered baseline, control,
-TransNAR, others after. For every two labels A, B the tables have a
+TransNAR, others after. For every two labels A, B (with more than four labels,
+one of them baseline or TransNAR: the pairs with those only) the tables have a
 'Δ CLRS A − B' column and the summary counts the algorithm x size cells where
 each is ahead. When the files keep their per-sample records (the default of
 'transnar lm eval'), each Δ comes with a paired test over the questions both

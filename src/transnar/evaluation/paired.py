@@ -77,11 +77,27 @@ class Answers:
     scores: np.ndarray
 
 
+REFERENCE_LABELS = ("baseline", "transnar")
+"""With more than :data:`ALL_PAIRS_UP_TO` labels, only the pairs with one of these
+(any case) are tested, when the comparison has one."""
+ALL_PAIRS_UP_TO = 4
+
+
 def pairs_of(labels: Sequence[str]) -> list[Pair]:
     """The pairs to test, ``(first, second)`` for ``first - second``: every later
     label against every earlier one, the last label first. With ``baseline,
-    control, TransNAR``: TransNAR - baseline, TransNAR - control, control - baseline."""
-    return [(labels[j], labels[i]) for j in range(len(labels) - 1, 0, -1) for i in range(j)]
+    control, TransNAR``: TransNAR - baseline, TransNAR - control, control - baseline.
+
+    With more than :data:`ALL_PAIRS_UP_TO` labels (e.g. a run's variants of
+    TransNAR), only the pairs with the baseline or TransNAR
+    (:data:`REFERENCE_LABELS`) when the labels have either: every label against
+    both, not every variant against every other.
+    """
+    pairs = [(labels[j], labels[i]) for j in range(len(labels) - 1, 0, -1) for i in range(j)]
+    references = {label for label in labels if label.lower() in REFERENCE_LABELS}
+    if len(labels) <= ALL_PAIRS_UP_TO or not references:
+        return pairs
+    return [pair for pair in pairs if references & set(pair)]
 
 
 class PairedTests:

@@ -40,8 +40,8 @@ def headline(runs: Sequence[RunData], comparison: Comparison) -> list[str]:
     ]
     lines = [
         "CLRS score per evaluation size (mean over algorithms): each model's mean ± standard "
-        "deviation over its seeds (one seed: its value), and the difference of every two "
-        "with its 95% paired bootstrap interval over the questions and its p-value; "
+        "deviation over its seeds (one seed: its value), and the difference of each pair in "
+        "the columns with its 95% paired bootstrap interval over the questions and its p-value; "
         "* = significant (the interval excludes 0; not significant: it includes 0).",
         "",
         *markdown_table(header, rows),
