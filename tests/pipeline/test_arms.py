@@ -109,3 +109,4 @@ def test_the_index_hint_arm_learns_and_answers_with_markers(finished):
     ]
     report = (run_dir / "report.md").read_text()
     assert "baseline (index hints) − baseline" in report
+    assert "the baseline with index hints (its own data with index markers" in report

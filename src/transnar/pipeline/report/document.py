@@ -55,6 +55,10 @@ ARM_TEXTS = {
         f"transnar-{mode}": f"TransNAR reading the NAR's memory in mode {mode}"
         for mode in MEMORY_MODES
     },
+    "baseline-hints": "the baseline with index hints (its own data with index markers, the "
+    "same questions)",
+    "transnar-hints": "TransNAR with index hints (its own data with index markers, the same "
+    "questions)",
 }
 STEPPING_TEXTS = {
     "learned": "learned (leak-free)",
