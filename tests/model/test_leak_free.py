@@ -206,12 +206,24 @@ def test_the_control_reads_the_decoys_memory(nar):
     assert_same_memory(control.graph_memory(scrambled(features)), control.graph_memory(features))
 
 
-def test_control_and_transnar_have_the_same_parameters(nar):
+def test_the_blank_control_reads_zeros_of_the_same_shapes(nar):
+    blank = transnar(nar, memory_source="blank")
+    features = instances("bfs", count=3)
+    memory, real = blank.graph_memory(features), transnar(nar).graph_memory(features)
+    assert blank.config.kind == "control"
+    assert memory.nodes.shape == real.nodes.shape and memory.edges.shape == real.edges.shape
+    assert not memory.nodes.any() and not memory.edges.any() and real.nodes.any()
+    assert torch.equal(memory.node_mask, real.node_mask)
+    assert torch.equal(memory.edge_mask, real.edge_mask)
+    assert torch.equal(memory.steps, real.steps)
+
+
+def test_the_controls_and_transnar_have_the_same_parameters(nar):
     counts = [
         sum(p.numel() for p in transnar(nar, memory_source=source).trainable_parameters())
-        for source in ("question", "decoy")
+        for source in ("question", "decoy", "blank")
     ]
-    assert counts[0] == counts[1] > 0
+    assert counts[0] == counts[1] == counts[2] > 0
 
 
 def test_old_model_files_keep_their_oracle_stepping():

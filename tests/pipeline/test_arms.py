@@ -16,7 +16,7 @@ from transnar.pipeline import apply_overrides
 from transnar.pipeline.estimate import estimate
 
 STUDENT = (
-    "arms=baseline,transnar,transnar-all,baseline-hints,student",
+    "arms=baseline,control-blank,transnar,transnar-all,baseline-hints,student",
     "distill.sizes=4,6",
     "distill.count=3",
 )
@@ -110,3 +110,10 @@ def test_the_index_hint_arm_learns_and_answers_with_markers(finished):
     report = (run_dir / "report.md").read_text()
     assert "baseline (index hints) − baseline" in report
     assert "the baseline with index hints (its own data with index markers" in report
+
+
+def test_the_blank_control_is_transnar_reading_zeros(finished):
+    run_dir, _ = finished
+    config = json.loads((run_dir / "control-blank-s0" / "config.json").read_text())
+    assert config["model"]["memory_source"] == "blank" and config["model"]["use_nar"]
+    assert "control (blank memory) − baseline" in (run_dir / "report.md").read_text()

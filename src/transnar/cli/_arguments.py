@@ -18,6 +18,7 @@ MEMORY_MODES = ("final", "lockstep", "all", "pooled")  # transnar.model.config.M
 PIPELINE_ARMS = (  # transnar.evaluation.answering.PIPELINE_ARMS
     "baseline",
     "control",
+    "control-blank",
     "transnar",
     *(f"transnar-{mode}" for mode in MEMORY_MODES),
     "baseline-hints",

@@ -43,7 +43,8 @@ overrides (KEY=VALUE after the options; a dotted path or any unambiguous tail):
   model:  use_nar xattn_every xattn_heads memory (final|lockstep)
           nar_steps (learned: leak-free, the default | budget: leak-free |
           oracle: the true trajectory length, CLRS protocol, reads the answer's
-          length) memory_source (question | decoy: the control)
+          length) memory_source (question | decoy: the control | blank: zeros,
+          a second control)
   model.lm: d_model n_layers n_heads d_ff mlp dropout max_position
           random_positions random_positions_eval rope_base init_std ...
           pretrained (a Hugging Face causal LM id or directory, with its own

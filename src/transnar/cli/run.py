@@ -87,7 +87,8 @@ config (KEY=VALUE after the options, a dotted path or any unambiguous tail;
   lm.data.index_hints  true: data, training and evaluation with index hints, every
                        list and matrix element after its index marker (Zhou et al. 2023)
   eval.*               batch_size positions position_seed samples
-  arms                 baseline,control,transnar (default); student; transnar-final,
+  arms                 baseline,control,transnar (default); control-blank (TransNAR
+                       reading zeros: a second control); student; transnar-final,
                        transnar-lockstep, transnar-all, transnar-pooled (TransNAR with
                        that memory mode); baseline-hints, transnar-hints (with index
                        hints, on the same questions)

@@ -172,7 +172,15 @@ states), whatever the run's ``lm.model.memory``: variants of TransNAR as arms.""
 HINT_ARMS = ("baseline-hints", "transnar-hints")
 """The baseline and TransNAR on CLRS-Text with index hints (Zhou et al. 2023),
 whatever the run's ``lm.data.index_hints``."""
-PIPELINE_ARMS = ("baseline", "control", "transnar", *MEMORY_ARMS, *HINT_ARMS, "student")
+PIPELINE_ARMS = (
+    "baseline",
+    "control",
+    "control-blank",
+    "transnar",
+    *MEMORY_ARMS,
+    *HINT_ARMS,
+    "student",
+)
 """The arms of a pipeline run (:data:`transnar.pipeline.config.ARMS` is this)."""
 _ARM_DIR = re.compile(rf"({'|'.join(PIPELINE_ARMS)})-s(\d+)")
 

@@ -17,7 +17,7 @@ from transnar.nar.stepping import check_step_mode
 
 MEMORY_MODES = ("final", "lockstep", "all", "pooled")
 STEP_MODES_READ = ("all", "pooled")  # the memory modes that read every step (StepReader)
-MEMORY_SOURCES = ("question", "decoy")
+MEMORY_SOURCES = ("question", "decoy", "blank")
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,11 @@ class TransNARConfig:
             ``learned`` (leak-free, the default), ``budget`` (leak-free) or
             ``oracle`` (the true trajectory length: reads the answer's length).
         memory_source: ``question`` (TransNAR: the NAR runs on the question's
-            instance) or ``decoy`` (the control: on another instance of the
+            instance), ``decoy`` (the control: on another instance of the
             same algorithm and node count,
-            :func:`~transnar.model.decoy.decoy_features`).
+            :func:`~transnar.model.decoy.decoy_features`) or ``blank`` (a
+            second control: the question's memory with every state zero, its
+            masks kept: TransNAR's parameters, no information at all).
     """
 
     lm: LMConfig = dataclasses.field(default_factory=LMConfig)
@@ -96,10 +98,10 @@ class TransNARConfig:
 
     @property
     def kind(self) -> str:
-        """``baseline``, ``control`` or ``transnar``."""
+        """``baseline``, ``control`` (a decoy or blank memory) or ``transnar``."""
         if not self.use_nar:
             return "baseline"
-        return "control" if self.memory_source == "decoy" else "transnar"
+        return "transnar" if self.memory_source == "question" else "control"
 
 
 __all__ = ["MEMORY_MODES", "MEMORY_SOURCES", "STEP_MODES_READ", "TransNARConfig"]

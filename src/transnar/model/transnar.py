@@ -174,7 +174,12 @@ class TransNAR(nn.Module):
         output = self.nar.embed(
             features, steps=config.nar_steps, final_only=config.memory == "final"
         )
-        return GraphMemory.from_output(output, features.node_mask)
+        memory = GraphMemory.from_output(output, features.node_mask)
+        if config.memory_source == "blank":  # the same shapes and masks, no information
+            memory = dataclasses.replace(
+                memory, nodes=torch.zeros_like(memory.nodes), edges=torch.zeros_like(memory.edges)
+            )
+        return memory
 
     def forward(
         self,

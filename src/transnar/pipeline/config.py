@@ -64,10 +64,12 @@ ARMS = PIPELINE_ARMS
 """The language models a run can train per seed, in training order: the
 Transformer-only baseline, the control (TransNAR's architecture, parameters,
 data and steps, reading the NAR memory of another instance of the same
-algorithm and size, so its memory tells nothing about its question),
-TransNAR, and the student (the baseline's architecture, with no NAR, trained
-on the seed's TransNAR's answers: distillation, section ``distill``)."""
-DEFAULT_ARMS = ARMS[:3]
+algorithm and size, so its memory tells nothing about its question), the
+second control (the same, reading a blank memory: every state zero), TransNAR,
+its variants (another memory mode, index hints), and the student (the
+baseline's architecture, with no NAR, trained on the seed's TransNAR's answers:
+distillation, section ``distill``)."""
+DEFAULT_ARMS = ("baseline", "control", "transnar")
 """The arms a run trains unless ``arms`` says otherwise."""
 
 

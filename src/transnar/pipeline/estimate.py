@@ -271,7 +271,7 @@ def _arm_model(model: TransNARConfig, arm: str) -> TransNARConfig:
     return dataclasses.replace(
         model,
         memory=run.memory or model.memory,
-        memory_source="decoy" if run.control else "question",
+        memory_source=run.memory_source,
     )
 
 

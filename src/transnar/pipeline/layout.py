@@ -8,6 +8,7 @@ A run directory::
     nar/                       the NAR run (transnar nar train)
     baseline-s<seed>/          the baseline runs (transnar lm train --no-nar)
     control-s<seed>/           the control runs (transnar lm train --nar RUN/nar --control)
+    control-blank-s<seed>/     with that arm: the second control (a blank memory)
     transnar-s<seed>/          the TransNAR runs (transnar lm train --nar RUN/nar)
     transnar-<mode>-s<seed>/   with those arms: TransNAR with another memory mode
     data-hints/                with the index-hint arms: the splits with index hints
@@ -41,6 +42,7 @@ FIGURES_DIR = "figures"
 ARM_LABELS = {
     "baseline": "baseline",
     "control": "control",
+    "control-blank": "control (blank memory)",
     "transnar": "TransNAR",
     "student": "student",
 }
@@ -51,7 +53,8 @@ class ModelRun:
     """One language model of a run: one arm (:data:`ARMS`) at one training seed.
 
     Attributes:
-        kind: ``baseline``, ``control``, ``transnar``, ``transnar-<memory mode>``,
+        kind: ``baseline``, ``control``, ``control-blank``, ``transnar``,
+            ``transnar-<memory mode>``,
             ``baseline-hints``, ``transnar-hints`` or ``student``.
         seed: its ``lm.train.seed``.
     """
@@ -62,7 +65,7 @@ class ModelRun:
     @property
     def use_nar(self) -> bool:
         """Whether it cross-attends to the NAR (TransNAR, its variants and the control)."""
-        return self.kind.startswith("transnar") or self.kind == "control"
+        return self.kind.startswith(("transnar", "control"))
 
     @property
     def index_hints(self) -> bool:
@@ -83,9 +86,10 @@ class ModelRun:
         return mode if mode in MEMORY_MODES and mode != self.kind else None
 
     @property
-    def control(self) -> bool:
-        """Whether its memory is another instance's (the control)."""
-        return self.kind == "control"
+    def memory_source(self) -> str:
+        """Where its NAR memory comes from: ``decoy`` (the control: another
+        instance's), ``blank`` (the second control: zeros) or ``question``."""
+        return {"control": "decoy", "control-blank": "blank"}.get(self.kind, "question")
 
     @property
     def name(self) -> str:

@@ -301,7 +301,7 @@ def lm_config(config: RunPipelineConfig, run_dir: Path, model: ModelRun) -> LMTr
         config = config.with_index_hints()
     changes: dict[str, Any] = {
         "model.use_nar": model.use_nar,
-        "model.memory_source": "decoy" if model.control else "question",
+        "model.memory_source": model.memory_source,
         "train.seed": model.seed,
         "data.path": str((run_dir / data).resolve()),
         "nar.checkpoint": str((run_dir / NAR_DIR).resolve()) if model.use_nar else None,

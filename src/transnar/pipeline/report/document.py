@@ -48,6 +48,8 @@ ARM_TEXTS = {
     "baseline": "the baseline (the Transformer alone)",
     "control": "the control (TransNAR's architecture reading the NAR memory of another "
     "question of the same algorithm and size: its memory tells nothing about its question)",
+    "control-blank": "the second control (TransNAR's architecture reading a blank memory: "
+    "the same shapes and masks, every state zero)",
     "transnar": "TransNAR",
     "student": "the student (the baseline's architecture, with no NAR, trained on its "
     "seed's TransNAR's answers: distillation)",
