@@ -214,9 +214,15 @@ def check_preset(name: str) -> None:
         raise ValueError(f"unknown preset {name!r} (choose from {', '.join(PRESET_NAMES)})")
 
 
+def _preset_file(name: str):
+    """The packaged resource of a preset's YAML file (``ValueError`` for another name)."""
+    check_preset(name)
+    return importlib.resources.files("transnar") / "presets" / f"{name}.yaml"
+
+
 @functools.cache
 def _preset_text(name: str) -> str:
-    return (importlib.resources.files("transnar") / "presets" / f"{name}.yaml").read_text("utf-8")
+    return _preset_file(name).read_text("utf-8")
 
 
 def preset_data(name: str) -> dict[str, Any]:
@@ -228,14 +234,12 @@ def preset_data(name: str) -> dict[str, Any]:
     """
     import yaml
 
-    check_preset(name)
     return yaml.safe_load(_preset_text(name))
 
 
 def preset_path(name: str) -> Path:
     """Where a preset's YAML file is (``transnar/presets/<name>.yaml``)."""
-    check_preset(name)
-    return Path(str(importlib.resources.files("transnar") / "presets" / f"{name}.yaml"))
+    return Path(str(_preset_file(name)))
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# Here so that --help needs no torch (tests check that they equal the originals).
 PRESET_NAMES = ("tiny", "small", "clrs30", "paper")  # transnar._config.PRESET_NAMES
+"""The presets of ``run``, ``nar train`` and ``lm train``."""
 MEMORY_MODES = ("final", "lockstep", "all", "pooled")  # transnar.model.config.MEMORY_MODES
 PIPELINE_ARMS = (  # transnar.evaluation.answering.PIPELINE_ARMS
     "baseline",
@@ -25,8 +27,7 @@ PIPELINE_ARMS = (  # transnar.evaluation.answering.PIPELINE_ARMS
     "transnar-hints",
     "student",
 )
-"""The presets of ``run``, ``nar train`` and ``lm train`` (here so that --help
-needs no torch)."""
+"""The arms of a pipeline run (``--arm``)."""
 
 
 def add_preset_arguments(parser: argparse.ArgumentParser, section: str | None = None) -> None:
@@ -143,9 +144,7 @@ def resume_hint(args: argparse.Namespace, command: tuple[str, ...], checkpoint: 
     def hint() -> str:
         if checkpoint.is_file():
             return command_line(*command, "--out", args.out)
-        again = [a for a in args.argv if a != "--resume"]
-        again += [] if "--force" in again else ["--force"]
-        return f"{command_line(*again)} (no checkpoint yet: it starts over)"
+        return f"{_forced(args)} (no checkpoint yet: it starts over)"
 
     return hint
 
@@ -210,7 +209,7 @@ def read_config_file(path: Path, cls, what: str, missing: str = "", section: str
     if not path.is_file():
         raise ValueError(f"{missing}{path} does not exist")
     if path.suffix in YAML_SUFFIXES:
-        from transnar.pipeline.config import load_yaml
+        from transnar._config import load_yaml
 
         data = load_yaml(path)
         if section is not None and any(key in data for key in PIPELINE_KEYS):
@@ -281,9 +280,14 @@ def start_over_advice(error: Exception, args: argparse.Namespace, checkpoint: Pa
     checkpoint."""
     if not checkpoint.is_file():
         return error
-    again = [a for a in args.argv if a != "--resume"]
-    again += [] if "--force" in again else ["--force"]
     return type(error)(
         f"{error}. Use another --out, or start the run over (what it had done is lost): "
-        f"{command_line(*again)}"
+        f"{_forced(args)}"
     )
+
+
+def _forced(args: argparse.Namespace) -> str:
+    """The command line again, with ``--force`` instead of any ``--resume``: it
+    starts the run over."""
+    again = [a for a in args.argv if a != "--resume"]
+    return command_line(*again, *([] if "--force" in again else ["--force"]))

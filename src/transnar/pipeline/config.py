@@ -51,7 +51,7 @@ from typing import Any
 
 from transnar import _config
 from transnar._config import PRESET_NAMES, load_yaml, not_int
-from transnar.evaluation.answering import PIPELINE_ARMS
+from transnar.evaluation.answering import HINT_ARMS, PIPELINE_ARMS
 from transnar.evaluation.evaluate import EvalSettings
 from transnar.lm.generation import POSITION_KINDS
 from transnar.training.distill import DistillConfig
@@ -127,7 +127,7 @@ class RunPipelineConfig:
             )
         if "student" in self.arms and "transnar" not in self.arms:
             raise ValueError("arms has student, whose teacher is TransNAR: add transnar")
-        hinted = [arm for arm in self.arms if arm.endswith("-hints")]
+        hinted = [arm for arm in self.arms if arm in HINT_ARMS]
         if hinted and self.lm.data.index_hints:
             raise ValueError(
                 f"arms {', '.join(hinted)} add index hints, which lm.data.index_hints=true "

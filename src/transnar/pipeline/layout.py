@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from transnar.evaluation.answering import HINT_ARMS
 from transnar.model.config import MEMORY_MODES
 from transnar.pipeline.config import ARMS, RunPipelineConfig
 
@@ -70,7 +71,7 @@ class ModelRun:
     @property
     def index_hints(self) -> bool:
         """Whether it learns and answers CLRS-Text with index hints (``*-hints``)."""
-        return self.kind.endswith("-hints")
+        return self.kind in HINT_ARMS
 
     @property
     def data_dir(self) -> str:
