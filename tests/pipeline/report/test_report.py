@@ -205,6 +205,8 @@ def test_the_nar_section_with_sizes_per_algorithm(finished, tmp_path, placeholde
     assert header == ["algorithm", "family", "val", "n=6*", "n=7*", "n=8"]
     bfs, insertion_sort = line_of(markdown, "| bfs   "), line_of(markdown, "| insertion_sort |")
     assert cells(bfs)[4] == "-" and cells(insertion_sort)[3] == "-"
+    families = markdown.split("### By family", 1)[1]
+    assert cells(line_of(families, "| family "))[2:4] == ["in distribution", "n=8"]
 
 
 def test_smoke_runs_and_nar_stepping():

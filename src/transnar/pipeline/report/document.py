@@ -10,7 +10,8 @@ and overall (:class:`~transnar.evaluation.Comparison`: several seeds or runs
 of a model give mean ± standard deviation; a paired test per pair of arms),
 with the evaluation's bar charts (:func:`~transnar.evaluation.write_plots`);
 then the language models' training (a table and loss curves), the NAR's own
-CLRS-30 test scores and training curves, and the time each stage took.
+CLRS-30 test scores (per algorithm, and per family beside the published
+Triplet-GMPNN) and training curves, and the time each stage took.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from transnar.pipeline.report.competence import competence
 from transnar.pipeline.report.curves import lm_panels, nar_panels, plot_panels
 from transnar.pipeline.report.headline import headline
 from transnar.pipeline.report.html import markdown_to_html
+from transnar.pipeline.report.nar_families import nar_family_table
 from transnar.pipeline.report.runs import RunData, load_run, nar_stepping
 from transnar.pipeline.resources import format_peaks
 from transnar.tables import markdown_table
@@ -149,6 +151,7 @@ def report_markdown(runs: Sequence[RunData], comparison: Comparison) -> str:
     lines += ["", "## Training the language models", "", *_training_table(runs), ""]
     lines += [f"![Training and validation loss]({FIGURES_DIR}/{LM_CURVES})", ""]
     lines += ["## The NAR on CLRS-30", "", *_nar_section(runs), ""]
+    lines += ["### By family", "", *nar_family_table([run.nar_results for run in runs]), ""]
     lines += [f"![The NAR's training]({FIGURES_DIR}/{NAR_CURVES})", ""]
     lines += ["## Stages", "", *_stages(runs)]
     return "\n".join(lines).rstrip() + "\n"
