@@ -41,14 +41,25 @@ def test_the_table_gives_mean_and_std_over_runs_and_the_published_reference():
     assert "Ibarz et al. (2022, Table 1)" in lines[0]
     header = [c.strip() for c in lines[2].strip("|").split("|")]
     assert header == [
-        "family", "algorithms", "in distribution", "n=44", "n=64", "Ibarz et al. 2022 (n=64)",
+        "family",
+        "algorithms",
+        "in distribution",
+        "n=44",
+        "n=64",
+        "Ibarz et al. 2022 (n=64)",
     ]
-    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
-            for line in lines[4:]}
+    rows = {
+        line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
+        for line in lines[4:]
+    }
     assert list(rows) == ["sorting", "strings"]  # the families in CLRS-30 order, only present
     assert rows["sorting"] == [
-        "sorting", f"2/{len(FAMILIES[Family.SORTING])}", "0.850 ± 0.071", "0.450 ± 0.071",
-        "-", f"{IBARZ_2022_TRIPLET_GMPNN[Family.SORTING] / 100:.3f}",
+        "sorting",
+        f"2/{len(FAMILIES[Family.SORTING])}",
+        "0.850 ± 0.071",
+        "0.450 ± 0.071",
+        "-",
+        f"{IBARZ_2022_TRIPLET_GMPNN[Family.SORTING] / 100:.3f}",
     ]
     assert rows["strings"][4] == "0.250 ± 0.071" and rows["strings"][3] == "-"
 
