@@ -22,9 +22,15 @@ family and overall, the arms side by side, with the bar charts of the paper's
 figures; the language models' training (table and loss curves); the NAR's own
 CLRS-30 test scores and training curves; the time of each stage.
 
+With --arms, only those arms are reported (their models must be finished,
+the run's other arms need not be): e.g. one question of a run that trained
+many variants.
+
 examples:
   transnar report runs/pipeline-tiny --force
   transnar report runs/small-s0 runs/small-s1 runs/small-s2 --out runs/small-3seeds
+  transnar report runs/small --arms baseline,transnar,transnar-lockstep,transnar-all \\
+      --out runs/small-memory-modes
 """
 
 
@@ -44,6 +50,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--force", action="store_true", help="replace an existing report (in --out or the run)"
     )
+    parser.add_argument(
+        "--arms",
+        default=None,
+        metavar="A,B,...",
+        help="report only these of the runs' arms, e.g. baseline,control,transnar (default: "
+        "all; the others need not be finished)",
+    )
     add_resamples_argument(parser)
     parser.set_defaults(handler=run_report)
 
@@ -57,7 +70,12 @@ def run_report(args: argparse.Namespace) -> int:
     if resamples < 1:
         raise ValueError(f"--resamples must be >= 1, got {resamples}")
     paths = write_report(
-        args.runs, args.out, force=args.force, replace_own=False, resamples=resamples
+        args.runs,
+        args.out,
+        force=args.force,
+        replace_own=False,
+        resamples=resamples,
+        arms=None if args.arms is None else [a.strip() for a in args.arms.split(",")],
     )
     for path in paths:
         print(f"wrote {path}")

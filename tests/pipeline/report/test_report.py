@@ -300,3 +300,30 @@ def test_log_axis_tick_labels_do_not_overlap(tmp_path, monkeypatch, high, low):
     assert len(boxes) >= 2
     for below, above in itertools.pairwise(boxes):
         assert below.y1 <= above.y0 + 0.5, (high, low, [b.bounds for b in boxes])
+
+
+def test_a_report_on_some_of_the_arms(finished, tmp_path, capsys, placeholder_figures):
+    run_dir = shutil.copytree(finished, tmp_path / "run")
+    shutil.rmtree(run_dir / "eval" / "control-s1")  # an arm left out need not be finished
+    record = run_dir / "stages" / "transnar-s1.json"
+    record.write_text(json.dumps({**json.loads(record.read_text()), "resumed": True}))
+    out = tmp_path / "two-arms"
+    status, _, _ = run_cli(["report", run_dir, "--out", out, "--arms", "baseline,transnar"], capsys)
+    assert status == 0
+    markdown = (out / "report.md").read_text()
+    assert (
+        "## Scores: baseline vs TransNAR\n" in markdown
+        and "| Δ CLRS TransNAR − baseline" in markdown
+    )
+    assert "control −" not in markdown and "− control" not in markdown
+    assert "- this report shows the arms baseline, transnar; the run also has control" in markdown
+    stages = markdown.split("## Stages", 1)[1]
+    assert "control-s" not in stages and "eval-transnar-s1 " in stages
+    assert "transnar-s1 " in stages and "+ (" in stages.split("transnar-s1 ", 1)[1][:20]
+    assert "(total at least " in stages and "- `+`: resumed after an interruption" in stages
+    training = markdown.split("## Training the language models", 1)[1].split("##", 1)[0]
+    assert "train time" in training and "| control" not in training
+    status, _, err = run_cli(["report", run_dir, "--out", out, "--arms", "student"], capsys)
+    assert status == 2 and "has no arm student (its arms: baseline, control, transnar)" in err
+    with pytest.raises(ValueError, match="not finished: it has no eval/control-s1"):
+        write_report([run_dir], out, force=True, arms=["control"])

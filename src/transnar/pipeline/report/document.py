@@ -83,6 +83,7 @@ def write_report(
     force: bool = False,
     replace_own: bool = True,
     resamples: int = RESAMPLES,
+    arms: Sequence[str] | None = None,
 ) -> list[Path]:
     """Writes ``report.md``, ``report.html`` and ``figures/`` for one or several runs.
 
@@ -95,19 +96,20 @@ def write_report(
             without ``force``, as the pipeline's report stage does;
             ``transnar report`` passes False.
         resamples: of the paired bootstrap tests between the arms.
+        arms: report only these arms of the runs (default: all of them).
 
     Returns:
         The files written.
 
     Raises:
-        ValueError: no runs, several runs without ``out``, or a run that is not
-            finished.
+        ValueError: no runs, several runs without ``out``, an arm a run does
+            not have, or a run that is not finished.
         OutputExistsError: ``out`` holds a report and not ``force`` (nor
             ``replace_own`` for a run's own report).
     """
     if not run_dirs:
         raise ValueError("no run directories to report on")
-    runs = [load_run(d) for d in run_dirs]
+    runs = [load_run(d, arms) for d in run_dirs]
     if out is None and len(runs) > 1:
         raise ValueError("a report on several runs needs an output directory (--out)")
     own = out is None or Path(out).resolve() == runs[0].directory.resolve()
@@ -157,9 +159,9 @@ def report_markdown(runs: Sequence[RunData], comparison: Comparison) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _student_line(config) -> list[str]:
+def _student_line(config, arms: Sequence[str]) -> list[str]:
     """What the student learned from, when the run has one."""
-    if "student" not in config.arms:
+    if "student" not in arms:
         return []
     data = config.lm.data
     questions = config.distill.resolved(data, data.algorithms)
@@ -173,7 +175,7 @@ def _student_line(config) -> list[str]:
 
 def _setup(runs: Sequence[RunData]) -> list[str]:
     """The bullet list describing what was run."""
-    config = runs[0].config
+    config, arms = runs[0].config, runs[0].arms
     lm, data, nar = config.lm.model, config.lm.data, config.nar
     train = config.lm.train
     seeds = sorted({model.run.seed for run in runs for model in run.models})
@@ -194,9 +196,9 @@ def _setup(runs: Sequence[RunData]) -> list[str]:
         f"{train.learning_rate:g}, batch {train.batch_size}, {length}; TransNAR adds "
         f"gated cross-attention to the frozen NAR after every {lm.xattn_every} layer(s) "
         f"({lm.memory} memory)",
-        f"- {_words([ARM_TEXTS.get(arm, arm) for arm in config.arms if arm != 'student'])} "
+        f"- {_words([ARM_TEXTS.get(arm, arm) for arm in arms if arm != 'student'])} "
         f"train on the same data for the same steps, at seed(s) {_join(seeds)}",
-        *_student_line(config),
+        *_student_line(config, arms),
         f"- NAR: {nar.nar.processor}, hidden {nar.nar.hidden_dim}, "
         f"{len(nar.nar.algorithms)} algorithm(s), sizes {_join(nar.data.train_sizes)}, "
         f"{nar.train.steps:,} steps (best validation {nar_results.get('best_val_score', 0):.3f} "
@@ -204,9 +206,15 @@ def _setup(runs: Sequence[RunData]) -> list[str]:
         f"- evaluation: sizes {regimes}; {data.test_count:,} questions per algorithm and size "
         f"(seed {data.test_seed}), greedy decoding",
     ]
-    if any(arm != "baseline" for arm in config.arms):
+    if any(arm != "baseline" for arm in arms):
         stepping = nar_stepping(config)
         lines.append(f"- NAR stepping: {STEPPING_TEXTS.get(stepping, stepping)}")
+    others = [arm for arm in config.arms if arm not in arms]
+    if others:
+        lines.append(
+            f"- this report shows the arms {', '.join(arms)}; the run also has "
+            f"{', '.join(others)} (left out here)"
+        )
     for run in runs[1:]:
         if run.config != config:
             changed = differences(config.to_dict(), run.config.to_dict(), limit=5)
@@ -233,7 +241,7 @@ def _demoted(markdown: str) -> list[str]:
 def _training_table(runs: Sequence[RunData]) -> list[str]:
     several = len(runs) > 1
     header = [*(["run"] if several else []), "model", "seed", "steps", "epochs"]
-    header += ["train loss", "val loss", "tokens/s", "trainable parameters"]
+    header += ["train loss", "val loss", "tokens/s", "train time", "trainable parameters"]
     rows = []
     for run in runs:
         for model in run.models:
@@ -248,6 +256,7 @@ def _training_table(runs: Sequence[RunData]) -> list[str]:
                     f"{s['train_loss']:.4f}",
                     f"{s['val_loss']:.4f}",
                     f"{s['tokens_per_second']:.0f}",
+                    duration(s["train_seconds"]) if "train_seconds" in s else "-",
                     str(s["parameters"]),
                 ]
             )
@@ -304,7 +313,9 @@ def _cell(values) -> str:
 
 def _stages(runs: Sequence[RunData]) -> list[str]:
     """The time (and peak memory) of each stage before the report (the
-    report's own is not known while it is written)."""
+    report's own is not known while it is written). A stage resumed after an
+    interruption shows the time of its last part only (marked ``+``; the
+    training table has each model's whole training time)."""
     lines = []
     for run in runs:
         done = {
@@ -315,10 +326,19 @@ def _stages(runs: Sequence[RunData]) -> list[str]:
         times = []
         for name, record in done.items():
             peaks = format_peaks(record.get("peak_memory"))
-            times.append(f"{name} {duration(record['seconds'])}" + (f" ({peaks})" if peaks else ""))
+            resumed = "+" if record.get("resumed") else ""
+            peaks = f" ({peaks})" if peaks else ""
+            times.append(f"{name} {duration(record['seconds'])}{resumed}{peaks}")
         total = sum(record["seconds"] for record in done.values())
         where = f"`{run.directory}`: " if len(runs) > 1 else ""
-        lines.append(f"- {where}{', '.join(times)} (total {duration(total)})")
+        resumed = any(record.get("resumed") for record in done.values())
+        total_text = f"total {'at least ' if resumed else ''}{duration(total)}"
+        lines.append(f"- {where}{', '.join(times)} ({total_text})")
+    if any(record.get("resumed") for run in runs for record in run.stages.values()):
+        lines.append(
+            "- `+`: resumed after an interruption; the time of its last part only (the "
+            "training table above has each model's whole training time)"
+        )
     return lines
 
 

@@ -8,13 +8,21 @@ the ``tiny`` preset or smaller: the scores mean nothing) and
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from transnar.evaluation import load_results
 from transnar.pipeline.config import RunPipelineConfig, from_mapping
-from transnar.pipeline.layout import CONFIG_JSON, EVAL_DIR, NAR_DIR, ModelRun, model_runs
+from transnar.pipeline.layout import (
+    CONFIG_JSON,
+    EVAL_DIR,
+    HINTS_DATA_DIR,
+    NAR_DIR,
+    ModelRun,
+    model_runs,
+)
 from transnar.pipeline.records import read_records
 
 METRICS = "metrics.jsonl"
@@ -53,8 +61,10 @@ class RunData:
         config: its resolved config.
         nar_results: the NAR's ``results.json`` (its CLRS-30 test scores).
         nar_metrics: the NAR's ``metrics.jsonl`` records.
-        models: the language models, in training order.
-        stages: stage name -> its record (``stages/<name>.json``), in the order run.
+        models: the language models reported, in training order.
+        stages: stage name -> its record (``stages/<name>.json``), in the order
+            run; without the stages of the arms left out of the report.
+        arms: the arms reported (all of ``config.arms`` unless a selection).
     """
 
     directory: Path
@@ -63,6 +73,7 @@ class RunData:
     nar_metrics: list[dict[str, Any]]
     models: list[ModelResult]
     stages: dict[str, dict[str, Any]]
+    arms: tuple[str, ...]
 
     @property
     def is_smoke(self) -> bool:
@@ -70,18 +81,40 @@ class RunData:
         return is_smoke(self.config)
 
 
-def load_run(directory: str | Path) -> RunData:
+def load_run(directory: str | Path, arms: Sequence[str] | None = None) -> RunData:
     """Reads a run directory of ``transnar run``.
 
+    Args:
+        directory: the run directory.
+        arms: report only these of the run's arms (e.g. the ones of one
+            question, in a run that trained more); their models must be
+            finished, the others' need not be. Default: all of them.
+
     Raises:
-        ValueError: not a run directory, or one whose NAR, training or
-            evaluation is not finished (the message says which).
+        ValueError: not a run directory, an arm the run does not have, or a
+            run whose NAR, or a reported model's training or evaluation, is
+            not finished (the message says which).
     """
     directory = Path(directory)
     config_path = directory / CONFIG_JSON
     if not config_path.is_file():
         raise ValueError(f"{directory} is not a transnar run directory (it has no {CONFIG_JSON})")
     config = from_mapping(_read_json(config_path), RunPipelineConfig())
+    arms = tuple(config.arms if arms is None else dict.fromkeys(arms))
+    missing = [arm for arm in arms if arm not in config.arms]
+    if missing:
+        raise ValueError(
+            f"the run in {directory} has no arm {', '.join(missing)} "
+            f"(its arms: {', '.join(config.arms)})"
+        )
+    left_out = {
+        name
+        for model in model_runs(config)
+        if model.kind not in arms
+        for name in (model.name, f"eval-{model.name}", model.distill_dir)
+    }
+    if not any(ModelRun(arm, 0).index_hints for arm in arms):
+        left_out.add(HINTS_DATA_DIR)
     models = [
         ModelResult(
             run,
@@ -90,6 +123,7 @@ def load_run(directory: str | Path) -> RunData:
             load_results(_finished(directory, directory / EVAL_DIR / run.name)),
         )
         for run in model_runs(config)
+        if run.kind in arms
     ]
     return RunData(
         directory,
@@ -97,7 +131,8 @@ def load_run(directory: str | Path) -> RunData:
         _read_json(_finished(directory, directory / NAR_DIR / NAR_RESULTS)),
         read_metrics(directory / NAR_DIR / METRICS),
         models,
-        read_records(directory),
+        {name: r for name, r in read_records(directory).items() if name not in left_out},
+        arms,
     )
 
 
