@@ -68,7 +68,7 @@ the presets of nar train and lm train):
          questions each, with paired tests
   clrs30 the paper's protocol on all 30 algorithms, for a 2-core CPU: about 2.5 h
          for one seed with --jobs 2; the small NAR (500 steps) and LMs (d_model
-         128, 4 layers), sizes 4-8 and 12, 600 examples each, one epoch; baseline,
+         128, 4 layers), sizes 4-8 and 12, 400 examples each, one epoch; baseline,
          control and TransNAR; evaluation at 10, 12, 14, 50 questions each
   paper  Bounsi et al. 2024 on GPUs (--device cuda): the 30 algorithms; the paper
          NAR (hidden 128, 10,000 steps); 6-layer d_model 640 LMs, sizes 4-8 and 12,
