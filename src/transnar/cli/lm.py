@@ -32,7 +32,7 @@ presets (the lm sections of transnar run's presets, configs/PRESET.yaml):
          (1,000 examples each), d_model 128, 4 layers, L_max 1024, batch 32,
          2 epochs; NAR: the small preset's (or --nar runs/nar-small);
          evaluate at 8 (in distribution), 10, 12
-  clrs30 the small model on all 30 algorithms at sizes 4-8 and 12 (600 each),
+  clrs30 the small model on all 30 algorithms at sizes 4-8 and 12 (400 each),
          L_max 2048, one epoch; evaluate at 10, 12, 14
   paper  Bounsi et al. 2024: the 30 algorithms at sizes 4-8 and 12 (7,000 each),
          6 layers, d_model 640, 10 heads, L_max 8192, batch 256, Adam 1e-4,
