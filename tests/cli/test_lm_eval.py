@@ -282,9 +282,7 @@ def test_eval_of_a_pipeline_run_writes_beside_the_model_picked(pipeline_run, cap
     assert document["model"]["path"] == str(pipeline_run / "transnar-s3" / "model")
 
 
-def test_the_pipeline_arms_are_the_pipelines():
-    from transnar.evaluation.answering import PIPELINE_ARMS
-    from transnar.pipeline.config import ARMS
+def test_a_pipeline_run_is_known_by_the_pipelines_file_names():
     from transnar.pipeline.layout import CONFIG_YAML, STAGES_DIR
 
-    assert PIPELINE_ARMS == ARMS and (CONFIG_YAML, STAGES_DIR) == ("config.yaml", "stages")
+    assert (CONFIG_YAML, STAGES_DIR) == ("config.yaml", "stages")

@@ -13,21 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-# Here so that --help needs no torch (tests check that they equal the originals).
-PRESET_NAMES = ("tiny", "small", "clrs30", "paper")  # transnar._config.PRESET_NAMES
-"""The presets of ``run``, ``nar train`` and ``lm train``."""
-MEMORY_MODES = ("final", "lockstep", "all", "pooled")  # transnar.model.config.MEMORY_MODES
-PIPELINE_ARMS = (  # transnar.evaluation.answering.PIPELINE_ARMS
-    "baseline",
-    "control",
-    "control-blank",
-    "transnar",
-    *(f"transnar-{mode}" for mode in MEMORY_MODES),
-    "baseline-hints",
-    "transnar-hints",
-    "student",
-)
-"""The arms of a pipeline run (``--arm``)."""
+from transnar._config import PRESET_NAMES
+from transnar.arms import ARM_NAMES
 
 
 def add_preset_arguments(parser: argparse.ArgumentParser, section: str | None = None) -> None:
@@ -157,7 +144,7 @@ def add_model_arguments(
     parser.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help=what)
     parser.add_argument(
         "--arm",
-        choices=PIPELINE_ARMS,
+        choices=ARM_NAMES,
         default=None,
         help="for a pipeline run (transnar run): the model's arm (default transnar)",
     )

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from transnar.arms import ARM_NAMES
 from transnar.clrs.execute import execute, initial_state
 from transnar.clrs.text.answer_scores import AnswerScores, score_answer
 from transnar.clrs.text.formatting import (
@@ -34,7 +35,6 @@ from transnar.clrs.text.questions import has_index_hints, parse_question
 from transnar.evaluation.decoding import decoding_budget, question_generator
 from transnar.lm.generation import evaluation_positions, generate
 from transnar.lm.tokenizer import CharTokenizer
-from transnar.model.config import MEMORY_MODES
 from transnar.nar.features import Features
 
 _TOKEN = re.compile(r"[\[\](),:]|[^\s\[\](),:]+")
@@ -144,8 +144,8 @@ def find_model(
         match = _ARM_DIR.fullmatch(child.name)
         if match and (child / "model" / CONFIG_FILENAME).is_file():
             trained[match[1], int(match[2])] = child / "model"
-    if arm is not None and arm not in PIPELINE_ARMS:
-        raise ValueError(f"--arm must be one of {', '.join(PIPELINE_ARMS)}, got {arm!r}")
+    if arm is not None and arm not in ARM_NAMES:
+        raise ValueError(f"--arm must be one of {', '.join(ARM_NAMES)}, got {arm!r}")
     available = ", ".join(f"{a}-s{s}" for a, s in sorted(trained)) or "none yet"
     arm = arm or "transnar"
     seeds = sorted(s for a, s in trained if a == arm)
@@ -166,23 +166,7 @@ def find_model(
     return directory, note
 
 
-MEMORY_ARMS = tuple(f"transnar-{mode}" for mode in MEMORY_MODES)
-"""TransNAR reading the NAR's memory in one mode (``transnar-all``: every step's
-states), whatever the run's ``lm.model.memory``: variants of TransNAR as arms."""
-HINT_ARMS = ("baseline-hints", "transnar-hints")
-"""The baseline and TransNAR on CLRS-Text with index hints (Zhou et al. 2023),
-whatever the run's ``lm.data.index_hints``."""
-PIPELINE_ARMS = (
-    "baseline",
-    "control",
-    "control-blank",
-    "transnar",
-    *MEMORY_ARMS,
-    *HINT_ARMS,
-    "student",
-)
-"""The arms of a pipeline run (:data:`transnar.pipeline.config.ARMS` is this)."""
-_ARM_DIR = re.compile(rf"({'|'.join(PIPELINE_ARMS)})-s(\d+)")
+_ARM_DIR = re.compile(rf"({'|'.join(ARM_NAMES)})-s(\d+)")
 
 
 def _is_pipeline_run(path: Path) -> bool:
@@ -290,9 +274,6 @@ def answer_question(
 
 
 __all__ = [
-    "HINT_ARMS",
-    "MEMORY_ARMS",
-    "PIPELINE_ARMS",
     "Answer",
     "answer_question",
     "find_model",

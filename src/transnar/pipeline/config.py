@@ -51,7 +51,7 @@ from typing import Any
 
 from transnar import _config
 from transnar._config import PRESET_NAMES, load_yaml, not_int
-from transnar.evaluation.answering import HINT_ARMS, PIPELINE_ARMS
+from transnar.arms import ARM_NAMES, ARMS_BY_NAME, TEACHER
 from transnar.evaluation.evaluate import EvalSettings
 from transnar.lm.generation import POSITION_KINDS
 from transnar.training.distill import DistillConfig
@@ -60,15 +60,15 @@ from transnar.training.lm_config import preset as lm_preset
 from transnar.training.nar_config import NARTrainConfig
 from transnar.training.nar_config import preset as nar_preset
 
-ARMS = PIPELINE_ARMS
-"""The language models a run can train per seed, in training order: the
-Transformer-only baseline, the control (TransNAR's architecture, parameters,
-data and steps, reading the NAR memory of another instance of the same
-algorithm and size, so its memory tells nothing about its question), the
-second control (the same, reading a blank memory: every state zero), TransNAR,
-its variants (another memory mode, index hints), and the student (the
-baseline's architecture, with no NAR, trained on the seed's TransNAR's answers:
-distillation, section ``distill``)."""
+ARMS = ARM_NAMES
+"""The language models a run can train per seed, in training order (one row
+each in :data:`transnar.arms.ARMS`): the Transformer-only baseline, the control
+(TransNAR's architecture, parameters, data and steps, reading the NAR memory of
+another instance of the same algorithm and size, so its memory tells nothing
+about its question), the second control (the same, reading a blank memory:
+every state zero), TransNAR, its variants (another memory mode, index hints),
+and the student (the baseline's architecture, with no NAR, trained on the
+seed's TransNAR's answers: distillation, section ``distill``)."""
 DEFAULT_ARMS = ("baseline", "control", "transnar")
 """The arms a run trains unless ``arms`` says otherwise."""
 
@@ -125,15 +125,16 @@ class RunPipelineConfig:
             raise ValueError(
                 f"arms must be distinct names among {', '.join(ARMS)}, got {list(self.arms)}"
             )
-        if "student" in self.arms and "transnar" not in self.arms:
-            raise ValueError("arms has student, whose teacher is TransNAR: add transnar")
-        hinted = [arm for arm in self.arms if arm in HINT_ARMS]
+        students = [arm for arm in self.arms if ARMS_BY_NAME[arm].student]
+        if students and TEACHER not in self.arms:
+            raise ValueError(f"arms has student, whose teacher is TransNAR: add {TEACHER}")
+        hinted = [arm for arm in self.arms if ARMS_BY_NAME[arm].index_hints]
         if hinted and self.lm.data.index_hints:
             raise ValueError(
                 f"arms {', '.join(hinted)} add index hints, which lm.data.index_hints=true "
                 "already gives every arm: use baseline and transnar"
             )
-        if "student" in self.arms and self.lm.data.index_hints:
+        if students and self.lm.data.index_hints:
             raise ValueError("the student arm does not support lm.data.index_hints yet")
         if self.distill.algorithms is not None:
             raise ValueError(

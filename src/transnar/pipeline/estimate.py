@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import torch
 
+from transnar.arms import ARMS_BY_NAME, TEACHER
 from transnar.clrs import sample
 from transnar.clrs.text.budget import answer_length_bound
 from transnar.clrs.text.rows import examples
@@ -41,7 +42,6 @@ from transnar.lm.transformer import DecoderLM, LMConfig
 from transnar.model import GatedCrossAttentionBlock, TransNARConfig
 from transnar.nar.config import NARConfig
 from transnar.nar.model import NAR
-from transnar.pipeline.layout import ModelRun
 from transnar.pipeline.resources import format_bytes
 from transnar.tables import markdown_table
 from transnar.training.lm_model import total_steps
@@ -207,18 +207,18 @@ def estimate(config, samples: int = SAMPLES) -> list[StageEstimate]:
     test = text_cells(data.algorithms, data.test_sizes, data.test_count, samples, hints)
     steps_per_size = _nar_steps(config.nar.nar.algorithms, data.train_sizes, samples)
     batch = config.eval.batch_size
-    if any(ModelRun(arm, 0).index_hints for arm in config.arms):
+    if any(ARMS_BY_NAME[arm].index_hints for arm in config.arms):
         hinted = [text_cells(data.algorithms, sizes, count, samples, True) for sizes, count in (
             (data.train_sizes, data.train_count), (data.test_sizes, data.test_count)
         )]  # fmt: skip
     for arm in config.arms:
         model, cells, asked = _arm_model(config.lm.model, arm), train, test
-        if ModelRun(arm, 0).index_hints:
+        if ARMS_BY_NAME[arm].index_hints:
             cells, asked = hinted
-        if arm == "student":  # its teacher answers its questions first
+        if ARMS_BY_NAME[arm].student:  # its teacher answers its questions first
             questions = config.distill.resolved(data, data.algorithms)
             cells = text_cells(data.algorithms, questions.sizes, questions.count, samples)
-            teacher = _arm_model(config.lm.model, "transnar")
+            teacher = _arm_model(config.lm.model, TEACHER)
             rows.append(_eval_stage("distill", teacher, cells, steps_per_size, batch))
         rows.append(_lm_stage(arm, model, config.lm, config.nar.nar, cells, steps_per_size))
         rows.append(_eval_stage(f"eval-{arm}", model, asked, steps_per_size, batch))
@@ -264,14 +264,12 @@ def _needs_nar(config) -> bool:
     return any(arm != "baseline" for arm in config.arms) and config.lm.nar.checkpoint is None
 
 
-def _arm_model(model: TransNARConfig, arm: str) -> TransNARConfig:
-    run = ModelRun(arm, 0)
-    if not run.use_nar:
+def _arm_model(model: TransNARConfig, name: str) -> TransNARConfig:
+    arm = ARMS_BY_NAME[name]
+    if not arm.use_nar:
         return dataclasses.replace(model, use_nar=False)
     return dataclasses.replace(
-        model,
-        memory=run.memory or model.memory,
-        memory_source=run.memory_source,
+        model, memory=arm.memory or model.memory, memory_source=arm.memory_source
     )
 
 

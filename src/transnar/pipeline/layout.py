@@ -25,8 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from transnar.evaluation.answering import HINT_ARMS
-from transnar.model.config import MEMORY_MODES
+from transnar.arms import TEACHER, Arm, get_arm
 from transnar.pipeline.config import ARMS, RunPipelineConfig
 
 CONFIG_YAML = "config.yaml"
@@ -40,23 +39,16 @@ REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 FIGURES_DIR = "figures"
 
-ARM_LABELS = {
-    "baseline": "baseline",
-    "control": "control",
-    "control-blank": "control (blank memory)",
-    "transnar": "TransNAR",
-    "student": "student",
-}
-
 
 @dataclass(frozen=True)
 class ModelRun:
-    """One language model of a run: one arm (:data:`ARMS`) at one training seed.
+    """One language model of a run: one arm (:data:`ARMS`, defined in
+    :data:`transnar.arms.ARMS`) at one training seed.
 
     Attributes:
-        kind: ``baseline``, ``control``, ``control-blank``, ``transnar``,
-            ``transnar-<memory mode>``,
-            ``baseline-hints``, ``transnar-hints`` or ``student``.
+        kind: the arm's name: ``baseline``, ``control``, ``control-blank``,
+            ``transnar``, ``transnar-<memory mode>``, ``baseline-hints``,
+            ``transnar-hints`` or ``student``.
         seed: its ``lm.train.seed``.
     """
 
@@ -64,14 +56,19 @@ class ModelRun:
     seed: int
 
     @property
+    def arm(self) -> Arm:
+        """Its arm: what makes it differ from the run's ``lm`` section."""
+        return get_arm(self.kind)
+
+    @property
     def use_nar(self) -> bool:
-        """Whether it cross-attends to the NAR (TransNAR, its variants and the control)."""
-        return self.kind.startswith(("transnar", "control"))
+        """Whether it cross-attends to the NAR (TransNAR, its variants and the controls)."""
+        return self.arm.use_nar
 
     @property
     def index_hints(self) -> bool:
         """Whether it learns and answers CLRS-Text with index hints (``*-hints``)."""
-        return self.kind in HINT_ARMS
+        return self.arm.index_hints
 
     @property
     def data_dir(self) -> str:
@@ -83,14 +80,13 @@ class ModelRun:
     def memory(self) -> str | None:
         """The memory mode of a ``transnar-<mode>`` arm (None for the others: the
         ``lm`` section's)."""
-        mode = self.kind.removeprefix("transnar-")
-        return mode if mode in MEMORY_MODES and mode != self.kind else None
+        return self.arm.memory
 
     @property
     def memory_source(self) -> str:
         """Where its NAR memory comes from: ``decoy`` (the control: another
         instance's), ``blank`` (the second control: zeros) or ``question``."""
-        return {"control": "decoy", "control-blank": "blank"}.get(self.kind, "question")
+        return self.arm.memory_source
 
     @property
     def name(self) -> str:
@@ -100,20 +96,18 @@ class ModelRun:
     @property
     def teacher(self) -> ModelRun | None:
         """The student's teacher, the TransNAR of its seed (None for other arms)."""
-        return ModelRun("transnar", self.seed) if self.kind == "student" else None
+        return ModelRun(TEACHER, self.seed) if self.arm.student else None
 
     @property
     def distill_dir(self) -> str | None:
         """The student's questions with its teacher's answers, ``distill-s<seed>``
         (also the name of the stage that writes them; None for other arms)."""
-        return f"distill-s{self.seed}" if self.kind == "student" else None
+        return f"distill-s{self.seed}" if self.arm.student else None
 
     @property
     def label(self) -> str:
         """Its label in tables and plots (the seeds of a label are averaged)."""
-        if self.index_hints:
-            return f"{ARM_LABELS[self.kind.removesuffix('-hints')]} (index hints)"
-        return ARM_LABELS.get(self.kind) or f"TransNAR ({self.memory})"
+        return self.arm.label
 
 
 def model_runs(config: RunPipelineConfig) -> list[ModelRun]:
@@ -129,7 +123,6 @@ def model_runs(config: RunPipelineConfig) -> list[ModelRun]:
 
 __all__ = [
     "ARMS",
-    "ARM_LABELS",
     "CONFIG_JSON",
     "CONFIG_YAML",
     "DATA_DIR",

@@ -20,11 +20,11 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from transnar.arms import ARMS_BY_NAME
 from transnar.evaluation import Comparison, write_plots
 from transnar.evaluation.comparison import PLOTS, Cell
 from transnar.evaluation.plots import REGIME_NAMES
 from transnar.evaluation.significance import RESAMPLES
-from transnar.model.config import MEMORY_MODES
 from transnar.persistence import atomic_write, refuse_existing
 from transnar.pipeline.layout import FIGURES_DIR, REPORT_HTML, REPORT_MD
 from transnar.pipeline.records import differences
@@ -46,24 +46,6 @@ SMOKE_NOTE = (
     "models of d_model ≤ 64, a NAR of ≤ 300 training steps): it only shows that the "
     "pipeline runs from end to end. Use the `small` or `paper` preset for results."
 )
-ARM_TEXTS = {
-    "baseline": "the baseline (the Transformer alone)",
-    "control": "the control (TransNAR's architecture reading the NAR memory of another "
-    "question of the same algorithm and size: its memory tells nothing about its question)",
-    "control-blank": "the second control (TransNAR's architecture reading a blank memory: "
-    "the same shapes and masks, every state zero)",
-    "transnar": "TransNAR",
-    "student": "the student (the baseline's architecture, with no NAR, trained on its "
-    "seed's TransNAR's answers: distillation)",
-    **{
-        f"transnar-{mode}": f"TransNAR reading the NAR's memory in mode {mode}"
-        for mode in MEMORY_MODES
-    },
-    "baseline-hints": "the baseline with index hints (its own data with index markers, the "
-    "same questions)",
-    "transnar-hints": "TransNAR with index hints (its own data with index markers, the same "
-    "questions)",
-}
 STEPPING_TEXTS = {
     "learned": "learned (leak-free)",
     "budget": "budget (a step bound from the algorithm and size alone: leak-free)",
@@ -161,12 +143,13 @@ def report_markdown(runs: Sequence[RunData], comparison: Comparison) -> str:
 
 def _student_line(config, arms: Sequence[str]) -> list[str]:
     """What the student learned from, when the run has one."""
-    if "student" not in arms:
+    students = [ARMS_BY_NAME[arm] for arm in arms if ARMS_BY_NAME[arm].student]
+    if not students:
         return []
     data = config.lm.data
     questions = config.distill.resolved(data, data.algorithms)
     return [
-        f"- {ARM_TEXTS['student']}: {questions.count:,} questions per algorithm and size "
+        f"- {students[0].description}: {questions.count:,} questions per algorithm and size "
         f"at sizes {_join(questions.sizes)} (sampler seed {questions.seed}, not a training "
         "or test seed) answered by TransNAR as in its evaluation; trained with the "
         "other arms' optimizer and epochs (its steps follow from its number of questions)"
@@ -196,7 +179,7 @@ def _setup(runs: Sequence[RunData]) -> list[str]:
         f"{train.learning_rate:g}, batch {train.batch_size}, {length}; TransNAR adds "
         f"gated cross-attention to the frozen NAR after every {lm.xattn_every} layer(s) "
         f"({lm.memory} memory)",
-        f"- {_words([ARM_TEXTS.get(arm, arm) for arm in arms if arm != 'student'])} "
+        f"- {_words([a.description for a in map(ARMS_BY_NAME.get, arms) if not a.student])} "
         f"train on the same data for the same steps, at seed(s) {_join(seeds)}",
         *_student_line(config, arms),
         f"- NAR: {nar.nar.processor}, hidden {nar.nar.hidden_dim}, "

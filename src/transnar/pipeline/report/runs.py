@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from transnar.arms import ARMS_BY_NAME
 from transnar.evaluation import load_results
 from transnar.pipeline.config import RunPipelineConfig, from_mapping
 from transnar.pipeline.layout import (
@@ -113,7 +114,7 @@ def load_run(directory: str | Path, arms: Sequence[str] | None = None) -> RunDat
         if model.kind not in arms
         for name in (model.name, f"eval-{model.name}", model.distill_dir)
     }
-    if not any(ModelRun(arm, 0).index_hints for arm in arms):
+    if not any(ARMS_BY_NAME[arm].index_hints for arm in arms):
         left_out.add(HINTS_DATA_DIR)
     models = [
         ModelResult(

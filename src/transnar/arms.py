@@ -1,0 +1,122 @@
+"""The arms of a pipeline run: the language models each seed trains, defined once.
+
+Every arm is one row of :data:`ARMS`: its name (``<name>-s<seed>`` names its
+directory and stages), its label in tables and plots, the sentence the report
+uses for it, and how it differs from the run's ``lm`` section: whether it
+cross-attends to the NAR, where its NAR memory comes from, in which memory
+mode it reads it, whether its CLRS-Text carries index hints, and whether it is
+a student distilled from its seed's TransNAR. The pipeline
+(:mod:`transnar.pipeline.layout`), its config check, ``transnar lm eval
+--arm`` and the report read this table; adding an arm is adding a row (and
+what makes it differ, where that is new).
+
+This module imports nothing heavy: ``--help`` lists the arms without torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm of a pipeline run.
+
+    Attributes:
+        name: its name in ``arms=``, ``--arm`` and directory names.
+        label: its label in tables and plots (the seeds of a label are averaged).
+        description: what it is, in the report's words.
+        use_nar: whether it cross-attends to the frozen NAR (TransNAR's architecture).
+        memory_source: where its NAR memory comes from: ``question`` (the
+            question's own graph), ``decoy`` (another instance's of the same
+            algorithm and size) or ``blank`` (every state zero).
+        memory: the memory mode it reads, whatever the run's ``lm.model.memory``
+            (None: the run's).
+        index_hints: whether it learns and answers CLRS-Text with index hints
+            (its own data, the same questions).
+        student: whether it is trained on its seed's TransNAR's answers
+            (distillation; the baseline's architecture, no NAR).
+    """
+
+    name: str
+    label: str
+    description: str
+    use_nar: bool = True
+    memory_source: str = "question"
+    memory: str | None = None
+    index_hints: bool = False
+    student: bool = False
+
+
+def _memory_arm(mode: str) -> Arm:
+    return Arm(
+        f"transnar-{mode}",
+        f"TransNAR ({mode})",
+        f"TransNAR reading the NAR's memory in mode {mode}",
+        memory=mode,
+    )
+
+
+ARMS: tuple[Arm, ...] = (
+    Arm("baseline", "baseline", "the baseline (the Transformer alone)", use_nar=False),
+    Arm(
+        "control",
+        "control",
+        "the control (TransNAR's architecture reading the NAR memory of another question "
+        "of the same algorithm and size: its memory tells nothing about its question)",
+        memory_source="decoy",
+    ),
+    Arm(
+        "control-blank",
+        "control (blank memory)",
+        "the second control (TransNAR's architecture reading a blank memory: the same "
+        "shapes and masks, every state zero)",
+        memory_source="blank",
+    ),
+    Arm("transnar", "TransNAR", "TransNAR"),
+    *map(_memory_arm, ("final", "lockstep", "all", "pooled")),
+    Arm(
+        "baseline-hints",
+        "baseline (index hints)",
+        "the baseline with index hints (its own data with index markers, the same questions)",
+        use_nar=False,
+        index_hints=True,
+    ),
+    Arm(
+        "transnar-hints",
+        "TransNAR (index hints)",
+        "TransNAR with index hints (its own data with index markers, the same questions)",
+        index_hints=True,
+    ),
+    Arm(
+        "student",
+        "student",
+        "the student (the baseline's architecture, with no NAR, trained on its seed's "
+        "TransNAR's answers: distillation)",
+        use_nar=False,
+        student=True,
+    ),
+)
+"""The arms, in training order within a seed."""
+
+ARM_NAMES: tuple[str, ...] = tuple(arm.name for arm in ARMS)
+"""Their names, in training order."""
+
+ARMS_BY_NAME: Mapping[str, Arm] = MappingProxyType({arm.name: arm for arm in ARMS})
+"""Name -> :class:`Arm`."""
+
+TEACHER = "transnar"
+"""The arm whose answers a student learns (of the same seed)."""
+
+
+def get_arm(name: str) -> Arm:
+    """The arm of that name; a ``ValueError`` naming the arms for another."""
+    try:
+        return ARMS_BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"unknown arm {name!r} (arms: {', '.join(ARM_NAMES)})") from None
+
+
+__all__ = ["ARMS", "ARMS_BY_NAME", "ARM_NAMES", "TEACHER", "Arm", "get_arm"]
