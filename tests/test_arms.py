@@ -27,9 +27,12 @@ def test_a_memory_arm_for_every_memory_mode():
 
 
 def test_model_runs_read_the_table():
-    assert ModelRun("control-blank", 2).memory_source == "blank"
-    assert ModelRun("control", 0).memory_source == "decoy" and ModelRun("control", 0).use_nar
-    assert ModelRun("transnar-all", 0).memory == "all" and ModelRun("transnar", 0).memory is None
+    assert ModelRun("control-blank", 2).arm.model_changes() == {
+        "use_nar": True, "memory_source": "blank",
+    }  # fmt: skip
+    assert ModelRun("transnar-all", 0).arm.model_changes()["memory"] == "all"
+    assert "memory" not in ModelRun("transnar", 0).arm.model_changes()
+    assert not ModelRun("baseline", 0).use_nar and ModelRun("control", 0).use_nar
     assert ModelRun("baseline-hints", 1).index_hints and not ModelRun("baseline-hints", 1).use_nar
     assert ModelRun("baseline-hints", 1).data_dir == "data-hints"
     student = ModelRun("student", 3)

@@ -49,6 +49,15 @@ class Arm:
     index_hints: bool = False
     student: bool = False
 
+    def model_changes(self) -> dict[str, object]:
+        """What it sets in the run's model config (``lm.model``; a
+        :class:`~transnar.model.TransNARConfig`'s fields): ``use_nar``,
+        ``memory_source`` and, for a memory arm, ``memory``."""
+        changes: dict[str, object] = {"use_nar": self.use_nar, "memory_source": self.memory_source}
+        if self.memory is not None:
+            changes["memory"] = self.memory
+        return changes
+
 
 def _memory_arm(mode: str) -> Arm:
     return Arm(

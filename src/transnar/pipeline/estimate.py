@@ -265,12 +265,7 @@ def _needs_nar(config) -> bool:
 
 
 def _arm_model(model: TransNARConfig, name: str) -> TransNARConfig:
-    arm = ARMS_BY_NAME[name]
-    if not arm.use_nar:
-        return dataclasses.replace(model, use_nar=False)
-    return dataclasses.replace(
-        model, memory=arm.memory or model.memory, memory_source=arm.memory_source
-    )
+    return dataclasses.replace(model, **ARMS_BY_NAME[name].model_changes())
 
 
 def _nar_steps(algorithms: Sequence[str], sizes: Iterable[int], samples: int) -> dict:

@@ -77,18 +77,6 @@ class ModelRun:
         return self.distill_dir or (HINTS_DATA_DIR if self.index_hints else DATA_DIR)
 
     @property
-    def memory(self) -> str | None:
-        """The memory mode of a ``transnar-<mode>`` arm (None for the others: the
-        ``lm`` section's)."""
-        return self.arm.memory
-
-    @property
-    def memory_source(self) -> str:
-        """Where its NAR memory comes from: ``decoy`` (the control: another
-        instance's), ``blank`` (the second control: zeros) or ``question``."""
-        return self.arm.memory_source
-
-    @property
     def name(self) -> str:
         """Its directory (and stage) name, e.g. ``transnar-s0``."""
         return f"{self.kind}-s{self.seed}"

@@ -300,14 +300,11 @@ def lm_config(config: RunPipelineConfig, run_dir: Path, model: ModelRun) -> LMTr
     if model.index_hints:
         config = config.with_index_hints()
     changes: dict[str, Any] = {
-        "model.use_nar": model.use_nar,
-        "model.memory_source": model.memory_source,
+        **{f"model.{key}": value for key, value in model.arm.model_changes().items()},
         "train.seed": model.seed,
         "data.path": str((run_dir / data).resolve()),
         "nar.checkpoint": str((run_dir / NAR_DIR).resolve()) if model.use_nar else None,
     }
-    if model.memory is not None:
-        changes["model.memory"] = model.memory
     return lm_overrides(config.lm, changes)
 
 
