@@ -6,13 +6,16 @@ done, resuming an interrupted one):
 
 1. ``data``: the CLRS-Text train and val splits of ``lm.data``, written once
    into ``RUN/data`` (:func:`~transnar.clrs.text.dataset_files.write_dataset`); every
-   language model reads them (``data.path``), so both see the same examples;
+   language model reads them (``data.path``), so all see the same examples
+   (``data-hints``: the same splits with index hints, for the arms that use them);
 2. ``nar``: the NAR pre-trained on CLRS-30 (:func:`transnar.training.nar.train_nar`);
-3. per seed and arm (``arms``), ``baseline-s<seed>``, ``control-s<seed>`` and
-   ``transnar-s<seed>``: the language model trained without the NAR, with the
-   NAR memory of other instances (the control) and with the frozen NAR on its
-   own instance (:func:`transnar.training.train_lm`), same data, steps and seed;
-   then ``eval-<arm>-s<seed>``: each answers ``lm.data``'s test split
+3. per seed and arm (``arms``; the arms are rows of :data:`transnar.arms.ARMS`),
+   ``<arm>-s<seed>``: the language model of that arm, e.g. ``baseline-s0``
+   trained without the NAR, ``control-s0`` with the NAR memory of other
+   instances and ``transnar-s0`` with the frozen NAR on its own instance
+   (:func:`transnar.training.train_lm`), same data, steps and seed (a student
+   first gets its ``distill-s<seed>`` stage: its teacher's answers); then
+   ``eval-<arm>-s<seed>``: each answers ``lm.data``'s test split
    (:func:`transnar.evaluation.evaluate`);
 4. ``report``: ``report.md`` and ``report.html`` (:func:`transnar.pipeline.report.write_report`).
 
