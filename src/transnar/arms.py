@@ -36,8 +36,13 @@ class Arm:
             (None: the run's).
         index_hints: whether it learns and answers CLRS-Text with index hints
             (its own data, the same questions).
-        student: whether it is trained on its seed's TransNAR's answers
-            (distillation; the baseline's architecture, no NAR).
+        distill: for a student (trained on its seed's TransNAR's answers:
+            distillation; the baseline's architecture, no NAR), the name of
+            the stage and directory of those answers (``<distill>-s<seed>``);
+            None for the other arms.
+        distill_at_test_sizes: a student whose questions are also drawn at
+            the evaluation sizes (the teacher needs no labels; the evaluation's
+            questions are other instances), besides the ``distill`` section's.
     """
 
     name: str
@@ -47,7 +52,13 @@ class Arm:
     memory_source: str = "question"
     memory: str | None = None
     index_hints: bool = False
-    student: bool = False
+    distill: str | None = None
+    distill_at_test_sizes: bool = False
+
+    @property
+    def student(self) -> bool:
+        """Whether it learns its seed's TransNAR's answers (distillation)."""
+        return self.distill is not None
 
     def model_changes(self) -> dict[str, object]:
         """What it sets in the run's model config (``lm.model``; a
@@ -105,7 +116,16 @@ ARMS: tuple[Arm, ...] = (
         "the student (the baseline's architecture, with no NAR, trained on its seed's "
         "TransNAR's answers: distillation)",
         use_nar=False,
-        student=True,
+        distill="distill",
+    ),
+    Arm(
+        "student-wide",
+        "student (test sizes too)",
+        "the wide student (the student, with its questions drawn at the evaluation sizes "
+        "too: the teacher needs no labels, and the evaluation asks other instances)",
+        use_nar=False,
+        distill="distill-wide",
+        distill_at_test_sizes=True,
     ),
 )
 """The arms, in training order within a seed."""

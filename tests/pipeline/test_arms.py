@@ -16,7 +16,7 @@ from transnar.pipeline import apply_overrides
 from transnar.pipeline.estimate import estimate
 
 STUDENT = (
-    "arms=baseline,control-blank,transnar,transnar-all,baseline-hints,student",
+    "arms=baseline,control-blank,transnar,transnar-all,baseline-hints,student,student-wide",
     "distill.sizes=4,6",
     "distill.count=3",
 )
@@ -51,6 +51,22 @@ def test_the_student_learns_the_teachers_answers_without_a_nar(finished):
     assert config["data"]["path"].endswith("distill-s0")
 
 
+def test_the_wide_student_also_learns_the_evaluation_sizes(finished):
+    run_dir, result = finished
+    names = [o.name for o in result.outcomes]
+    assert names.index("transnar-s0") < names.index("distill-wide-s0")
+    assert names.index("distill-wide-s0") < names.index("student-wide-s0")
+    rows = [json.loads(line) for line in (run_dir / "distill-wide-s0" / "train.jsonl").open()]
+    test_sizes = set(tiny.pipeline_config().lm.data.test_sizes)
+    assert {row["length"] for row in rows} == {4, 6} | test_sizes  # distill.sizes + test's
+    assert all(row["seed"] == 3 for row in rows)  # not the test seed: other instances
+    config = json.loads((run_dir / "student-wide-s0" / "config.json").read_text())
+    assert config["data"]["path"].endswith("distill-wide-s0") and not config["model"]["use_nar"]
+    report = (run_dir / "report.md").read_text()
+    assert "- the wide student (the student, with its questions drawn at the evaluation" in report
+    assert f"at sizes {', '.join(map(str, sorted({4, 6} | test_sizes)))} (sampler" in report
+
+
 def test_the_report_shows_the_student_as_an_arm(finished):
     run_dir, _ = finished
     report = (run_dir / "report.md").read_text()
@@ -73,6 +89,8 @@ def test_the_estimate_counts_every_arm():
     assert stages["distill-s*"].examples == 2 * 2 * 30
     assert stages["student-s*"].examples == 2 * 2 * 30
     assert stages["student-s*"].parameters == stages["baseline-s*"].parameters
+    test_sizes = len(set(config.lm.data.test_sizes) - {4, 6})
+    assert stages["distill-wide-s*"].examples == 2 * (2 + test_sizes) * 30
     assert stages["baseline-hints-s*"].tokens > stages["baseline-s*"].tokens  # the markers
     assert stages["transnar-all-s*"].parameters == stages["transnar-s*"].parameters
 

@@ -127,7 +127,9 @@ class RunPipelineConfig:
             )
         students = [arm for arm in self.arms if ARMS_BY_NAME[arm].student]
         if students and TEACHER not in self.arms:
-            raise ValueError(f"arms has student, whose teacher is TransNAR: add {TEACHER}")
+            raise ValueError(
+                f"arms has {', '.join(students)}, whose teacher is TransNAR: add {TEACHER}"
+            )
         hinted = [arm for arm in self.arms if ARMS_BY_NAME[arm].index_hints]
         if hinted and self.lm.data.index_hints:
             raise ValueError(
@@ -135,7 +137,7 @@ class RunPipelineConfig:
                 "already gives every arm: use baseline and transnar"
             )
         if students and self.lm.data.index_hints:
-            raise ValueError("the student arm does not support lm.data.index_hints yet")
+            raise ValueError("the student arms do not support lm.data.index_hints yet")
         if self.distill.algorithms is not None:
             raise ValueError(
                 "distill.algorithms must be none: the student learns lm.data.algorithms"
@@ -191,6 +193,18 @@ class RunPipelineConfig:
             train_sizes=data.train_sizes,
             keep_samples=self.eval.samples,
         )
+
+    def student_questions(self, arm: str) -> DistillConfig:
+        """The questions a student arm's teacher answers: the ``distill``
+        section's, what it leaves empty filled in from ``lm.data``
+        (:meth:`~transnar.training.distill.DistillConfig.resolved`), with the
+        evaluation sizes added for a wide student (``student-wide``)."""
+        data = self.lm.data
+        questions = self.distill.resolved(data, data.algorithms)
+        if ARMS_BY_NAME[arm].distill_at_test_sizes:
+            sizes = tuple(sorted({*questions.sizes, *data.test_sizes}))
+            questions = dataclasses.replace(questions, sizes=sizes)
+        return questions
 
     def to_dict(self) -> dict[str, Any]:
         """JSON- and YAML-serialisable: ``{"seeds", "arms", "nar", "lm", "eval",

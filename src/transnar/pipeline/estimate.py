@@ -216,10 +216,11 @@ def estimate(config, samples: int = SAMPLES) -> list[StageEstimate]:
         if ARMS_BY_NAME[arm].index_hints:
             cells, asked = hinted
         if ARMS_BY_NAME[arm].student:  # its teacher answers its questions first
-            questions = config.distill.resolved(data, data.algorithms)
+            questions = config.student_questions(arm)
             cells = text_cells(data.algorithms, questions.sizes, questions.count, samples)
             teacher = _arm_model(config.lm.model, TEACHER)
-            rows.append(_eval_stage("distill", teacher, cells, steps_per_size, batch))
+            name = ARMS_BY_NAME[arm].distill
+            rows.append(_eval_stage(name, teacher, cells, steps_per_size, batch))
         rows.append(_lm_stage(arm, model, config.lm, config.nar.nar, cells, steps_per_size))
         rows.append(_eval_stage(f"eval-{arm}", model, asked, steps_per_size, batch))
     return rows

@@ -17,6 +17,8 @@ A run directory::
     distill-s<seed>/           with the student arm: questions with that TransNAR's
                                answers (transnar distill's data)
     student-s<seed>/           the students trained on them (no NAR)
+    distill-wide-s<seed>/,     with the student-wide arm: the same with questions
+    student-wide-s<seed>/      at the evaluation sizes too
     eval/<model>-s<seed>/      their evaluations (transnar lm eval)
     report.md, report.html     the report (transnar report), its figures in figures/
 """
@@ -48,7 +50,7 @@ class ModelRun:
     Attributes:
         kind: the arm's name: ``baseline``, ``control``, ``control-blank``,
             ``transnar``, ``transnar-<memory mode>``, ``baseline-hints``,
-            ``transnar-hints`` or ``student``.
+            ``transnar-hints``, ``student`` or ``student-wide``.
         seed: its ``lm.train.seed``.
     """
 
@@ -88,9 +90,10 @@ class ModelRun:
 
     @property
     def distill_dir(self) -> str | None:
-        """The student's questions with its teacher's answers, ``distill-s<seed>``
-        (also the name of the stage that writes them; None for other arms)."""
-        return f"distill-s{self.seed}" if self.arm.student else None
+        """A student's questions with its teacher's answers, ``distill-s<seed>``
+        (``distill-wide-s<seed>``: the wide student's; also the name of the
+        stage that writes them; None for other arms)."""
+        return f"{self.arm.distill}-s{self.seed}" if self.arm.student else None
 
     @property
     def label(self) -> str:

@@ -389,13 +389,15 @@ def eval_stage(
 def distill_stage(
     config: RunPipelineConfig, run_dir: Path, student: ModelRun, progress: bool | None
 ) -> PipelineStage:
-    """The student's data: its teacher answers the ``distill`` questions into
-    ``RUN/distill-s<seed>`` (:func:`~transnar.training.distill.teacher_dataset`)."""
+    """A student's data: its teacher answers its questions
+    (:meth:`RunPipelineConfig.student_questions`) into ``RUN/distill-s<seed>``
+    (the wide student's: ``RUN/distill-wide-s<seed>``;
+    :func:`~transnar.training.distill.teacher_dataset`)."""
     from transnar.evaluation.answering import load_model
 
     teacher, name = student.teacher, student.distill_dir
-    data, train = config.lm.data, config.lm.train
-    questions = config.distill.resolved(data, data.algorithms)
+    train = config.lm.train
+    questions = config.student_questions(student.kind)
 
     def run(resume: bool) -> None:
         with torch_threads(train.threads):

@@ -141,19 +141,18 @@ def report_markdown(runs: Sequence[RunData], comparison: Comparison) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _student_line(config, arms: Sequence[str]) -> list[str]:
-    """What the student learned from, when the run has one."""
-    students = [ARMS_BY_NAME[arm] for arm in arms if ARMS_BY_NAME[arm].student]
-    if not students:
-        return []
-    data = config.lm.data
-    questions = config.distill.resolved(data, data.algorithms)
-    return [
-        f"- {students[0].description}: {questions.count:,} questions per algorithm and size "
-        f"at sizes {_join(questions.sizes)} (sampler seed {questions.seed}, not a training "
-        "or test seed) answered by TransNAR as in its evaluation; trained with the "
-        "other arms' optimizer and epochs (its steps follow from its number of questions)"
-    ]
+def _student_lines(config, arms: Sequence[str]) -> list[str]:
+    """What each student learned from, when the run has students."""
+    lines = []
+    for arm in (ARMS_BY_NAME[name] for name in arms if ARMS_BY_NAME[name].student):
+        questions = config.student_questions(arm.name)
+        lines.append(
+            f"- {arm.description}: {questions.count:,} questions per algorithm and size at "
+            f"sizes {_join(questions.sizes)} (sampler seed {questions.seed}, not a training "
+            "or test seed) answered by TransNAR as in its evaluation; trained with the "
+            "other arms' optimizer and epochs (its steps follow from its number of questions)"
+        )
+    return lines
 
 
 def _setup(runs: Sequence[RunData]) -> list[str]:
@@ -181,7 +180,7 @@ def _setup(runs: Sequence[RunData]) -> list[str]:
         f"({lm.memory} memory)",
         f"- {_words([a.description for a in map(ARMS_BY_NAME.get, arms) if not a.student])} "
         f"train on the same data for the same steps, at seed(s) {_join(seeds)}",
-        *_student_line(config, arms),
+        *_student_lines(config, arms),
         f"- NAR: {nar.nar.processor}, hidden {nar.nar.hidden_dim}, "
         f"{len(nar.nar.algorithms)} algorithm(s), sizes {_join(nar.data.train_sizes)}, "
         f"{nar.train.steps:,} steps (best validation {nar_results.get('best_val_score', 0):.3f} "
