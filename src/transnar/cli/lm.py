@@ -27,9 +27,9 @@ presets (the lm sections of transnar run's presets, configs/PRESET.yaml):
          examples each), d_model 64, 2 layers, L_max 256, batch 8, 8 epochs (1,024
          steps); NAR: the tiny preset's, trained first into RUN_DIR/nar unless
          --nar is given
-  small  an hour or more on a CPU: bfs, insertion_sort, minimum,
+  small  1-2 h on a CPU: bfs, insertion_sort, minimum,
          find_maximum_subarray_kadane, activity_selector, lcs_length at sizes 4-8
-         (1,000 examples each), d_model 128, 4 layers, L_max 1024, batch 32,
+         (3,000 examples each), d_model 128, 4 layers, L_max 1024, batch 32,
          2 epochs; NAR: the small preset's (or --nar runs/nar-small);
          evaluate at 8 (in distribution), 10, 12
   clrs30 the small model on all 30 algorithms at sizes 4-8 and 12 (400 each),
