@@ -111,15 +111,27 @@ def lm_forward_flops(lm: LMConfig, tokens: int) -> float:
     return 2.0 * (t * per_token + attention)
 
 
-def xattn_forward_flops(config: TransNARConfig, tokens: int, nodes: int) -> float:
+def memory_steps_read(config: TransNARConfig, steps: float) -> float:
+    """How many NAR steps' states each cross-attention block reads, for a
+    memory of ``steps`` steps: all of them in ``all`` mode (its slots are the
+    steps' slots side by side), one in the others (``pooled`` pools the steps
+    first, ``lockstep`` reads one step per block)."""
+    return steps if config.memory == "all" else 1
+
+
+def xattn_forward_flops(
+    config: TransNARConfig, tokens: int, nodes: int, memory_steps: float = 1
+) -> float:
     """Forward FLOPs of TransNAR's gated cross-attention blocks on one sequence
-    of ``tokens`` reading a memory of ``nodes`` nodes and ``nodes ** 2`` edges."""
+    of ``tokens`` reading a memory of ``nodes`` nodes and ``nodes ** 2`` edges,
+    ``memory_steps`` times over (:func:`memory_steps_read`)."""
     lm = config.lm
     d, f, t = lm.d_model, lm.mlp_hidden, tokens
-    slots = nodes + nodes * nodes
+    slots = (nodes + nodes * nodes) * memory_steps
     mlp_matrices = 3 if lm.mlp == "swiglu" else 2
     per_token = 2 * d * d + 2 * d * d + mlp_matrices * d * f  # queries, combine, MLP
     memory = nodes * config.nar_node_dim * 2 * d + nodes * nodes * config.nar_edge_dim * 2 * d
+    memory *= memory_steps
     attention = 2 * t * slots * d
     return 2.0 * len(config.xattn_layers()) * (t * per_token + memory + attention)
 
@@ -142,10 +154,12 @@ def activation_bytes(
     nodes: int,
     float_bytes: int = FLOAT_BYTES,
     fused: bool = False,
+    memory_steps: float = 1,
 ) -> float:
     """Activations of one training step on ``batch`` sequences of ``tokens``
-    (reading graphs of ``nodes`` nodes): float32 with the math attention
-    kernel's probabilities (``T x T``, and ``T x (N + N^2)`` in the
+    (reading graphs of ``nodes`` nodes, ``memory_steps`` steps' states:
+    :func:`memory_steps_read`): float32 with the math attention kernel's
+    probabilities (``T x T``, and ``T x (N + N^2)`` per step read in the
     cross-attention) by default; ``float_bytes=2, fused=True`` for bf16 with a
     fused (flash) kernel."""
     lm = config.lm
@@ -156,7 +170,7 @@ def activation_bytes(
     if not fused:
         probabilities = lm.n_layers * batch * lm.n_heads * tokens * tokens
         if config.use_nar:
-            slots = nodes + nodes * nodes
+            slots = (nodes + nodes * nodes) * memory_steps
             probabilities += len(config.xattn_layers()) * batch * config.heads * tokens * slots
     logits = 2 * batch * tokens * lm.vocab_size
     return float(float_bytes * (layers * per_layer + probabilities + logits))
@@ -334,12 +348,15 @@ def _lm_stage(arm, model, lm_config, nar, cells, steps_per_size) -> StageEstimat
         t = round(cell.mean_tokens)
         flops += cell.count * 3 * lm_forward_flops(model.lm, t)
         if model.use_nar:
-            flops += cell.count * 3 * xattn_forward_flops(model, t, cell.nodes)
             mean_steps = steps_per_size.get((cell.algorithm, cell.size), (1, 1))[0]
+            read = memory_steps_read(model, mean_steps)
+            flops += cell.count * 3 * xattn_forward_flops(model, t, cell.nodes, read)
             flops += cell.count * mean_steps * processor_flops(nar, cell.nodes)
     longest = max(cells, key=lambda c: c.max_tokens)
     biggest = max(cells, key=lambda c: c.nodes)
     most_steps = steps_per_size.get((biggest.algorithm, biggest.size), (1, 1))[1]
+    longest_steps = steps_per_size.get((longest.algorithm, longest.size), (1, 1))[1]
+    read = memory_steps_read(model, longest_steps)
     return StageEstimate(
         stage=f"{arm}-s*",
         examples=sum(cell.count for cell in cells),
@@ -348,9 +365,11 @@ def _lm_stage(arm, model, lm_config, nar, cells, steps_per_size) -> StageEstimat
         longest=f"{longest.max_tokens:,} tokens ({longest.algorithm}, {longest.size})",
         parameters=trainable_parameters(model),
         flops=flops * epochs,
-        activation_bytes=activation_bytes(model, micro, longest.max_tokens, longest.nodes),
+        activation_bytes=activation_bytes(
+            model, micro, longest.max_tokens, longest.nodes, memory_steps=read
+        ),
         fused_activation_bytes=activation_bytes(
-            model, micro, longest.max_tokens, longest.nodes, float_bytes=2, fused=True
+            model, micro, longest.max_tokens, longest.nodes, 2, fused=True, memory_steps=read
         ),
         memory_bytes=(
             memory_bytes(model, micro, biggest.nodes, most_steps) if model.use_nar else None
@@ -367,7 +386,9 @@ def _eval_stage(stage, model, cells, steps_per_size, batch: int) -> StageEstimat
         t = round(cell.mean_budget)
         flops += cell.count * lm_forward_flops(model.lm, t)
         if model.use_nar:
-            flops += cell.count * xattn_forward_flops(model, t, cell.nodes)
+            mean_steps = steps_per_size.get((cell.algorithm, cell.size), (1, 1))[0]
+            read = memory_steps_read(model, mean_steps)
+            flops += cell.count * xattn_forward_flops(model, t, cell.nodes, read)
     longest = max(cells, key=lambda c: c.mean_budget)
     biggest = max(cells, key=lambda c: c.nodes)
     return StageEstimate(
