@@ -51,6 +51,15 @@ def test_the_student_learns_the_teachers_answers_without_a_nar(finished):
     assert config["data"]["path"].endswith("distill-s0")
 
 
+def test_an_interrupted_distillation_resumes_from_its_answered_cells(tmp_path):
+    from transnar.pipeline.run import build_stages
+
+    stages = {s.name: s for s in build_stages(tiny.pipeline_config(*STUDENT), tmp_path)}
+    assert not stages["distill-s0"].resumable()  # nothing answered yet: start over
+    (tmp_path / "distill-s0" / "cells").mkdir(parents=True)
+    assert stages["distill-s0"].resumable() and not stages["distill-wide-s0"].resumable()
+
+
 def test_the_wide_student_also_learns_the_evaluation_sizes(finished):
     run_dir, result = finished
     names = [o.name for o in result.outcomes]

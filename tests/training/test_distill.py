@@ -40,6 +40,43 @@ def test_the_dataset_holds_the_teachers_answers(tmp_path):
     assert manifest["config"]["sizes"] == [4, 5] and manifest["teacher"] == "t"
 
 
+def test_an_interrupted_dataset_resumes_from_the_cells_it_answered(tmp_path, monkeypatch):
+    from transnar.training import distill as module
+
+    teacher = tiny.talkative_transnar(use_nar=True)
+    whole = teacher_dataset(teacher, TINY, tmp_path / "whole")
+    answered, real = [], module.evaluate
+
+    def evaluate_until(limit):
+        def cell(model, settings):
+            if len(answered) == limit:
+                raise KeyboardInterrupt
+            answered.append((settings.algorithms, settings.sizes, settings.seeds))
+            return real(model, settings)
+
+        return cell
+
+    monkeypatch.setattr(module, "evaluate", evaluate_until(3))
+    with pytest.raises(KeyboardInterrupt):
+        teacher_dataset(teacher, TINY, tmp_path / "cut")
+    assert len(list((tmp_path / "cut" / "cells").glob("*.jsonl"))) == 3
+    answered.clear()
+    monkeypatch.setattr(module, "evaluate", evaluate_until(99))
+    resumed = teacher_dataset(teacher, TINY, tmp_path / "cut", resume=True)
+    assert len(answered) == 2 * 2 * 2 - 3  # (train, val) x algorithms x sizes, less the kept
+    assert resumed == whole and not (tmp_path / "cut" / "cells").exists()
+    for split in ("train.jsonl", "val.jsonl"):
+        assert (tmp_path / "cut" / split).read_bytes() == (tmp_path / "whole" / split).read_bytes()
+    # the cells of another teacher (other weights) are answered again
+    monkeypatch.setattr(module, "evaluate", evaluate_until(len(answered) + 3))
+    with pytest.raises(KeyboardInterrupt):
+        teacher_dataset(teacher, TINY, tmp_path / "other")
+    answered.clear()
+    monkeypatch.setattr(module, "evaluate", evaluate_until(99))
+    teacher_dataset(tiny.transnar(use_nar=True), TINY, tmp_path / "other", resume=True)
+    assert len(answered) == 2 * 2 * 2
+
+
 def test_the_student_trains_without_a_nar_and_a_second_run_resumes(tmp_path):
     teacher = tiny.talkative_transnar(use_nar=True)
     manifest, result = distill(teacher, tiny_student(), TINY, tmp_path, "t", progress=False)

@@ -65,6 +65,7 @@ from transnar.pipeline.stages import (
     check_stage_names,
 )
 from transnar.training.checkpoint import CHECKPOINTS, LAST, checkpoint_path
+from transnar.training.distill import CELLS_DIR as DISTILL_CELLS
 from transnar.training.distill import MANIFEST as DISTILL_MANIFEST
 from transnar.training.distill import teacher_dataset
 from transnar.training.distributed import barrier, world
@@ -402,7 +403,9 @@ def distill_stage(
     def run(resume: bool) -> None:
         with torch_threads(train.threads):
             loaded, directory = load_model(run_dir / teacher.name, train.device)
-            teacher_dataset(loaded, questions, run_dir / name, str(directory), progress)
+            teacher_dataset(
+                loaded, questions, run_dir / name, str(directory), progress, resume=resume
+            )
 
     count = (
         len(questions.algorithms) * len(questions.sizes) * (questions.count + questions.val_count)
@@ -416,7 +419,7 @@ def distill_stage(
         (f"{name}/train.jsonl", f"{name}/val.jsonl", f"{name}/{DISTILL_MANIFEST}"),
         run,
         inputs=(teacher.name,),
-        resumable=_never,
+        resumable=(run_dir / name / DISTILL_CELLS).is_dir,  # the cells answered so far
     )
 
 

@@ -30,20 +30,25 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from torch import nn
+from tqdm import tqdm
 
 from transnar import __version__
 from transnar._config import not_int
+from transnar.clrs.text.answer_scores import AnswerScores
+from transnar.clrs.text.score_report import ScoredRow, aggregate
 from transnar.evaluation.evaluate import EvalSettings, evaluate
 from transnar.persistence import atomic_write, write_json
 from transnar.training.lm import LMTrainResult, train_lm
 from transnar.training.lm_config import LMTrainConfig
 from transnar.training.lm_data import DataConfig
+from transnar.training.lm_model import state_sha256
 
 DISTILL_SEED = 3
 """Sampler seed of the training questions (0 and 1 train and validate the
@@ -51,6 +56,9 @@ models, 2 is the test split); the validation questions use ``seed + 1``."""
 DATA_DIR = "data"
 STUDENT_DIR = "student"
 MANIFEST = "manifest.json"
+CELLS_DIR = "cells"
+"""Inside a teacher dataset's directory while it is written: each cell's answers."""
+CELLS_KEY = "key.json"
 
 
 @dataclass(frozen=True)
@@ -115,12 +123,18 @@ def teacher_dataset(
     out: str | os.PathLike,
     teacher_path: str | None = None,
     progress: bool | None = False,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Writes the questions with the teacher's answers to ``OUT`` (``train.jsonl``,
     ``val.jsonl``, ``manifest.json``) and returns the manifest.
 
     The teacher's answer keeps its closing blank line; one cut at its budget
-    gets one, so that every row is a complete CLRS-Text example.
+    gets one, so that every row is a complete CLRS-Text example. The answers
+    of each split, algorithm and size are kept in ``OUT/cells/`` as soon as
+    they are done (removed at the end): with ``resume``, the cells already
+    answered by the same teacher (its weights) for the same questions are read
+    back instead of answered again, so an interrupted run loses at most one
+    cell; the rows are the same either way.
 
     Raises:
         ValueError: a ``config`` not :meth:`~DistillConfig.resolved` (no sizes or counts).
@@ -128,42 +142,98 @@ def teacher_dataset(
     if not (config.algorithms and config.sizes and config.count and config.val_count):
         raise ValueError("the distillation config names no algorithms, sizes or counts: resolve it")
     out = Path(out)
+    cells = _cells_dir(out / CELLS_DIR, {"config": config.to_dict(), **_identity(teacher)}, resume)
     splits, agreement = {}, {}
-    for split, seed, count in (
-        ("train", config.seed, config.count),
-        ("val", config.seed + 1, config.val_count),
-    ):
-        settings = EvalSettings(
-            algorithms=config.algorithms,
-            sizes=config.sizes,
-            seeds=(seed,),
-            count=count,
-            batch_size=config.batch_size,
-            training_seeds=(),
-            train_sizes=None,
-        )
-        results = evaluate(teacher, settings, progress=progress)
-        rows = [_row(sample, seed) for sample in results.samples]
-        with atomic_write(out / f"{split}.jsonl", overwrite=True, mode="w") as handle:
-            handle.writelines(json.dumps(row) + "\n" for row in rows)
-        splits[split] = {"seed": seed, "count": count, "rows": len(rows)}
-        agreement[split] = {
-            "exact": sum(r["answer"] == r["true_answer"] for r in rows) / len(rows),
-            "clrs": results.report.overall.clrs,
-            "stopped": sum(r["teacher_stopped"] for r in rows) / len(rows),
-        }
+    total = len(config.algorithms) * len(config.sizes) * (config.count + config.val_count)
+    disable = None if progress is None else not progress
+    with tqdm(total=total, desc="teacher answering", unit="question", disable=disable) as bar:
+        for split, seed, count in (
+            ("train", config.seed, config.count),
+            ("val", config.seed + 1, config.val_count),
+        ):
+            samples = []
+            for algorithm in config.algorithms:
+                for size in config.sizes:
+                    path = cells / f"{split}-{algorithm}-{size}.jsonl"
+                    samples += _answered(teacher, config, path, algorithm, size, seed, count)
+                    bar.update(count)
+            rows = [_row(sample, seed) for sample in samples]
+            with atomic_write(out / f"{split}.jsonl", overwrite=True, mode="w") as handle:
+                handle.writelines(json.dumps(row) + "\n" for row in rows)
+            splits[split] = {"seed": seed, "count": count, "rows": len(rows)}
+            agreement[split] = {
+                "exact": sum(r["answer"] == r["true_answer"] for r in rows) / len(rows),
+                "clrs": _overall_clrs(samples),
+                "stopped": sum(r["teacher_stopped"] for r in rows) / len(rows),
+            }
     manifest = {
         "transnar_version": __version__,
         "kind": "distillation",
         "teacher": teacher_path,
-        "algorithms": list(settings.algorithms),
+        "algorithms": list(config.algorithms),
         "sizes": list(config.sizes),
         "config": config.to_dict(),
         "splits": splits,
         "teacher_vs_truth": agreement,
     }
     write_json(out / MANIFEST, manifest)
+    shutil.rmtree(cells)
     return manifest
+
+
+def _identity(teacher: nn.Module) -> dict[str, str]:
+    """What identifies the teacher's answers: its weights."""
+    return {"teacher_sha256": state_sha256(teacher)}
+
+
+def _cells_dir(cells: Path, key: dict[str, Any], resume: bool) -> Path:
+    """``cells``, emptied unless ``resume`` and it holds the answers of ``key``."""
+    key_path = cells / CELLS_KEY
+    kept = resume and key_path.is_file() and json.loads(key_path.read_text()) == key
+    if not kept:
+        shutil.rmtree(cells, ignore_errors=True)
+        cells.mkdir(parents=True)
+        write_json(key_path, key)
+    return cells
+
+
+def _answered(
+    teacher: nn.Module,
+    config: DistillConfig,
+    path: Path,
+    algorithm: str,
+    size: int,
+    seed: int,
+    count: int,
+) -> list[dict[str, Any]]:
+    """The teacher's answers (evaluation samples) to one cell's questions: read
+    from ``path`` when it was answered before, else answered and written there."""
+    if path.is_file():
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    settings = EvalSettings(
+        algorithms=(algorithm,),
+        sizes=(size,),
+        seeds=(seed,),
+        count=count,
+        batch_size=config.batch_size,
+        training_seeds=(),
+        train_sizes=None,
+    )
+    samples = evaluate(teacher, settings).samples
+    with atomic_write(path, overwrite=True, mode="w") as handle:
+        handle.writelines(json.dumps(sample) + "\n" for sample in samples)
+    return samples
+
+
+def _overall_clrs(samples: Sequence[dict[str, Any]]) -> float:
+    """The overall CLRS score of scored evaluation samples (as :func:`evaluate` reports it)."""
+    rows = [
+        ScoredRow(
+            k, s["algorithm"], s["size"], False, AnswerScores(s["parse"], s["shape"], s["clrs"])
+        )
+        for k, s in enumerate(samples, 1)
+    ]
+    return aggregate(rows).overall.clrs
 
 
 def _row(sample: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -212,7 +282,7 @@ def distill(
     wanted = {"config": config.to_dict(), "teacher": teacher_path}
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
     if manifest is None or any(manifest.get(k) != v for k, v in wanted.items()):
-        manifest = teacher_dataset(teacher, config, data, teacher_path, progress)
+        manifest = teacher_dataset(teacher, config, data, teacher_path, progress, resume=True)
     student = student_config(base, data, manifest["algorithms"])
     resume = (out / STUDENT_DIR / "checkpoints" / "last.pt").is_file()
     result = train_lm(
