@@ -235,6 +235,32 @@ class Comparison:
                 lower += 1
         return higher, lower, equal
 
+    def significant_cells(self, first: str, second: str) -> tuple[list, list] | None:
+        """Algorithm x size cells where the paired test of ``first - second``
+        excludes 0: ``(higher, lower)``, each ``[(algorithm, size), ...]`` in
+        table order; None without paired tests."""
+        higher, lower, tested = [], [], False
+        for key in self.keys("algorithm_size"):
+            test = self.difference(first, second, "algorithm_size", key)
+            tested = tested or test is not None
+            if test is not None and test.significant:
+                (higher if test.mean > 0 else lower).append(key)
+        return (higher, lower) if tested else None
+
+    def _significant_text(self, first: str, second: str) -> str:
+        """``; significantly higher in 2 (bfs at 8, 10), lower in 0`` (empty without tests)."""
+        cells = self.significant_cells(first, second)
+        if cells is None:
+            return ""
+        parts = []
+        for word, keys in zip(("higher", "lower"), cells, strict=True):
+            sizes: dict[str, list[str]] = {}
+            for algorithm, size in keys:
+                sizes.setdefault(algorithm, []).append(str(size))
+            where = "; ".join(f"{a} at {', '.join(n)}" for a, n in sizes.items())
+            parts.append(f"{word} in {len(keys)}" + (f" ({where})" if where else ""))
+        return "; significantly " + ", ".join(parts)
+
     def to_dict(self) -> dict[str, Any]:
         """``comparison.json``: every cell of every table, per label, and the
         differences between labels with their paired tests."""
@@ -302,6 +328,7 @@ class Comparison:
             lines.append(
                 f"- CLRS score per algorithm and size: {first} higher than {second} in "
                 f"{higher} of {higher + lower + equal} cells, lower in {lower}, equal in {equal}"
+                + self._significant_text(first, second)
             )
         lines += self.test_notes()
 

@@ -131,6 +131,12 @@ def test_paired_tests_in_the_report(finished, tmp_path, placeholder_figures):
         "+0.500 [+0.000, +1.000]",  # control - baseline, likewise
     ]
     assert "(p < 0.001): TransNAR significantly higher" in markdown
+    wins = line_of(markdown, "- CLRS score per algorithm and size: TransNAR higher than baseline")
+    assert wins.endswith(
+        "; significantly higher in 4 (insertion_sort at 5, 7; bfs at 5, 7), lower in 0"
+    )
+    wins = line_of(markdown, "- CLRS score per algorithm and size: TransNAR higher than control")
+    assert wins.endswith("; significantly higher in 0, lower in 0")
     verdict = line_of(markdown, "- **TransNAR vs control**: ")
     assert "size 5 (in distribution) +0.500 [+0.000, +1.000] (p = " in verdict
     assert verdict.count("not significant") >= 2
