@@ -37,6 +37,7 @@ RANKS = {
     "__init__": 0,
     "persistence": 1,
     "tables": 1,
+    "arms": 1,
     "clrs": 2,
     "_config": 3,
     "nar": 4,
