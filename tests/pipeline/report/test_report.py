@@ -329,6 +329,7 @@ def test_a_report_on_some_of_the_arms(finished, tmp_path, capsys, placeholder_fi
     assert "(total at least " in stages and "- `+`: resumed after an interruption" in stages
     training = markdown.split("## Training the language models", 1)[1].split("##", 1)[0]
     assert "train time" in training and "| control" not in training
+    assert "peak memory" in training and " MiB " in training  # each training's peak
     status, _, err = run_cli(["report", run_dir, "--out", out, "--arms", "student"], capsys)
     assert status == 2 and "has no arm student (its arms: baseline, control, transnar)" in err
     with pytest.raises(ValueError, match="not finished: it has no eval/control-s1"):

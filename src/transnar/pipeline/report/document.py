@@ -223,7 +223,8 @@ def _demoted(markdown: str) -> list[str]:
 def _training_table(runs: Sequence[RunData]) -> list[str]:
     several = len(runs) > 1
     header = [*(["run"] if several else []), "model", "seed", "steps", "epochs"]
-    header += ["train loss", "val loss", "tokens/s", "train time", "trainable parameters"]
+    header += ["train loss", "val loss", "tokens/s", "train time", "peak memory"]
+    header += ["trainable parameters"]
     rows = []
     for run in runs:
         for model in run.models:
@@ -239,10 +240,16 @@ def _training_table(runs: Sequence[RunData]) -> list[str]:
                     f"{s['val_loss']:.4f}",
                     f"{s['tokens_per_second']:.0f}",
                     duration(s["train_seconds"]) if "train_seconds" in s else "-",
+                    _peaks(run.stages.get(model.run.name)),
                     str(s["parameters"]),
                 ]
             )
     return markdown_table(header, rows)
+
+
+def _peaks(record: dict | None) -> str:
+    """A stage's peak memory (resident; and GPU), ``-`` when not measured."""
+    return format_peaks((record or {}).get("peak_memory")).removeprefix("peak ") or "-"
 
 
 def _nar_section(runs: Sequence[RunData]) -> list[str]:
