@@ -81,6 +81,9 @@ def test_the_report_shows_the_student_as_an_arm(finished):
     report = (run_dir / "report.md").read_text()
     assert "student − baseline" in report and "student − TransNAR" in report
     assert "the student (the baseline's architecture, with no NAR" in report
+    manifest = json.loads((run_dir / "distill-s0" / "manifest.json").read_text())
+    exact = manifest["teacher_vs_truth"]["train"]["exact"]
+    assert f"TransNAR's answers to them: exactly right {exact:.3f}, CLRS score " in report
     evaluation = json.loads((run_dir / "eval" / "student-s0" / "results.json").read_text())
     assert evaluation["model"]["label"] == "student"
 

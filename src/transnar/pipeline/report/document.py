@@ -141,16 +141,33 @@ def report_markdown(runs: Sequence[RunData], comparison: Comparison) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _student_lines(config, arms: Sequence[str]) -> list[str]:
-    """What each student learned from, when the run has students."""
-    lines = []
-    for arm in (ARMS_BY_NAME[name] for name in arms if ARMS_BY_NAME[name].student):
+def _student_lines(runs: Sequence[RunData]) -> list[str]:
+    """What each student learned from, when the runs have students: its
+    questions, and how often its teacher's answers to them were right."""
+    config, lines = runs[0].config, []
+    for arm in (ARMS_BY_NAME[name] for name in runs[0].arms if ARMS_BY_NAME[name].student):
         questions = config.student_questions(arm.name)
+        manifests = [
+            m.teacher_answers["teacher_vs_truth"]["train"]
+            for run in runs
+            for m in run.models
+            if m.run.kind == arm.name and m.teacher_answers
+        ]
+        agreement = ""
+        if manifests:
+            exact = Cell.of([m["exact"] for m in manifests]).text()
+            clrs = Cell.of([m["clrs"] for m in manifests]).text()
+            agreement = (
+                f"; TransNAR's answers to them: exactly right {exact}, CLRS score {clrs} "
+                f"(the share, {'mean ± std over' if len(manifests) > 1 else 'of'} "
+                f"{len(manifests)} teacher(s))"
+            )
         lines.append(
             f"- {arm.description}: {questions.count:,} questions per algorithm and size at "
             f"sizes {_join(questions.sizes)} (sampler seed {questions.seed}, not a training "
             "or test seed) answered by TransNAR as in its evaluation; trained with the "
-            "other arms' optimizer and epochs (its steps follow from its number of questions)"
+            "other arms' optimizer and epochs (its steps follow from its number of "
+            f"questions){agreement}"
         )
     return lines
 
@@ -180,7 +197,7 @@ def _setup(runs: Sequence[RunData]) -> list[str]:
         f"({lm.memory} memory)",
         f"- {_words([a.description for a in map(ARMS_BY_NAME.get, arms) if not a.student])} "
         f"train on the same data for the same steps, at seed(s) {_join(seeds)}",
-        *_student_lines(config, arms),
+        *_student_lines(runs),
         f"- NAR: {nar.nar.processor}, hidden {nar.nar.hidden_dim}, "
         f"{len(nar.nar.algorithms)} algorithm(s), sizes {_join(nar.data.train_sizes)}, "
         f"{nar.train.steps:,} steps (best validation {nar_results.get('best_val_score', 0):.3f} "

@@ -25,6 +25,7 @@ from transnar.pipeline.layout import (
     model_runs,
 )
 from transnar.pipeline.records import read_records
+from transnar.training.distill import MANIFEST as DISTILL_MANIFEST
 
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
@@ -45,12 +46,16 @@ class ModelResult:
         summary: its training's ``summary.json``.
         metrics: its training's ``metrics.jsonl`` records.
         results: its evaluation's ``results.json`` (:func:`~transnar.evaluation.load_results`).
+        teacher_answers: a student's: the manifest of its teacher's answers
+            (``distill-s<seed>/manifest.json``: their agreement with the truth);
+            None for the other arms.
     """
 
     run: ModelRun
     summary: dict[str, Any]
     metrics: list[dict[str, Any]]
     results: dict[str, Any]
+    teacher_answers: dict[str, Any] | None = None
 
 
 @dataclass
@@ -122,6 +127,7 @@ def load_run(directory: str | Path, arms: Sequence[str] | None = None) -> RunDat
             _read_json(_finished(directory, directory / run.name / SUMMARY)),
             read_metrics(directory / run.name / METRICS),
             load_results(_finished(directory, directory / EVAL_DIR / run.name)),
+            _read_json(directory / run.distill_dir / DISTILL_MANIFEST) if run.distill_dir else None,
         )
         for run in model_runs(config)
         if run.kind in arms
