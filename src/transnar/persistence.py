@@ -187,10 +187,12 @@ def atomic_write(path: str | os.PathLike, overwrite: bool = False, mode: str = "
         raise
 
 
-def write_json(path: str | os.PathLike, document: Any, overwrite: bool = True) -> None:
+def write_json(
+    path: str | os.PathLike, document: Any, overwrite: bool = True, indent: int = 2
+) -> None:
     """Writes ``document`` as indented JSON (a final newline), atomically."""
     with atomic_write(path, overwrite=overwrite, mode="w") as handle:
-        json.dump(document, handle, indent=2)
+        json.dump(document, handle, indent=indent)
         handle.write("\n")
 
 

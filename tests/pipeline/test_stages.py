@@ -195,7 +195,7 @@ def test_only_resumes_an_interrupted_stage_and_checks_inputs_recursively(tmp_pat
 
 def test_records_are_replaced_atomically(tmp_path):
     """Readers never see a half-written record while others write (``write_json``)."""
-    from transnar.training.runs import write_json
+    from transnar.persistence import write_json
 
     path = tmp_path / "stages" / "s.json"
     write_json(path, {"n": -1})

@@ -54,7 +54,7 @@ from transnar.evaluation.comparison import (
 from transnar.evaluation.comparison import regimes_line as _regimes_line
 from transnar.evaluation.evaluate import EvalResults
 from transnar.evaluation.significance import RESAMPLES
-from transnar.persistence import atomic_write, refuse_existing
+from transnar.persistence import atomic_write, refuse_existing, write_json
 
 FORMAT = "transnar.eval_results"
 VERSION = 1
@@ -192,7 +192,7 @@ def write_results(
     comparison = Comparison.of(documents) if compare_with else None
     if comparison is not None and not comparison.keys("algorithm_size"):
         raise ValueError("the results compared with have no algorithm and size in common")
-    _write_json(out / RESULTS_JSON, document)
+    write_json(out / RESULTS_JSON, document, indent=1)
     _write_text(out / RESULTS_MD, results_markdown(document))
     if include_samples and results.samples:
         with atomic_write(out / PREDICTIONS_JSONL, overwrite=True, mode="w") as handle:
@@ -201,7 +201,7 @@ def write_results(
     if plots:
         write_plots(comparison or Comparison.of(documents), out)
     if comparison is not None:
-        _write_json(out / COMPARISON_JSON, comparison.to_dict())
+        write_json(out / COMPARISON_JSON, comparison.to_dict(), indent=1)
         _write_text(out / COMPARISON_MD, comparison.to_markdown())
     return paths
 
@@ -268,7 +268,7 @@ def write_comparison(
     if plots:
         paths += [out / name for name in PLOTS.values()]
     refuse_existing(paths, overwrite)
-    _write_json(out / COMPARISON_JSON, comparison.to_dict())
+    write_json(out / COMPARISON_JSON, comparison.to_dict(), indent=1)
     _write_text(out / COMPARISON_MD, comparison.to_markdown())
     if plots:
         write_plots(comparison, out)
@@ -303,12 +303,6 @@ def _directory(out: str | os.PathLike) -> Path:
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} is a file; the output must be a directory")
     return out
-
-
-def _write_json(path: Path, document: Any) -> None:
-    with atomic_write(path, overwrite=True, mode="w") as handle:
-        json.dump(document, handle, indent=1)
-        handle.write("\n")
 
 
 def _write_text(path: Path, text: str) -> None:

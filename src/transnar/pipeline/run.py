@@ -39,7 +39,8 @@ from typing import Any
 
 from transnar import __version__
 from transnar._config import flatten, unflatten
-from transnar.persistence import CheckpointError, OutputExistsError, atomic_write
+from transnar.evaluation.results import COMPARISON_JSON
+from transnar.persistence import CheckpointError, OutputExistsError, atomic_write, write_json
 from transnar.pipeline.config import RunPipelineConfig, from_mapping, load_yaml, preset, to_yaml
 from transnar.pipeline.layout import (
     CONFIG_JSON,
@@ -75,7 +76,7 @@ from transnar.training.lm_config import apply_overrides as lm_overrides
 from transnar.training.loop import CONFIG
 from transnar.training.nar import train_nar
 from transnar.training.nar_config import NARTrainConfig
-from transnar.training.runs import resolve_device, torch_threads, write_json
+from transnar.training.runs import resolve_device, torch_threads
 
 # Keys of a stage's config that change nothing in its output: where and how fast
 # it runs, or paths whose content is an input of the stage.
@@ -433,7 +434,7 @@ def report_stage(stages: list[PipelineStage], run_dir: Path) -> PipelineStage:
         "report",
         "write report.md and report.html",
         {},  # no options: the report is a function of its inputs
-        (REPORT_MD, REPORT_HTML),
+        (REPORT_MD, REPORT_HTML, COMPARISON_JSON),
         run,
         inputs=tuple(stage.name for stage in stages if stage.name != "data"),
         resumable=_never,

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from transnar import __version__
+from transnar.persistence import write_json
 from transnar.pipeline.records import (
     differences,
     now,
@@ -46,7 +47,7 @@ from transnar.pipeline.records import (
 )
 from transnar.pipeline.resources import peak_memory
 from transnar.training.distributed import barrier, world
-from transnar.training.runs import duration, write_json
+from transnar.training.runs import duration
 
 
 class StageConfigError(ValueError):

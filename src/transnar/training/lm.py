@@ -51,7 +51,7 @@ import torch
 from transnar import __version__
 from transnar.lm.builders import build_tokenizer
 from transnar.nar.model import NAR
-from transnar.persistence import CheckpointError
+from transnar.persistence import CheckpointError, write_json
 from transnar.training.checkpoint import CHECKPOINTS, read_checkpoint
 from transnar.training.distributed import barrier, process_seed, world
 from transnar.training.lm_batches import (
@@ -82,7 +82,7 @@ from transnar.training.loop import (
     check_resumable,
     train_run,
 )
-from transnar.training.runs import TRAIN_LOG, autocast_context, check_finite, write_json
+from transnar.training.runs import TRAIN_LOG, autocast_context, check_finite
 
 SUMMARY = "summary.json"
 MODEL_DIR = "model"

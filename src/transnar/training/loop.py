@@ -35,7 +35,7 @@ import torch
 from tqdm import tqdm
 
 from transnar import __version__
-from transnar.persistence import CheckpointError
+from transnar.persistence import CheckpointError, write_json
 from transnar.training.checkpoint import checkpoint_path, read_checkpoint, save_checkpoint
 from transnar.training.distributed import (
     barrier,
@@ -54,7 +54,6 @@ from transnar.training.runs import (
     resolve_device,
     torch_threads,
     truncate_metrics,
-    write_json,
 )
 
 CONFIG = "config.json"

@@ -54,7 +54,7 @@ from transnar.evaluation.nar import nar_results_markdown, score_nar, score_nar_s
 from transnar.nar.features import Features
 from transnar.nar.model import NAR
 from transnar.nar.stepping import check_step_mode
-from transnar.persistence import CheckpointError, atomic_write
+from transnar.persistence import CheckpointError, atomic_write, write_json
 from transnar.training.checkpoint import CHECKPOINTS, checkpoint_path
 from transnar.training.distributed import (
     World,
@@ -76,7 +76,7 @@ from transnar.training.nar_data import (
     train_options,
     validation_size,
 )
-from transnar.training.runs import TRAIN_LOG, autocast_context, check_finite, write_json
+from transnar.training.runs import TRAIN_LOG, autocast_context, check_finite
 
 RESULTS = "results.json"
 RESULTS_MD = "results.md"

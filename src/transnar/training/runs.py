@@ -291,13 +291,6 @@ def truncate_metrics(path: Path, step: int) -> None:
         handle.writelines(kept)
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Writes ``data`` as indented JSON, atomically (replacing the file)."""
-    with atomic_write(path, overwrite=True, mode="w") as handle:
-        json.dump(data, handle, indent=2)
-        handle.write("\n")
-
-
 def autocast_context(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
     """bf16 autocast on CUDA (``auto`` or ``bf16``) or anywhere (``bf16``); else none."""
     if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
@@ -326,5 +319,4 @@ __all__ = [
     "resolve_device",
     "torch_threads",
     "truncate_metrics",
-    "write_json",
 ]

@@ -95,6 +95,8 @@ def test_the_pipeline_report(finished):
     assert "5 (in distribution), 7 (OOD extrapolation)" in markdown
     assert "Error bars: " in markdown and "TransNAR: ± std over 2 files" in markdown
     assert {p.name for p in (finished / "figures").iterdir()} == FIGURES
+    document = json.loads((finished / "comparison.json").read_text())
+    assert document["labels"] == ["baseline", "control", "TransNAR"]
     page = (finished / "report.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and page.count("data:image/png;base64,") == 6
     assert "<th>algorithm</th>" in page and "figures/" not in page  # every image embedded

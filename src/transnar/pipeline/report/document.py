@@ -24,8 +24,9 @@ from transnar.arms import ARMS_BY_NAME
 from transnar.evaluation import Comparison, write_plots
 from transnar.evaluation.comparison import PLOTS, Cell
 from transnar.evaluation.plots import REGIME_NAMES
+from transnar.evaluation.results import COMPARISON_JSON
 from transnar.evaluation.significance import RESAMPLES
-from transnar.persistence import atomic_write, refuse_existing
+from transnar.persistence import atomic_write, refuse_existing, write_json
 from transnar.pipeline.layout import FIGURES_DIR, REPORT_HTML, REPORT_MD
 from transnar.pipeline.records import differences
 from transnar.pipeline.report.competence import competence
@@ -67,7 +68,9 @@ def write_report(
     resamples: int = RESAMPLES,
     arms: Sequence[str] | None = None,
 ) -> list[Path]:
-    """Writes ``report.md``, ``report.html`` and ``figures/`` for one or several runs.
+    """Writes ``report.md``, ``report.html``, ``comparison.json`` (every table's
+    cells and paired tests, :meth:`~transnar.evaluation.Comparison.to_dict`) and
+    ``figures/`` for one or several runs.
 
     Args:
         run_dirs: run directories of ``transnar run``; the runs' models of the
@@ -117,7 +120,8 @@ def write_report(
         handle.write(text)
     with atomic_write(out / REPORT_HTML, overwrite=True, mode="w") as handle:
         handle.write(markdown_to_html(text, TITLE, out))
-    return [out / REPORT_MD, out / REPORT_HTML, *paths]
+    write_json(out / COMPARISON_JSON, comparison.to_dict(), indent=1)
+    return [out / REPORT_MD, out / REPORT_HTML, out / COMPARISON_JSON, *paths]
 
 
 def report_markdown(runs: Sequence[RunData], comparison: Comparison) -> str:
