@@ -287,6 +287,16 @@ def test_files_with_one_label_are_averaged():
     assert series.errors[("bfs", 10)] == pytest.approx(math.sqrt(0.02))
 
 
+def test_a_pipeline_variants_label_names_its_arm():
+    from transnar.evaluation.comparison import arm_of
+
+    assert arm_of("student (test sizes too)", "baseline") == "student"  # its kind: no NAR
+    assert arm_of("baseline (index hints)", "baseline") == "baseline"
+    assert arm_of("TransNAR (all)", "transnar") == "transnar"
+    assert arm_of("control (blank memory)", "control") == "control"
+    assert arm_of("TN-big", "transnar") == "transnar" and arm_of("mine", None) is None
+
+
 def test_labels_are_ordered_baseline_control_transnar_with_a_column_per_pair():
     cells = {("bfs", 10): 0.5}
     documents = [

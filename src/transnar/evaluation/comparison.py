@@ -75,10 +75,13 @@ ARM_ORDER = ("baseline", "control", "transnar", "student")
 
 def arm_of(label: str, kind: str | None) -> str | None:
     """``baseline``, ``control``, ``transnar`` or ``student`` for a label named so
-    (``TransNAR`` too) or, failing that, for a model of that kind; None for the others."""
+    (``TransNAR`` too, and a variant such as ``student (test sizes too)``) or,
+    failing that, for a model of that kind; None for the others."""
     name = label.lower()
-    if name in ARM_ORDER:
-        return name
+    base = name.split(" (", 1)[0]
+    for candidate in (name, base):
+        if candidate in ARM_ORDER:
+            return candidate
     return kind if kind in ARM_ORDER else None
 
 
