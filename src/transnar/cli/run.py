@@ -61,7 +61,7 @@ the presets of nar train and lm train):
          16, 300 steps; LMs d_model 64, 2 layers, 256 examples at sizes 4 and 5,
          8 epochs (1,024 steps); evaluation at 5 (in distribution) and 7 (OOD),
          32 questions each
-  small  about 9 h on a 2-core CPU with --jobs 2: 6 algorithms of 6 families;
+  small  about 7 h on a 2-core CPU with --jobs 2: 6 algorithms of 6 families;
          the small NAR preset with 1,500 steps; the small LM preset (d_model 128,
          4 layers, sizes 4-8, 3,000 examples each, 2 epochs); baseline, control
          and TransNAR x 3 seeds; evaluation at 8 (in distribution), 10, 12, 100
