@@ -13,8 +13,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from tests.cli.helpers import run_cli
 from transnar.lm import DecoderLM, LMConfig
+from transnar.lm.tokenizer import CharTokenizer
 from transnar.model import GatedCrossAttentionBlock, TransNAR, TransNARConfig
 from transnar.nar.config import NARConfig
+from transnar.nar.model import NAR
 from transnar.nar.processors import Processor
 from transnar.pipeline.config import apply_overrides, preset
 from transnar.pipeline.estimate import (
@@ -26,6 +28,7 @@ from transnar.pipeline.estimate import (
     trainable_parameters,
     xattn_forward_flops,
 )
+from transnar.training.lm_model import build_model
 
 
 def counted(function) -> int:
@@ -104,6 +107,15 @@ def test_parameters_are_the_models():
     model = TransNAR(dataclasses.replace(config, use_nar=False), DecoderLM(lm))
     blocks = sum(p.numel() for p in GatedCrossAttentionBlock(config).parameters())
     assert trainable_parameters(config) == sum(p.numel() for p in model.parameters()) + 2 * blocks
+
+
+def test_a_presets_parameters_are_those_of_the_model_its_pipeline_trains():
+    config = preset("tiny")  # the NAR is narrower than the cross-attention's default
+    assert config.nar.nar.hidden_dim != TransNARConfig.nar_node_dim
+    rows = {row.stage: row for row in estimate(config, samples=2)}
+    model = build_model(config.lm, CharTokenizer(), NAR(config.nar.nar))
+    trained = sum(p.numel() for p in model.trainable_parameters())
+    assert rows["transnar-s*"].parameters == trained
 
 
 def test_final_memory_does_not_grow_with_the_nar_steps():

@@ -122,9 +122,9 @@ class TransNAR(nn.Module):
             raise ValueError("the language model's config differs from config.lm")
         if config.use_nar and nar is None:
             raise ValueError("TransNAR needs a NAR (or set use_nar=False for the baseline)")
-        if nar is not None and (config.nar_node_dim, config.nar_edge_dim) != nar_dims(nar):
+        if nar is not None and (config.nar_node_dim, config.nar_edge_dim) != nar_dims(nar.config):
             raise ValueError(
-                f"the NAR's embeddings are {nar_dims(nar)} wide, config says "
+                f"the NAR's embeddings are {nar_dims(nar.config)} wide, config says "
                 f"{(config.nar_node_dim, config.nar_edge_dim)}"
             )
         self.config = config
@@ -288,9 +288,9 @@ class TransNAR(nn.Module):
         return model.eval()
 
 
-def nar_dims(nar: NAR) -> tuple[int, int]:
-    """Widths of a NAR's node and edge embeddings."""
-    return nar.config.hidden_dim, nar.config.hidden_dim
+def nar_dims(nar: NARConfig) -> tuple[int, int]:
+    """Widths of the node and edge embeddings of a NAR of this config."""
+    return nar.hidden_dim, nar.hidden_dim
 
 
 __all__ = [

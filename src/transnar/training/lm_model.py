@@ -105,7 +105,7 @@ def resolve_nar_dims(config: LMTrainConfig, nar: NAR | None) -> LMTrainConfig:
     """The config with the cross-attention's memory widths set to the NAR's."""
     if nar is None:
         return config
-    node_dim, edge_dim = nar_dims(nar)
+    node_dim, edge_dim = nar_dims(nar.config)
     model = config.model
     if (model.nar_node_dim, model.nar_edge_dim) == (node_dim, edge_dim):
         return config
