@@ -16,6 +16,7 @@ from transnar.evaluation.plots import (
     Series,
     plot_algorithm_scores,
     plot_family_scores,
+    series_colors,
     size_title,
 )
 
@@ -73,7 +74,7 @@ def test_three_arms_with_std_and_interval_error_bars(tmp_path):
     values = {(a, n): 0.4 for a in ("bfs", "minimum") for n in SIZES}
     arms = [
         Series(
-            "baseline", values, {k: 0.05 for k in values}, "baseline", note="± std over 3 files"
+            "baseline", values, {k: 0.05 for k in values}, "baseline", note="± std over 3 models"
         ),
         Series(
             "control",
@@ -94,6 +95,15 @@ def test_three_arms_with_std_and_interval_error_bars(tmp_path):
     assert arms[0].bars([("bfs", 10)]) == [[0.05], [0.05]] and arms[2].bars([("bfs", 10)]) is None
     assert arms[1].legend == "control (95% interval over the questions)"
     assert arms[2].legend == "TransNAR"
+
+
+def test_every_series_of_a_figure_gets_its_own_colour():
+    two_controls = series_colors(["baseline", "control", "control", "transnar"])
+    assert len(set(two_controls)) == 4
+    assert two_controls[:2] == [KIND_COLORS["baseline"], KIND_COLORS["control"]]
+    assert two_controls[3] == KIND_COLORS["transnar"]  # the first of its kind keeps its colour
+    variants = series_colors(["baseline", "transnar", "transnar", "transnar", None])
+    assert len(set(variants)) == 5 and variants[1] == KIND_COLORS["transnar"]
 
 
 def test_family_averages(tmp_path):

@@ -183,11 +183,11 @@ class Comparison:
 
     def error_bars(self, label: str) -> str | None:
         """What a label's error bars show, or None without any: the standard
-        deviation over its files, or with one file the bootstrap interval of its
+        deviation over its files (models), or with one file the bootstrap interval of its
         mean over the questions (when it has per-sample records)."""
         files = len(self.groups[label])
         if files > 1:
-            return f"± std over {files} files"
+            return f"± std over {files} models"
         if label not in self.paired.missing:
             return f"{self.paired.level:.0%} interval over the questions"
         return None

@@ -172,7 +172,7 @@ def _bars(
     )
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(sizes), 1, sharex=True, squeeze=False)[:, 0]
-    colors = _colors(series)
+    colors = series_colors([s.kind for s in series])
     bar = 0.8 / len(series)
     x = list(range(len(groups)))
     for ax, size in zip(axes, sizes, strict=True):
@@ -208,15 +208,16 @@ def _bars(
     return path
 
 
-def _colors(series: Sequence[Series]) -> list[str]:
-    colors, palette = [], iter(_PALETTE)
-    kinds = [s.kind for s in series]
-    for kind in kinds:
-        if kind in KIND_COLORS and kinds.count(kind) == 1:
-            colors.append(KIND_COLORS[kind])
-        else:
-            colors.append(next(palette, "#000000"))
-    return colors
+def series_colors(kinds: Sequence[str | None]) -> list[str]:
+    """A colour per series of a figure, all different: the first series of a
+    kind gets the kind's colour (:data:`KIND_COLORS`), the others (a second
+    control, a variant of TransNAR, a kind without a colour) the palette's
+    colours that the figure does not use yet, in turn."""
+    colors: list[str | None] = [None] * len(kinds)
+    for kind in dict.fromkeys(k for k in kinds if k in KIND_COLORS):
+        colors[kinds.index(kind)] = KIND_COLORS[kind]
+    palette = iter([c for c in _PALETTE if c not in colors])
+    return [color or next(palette, "#000000") for color in colors]
 
 
 def _ordered(names: set[str], order: list[str]) -> list[str]:
@@ -236,5 +237,6 @@ __all__ = [
     "Series",
     "plot_algorithm_scores",
     "plot_family_scores",
+    "series_colors",
     "size_title",
 ]

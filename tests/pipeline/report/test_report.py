@@ -93,7 +93,7 @@ def test_the_pipeline_report(finished):
     assert "\n- NAR stepping: " in markdown
     assert "| bfs            | graphs  |" in markdown  # the NAR's table
     assert "5 (in distribution), 7 (OOD extrapolation)" in markdown
-    assert "Error bars: " in markdown and "TransNAR: ± std over 2 files" in markdown
+    assert "Error bars: " in markdown and "TransNAR: ± std over 2 models" in markdown
     assert {p.name for p in (finished / "figures").iterdir()} == FIGURES
     document = json.loads((finished / "comparison.json").read_text())
     assert document["labels"] == ["baseline", "control", "TransNAR"]
@@ -336,3 +336,23 @@ def test_a_report_on_some_of_the_arms(finished, tmp_path, capsys, placeholder_fi
     assert status == 2 and "has no arm student (its arms: baseline, control, transnar)" in err
     with pytest.raises(ValueError, match="not finished: it has no eval/control-s1"):
         write_report([run_dir], out, force=True, arms=["control"])
+
+
+def test_training_curves_give_each_arm_one_colour_and_each_seed_a_style():
+    from transnar.evaluation.plots import KIND_COLORS
+    from transnar.pipeline.layout import ModelRun
+    from transnar.pipeline.report.document import _lm_lines
+
+    arms = ("baseline", "control", "control-blank", "transnar", "transnar-lockstep")
+    models = [
+        SimpleNamespace(run=ModelRun(arm, seed), metrics=[]) for arm in arms for seed in (0, 1)
+    ]
+    lines = _lm_lines([SimpleNamespace(models=models, directory=None)])
+    colors = {label.rsplit(" s", 1)[0]: color for label, color, _, _ in lines}
+    assert len(set(colors.values())) == len(arms)  # the two controls, the two TransNARs differ
+    assert (
+        colors["baseline"] == KIND_COLORS["baseline"]
+        and colors["TransNAR"] == KIND_COLORS["transnar"]
+    )
+    assert colors["control"] == KIND_COLORS["control"]  # as in the bar charts
+    assert [style for *_, style, _ in lines] == [0, 1] * len(arms)

@@ -1,8 +1,9 @@
 """Training curves: the language models' losses and the NAR's, from their ``metrics.jsonl``.
 
 - :func:`lm_panels`: training loss (smoothed) and validation loss against the
-  step, one line per model (the baseline grey, TransNAR blue, as in the
-  paper's figures, the control orange; one line style per seed or run);
+  step, one line per model (one colour per arm, as the bar charts': the baseline
+  grey, TransNAR blue, as in the paper's figures, the control orange; one line
+  style per seed or run);
 - :func:`nar_panels`: the NAR's training loss and validation score (means over
   its algorithms) against the step, one line per run;
 - :func:`plot_panels`: draws panels side by side into a PNG, on matplotlib's
@@ -18,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transnar.evaluation.plots import KIND_COLORS
 from transnar.persistence import atomic_write
 
 _STYLES = ("-", "--", ":", "-.")
@@ -33,15 +33,15 @@ class Line:
         label: its legend entry.
         steps: the x values.
         values: the y values.
-        kind: ``baseline``, ``control`` or ``transnar`` (its colour), or None.
-        style: its index among the lines of its kind (its line style).
+        color: its colour (None: the colour of lines without one).
+        style: its index among the lines of its colour (its line style).
         smooth: draw the raw values faintly and a moving average over them.
     """
 
     label: str
     steps: Sequence[float]
     values: Sequence[float]
-    kind: str | None = None
+    color: str | None = None
     style: int = 0
     smooth: bool = False
 
@@ -60,10 +60,10 @@ def lm_panels(models: Sequence[tuple[str, str, int, Sequence[Mapping[str, Any]]]
     """Training and validation loss panels.
 
     Args:
-        models: ``(label, kind, style, metrics records)`` per language model.
+        models: ``(label, colour, style, metrics records)`` per language model.
     """
     train, val = [], []
-    for label, kind, style, records in models:
+    for label, color, style, records in models:
         steps = [r for r in records if "loss" in r]
         evals = [r for r in records if "val_loss" in r]
         train.append(
@@ -71,13 +71,13 @@ def lm_panels(models: Sequence[tuple[str, str, int, Sequence[Mapping[str, Any]]]
                 label,
                 [r["step"] for r in steps],
                 [r["loss"] for r in steps],
-                kind,
+                color,
                 style,
                 smooth=True,
             )
         )
         val.append(
-            Line(label, [r["step"] for r in evals], [r["val_loss"] for r in evals], kind, style)
+            Line(label, [r["step"] for r in evals], [r["val_loss"] for r in evals], color, style)
         )
     return [
         Panel("training loss (answer tokens)", "cross-entropy", train, log_y=True),
@@ -117,7 +117,7 @@ def plot_panels(panels: Sequence[Panel], path: str | os.PathLike, title: str) ->
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, panel in zip(axes, panels, strict=True):
         for line in panel.lines:
-            color = KIND_COLORS.get(line.kind or "", _OTHER_COLOR)
+            color = line.color or _OTHER_COLOR
             style = _STYLES[line.style % len(_STYLES)]
             if line.smooth and len(line.values) > 2:
                 ax.plot(line.steps, line.values, color=color, alpha=0.2, linewidth=0.8)

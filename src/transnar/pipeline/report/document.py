@@ -22,8 +22,8 @@ from pathlib import Path
 
 from transnar.arms import ARMS_BY_NAME
 from transnar.evaluation import Comparison, write_plots
-from transnar.evaluation.comparison import PLOTS, Cell
-from transnar.evaluation.plots import REGIME_NAMES
+from transnar.evaluation.comparison import PLOTS, Cell, arm_of
+from transnar.evaluation.plots import REGIME_NAMES, series_colors
 from transnar.evaluation.results import COMPARISON_JSON
 from transnar.evaluation.significance import RESAMPLES
 from transnar.persistence import atomic_write, refuse_existing, write_json
@@ -353,15 +353,16 @@ def _stages(runs: Sequence[RunData]) -> list[str]:
 
 
 def _lm_lines(runs: Sequence[RunData]) -> list[tuple]:
-    """``(label, kind, style, metrics)`` per language model; models of one kind
-    get line styles in turn."""
+    """``(label, colour, style, metrics)`` per language model: one colour per arm
+    (as in the bar charts), its seeds (and runs) in line styles in turn."""
+    models = [(run, model) for run in runs for model in run.models]
+    arms = list(dict.fromkeys(model.run.label for _, model in models))
+    colors = dict(zip(arms, series_colors([arm_of(arm, None) for arm in arms]), strict=True))
     lines, seen = [], {}
-    for run in runs:
-        for model in run.models:
-            style = seen[model.run.kind] = seen.get(model.run.kind, -1) + 1
-            lines.append(
-                (_model_label(run, model, len(runs)), model.run.kind, style, model.metrics)
-            )
+    for run, model in models:
+        arm = model.run.label
+        style = seen[arm] = seen.get(arm, -1) + 1
+        lines.append((_model_label(run, model, len(runs)), colors[arm], style, model.metrics))
     return lines
 
 
