@@ -20,7 +20,7 @@ or ``cli``.
 from transnar.model.config import TransNARConfig
 from transnar.model.decoy import decoy_features
 from transnar.model.layers import CrossAttention, GatedCrossAttentionBlock, StepReader
-from transnar.model.transnar import DecodingCache, TransNAR, nar_dims
+from transnar.model.transnar import DecodingCache, TransNAR, nar_dims, with_nar_widths
 
 __all__ = [
     "CrossAttention",
@@ -31,4 +31,5 @@ __all__ = [
     "TransNARConfig",
     "decoy_features",
     "nar_dims",
+    "with_nar_widths",
 ]

@@ -293,6 +293,13 @@ def nar_dims(nar: NARConfig) -> tuple[int, int]:
     return nar.hidden_dim, nar.hidden_dim
 
 
+def with_nar_widths(config: TransNARConfig, nar: NARConfig) -> TransNARConfig:
+    """``config`` with the cross-attention's memory widths set to those of a NAR
+    of config ``nar``."""
+    node_dim, edge_dim = nar_dims(nar)
+    return dataclasses.replace(config, nar_node_dim=node_dim, nar_edge_dim=edge_dim)
+
+
 __all__ = [
     "CONFIG_FILENAME",
     "FORMAT",
@@ -300,4 +307,5 @@ __all__ = [
     "DecodingCache",
     "TransNAR",
     "nar_dims",
+    "with_nar_widths",
 ]

@@ -39,7 +39,7 @@ from transnar.clrs.text.budget import answer_length_bound
 from transnar.clrs.text.rows import examples
 from transnar.lm.tokenizer import CharTokenizer
 from transnar.lm.transformer import DecoderLM, LMConfig
-from transnar.model import GatedCrossAttentionBlock, TransNARConfig, nar_dims
+from transnar.model import GatedCrossAttentionBlock, TransNARConfig, with_nar_widths
 from transnar.nar.config import NARConfig
 from transnar.nar.model import NAR
 from transnar.pipeline.resources import format_bytes
@@ -225,9 +225,7 @@ def estimate(config, samples: int = SAMPLES) -> list[StageEstimate]:
         hinted = [text_cells(data.algorithms, sizes, count, samples, True) for sizes, count in (
             (data.train_sizes, data.train_count), (data.test_sizes, data.test_count)
         )]  # fmt: skip
-    # the cross-attention reads the widths of the NAR the pipeline trains
-    node_dim, edge_dim = nar_dims(config.nar.nar)
-    base = dataclasses.replace(config.lm.model, nar_node_dim=node_dim, nar_edge_dim=edge_dim)
+    base = with_nar_widths(config.lm.model, config.nar.nar)  # the NAR the pipeline trains
     for arm in config.arms:
         model, cells, asked = _arm_model(base, arm), train, test
         if ARMS_BY_NAME[arm].index_hints:

@@ -21,7 +21,7 @@ import torch
 from transnar.lm.builders import build_language_model
 from transnar.lm.hf import pretrained_lm_config
 from transnar.lm.tokenizer import Tokenizer
-from transnar.model import TransNAR, nar_dims
+from transnar.model import TransNAR, with_nar_widths
 from transnar.nar.model import NAR
 from transnar.persistence import CheckpointError
 from transnar.training.checkpoint import checkpoint_path
@@ -105,11 +105,8 @@ def resolve_nar_dims(config: LMTrainConfig, nar: NAR | None) -> LMTrainConfig:
     """The config with the cross-attention's memory widths set to the NAR's."""
     if nar is None:
         return config
-    node_dim, edge_dim = nar_dims(nar.config)
-    model = config.model
-    if (model.nar_node_dim, model.nar_edge_dim) == (node_dim, edge_dim):
-        return config
-    return replace(config, model=replace(model, nar_node_dim=node_dim, nar_edge_dim=edge_dim))
+    model = with_nar_widths(config.model, nar.config)
+    return config if model == config.model else replace(config, model=model)
 
 
 def obtain_nar(
