@@ -209,10 +209,16 @@ def test_the_nar_section_with_sizes_per_algorithm(finished, tmp_path, placeholde
     path.write_text(json.dumps(results))
     write_report([run_dir])
     markdown = (run_dir / "report.md").read_text().split("## The NAR on CLRS-30", 1)[1]
+    # every algorithm's in-distribution test in one column, its mean over all of them
     header = cells(line_of(markdown, "| algorithm      | family  |   val |"))
-    assert header == ["algorithm", "family", "val", "n=6*", "n=7*", "n=8"]
-    bfs, insertion_sort = line_of(markdown, "| bfs   "), line_of(markdown, "| insertion_sort |")
-    assert cells(bfs)[4] == "-" and cells(insertion_sort)[3] == "-"
+    assert header == ["algorithm", "family", "val", "in distribution", "n=8"]
+    assert "in distribution: each algorithm at its largest training size, n=6 (n=7: " in markdown
+    in_distribution = [e["test"] for e in results["algorithms"].values()]
+    scores = [t.get("6", t.get("7"))["scores"]["score"] for t in in_distribution]
+    mean = cells(line_of(markdown, "| **mean** "))[3]
+    assert mean == f"{sum(scores) / len(scores):.3f}"
+    insertion_sort = cells(line_of(markdown, "| insertion_sort |"))
+    assert insertion_sort[3] == f"{tests['7']['scores']['score']:.3f}"
     families = markdown.split("### By family", 1)[1]
     assert cells(line_of(families, "| family "))[2:4] == ["in distribution", "n=8"]
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from transnar.arms import ARMS_BY_NAME
 from transnar.evaluation import Comparison, write_plots
 from transnar.evaluation.comparison import PLOTS, Cell, arm_of
+from transnar.evaluation.nar import by_column, column_means, column_order, in_distribution_note
 from transnar.evaluation.plots import REGIME_NAMES, series_colors
 from transnar.evaluation.results import COMPARISON_JSON
 from transnar.evaluation.significance import RESAMPLES
@@ -274,43 +275,42 @@ def _peaks(record: dict | None) -> str:
 
 
 def _nar_section(runs: Sequence[RunData]) -> list[str]:
-    """The NAR's test scores per algorithm and size (mean ± std over runs). The
-    sizes may differ by algorithm (e.g. the string matchers' in-distribution
-    size): a missing cell is ``-``."""
+    """The NAR's test scores per algorithm and size (mean ± std over runs), one
+    column per :func:`~transnar.evaluation.nar.by_column` column: every
+    algorithm's in-distribution test in one (the string matchers' size differs),
+    then the out-of-distribution sizes; a missing cell is ``-``."""
     results = [run.nar_results for run in runs]
-    sizes = sorted(
-        {size for r in results for e in r["algorithms"].values() for size in e["test"]},
-        key=lambda size: (not size.isdigit(), int(size) if size.isdigit() else 0, size),
-    )
+    tables = [by_column(r["algorithms"]) for r in results]
+    columns = column_order(column for table in tables for column in table)
     names = list(dict.fromkeys(name for r in results for name in r["algorithms"]))
-    entries = [e for r in results for e in r["algorithms"].values()]
 
-    def size_label(size: str) -> str:
-        marks = {e["test"][size]["in_distribution"] for e in entries if size in e["test"]}
-        return f"n={size}" + ("*" if marks == {True} else "" if marks == {False} else " (*)")
-
-    def tests(name: str, size: str):
-        for r in results:
-            test = r["algorithms"].get(name, {}).get("test", {}).get(size)
+    def tests(name: str, column: str):
+        for table in tables:
+            test = table.get(column, {}).get(name)
             yield None if test is None else test["scores"]["score"]
 
-    header = ["algorithm", "family", "val", *map(size_label, sizes)]
+    header = ["algorithm", "family", "val", *columns]
     rows = []
     for name in names:
         family = next(r["algorithms"][name]["family"] for r in results if name in r["algorithms"])
         cells = [_cell(r["algorithms"].get(name, {}).get("validation_score") for r in results)]
-        cells += [_cell(tests(name, s)) for s in sizes]
+        cells += [_cell(tests(name, column)) for column in columns]
         rows.append([name, family, *cells])
-    means = [_cell(r.get("best_val_score") for r in results)]
-    means += [_cell(r.get("mean", {}).get(s) for r in results) for s in sizes]
-    rows.append(["**mean**", "", *means])
+    means = [column_means(r["algorithms"]) for r in results]
+    rows.append(
+        [
+            "**mean**",
+            "",
+            _cell(r.get("best_val_score") for r in results),
+            *(_cell(m.get(column) for m in means) for column in columns),
+        ]
+    )
     modes = results[0].get("step_modes")
     note = (
         "Test scores of the NAR's best checkpoint (the reference's per-output scores, "
         "averaged over an algorithm's outputs: the micro-F1 of the CLRS papers)"
         + (f", stepping {modes[0]}" if modes else "")
-        + "; val: its validation score; * = in distribution ((*): for some algorithms); "
-        "mean: over the algorithms tested at that size"
+        + f"; val: its validation score; {in_distribution_note(results[0]['algorithms'])}"
         + ("; mean ± std over the runs." if len(runs) > 1 else ".")
     )
     return [note, "", *markdown_table(header, rows)]

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from transnar.clrs.specs import FAMILIES, Family
 from transnar.evaluation.comparison import Cell
+from transnar.evaluation.nar import by_column, column_order
 from transnar.tables import markdown_table
 
 IBARZ_2022_TRIPLET_GMPNN: Mapping[Family, float] = {
@@ -28,22 +29,20 @@ IBARZ_2022_TRIPLET_GMPNN: Mapping[Family, float] = {
 """Family -> the Triplet-GMPNN's mean OOD micro-F1 in percent (Ibarz et al. 2022,
 Table 1: single-task, 10,000 steps, size 64)."""
 
-IN_DISTRIBUTION = "in distribution"
-
 
 def family_means(results: Mapping) -> dict[str, dict[str, float]]:
     """Family -> column -> the mean test score of the family's algorithms.
 
-    Columns are ``in distribution`` (each algorithm at its own in-distribution
-    test size: the string matchers' differs) and ``n=<size>`` for every
-    out-of-distribution test size. ``results`` is a NAR's ``results.json``.
+    Columns are those of :func:`~transnar.evaluation.nar.by_column`: ``in
+    distribution`` (each algorithm at its own in-distribution test size: the
+    string matchers' differs) and ``n=<size>`` for every other test size.
+    ``results`` is a NAR's ``results.json``.
     """
     scores: dict[str, dict[str, list[float]]] = {}
-    for entry in results["algorithms"].values():
-        columns = scores.setdefault(entry["family"], {})
-        for size, test in entry["test"].items():
-            column = IN_DISTRIBUTION if test["in_distribution"] else f"n={size}"
-            columns.setdefault(column, []).append(test["scores"]["score"])
+    for column, tests in by_column(results["algorithms"]).items():
+        for name, test in tests.items():
+            family = results["algorithms"][name]["family"]
+            scores.setdefault(family, {}).setdefault(column, []).append(test["scores"]["score"])
     return {
         family: {column: sum(v) / len(v) for column, v in columns.items()}
         for family, columns in scores.items()
@@ -54,10 +53,7 @@ def nar_family_table(results: Sequence[Mapping]) -> list[str]:
     """The Markdown lines of the per-family table over one or several NARs'
     results (mean ± std over them), with the published reference column."""
     means = [family_means(r) for r in results]
-    columns = sorted(
-        {column for m in means for family in m.values() for column in family},
-        key=lambda c: (c != IN_DISTRIBUTION, int(c[2:]) if c.startswith("n=") else 0),
-    )
+    columns = column_order(column for m in means for family in m.values() for column in family)
     header = ["family", "algorithms", *columns, "Ibarz et al. 2022 (n=64)"]
     rows = []
     for family in Family:
