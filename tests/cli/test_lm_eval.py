@@ -225,7 +225,7 @@ def test_generate_malformed_question(question, fragments, models, capsys):
 def test_generate_other_errors(models, tmp_path, capsys):
     question, _ = format_example(sample("dfs", 4, 0)[0])
     status, _, err = run_cli(["generate", str(models["transnar"]), "--question", question], capsys)
-    assert_one_error_line(status, err, "not trained on 'dfs'")
+    assert_one_error_line(status, err, "not trained on dfs")
     status, _, err = run_cli(["generate", str(tmp_path), "--question", QUESTION], capsys)
     assert_one_error_line(status, err, "no saved TransNAR")
     argv = ["generate", str(models["transnar"]), "--question", QUESTION, "--max-new-tokens", "0"]

@@ -427,7 +427,7 @@ def test_answer_question_errors(transnar):
     with pytest.raises(ValueError, match="line"):
         answer_question(transnar, "bfs:\ns: 0, A: [[0 1], [1 0\npi:\n")
     question, _ = format_example(clrs.sample("dfs", 4, 0)[0])
-    with pytest.raises(ValueError, match="not trained on 'dfs'"):
+    with pytest.raises(ValueError, match="not trained on dfs"):
         answer_question(transnar, question)
 
 

@@ -32,10 +32,9 @@ from transnar.clrs.text.formatting import (
     format_example,
 )
 from transnar.clrs.text.questions import has_index_hints, parse_question
-from transnar.evaluation.decoding import decoding_budget, question_generator
-from transnar.lm.generation import evaluation_positions, generate
+from transnar.evaluation.decoding import check_nar_knows, decode_questions, decoding_budget
+from transnar.lm.generation import evaluation_positions
 from transnar.lm.tokenizer import CharTokenizer
-from transnar.nar.features import Features
 
 _TOKEN = re.compile(r"[\[\](),:]|[^\s\[\](),:]+")
 """The tokens of a value's text: brackets, commas, colons and numbers."""
@@ -235,24 +234,9 @@ def answer_question(
         )
     if max_new_tokens < 1:
         raise ValueError("the question leaves no room for an answer within the model's positions")
-    kwargs = {}
-    nar = getattr(model, "nar", None)
-    if nar is not None:
-        if algorithm not in nar.config.algorithms:
-            raise ValueError(
-                f"the model's NAR was not trained on {algorithm!r} "
-                f"(it knows {', '.join(nar.config.algorithms)})"
-            )
-        device = next(model.parameters()).device
-        kwargs["memory"] = model.graph_memory(Features.from_trajectories([state]).to(device))
-    generation = generate(
-        model,
-        tokenizer,
-        [question],
-        max_new_tokens,
-        positions=positions,
-        generator=[question_generator(seed, question)],
-        **kwargs,
+    check_nar_knows(model, [algorithm])
+    generation, _ = decode_questions(
+        model, tokenizer, [question], [state], [max_new_tokens], positions, seed
     )
     text = generation.texts[0]
     truth = scores = None

@@ -15,13 +15,16 @@ question alone, so that an answer can be reproduced one question at a time:
 
 So ``transnar generate MODEL --seed S --question Q`` answers ``Q`` exactly as
 ``transnar lm eval MODEL --position-seed S`` did in its batch (up to
-floating-point ties between batched and single decoding).
+floating-point ties between batched and single decoding). Both decode through
+:func:`decode_questions`: the model's NAR (when it has one) reads each
+question's graph, then greedy decoding within the budgets.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -29,7 +32,10 @@ from torch import nn
 
 from transnar.clrs.text.budget import answer_length_bound
 from transnar.clrs.text.formatting import FLOAT_FORMATS
+from transnar.clrs.trajectory import Trajectory
+from transnar.lm.generation import Generation, generate, model_device
 from transnar.lm.tokenizer import Tokenizer
+from transnar.nar.features import Features
 
 
 def question_generator(position_seed: int, question: str) -> torch.Generator:
@@ -83,4 +89,61 @@ def decoding_budget(
     return min(budget, limit - length)
 
 
-__all__ = ["decoding_budget", "question_generator"]
+def check_nar_knows(model: nn.Module, algorithms: Sequence[str]) -> None:
+    """Raises ``ValueError`` naming those of ``algorithms`` that the model's NAR
+    was not trained on (a model without a NAR decodes any algorithm)."""
+    nar = getattr(model, "nar", None)
+    if nar is None:
+        return
+    unknown = [a for a in algorithms if a not in nar.config.algorithms]
+    if unknown:
+        raise ValueError(
+            f"the model's NAR was not trained on {', '.join(unknown)} "
+            f"(it knows {', '.join(nar.config.algorithms)})"
+        )
+
+
+def decode_questions(
+    model: nn.Module,
+    tokenizer: Tokenizer,
+    questions: Sequence[str],
+    graphs: Sequence[Trajectory],
+    budgets: Sequence[int],
+    positions: str,
+    position_seed: int,
+    generate_fn: Any = generate,
+) -> tuple[Generation, float]:
+    """Greedy answers to ``questions`` of one algorithm and size, as every
+    command decodes them.
+
+    A model with a NAR first reads their graphs (``graphs``: each question's
+    trajectory, or its :func:`~transnar.clrs.initial_state`: only the inputs
+    are read) through :meth:`~transnar.model.TransNAR.graph_memory`; each
+    question may generate ``budgets[i]`` tokens (:func:`decoding_budget`) and
+    draws its random positions from :func:`question_generator`.
+    ``generate_fn`` is :func:`~transnar.lm.generate` or anything with its
+    signature (tests pass a stub).
+
+    Returns:
+        The generation, and the seconds the NAR took (0 without one).
+    """
+    memory: dict[str, Any] = {}
+    nar_seconds = 0.0
+    if getattr(model, "nar", None) is not None:
+        start = time.perf_counter()
+        features = Features.from_trajectories(list(graphs)).to(model_device(model))
+        memory["memory"] = model.graph_memory(features)
+        nar_seconds = time.perf_counter() - start
+    generation = generate_fn(
+        model,
+        tokenizer,
+        list(questions),
+        list(budgets),
+        positions=positions,
+        generator=[question_generator(position_seed, q) for q in questions],
+        **memory,
+    )
+    return generation, nar_seconds
+
+
+__all__ = ["check_nar_knows", "decode_questions", "decoding_budget", "question_generator"]

@@ -35,7 +35,7 @@ import dataclasses
 import hashlib
 import platform
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from transnar.clrs.specs import get_spec
-from transnar.clrs.text.answer_scores import score_answer
+from transnar.clrs.text.answer_scores import AnswerScores, score_answer
 from transnar.clrs.text.datasets import (
     TRANSNAR_REGIMES,
     TRANSNAR_TRAIN_SIZES,
@@ -55,7 +55,7 @@ from transnar.clrs.text.datasets import (
 from transnar.clrs.text.formatting import FLOAT_FORMATS
 from transnar.clrs.text.rows import examples
 from transnar.clrs.text.score_report import ScoredRow, ScoreReport, aggregate
-from transnar.evaluation.decoding import decoding_budget, question_generator
+from transnar.evaluation.decoding import check_nar_knows, decode_questions, decoding_budget
 from transnar.lm.generation import (
     POSITION_KINDS,
     Generation,
@@ -64,7 +64,6 @@ from transnar.lm.generation import (
     model_device,
 )
 from transnar.lm.tokenizer import CharTokenizer
-from transnar.nar.features import Features
 
 DEFAULT_PRESET = "transnar"
 DEFAULT_COUNT = 100
@@ -301,14 +300,7 @@ def evaluate(
     settings = settings or EvalSettings()
     tokenizer = tokenizer or getattr(model, "tokenizer", None) or CharTokenizer()
     algorithms = settings.algorithms or default_algorithms(model)
-    nar = getattr(model, "nar", None)
-    if nar is not None:
-        unknown = [a for a in algorithms if a not in nar.config.algorithms]
-        if unknown:
-            raise ValueError(
-                f"the model's NAR was not trained on {', '.join(unknown)} "
-                f"(it knows {', '.join(nar.config.algorithms)})"
-            )
+    check_nar_knows(model, algorithms)
     positions = settings.positions or evaluation_positions(model)
     settings = dataclasses.replace(settings, algorithms=tuple(algorithms), positions=positions)
     device = model_device(model)
@@ -325,16 +317,10 @@ def evaluate(
     try:
         with tqdm(total=total, desc="evaluating", unit="sample", disable=disable) as bar:
             for algorithm, size, seed, batch in _batches(algorithms, settings):
-                rows = [row for row, _ in batch]
+                rows, trajectories = [row for row, _ in batch], [t for _, t in batch]
                 for row in rows:
                     digest.update(row["question"].encode())
                     digest.update(row["answer"].encode())
-                memory_kwargs = {}
-                if nar is not None:
-                    tic = time.perf_counter()
-                    features = Features.from_trajectories([t for _, t in batch]).to(device)
-                    memory_kwargs["memory"] = model.graph_memory(features)
-                    timing["nar_seconds"] += time.perf_counter() - tic
                 prompts = [row["question"] for row in rows]
                 budgets = [
                     decoding_budget(
@@ -347,22 +333,23 @@ def evaluate(
                         positions,
                         index_hints=settings.index_hints,
                     )
-                    for p, (_, t) in zip(prompts, batch, strict=True)
+                    for p, t in zip(prompts, trajectories, strict=True)
                 ]
-                generation = generate_fn(
+                generation, nar_seconds = decode_questions(
                     model,
                     tokenizer,
                     prompts,
+                    trajectories,
                     budgets,
-                    positions=positions,
-                    generator=[question_generator(settings.position_seed, p) for p in prompts],
-                    **memory_kwargs,
+                    positions,
+                    settings.position_seed,
+                    generate_fn,
                 )
+                timing["nar_seconds"] += nar_seconds
                 for i, row in enumerate(rows):
-                    prediction = generation.texts[i]
                     scores = score_answer(
                         algorithm,
-                        prediction,
+                        generation.texts[i],
                         row["answer"],
                         settings.use_hints,
                         settings.index_hints,
@@ -372,20 +359,7 @@ def evaluate(
                     )
                     timing["generated_tokens"] += int(generation.num_tokens[i])
                     if settings.keep_samples:
-                        samples.append(
-                            {
-                                "algorithm": algorithm,
-                                "size": size,
-                                "seed": seed,
-                                "index": row["index"],
-                                "question": row["question"],
-                                "answer": row["answer"],
-                                "prediction": prediction,
-                                "stopped": bool(generation.stopped[i]),
-                                "num_tokens": int(generation.num_tokens[i]),
-                                **dataclasses.asdict(scores),
-                            }
-                        )
+                        samples.append(_sample(algorithm, size, seed, row, generation, i, scores))
                 bar.update(len(rows))
     finally:
         model.train(was_training)
@@ -405,6 +379,31 @@ def evaluate(
         data_sha256=digest.hexdigest(),
         timing=timing,
     )
+
+
+def _sample(
+    algorithm: str,
+    size: int,
+    seed: int,
+    row: Mapping[str, Any],
+    generation: Generation,
+    index: int,
+    scores: AnswerScores,
+) -> dict[str, Any]:
+    """One line of ``predictions.jsonl``: the question, the truth, the model's
+    answer (``generation``'s ``index``-th) and its scores."""
+    return {
+        "algorithm": algorithm,
+        "size": size,
+        "seed": seed,
+        "index": row["index"],
+        "question": row["question"],
+        "answer": row["answer"],
+        "prediction": generation.texts[index],
+        "stopped": bool(generation.stopped[index]),
+        "num_tokens": int(generation.num_tokens[index]),
+        **dataclasses.asdict(scores),
+    }
 
 
 def _batches(
