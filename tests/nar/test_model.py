@@ -210,6 +210,23 @@ def test_outputs_are_each_samples_predictions_at_its_own_last_step():
             torch.testing.assert_close(output.outputs[name][b], alone.outputs[name][0])
 
 
+@pytest.mark.parametrize("steps", ["oracle", "learned"])
+def test_without_hints_kept_the_outputs_are_the_same_and_no_hint_is_returned(steps):
+    """``keep_hints=False`` (scoring, TransNAR's memory) keeps no step's hint
+    predictions, so memory does not grow with the steps, and changes nothing else."""
+    nar = tiny.nar(("bfs",), double=True).eval()
+    features = features_of("bfs", [4, 6, 5, 6], seed=3, double=True)
+    kept = nar(features, embeddings=True, steps=steps)
+    dropped = nar(features, embeddings=True, steps=steps, keep_hints=False)
+    assert kept.hints and dropped.hints == {}
+    assert nar.embed(features, steps=steps).hints == {}
+    for name, value in kept.outputs.items():
+        assert torch.equal(value, dropped.outputs[name])
+    assert torch.equal(kept.last_steps, dropped.last_steps)
+    assert torch.equal(kept.edge_embeddings, dropped.edge_embeddings)
+    assert torch.equal(kept.termination, dropped.termination)
+
+
 def test_single_step_trajectory_runs_one_step():
     """``T = 1``: one processor step (``max(1, T - 1)``) and no hint loss."""
     features = features_of("bfs", [4])

@@ -44,7 +44,7 @@ def score_nar_stepping(
     exact = error = samples = 0
     for features in batches:
         features = features.to(device)
-        output = nar(features, repred=True, steps=steps)
+        output = nar(features, repred=True, steps=steps, keep_hints=False)
         scorer = scorer or Scorer(nar.head(features.algorithm).spec)
         scorer.update(hard_outputs(nar, features, output), features)
         true_last = (features.lengths - 2).clamp(min=0)

@@ -122,6 +122,7 @@ class NAR(nn.Module):
         embeddings: bool = False,
         steps: str = "oracle",
         final_only: bool = False,
+        keep_hints: bool = True,
     ) -> NAROutput:
         """Runs the NAR over a batch, step by step, until every sample's last step.
 
@@ -136,6 +137,10 @@ class NAR(nn.Module):
                 ``oracle`` (its true length; always in training), ``learned``
                 or ``budget`` (leak-free: only in evaluation mode).
             final_only: keep only each sample's embeddings at its last step.
+            keep_hints: return every step's hint predictions (the hint loss
+                needs them); ``False``: none are kept (``hints`` is empty), so
+                memory does not grow with the number of steps (scoring and
+                TransNAR's memory read only outputs and embeddings).
         """
         if repred is None:
             repred = not self.training
@@ -194,8 +199,9 @@ class NAR(nn.Module):
                         names=spec.outputs,
                     )
                 )
-            for name, values in hint_steps.items():
-                values.append(previous[name])
+            if keep_hints:
+                for name, values in hint_steps.items():
+                    values.append(previous[name])
             if embeddings:
                 edge_state = edge_fts.dense() if latents is None else latents
                 if final_only:
@@ -209,7 +215,9 @@ class NAR(nn.Module):
                 break
         return NAROutput(
             outputs=_in_sample_order(ending_rows, ending_outputs),
-            hints={name: torch.stack(values, dim=1) for name, values in hint_steps.items()},
+            hints={
+                name: torch.stack(values, dim=1) for name, values in hint_steps.items() if values
+            },
             node_embeddings=torch.stack(node_states, dim=1) if embeddings else None,
             edge_embeddings=torch.stack(edge_states, dim=1) if embeddings else None,
             last_steps=stop.last_steps,
@@ -298,7 +306,14 @@ class NAR(nn.Module):
 
         The model is left in the mode it was in; gradients are not tracked.
         """
-        return self(features, repred=True, embeddings=True, steps=steps, final_only=final_only)
+        return self(
+            features,
+            repred=True,
+            embeddings=True,
+            steps=steps,
+            final_only=final_only,
+            keep_hints=False,
+        )
 
 
 def _last(states: list[torch.Tensor]) -> torch.Tensor | None:
