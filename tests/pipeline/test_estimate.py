@@ -12,6 +12,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from tests.cli.helpers import run_cli
+from transnar.arms import get_arm
 from transnar.lm import DecoderLM, LMConfig
 from transnar.lm.tokenizer import CharTokenizer
 from transnar.model import GatedCrossAttentionBlock, TransNAR, TransNARConfig
@@ -109,13 +110,28 @@ def test_parameters_are_the_models():
     assert trainable_parameters(config) == sum(p.numel() for p in model.parameters()) + 2 * blocks
 
 
-def test_a_presets_parameters_are_those_of_the_model_its_pipeline_trains():
+@pytest.mark.parametrize(
+    "arm", ["baseline", "transnar", "transnar-lockstep", "transnar-all", "transnar-pooled"]
+)
+def test_an_arms_parameters_are_those_of_the_model_its_pipeline_trains(arm):
+    """Every module TransNAR adds counts: the cross-attention at the NAR's widths,
+    and the step encodings of the modes that read every step."""
     config = preset("tiny")  # the NAR is narrower than the cross-attention's default
     assert config.nar.nar.hidden_dim != TransNARConfig.nar_node_dim
+    config = dataclasses.replace(config, arms=tuple(dict.fromkeys(("baseline", arm))))
     rows = {row.stage: row for row in estimate(config, samples=2)}
-    model = build_model(config.lm, CharTokenizer(), NAR(config.nar.nar))
+    model_config = dataclasses.replace(config.lm.model, **get_arm(arm).model_changes())
+    lm_config = dataclasses.replace(config.lm, model=model_config)
+    nar = NAR(config.nar.nar) if model_config.use_nar else None
+    model = build_model(lm_config, CharTokenizer(), nar)
     trained = sum(p.numel() for p in model.trainable_parameters())
-    assert rows["transnar-s*"].parameters == trained
+    assert rows[f"{arm}-s*"].parameters == trained
+
+
+def test_the_evaluation_memory_of_the_step_modes_holds_every_step():
+    config = dataclasses.replace(preset("tiny"), arms=("transnar", "transnar-all"))
+    rows = {row.stage: row for row in estimate(config, samples=2)}
+    assert rows["eval-transnar-all-s*"].memory_bytes > rows["eval-transnar-s*"].memory_bytes
 
 
 def test_final_memory_does_not_grow_with_the_nar_steps():

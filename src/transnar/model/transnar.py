@@ -130,14 +130,7 @@ class TransNAR(nn.Module):
         self.config = config
         self.lm = lm
         self.nar = nar.requires_grad_(False).eval() if config.use_nar else None
-        self.xattn = nn.ModuleDict(
-            {str(i): GatedCrossAttentionBlock(config) for i in config.xattn_layers()}
-        )
-        for block in self.xattn.values():
-            block.apply(functools.partial(init_weights, std=config.lm.init_std))
-        self.step_reader = (
-            StepReader(config) if config.use_nar and config.memory in STEP_MODES_READ else None
-        )
+        self.xattn, self.step_reader = memory_readers(config)
 
     @property
     def tokenizer(self) -> Tokenizer | None:
@@ -288,6 +281,18 @@ class TransNAR(nn.Module):
         return model.eval()
 
 
+def memory_readers(config: TransNARConfig) -> tuple[nn.ModuleDict, StepReader | None]:
+    """The trainable modules TransNAR adds to its language model: a gated
+    cross-attention block per layer of ``config.xattn_layers()`` (keyed by the
+    layer's index), and the :class:`StepReader` of the memory modes that read
+    every step (None otherwise), initialised."""
+    xattn = nn.ModuleDict({str(i): GatedCrossAttentionBlock(config) for i in config.xattn_layers()})
+    for block in xattn.values():
+        block.apply(functools.partial(init_weights, std=config.lm.init_std))
+    reads_steps = config.use_nar and config.memory in STEP_MODES_READ
+    return xattn, StepReader(config) if reads_steps else None
+
+
 def nar_dims(nar: NARConfig) -> tuple[int, int]:
     """Widths of the node and edge embeddings of a NAR of this config."""
     return nar.hidden_dim, nar.hidden_dim
@@ -306,6 +311,7 @@ __all__ = [
     "WEIGHTS_FILENAMES",
     "DecodingCache",
     "TransNAR",
+    "memory_readers",
     "nar_dims",
     "with_nar_widths",
 ]

@@ -39,7 +39,8 @@ from transnar.clrs.text.budget import answer_length_bound
 from transnar.clrs.text.rows import examples
 from transnar.lm.tokenizer import CharTokenizer
 from transnar.lm.transformer import DecoderLM, LMConfig
-from transnar.model import GatedCrossAttentionBlock, TransNARConfig, with_nar_widths
+from transnar.model import TransNARConfig, with_nar_widths
+from transnar.model.transnar import memory_readers
 from transnar.nar.config import NARConfig
 from transnar.nar.model import NAR
 from transnar.pipeline.resources import format_bytes
@@ -196,11 +197,8 @@ def nar_activation_bytes(nar: NARConfig, batch: int, nodes: int, steps: int) -> 
 def trainable_parameters(config: TransNARConfig) -> int:
     """Trainable parameters of the language model (and its cross-attention blocks)."""
     with torch.device("meta"):
-        count = sum(p.numel() for p in DecoderLM(config.lm).parameters())
-        if config.use_nar:
-            block = sum(p.numel() for p in GatedCrossAttentionBlock(config).parameters())
-            count += block * len(config.xattn_layers())
-    return count
+        modules = [DecoderLM(config.lm), *filter(None, memory_readers(config))]
+        return sum(p.numel() for module in modules for p in module.parameters())
 
 
 # --- the run's stages ---------------------------------------------------------------------
@@ -219,7 +217,9 @@ def estimate(config, samples: int = SAMPLES) -> list[StageEstimate]:
     hints = data.index_hints
     train = text_cells(data.algorithms, data.train_sizes, data.train_count, samples, hints)
     test = text_cells(data.algorithms, data.test_sizes, data.test_count, samples, hints)
-    steps_per_size = _nar_steps(config.nar.nar.algorithms, data.train_sizes, samples)
+    students = [config.student_questions(a) for a in config.arms if ARMS_BY_NAME[a].student]
+    sizes = {*data.train_sizes, *data.test_sizes, *(n for q in students for n in q.sizes)}
+    steps_per_size = _nar_steps(config.nar.nar.algorithms, sorted(sizes), samples)
     batch = config.eval.batch_size
     if any(ARMS_BY_NAME[arm].index_hints for arm in config.arms):
         hinted = [text_cells(data.algorithms, sizes, count, samples, True) for sizes, count in (
@@ -392,6 +392,7 @@ def _eval_stage(stage, model, cells, steps_per_size, batch: int) -> StageEstimat
             flops += cell.count * xattn_forward_flops(model, t, cell.nodes, read)
     longest = max(cells, key=lambda c: c.mean_budget)
     biggest = max(cells, key=lambda c: c.nodes)
+    most_steps = steps_per_size.get((biggest.algorithm, biggest.size), (1, 1))[1]
     return StageEstimate(
         stage=f"{stage}-s*",
         examples=sum(cell.count for cell in cells),
@@ -402,7 +403,9 @@ def _eval_stage(stage, model, cells, steps_per_size, batch: int) -> StageEstimat
         flops=flops,
         activation_bytes=0.0,
         fused_activation_bytes=0.0,
-        memory_bytes=(memory_bytes(model, batch, biggest.nodes, 1) if model.use_nar else None),
+        memory_bytes=(
+            memory_bytes(model, batch, biggest.nodes, most_steps) if model.use_nar else None
+        ),
     )
 
 
