@@ -104,7 +104,7 @@ def test_the_estimate_counts_every_arm():
     test_sizes = len(set(config.lm.data.test_sizes) - {4, 6})
     assert stages["distill-wide-s*"].examples == 2 * (2 + test_sizes) * 30
     assert stages["baseline-hints-s*"].tokens > stages["baseline-s*"].tokens  # the markers
-    assert stages["transnar-all-s*"].parameters == stages["transnar-s*"].parameters
+    assert stages["transnar-all-s*"].parameters > stages["transnar-s*"].parameters  # step encodings
     # every block reads every step's states: more work than one state per block
     assert stages["transnar-all-s*"].flops > stages["transnar-s*"].flops
     assert stages["transnar-all-s*"].activation_bytes > stages["transnar-s*"].activation_bytes
