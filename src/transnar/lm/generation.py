@@ -113,31 +113,18 @@ def generate(
         raise ValueError("an empty prompt (without <bos>) has nothing to continue")
     prompt_ids, prompt_mask = tokenizer.pad(encoded, padding_side="left")  # (B, P)
     B, P = prompt_ids.shape
-    longest = max(budgets)
-    total = P + longest
-    # the whole layout: left padding, prompt, then each sequence's own answer slots
-    answer_mask = torch.arange(longest) < torch.tensor(budgets)[:, None]  # (B, longest)
-    mask = torch.cat([prompt_mask, answer_mask], dim=1)  # (B, total)
-    lengths = mask.sum(dim=1)  # (B,) prompt + own budget
-    width = int(lengths.max())  # the longest prompt + own budget
-    if positions == "random":
+    if positions == "random" and max_position is None:
+        max_position = getattr(model, "max_position", None)
         if max_position is None:
-            max_position = getattr(model, "max_position", None)
-            if max_position is None:
-                raise ValueError("random positions need max_position (the model has none)")
-        drawn = random_positions(B, width, max_position, generator=generator, lengths=lengths)
-    else:
-        drawn = linear_positions(B, width)
-    layout_positions = pad_positions(drawn, mask).to(device)  # (B, total)
-    mask, prompt_ids = mask.to(device), prompt_ids.to(device)
-
+            raise ValueError("random positions need max_position (the model has none)")
+    mask, layout_positions = _layout(prompt_mask, budgets, positions, max_position, generator)
+    mask, layout_positions = mask.to(device), layout_positions.to(device)  # (B, total) each
+    prompt_ids = prompt_ids.to(device)
+    longest = max(budgets)
     tokens = torch.empty(B, longest, dtype=torch.long, device=device)
-    texts = [""] * B
-    counts = [0] * B
-    stopped = [False] * B
-    done = [False] * B  # stopped, or cut at its budget
+    answers = _Answers(tokenizer, budgets, stop)
     with _eval_mode(model):
-        cache = model.make_cache(total) if use_cache else None
+        cache = model.make_cache(P + longest) if use_cache else None
         logits = model(
             prompt_ids,
             positions=layout_positions[:, :P],
@@ -148,20 +135,7 @@ def generate(
         for step in range(longest):
             next_ids = logits[:, -1].argmax(dim=-1)  # (B,)
             tokens[:, step] = next_ids
-            for b, token_id in enumerate(next_ids.tolist()):
-                if done[b]:
-                    continue
-                counts[b] += 1
-                if token_id == tokenizer.eos_id:
-                    stopped[b] = True
-                else:
-                    piece = tokenizer.decode([token_id])
-                    texts[b] += piece
-                    if stop and stop in texts[b][-(len(stop) + len(piece)) :]:
-                        texts[b] = texts[b][: texts[b].index(stop) + len(stop)]
-                        stopped[b] = True
-                done[b] = stopped[b] or counts[b] == budgets[b]
-            if all(done):
+            if answers.add(next_ids.tolist()):
                 break
             t = P + step  # the column of the token just chosen
             if use_cache:
@@ -178,8 +152,64 @@ def generate(
                 attention_mask=mask[:, : t + 1],
                 **forward_kwargs,
             ).logits  # (B, 1 or t + 1, V)
-    token_ids = [tokens[b, : counts[b]].tolist() for b in range(B)]
-    return Generation(texts=texts, num_tokens=counts, token_ids=token_ids, stopped=stopped)
+    token_ids = [tokens[b, : answers.counts[b]].tolist() for b in range(B)]
+    return Generation(answers.texts, answers.counts, token_ids, answers.stopped)
+
+
+def _layout(
+    prompt_mask: torch.Tensor,
+    budgets: list[int],
+    positions: str,
+    max_position: int | None,
+    generator: torch.Generator | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The whole layout of a batch: left padding, prompt, then each sequence's own
+    answer slots. ``prompt_mask`` ``(B, P)``; returns the attention mask and the
+    positions, ``(B, P + max(budgets))`` each, positions drawn for each sequence's
+    prompt plus its own budget and laid on its real tokens."""
+    longest = max(budgets)
+    answer_mask = torch.arange(longest) < torch.tensor(budgets)[:, None]  # (B, longest)
+    mask = torch.cat([prompt_mask, answer_mask], dim=1)  # (B, total)
+    lengths = mask.sum(dim=1)  # (B,) prompt + own budget
+    width = int(lengths.max())  # the longest prompt + own budget
+    B = mask.shape[0]
+    if positions == "random":
+        drawn = random_positions(B, width, max_position, generator=generator, lengths=lengths)
+    else:
+        drawn = linear_positions(B, width)
+    return mask, pad_positions(drawn, mask)
+
+
+class _Answers:
+    """Each sequence's answer text as tokens come, and whether it is done:
+    stopped (the ``stop`` text or ``<eos>``) or cut at its budget."""
+
+    def __init__(self, tokenizer: Tokenizer, budgets: list[int], stop: str):
+        self.tokenizer, self.budgets, self.stop = tokenizer, budgets, stop
+        count = len(budgets)
+        self.texts = [""] * count
+        self.counts = [0] * count
+        self.stopped = [False] * count
+        self.done = [False] * count
+
+    def add(self, token_ids: list[int]) -> bool:
+        """One new token per sequence (those of done sequences are ignored);
+        whether every sequence is done."""
+        stop = self.stop
+        for b, token_id in enumerate(token_ids):
+            if self.done[b]:
+                continue
+            self.counts[b] += 1
+            if token_id == self.tokenizer.eos_id:
+                self.stopped[b] = True
+            else:
+                piece = self.tokenizer.decode([token_id])
+                self.texts[b] += piece
+                if stop and stop in self.texts[b][-(len(stop) + len(piece)) :]:
+                    self.texts[b] = self.texts[b][: self.texts[b].index(stop) + len(stop)]
+                    self.stopped[b] = True
+            self.done[b] = self.stopped[b] or self.counts[b] == self.budgets[b]
+        return all(self.done)
 
 
 def _budgets(max_new_tokens: int | Sequence[int], count: int) -> list[int]:
