@@ -390,8 +390,9 @@ def _sample(
     index: int,
     scores: AnswerScores,
 ) -> dict[str, Any]:
-    """One line of ``predictions.jsonl``: the question, the truth, the model's
-    answer (``generation``'s ``index``-th) and its scores."""
+    """One sample's record (``EvalResults.samples``, the source of
+    ``results.json``'s samples and ``predictions.jsonl``): the question, the truth,
+    the model's answer (``generation``'s ``index``-th) and its scores."""
     return {
         "algorithm": algorithm,
         "size": size,
