@@ -144,6 +144,20 @@ def run_stages(
     if jobs > 1:
         assert launch is not None
         return _Scheduler(run_dir, stages, records, log, jobs, launch, restart).run(stop_after)
+    return _run_in_order(run_dir, stages, records, log, restart, stop_after)
+
+
+def _run_in_order(
+    run_dir: Path,
+    stages: Sequence[PipelineStage],
+    records: Mapping[str, dict | None],
+    log: Callable[[str], None],
+    restart: frozenset[str],
+    stop_after: str | None,
+) -> list[Outcome]:
+    """:func:`run_stages` with one job: the stages one after the other, in this
+    process, up to ``stop_after``."""
+    names = [stage.name for stage in stages]
     outputs: dict[str, str] = {}
     outcomes = []
     start = time.perf_counter()
