@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -36,6 +36,9 @@ from transnar.clrs.trajectory import Trajectory
 from transnar.lm.generation import Generation, generate, model_device
 from transnar.lm.tokenizer import Tokenizer
 from transnar.nar.features import Features
+
+GenerateFn = Callable[..., Generation]
+""":func:`~transnar.lm.generate`, or anything with its signature (tests pass stubs)."""
 
 
 def question_generator(position_seed: int, question: str) -> torch.Generator:
@@ -111,7 +114,7 @@ def decode_questions(
     budgets: Sequence[int],
     positions: str,
     position_seed: int,
-    generate_fn: Any = generate,
+    generate_fn: GenerateFn = generate,
 ) -> tuple[Generation, float]:
     """Greedy answers to ``questions`` of one algorithm and size, as every
     command decodes them.
@@ -120,9 +123,8 @@ def decode_questions(
     trajectory, or its :func:`~transnar.clrs.initial_state`: only the inputs
     are read) through :meth:`~transnar.model.TransNAR.graph_memory`; each
     question may generate ``budgets[i]`` tokens (:func:`decoding_budget`) and
-    draws its random positions from :func:`question_generator`.
-    ``generate_fn`` is :func:`~transnar.lm.generate` or anything with its
-    signature (tests pass a stub).
+    draws its random positions from :func:`question_generator`; ``generate_fn``
+    decodes.
 
     Returns:
         The generation, and the seconds the NAR took (0 without one).
@@ -146,4 +148,10 @@ def decode_questions(
     return generation, nar_seconds
 
 
-__all__ = ["check_nar_knows", "decode_questions", "decoding_budget", "question_generator"]
+__all__ = [
+    "GenerateFn",
+    "check_nar_knows",
+    "decode_questions",
+    "decoding_budget",
+    "question_generator",
+]

@@ -35,7 +35,7 @@ import dataclasses
 import hashlib
 import platform
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -55,7 +55,12 @@ from transnar.clrs.text.datasets import (
 from transnar.clrs.text.formatting import FLOAT_FORMATS
 from transnar.clrs.text.rows import examples
 from transnar.clrs.text.score_report import ScoredRow, ScoreReport, aggregate
-from transnar.evaluation.decoding import check_nar_knows, decode_questions, decoding_budget
+from transnar.evaluation.decoding import (
+    GenerateFn,
+    check_nar_knows,
+    decode_questions,
+    decoding_budget,
+)
 from transnar.lm.generation import (
     POSITION_KINDS,
     Generation,
@@ -73,8 +78,6 @@ TRAINING_SEEDS: tuple[int, ...] = tuple(
     sorted({s for name in ("train", "val") for s in get_preset(DEFAULT_PRESET)[name].seeds})
 )
 """The seeds of the ``transnar`` preset's training and validation splits."""
-
-GenerateFn = Callable[..., Generation]
 
 REGIMES = ("in-distribution", "ood-interpolation", "ood-extrapolation", "ood-smaller")
 """What an evaluation size is to the training sizes (:func:`regime`)."""

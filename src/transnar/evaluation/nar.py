@@ -102,13 +102,10 @@ def in_distribution_sizes(algorithms: Mapping[str, Mapping]) -> str:
     size for all, else the most common one and the exceptions, e.g.
     ``n=11 (n=13: naive_string_matcher, kmp_matcher)``."""
     sizes: dict[str, list[str]] = {}
-    for name, test_size in (
-        (name, size)
-        for name, entry in algorithms.items()
-        for size, column in size_columns(entry).items()
-        if column == IN_DISTRIBUTION
-    ):
-        sizes.setdefault(test_size, []).append(name)
+    for name, entry in algorithms.items():
+        for size, column in size_columns(entry).items():
+            if column == IN_DISTRIBUTION:
+                sizes.setdefault(size, []).append(name)
     if not sizes:
         return "-"
     common, *others = sorted(sizes, key=lambda size: -len(sizes[size]))

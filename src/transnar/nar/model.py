@@ -215,9 +215,9 @@ class NAR(nn.Module):
                 break
         return NAROutput(
             outputs=_in_sample_order(ending_rows, ending_outputs),
-            hints={
-                name: torch.stack(values, dim=1) for name, values in hint_steps.items() if values
-            },
+            hints={name: torch.stack(v, dim=1) for name, v in hint_steps.items()}
+            if keep_hints
+            else {},
             node_embeddings=torch.stack(node_states, dim=1) if embeddings else None,
             edge_embeddings=torch.stack(edge_states, dim=1) if embeddings else None,
             last_steps=stop.last_steps,

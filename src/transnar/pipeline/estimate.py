@@ -284,6 +284,12 @@ def _arm_model(model: TransNARConfig, name: str) -> TransNARConfig:
     return dataclasses.replace(model, **ARMS_BY_NAME[name].model_changes())
 
 
+def _cell_steps(steps_per_size: dict, cell: TextCell) -> tuple[float, int]:
+    """The mean and the most NAR steps of a cell's instances (1, 1 when the NAR
+    does not know its algorithm)."""
+    return steps_per_size.get((cell.algorithm, cell.size), (1, 1))
+
+
 def _nar_steps(algorithms: Sequence[str], sizes: Iterable[int], samples: int) -> dict:
     """``(algorithm, size) -> (mean steps, most steps)`` of the NAR's trajectories."""
     return {(a, n): _steps(a, n, samples) for a in algorithms for n in sizes}
@@ -349,14 +355,14 @@ def _lm_stage(arm, model, lm_config, nar, cells, steps_per_size) -> StageEstimat
         t = round(cell.mean_tokens)
         flops += cell.count * 3 * lm_forward_flops(model.lm, t)
         if model.use_nar:
-            mean_steps = steps_per_size.get((cell.algorithm, cell.size), (1, 1))[0]
+            mean_steps = _cell_steps(steps_per_size, cell)[0]
             read = memory_steps_read(model, mean_steps)
             flops += cell.count * 3 * xattn_forward_flops(model, t, cell.nodes, read)
             flops += cell.count * mean_steps * processor_flops(nar, cell.nodes)
     longest = max(cells, key=lambda c: c.max_tokens)
     biggest = max(cells, key=lambda c: c.nodes)
-    most_steps = steps_per_size.get((biggest.algorithm, biggest.size), (1, 1))[1]
-    longest_steps = steps_per_size.get((longest.algorithm, longest.size), (1, 1))[1]
+    most_steps = _cell_steps(steps_per_size, biggest)[1]
+    longest_steps = _cell_steps(steps_per_size, longest)[1]
     read = memory_steps_read(model, longest_steps)
     return StageEstimate(
         stage=f"{arm}-s*",
@@ -387,12 +393,12 @@ def _eval_stage(stage, model, cells, steps_per_size, batch: int) -> StageEstimat
         t = round(cell.mean_budget)
         flops += cell.count * lm_forward_flops(model.lm, t)
         if model.use_nar:
-            mean_steps = steps_per_size.get((cell.algorithm, cell.size), (1, 1))[0]
+            mean_steps = _cell_steps(steps_per_size, cell)[0]
             read = memory_steps_read(model, mean_steps)
             flops += cell.count * xattn_forward_flops(model, t, cell.nodes, read)
     longest = max(cells, key=lambda c: c.mean_budget)
     biggest = max(cells, key=lambda c: c.nodes)
-    most_steps = steps_per_size.get((biggest.algorithm, biggest.size), (1, 1))[1]
+    most_steps = _cell_steps(steps_per_size, biggest)[1]
     return StageEstimate(
         stage=f"{stage}-s*",
         examples=sum(cell.count for cell in cells),

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from transnar.clrs.specs import FAMILIES, Family
 from transnar.evaluation.comparison import Cell
-from transnar.evaluation.nar import by_column, column_order
+from transnar.evaluation.nar import column_means, column_order
 from transnar.tables import markdown_table
 
 IBARZ_2022_TRIPLET_GMPNN: Mapping[Family, float] = {
@@ -33,19 +33,16 @@ Table 1: single-task, 10,000 steps, size 64)."""
 def family_means(results: Mapping) -> dict[str, dict[str, float]]:
     """Family -> column -> the mean test score of the family's algorithms.
 
-    Columns are those of :func:`~transnar.evaluation.nar.by_column`: ``in
+    Columns are those of :func:`~transnar.evaluation.nar.column_means`: ``in
     distribution`` (each algorithm at its own in-distribution test size: the
     string matchers' differs) and ``n=<size>`` for every other test size.
     ``results`` is a NAR's ``results.json``.
     """
-    scores: dict[str, dict[str, list[float]]] = {}
-    for column, tests in by_column(results["algorithms"]).items():
-        for name, test in tests.items():
-            family = results["algorithms"][name]["family"]
-            scores.setdefault(family, {}).setdefault(column, []).append(test["scores"]["score"])
+    algorithms = results["algorithms"]
+    families = dict.fromkeys(entry["family"] for entry in algorithms.values())
     return {
-        family: {column: sum(v) / len(v) for column, v in columns.items()}
-        for family, columns in scores.items()
+        family: column_means({n: e for n, e in algorithms.items() if e["family"] == family})
+        for family in families
     }
 
 
