@@ -26,8 +26,17 @@ Sizes: ``small`` (d_model 128, 4 layers, 4 heads) and ``base`` (256, 6, 8: the
 ``LMConfig`` default); TransNAR adds a gated cross-attention block after every
 layer, reading a triplet-GMPNN NAR of width 128 (the paper's).
 
+Memory modes (``--memories``): TransNAR reading the NAR's final states (``final``,
+the paper's), one step per block (``lockstep``), every step (``all``) or the steps
+pooled (``pooled``); each row gives the memory the blocks read (nodes and edges of
+the batch, KiB). A random NAR's own termination is arbitrary, so ``--nar-steps
+oracle`` runs it for each instance's true number of steps (the cost of a NAR that
+learned when to stop).
+
     python benchmarks/lm.py                               # bfs at size 12, batch 16
     python benchmarks/lm.py --algorithm insertion_sort --threads 2 --out results/
+    python benchmarks/lm.py --sizes small --memories final,lockstep,all,pooled \
+        --nar-steps oracle --llama-repeats 0 --name memory-modes --out results/
 """
 
 from __future__ import annotations
@@ -48,6 +57,7 @@ from transnar.clrs.text.rows import examples
 from transnar.lm import CharTokenizer, DecoderLM, LMConfig, generate, pad_positions
 from transnar.lm import random_positions as draw_positions
 from transnar.model import TransNAR, TransNARConfig
+from transnar.model.config import MEMORY_MODES
 from transnar.nar import NAR, Features, NARConfig
 
 SIZES = {
@@ -57,16 +67,36 @@ SIZES = {
 NAR_WIDTH = 128
 
 
-def build(size: str, use_nar: bool, algorithm: str, seed: int = 0) -> TransNAR:
-    """A random-weight TransNAR (or baseline) of one of :data:`SIZES`."""
+def build(
+    size: str,
+    memory: str | None,
+    algorithm: str,
+    nar_steps: str = "learned",
+    seed: int = 0,
+) -> TransNAR:
+    """A random-weight TransNAR reading ``memory`` (a memory mode), or with
+    ``memory=None`` the baseline, of one of :data:`SIZES`."""
     torch.manual_seed(seed)
     lm_config = LMConfig(**SIZES[size])
     lm = DecoderLM(lm_config, tokenizer=CharTokenizer())
-    if not use_nar:
+    if memory is None:
         return TransNAR(TransNARConfig(lm=lm_config, use_nar=False), lm)
     nar = NAR(NARConfig(algorithms=(algorithm,), hidden_dim=NAR_WIDTH))
-    config = TransNARConfig(lm=lm_config, nar_node_dim=NAR_WIDTH, nar_edge_dim=NAR_WIDTH)
+    config = TransNARConfig(
+        lm=lm_config,
+        nar_node_dim=NAR_WIDTH,
+        nar_edge_dim=NAR_WIDTH,
+        memory=memory,
+        nar_steps=nar_steps,
+    )
     return TransNAR(config, lm, nar)
+
+
+def model_name(memory: str | None) -> str:
+    """``baseline``, ``TransNAR`` (final memory) or ``TransNAR (lockstep)``, ..."""
+    if memory is None:
+        return "baseline"
+    return "TransNAR" if memory == "final" else f"TransNAR ({memory})"
 
 
 def batch_of(algorithm: str, size: int, count: int) -> tuple[list[dict], list]:
@@ -134,6 +164,11 @@ def training(model: TransNAR, rows: list[dict], trajectories: list, min_time: fl
         result["features_ms"] = 1000 * features
         result["nar_ms"] = 1000 * nar
         result["nar_share"] = (features + nar) / seconds
+        memory = model.graph_memory(Features.from_trajectories(trajectories))
+        result["nar_steps"] = int(memory.steps.max())
+        result["memory_kib"] = (
+            sum(t.numel() * t.element_size() for t in (memory.nodes, memory.edges)) / 1024
+        )
     model.eval()
     return result
 
@@ -288,17 +323,21 @@ def markdown(rows: list[dict], meta: dict) -> str:
         f"{meta['new_tokens']} new tokens per sequence.",
         "",
         "| model | size | parameters | train tokens/s | step ms | features + NAR ms | NAR share "
-        "| decode tokens/s (cache) | decode tokens/s (no cache) | cache speed-up |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| NAR steps | memory KiB | decode tokens/s (cache) | decode tokens/s (no cache) "
+        "| cache speed-up |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         t, d = r["train"], r["decode"]
         nar = f"{t['features_ms']:.1f} + {t['nar_ms']:.1f}" if "nar_ms" in t else "-"
         share = f"{100 * t['nar_share']:.1f}%" if "nar_share" in t else "-"
+        steps = f"{t['nar_steps']}" if "nar_steps" in t else "-"
+        kib = f"{t['memory_kib']:,.0f}" if "memory_kib" in t else "-"
         lines.append(
             f"| {r['model']} | {r['size']} | {r['parameters']:,} | {t['tokens_per_s']:,.0f} "
-            f"| {t['step_ms']:.1f} | {nar} | {share} | {d['cache_tokens_per_s']:,.0f} "
-            f"| {d['no_cache_tokens_per_s']:,.0f} | {d['cache_speedup']:.1f}x |"
+            f"| {t['step_ms']:.1f} | {nar} | {share} | {steps} | {kib} "
+            f"| {d['cache_tokens_per_s']:,.0f} | {d['no_cache_tokens_per_s']:,.0f} "
+            f"| {d['cache_speedup']:.1f}x |"
         )
     return "\n".join(lines)
 
@@ -316,11 +355,30 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--llama-batch", type=int, default=32, help="batch of the Llama comparison")
     parser.add_argument("--llama-tokens", type=int, default=256, help="its sequence length")
-    parser.add_argument("--llama-repeats", type=int, default=6, help="its timed steps per model")
-    parser.add_argument("--out", type=Path, help="directory for lm.json and lm.md")
+    parser.add_argument(
+        "--llama-repeats", type=int, default=6, help="its timed steps per model (0: no comparison)"
+    )
+    parser.add_argument(
+        "--memories",
+        default="final",
+        help=f"TransNAR's memory modes, one row each (of {', '.join(MEMORY_MODES)}; default final)",
+    )
+    parser.add_argument(
+        "--nar-steps",
+        choices=("learned", "oracle"),
+        default="learned",
+        help="the NAR's own termination (default) or each instance's true number of steps",
+    )
+    parser.add_argument("--name", default="lm", help="the files' name (default lm: lm.json, lm.md)")
+    parser.add_argument("--out", type=Path, help="directory for NAME.json and NAME.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     sizes = args.sizes.split(",")
+    memories = args.memories.split(",")
+    if unknown := sorted(set(memories) - set(MEMORY_MODES)):
+        parser.error(
+            f"unknown memory mode(s) {', '.join(unknown)}; known: {', '.join(MEMORY_MODES)}"
+        )
     rows, trajectories = batch_of(args.algorithm, args.size, args.batch_size)
     meta = machine(
         algorithm=args.algorithm,
@@ -329,13 +387,15 @@ def main() -> None:
         new_tokens=args.new_tokens,
         min_time=args.min_time,
         nar_width=NAR_WIDTH,
+        nar_steps=args.nar_steps,
     )
     results = []
     for size in sizes:
-        for use_nar in (False, True):
-            model = build(size, use_nar, args.algorithm)
+        for memory in (None, *memories):
+            model = build(size, memory, args.algorithm, args.nar_steps)
             row = {
-                "model": "TransNAR" if use_nar else "baseline",
+                "model": model_name(memory),
+                "memory": memory,
                 "size": size,
                 **SIZES[size],
                 "parameters": sum(p.numel() for p in model.trainable_parameters()),
@@ -347,11 +407,12 @@ def main() -> None:
     llama = [
         row
         for size in sizes
-        if (row := against_llama(size, args.llama_batch, args.llama_tokens, args.llama_repeats))
+        if args.llama_repeats > 0
+        and (row := against_llama(size, args.llama_batch, args.llama_tokens, args.llama_repeats))
     ]
     table = markdown(results, meta) + ("\n" + llama_markdown(llama) if llama else "")
     print(table)
-    save(args.out, "lm", {**meta, "against_llama": llama}, results, table)
+    save(args.out, args.name, {**meta, "against_llama": llama}, results, table)
 
 
 if __name__ == "__main__":

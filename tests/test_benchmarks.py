@@ -43,3 +43,34 @@ def test_benchmark_writes_its_results(name, tmp_path, monkeypatch):
     tables = 2 + len(results["rows"]) + (2 + len(llama) if llama else 0)
     assert len(table_lines) == tables  # header, rule, one line per row (per table)
     assert "load average" in table
+
+
+def test_lm_benchmark_rows_per_memory_mode(tmp_path):
+    """``--memories``: one TransNAR row per memory mode after the baseline; the
+    step modes keep every step the NAR ran, so their memory is the final
+    memory's times the steps (``--nar-steps oracle``: the true number)."""
+    modes = ["final", "lockstep", "all", "pooled"]
+    command = [sys.executable, str(BENCHMARKS / "lm.py"), "--sizes", "small",
+               "--algorithm", "insertion_sort", "--size", "4", "--batch-size", "2",
+               "--new-tokens", "2", "--min-time", "0.01", "--llama-repeats", "0", "--memories", ",".join(modes), "--nar-steps", "oracle",
+               "--name", "memory-modes", "--out", str(tmp_path)]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True, text=True, timeout=300)
+    results = json.loads((tmp_path / "memory-modes.json").read_text())
+    assert not results["meta"]["against_llama"] and results["meta"]["nar_steps"] == "oracle"
+    rows = results["rows"]
+    assert [row["model"] for row in rows] == [
+        "baseline", "TransNAR", "TransNAR (lockstep)", "TransNAR (all)", "TransNAR (pooled)"
+    ]  # fmt: skip
+    assert [row["memory"] for row in rows] == [None, *modes]
+    final, *stepped = (row["train"] for row in rows[1:])
+    assert final["nar_steps"] > 1
+    for train in stepped:
+        assert train["nar_steps"] == final["nar_steps"]
+        assert train["memory_kib"] == pytest.approx(final["memory_kib"] * final["nar_steps"])
+    assert rows[3]["parameters"] > rows[1]["parameters"]  # all: the step encodings
+
+
+def test_lm_benchmark_refuses_an_unknown_memory_mode(tmp_path):
+    command = [sys.executable, str(BENCHMARKS / "lm.py"), "--memories", "final,everything"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "unknown memory mode(s) everything" in run.stderr
