@@ -24,7 +24,7 @@ batches of one algorithm and size (the training and evaluation batches):
 
 Sizes: ``small`` (d_model 128, 4 layers, 4 heads) and ``base`` (256, 6, 8: the
 ``LMConfig`` default); TransNAR adds a gated cross-attention block after every
-layer, reading a triplet-GMPNN NAR of width 128 (the paper's).
+layer, reading a triplet-GMPNN NAR of width 128 (the paper's; ``--nar-width``).
 
 Memory modes (``--memories``): TransNAR reading the NAR's final states (``final``,
 the paper's), one step per block (``lockstep``), every step (``all``) or the steps
@@ -72,20 +72,21 @@ def build(
     memory: str | None,
     algorithm: str,
     nar_steps: str = "learned",
+    nar_width: int = NAR_WIDTH,
     seed: int = 0,
 ) -> TransNAR:
-    """A random-weight TransNAR reading ``memory`` (a memory mode), or with
-    ``memory=None`` the baseline, of one of :data:`SIZES`."""
+    """A random-weight TransNAR reading ``memory`` (a memory mode) of a NAR of
+    ``nar_width``, or with ``memory=None`` the baseline, of one of :data:`SIZES`."""
     torch.manual_seed(seed)
     lm_config = LMConfig(**SIZES[size])
     lm = DecoderLM(lm_config, tokenizer=CharTokenizer())
     if memory is None:
         return TransNAR(TransNARConfig(lm=lm_config, use_nar=False), lm)
-    nar = NAR(NARConfig(algorithms=(algorithm,), hidden_dim=NAR_WIDTH))
+    nar = NAR(NARConfig(algorithms=(algorithm,), hidden_dim=nar_width))
     config = TransNARConfig(
         lm=lm_config,
-        nar_node_dim=NAR_WIDTH,
-        nar_edge_dim=NAR_WIDTH,
+        nar_node_dim=nar_width,
+        nar_edge_dim=nar_width,
         memory=memory,
         nar_steps=nar_steps,
     )
@@ -369,6 +370,9 @@ def main() -> None:
         default="learned",
         help="the NAR's own termination (default) or each instance's true number of steps",
     )
+    parser.add_argument(
+        "--nar-width", type=int, default=NAR_WIDTH, help=f"the NAR's width (default {NAR_WIDTH})"
+    )
     parser.add_argument("--name", default="lm", help="the files' name (default lm: lm.json, lm.md)")
     parser.add_argument("--out", type=Path, help="directory for NAME.json and NAME.md")
     args = parser.parse_args()
@@ -386,13 +390,13 @@ def main() -> None:
         batch=args.batch_size,
         new_tokens=args.new_tokens,
         min_time=args.min_time,
-        nar_width=NAR_WIDTH,
+        nar_width=args.nar_width,
         nar_steps=args.nar_steps,
     )
     results = []
     for size in sizes:
         for memory in (None, *memories):
-            model = build(size, memory, args.algorithm, args.nar_steps)
+            model = build(size, memory, args.algorithm, args.nar_steps, args.nar_width)
             row = {
                 "model": model_name(memory),
                 "memory": memory,

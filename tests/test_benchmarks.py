@@ -53,7 +53,7 @@ def test_lm_benchmark_rows_per_memory_mode(tmp_path):
     command = [sys.executable, str(BENCHMARKS / "lm.py"), "--sizes", "small",
                "--algorithm", "insertion_sort", "--size", "4", "--batch-size", "2",
                "--new-tokens", "2", "--min-time", "0.01", "--llama-repeats", "0", "--memories", ",".join(modes), "--nar-steps", "oracle",
-               "--name", "memory-modes", "--out", str(tmp_path)]  # fmt: skip
+               "--nar-width", "16", "--name", "memory-modes", "--out", str(tmp_path)]  # fmt: skip
     subprocess.run(command, check=True, capture_output=True, text=True, timeout=300)
     results = json.loads((tmp_path / "memory-modes.json").read_text())
     assert not results["meta"]["against_llama"] and results["meta"]["nar_steps"] == "oracle"
@@ -64,6 +64,7 @@ def test_lm_benchmark_rows_per_memory_mode(tmp_path):
     assert [row["memory"] for row in rows] == [None, *modes]
     final, *stepped = (row["train"] for row in rows[1:])
     assert final["nar_steps"] > 1
+    assert final["memory_kib"] == 2 * (4 + 4 * 4) * 16 * 4 / 1024  # B (N + N^2) width float32
     for train in stepped:
         assert train["nar_steps"] == final["nar_steps"]
         assert train["memory_kib"] == pytest.approx(final["memory_kib"] * final["nar_steps"])
