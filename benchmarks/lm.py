@@ -15,6 +15,9 @@ batches of one algorithm and size (the training and evaluation batches):
   sequence generates exactly ``--new-tokens`` tokens (the stop text and the
   special tokens are disabled), so both paths do the same work.
 
+Every measurement runs the models in rounds, one call of each per round, so that
+all see the same machine load: on a shared machine read the ratios between rows.
+
 - **against Hugging Face**: training tokens/s of our ``DecoderLM`` and of a stock
   ``transformers`` ``LlamaForCausalLM`` of the same shape (width, depth, heads,
   SwiGLU width, tied embeddings, RMSNorm eps, RoPE base, SDPA attention), on the
@@ -47,6 +50,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -106,72 +110,86 @@ def batch_of(algorithm: str, size: int, count: int) -> tuple[list[dict], list]:
     return [row for row, _ in pairs], [t for _, t in pairs]
 
 
-def timed(
-    step: Callable[[], None], min_time: float, min_repeats: int = 3, warm_up: bool = True
-) -> list[float]:
-    """Seconds of each call of ``step`` (after a warm-up call), repeated
-    until ``min_time`` seconds and ``min_repeats`` calls."""
+def interleaved(
+    calls: dict[str, Callable[[], None]],
+    min_time: float,
+    min_repeats: int = 3,
+    warm_up: bool = True,
+) -> dict[str, list[float]]:
+    """Seconds of each call of every function, called in rounds (one call of
+    each per round, so that all see the same machine load), after a warm-up
+    call each, until each has ``min_time`` seconds and ``min_repeats`` calls."""
     if warm_up:
-        step()
-    times: list[float] = []
-    while sum(times) < min_time or len(times) < min_repeats:
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
+        for call in calls.values():
+            call()
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    while any(sum(t) < min_time or len(t) < min_repeats for t in times.values()):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - start)
     return times
 
 
-def training(model: TransNAR, rows: list[dict], trajectories: list, min_time: float) -> dict:
-    """Tokens/s of training steps, and for TransNAR the time in the NAR."""
-    tokenizer = model.tokenizer
-    encoded = [tokenizer.encode_example(r["question"], r["answer"]) for r in rows]
-    ids, mask = tokenizer.pad([e[0] for e in encoded], padding_side="right")
-    labels, _ = tokenizer.pad([e[1] for e in encoded], padding_side="right", value=-100)
-    lengths = mask.sum(dim=1)
-    tokens = int(lengths.sum())
-    model.train()
-    optimizer = torch.optim.AdamW(model.trainable_parameters(), lr=1e-4)
-    feature_times: list[float] = []
-    nar_times: list[float] = []
+class TrainingStep:
+    """One model's training step (forward, backward, AdamW step) on one batch,
+    and for TransNAR the time its frozen NAR takes in each call."""
 
-    def step() -> None:
-        memory = None
+    def __init__(self, model: TransNAR, rows: list[dict], trajectories: list):
+        self.model = model.train()
+        self.trajectories = trajectories
+        tokenizer = model.tokenizer
+        encoded = [tokenizer.encode_example(r["question"], r["answer"]) for r in rows]
+        self.ids, self.mask = tokenizer.pad([e[0] for e in encoded], padding_side="right")
+        self.labels, _ = tokenizer.pad([e[1] for e in encoded], padding_side="right", value=-100)
+        self.lengths = self.mask.sum(dim=1)  # (B,)
+        self.optimizer = torch.optim.AdamW(model.trainable_parameters(), lr=1e-4)
+        self.feature_times: list[float] = []
+        self.nar_times: list[float] = []
+
+    def __call__(self) -> None:
+        model, memory = self.model, None
         if model.nar is not None:
             start = time.perf_counter()
-            features = Features.from_trajectories(trajectories)
+            features = Features.from_trajectories(self.trajectories)
             middle = time.perf_counter()
             memory = model.graph_memory(features)
-            feature_times.append(middle - start)
-            nar_times.append(time.perf_counter() - middle)
-        positions = pad_positions(
-            draw_positions(ids.shape[0], ids.shape[1], model.max_position, lengths=lengths), mask
+            self.feature_times.append(middle - start)
+            self.nar_times.append(time.perf_counter() - middle)
+        ids = self.ids
+        positions = draw_positions(
+            ids.shape[0], ids.shape[1], model.max_position, lengths=self.lengths
         )
-        loss = model(ids, positions=positions, labels=labels, memory=memory).loss
+        positions = pad_positions(positions, self.mask)
+        loss = model(ids, positions=positions, labels=self.labels, memory=memory).loss
         loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
 
-    times = timed(step, min_time)
-    seconds = statistics.median(times)
-    result = {
-        "batch": ids.shape[0],
-        "tokens": tokens,
-        "padded_tokens": ids.numel(),
-        "step_ms": 1000 * seconds,
-        "tokens_per_s": tokens / seconds,
-    }
-    if nar_times:  # the warm-up call is not timed
-        features, nar = statistics.median(feature_times[1:]), statistics.median(nar_times[1:])
-        result["features_ms"] = 1000 * features
-        result["nar_ms"] = 1000 * nar
-        result["nar_share"] = (features + nar) / seconds
-        memory = model.graph_memory(Features.from_trajectories(trajectories))
-        result["nar_steps"] = int(memory.steps.max())
-        result["memory_kib"] = (
-            sum(t.numel() * t.element_size() for t in (memory.nodes, memory.edges)) / 1024
-        )
-    model.eval()
-    return result
+    def result(self, times: list[float]) -> dict:
+        """Tokens/s of the timed calls; for TransNAR the NAR's share, its steps
+        and the size of the memory its blocks read."""
+        seconds = statistics.median(times)
+        tokens = int(self.lengths.sum())
+        result = {
+            "batch": self.ids.shape[0],
+            "tokens": tokens,
+            "padded_tokens": self.ids.numel(),
+            "step_ms": 1000 * seconds,
+            "tokens_per_s": tokens / seconds,
+        }
+        if self.nar_times:  # the warm-up call is not timed
+            features = statistics.median(self.feature_times[1:])
+            nar = statistics.median(self.nar_times[1:])
+            result["features_ms"] = 1000 * features
+            result["nar_ms"] = 1000 * nar
+            result["nar_share"] = (features + nar) / seconds
+            memory = self.model.graph_memory(Features.from_trajectories(self.trajectories))
+            result["nar_steps"] = int(memory.steps.max())
+            result["memory_kib"] = (
+                sum(t.numel() * t.element_size() for t in (memory.nodes, memory.edges)) / 1024
+            )
+        return result
 
 
 class NoStop(nn.Module):
@@ -199,42 +217,72 @@ class NoStop(nn.Module):
         return self.model.uses_random_positions()
 
 
-def decoding(
-    model: TransNAR, rows: list[dict], trajectories: list, new_tokens: int, min_time: float
-) -> dict:
-    """Generated tokens/s with and without the KV cache."""
-    tokenizer = model.tokenizer
-    prompts = [r["question"] for r in rows]
-    wrapped = NoStop(model.eval(), list(range(len(tokenizer.special_tokens)))).eval()
-    memory = None
-    if model.nar is not None:
-        memory = model.graph_memory(Features.from_trajectories(trajectories))
-    kwargs = {} if memory is None else {"memory": memory}
-    result = {"prompt_tokens": max(len(tokenizer.encode(p)) + 1 for p in prompts)}
-    for name, use_cache in (("cache", True), ("no_cache", False)):
-        counts: list[int] = []
+class Decoding:
+    """Greedy batched decoding of one batch of questions by one model, with
+    the KV cache or without it; every sequence generates ``new_tokens``."""
 
-        def run(use_cache=use_cache, counts=counts) -> None:
-            out = generate(
-                wrapped,
-                tokenizer,
-                prompts,
-                new_tokens,
-                stop="",
-                use_cache=use_cache,
-                generator=torch.Generator().manual_seed(0),
-                **kwargs,
-            )
-            counts.append(sum(out.num_tokens))
+    def __init__(self, model: TransNAR, rows: list[dict], trajectories: list, new_tokens: int):
+        self.tokenizer = tokenizer = model.tokenizer
+        self.prompts = [r["question"] for r in rows]
+        self.new_tokens = new_tokens
+        self.model = NoStop(model.eval(), list(range(len(tokenizer.special_tokens)))).eval()
+        self.memory = {}
+        if model.nar is not None:
+            self.memory["memory"] = model.graph_memory(Features.from_trajectories(trajectories))
 
-        # without the cache, one call is long: no warm-up (the cached runs warmed up)
-        times = timed(run, min_time, min_repeats=3 if use_cache else 1, warm_up=use_cache)
-        assert set(counts) == {len(prompts) * new_tokens}, counts
-        seconds = statistics.median(times)
-        result[f"{name}_ms"] = 1000 * seconds
-        result[f"{name}_tokens_per_s"] = len(prompts) * new_tokens / seconds
-    result["cache_speedup"] = result["no_cache_ms"] / result["cache_ms"]
-    return result
+    def run(self, use_cache: bool) -> None:
+        out = generate(
+            self.model,
+            self.tokenizer,
+            self.prompts,
+            self.new_tokens,
+            stop="",
+            use_cache=use_cache,
+            generator=torch.Generator().manual_seed(0),
+            **self.memory,
+        )
+        assert sum(out.num_tokens) == self.generated, out.num_tokens
+
+    @property
+    def generated(self) -> int:
+        return len(self.prompts) * self.new_tokens
+
+    def result(self, cache_times: list[float], no_cache_times: list[float]) -> dict:
+        """Generated tokens/s with and without the cache, from the timed runs."""
+        tokenizer = self.tokenizer
+        result = {"prompt_tokens": max(len(tokenizer.encode(p)) + 1 for p in self.prompts)}
+        for name, times in (("cache", cache_times), ("no_cache", no_cache_times)):
+            seconds = statistics.median(times)
+            result[f"{name}_ms"] = 1000 * seconds
+            result[f"{name}_tokens_per_s"] = self.generated / seconds
+        result["cache_speedup"] = result["no_cache_ms"] / result["cache_ms"]
+        return result
+
+
+def measure(
+    models: dict[str, TransNAR],
+    rows: list[dict],
+    trajectories: list,
+    new_tokens: int,
+    min_time: float,
+) -> dict[str, dict]:
+    """Per model, ``train`` (:meth:`TrainingStep.result`) and ``decode``
+    (:meth:`Decoding.result`), every measurement interleaved across the models."""
+    steps = {name: TrainingStep(model, rows, trajectories) for name, model in models.items()}
+    train_times = interleaved(steps, min_time)
+    decoders = {name: Decoding(m, rows, trajectories, new_tokens) for name, m in models.items()}
+    cache_times = interleaved({n: partial(d.run, True) for n, d in decoders.items()}, min_time)
+    # without the cache, one call is long: no warm-up (the cached runs warmed up)
+    no_cache_times = interleaved(
+        {n: partial(d.run, False) for n, d in decoders.items()}, min_time, 1, warm_up=False
+    )
+    return {
+        name: {
+            "train": steps[name].result(train_times[name]),
+            "decode": decoders[name].result(cache_times[name], no_cache_times[name]),
+        }
+        for name in models
+    }
 
 
 def against_llama(size: str, batch: int, tokens: int, repeats: int) -> dict | None:
@@ -280,14 +328,8 @@ def against_llama(size: str, batch: int, tokens: int, repeats: int) -> dict | No
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
 
-        step()  # warm-up
         steps[name] = step
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, step in steps.items():
-            start = time.perf_counter()
-            step()
-            times[name].append(time.perf_counter() - start)
+    times = interleaved(steps, min_time=0.0, min_repeats=repeats)
     ours_s, llama_s = (statistics.median(times[name]) for name in ("ours", "llama"))
     return {
         "size": size,
@@ -395,16 +437,20 @@ def main() -> None:
     )
     results = []
     for size in sizes:
-        for memory in (None, *memories):
-            model = build(size, memory, args.algorithm, args.nar_steps, args.nar_width)
+        kinds = (None, *memories)
+        models = {
+            model_name(m): build(size, m, args.algorithm, args.nar_steps, args.nar_width)
+            for m in kinds
+        }
+        measured = measure(models, rows, trajectories, args.new_tokens, args.min_time)
+        for memory, (name, model) in zip(kinds, models.items(), strict=True):
             row = {
-                "model": model_name(memory),
+                "model": name,
                 "memory": memory,
                 "size": size,
                 **SIZES[size],
                 "parameters": sum(p.numel() for p in model.trainable_parameters()),
-                "train": training(model, rows, trajectories, args.min_time),
-                "decode": decoding(model, rows, trajectories, args.new_tokens, args.min_time),
+                **measured[name],
             }
             results.append(row)
             print(json.dumps(row), file=sys.stderr)
