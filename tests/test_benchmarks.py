@@ -52,8 +52,9 @@ def test_lm_benchmark_rows_per_memory_mode(tmp_path):
     modes = ["final", "lockstep", "all", "pooled"]
     command = [sys.executable, str(BENCHMARKS / "lm.py"), "--sizes", "small",
                "--algorithm", "insertion_sort", "--size", "4", "--batch-size", "2",
-               "--new-tokens", "2", "--min-time", "0.01", "--llama-repeats", "0", "--memories", ",".join(modes), "--nar-steps", "oracle",
-               "--nar-width", "16", "--name", "memory-modes", "--out", str(tmp_path)]  # fmt: skip
+               "--new-tokens", "2", "--min-time", "0.01", "--llama-repeats", "0",
+               "--memories", ",".join(modes), "--nar-steps", "oracle", "--nar-width", "16",
+               "--name", "memory-modes", "--out", str(tmp_path)]  # fmt: skip
     subprocess.run(command, check=True, capture_output=True, text=True, timeout=300)
     results = json.loads((tmp_path / "memory-modes.json").read_text())
     assert not results["meta"]["against_llama"] and results["meta"]["nar_steps"] == "oracle"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from tests import tiny
 from tests.cli.helpers import run_cli
@@ -12,6 +13,7 @@ from transnar.evaluation import EvalSettings, evaluate
 from transnar.model import TransNAR
 from transnar.training.distill import DistillConfig, distill, teacher_dataset
 from transnar.training.lm_data import DataConfig
+from transnar.training.lm_model import state_sha256
 
 TINY = DistillConfig(algorithms=("bfs", "insertion_sort"), sizes=(4, 5), count=3, val_count=1)
 
@@ -88,6 +90,30 @@ def test_the_student_trains_without_a_nar_and_a_second_run_resumes(tmp_path):
     again, result_again = distill(teacher, tiny_student(), TINY, tmp_path, "t", progress=False)
     assert again == manifest and (tmp_path / "data" / "train.jsonl").stat().st_mtime_ns == written
     assert result_again.steps == result.steps == 2
+
+
+def test_a_teacher_trained_again_in_its_place_is_asked_again(tmp_path, monkeypatch):
+    """The same path, other weights: the teacher answers again, and the student
+    learns its answers from the start (not resumed on the old teacher's)."""
+    from transnar.training import distill as module
+
+    resumed, real = [], module.train_lm
+
+    def train_lm(*args, resume, **kwargs):
+        resumed.append(resume)
+        return real(*args, resume=resume, **kwargs)
+
+    monkeypatch.setattr(module, "train_lm", train_lm)
+    teacher = tiny.talkative_transnar(use_nar=True)
+    first, _ = distill(teacher, tiny_student(), TINY, tmp_path, "t", progress=False)
+    assert first["teacher_sha256"] == state_sha256(teacher)
+    with torch.no_grad():
+        next(iter(teacher.xattn.parameters())).add_(1.0)
+    second, _ = distill(teacher, tiny_student(), TINY, tmp_path, "t", progress=False)
+    assert second["teacher_sha256"] == state_sha256(teacher) != first["teacher_sha256"]
+    third, _ = distill(teacher, tiny_student(), TINY, tmp_path, "t", progress=False)
+    assert third == second
+    assert resumed == [False, False, True]
 
 
 def test_the_command_line(tmp_path, capsys):

@@ -170,6 +170,7 @@ def teacher_dataset(
         "transnar_version": __version__,
         "kind": "distillation",
         "teacher": teacher_path,
+        **_identity(teacher),
         "algorithms": list(config.algorithms),
         "sizes": list(config.sizes),
         "config": config.to_dict(),
@@ -272,19 +273,21 @@ def distill(
     progress: bool | None = None,
 ) -> tuple[dict[str, Any], LMTrainResult]:
     """The teacher's dataset (``OUT/data``, kept if already written for the same
-    questions), then the student trained on it (``OUT/student``, resumed if
-    interrupted); the manifest and the student's training result. What
+    questions by the same teacher: its weights), then the student trained on it
+    (``OUT/student``, resumed if interrupted, started again when the dataset was
+    written again); the manifest and the student's training result. What
     ``config`` leaves empty is ``base``'s data's (the teacher's NAR's algorithms)."""
     out = Path(out)
     config = config.resolved(base.data, teacher.nar.config.algorithms)
     data = out / DATA_DIR
     manifest_path = data / MANIFEST
-    wanted = {"config": config.to_dict(), "teacher": teacher_path}
+    wanted = {"config": config.to_dict(), "teacher": teacher_path, **_identity(teacher)}
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
-    if manifest is None or any(manifest.get(k) != v for k, v in wanted.items()):
+    kept = manifest is not None and all(manifest.get(k) == v for k, v in wanted.items())
+    if not kept:
         manifest = teacher_dataset(teacher, config, data, teacher_path, progress, resume=True)
     student = student_config(base, data, manifest["algorithms"])
-    resume = (out / STUDENT_DIR / "checkpoints" / "last.pt").is_file()
+    resume = kept and (out / STUDENT_DIR / "checkpoints" / "last.pt").is_file()
     result = train_lm(
         student, out / STUDENT_DIR, resume=resume, overwrite=not resume, progress=progress
     )
