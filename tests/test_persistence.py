@@ -26,6 +26,7 @@ from transnar.persistence import (
     write_json,
     write_weights,
 )
+from transnar.training.checkpoint import FORMATS
 from transnar.training.nar_checkpoint import save_nar_checkpoint
 from transnar.training.nar_config import preset
 
@@ -118,20 +119,17 @@ def test_legacy_spellings_are_read():
         legacy.check({"format": "transnar.demo"}, "f")
 
 
-def test_checkpoints_round_trip_and_old_nar_checkpoints_read(tmp_path):
+def test_checkpoints_round_trip_and_another_format_is_refused(tmp_path):
     path = tmp_path / "last.pt"
     write_checkpoint(path, DEMO, {"step": 3, "model": {"w": torch.ones(2)}})
     payload = read_checkpoint(path, DEMO)
     assert payload["format"] == "transnar.demo" and payload["version"] == 2
     assert payload["step"] == 3 and torch.equal(payload["model"]["w"], torch.ones(2))
     assert {"transnar_version", "torch_version"} <= set(payload)
-    # a NAR checkpoint written by nar.checkpoint (its own spelling, before this module)
-    nar_format = FileFormat(
-        "transnar.nar_checkpoint", 1, "NAR checkpoint", "-", ("transnar-nar-checkpoint",)
-    )
+    # a NAR trainer's checkpoint (training.checkpoint.FORMATS) is no demo file
     save_nar_checkpoint(tmp_path / "nar.pt", preset("tiny"), 5, {"w": torch.zeros(1)})
-    assert read_checkpoint(tmp_path / "nar.pt", nar_format)["step"] == 5
-    with pytest.raises(CheckpointError, match="its format is 'transnar-nar-checkpoint'"):
+    assert read_checkpoint(tmp_path / "nar.pt", FORMATS["nar"])["step"] == 5
+    with pytest.raises(CheckpointError, match=r"its format is 'transnar\.nar_checkpoint'"):
         read_checkpoint(tmp_path / "nar.pt", DEMO)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])

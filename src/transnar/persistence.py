@@ -33,7 +33,7 @@ Example (a trainer's checkpoint; files of the old ``transnar-lm-checkpoint`` /
 
     CHECKPOINT = FileFormat(
         "transnar.lm_checkpoint", 1, "transnar LM training checkpoint",
-        remedy="start the run over (--restart)", legacy_names=("transnar-lm-checkpoint",),
+        remedy="start the run over (--force)", legacy_names=("transnar-lm-checkpoint",),
     )
     write_checkpoint(run_dir / "checkpoints" / "last.pt", CHECKPOINT, {"step": 10, ...})
     payload = read_checkpoint(run_dir / "checkpoints" / "last.pt", CHECKPOINT)

@@ -91,7 +91,8 @@ def test_a_tiny_run_writes_every_file(finished_run):
 def test_checkpoints_hold_plain_values_and_resume_state(finished_run):
     run_dir, result = finished_run
     last = torch.load(checkpoint_path(run_dir, "last"), weights_only=True)
-    assert last["format"] == "transnar-nar-checkpoint" and last["step"] == 6
+    assert last["format"] == "transnar.nar_checkpoint" and last["version"] == 1
+    assert last["step"] == 6
     assert {"optimizer", "train_state"} <= set(last)
     state = last["train_state"]
     assert set(state["data"]) == {"bfs", "insertion_sort"} and state["data"]["bfs"]["position"] == 6
@@ -256,7 +257,7 @@ def test_checkpoints_of_another_format_version_or_model_are_refused(tmp_path, fi
     run_dir, _ = finished_run
     best = read_nar_checkpoint(checkpoint_path(run_dir, "best"))
     payload = torch.load(checkpoint_path(run_dir, "best"), weights_only=True)
-    payload["format_version"] = 99
+    payload["version"] = 99
     torch.save(payload, tmp_path / "future.pt")
     with pytest.raises(CheckpointError, match="format version 99"):
         load_nar(tmp_path / "future.pt")

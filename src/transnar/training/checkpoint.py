@@ -2,18 +2,21 @@
 
 A checkpoint is one ``torch.save`` file holding only plain values and tensors
 (so it is read with ``torch.load(..., weights_only=True)``, which never
-unpickles arbitrary objects)::
+unpickles arbitrary objects), written and checked by :mod:`transnar.persistence`
+(:data:`FORMATS`)::
 
-    {"format": "transnar-{nar,lm}-checkpoint", "format_version": 1,
+    {"format": "transnar.{nar,lm}_checkpoint", "version": 1,
      "transnar_version": "0.1.0", "torch_version": "2.13.0",
      "config": the run's config as a dict,
      "step": int, "model": state_dict,
      # `last` checkpoints (exact resume):
      "optimizer": state_dict, "train_state": {...}}
 
-A run directory keeps ``checkpoints/last.pt`` (everything needed to resume,
-see :mod:`transnar.training.loop`) and, for the NAR, ``checkpoints/best.pt``
-(the weights with the best validation score).
+Checkpoints written before (``"format": "transnar-{nar,lm}-checkpoint"``,
+``"format_version": 1``) still read. A run directory keeps
+``checkpoints/last.pt`` (everything needed to resume, see
+:mod:`transnar.training.loop`) and, for the NAR, ``checkpoints/best.pt`` (the
+weights with the best validation score).
 """
 
 from __future__ import annotations
@@ -25,16 +28,30 @@ from typing import Any
 
 import torch
 
-from transnar import __version__
-from transnar.persistence import CheckpointError, atomic_write, read_torch
+from transnar import persistence
+from transnar.persistence import CheckpointError, FileFormat
 
 CHECKPOINTS = "checkpoints"
 LAST = "last.pt"
 BEST = "best.pt"
-FORMAT_VERSION = 1
 
-KINDS = {"nar": "transnar NAR checkpoint", "lm": "transnar LM training checkpoint"}
-"""Checkpoint kind (the trainer) -> what error messages call it."""
+FORMATS = {
+    "nar": FileFormat(
+        "transnar.nar_checkpoint",
+        1,
+        "transnar NAR checkpoint",
+        remedy="train the NAR again (--force starts the run over)",
+        legacy_names=("transnar-nar-checkpoint",),
+    ),
+    "lm": FileFormat(
+        "transnar.lm_checkpoint",
+        1,
+        "transnar LM training checkpoint",
+        remedy="start the run over (--force)",
+        legacy_names=("transnar-lm-checkpoint",),
+    ),
+}
+"""Checkpoint kind (the trainer) -> its file format."""
 
 
 def checkpoint_path(run_dir: str | os.PathLike, which: str = "best") -> Path:
@@ -57,28 +74,19 @@ def save_checkpoint(
 
     Args:
         path: the file; replaced if it exists.
-        kind: the trainer, a key of :data:`KINDS`.
+        kind: the trainer, a key of :data:`FORMATS`.
         config: the run's config, as a dict.
         step: training steps done.
         model: the model's state dict (what the trainer saves of it).
         optimizer: the optimizer's state dict (``last`` checkpoints).
         train_state: plain values: scores, data and random states (``last``).
     """
-    payload: dict[str, Any] = {
-        "format": _format(kind),
-        "format_version": FORMAT_VERSION,
-        "transnar_version": __version__,
-        "torch_version": str(torch.__version__),
-        "config": config,
-        "step": step,
-        "model": model,
-    }
+    body: dict[str, Any] = {"config": config, "step": step, "model": model}
     if optimizer is not None:
-        payload["optimizer"] = optimizer
+        body["optimizer"] = optimizer
     if train_state is not None:
-        payload["train_state"] = train_state
-    with atomic_write(path, overwrite=True) as handle:
-        torch.save(payload, handle)
+        body["train_state"] = train_state
+    persistence.write_checkpoint(path, _format(kind), body)
 
 
 def read_checkpoint(
@@ -93,7 +101,7 @@ def read_checkpoint(
 
     Args:
         path: the file.
-        kind: the trainer, a key of :data:`KINDS`.
+        kind: the trainer, a key of :data:`FORMATS`.
         config_from_dict: the config class's ``from_dict``.
         map_location: where the tensors go.
         missing: the start of the message when there is no file
@@ -104,18 +112,10 @@ def read_checkpoint(
             ``kind``, of another format version, or with an invalid config.
     """
     path = Path(path)
-    what = KINDS[kind]
+    file_format = _format(kind)
     if not path.is_file():
         raise CheckpointError(f"{missing}no checkpoint at {path}")
-    payload = read_torch(path, what, map_location)
-    if not isinstance(payload, dict) or payload.get("format") != _format(kind):
-        raise CheckpointError(f"{path} is not a {what}")
-    if payload.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} has checkpoint format version {payload.get('format_version')!r} "
-            f"(written by transnar {payload.get('transnar_version')}); this transnar "
-            f"{__version__} reads version {FORMAT_VERSION}"
-        )
+    payload = persistence.read_checkpoint(path, file_format, map_location)
     try:
         payload["config"] = config_from_dict(payload["config"])
     except (KeyError, TypeError, ValueError) as error:
@@ -124,17 +124,16 @@ def read_checkpoint(
     return payload
 
 
-def _format(kind: str) -> str:
-    if kind not in KINDS:
-        raise ValueError(f"unknown checkpoint kind {kind!r} (known: {', '.join(KINDS)})")
-    return f"transnar-{kind}-checkpoint"
+def _format(kind: str) -> FileFormat:
+    if kind not in FORMATS:
+        raise ValueError(f"unknown checkpoint kind {kind!r} (known: {', '.join(FORMATS)})")
+    return FORMATS[kind]
 
 
 __all__ = [
     "BEST",
     "CHECKPOINTS",
-    "FORMAT_VERSION",
-    "KINDS",
+    "FORMATS",
     "LAST",
     "checkpoint_path",
     "read_checkpoint",
