@@ -283,6 +283,13 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def differences(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> list[str]:
+    """The dotted keys (``train.steps``) whose values differ between two nested
+    mappings (two configs' ``to_dict()``), sorted."""
+    mine, theirs = flatten(mine), flatten(theirs)
+    return sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+
+
 def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
     """Inverse of :func:`flatten`: ``{"dotted.path": leaf}`` as a nested mapping."""
     nested: dict[str, Any] = {}
@@ -313,6 +320,7 @@ __all__ = [
     "apply_overrides",
     "check_keys",
     "check_preset",
+    "differences",
     "field_paths",
     "flatten",
     "load_yaml",

@@ -43,7 +43,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from transnar.clrs.specs import get_spec
+from transnar.clrs.specs import CLRS30_ALGORITHMS, get_spec
 from transnar.clrs.text.answer_scores import AnswerScores, score_answer
 from transnar.clrs.text.datasets import (
     TRANSNAR_REGIMES,
@@ -247,7 +247,7 @@ def default_algorithms(model: nn.Module) -> tuple[str, ...]:
     nar = getattr(model, "nar", None)
     if nar is not None:
         return tuple(nar.config.algorithms)
-    return tuple(default_split().sizes)
+    return tuple(CLRS30_ALGORITHMS)
 
 
 def describe_model(model: nn.Module, label: str | None = None, path: str | None = None) -> dict:

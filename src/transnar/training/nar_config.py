@@ -183,8 +183,7 @@ class NARTrainConfig:
 
     def differences(self, other: NARTrainConfig) -> list[str]:
         """The dotted keys (``train.steps``) whose values differ from ``other``'s."""
-        mine, theirs = _config.flatten(self.to_dict()), _config.flatten(other.to_dict())
-        return sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+        return _config.differences(self.to_dict(), other.to_dict())
 
 
 SMALL_ALGORITHMS = (
