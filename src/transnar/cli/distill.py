@@ -17,7 +17,8 @@ evaluation (leak-free NAR, per-question budget and positions). Its answers
 replace the true ones in a CLRS-Text dataset (OUT/data: train.jsonl, val.jsonl,
 manifest.json with the teacher's agreement with the truth), and a student with
 no NAR trains on it (OUT/student, a run of 'transnar lm train'). Running the
-command again keeps the dataset and resumes the student.
+command again keeps the dataset and resumes the student; a teacher trained again
+in its place (other weights) answers again, and the student starts over.
 
 The student's config: the teacher's training run's config.json (when MODEL_DIR
 is a training or pipeline run) or --config, with model.use_nar=false and the
