@@ -142,7 +142,8 @@ def teacher_dataset(
     if not (config.algorithms and config.sizes and config.count and config.val_count):
         raise ValueError("the distillation config names no algorithms, sizes or counts: resolve it")
     out = Path(out)
-    cells = _cells_dir(out / CELLS_DIR, {"config": config.to_dict(), **_identity(teacher)}, resume)
+    identity = _identity(teacher)  # hashes every weight: once
+    cells = _cells_dir(out / CELLS_DIR, {"config": config.to_dict(), **identity}, resume)
     splits, agreement = {}, {}
     total = len(config.algorithms) * len(config.sizes) * (config.count + config.val_count)
     disable = None if progress is None else not progress
@@ -170,7 +171,7 @@ def teacher_dataset(
         "transnar_version": __version__,
         "kind": "distillation",
         "teacher": teacher_path,
-        **_identity(teacher),
+        **identity,
         "algorithms": list(config.algorithms),
         "sizes": list(config.sizes),
         "config": config.to_dict(),
