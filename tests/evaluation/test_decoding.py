@@ -96,13 +96,13 @@ def test_generate_with_the_position_seed_reproduces_the_evaluation(use_nar, inde
         index_hints=index_hints,
     )
     results = evaluate(model, settings)
-    assert {s["stopped"] for s in results.samples} == {False}  # runs to its budget
+    assert {s.stopped for s in results.samples} == {False}  # runs to its budget
     for sample in results.samples:
-        assert has_index_hints(sample["question"]) == index_hints
-        answer = answer_question(model, sample["question"], seed=5, score=True)
-        assert answer.text == sample["prediction"].split("\n\n", 1)[0].strip("\n")
-        assert answer.max_new_tokens == sample["num_tokens"]
-        assert answer.truth + "\n\n" == sample["answer"]  # scored with the question's format
-        assert answer.scores.clrs == sample["clrs"]
-    other = answer_question(model, results.samples[0]["question"], seed=6, score=False)
-    assert other.text != results.samples[0]["prediction"].strip("\n")
+        assert has_index_hints(sample.question) == index_hints
+        answer = answer_question(model, sample.question, seed=5, score=True)
+        assert answer.text == sample.prediction.split("\n\n", 1)[0].strip("\n")
+        assert answer.max_new_tokens == sample.num_tokens
+        assert answer.truth + "\n\n" == sample.answer  # scored with the question's format
+        assert answer.scores.clrs == sample.scores.clrs
+    other = answer_question(model, results.samples[0].question, seed=6, score=False)
+    assert other.text != results.samples[0].prediction.strip("\n")

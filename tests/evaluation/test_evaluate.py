@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -31,7 +32,6 @@ from transnar.evaluation import (
 from transnar.evaluation.answering import load_model
 from transnar.evaluation.decoding import question_generator
 from transnar.evaluation.evaluate import regime
-from transnar.evaluation.results import _sample_record
 from transnar.nar import Features
 from transnar.nar.memory import GraphMemory
 
@@ -66,7 +66,7 @@ def test_a_model_answering_the_truth_scores_one(use_nar, transnar, baseline):
     assert (overall.parse, overall.shape, overall.clrs) == (1.0, 1.0, 1.0)
     assert overall.count == 2 * 2 * 3
     assert all(s.clrs == 1.0 for s in results.report.by_algorithm_size.values())
-    assert all(s["clrs"] == 1.0 and s["stopped"] for s in results.samples)
+    assert all(s.scores.clrs == 1.0 and s.stopped for s in results.samples)
     assert all(("memory" in call) == use_nar for call in stub.calls)
 
 
@@ -105,25 +105,25 @@ def test_evaluation_set_is_the_dataset_stream(transnar):
 def test_real_decoding_records_every_sample(results):
     assert results.report.overall.count == 12
     assert len(results.samples) == 12
-    assert {(s["algorithm"], s["size"]) for s in results.samples} == {
+    assert {(s.algorithm, s.size) for s in results.samples} == {
         ("bfs", 4),
         ("bfs", 5),
         ("insertion_sort", 4),
         ("insertion_sort", 5),
     }
     sample = results.samples[0]
-    assert sample["seed"] == 2 and sample["index"] == 0
-    assert sample["question"].startswith("bfs:\n") and sample["answer"].endswith("\n\n")
-    assert 0 <= sample["clrs"] <= 1 and sample["num_tokens"] >= 1
+    assert sample.seed == 2 and sample.index == 0
+    assert sample.question.startswith("bfs:\n") and sample.answer.endswith("\n\n")
+    assert 0 <= sample.scores.clrs <= 1 and sample.num_tokens >= 1
     assert results.settings.algorithms == ("bfs", "insertion_sort")
     assert results.settings.positions == "random"
     assert results.model["kind"] == "transnar" and results.model["label"] == "TransNAR"
-    assert results.timing["generated_tokens"] == sum(s["num_tokens"] for s in results.samples)
+    assert results.timing["generated_tokens"] == sum(s.num_tokens for s in results.samples)
 
 
 def test_evaluation_is_deterministic(transnar, results):
     again = evaluate(transnar, EvalSettings(**SMALL))
-    assert [s["prediction"] for s in again.samples] == [s["prediction"] for s in results.samples]
+    assert [s.prediction for s in again.samples] == [s.prediction for s in results.samples]
     assert again.data_sha256 == results.data_sha256
 
 
@@ -201,16 +201,18 @@ def test_write_results_writes_every_file(results, tmp_path):
     assert [e["size"] for e in scores["by_size"]] == [4, 5]
     assert scores["overall"]["count"] == 12
     assert len(document["samples"]) == 12 and "question" not in document["samples"][0]
-    question = results.samples[0]["question"].encode()
+    question = results.samples[0].question.encode()
     assert document["samples"][0]["question_sha256"] == hashlib.sha256(question).hexdigest()[:16]
     # a question asked with index hints is recorded as the same question
     sample = results.samples[0]
-    (trajectory,) = clrs.sample(sample["algorithm"], sample["size"], sample["seed"], 1)
+    (trajectory,) = clrs.sample(sample.algorithm, sample.size, sample.seed, 1)
     hinted, _ = format_example(trajectory, index_hints=True)
     assert hinted != format_example(trajectory)[0]
-    again = {**sample, "question": hinted}
-    plain = {**sample, "question": format_example(trajectory)[0]}
-    assert _sample_record(again)["question_sha256"] == _sample_record(plain)["question_sha256"]
+    again = dataclasses.replace(sample, question=hinted, question_sha256=None)
+    plain = dataclasses.replace(
+        sample, question=format_example(trajectory)[0], question_sha256=None
+    )
+    assert again.to_record()["question_sha256"] == plain.to_record()["question_sha256"]
 
     markdown = (tmp_path / "eval" / "results.md").read_text()
     for heading in ("# Evaluation: TransNAR", "## Per algorithm and size", "## Per family"):

@@ -58,14 +58,14 @@ def _other_answer(index, row, trajectory):
 def test_predictions_do_not_read_the_answers(use_hints, talkative, monkeypatch):
     settings = EvalSettings(**SMALL, use_hints=use_hints)
     honest = evaluate(talkative, settings)
-    assert not any(s["stopped"] for s in honest.samples)  # every sample cut at its budget
+    assert not any(s.stopped for s in honest.samples)  # every sample cut at its budget
     monkeypatch.setattr(evaluate_module, "examples", _rewritten(_other_answer))
     rewritten = evaluate(talkative, settings)
-    predictions = [s["prediction"] for s in honest.samples]
-    assert [s["prediction"] for s in rewritten.samples] == predictions
-    assert [s["num_tokens"] for s in rewritten.samples] == [s["num_tokens"] for s in honest.samples]
+    predictions = [s.prediction for s in honest.samples]
+    assert [s.prediction for s in rewritten.samples] == predictions
+    assert [s.num_tokens for s in rewritten.samples] == [s.num_tokens for s in honest.samples]
     lengths = [
-        (len(a["answer"]), len(b["answer"]))
+        (len(a.answer), len(b.answer))
         for a, b in zip(honest.samples, rewritten.samples, strict=True)
     ]
     assert all(a != b for a, b in lengths)

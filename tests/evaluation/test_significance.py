@@ -3,8 +3,6 @@ of questions between the labels of a comparison (:mod:`transnar.evaluation.paire
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pytest
 
@@ -12,6 +10,7 @@ from transnar.clrs.text.answer_scores import AnswerScores
 from transnar.clrs.text.score_report import ScoredRow, aggregate
 from transnar.evaluation import Comparison
 from transnar.evaluation.paired import PairedTests, pairs_of
+from transnar.evaluation.samples import EvalSample
 from transnar.evaluation.significance import (
     Bootstrap,
     Estimate,
@@ -144,18 +143,10 @@ def document(label, kind, scores, source=None, texts=None):
     for (algorithm, size), values in scores.items():
         for index, value in enumerate(values):
             question = (texts or {}).get((algorithm, size, index), f"{algorithm} {size} {index}")
-            samples.append(
-                {
-                    "algorithm": algorithm,
-                    "size": size,
-                    "seed": 2,
-                    "index": index,
-                    "question_sha256": hashlib.sha256(question.encode()).hexdigest()[:16],
-                    "parse": 1.0,
-                    "shape": 1.0,
-                    "clrs": value,
-                }
+            sample = EvalSample(
+                algorithm, size, 2, index, "", AnswerScores(1.0, 1.0, value), 0, True, question
             )
+            samples.append(sample.to_record())
             rows.append(ScoredRow(len(rows), algorithm, size, False, AnswerScores(1, 1, value)))
     return {
         "label": label,

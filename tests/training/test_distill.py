@@ -32,7 +32,7 @@ def test_the_dataset_holds_the_teachers_answers(tmp_path):
         algorithms=TINY.algorithms, sizes=TINY.sizes, seeds=(TINY.seed,), count=3,
         batch_size=TINY.batch_size, training_seeds=(), train_sizes=None,
     )  # fmt: skip
-    predictions = [s["prediction"] for s in evaluate(teacher, settings).samples]
+    predictions = [s.prediction for s in evaluate(teacher, settings).samples]
     for row, prediction in zip(rows, predictions, strict=True):
         assert row["answer"].endswith("\n\n")
         assert row["answer"].rstrip("\n") == prediction.rstrip("\n")

@@ -5,6 +5,8 @@ tables, plots, paired tests.
   to an evaluation set by algorithm x size (default the ``transnar`` preset's
   test split: sizes 10, 12, 14), scored with the CLRS-Text metrics and
   aggregated with :mod:`transnar.clrs.text.score_report`.
+- :class:`EvalSample`: one evaluated question (``EvalResults.samples``) and its
+  stored forms (:mod:`transnar.evaluation.samples`).
 - :func:`write_results` / :func:`load_results`: ``results.json``,
   ``results.md``, ``predictions.jsonl`` and the PNG plots.
 - :class:`Comparison` / :func:`write_comparison`: any number of arms (baseline,
@@ -42,6 +44,7 @@ from transnar.evaluation.results import (
     write_plots,
     write_results,
 )
+from transnar.evaluation.samples import EvalSample
 
 __all__ = [
     "DEFAULT_COUNT",
@@ -50,6 +53,7 @@ __all__ = [
     "Answer",
     "Comparison",
     "EvalResults",
+    "EvalSample",
     "EvalSettings",
     "answer_question",
     "default_algorithms",

@@ -61,6 +61,7 @@ from transnar.evaluation.decoding import (
     decode_questions,
     decoding_budget,
 )
+from transnar.evaluation.samples import EvalSample
 from transnar.lm.generation import (
     POSITION_KINDS,
     Generation,
@@ -206,9 +207,9 @@ class EvalResults:
     Attributes:
         report: the aggregates (per algorithm x size, algorithm, family x
             size, family, size, overall).
-        samples: per-sample records (algorithm, size, seed, index, question,
-            answer, prediction, scores, tokens generated, whether it stopped);
-            empty unless ``keep_samples``.
+        samples: one :class:`~transnar.evaluation.samples.EvalSample` per
+            question (its stream, texts, prediction, scores, tokens generated,
+            whether it stopped); empty unless ``keep_samples``.
         settings: the settings used, resolved (algorithms, positions).
         model: what was evaluated: ``label``, ``kind`` (``transnar`` or
             ``baseline``), ``path``, config, parameters.
@@ -218,7 +219,7 @@ class EvalResults:
     """
 
     report: ScoreReport
-    samples: list[dict[str, Any]]
+    samples: list[EvalSample]
     settings: EvalSettings
     model: dict[str, Any]
     data_sha256: str
@@ -311,7 +312,7 @@ def evaluate(
     model.eval()
 
     scored: list[ScoredRow] = []
-    samples: list[dict[str, Any]] = []
+    samples: list[EvalSample] = []
     digest = hashlib.sha256()
     timing = {"seconds": 0.0, "nar_seconds": 0.0, "generated_tokens": 0, "samples": 0}
     start = time.perf_counter()
@@ -392,22 +393,21 @@ def _sample(
     generation: Generation,
     index: int,
     scores: AnswerScores,
-) -> dict[str, Any]:
-    """One sample's record (``EvalResults.samples``, the source of
-    ``results.json``'s samples and ``predictions.jsonl``): the question, the truth,
-    the model's answer (``generation``'s ``index``-th) and its scores."""
-    return {
-        "algorithm": algorithm,
-        "size": size,
-        "seed": seed,
-        "index": row["index"],
-        "question": row["question"],
-        "answer": row["answer"],
-        "prediction": generation.texts[index],
-        "stopped": bool(generation.stopped[index]),
-        "num_tokens": int(generation.num_tokens[index]),
-        **dataclasses.asdict(scores),
-    }
+) -> EvalSample:
+    """One question's sample: the question, the truth, the model's answer
+    (``generation``'s ``index``-th) and its scores."""
+    return EvalSample(
+        algorithm=algorithm,
+        size=size,
+        seed=seed,
+        index=row["index"],
+        prediction=generation.texts[index],
+        scores=scores,
+        num_tokens=int(generation.num_tokens[index]),
+        stopped=bool(generation.stopped[index]),
+        question=row["question"],
+        answer=row["answer"],
+    )
 
 
 def _batches(

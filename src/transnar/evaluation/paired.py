@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from transnar.clrs.specs import SPECS
+from transnar.evaluation.samples import EvalSample
 from transnar.evaluation.significance import (
     LEVEL,
     RESAMPLES,
@@ -279,13 +280,9 @@ def _label_answers(
         if not samples:
             return f"`{source}` ({label}) has no per-sample records (evaluated with --no-samples)"
         cells: dict[Cell, dict[Question, tuple[list[float], str | None]]] = {}
-        for s in samples:
-            scores = [float(s[name]) for name in SCORES]
-            question = (int(s["seed"]), int(s["index"]))
-            cells.setdefault((s["algorithm"], s["size"]), {})[question] = (
-                scores,
-                s.get("question_sha256"),
-            )
+        for sample in map(EvalSample.from_dict, samples):
+            scores = [getattr(sample.scores, name) for name in SCORES]
+            cells.setdefault(sample.cell, {})[sample.stream] = (scores, sample.question_sha256)
         mismatch = _mismatch(document, cells)
         if mismatch:
             return f"the samples of `{source}` ({label}) do not match its scores ({mismatch})"

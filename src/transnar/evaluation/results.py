@@ -9,11 +9,11 @@ An evaluation directory (:func:`write_results`) holds:
   ``transnar_version``, ``torch_version``, ``created``, ``timing``, the
   ``scores`` (:meth:`~transnar.clrs.text.score_report.ScoreReport.to_dict`: per
   algorithm x size, algorithm, family x size, family, size, overall), and,
-  unless left out, ``samples``: per sample its stream (algorithm, size, seed,
-  index), ``question_sha256`` (the first 16 hex digits of the SHA-256 of its
-  question without index markers, the same with index hints as without:
-  comparisons check that paired questions are the same instance), the
-  prediction, its scores, tokens generated and whether it stopped;
+  unless left out, ``samples``: per question its record
+  (:meth:`~transnar.evaluation.samples.EvalSample.to_record`: its stream,
+  ``question_sha256``, by which comparisons check that paired questions are the
+  same instance, the prediction, its scores, tokens generated and whether it
+  stopped);
 - ``predictions.jsonl``: one row per sample (the CLRS-Text row with its
   ``prediction``): ``transnar score predictions.jsonl`` scores it again;
 - ``results.md``: the tables;
@@ -31,7 +31,6 @@ and the same plots with one bar per label. (``Comparison``, ``Cell``,
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -41,7 +40,6 @@ from typing import Any
 import torch
 
 from transnar import __version__
-from transnar.clrs.text.formatting import without_index_hints
 from transnar.clrs.text.score_report import ScoreReport
 from transnar.evaluation.comparison import (
     COMPARISON_FORMAT,
@@ -53,6 +51,7 @@ from transnar.evaluation.comparison import (
 )
 from transnar.evaluation.comparison import regimes_line as _regimes_line
 from transnar.evaluation.evaluate import EvalResults
+from transnar.evaluation.samples import EvalSample
 from transnar.evaluation.significance import RESAMPLES
 from transnar.persistence import atomic_write, refuse_existing, write_json
 
@@ -63,19 +62,6 @@ RESULTS_MD = "results.md"
 PREDICTIONS_JSONL = "predictions.jsonl"
 COMPARISON_JSON = "comparison.json"
 COMPARISON_MD = "comparison.md"
-_SAMPLE_FIELDS = (
-    "algorithm",
-    "size",
-    "seed",
-    "index",
-    "prediction",
-    "parse",
-    "shape",
-    "clrs",
-    "trace",
-    "num_tokens",
-    "stopped",
-)
 
 
 # --- one evaluation -----------------------------------------------------------------
@@ -98,19 +84,8 @@ def results_to_dict(results: EvalResults, include_samples: bool = True) -> dict[
         "scores": results.report.to_dict(),
     }
     if include_samples and results.samples:
-        document["samples"] = [_sample_record(s) for s in results.samples]
+        document["samples"] = [sample.to_record() for sample in results.samples]
     return document
-
-
-def _sample_record(sample: Mapping[str, Any]) -> dict[str, Any]:
-    """A sample of ``results.json``: its fields, and its question's hash (not its
-    text; without index markers, so that a question asked with index hints pairs
-    with the same question asked without)."""
-    record = {k: sample[k] for k in _SAMPLE_FIELDS}
-    if "question" in sample:
-        plain = without_index_hints(sample["question"])
-        record["question_sha256"] = hashlib.sha256(plain.encode()).hexdigest()[:16]
-    return record
 
 
 def results_markdown(document: Mapping[str, Any]) -> str:
@@ -278,24 +253,24 @@ def write_comparison(
 # --- helpers -----------------------------------------------------------------------------
 
 
-def _prediction_row(sample: Mapping[str, Any], results: EvalResults) -> dict[str, Any]:
+def _prediction_row(sample: EvalSample, results: EvalResults) -> dict[str, Any]:
     """A ``transnar score`` row: the CLRS-Text row's fields (``index_hints``
     only when true, as in the datasets) and the prediction."""
     settings = results.settings
     row = {
-        "question": sample["question"],
-        "answer": sample["answer"],
-        "algo_name": sample["algorithm"],
-        "length": sample["size"],
+        "question": sample.question,
+        "answer": sample.answer,
+        "algo_name": sample.algorithm,
+        "length": sample.size,
         "use_hints": settings.use_hints,
-        "seed": sample["seed"],
-        "index": sample["index"],
+        "seed": sample.seed,
+        "index": sample.index,
         "float_format": settings.float_format,
         "truncate_decimals": settings.truncate_decimals,
     }
     if settings.index_hints:
         row["index_hints"] = True
-    return {**row, "prediction": sample["prediction"]}
+    return {**row, "prediction": sample.prediction}
 
 
 def _directory(out: str | os.PathLike) -> Path:

@@ -41,9 +41,9 @@ from tqdm import tqdm
 
 from transnar import __version__
 from transnar._config import not_int
-from transnar.clrs.text.answer_scores import AnswerScores
 from transnar.clrs.text.score_report import ScoredRow, aggregate
 from transnar.evaluation.evaluate import EvalSettings, evaluate
+from transnar.evaluation.samples import EvalSample
 from transnar.persistence import atomic_write, write_json
 from transnar.training.lm import LMTrainResult, train_lm
 from transnar.training.lm_config import LMTrainConfig
@@ -207,11 +207,12 @@ def _answered(
     size: int,
     seed: int,
     count: int,
-) -> list[dict[str, Any]]:
+) -> list[EvalSample]:
     """The teacher's answers (evaluation samples) to one cell's questions: read
     from ``path`` when it was answered before, else answered and written there."""
     if path.is_file():
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return [EvalSample.from_dict(json.loads(line)) for line in lines]
     settings = EvalSettings(
         algorithms=(algorithm,),
         sizes=(size,),
@@ -223,34 +224,29 @@ def _answered(
     )
     samples = evaluate(teacher, settings).samples
     with atomic_write(path, overwrite=True, mode="w") as handle:
-        handle.writelines(json.dumps(sample) + "\n" for sample in samples)
+        handle.writelines(json.dumps(sample.to_dict()) + "\n" for sample in samples)
     return samples
 
 
-def _overall_clrs(samples: Sequence[dict[str, Any]]) -> float:
+def _overall_clrs(samples: Sequence[EvalSample]) -> float:
     """The overall CLRS score of scored evaluation samples (as :func:`evaluate` reports it)."""
-    rows = [
-        ScoredRow(
-            k, s["algorithm"], s["size"], False, AnswerScores(s["parse"], s["shape"], s["clrs"])
-        )
-        for k, s in enumerate(samples, 1)
-    ]
+    rows = [ScoredRow(k, s.algorithm, s.size, False, s.scores) for k, s in enumerate(samples, 1)]
     return aggregate(rows).overall.clrs
 
 
-def _row(sample: dict[str, Any], seed: int) -> dict[str, Any]:
-    answer = sample["prediction"]
+def _row(sample: EvalSample, seed: int) -> dict[str, Any]:
+    answer = sample.prediction
     if not answer.endswith("\n\n"):
         answer = answer.rstrip("\n") + "\n\n"
     return {
-        "algo_name": sample["algorithm"],
-        "length": sample["size"],
+        "algo_name": sample.algorithm,
+        "length": sample.size,
         "seed": seed,
-        "index": sample["index"],
-        "question": sample["question"],
+        "index": sample.index,
+        "question": sample.question,
         "answer": answer,
-        "true_answer": sample["answer"],
-        "teacher_stopped": sample["stopped"],
+        "true_answer": sample.answer,
+        "teacher_stopped": sample.stopped,
         "use_hints": False,
     }
 
