@@ -32,6 +32,7 @@ from transnar.evaluation import (
 from transnar.evaluation.answering import load_model
 from transnar.evaluation.decoding import question_generator
 from transnar.evaluation.evaluate import regime
+from transnar.evaluation.results import restrict_results
 from transnar.nar import Features
 from transnar.nar.memory import GraphMemory
 
@@ -394,6 +395,36 @@ def test_three_labels_with_samples_get_paired_tests(results, tmp_path, capsys):
     assert "# Comparison: baseline vs control vs TransNAR" in out
     assert "| Δ CLRS TransNAR − baseline | Δ CLRS TransNAR − control | Δ CLRS control − base" in out
     assert "+0.000 [+0.000, +0.000]" in out and "paired bootstrap" in out
+    # --algorithms: the comparison over those algorithms' questions only
+    argv = [*argv[:-4], "--out", str(tmp_path / "bfs"), "--algorithms", "bfs", "--no-plots"]
+    status, out, err = run_cli(argv, capsys)
+    assert status == 0, err
+    assert "| bfs " in out and "insertion_sort" not in out
+    argv[-2] = "bfs,dijkstra"
+    status, _, err = run_cli([*argv, "--force"], capsys)
+    assert (
+        status == 2 and "was not evaluated on dijkstra (its algorithms: bfs, insertion_sort)" in err
+    )
+
+
+def test_results_restricted_to_some_algorithms(results):
+    document = results_to_dict(results)
+    assert restrict_results(document, ["insertion_sort", "bfs"])["scores"] == document["scores"]
+    bfs = restrict_results(document, ["bfs"])
+    assert bfs["settings"]["algorithms"] == ["bfs"]
+    assert {s["algorithm"] for s in bfs["samples"]} == {"bfs"} and len(bfs["samples"]) == 6
+    per_cell = {
+        e["size"]: e["clrs"]
+        for e in document["scores"]["by_algorithm_size"]
+        if e["algorithm"] == "bfs"
+    }
+    assert {e["size"]: e["clrs"] for e in bfs["scores"]["by_size"]} == per_cell
+    assert bfs["scores"]["overall"]["count"] == 6
+    assert document["settings"]["algorithms"] == ["bfs", "insertion_sort"]  # not changed
+    with pytest.raises(ValueError, match="was not evaluated on dfs"):
+        restrict_results(document, ["dfs"])
+    with pytest.raises(ValueError, match="has no per-sample records"):
+        restrict_results(results_to_dict(results, include_samples=False), ["bfs"])
 
 
 # --- one question ---------------------------------------------------------------------------

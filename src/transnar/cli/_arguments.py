@@ -113,6 +113,26 @@ def add_resamples_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_algorithm_subset_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--algorithms A,B,...``: compare or report only some algorithms
+    (``what``: the help text's end)."""
+    parser.add_argument(
+        "--algorithms",
+        type=name_list,
+        default=None,
+        metavar="A,B,...",
+        help=f"only these algorithms, e.g. minimum,binary_search: {what}",
+    )
+
+
+def name_list(text: str) -> list[str]:
+    """``A,B,...`` as a list of names (an argparse ``type``)."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("no names given")
+    return names
+
+
 def command_line(*parts: object) -> str:
     """``transnar PART ...`` as one shell-quoted line."""
     return shlex.join(["transnar", *map(str, parts)])

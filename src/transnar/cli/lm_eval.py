@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from transnar.cli._arguments import (
+    add_algorithm_subset_argument,
     add_model_arguments,
     add_positions_argument,
     add_resamples_argument,
@@ -85,7 +86,9 @@ question with index hints pairs with the same question without):
 the mean difference, its 95% paired bootstrap interval (--resamples
 resamples of the questions, stratified by algorithm and size), '*' when it
 excludes 0. A cell where the labels did not answer the same questions gets
-no test, with a warning.
+no test, with a warning. --algorithms compares those algorithms only (each
+file's tables made again from its per-sample records), e.g. the index-search
+algorithms apart from the rest.
 
 writes into --out: comparison.md, comparison.json, clrs_score.png,
 shape_score.png, parse_score.png, family_clrs_score.png.
@@ -94,6 +97,7 @@ examples:
   transnar lm compare runs/baseline/eval runs/transnar/eval --out docs/results/cmp
   transnar lm compare base-s*/eval/results.json tn-s*/eval/results.json --out cmp --force
   transnar lm compare plain=runs/a/eval/transnar-s0 hints=runs/b/eval/transnar-s0 --out cmp
+  transnar lm compare base-s*/eval tn-s*/eval --algorithms minimum,binary_search --out cmp
 """
 
 
@@ -201,6 +205,7 @@ def _register_compare(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
     parser.add_argument("--no-plots", action="store_true", help="only the tables")
+    add_algorithm_subset_argument(parser, "the comparison over their questions only")
     add_resamples_argument(parser)
     parser.set_defaults(handler=run_compare)
 
@@ -270,12 +275,15 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_compare(args: argparse.Namespace) -> int:
     """Loads the result files, prints and writes the comparison."""
     from transnar.evaluation import write_comparison
+    from transnar.evaluation.results import restrict_results
     from transnar.evaluation.significance import RESAMPLES
 
     resamples = RESAMPLES if args.resamples is None else args.resamples
     if resamples < 1:
         raise ValueError(f"--resamples must be >= 1, got {resamples}")
     documents = [_labelled_results(item) for item in args.results]
+    if args.algorithms is not None:
+        documents = [restrict_results(document, args.algorithms) for document in documents]
     comparison, paths = write_comparison(
         documents, args.out, overwrite=args.force, plots=not args.no_plots, resamples=resamples
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from transnar.cli._arguments import add_resamples_argument
+from transnar.cli._arguments import add_algorithm_subset_argument, add_resamples_argument, name_list
 
 EPILOG = """\
 One run: its report.md, report.html and figures/ are written in the run
@@ -24,13 +24,18 @@ CLRS-30 test scores and training curves; the time of each stage.
 
 With --arms, only those arms are reported (their models must be finished,
 the run's other arms need not be): e.g. one question of a run that trained
-many variants.
+many variants. With --algorithms, the language models' scores, paired tests
+and figures are over those algorithms' questions only (each evaluation's tables
+made again from its per-question records): e.g. the index-search algorithms
+apart from the rest.
 
 examples:
   transnar report runs/pipeline-tiny --force
   transnar report runs/small-s0 runs/small-s1 runs/small-s2 --out runs/small-3seeds
   transnar report runs/small --arms baseline,transnar,transnar-lockstep,transnar-all \\
       --out runs/small-memory-modes
+  transnar report runs/small --algorithms minimum,find_maximum_subarray_kadane \\
+      --out runs/small-index-search
 """
 
 
@@ -52,10 +57,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--arms",
+        type=name_list,
         default=None,
         metavar="A,B,...",
         help="report only these of the runs' arms, e.g. baseline,control,transnar (default: "
         "all; the others need not be finished)",
+    )
+    add_algorithm_subset_argument(
+        parser, "the language models' tables, tests and figures over their questions only"
     )
     add_resamples_argument(parser)
     parser.set_defaults(handler=run_report)
@@ -75,7 +84,8 @@ def run_report(args: argparse.Namespace) -> int:
         force=args.force,
         replace_own=False,
         resamples=resamples,
-        arms=None if args.arms is None else [a.strip() for a in args.arms.split(",")],
+        arms=args.arms,
+        algorithms=args.algorithms,
     )
     for path in paths:
         print(f"wrote {path}")

@@ -21,6 +21,9 @@ An evaluation directory (:func:`write_results`) holds:
   with one panel per size (the paper's Figures 4-6), and the CLRS score per
   family (Figure 1); with the results of other models beside it when compared.
 
+:func:`restrict_results` keeps some of a document's algorithms (its tables made
+again from their samples).
+
 :func:`write_comparison` writes a :class:`~transnar.evaluation.comparison.Comparison`
 of several results files (labels side by side, means ± std over a label's
 files, paired tests between labels): ``comparison.md``, ``comparison.json``
@@ -51,7 +54,7 @@ from transnar.evaluation.comparison import (
 )
 from transnar.evaluation.comparison import regimes_line as _regimes_line
 from transnar.evaluation.evaluate import EvalResults
-from transnar.evaluation.samples import EvalSample
+from transnar.evaluation.samples import EvalSample, aggregate_samples
 from transnar.evaluation.significance import RESAMPLES
 from transnar.persistence import atomic_write, refuse_existing, write_json
 
@@ -210,6 +213,48 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{path}: incomplete results file ({error})") from None
     document.setdefault("source", str(path))
     return document
+
+
+def restrict_results(document: Mapping[str, Any], algorithms: Sequence[str]) -> dict[str, Any]:
+    """A results document of ``document``'s answers to ``algorithms`` only: its
+    samples of those algorithms, its score tables made again from them
+    (:func:`~transnar.evaluation.samples.aggregate_samples`) and its settings
+    naming them; the rest as it is. Comparisons of such documents are the
+    comparisons of those algorithms' cells (e.g. the index-search algorithms).
+
+    Raises:
+        ValueError: a document without samples (evaluated with ``--no-samples``),
+            or an algorithm it was not evaluated on.
+    """
+    source = document.get("source", document.get("label", "?"))
+    samples = document.get("samples")
+    if not samples:
+        raise ValueError(
+            f"{source} has no per-sample records (evaluated with --no-samples): its scores "
+            "cannot be restricted to some algorithms"
+        )
+    settings = document["settings"]
+    unknown = [name for name in algorithms if name not in settings["algorithms"]]
+    if unknown:
+        raise ValueError(
+            f"{source} was not evaluated on {', '.join(unknown)} "
+            f"(its algorithms: {', '.join(settings['algorithms'])})"
+        )
+    kept = [record for record in samples if record["algorithm"] in algorithms]
+    report = aggregate_samples(
+        map(EvalSample.from_dict, kept),
+        bool(settings.get("use_hints")),
+        document["scores"].get("source"),
+    )
+    return {
+        **document,
+        "settings": {
+            **settings,
+            "algorithms": [a for a in settings["algorithms"] if a in algorithms],
+        },
+        "scores": report.to_dict(),
+        "samples": kept,
+    }
 
 
 # --- comparisons ----------------------------------------------------------------------

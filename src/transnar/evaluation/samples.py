@@ -14,18 +14,21 @@
 
 :meth:`EvalSample.from_dict` reads either back: the paired tests
 (:mod:`transnar.evaluation.paired`) read the records of ``results.json``.
+:func:`aggregate_samples` makes the score tables of samples (e.g. of some of an
+evaluation's algorithms: :func:`~transnar.evaluation.results.restrict_results`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from transnar.clrs.text.answer_scores import AnswerScores
 from transnar.clrs.text.formatting import without_index_hints
+from transnar.clrs.text.score_report import ScoredRow, ScoreReport, aggregate
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,19 @@ class EvalSample:
             answer=data.get("answer"),
             question_sha256=data.get("question_sha256"),
         )
+
+
+def aggregate_samples(
+    samples: Iterable[EvalSample], use_hints: bool = False, source: str | None = None
+) -> ScoreReport:
+    """The score tables of ``samples`` (per algorithm x size, algorithm, family,
+    size, overall), as :func:`~transnar.evaluation.evaluate` makes them from the
+    same answers; ``use_hints``: whether the answers have traces."""
+    rows = [
+        ScoredRow(line, sample.algorithm, sample.size, use_hints, sample.scores)
+        for line, sample in enumerate(samples, 1)
+    ]
+    return aggregate(rows, source=source)
 
 
 def question_sha256(question: str) -> str:

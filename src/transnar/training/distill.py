@@ -41,9 +41,8 @@ from tqdm import tqdm
 
 from transnar import __version__
 from transnar._config import not_int
-from transnar.clrs.text.score_report import ScoredRow, aggregate
 from transnar.evaluation.evaluate import EvalSettings, evaluate
-from transnar.evaluation.samples import EvalSample
+from transnar.evaluation.samples import EvalSample, aggregate_samples
 from transnar.persistence import atomic_write, write_json
 from transnar.training.lm import LMTrainResult, train_lm
 from transnar.training.lm_config import LMTrainConfig
@@ -230,8 +229,7 @@ def _answered(
 
 def _overall_clrs(samples: Sequence[EvalSample]) -> float:
     """The overall CLRS score of scored evaluation samples (as :func:`evaluate` reports it)."""
-    rows = [ScoredRow(k, s.algorithm, s.size, False, s.scores) for k, s in enumerate(samples, 1)]
-    return aggregate(rows).overall.clrs
+    return aggregate_samples(samples).overall.clrs
 
 
 def _row(sample: EvalSample, seed: int) -> dict[str, Any]:

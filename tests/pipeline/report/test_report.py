@@ -13,9 +13,8 @@ import pytest
 
 from tests.cli.helpers import run_cli
 from tests.pipeline.helpers import run_fast
-from transnar.clrs.text.answer_scores import AnswerScores
-from transnar.clrs.text.score_report import ScoredRow, aggregate
 from transnar.evaluation import Comparison
+from transnar.evaluation.samples import EvalSample, aggregate_samples
 from transnar.pipeline import preset
 from transnar.pipeline.report import load_run, report_markdown, write_report
 from transnar.pipeline.report.curves import moving_average
@@ -48,12 +47,10 @@ def with_scores(source, target, clrs):
     for directory in (target / "eval").iterdir():
         path = directory / "results.json"
         document = json.loads(path.read_text())
-        rows = []
-        for k, sample in enumerate(document["samples"]):
+        for sample in document["samples"]:
             sample.update(parse=1.0, shape=1.0, clrs=clrs(directory.name, sample))
-            scores = AnswerScores(1.0, 1.0, sample["clrs"])
-            rows.append(ScoredRow(k, sample["algorithm"], sample["size"], False, scores))
-        document["scores"] = aggregate(rows).to_dict()
+        samples = map(EvalSample.from_dict, document["samples"])
+        document["scores"] = aggregate_samples(samples).to_dict()
         path.write_text(json.dumps(document))
     return target
 
@@ -342,6 +339,34 @@ def test_a_report_on_some_of_the_arms(finished, tmp_path, capsys, placeholder_fi
     assert status == 2 and "has no arm student (its arms: baseline, control, transnar)" in err
     with pytest.raises(ValueError, match="not finished: it has no eval/control-s1"):
         write_report([run_dir], out, force=True, arms=["control"])
+
+
+def test_a_report_on_some_of_the_algorithms(finished, tmp_path, capsys, placeholder_figures):
+    out = tmp_path / "bfs"
+    argv = ["report", finished, "--out", out, "--algorithms", "bfs"]
+    status, _, err = run_cli(argv, capsys)
+    assert status == 0, err
+    markdown = (out / "report.md").read_text()
+    assert "- this report shows the algorithms bfs: every score" in markdown
+    assert "the run also has insertion_sort (left out here)" in markdown
+    scores = markdown.split("## Scores", 1)[1].split("## Training", 1)[0]
+    assert "| bfs " in scores and "insertion_sort" not in scores
+    whole = json.loads((finished / "comparison.json").read_text())
+    part = json.loads((out / "comparison.json").read_text())
+    bfs = {
+        (e["size"], label): e[label]["clrs"]["mean"]
+        for e in whole["by_algorithm_size"]
+        if e["algorithm"] == "bfs"
+        for label in whole["kinds"]
+    }
+    assert {
+        (e["size"], label): e[label]["clrs"]["mean"]
+        for e in part["by_size"]
+        if e["size"] != "all"
+        for label in part["kinds"]
+    } == bfs
+    status, _, err = run_cli([*argv[:-1], "dfs", "--force"], capsys)
+    assert status == 2 and "has no algorithm dfs (its algorithms: bfs, insertion_sort)" in err
 
 
 def test_training_curves_give_each_arm_one_colour_and_each_seed_a_style():

@@ -68,6 +68,7 @@ def write_report(
     replace_own: bool = True,
     resamples: int = RESAMPLES,
     arms: Sequence[str] | None = None,
+    algorithms: Sequence[str] | None = None,
 ) -> list[Path]:
     """Writes ``report.md``, ``report.html``, ``comparison.json`` (every table's
     cells and paired tests, :meth:`~transnar.evaluation.Comparison.to_dict`) and
@@ -83,19 +84,22 @@ def write_report(
             ``transnar report`` passes False.
         resamples: of the paired bootstrap tests between the arms.
         arms: report only these arms of the runs (default: all of them).
+        algorithms: report only these algorithms of the runs (default: all of
+            them): every table, test and figure of the language models is then
+            over those algorithms' questions (the NAR's section stays whole).
 
     Returns:
         The files written.
 
     Raises:
-        ValueError: no runs, several runs without ``out``, an arm a run does
-            not have, or a run that is not finished.
+        ValueError: no runs, several runs without ``out``, an arm or algorithm
+            a run does not have, or a run that is not finished.
         OutputExistsError: ``out`` holds a report and not ``force`` (nor
             ``replace_own`` for a run's own report).
     """
     if not run_dirs:
         raise ValueError("no run directories to report on")
-    runs = [load_run(d, arms) for d in run_dirs]
+    runs = [load_run(d, arms, algorithms) for d in run_dirs]
     if out is None and len(runs) > 1:
         raise ValueError("a report on several runs needs an output directory (--out)")
     own = out is None or Path(out).resolve() == runs[0].directory.resolve()
@@ -218,6 +222,13 @@ def _setup(runs: Sequence[RunData]) -> list[str]:
         lines.append(
             f"- this report shows the arms {', '.join(arms)}; the run also has "
             f"{', '.join(others)} (left out here)"
+        )
+    left_out = [name for name in data.algorithms if name not in runs[0].algorithms]
+    if left_out:
+        lines.append(
+            f"- this report shows the algorithms {', '.join(runs[0].algorithms)}: every "
+            "score, test and figure of the language models is over their questions only; "
+            f"the run also has {', '.join(left_out)} (left out here)"
         )
     for run in runs[1:]:
         if run.config != config:

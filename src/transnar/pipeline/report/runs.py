@@ -15,6 +15,7 @@ from typing import Any
 
 from transnar.arms import ARMS_BY_NAME
 from transnar.evaluation import load_results
+from transnar.evaluation.results import restrict_results
 from transnar.pipeline.config import RunPipelineConfig, from_mapping
 from transnar.pipeline.layout import (
     CONFIG_JSON,
@@ -71,6 +72,8 @@ class RunData:
         stages: stage name -> its record (``stages/<name>.json``), in the order
             run; without the stages of the arms left out of the report.
         arms: the arms reported (all of ``config.arms`` unless a selection).
+        algorithms: the algorithms reported (all of the run's unless a
+            selection: the models' results then hold those algorithms only).
     """
 
     directory: Path
@@ -80,6 +83,7 @@ class RunData:
     models: list[ModelResult]
     stages: dict[str, dict[str, Any]]
     arms: tuple[str, ...]
+    algorithms: tuple[str, ...]
 
     @property
     def is_smoke(self) -> bool:
@@ -87,7 +91,11 @@ class RunData:
         return is_smoke(self.config)
 
 
-def load_run(directory: str | Path, arms: Sequence[str] | None = None) -> RunData:
+def load_run(
+    directory: str | Path,
+    arms: Sequence[str] | None = None,
+    algorithms: Sequence[str] | None = None,
+) -> RunData:
     """Reads a run directory of ``transnar run``.
 
     Args:
@@ -95,9 +103,12 @@ def load_run(directory: str | Path, arms: Sequence[str] | None = None) -> RunDat
         arms: report only these of the run's arms (e.g. the ones of one
             question, in a run that trained more); their models must be
             finished, the others' need not be. Default: all of them.
+        algorithms: report only these of the run's algorithms: each model's
+            results restricted to them (:func:`~transnar.evaluation.results.restrict_results`).
+            Default: all of them.
 
     Raises:
-        ValueError: not a run directory, an arm the run does not have, or a
+        ValueError: not a run directory, an arm or algorithm the run does not have, or a
             run whose NAR, or a reported model's training or evaluation, is
             not finished (the message says which).
     """
@@ -113,6 +124,15 @@ def load_run(directory: str | Path, arms: Sequence[str] | None = None) -> RunDat
             f"the run in {directory} has no arm {', '.join(missing)} "
             f"(its arms: {', '.join(config.arms)})"
         )
+    algorithms = tuple(
+        config.lm.data.algorithms if algorithms is None else dict.fromkeys(algorithms)
+    )
+    unknown = [name for name in algorithms if name not in config.lm.data.algorithms]
+    if unknown:
+        raise ValueError(
+            f"the run in {directory} has no algorithm {', '.join(unknown)} "
+            f"(its algorithms: {', '.join(config.lm.data.algorithms)})"
+        )
     left_out = {
         name
         for model in model_runs(config)
@@ -126,7 +146,7 @@ def load_run(directory: str | Path, arms: Sequence[str] | None = None) -> RunDat
             run,
             _read_json(_finished(directory, directory / run.name / SUMMARY)),
             read_metrics(directory / run.name / METRICS),
-            load_results(_finished(directory, directory / EVAL_DIR / run.name)),
+            _results(_finished(directory, directory / EVAL_DIR / run.name), algorithms),
             _read_json(directory / run.distill_dir / DISTILL_MANIFEST) if run.distill_dir else None,
         )
         for run in model_runs(config)
@@ -140,7 +160,16 @@ def load_run(directory: str | Path, arms: Sequence[str] | None = None) -> RunDat
         models,
         {name: r for name, r in read_records(directory).items() if name not in left_out},
         arms,
+        algorithms,
     )
+
+
+def _results(path: Path, algorithms: Sequence[str]) -> dict[str, Any]:
+    """An evaluation's results, restricted to ``algorithms`` when they are not all of its."""
+    document = load_results(path)
+    if list(algorithms) == list(document["settings"]["algorithms"]):
+        return document
+    return restrict_results(document, algorithms)
 
 
 def is_smoke(config: RunPipelineConfig) -> bool:
