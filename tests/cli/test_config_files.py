@@ -31,6 +31,14 @@ def test_a_run_config_yaml_gives_its_lm_and_nar_sections(tmp_path, capsys):
     assert NARTrainConfig.from_dict(nar) == small.nar
 
 
+def test_a_run_config_json_gives_its_sections_too(tmp_path, capsys):
+    small = run_preset("small")
+    path = tmp_path / "config.json"  # a pipeline run's RUN/config.json
+    path.write_text(json.dumps(small.to_dict()))
+    assert LMTrainConfig.from_dict(dry_run("lm", path, tmp_path, capsys)) == small.lm
+    assert NARTrainConfig.from_dict(dry_run("nar", path, tmp_path, capsys)) == small.nar
+
+
 def test_a_trainer_config_in_yaml_reads_as_its_json(tmp_path, capsys):
     config = run_preset("tiny").lm
     path = tmp_path / "lm.yaml"

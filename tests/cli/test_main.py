@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from tests.cli.helpers import one_error, run_cli
 from transnar.cli import main
 from transnar.clrs.io import load_trajectories
 
@@ -98,3 +99,26 @@ def test_existing_output_is_kept(tmp_path):
         main([*argv, "--out", str(out)])
     assert exit_info.value.code == 2
     assert out.read_bytes() == b"precious"
+
+
+def test_a_file_system_error_is_one_line_and_status_1(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    argv = ["data", "graph", "--algorithm", "bfs", "--size", "4", "--count", "1", "--seed", "0"]
+    status, _, err = run_cli([*argv, "--out", blocker / "sub" / "x.npz"], capsys)
+    assert status == 1 and one_error(err) and str(blocker) in err
+    assert blocker.read_text() == "not a directory"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["nar", "eval", "ckpt", "--sizes", "4", "--device", "gpu"], "device 'gpu'"),
+        (["lm", "eval", "model", "--device", "gpu"], "device 'gpu'"),
+        (["lm", "eval", "model", "--threads", "-1"], "--threads: must be >= 0, got -1"),
+        (["nar", "eval", "ckpt", "--sizes", "4", "--threads", "x"], "not an integer: 'x'"),
+    ],
+)
+def test_bad_devices_and_threads_are_one_line_errors(tmp_path, capsys, argv, message):
+    status, _, err = run_cli(argv, capsys)
+    assert status == 2 and message in err and "Traceback" not in err

@@ -248,6 +248,15 @@ def test_an_interrupted_command_says_how_to_continue(tmp_path, capsys, monkeypat
     assert (
         "interrupted at step 0 (no checkpoint yet)" in (run_dir / "nar" / "train.log").read_text()
     )
+    # a forced run continues forced: the stages it has not reached hold the old config
+    try:
+        status = main(["run", "--out", str(run_dir), "--force", "--no-progress", *tiny.PIPELINE])
+    except SystemExit as exit_info:
+        status = exit_info.code
+    err = capsys.readouterr().err
+    assert status == 130 and err.endswith(
+        f"to continue: transnar run --out {run_dir} --force --no-progress\n"
+    )
     monkeypatch.undo()
     lines: list[str] = []
     result = run_fast(run_dir, log=lines.append, stop_after="nar")

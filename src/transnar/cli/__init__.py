@@ -1,7 +1,9 @@
 """The ``transnar`` command line: thin wrappers that parse arguments and call the library.
 
 User mistakes (unknown algorithm, bad value, existing output) end with one
-``transnar: error: ...`` line and exit status 2; nothing is left half-written.
+``transnar: error: ...`` line and exit status 2; a file system error (a path that
+cannot be written or read, a full disk) with one such line and exit status 1;
+nothing is left half-written.
 Ctrl-C ends with ``transnar: interrupted`` (exit status 130) and, for the
 trainers and ``transnar run``, the command that continues.
 Started by ``torchrun`` (``WORLD_SIZE`` > 1), a command first joins the other
@@ -72,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.handler(args) or 0
     except (ValueError, OutputExistsError) as error:
         parser.exit(2, f"transnar: error: {error}\n")
+    except OSError as error:  # a path that cannot be written or read, a full disk
+        parser.exit(1, f"transnar: error: {error}\n")
     except KeyboardInterrupt:
         hint = getattr(args, "continue_with", None)
         command = hint() if hint is not None else None

@@ -125,6 +125,17 @@ def add_algorithm_subset_argument(parser: argparse.ArgumentParser, what: str) ->
     )
 
 
+def non_negative_int(text: str) -> int:
+    """An integer >= 0 (an argparse ``type``, e.g. for ``--threads``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
 def name_list(text: str) -> list[str]:
     """``A,B,...`` as a list of names (an argparse ``type``)."""
     names = [name.strip() for name in text.split(",") if name.strip()]
@@ -207,8 +218,8 @@ def read_config_file(path: Path, cls, what: str, missing: str = "", section: str
     """A run's config (``cls.from_dict``) from its JSON or YAML file (by suffix);
     a ``ValueError`` naming the file (``what``: e.g. ``run config``) when it is
     missing, a directory or not a valid config. With ``section`` (``lm`` or
-    ``nar``), a ``transnar run`` config (its ``config.yaml`` or a preset's
-    YAML) gives that section."""
+    ``nar``), a ``transnar run`` config (its ``config.yaml`` or ``config.json``,
+    or a preset's YAML) gives that section."""
     if path.is_dir():
         raise ValueError(
             f"{path} is a directory; the config is a JSON or YAML file (e.g. RUN/config.json)"
@@ -219,14 +230,14 @@ def read_config_file(path: Path, cls, what: str, missing: str = "", section: str
         from transnar._config import load_yaml
 
         data = load_yaml(path)
-        if section is not None and any(key in data for key in PIPELINE_KEYS):
-            data = data.get(section) or {}
     else:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError) as error:
             reason = " ".join(str(error).split())[:200]
             raise ValueError(f"{path} is not a valid {what}: {reason}") from None
+    if section is not None and isinstance(data, dict) and any(key in data for key in PIPELINE_KEYS):
+        data = data.get(section) or {}
     try:
         return cls.from_dict(data)
     except (ValueError, TypeError, AttributeError) as error:

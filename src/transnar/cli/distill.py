@@ -77,13 +77,13 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Writes the teacher's dataset and trains the student."""
-    from transnar.cli.lm_eval import _device
     from transnar.evaluation.answering import load_model
     from transnar.training.distill import DistillConfig, distill
     from transnar.training.lm_config import LMTrainConfig, apply_overrides
+    from transnar.training.runs import resolve_device
 
     directory = pick_model(args)
-    teacher, _ = load_model(directory, _device(args.device))
+    teacher, _ = load_model(directory, resolve_device(args.device))
     if getattr(teacher, "nar", None) is None:
         raise ValueError(f"{directory} holds no TransNAR (a model without a NAR is no teacher)")
     own = directory.parent / "config.json"

@@ -77,9 +77,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Answers the question and prints the answer."""
-    from transnar.cli.lm_eval import _device
     from transnar.clrs.text.questions import parse_question
     from transnar.evaluation.answering import answer_question, load_model, normalize_question
+    from transnar.training.runs import resolve_device
 
     text = sys.stdin.read() if args.question == "-" else args.question
     question = normalize_question(text)
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_new_tokens is not None and args.max_new_tokens < 1:
         raise ValueError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
     directory = pick_model(args)
-    model, _ = load_model(directory, _device(args.device))
+    model, _ = load_model(directory, resolve_device(args.device))
     answer = answer_question(
         model,
         question,

@@ -17,6 +17,7 @@ from transnar.cli._arguments import (
     add_model_arguments,
     add_positions_argument,
     add_resamples_argument,
+    non_negative_int,
     pick_model,
 )
 
@@ -181,7 +182,9 @@ def _register_eval(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--no-plots", action="store_true", help="no PNG plots")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 (default cpu)")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    parser.add_argument(
+        "--threads", type=non_negative_int, default=0, help="torch CPU threads (0: default)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     parser.set_defaults(handler=run_eval)
 
@@ -212,7 +215,6 @@ def _register_compare(commands: argparse._SubParsersAction) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Loads the model, evaluates it, prints the overall table, writes the files."""
-    import torch
 
     from transnar.evaluation import evaluate, load_results, write_results
     from transnar.evaluation.answering import load_model
@@ -225,8 +227,9 @@ def run_eval(args: argparse.Namespace) -> int:
         RESULTS_MD,
     )
     from transnar.persistence import refuse_existing
+    from transnar.training.runs import resolve_device, torch_threads
 
-    device = _device(args.device)
+    device = resolve_device(args.device)
     others = [load_results(path) for path in args.compare]
     model_dir = pick_model(args)
     if model_dir != args.model_dir and model_dir.parent != args.model_dir:
@@ -243,10 +246,7 @@ def run_eval(args: argparse.Namespace) -> int:
     refuse_existing([out / name for name in files], args.force)  # before the long part
     model, directory = load_model(model_dir, device)
     settings = _settings(args, _run_data(directory))
-    threads = torch.get_num_threads()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    try:
+    with torch_threads(args.threads):
         results = evaluate(
             model,
             settings,
@@ -254,8 +254,6 @@ def run_eval(args: argparse.Namespace) -> int:
             path=str(directory),
             progress=False if args.no_progress else None,
         )
-    finally:
-        torch.set_num_threads(threads)
     paths = write_results(
         results,
         out,
@@ -394,18 +392,6 @@ def _find_data(node) -> dict | None:
         if found is not None:
             return found
     return None
-
-
-def _device(name: str):
-    import torch
-
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise ValueError(f"--device {name!r}: {error}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name!r}: CUDA is not available here")
-    return device
 
 
 __all__ = ["register_eval", "run_compare", "run_eval"]

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from transnar.cli._arguments import (
     add_config_arguments,
     add_preset_arguments,
     add_trainer_run_arguments,
+    non_negative_int,
     run_trainer,
     trainer_base_config,
 )
-from transnar.persistence import atomic_write, refuse_existing
+from transnar.persistence import atomic_write, refuse_existing, write_json
 
 # The handlers import transnar.nar (and so torch) themselves, so that the other
 # commands and --help start without loading torch.
@@ -166,7 +166,10 @@ def _register_eval(actions: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument(
-        "--threads", type=int, default=0, help="CPU threads torch may use (default: its own)"
+        "--threads",
+        type=non_negative_int,
+        default=0,
+        help="CPU threads torch may use (default: its own)",
     )
     parser.add_argument(
         "--out", type=Path, default=None, metavar="DIR", help="also write eval.json and eval.md"
@@ -204,15 +207,14 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Evaluates a checkpoint and prints (and writes) the table."""
-    import torch
-
     from transnar.evaluation.nar import nar_results_markdown
     from transnar.training.checkpoint import checkpoint_path
     from transnar.training.nar import evaluate_nar
     from transnar.training.nar_checkpoint import build_nar, read_nar_checkpoint
     from transnar.training.nar_config import apply_overrides
-    from transnar.training.runs import resolve_device
+    from transnar.training.runs import resolve_device, torch_threads
 
+    device = resolve_device(args.device)
     path = args.checkpoint
     if path.is_dir():
         path = checkpoint_path(path, "best")
@@ -222,37 +224,32 @@ def run_eval(args: argparse.Namespace) -> int:
         raise ValueError(f"--sizes must be at least 2, got {args.sizes}")
     outputs = [args.out / "eval.json", args.out / "eval.md"] if args.out else []
     refuse_existing(outputs, args.force)
-    if args.threads < 0:
-        raise ValueError(f"--threads must be >= 0, got {args.threads}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
     payload = read_nar_checkpoint(path)
     config = payload["config"]
     if args.batch_size is not None:
         config = apply_overrides(config, {"eval_batch_size": args.batch_size})
-    nar = build_nar(config, payload["model"], str(path)).to(resolve_device(args.device))
+    nar = build_nar(config, payload["model"], str(path)).to(device)
     algorithms = None
     if args.algorithms:
         algorithms = [a.strip() for a in args.algorithms.split(",")]
         for algorithm in algorithms:
             nar.head(algorithm)
-    results = evaluate_nar(
-        nar,
-        config,
-        sizes=args.sizes,
-        count=args.count,
-        algorithms=algorithms,
-        progress=False if args.no_progress else None,
-        steps=args.steps,
-    )
+    with torch_threads(args.threads):
+        results = evaluate_nar(
+            nar,
+            config,
+            sizes=args.sizes,
+            count=args.count,
+            algorithms=algorithms,
+            progress=False if args.no_progress else None,
+            steps=args.steps,
+        )
     results["checkpoint"] = str(path)
     results["step"] = payload["step"]
     text = nar_results_markdown(results)
     print(text, end="")
     if args.out:
-        with atomic_write(outputs[0], overwrite=args.force, mode="w") as handle:
-            json.dump(results, handle, indent=2)
-            handle.write("\n")
+        write_json(outputs[0], results, overwrite=args.force)
         with atomic_write(outputs[1], overwrite=args.force, mode="w") as handle:
             handle.write(text)
         print(f"wrote {outputs[0]} and {outputs[1]}")

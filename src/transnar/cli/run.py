@@ -233,7 +233,8 @@ def _continue_command(args: argparse.Namespace, out: Path) -> str:
         return command_line(*args.argv)
     jobs = ["--jobs", args.jobs] if args.jobs > 1 else []
     progress = ["--no-progress"] if args.no_progress else []
-    return command_line("run", "--out", out, *jobs, *progress)
+    force = ["--force"] if args.force else []  # stages not reached still hold the old config
+    return command_line("run", "--out", out, *force, *jobs, *progress)
 
 
 def run(args: argparse.Namespace) -> int:

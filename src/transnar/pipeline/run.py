@@ -65,7 +65,7 @@ from transnar.pipeline.stages import (
     check_jobs,
     check_stage_names,
 )
-from transnar.training.checkpoint import CHECKPOINTS, LAST, checkpoint_path
+from transnar.training.checkpoint import BEST, CHECKPOINTS, checkpoint_path
 from transnar.training.distill import CELLS_DIR as DISTILL_CELLS
 from transnar.training.distill import MANIFEST as DISTILL_MANIFEST
 from transnar.training.distill import teacher_dataset
@@ -289,7 +289,7 @@ def nar_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) -
         f"pre-train the NAR on {len(nar.nar.algorithms)} CLRS-30 algorithm(s), "
         f"{nar.train.steps:,} steps",
         _without(nar.to_dict(), NAR_UNHASHED, "nar."),
-        (f"{NAR_DIR}/checkpoints/best.pt", f"{NAR_DIR}/results.json"),
+        (f"{NAR_DIR}/{CHECKPOINTS}/{BEST}", f"{NAR_DIR}/results.json"),
         run,
         distributed=True,
         resumable=last.is_file,
@@ -318,7 +318,7 @@ def lm_stage(
 ) -> PipelineStage:
     """Trains one language model into ``RUN/<model>-s<seed>``."""
     directory = run_dir / model.name
-    last = directory / CHECKPOINTS / LAST
+    last = checkpoint_path(directory, "last")
     train_config = lm_config(config, run_dir, model)
 
     def run(resume: bool) -> None:
@@ -346,8 +346,12 @@ def lm_stage(
 def _as_recorded(config: LMTrainConfig, recorded: Path) -> LMTrainConfig:
     """``config`` with the evaluation fields its interrupted run recorded: they
     are not part of the stage's config (training does not read them), but the
-    trainer resumes only with its own."""
-    data = LMTrainConfig.from_dict(json.loads(recorded.read_text(encoding="utf-8"))).data
+    trainer resumes only with its own. A recorded config that cannot be read is
+    a :class:`CheckpointError` (the stage then says how to start it over)."""
+    try:
+        data = LMTrainConfig.from_dict(json.loads(recorded.read_text(encoding="utf-8"))).data
+    except (OSError, ValueError, TypeError) as error:
+        raise CheckpointError(f"{recorded}: {error}") from None
     fields = {k: getattr(data, k) for k in ("test_sizes", "test_count", "test_seed")}
     return replace(config, data=replace(config.data, **fields))
 

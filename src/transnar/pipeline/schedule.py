@@ -331,7 +331,8 @@ class _Scheduler:
         now = time.perf_counter()
         ran = {name for name, o in self.outcomes.items() if o.status != "skipped"}
         ran |= set(self.running)
-        waiting = pending_stages(self.waiting, self.records, ran | {s.name for s, *_ in self.ready})
+        started = ran | {stage.name for stage, *_ in self.ready}
+        waiting = pending_stages(self.waiting, self.records, started, self.restart)
         pending = [r.stage for r in self.running.values()]
         pending += [stage for stage, *_ in self.ready] + waiting
         spent = {name: now - r.started for name, r in self.running.items()}

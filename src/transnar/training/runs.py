@@ -28,8 +28,15 @@ from transnar.persistence import OutputExistsError, atomic_write
 
 
 def resolve_device(name: str) -> torch.device:
-    """``torch.device(name)``, checking that CUDA is there when asked for."""
-    device = torch.device(name)
+    """``torch.device(name)``, checking that CUDA is there when asked for.
+
+    Raises:
+        ValueError: not a device's name, or CUDA asked for where there is none.
+    """
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"device {name!r}: {error}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} asked for, but CUDA is not available here")
     return device

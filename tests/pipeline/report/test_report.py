@@ -113,6 +113,15 @@ def test_a_runs_report_is_kept_unless_forced(finished, capsys):
     assert (finished / "report.md").read_text() == before  # the same tests, to the digit
 
 
+def test_a_report_keeps_another_comparison_unless_forced(finished, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    out.mkdir()
+    (out / "comparison.json").write_text("{}")  # e.g. of transnar lm compare
+    status, _, err = run_cli(["report", finished, "--out", out], capsys)
+    assert status == 2 and "comparison.json" in err and "already exist" in err
+    assert (out / "comparison.json").read_text() == "{}" and not (out / "report.md").exists()
+
+
 def test_paired_tests_in_the_report(finished, tmp_path, placeholder_figures):
     def clrs(model, sample):  # TransNAR right everywhere, the control on question 0 only
         return {"baseline": 0.0, "transnar": 1.0}.get(model.split("-")[0], sample["index"] == 0)
@@ -387,3 +396,11 @@ def test_training_curves_give_each_arm_one_colour_and_each_seed_a_style():
     )
     assert colors["control"] == KIND_COLORS["control"]  # as in the bar charts
     assert [style for *_, style, _ in lines] == [0, 1] * len(arms)
+
+
+def test_a_report_on_students_only_has_no_same_data_line():
+    from transnar.pipeline.report.document import _same_data_line
+
+    assert _same_data_line(["student", "student-wide"], [0]) == []
+    (line,) = _same_data_line(["baseline", "student"], [0, 1])
+    assert line.startswith("- The baseline") and line.endswith("at seed(s) 0, 1")

@@ -94,8 +94,9 @@ def write_report(
     Raises:
         ValueError: no runs, several runs without ``out``, an arm or algorithm
             a run does not have, or a run that is not finished.
-        OutputExistsError: ``out`` holds a report and not ``force`` (nor
-            ``replace_own`` for a run's own report).
+        OutputExistsError: ``out`` holds a report, a ``comparison.json`` or
+            figures of the same names (e.g. of ``transnar lm compare``) and not
+            ``force`` (nor ``replace_own`` for a run's own report).
     """
     if not run_dirs:
         raise ValueError("no run directories to report on")
@@ -106,16 +107,16 @@ def write_report(
     out = Path(out) if out is not None else runs[0].directory
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} is a file; the report's output must be a directory")
-    refuse_existing(
-        [out / REPORT_MD, out / REPORT_HTML], force or (replace_own and own and len(runs) == 1)
-    )
+    figures = out / FIGURES_DIR
+    planned = [out / REPORT_MD, out / REPORT_HTML, out / COMPARISON_JSON]
+    planned += [figures / name for name in (*PLOTS.values(), LM_CURVES, NAR_CURVES)]
+    refuse_existing(planned, force or (replace_own and own and len(runs) == 1))
     documents = [
         {**model.results, "source": os.path.relpath(run.directory / model.run.name, out)}
         for run in runs
         for model in run.models
     ]
     comparison = Comparison.of(documents, resamples=resamples)
-    figures = out / FIGURES_DIR
     paths = write_plots(comparison, figures)
     paths.append(plot_panels(lm_panels(_lm_lines(runs)), figures / LM_CURVES, "Language models"))
     nars = [(_run_label(run, len(runs)), k, run.nar_metrics) for k, run in enumerate(runs)]
@@ -148,6 +149,17 @@ def report_markdown(runs: Sequence[RunData], comparison: Comparison) -> str:
     lines += [f"![The NAR's training]({FIGURES_DIR}/{NAR_CURVES})", ""]
     lines += ["## Stages", "", *_stages(runs)]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _same_data_line(arms: Sequence[str], seeds: Sequence[int]) -> list[str]:
+    """That the arms other than the students train on the same data (none
+    when the report shows students only)."""
+    trained = [arm.description for arm in map(ARMS_BY_NAME.get, arms) if not arm.student]
+    if not trained:
+        return []
+    return [
+        f"- {_words(trained)} train on the same data for the same steps, at seed(s) {_join(seeds)}"
+    ]
 
 
 def _student_lines(runs: Sequence[RunData]) -> list[str]:
@@ -204,8 +216,7 @@ def _setup(runs: Sequence[RunData]) -> list[str]:
         f"{train.learning_rate:g}, batch {train.batch_size}, {length}; TransNAR adds "
         f"gated cross-attention to the frozen NAR after every {lm.xattn_every} layer(s) "
         f"({lm.memory} memory)",
-        f"- {_words([a.description for a in map(ARMS_BY_NAME.get, arms) if not a.student])} "
-        f"train on the same data for the same steps, at seed(s) {_join(seeds)}",
+        *_same_data_line(arms, seeds),
         *_student_lines(runs),
         f"- NAR: {nar.nar.processor}, hidden {nar.nar.hidden_dim}, "
         f"{len(nar.nar.algorithms)} algorithm(s), sizes {_join(nar.data.train_sizes)}, "
