@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -29,6 +30,7 @@ from transnar.pipeline.estimate import (
     trainable_parameters,
     xattn_forward_flops,
 )
+from transnar.pipeline.run import build_stages
 from transnar.training.lm_model import build_model
 
 
@@ -160,6 +162,13 @@ def test_estimate_of_the_tiny_preset_has_every_stage_and_consistent_counts():
     nar = config.nar.train
     assert rows["nar"].steps == nar.steps
     assert rows["nar"].examples == nar.steps * nar.batch_size * len(config.nar.nar.algorithms)
+
+
+def test_a_baseline_only_run_still_estimates_the_nar_it_trains():
+    config = apply_overrides(preset("tiny"), ["arms=baseline"])
+    stages = [row.stage for row in estimate(config, samples=2)]
+    assert stages[0] == "nar"  # build_stages trains the NAR whatever the arms
+    assert "nar" in [stage.name for stage in build_stages(config, Path("run"))]
 
 
 def test_more_epochs_cost_proportionally_more():

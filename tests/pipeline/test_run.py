@@ -99,6 +99,18 @@ def test_device_and_threads_may_change(finished, tmp_path):
     assert set(statuses(result).values()) == {"skipped"}
 
 
+def test_a_damaged_data_split_is_written_again_and_nothing_else_runs(finished, tmp_path):
+    run_dir = shutil.copytree(finished, tmp_path / "run")
+    train = run_dir / "data" / "train.jsonl"
+    before = train.read_bytes()
+    train.write_bytes(before[: len(before) // 2])  # truncated; its manifest is untouched
+    lines: list[str] = []
+    result = run_fast(run_dir, log=lines.append)
+    assert statuses(result) == {**dict.fromkeys(STAGES, "skipped"), "data": "ran"}
+    assert lines[0].startswith(f"[1/9] data: starting again, because its train split {train}")
+    assert "changed since it was written" in lines[0] and train.read_bytes() == before
+
+
 def test_a_changed_key_is_refused_and_forced_reruns_only_what_depends_on_it(
     finished, tmp_path, placeholder_figures
 ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 
@@ -132,6 +133,20 @@ def test_missing_or_modified_outputs_are_made_again_saying_why(tmp_path):
         "truncated or corrupted): make a"
     )
     assert "[3/3] c: starting again, because c.txt is missing: make c" in lines
+
+
+def test_a_damaged_stage_runs_again_saying_why(tmp_path):
+    recorder = Recorder(tmp_path)
+    run(tmp_path, recorder.chain())
+    damage = {"reason": ""}
+    stages = recorder.chain()
+    stages[0] = dataclasses.replace(stages[0], damaged=lambda: damage["reason"])
+    statuses, _ = run(tmp_path, stages)
+    assert set(statuses.values()) == {"skipped"}
+    damage["reason"] = "its data file is truncated"
+    statuses, lines = run(tmp_path, stages)
+    assert statuses == {"a": "ran", "b": "skipped", "c": "skipped"}  # a's output is the same
+    assert lines[0] == "[1/3] a: starting again, because its data file is truncated: make a"
 
 
 def test_restart_runs_a_stage_from_its_start(tmp_path):

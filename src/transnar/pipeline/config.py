@@ -174,6 +174,11 @@ class RunPipelineConfig:
             arms=("baseline",),  # its own arms are not read
         )
 
+    def model_eval_settings(self, index_hints: bool) -> EvalSettings:
+        """A model's evaluation (:meth:`eval_settings`; with index hints for the
+        index-hint arms): its stage's config (``eval-<arm>-s<seed>``)."""
+        return (self.with_index_hints() if index_hints else self).eval_settings()
+
     def eval_settings(self) -> EvalSettings:
         """The evaluation: ``lm.data``'s test split, answered as ``eval`` says."""
         data = self.lm.data

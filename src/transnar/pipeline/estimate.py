@@ -212,7 +212,7 @@ def estimate(config, samples: int = SAMPLES) -> list[StageEstimate]:
         config: the pipeline config.
         samples: samples measured per cell.
     """
-    rows = [_nar_stage(config.nar, samples)] if _needs_nar(config) else []
+    rows = [_nar_stage(config.nar, samples)]  # every run trains its NAR (build_stages)
     data = config.lm.data
     hints = data.index_hints
     train = text_cells(data.algorithms, data.train_sizes, data.train_count, samples, hints)
@@ -274,10 +274,6 @@ def text_cells(
                 )
             )
     return cells
-
-
-def _needs_nar(config) -> bool:
-    return any(arm != "baseline" for arm in config.arms) and config.lm.nar.checkpoint is None
 
 
 def _arm_model(model: TransNARConfig, name: str) -> TransNARConfig:

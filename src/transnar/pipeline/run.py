@@ -246,7 +246,7 @@ def data_stage(
 ) -> PipelineStage:
     """Writes ``lm.data``'s train and val splits into ``RUN/<name>`` (``data``;
     ``data-hints`` for the index-hint arms), the stage of that name."""
-    from transnar.clrs.text.dataset_files import MANIFEST, write_dataset
+    from transnar.clrs.text.dataset_files import MANIFEST, damaged_splits, write_dataset
 
     data = config.lm.data
     splits = [split for name, split in data.splits().items() if name != "test"]
@@ -270,6 +270,7 @@ def data_stage(
         (f"{name}/{MANIFEST}",),
         run,
         resumable=_never,
+        damaged=lambda: damaged_splits(run_dir / name),  # the splits the manifest hashes
     )
 
 
@@ -364,7 +365,7 @@ def eval_stage(
     from transnar.evaluation.answering import load_model
     from transnar.evaluation.results import RESULTS_JSON
 
-    settings = (config.with_index_hints() if model.index_hints else config).eval_settings()
+    settings = config.model_eval_settings(model.index_hints)
     train = config.lm.train
     out = run_dir / EVAL_DIR / model.name
 

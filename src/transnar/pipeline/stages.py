@@ -11,7 +11,8 @@ after) and the hash of its outputs (:mod:`~transnar.pipeline.records`).
 A stage is
 
 - **skipped** when it is ``done`` with the same config and inputs and its
-  outputs still hash as recorded;
+  outputs still hash as recorded (and are not otherwise damaged:
+  :attr:`PipelineStage.damaged`, e.g. the data files a manifest hashes);
 - **resumed** when it was ``running`` (interrupted) with the same config and
   inputs and left something to continue from (:attr:`PipelineStage.resumable`): its
   own checkpoints decide where it continues; without one it starts again;
@@ -88,6 +89,9 @@ class PipelineStage:
             time-left estimate uses them when no stage of the same kind ran).
         upgrade: a recorded config (from an older version, whose keys may
             have moved) as this version writes it; None: as it is.
+        damaged: why outputs whose hashes are as recorded are still not sound
+            (e.g. the data files a manifest describes, not themselves hashed), or
+            ``''``; None: their hashes say all. A done stage so damaged runs again.
     """
 
     name: str
@@ -100,6 +104,7 @@ class PipelineStage:
     resumable: Callable[[], bool] | None = None
     group: str | None = None
     upgrade: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
+    damaged: Callable[[], str] | None = None
 
     def config_sha256(self) -> str:
         return sha256_json(self.config)
@@ -296,7 +301,8 @@ def plan_stage(
         return StagePlan("run", reason="its record is incomplete")
     current = outputs_sha256(run_dir, stage.outputs)
     if current == record.get("output_sha256"):
-        return StagePlan("skip", current)
+        damage = stage.damaged() if stage.damaged is not None else ""
+        return StagePlan("run", reason=damage) if damage else StagePlan("skip", current)
     return StagePlan("run", reason=_changed_outputs(run_dir, stage, record))
 
 

@@ -232,7 +232,8 @@ def test_the_nar_section_with_sizes_per_algorithm(finished, tmp_path, placeholde
 def test_smoke_runs_and_nar_stepping():
     assert is_smoke(preset("tiny")) and not is_smoke(preset("small"))
     assert not is_smoke(preset("paper"))
-    assert nar_stepping(SimpleNamespace(lm=SimpleNamespace(model=SimpleNamespace()))) == "oracle"
+    assert nar_stepping({"lm": {"model": {}}}) == "oracle"  # a run from before the option
+    assert nar_stepping(preset("small").to_dict()) == "learned"
 
 
 def test_errors(finished, tmp_path, capsys):
@@ -246,6 +247,16 @@ def test_errors(finished, tmp_path, capsys):
     shutil.rmtree(unfinished / "eval" / "control-s1")
     with pytest.raises(ValueError, match=r"is not finished: it has no eval/control-s1"):
         write_report([unfinished])
+
+
+def test_an_evaluation_with_other_settings_is_not_reported(finished, tmp_path):
+    run_dir = shutil.copytree(finished, tmp_path / "run")
+    record = run_dir / "stages" / "eval-transnar-s1.json"
+    # a run changed (e.g. --force data.test_count=200) and interrupted before this one
+    record.write_text(json.dumps({**json.loads(record.read_text()), "config_sha256": "other"}))
+    with pytest.raises(ValueError, match="eval/transnar-s1 was not evaluated with the settings"):
+        write_report([run_dir], tmp_path / "out")
+    write_report([run_dir], tmp_path / "out", arms=["baseline", "control"])  # not reported
 
 
 def test_markdown_to_html(tmp_path):

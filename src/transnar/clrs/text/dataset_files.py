@@ -364,6 +364,24 @@ def _file_format(path: str | os.PathLike, file_format: str | None) -> str:
     return file_format
 
 
+def damaged_splits(out: str | os.PathLike) -> str:
+    """Why the split files of the dataset in ``out`` are not those its manifest
+    describes (a file missing, or not of its recorded SHA-256); ``''`` when they
+    are. Raises nothing: a missing or unreadable manifest is a reason too."""
+    out = Path(out)
+    try:
+        splits = json.loads((out / MANIFEST).read_text(encoding="utf-8"))["splits"]
+        recorded = {name: (out / entry["file"], entry["sha256"]) for name, entry in splits.items()}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return f"its manifest {out / MANIFEST} cannot be read ({error})"
+    for name, (path, sha256) in recorded.items():
+        if not path.is_file():
+            return f"its {name} split {path} is missing"
+        if _sha256(path) != sha256:
+            return f"its {name} split {path} changed since it was written"
+    return ""
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -376,6 +394,7 @@ __all__ = [
     "FILE_FORMATS",
     "GRAPHS",
     "MANIFEST",
+    "damaged_splits",
     "graph_path",
     "planned_files",
     "read_rows",

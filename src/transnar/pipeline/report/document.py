@@ -35,7 +35,7 @@ from transnar.pipeline.report.curves import lm_panels, nar_panels, plot_panels
 from transnar.pipeline.report.headline import headline
 from transnar.pipeline.report.html import markdown_to_html
 from transnar.pipeline.report.nar_families import nar_family_table
-from transnar.pipeline.report.runs import RunData, load_run, nar_stepping
+from transnar.pipeline.report.runs import RunData, load_run
 from transnar.pipeline.resources import format_peaks
 from transnar.tables import markdown_table
 from transnar.training.runs import duration
@@ -225,8 +225,8 @@ def _setup(runs: Sequence[RunData]) -> list[str]:
         f"- evaluation: sizes {regimes}; {data.test_count:,} questions per algorithm and size "
         f"(seed {data.test_seed}), greedy decoding",
     ]
-    if any(arm != "baseline" for arm in arms):
-        stepping = nar_stepping(config)
+    if any(ARMS_BY_NAME[arm].use_nar or ARMS_BY_NAME[arm].student for arm in arms):
+        stepping = runs[0].nar_steps  # the NAR of TransNAR, the controls, the teachers
         lines.append(f"- NAR stepping: {STEPPING_TEXTS.get(stepping, stepping)}")
     others = [arm for arm in config.arms if arm not in arms]
     if others:

@@ -8,7 +8,7 @@ the ``tiny`` preset or smaller: the scores mean nothing) and
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from transnar.pipeline.layout import (
     ModelRun,
     model_runs,
 )
-from transnar.pipeline.records import read_records
+from transnar.pipeline.records import read_records, sha256_json
 from transnar.training.distill import MANIFEST as DISTILL_MANIFEST
 
 METRICS = "metrics.jsonl"
@@ -74,6 +74,7 @@ class RunData:
         arms: the arms reported (all of ``config.arms`` unless a selection).
         algorithms: the algorithms reported (all of the run's unless a
             selection: the models' results then hold those algorithms only).
+        nar_steps: how its NAR chose its number of steps (:func:`nar_stepping`).
     """
 
     directory: Path
@@ -84,6 +85,7 @@ class RunData:
     stages: dict[str, dict[str, Any]]
     arms: tuple[str, ...]
     algorithms: tuple[str, ...]
+    nar_steps: str
 
     @property
     def is_smoke(self) -> bool:
@@ -116,7 +118,8 @@ def load_run(
     config_path = directory / CONFIG_JSON
     if not config_path.is_file():
         raise ValueError(f"{directory} is not a transnar run directory (it has no {CONFIG_JSON})")
-    config = from_mapping(_read_json(config_path), RunPipelineConfig())
+    recorded = _read_json(config_path)
+    config = from_mapping(recorded, RunPipelineConfig())
     arms = tuple(config.arms if arms is None else dict.fromkeys(arms))
     missing = [arm for arm in arms if arm not in config.arms]
     if missing:
@@ -141,12 +144,13 @@ def load_run(
     }
     if not any(ARMS_BY_NAME[arm].index_hints for arm in arms):
         left_out.add(HINTS_DATA_DIR)
+    records = read_records(directory)
     models = [
         ModelResult(
             run,
             _read_json(_finished(directory, directory / run.name / SUMMARY)),
             read_metrics(directory / run.name / METRICS),
-            _results(_finished(directory, directory / EVAL_DIR / run.name), algorithms),
+            _results(_evaluated(directory, config, run, records), algorithms),
             _read_json(directory / run.distill_dir / DISTILL_MANIFEST) if run.distill_dir else None,
         )
         for run in model_runs(config)
@@ -158,9 +162,10 @@ def load_run(
         _read_json(_finished(directory, directory / NAR_DIR / NAR_RESULTS)),
         read_metrics(directory / NAR_DIR / METRICS),
         models,
-        {name: r for name, r in read_records(directory).items() if name not in left_out},
+        {name: r for name, r in records.items() if name not in left_out},
         arms,
         algorithms,
+        nar_stepping(recorded),
     )
 
 
@@ -180,11 +185,12 @@ def is_smoke(config: RunPipelineConfig) -> bool:
     return config.lm.model.lm.d_model <= SMOKE_D_MODEL and config.nar.train.steps <= SMOKE_NAR_STEPS
 
 
-def nar_stepping(config: RunPipelineConfig) -> str:
-    """How the language models' NAR chose its number of steps
-    (``lm.model.nar_steps``: ``learned``, ``budget`` or ``oracle``); ``oracle``
-    for configs from before the option."""
-    return str(getattr(config.lm.model, "nar_steps", None) or "oracle")
+def nar_stepping(recorded: Mapping[str, Any]) -> str:
+    """How a run's language models' NAR chose its number of steps
+    (``lm.model.nar_steps``: ``learned``, ``budget`` or ``oracle``), from the run's
+    ``config.json`` as written: ``oracle`` for a run from before the option (its
+    config has no such key; parsed, it would get today's default)."""
+    return str(recorded.get("lm", {}).get("model", {}).get("nar_steps") or "oracle")
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
@@ -199,6 +205,23 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
         except ValueError:
             continue
     return records
+
+
+def _evaluated(
+    run_dir: Path, config: RunPipelineConfig, model: ModelRun, records: Mapping[str, dict]
+) -> Path:
+    """A model's evaluation directory, checked to be finished with the run's
+    settings (not left by a run interrupted after a change of them)."""
+    path = _finished(run_dir, run_dir / EVAL_DIR / model.name)
+    record = records.get(f"eval-{model.name}") or {}
+    settings = config.model_eval_settings(model.index_hints).to_dict()
+    if record.get("status") != "done" or record.get("config_sha256") != sha256_json(settings):
+        raise ValueError(
+            f"the run in {run_dir} is not finished: {path.relative_to(run_dir)} was not "
+            "evaluated with the settings of its config (an interrupted run after a change of "
+            f"them?); finish it with: transnar run --out {run_dir}"
+        )
+    return path
 
 
 def _finished(run_dir: Path, path: Path) -> Path:
