@@ -33,9 +33,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from transnar.clrs.specs import CLRS30_ALGORITHMS
+from transnar.clrs.specs import ALL_ALGORITHMS_WORDS, CLRS30_ALGORITHMS
 
-ALL_ALGORITHMS_WORDS = ("all", "clrs30", "clrs-30")
 PRESET_NAMES = ("tiny", "small", "clrs30", "paper")
 """The presets, as ``transnar/presets/<name>.yaml``."""
 

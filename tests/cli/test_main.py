@@ -122,3 +122,15 @@ def test_a_file_system_error_is_one_line_and_status_1(tmp_path, capsys):
 def test_bad_devices_and_threads_are_one_line_errors(tmp_path, capsys, argv, message):
     status, _, err = run_cli(argv, capsys)
     assert status == 2 and message in err and "Traceback" not in err
+
+
+def test_the_command_lines_copies_of_library_constants_are_the_librarys():
+    # copied so that --help does not load torch
+    from transnar.cli import _arguments, nar
+    from transnar.evaluation.significance import RESAMPLES
+    from transnar.lm.generation import POSITION_KINDS
+    from transnar.nar.stepping import STEP_MODES
+
+    assert _arguments.RESAMPLES == RESAMPLES
+    assert sorted(_arguments.POSITION_KINDS) == sorted(POSITION_KINDS)
+    assert sorted(nar.STEP_MODES) == sorted(STEP_MODES)

@@ -135,6 +135,8 @@ def test_eval_scores_a_checkpoint(run_dir, tmp_path, capsys):
     assert (out / "eval.md").read_text() == text.split("wrote ")[0]
     status, _, err = run_cli([*argv, "--out", str(out)], capsys)
     assert status == 2 and "already exist" in err
+    status, text, _ = run_cli([*argv, "--algorithms", "all"], capsys)  # all the NAR's
+    assert status == 0 and "| bfs " in text and "| insertion_sort " in text
     best = run_dir / "checkpoints" / "best.pt"
     assert (
         run_cli(

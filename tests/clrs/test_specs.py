@@ -6,6 +6,7 @@ import pytest
 
 from transnar import clrs
 from transnar.clrs import Family, Location, Stage, Type
+from transnar.clrs.specs import CLRS30_ALGORITHMS, parse_algorithms
 
 FAMILY_SIZES = {
     Family.SORTING: 4,
@@ -77,3 +78,16 @@ def test_pred_as_input_list_is_exactly_the_static_pred_h(algorithm):
         for t in clrs.sample(algorithm, size=8, seed=0, count=20)
     )
     assert changes == (algorithm not in clrs.PRED_AS_INPUT_ALGORITHMS)
+
+
+def test_parse_algorithms():
+    assert parse_algorithms("bfs, dfs") == ("bfs", "dfs")
+    assert parse_algorithms(["bfs", "dfs,minimum"]) == ("bfs", "dfs", "minimum")
+    for word in ("all", "CLRS30", "clrs-30", ["all"]):
+        assert parse_algorithms(word) == CLRS30_ALGORITHMS
+    with pytest.raises(ValueError, match="did you mean 'bfs'"):
+        parse_algorithms("bfz")
+    with pytest.raises(ValueError, match="unknown algorithm 'all'"):  # 'all' only alone
+        parse_algorithms("bfs,all")
+    with pytest.raises(ValueError, match="no algorithm names"):
+        parse_algorithms(" , ")

@@ -102,14 +102,22 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+POSITION_KINDS = ("random", "linear")
+"""``transnar.lm.generation.POSITION_KINDS`` (a test checks; see :data:`RESAMPLES`)."""
+RESAMPLES = 10_000
+"""The paired tests' bootstrap resamples by default: that of
+:mod:`transnar.evaluation.significance` (a test checks; importing it here would
+load torch, and ``--help`` is to be fast)."""
+
+
 def add_resamples_argument(parser: argparse.ArgumentParser) -> None:
     """``--resamples B``: bootstrap resamples of the paired tests."""
     parser.add_argument(
         "--resamples",
-        type=int,
-        default=None,
+        type=positive_int,
+        default=RESAMPLES,
         metavar="B",
-        help="bootstrap resamples of the paired tests (default 10000)",
+        help=f"bootstrap resamples of the paired tests (default {RESAMPLES})",
     )
 
 
@@ -127,12 +135,21 @@ def add_algorithm_subset_argument(parser: argparse.ArgumentParser, what: str) ->
 
 def non_negative_int(text: str) -> int:
     """An integer >= 0 (an argparse ``type``, e.g. for ``--threads``)."""
+    return _integer_at_least(text, 0)
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (an argparse ``type``, e.g. for ``--resamples``)."""
+    return _integer_at_least(text, 1)
+
+
+def _integer_at_least(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be >= {least}, got {value}")
     return value
 
 
@@ -193,7 +210,7 @@ def add_positions_argument(parser: argparse.ArgumentParser) -> None:
     """``--positions``: the position indices a saved model answers with."""
     parser.add_argument(
         "--positions",
-        choices=("random", "linear"),
+        choices=POSITION_KINDS,
         default=None,
         help="position indices (default: the model's own)",
     )

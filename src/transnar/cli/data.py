@@ -10,8 +10,9 @@ from typing import Any
 from tqdm import tqdm
 
 from transnar import __version__
-from transnar.clrs import CLRS30_ALGORITHMS, build_sampler, get_spec
+from transnar.clrs import build_sampler
 from transnar.clrs.io import save_trajectories
+from transnar.clrs.specs import parse_algorithms
 from transnar.clrs.text import FLOAT_FORMATS, dataset_files, datasets
 from transnar.persistence import refuse_existing
 
@@ -219,16 +220,9 @@ def parse_options(items: list[str]) -> dict[str, Any]:
     return options
 
 
-def _algorithms(text: str) -> list[str]:
-    names = list(CLRS30_ALGORITHMS) if text == "all" else [a.strip() for a in text.split(",")]
-    for name in names:
-        get_spec(name)
-    return names
-
-
 def run_graph(args: argparse.Namespace) -> int:
     """Writes the trajectories of each requested algorithm."""
-    algorithms = _algorithms(args.algorithm)
+    algorithms = parse_algorithms(args.algorithm)
     options = parse_options(args.sampler_option)
     if args.count < 1:
         raise ValueError(f"--count must be at least 1, got {args.count}")
@@ -332,7 +326,7 @@ def text_splits(args: argparse.Namespace) -> list[datasets.Split]:
             "--seed replaces the seeds of one split; pick it with --split "
             "(evaluation seeds must stay disjoint from training seeds)"
         )
-    algorithms = None if args.algorithm == "all" else _algorithms(args.algorithm)
+    algorithms = None if args.algorithm == "all" else parse_algorithms(args.algorithm)
     sizes = None if args.sizes is None else _integers(args.sizes, "--sizes")
     seeds = None if args.seed is None else _integers(args.seed, "--seed")
     counts = _counts(args.count, names)

@@ -80,13 +80,14 @@ def run(args: argparse.Namespace) -> int:
     from transnar.evaluation.answering import load_model
     from transnar.training.distill import DistillConfig, distill
     from transnar.training.lm_config import LMTrainConfig, apply_overrides
+    from transnar.training.loop import CONFIG
     from transnar.training.runs import resolve_device
 
     directory = pick_model(args)
     teacher, _ = load_model(directory, resolve_device(args.device))
     if getattr(teacher, "nar", None) is None:
         raise ValueError(f"{directory} holds no TransNAR (a model without a NAR is no teacher)")
-    own = directory.parent / "config.json"
+    own = directory.parent / CONFIG
     source = args.config or own
     base = read_config_file(
         source, LMTrainConfig, "training config", "the student's config: use --config; ", "lm"

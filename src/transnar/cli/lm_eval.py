@@ -274,16 +274,12 @@ def run_compare(args: argparse.Namespace) -> int:
     """Loads the result files, prints and writes the comparison."""
     from transnar.evaluation import write_comparison
     from transnar.evaluation.results import restrict_results
-    from transnar.evaluation.significance import RESAMPLES
 
-    resamples = RESAMPLES if args.resamples is None else args.resamples
-    if resamples < 1:
-        raise ValueError(f"--resamples must be >= 1, got {resamples}")
     documents = [_labelled_results(item) for item in args.results]
     if args.algorithms is not None:
         documents = [restrict_results(document, args.algorithms) for document in documents]
     comparison, paths = write_comparison(
-        documents, args.out, overwrite=args.force, plots=not args.no_plots, resamples=resamples
+        documents, args.out, overwrite=args.force, plots=not args.no_plots, resamples=args.resamples
     )
     print(comparison.to_markdown(), end="")
     for path in paths:
@@ -304,23 +300,10 @@ def _labelled_results(item: str) -> dict:
     return {**load_results(path), "label": label.strip()}
 
 
-def _algorithms(values: list[str] | None) -> tuple[str, ...] | None:
-    """``--algorithms`` as names (commas or spaces; ``all``)."""
-    if values is None:
-        return None
-    from transnar.clrs.specs import CLRS30_ALGORITHMS
-
-    names = [name for value in values for name in value.split(",") if name.strip()]
-    if [n.lower() for n in names] == ["all"]:
-        return tuple(CLRS30_ALGORITHMS)
-    if not names:
-        raise ValueError("--algorithms: no names given")
-    return tuple(name.strip() for name in names)
-
-
 def _settings(args: argparse.Namespace, run: dict):
     """The evaluation settings: the options given, else the run's data config
     (``run``: its test split, training seeds and sizes), else the defaults."""
+    from transnar.clrs.specs import parse_algorithms
     from transnar.evaluation import EvalSettings
 
     def pick(option, key, default, convert=tuple):
@@ -335,7 +318,7 @@ def _settings(args: argparse.Namespace, run: dict):
     defaults = EvalSettings()
     run_seeds = [run[k] for k in ("train_seed", "val_seed") if isinstance(run.get(k), int)]
     settings = EvalSettings(
-        algorithms=pick(_algorithms(args.algorithms), "algorithms", None),
+        algorithms=pick(args.algorithms and parse_algorithms(args.algorithms), "algorithms", None),
         sizes=pick(args.sizes, "test_sizes", defaults.sizes),
         seeds=pick(
             args.seeds,
@@ -368,10 +351,12 @@ def _run_data(model_dir: Path) -> dict:
     """The data section of the training run's ``config.json`` (the section
     with ``algorithms`` and ``train_seed``), when the model sits in a run
     directory's ``model/``; ``{}`` otherwise."""
+    from transnar.training.loop import CONFIG
+
     if model_dir.name != "model":
         return {}
     try:
-        config = json.loads((model_dir.parent / "config.json").read_text(encoding="utf-8"))
+        config = json.loads((model_dir.parent / CONFIG).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return _find_data(config) or {}

@@ -17,7 +17,7 @@ from transnar.persistence import atomic_write, refuse_existing, write_json
 
 # The handlers import transnar.nar (and so torch) themselves, so that the other
 # commands and --help start without loading torch.
-STEP_MODES = ("oracle", "learned", "budget")  # transnar.nar.stepping.STEP_MODES
+STEP_MODES = ("oracle", "learned", "budget")  # transnar.nar.stepping's (a test checks)
 
 TRAIN_EPILOG = """\
 presets (the nar sections of transnar run's presets, configs/PRESET.yaml):
@@ -150,7 +150,9 @@ def _register_eval(actions: argparse._SubParsersAction) -> None:
         help="samples per algorithm and size (default: the run's)",
     )
     parser.add_argument(
-        "--algorithms", metavar="NAMES", help="comma-separated subset (default: all the NAR's)"
+        "--algorithms",
+        metavar="NAMES",
+        help="comma-separated subset (default, or 'all': all the NAR's)",
     )
     parser.add_argument("--batch-size", type=int, default=None, help="evaluation batch size")
     parser.add_argument(
@@ -207,6 +209,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Evaluates a checkpoint and prints (and writes) the table."""
+    from transnar.clrs.specs import ALL_ALGORITHMS_WORDS, parse_algorithms
     from transnar.evaluation.nar import nar_results_markdown
     from transnar.training.checkpoint import checkpoint_path
     from transnar.training.nar import evaluate_nar
@@ -229,9 +232,9 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.batch_size is not None:
         config = apply_overrides(config, {"eval_batch_size": args.batch_size})
     nar = build_nar(config, payload["model"], str(path)).to(device)
-    algorithms = None
-    if args.algorithms:
-        algorithms = [a.strip() for a in args.algorithms.split(",")]
+    algorithms = None  # all the NAR's
+    if args.algorithms and args.algorithms.strip().lower() not in ALL_ALGORITHMS_WORDS:
+        algorithms = parse_algorithms(args.algorithms)
         for algorithm in algorithms:
             nar.head(algorithm)
     with torch_threads(args.threads):

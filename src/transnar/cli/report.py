@@ -72,18 +72,14 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     """Writes the report and prints its files."""
-    from transnar.evaluation.significance import RESAMPLES
     from transnar.pipeline.report import write_report
 
-    resamples = RESAMPLES if args.resamples is None else args.resamples
-    if resamples < 1:
-        raise ValueError(f"--resamples must be >= 1, got {resamples}")
     paths = write_report(
         args.runs,
         args.out,
         force=args.force,
         replace_own=False,
-        resamples=resamples,
+        resamples=args.resamples,
         arms=args.arms,
         algorithms=args.algorithms,
     )

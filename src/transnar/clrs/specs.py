@@ -24,7 +24,7 @@ from __future__ import annotations
 import difflib
 import enum
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import NamedTuple
 
 
@@ -647,6 +647,8 @@ SPECS: Mapping[str, AlgorithmSpec] = types.MappingProxyType(
 
 CLRS30_ALGORITHMS: tuple[str, ...] = tuple(SPECS)
 """The names of the 30 CLRS-30 algorithms, grouped by family."""
+ALL_ALGORITHMS_WORDS = ("all", "clrs30", "clrs-30")
+"""What names all 30 algorithms where a list of them is asked for (any case)."""
 
 FAMILIES: Mapping[Family, tuple[str, ...]] = types.MappingProxyType(
     {family: tuple(n for n in SPECS if SPECS[n].family is family) for family in Family}
@@ -681,6 +683,25 @@ def get_spec(algorithm: str) -> AlgorithmSpec:
         return SPECS[algorithm]
     except (KeyError, TypeError):
         raise ValueError(unknown_algorithm_message(algorithm)) from None
+
+
+def parse_algorithms(texts: str | Iterable[str]) -> tuple[str, ...]:
+    """Algorithm names from comma-separated text (or several such texts, e.g. an
+    option's values): one of :data:`ALL_ALGORITHMS_WORDS` alone for the 30; each
+    name checked.
+
+    Raises:
+        ValueError: no names, or an unknown one (with the names it is close to).
+    """
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    names = [name.strip() for text in texts for name in text.split(",") if name.strip()]
+    if len(names) == 1 and names[0].lower() in ALL_ALGORITHMS_WORDS:
+        return CLRS30_ALGORITHMS
+    if not names:
+        raise ValueError("no algorithm names given")
+    for name in names:
+        get_spec(name)
+    return tuple(names)
 
 
 def unknown_algorithm_message(algorithm: object) -> str:

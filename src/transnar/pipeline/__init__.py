@@ -35,7 +35,7 @@ from transnar.pipeline.config import (
     to_yaml,
 )
 from transnar.pipeline.run import PipelineResult, run_pipeline
-from transnar.pipeline.stages import StageConfigError
+from transnar.pipeline.stages import StageConfigError, StageFailedError
 
 __all__ = [
     "PRESET_NAMES",
@@ -43,6 +43,7 @@ __all__ = [
     "PipelineResult",
     "RunPipelineConfig",
     "StageConfigError",
+    "StageFailedError",
     "apply_overrides",
     "from_mapping",
     "load_yaml",

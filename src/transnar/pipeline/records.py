@@ -45,6 +45,7 @@ def read_records(run_dir: str | Path) -> dict[str, dict]:
 
 
 def record_path(run_dir: str | Path, name: str) -> Path:
+    """``RUN/stages/<name>.json``: the record of stage ``name``."""
     return Path(run_dir) / STAGES_DIR / f"{name}.json"
 
 
@@ -71,6 +72,7 @@ def outputs_sha256(run_dir: str | Path, outputs: Sequence[str]) -> str | None:
 
 
 def sha256_json(data: Any) -> str:
+    """SHA-256 of ``data`` as canonical JSON (sorted keys, no spaces): a config's hash."""
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -81,4 +83,5 @@ def _short(value: Any, width: int = 40) -> str:
 
 
 def now() -> str:
+    """The current UTC time, ISO 8601 to the millisecond (the records' timestamps)."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")

@@ -249,7 +249,7 @@ def data_stage(
     from transnar.clrs.text.dataset_files import MANIFEST, damaged_splits, write_dataset
 
     data = config.lm.data
-    splits = [split for name, split in data.splits().items() if name != "test"]
+    splits = [split for kind, split in data.splits().items() if kind != "test"]
     options = {
         "use_hints": data.use_hints,
         "float_format": data.float_format,

@@ -107,6 +107,7 @@ class PipelineStage:
     damaged: Callable[[], str] | None = None
 
     def config_sha256(self) -> str:
+        """The hash of its config (:func:`~transnar.pipeline.records.sha256_json`)."""
         return sha256_json(self.config)
 
     def recorded_config(self, record: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from transnar.pipeline.report.competence import LEARNED, competence, in_distribution_sizes
+from transnar.pipeline.report.competence import LEARNED, competence, training_sizes_evaluated
 
 
 class Scores:
@@ -40,7 +40,7 @@ def test_names_what_no_arm_learned_at_the_training_sizes():
         ("b", "lcs_length", 12): (0.9, 1.0),
     }
     scores = Scores(cells, regimes)
-    assert in_distribution_sizes(scores) == [8]
+    assert training_sizes_evaluated(scores) == [8]
     lines = competence(scores)
     text = "\n".join(lines)
     assert "| bfs " in text and "0.900 / 1.00" in text and "0.200 / 1.00" in text

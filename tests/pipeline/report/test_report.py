@@ -242,7 +242,7 @@ def test_errors(finished, tmp_path, capsys):
     status, _, err = run_cli(["report", tmp_path], capsys)
     assert status == 2 and "is not a transnar run directory" in err
     status, _, err = run_cli(["report", finished, "--force", "--resamples", "0"], capsys)
-    assert status == 2 and "--resamples must be >= 1" in err
+    assert status == 2 and "--resamples: must be >= 1, got 0" in err
     unfinished = shutil.copytree(finished, tmp_path / "unfinished")
     shutil.rmtree(unfinished / "eval" / "control-s1")
     with pytest.raises(ValueError, match=r"is not finished: it has no eval/control-s1"):

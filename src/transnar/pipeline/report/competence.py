@@ -10,22 +10,23 @@ arm has learned there: CLRS score below :data:`LEARNED` for every arm.
 from __future__ import annotations
 
 from transnar.evaluation import Comparison
+from transnar.evaluation.evaluate import REGIMES
 from transnar.tables import markdown_table
 
 LEARNED = 0.5
 """The in-distribution CLRS score from which an algorithm counts as learned."""
-IN_DISTRIBUTION = "in-distribution"
 
 
-def in_distribution_sizes(comparison: Comparison) -> list[int]:
-    """The evaluation sizes that are training sizes."""
-    return [n for n in comparison.sizes() if comparison.regimes.get(n) == IN_DISTRIBUTION]
+def training_sizes_evaluated(comparison: Comparison) -> list[int]:
+    """The evaluation sizes that are training sizes (regime ``in-distribution``)."""
+    in_distribution = REGIMES[0]
+    return [n for n in comparison.sizes() if comparison.regimes.get(n) == in_distribution]
 
 
 def competence(comparison: Comparison) -> list[str]:
     """The section's lines (without its heading); a sentence when no evaluation
     size is in distribution."""
-    sizes = in_distribution_sizes(comparison)
+    sizes = training_sizes_evaluated(comparison)
     if not sizes:
         return ["No evaluation size is a training size: in-distribution competence is unknown."]
     scores = {}  # (algorithm, label) -> (clrs, shape)
@@ -77,4 +78,4 @@ def competence(comparison: Comparison) -> list[str]:
     return lines
 
 
-__all__ = ["LEARNED", "competence", "in_distribution_sizes"]
+__all__ = ["LEARNED", "competence", "training_sizes_evaluated"]

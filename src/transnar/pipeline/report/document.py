@@ -275,7 +275,7 @@ def _training_table(runs: Sequence[RunData]) -> list[str]:
             s = model.summary
             rows.append(
                 [
-                    *([_run_label(run, 2)] if several else []),
+                    *([run.directory.name] if several else []),
                     model.run.label,
                     str(model.run.seed),
                     str(s["steps"]),

@@ -228,7 +228,7 @@ def _finished(run_dir: Path, path: Path) -> Path:
     if not path.exists():
         raise ValueError(
             f"the run in {run_dir} is not finished: it has no {path.relative_to(run_dir)} "
-            f"(finish it with: transnar run --config {run_dir / 'config.yaml'} --out {run_dir})"
+            f"(finish it with: transnar run --out {run_dir})"
         )
     return path
 
