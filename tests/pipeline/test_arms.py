@@ -56,8 +56,8 @@ def test_an_interrupted_distillation_resumes_from_its_answered_cells(tmp_path):
 
     stages = {s.name: s for s in build_stages(tiny.pipeline_config(*STUDENT), tmp_path)}
     assert not stages["distill-s0"].resumable()  # nothing answered yet: start over
-    (tmp_path / "distill-s0" / "cells").mkdir(parents=True)
-    assert stages["distill-s0"].resumable() and not stages["distill-wide-s0"].resumable()
+    (tmp_path / "teacher-answers" / "transnar-s0").mkdir(parents=True)  # shared by both
+    assert stages["distill-s0"].resumable() and stages["distill-wide-s0"].resumable()
 
 
 def test_the_wide_student_also_learns_the_evaluation_sizes(finished):
@@ -69,6 +69,12 @@ def test_the_wide_student_also_learns_the_evaluation_sizes(finished):
     test_sizes = set(tiny.pipeline_config().lm.data.test_sizes)
     assert {row["length"] for row in rows} == {4, 6} | test_sizes  # distill.sizes + test's
     assert all(row["seed"] == 3 for row in rows)  # not the test seed: other instances
+    narrow = [json.loads(line) for line in (run_dir / "distill-s0" / "train.jsonl").open()]
+    assert [row for row in rows if row["length"] in (4, 6)] == narrow  # answered once
+    assert (
+        len(list((run_dir / "teacher-answers" / "transnar-s0").glob("*.jsonl")))
+        == 2 * (2 + len(test_sizes)) * 2
+    )  # algorithms x sizes x (train, val)
     config = json.loads((run_dir / "student-wide-s0" / "config.json").read_text())
     assert config["data"]["path"].endswith("distill-wide-s0") and not config["model"]["use_nar"]
     report = (run_dir / "report.md").read_text()

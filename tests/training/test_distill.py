@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -77,6 +78,36 @@ def test_an_interrupted_dataset_resumes_from_the_cells_it_answered(tmp_path, mon
     monkeypatch.setattr(module, "evaluate", evaluate_until(99))
     teacher_dataset(tiny.transnar(use_nar=True), TINY, tmp_path / "other", resume=True)
     assert len(answered) == 2 * 2 * 2
+
+
+def test_students_of_one_teacher_share_its_answers(tmp_path, monkeypatch):
+    from transnar.training import distill as module
+
+    teacher = tiny.talkative_transnar(use_nar=True)
+    narrow, wide = dataclasses.replace(TINY, sizes=(4,)), TINY
+    alone = teacher_dataset(teacher, wide, tmp_path / "alone")  # its own cells
+    answered, real = [], module.evaluate
+
+    def counted(model, settings):
+        answered.append((settings.algorithms, settings.sizes, settings.seeds))
+        return real(model, settings)
+
+    monkeypatch.setattr(module, "evaluate", counted)
+    shared = tmp_path / "answers"
+    teacher_dataset(teacher, narrow, tmp_path / "narrow", answers=shared)
+    assert len(answered) == 2 * 2 * 1  # (train, val) x algorithms x sizes
+    answered.clear()
+    manifest = teacher_dataset(teacher, wide, tmp_path / "wide", answers=shared)
+    assert sorted(answered) == sorted(  # only the size the narrow one had not
+        ((algorithm,), (5,), (seed,)) for algorithm in wide.algorithms for seed in (3, 4)
+    )
+    assert manifest == alone and shared.is_dir()  # kept for the next student
+    for split in ("train.jsonl", "val.jsonl"):
+        assert (tmp_path / "wide" / split).read_bytes() == (tmp_path / "alone" / split).read_bytes()
+    answered.clear()  # another teacher (other weights): every cell is answered again
+    teacher_dataset(tiny.transnar(use_nar=True), narrow, tmp_path / "other", answers=shared)
+    assert len(answered) == 2 * 2 * 1
+    assert len(list(shared.glob("*.jsonl"))) == 2 * 2 * 1  # the first teacher's are gone
 
 
 def test_the_student_trains_without_a_nar_and_a_second_run_resumes(tmp_path):

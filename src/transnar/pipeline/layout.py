@@ -19,6 +19,8 @@ A run directory::
     student-s<seed>/           the students trained on them (no NAR)
     distill-wide-s<seed>/,     with the student-wide arm: the same with questions
     student-wide-s<seed>/      at the evaluation sizes too
+    teacher-answers/<teacher>/ the teacher's answers per cell, shared by its students
+                               (each question answered once; kept)
     eval/<model>-s<seed>/      their evaluations (transnar lm eval)
     report.md, report.html     the report (transnar report), its figures in figures/
 """
@@ -35,6 +37,7 @@ CONFIG_JSON = "config.json"
 STAGES_DIR = "stages"
 DATA_DIR = "data"
 HINTS_DATA_DIR = "data-hints"
+TEACHER_ANSWERS_DIR = "teacher-answers"
 NAR_DIR = "nar"
 EVAL_DIR = "eval"
 REPORT_MD = "report.md"
@@ -94,6 +97,14 @@ class ModelRun:
         (``distill-wide-s<seed>``: the wide student's; also the name of the
         stage that writes them; None for other arms)."""
         return f"{self.arm.distill}-s{self.seed}" if self.arm.student else None
+
+    @property
+    def teacher_answers_dir(self) -> str | None:
+        """Where a student's teacher's answers are kept, per cell, for every
+        student of that teacher, ``teacher-answers/<teacher>`` (None for other
+        arms)."""
+        teacher = self.teacher
+        return None if teacher is None else f"{TEACHER_ANSWERS_DIR}/{teacher.name}"
 
     @property
     def label(self) -> str:

@@ -66,7 +66,6 @@ from transnar.pipeline.stages import (
     check_stage_names,
 )
 from transnar.training.checkpoint import BEST, CHECKPOINTS, checkpoint_path
-from transnar.training.distill import CELLS_DIR as DISTILL_CELLS
 from transnar.training.distill import MANIFEST as DISTILL_MANIFEST
 from transnar.training.distill import teacher_dataset
 from transnar.training.distributed import barrier, world
@@ -399,10 +398,13 @@ def distill_stage(
     """A student's data: its teacher answers its questions
     (:meth:`RunPipelineConfig.student_questions`) into ``RUN/distill-s<seed>``
     (the wide student's: ``RUN/distill-wide-s<seed>``;
-    :func:`~transnar.training.distill.teacher_dataset`)."""
+    :func:`~transnar.training.distill.teacher_dataset`). The teacher's answers go
+    to ``RUN/teacher-answers/<teacher>``, shared by the students of that teacher:
+    the questions the two students have in common are answered once."""
     from transnar.evaluation.answering import load_model
 
     teacher, name = student.teacher, student.distill_dir
+    answers = run_dir / student.teacher_answers_dir
     train = config.lm.train
     questions = config.student_questions(student.kind)
 
@@ -410,7 +412,13 @@ def distill_stage(
         with torch_threads(train.threads):
             loaded, directory = load_model(run_dir / teacher.name, train.device)
             teacher_dataset(
-                loaded, questions, run_dir / name, str(directory), progress, resume=resume
+                loaded,
+                questions,
+                run_dir / name,
+                str(directory),
+                progress,
+                resume=resume,
+                answers=answers,
             )
 
     count = (
@@ -425,7 +433,7 @@ def distill_stage(
         (f"{name}/train.jsonl", f"{name}/val.jsonl", f"{name}/{DISTILL_MANIFEST}"),
         run,
         inputs=(teacher.name,),
-        resumable=(run_dir / name / DISTILL_CELLS).is_dir,  # the cells answered so far
+        resumable=answers.is_dir,  # the cells answered so far
     )
 
 

@@ -56,7 +56,8 @@ DATA_DIR = "data"
 STUDENT_DIR = "student"
 MANIFEST = "manifest.json"
 CELLS_DIR = "cells"
-"""Inside a teacher dataset's directory while it is written: each cell's answers."""
+"""Inside a teacher dataset's directory while it is written: each cell's answers
+(unless they go to a shared ``answers`` directory: :func:`teacher_dataset`)."""
 CELLS_KEY = "key.json"
 
 
@@ -123,17 +124,23 @@ def teacher_dataset(
     teacher_path: str | None = None,
     progress: bool | None = False,
     resume: bool = False,
+    answers: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Writes the questions with the teacher's answers to ``OUT`` (``train.jsonl``,
     ``val.jsonl``, ``manifest.json``) and returns the manifest.
 
     The teacher's answer keeps its closing blank line; one cut at its budget
     gets one, so that every row is a complete CLRS-Text example. The answers
-    of each split, algorithm and size are kept in ``OUT/cells/`` as soon as
-    they are done (removed at the end): with ``resume``, the cells already
-    answered by the same teacher (its weights) for the same questions are read
-    back instead of answered again, so an interrupted run loses at most one
-    cell; the rows are the same either way.
+    of each cell (questions of one sampler seed, count, algorithm and size) are
+    kept as soon as they are done, and read back instead of asked again, so an
+    interrupted run loses at most one cell; the rows are the same either way.
+    They are kept in ``OUT/cells/`` (removed at the end; with ``resume`` only,
+    and only when they are the same teacher's, its weights, for the same
+    questions), or in ``answers``: a directory shared by the datasets of one
+    teacher (e.g. a pipeline's students of one seed, whose questions overlap),
+    kept at the end, whose answers are reused whenever they are the same
+    teacher's (emptied when they are another's), so that each cell is answered
+    once.
 
     Raises:
         ValueError: a ``config`` not :meth:`~DistillConfig.resolved` (no sizes or counts).
@@ -142,7 +149,10 @@ def teacher_dataset(
         raise ValueError("the distillation config names no algorithms, sizes or counts: resolve it")
     out = Path(out)
     identity = _identity(teacher)  # hashes every weight: once
-    cells = _cells_dir(out / CELLS_DIR, {"config": config.to_dict(), **identity}, resume)
+    if answers is None:
+        cells = _cells_dir(out / CELLS_DIR, {"config": config.to_dict(), **identity}, resume)
+    else:  # the answers of a cell depend on the teacher and the batch beyond its name
+        cells = _cells_dir(Path(answers), {**identity, "batch_size": config.batch_size}, True)
     splits, agreement = {}, {}
     total = len(config.algorithms) * len(config.sizes) * (config.count + config.val_count)
     disable = None if progress is None else not progress
@@ -154,7 +164,7 @@ def teacher_dataset(
             samples = []
             for algorithm in config.algorithms:
                 for size in config.sizes:
-                    path = cells / f"{split}-{algorithm}-{size}.jsonl"
+                    path = cells / f"s{seed}-n{count}-{algorithm}-{size}.jsonl"
                     samples += _answered(teacher, config, path, algorithm, size, seed, count)
                     bar.update(count)
             rows = [_row(sample, seed) for sample in samples]
@@ -178,7 +188,8 @@ def teacher_dataset(
         "teacher_vs_truth": agreement,
     }
     write_json(out / MANIFEST, manifest)
-    shutil.rmtree(cells)
+    if answers is None:
+        shutil.rmtree(cells)
     return manifest
 
 
@@ -190,10 +201,13 @@ def _identity(teacher: nn.Module) -> dict[str, str]:
 def _cells_dir(cells: Path, key: dict[str, Any], resume: bool) -> Path:
     """``cells``, emptied unless ``resume`` and it holds the answers of ``key``."""
     key_path = cells / CELLS_KEY
-    kept = resume and key_path.is_file() and json.loads(key_path.read_text()) == key
+    try:
+        kept = resume and json.loads(key_path.read_text(encoding="utf-8")) == key
+    except (OSError, ValueError):  # none yet, or unreadable
+        kept = False
     if not kept:
         shutil.rmtree(cells, ignore_errors=True)
-        cells.mkdir(parents=True)
+        cells.mkdir(parents=True, exist_ok=True)
         write_json(key_path, key)
     return cells
 
