@@ -22,8 +22,14 @@ def test_every_arm_is_one_row_with_valid_fields():
 
 
 def test_a_memory_arm_for_every_memory_mode():
-    memory_arms = {arm.memory: arm.name for arm in ARMS if arm.memory}
+    memory_arms = {
+        arm.memory: arm.name for arm in ARMS if arm.memory and arm.memory_source == "question"
+    }
     assert memory_arms == {mode: f"transnar-{mode}" for mode in MEMORY_MODES}
+    (control,) = [arm for arm in ARMS if arm.memory and arm.memory_source != "question"]
+    assert control.model_changes() == {
+        "use_nar": True, "memory_source": "last-step", "memory": "all",
+    }  # fmt: skip
 
 
 def test_model_runs_read_the_table():

@@ -31,7 +31,8 @@ class Arm:
         use_nar: whether it cross-attends to the frozen NAR (TransNAR's architecture).
         memory_source: where its NAR memory comes from: ``question`` (the
             question's own graph), ``decoy`` (another instance's of the same
-            algorithm and size) or ``blank`` (every state zero).
+            algorithm and size), ``blank`` (every state zero) or ``last-step``
+            (every step's states the last step's).
         memory: the memory mode it reads, whatever the run's ``lm.model.memory``
             (None: the run's).
         index_hints: whether it learns and answers CLRS-Text with index hints
@@ -97,6 +98,15 @@ ARMS: tuple[Arm, ...] = (
     ),
     Arm("transnar", "TransNAR", "TransNAR"),
     *map(_memory_arm, ("final", "lockstep", "all", "pooled")),
+    Arm(
+        "transnar-all-last",
+        "TransNAR (all, last step only)",
+        "the control of the all-steps memory (TransNAR reading its memory in mode all, "
+        "every step's states replaced by the last step's: the same slots and step "
+        "encodings, no intermediate state)",
+        memory="all",
+        memory_source="last-step",
+    ),
     Arm(
         "baseline-hints",
         "baseline (index hints)",

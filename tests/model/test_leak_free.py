@@ -218,12 +218,25 @@ def test_the_blank_control_reads_zeros_of_the_same_shapes(nar):
     assert torch.equal(memory.steps, real.steps)
 
 
+def test_the_last_step_control_reads_its_questions_last_states_at_every_step(nar):
+    features = instances("bfs", count=3)
+    control = transnar(nar, memory="all", memory_source="last-step")
+    memory, real = (
+        control.graph_memory(features),
+        transnar(nar, memory="all").graph_memory(features),
+    )
+    assert control.config.kind == "control" and real.nodes.shape[1] > 1
+    assert torch.equal(memory.nodes, real.nodes[:, -1:].expand_as(real.nodes))
+    assert torch.equal(memory.edges, real.edges[:, -1:].expand_as(real.edges))
+    assert torch.equal(memory.steps, real.steps)
+
+
 def test_the_controls_and_transnar_have_the_same_parameters(nar):
     counts = [
         sum(p.numel() for p in transnar(nar, memory_source=source).trainable_parameters())
-        for source in ("question", "decoy", "blank")
+        for source in ("question", "decoy", "blank", "last-step")
     ]
-    assert counts[0] == counts[1] == counts[2] > 0
+    assert counts[0] == counts[1] == counts[2] == counts[3] > 0
 
 
 def test_old_model_files_keep_their_oracle_stepping():

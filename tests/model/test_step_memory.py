@@ -142,3 +142,23 @@ def test_the_readers_parameters_are_saved_and_loaded(tmp_path):
     control = TransNAR(dataclasses.replace(config, memory_source="decoy"), model.lm, model.nar)
     count = sum(p.numel() for p in pooled.trainable_parameters())
     assert count == sum(p.numel() for p in control.trainable_parameters())
+
+
+def test_the_last_step_control_reads_the_same_slots_without_intermediate_states():
+    memory = memory_of(steps=(3, 1))
+    last = memory.last_step_everywhere()
+    assert last.nodes.shape == memory.nodes.shape and last.edges.shape == memory.edges.shape
+    for step in range(3):
+        assert torch.equal(last.nodes[:, step], memory.nodes[:, -1])
+        assert torch.equal(last.edges[:, step], memory.edges[:, -1])
+    assert torch.equal(last.steps, memory.steps) and torch.equal(last.node_mask, memory.node_mask)
+    # so in mode all an intermediate step no longer reaches the logits
+    model = model_of("all")
+    changed = dataclasses.replace(memory, nodes=memory.nodes.clone(), edges=memory.edges.clone())
+    changed.nodes[0, 0] += 5.0
+    changed.edges[0, 0] += 5.0
+    assert not torch.allclose(logits(model, memory, IDS), logits(model, changed, IDS))
+    torch.testing.assert_close(
+        logits(model, memory.last_step_everywhere(), IDS),
+        logits(model, changed.last_step_everywhere(), IDS),
+    )

@@ -90,7 +90,8 @@ config (KEY=VALUE after the options, a dotted path or any unambiguous tail;
   arms                 baseline,control,transnar (default); control-blank (TransNAR
                        reading zeros: a second control); student; transnar-final,
                        transnar-lockstep, transnar-all, transnar-pooled (TransNAR with
-                       that memory mode); baseline-hints, transnar-hints (with index
+                       that memory mode); transnar-all-last (all, every step the
+                       last: its control); baseline-hints, transnar-hints (with index
                        hints, on the same questions)
   distill.*            the student's questions: sizes count val_count (empty, 0: those of
                        lm.data) seed batch_size

@@ -17,7 +17,7 @@ from transnar.nar.stepping import check_step_mode
 
 MEMORY_MODES = ("final", "lockstep", "all", "pooled")
 STEP_MODES_READ = ("all", "pooled")  # the memory modes that read every step (StepReader)
-MEMORY_SOURCES = ("question", "decoy", "blank")
+MEMORY_SOURCES = ("question", "decoy", "blank", "last-step")
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,12 @@ class TransNARConfig:
             same algorithm and node count,
             :func:`~transnar.model.decoy.decoy_features`) or ``blank`` (a
             second control: the question's memory with every state zero, its
-            masks kept: TransNAR's parameters, no information at all).
+            masks kept: TransNAR's parameters, no information at all) or
+            ``last-step`` (the question's memory with every step's states
+            replaced by its last step's, the shapes and masks kept: with
+            ``memory="all"``, the control of what the intermediate states add
+            beyond the number of slots read; the same as ``question`` in
+            ``final`` mode).
     """
 
     lm: LMConfig = dataclasses.field(default_factory=LMConfig)
@@ -98,7 +103,7 @@ class TransNARConfig:
 
     @property
     def kind(self) -> str:
-        """``baseline``, ``control`` (a decoy or blank memory) or ``transnar``."""
+        """``baseline``, ``control`` (a decoy, blank or last-step memory) or ``transnar``."""
         if not self.use_nar:
             return "baseline"
         return "transnar" if self.memory_source == "question" else "control"

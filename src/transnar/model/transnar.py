@@ -172,6 +172,8 @@ class TransNAR(nn.Module):
             memory = dataclasses.replace(
                 memory, nodes=torch.zeros_like(memory.nodes), edges=torch.zeros_like(memory.edges)
             )
+        elif config.memory_source == "last-step":  # the same slots, no intermediate state
+            memory = memory.last_step_everywhere()
         return memory
 
     def forward(

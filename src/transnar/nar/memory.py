@@ -94,6 +94,16 @@ class GraphMemory:
         edges = self.edges.gather(1, index.expand(-1, 1, *self.edges.shape[2:])).squeeze(1)
         return nodes, edges
 
+    def last_step_everywhere(self) -> GraphMemory:
+        """This memory with every step's states replaced by the sample's last
+        step's (the shapes, masks and steps kept): what the intermediate states
+        add, taken away (``memory_source="last-step"``)."""
+        return dataclasses.replace(
+            self,
+            nodes=self.nodes[:, -1:].expand_as(self.nodes).contiguous(),  # (B, S, N, H)
+            edges=self.edges[:, -1:].expand_as(self.edges).contiguous(),  # (B, S, N*N, E)
+        )
+
     def to(self, device: torch.device | str) -> GraphMemory:
         return GraphMemory(*(getattr(self, f.name).to(device) for f in dataclasses.fields(self)))
 
