@@ -39,7 +39,10 @@ def test_the_dataset_holds_the_teachers_answers(tmp_path):
         assert row["answer"].rstrip("\n") == prediction.rstrip("\n")
         assert row["true_answer"] != row["answer"]  # a random teacher is wrong
         assert row["seed"] == TINY.seed and not row["use_hints"]
-    assert manifest["teacher_vs_truth"]["train"]["exact"] == 0.0
+    agreement = manifest["teacher_vs_truth"]["train"]
+    assert agreement["exact"] == 0.0 and set(agreement["by_size"]) == {"4", "5"}
+    by_size = [entry["clrs"] for entry in agreement["by_size"].values()]
+    assert agreement["clrs"] == pytest.approx(sum(by_size) / 2)  # sizes weigh the same
     assert manifest["config"]["sizes"] == [4, 5] and manifest["teacher"] == "t"
 
 

@@ -171,11 +171,7 @@ def teacher_dataset(
             with atomic_write(out / f"{split}.jsonl", overwrite=True, mode="w") as handle:
                 handle.writelines(json.dumps(row) + "\n" for row in rows)
             splits[split] = {"seed": seed, "count": count, "rows": len(rows)}
-            agreement[split] = {
-                "exact": sum(r["answer"] == r["true_answer"] for r in rows) / len(rows),
-                "clrs": _overall_clrs(samples),
-                "stopped": sum(r["teacher_stopped"] for r in rows) / len(rows),
-            }
+            agreement[split] = _agreement(samples, rows)
     manifest = {
         "transnar_version": __version__,
         "kind": "distillation",
@@ -241,9 +237,25 @@ def _answered(
     return samples
 
 
-def _overall_clrs(samples: Sequence[EvalSample]) -> float:
-    """The overall CLRS score of scored evaluation samples (as :func:`evaluate` reports it)."""
-    return aggregate_samples(samples).overall.clrs
+def _agreement(samples: Sequence[EvalSample], rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """How the teacher's answers (``samples``, and their dataset ``rows``) agree
+    with the truth: the share exactly right, the CLRS score (as :func:`evaluate`
+    reports it), the share it stopped within its budget; and the first two per
+    size (``by_size``: ``{size: {"exact", "clrs"}}``)."""
+
+    def exact(kept: Sequence[dict[str, Any]]) -> float:
+        return sum(r["answer"] == r["true_answer"] for r in kept) / len(kept)
+
+    report = aggregate_samples(samples)
+    return {
+        "exact": exact(rows),
+        "clrs": report.overall.clrs,
+        "stopped": sum(r["teacher_stopped"] for r in rows) / len(rows),
+        "by_size": {
+            str(size): {"exact": exact([r for r in rows if r["length"] == size]), "clrs": s.clrs}
+            for size, s in report.by_size.items()
+        },
+    }
 
 
 def _row(sample: EvalSample, seed: int) -> dict[str, Any]:
