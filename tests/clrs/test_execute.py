@@ -78,8 +78,16 @@ def test_execute_does_not_modify_its_inputs():
         ("dfs", {"A": np.eye(3), "adj": np.eye(2)}, r"'adj' has shape \(2, 2\), expected \(3, 3\)"),
         ("minimum", {"key": []}, "at least one node"),
         ("minimum", [0.1, 0.2], "must be a mapping"),
+        ("quicksort", {"key": [0.1]}, "quicksort needs at least 2 keys, got 1"),
     ],
 )
 def test_bad_inputs_are_clear_value_errors(algorithm, inputs, message):
     with pytest.raises(ValueError, match=message):
         clrs.execute(algorithm, inputs)
+
+
+def test_a_trajectory_of_an_unknown_algorithm_is_a_clear_error():
+    from transnar.clrs.trajectory import Trajectory
+
+    with pytest.raises(ValueError, match="did you mean 'bfs'"):
+        Trajectory("bfz", {}, {}, {})

@@ -48,3 +48,6 @@ def test_corrupt_and_foreign_files_are_clear_errors(tmp_path):
     np.savez(tmp_path / "foreign.npz", x=np.zeros(2))
     with pytest.raises(ValueError, match="no transnar metadata"):
         load_trajectories(tmp_path / "foreign.npz")
+    np.savez(tmp_path / "list.npz", meta=np.array("[1, 2]"))
+    with pytest.raises(ValueError, match="its metadata is not a JSON object"):
+        load_trajectories(tmp_path / "list.npz")

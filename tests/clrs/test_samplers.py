@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -149,6 +150,27 @@ def test_bad_arguments_are_clear_errors():
         clrs.sample("kmp_matcher", 6, 0, length_needle=3)
 
 
+@pytest.mark.parametrize(
+    ("algorithm", "options", "message"),
+    [
+        ("lcs_length", {"chars": 5}, "option chars of lcs_length must be in [1, 4], got 5"),
+        ("kmp_matcher", {"chars": 0}, "option chars of kmp_matcher must be in [1, 4]"),
+        ("lcs_length", {"length_2": 0}, "option length_2 of lcs_length must be >= 1"),
+        ("bfs", {"p": 0.3}, "option p of bfs must be a non-empty list"),
+        ("bfs", {"p": ()}, "option p of bfs must be a non-empty list"),
+        ("dijkstra", {"p": (0.5, 1.5)}, "edge probabilities in [0, 1]"),
+        ("task_scheduling", {"max_deadline": 0}, "option max_deadline of task_scheduling"),
+        ("segments_intersect", {"low": 0.5, "high": 0.5}, "low < high, got low=0.5, high=0.5"),
+        ("insertion_sort", {"low": "a"}, "options low and high of insertion_sort must be"),
+        ("graham_scan", {"radius": 0}, "option radius of graham_scan must be a number > 0"),
+        ("strongly_connected_components", {"k": 0}, "option k of strongly_connected_"),
+    ],
+)
+def test_bad_option_values_are_one_clear_error_before_any_draw(algorithm, options, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        build_sampler(algorithm, 8, 0, **options)
+
+
 # --- skipping draws: jumps where every draw takes the same random words ------------
 
 JUMPING = {
@@ -181,7 +203,7 @@ def test_skip_lands_where_drawing_would(algorithm):
 
 @pytest.mark.parametrize(
     ("options", "jumps"),
-    [({"chars": 8, "length_2": 3}, True), ({"chars": 3}, False), ({"chars": 1}, True)],
+    [({"chars": 2, "length_2": 3}, True), ({"chars": 3}, False), ({"chars": 1}, True)],
 )
 def test_lcs_jumps_when_no_letter_is_rejected(options, jumps):
     skipped = build_sampler("lcs_length", 9, seed=1, **options)

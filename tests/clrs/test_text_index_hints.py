@@ -340,6 +340,7 @@ def test_a_dataset_with_index_hints(tmp_path, file_format):
     assert manifest["options"]["index_hints"] is True
     rows = list(read_rows(tmp_path / f"test.{file_format}"))
     assert len(rows) == 4 and all(row["index_hints"] is True for row in rows)
+    assert manifest["columns"] == list(rows[0])  # the index_hints column too
     assert all(has_index_hints(row["question"]) for row in rows)
     assert json.loads((tmp_path / "manifest.json").read_text()) == manifest
 

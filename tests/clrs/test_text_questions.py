@@ -479,3 +479,13 @@ def test_mutated_questions_parse_or_raise_value_error(question, mutations):
 def test_random_text_raises_value_error(text):
     with pytest.raises(ValueError, match="CLRS-Text question"):
         parse_question(text)
+
+
+@pytest.mark.parametrize("algorithm", ["bfs", "insertion_sort", "binary_search", "lcs_length"])
+def test_has_trace_reads_the_output_names_line(algorithm):
+    from transnar.clrs.text import has_trace
+
+    (trajectory,) = clrs.sample(algorithm, 5, 0, 1)
+    assert has_trace(format_example(trajectory, use_hints=True)[0])
+    assert not has_trace(format_example(trajectory)[0])
+    assert has_trace(format_example(trajectory, use_hints=True, index_hints=True)[0])

@@ -220,6 +220,18 @@ def test_mode_is_restored_and_bad_arguments_fail(tokenizer):
     with pytest.raises(ValueError, match="longer than max_position"):
         generate(model, tokenizer, PROMPTS, 250)
     assert generate(model, tokenizer, [], 5).texts == []
+    with pytest.raises(ValueError, match="not one string"):
+        generate(model, tokenizer, PROMPTS[0], 3)
+
+
+def test_ids_of_a_padded_vocabulary_are_never_chosen(tokenizer):
+    """A model whose vocabulary is wider than its tokenizer's (padded for speed,
+    as Pythia's is) answers with the tokenizer's ids only."""
+    model = _model(vocab_size=len(tokenizer) + 40, tie_embeddings=False)
+    with torch.no_grad():
+        model.head.weight[len(tokenizer) :] = 10.0  # the padding ids would win
+    generation = generate(model, tokenizer, PROMPTS, 6)
+    assert all(len(text) > 0 for text in generation.texts)
 
 
 # --- per-prompt budgets -------------------------------------------------------------------

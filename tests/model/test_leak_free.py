@@ -196,6 +196,23 @@ def test_a_decoy_is_another_instance_of_the_same_algorithm_and_node_count(algori
         torch.testing.assert_close(value, decoys.inputs[name][[2, 0]])
 
 
+@pytest.mark.parametrize("algorithm", ["bfs", "minimum"])
+def test_a_decoy_does_not_depend_on_the_padding_of_a_mixed_batch(algorithm):
+    small, large = clrs.sample(algorithm, 5, 0, 1, 3), clrs.sample(algorithm, 9, 1, 1, 3)
+    alone = decoy_features(Features.from_trajectories(small))
+    mixed = decoy_features(Features.from_trajectories(small + large))  # padded to 9 nodes
+    count = int(alone.node_mask.sum())
+    for name, value in alone.inputs.items():
+        padded = mixed.inputs[name][0]
+        if value.dim() > 1 and value.shape[1] == count:  # node and edge probes
+            padded = (
+                padded[:count, :count]
+                if value.dim() > 2 and value.shape[2] == count
+                else padded[:count]
+            )
+        torch.testing.assert_close(padded, value[0], msg=name)
+
+
 def test_the_control_reads_the_decoys_memory(nar):
     control = transnar(nar, memory_source="decoy")
     model = transnar(nar)

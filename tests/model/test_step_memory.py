@@ -162,3 +162,21 @@ def test_the_last_step_control_reads_the_same_slots_without_intermediate_states(
         logits(model, memory.last_step_everywhere(), IDS),
         logits(model, changed.last_step_everywhere(), IDS),
     )
+
+
+@pytest.mark.parametrize("mode", STEP_MODES)
+def test_cached_decoding_reads_the_steps_once_and_equals_recomputation(mode, monkeypatch):
+    from transnar.lm import CharTokenizer, generate
+
+    model = model_of(mode)
+    memory = memory_of(steps=(3, 2))
+    prompts = ["bfs:\ns: 0\npi:\n", "bfs:\ns: 1, A: []\npi:\n"]
+    tokenizer = CharTokenizer()
+    reads = []
+    original = StepReader.forward
+    monkeypatch.setattr(StepReader, "forward", lambda self, m: reads.append(1) or original(self, m))
+    kwargs = {"positions": "linear", "memory": memory}
+    cached = generate(model, tokenizer, prompts, 8, use_cache=True, **kwargs)
+    assert len(reads) == 1  # not once per token
+    full = generate(model, tokenizer, prompts, 8, use_cache=False, **kwargs)
+    assert cached.token_ids == full.token_ids and len(reads) > 2

@@ -164,6 +164,21 @@ def test_save_and_load_give_the_same_model(tmp_path):
     assert TransNAR.from_pretrained(tmp_path / "b").nar is None
 
 
+def test_a_save_cut_short_leaves_no_old_transnar_config_beside_new_weights(tmp_path, monkeypatch):
+    model = tiny.transnar()
+    model.save_pretrained(tmp_path / "m")
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies while the language model is written
+
+    monkeypatch.setattr(type(model.lm), "save_pretrained", killed)
+    with pytest.raises(KeyboardInterrupt):
+        model.save_pretrained(tmp_path / "m", overwrite=True)
+    assert not (tmp_path / "m" / "transnar.json").exists()
+    with pytest.raises(FileNotFoundError, match="no saved TransNAR"):
+        TransNAR.from_pretrained(tmp_path / "m")  # not a mix of two saves
+
+
 def test_mistakes_are_clear_errors(tmp_path):
     model = tiny.transnar()
     with pytest.raises(ValueError, match="graph memory"):
@@ -176,6 +191,11 @@ def test_mistakes_are_clear_errors(tmp_path):
         TransNARConfig(lm=lm_config, memory="middle")
     with pytest.raises(ValueError, match="xattn_every"):
         TransNARConfig(lm=lm_config, xattn_every=3)
+    for bad in (0, -4, 2.0):
+        with pytest.raises(ValueError, match="xattn_heads must be an integer >= 1"):
+            TransNARConfig(lm=lm_config, xattn_heads=bad)
+    with pytest.raises(ValueError, match="nar_edge_dim must be an integer >= 1, got 0"):
+        TransNARConfig(lm=lm_config, nar_edge_dim=0)
     nar = NAR(NARConfig(algorithms=tiny.ALGORITHMS, hidden_dim=16, nb_triplet_fts=4))
     with pytest.raises(ValueError, match="wide"):
         TransNAR(TransNARConfig(lm=lm_config), model.lm, nar)

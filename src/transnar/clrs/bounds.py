@@ -63,10 +63,12 @@ def nodes_of_size(algorithm: str, size: int) -> int:
 
 @functools.lru_cache(maxsize=1024)
 def length_bound(algorithm: str, num_nodes: int) -> int:
-    """An upper bound on the hint steps of an ``algorithm`` instance of ``num_nodes`` nodes.
+    """A bound on the hint steps of an ``algorithm`` instance of ``num_nodes`` nodes.
 
     A function of its arguments only (see the module docstring); at least 2,
-    so that a NAR bounded by it runs at least one processor step.
+    so that a NAR bounded by it runs at least one processor step. Measured on
+    the sampler's default distribution (the data's), with a margin: not a worst
+    case; an instance drawn otherwise (e.g. a denser graph) may run longer.
     """
     size = size_of_nodes(algorithm, num_nodes)
     longest = max(t.length for t in sample(algorithm, size, BOUND_SEED, BOUND_SAMPLES))

@@ -95,6 +95,8 @@ def load_trajectories(path: str | os.PathLike) -> tuple[list[Trajectory], dict[s
         meta = json.loads(str(arrays.pop("meta")))
     except (KeyError, json.JSONDecodeError):
         raise ValueError(f"{path}: no transnar metadata (not written by transnar?)") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: its metadata is not a JSON object (not written by transnar?)")
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
         raise ValueError(
             f"{path}: format {meta.get('format')!r} version {meta.get('version')!r}, "
@@ -112,7 +114,7 @@ def load_trajectories(path: str | os.PathLike) -> tuple[list[Trajectory], dict[s
             num_nodes=arrays["num_nodes"],
         )
         return batch.trajectories(), meta
-    except (KeyError, ValueError, IndexError) as error:
+    except (KeyError, ValueError, IndexError, TypeError, AttributeError) as error:
         raise ValueError(f"{path}: corrupt trajectory file ({error})") from None
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from transnar.clrs.specs import SPECS, AlgorithmSpec, Location, Stage, Type
+from transnar.clrs.specs import AlgorithmSpec, Location, Stage, Type, get_spec
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,7 +39,7 @@ class Trajectory:
 
     def __post_init__(self):
         if self.spec is None:
-            object.__setattr__(self, "spec", SPECS[self.algorithm])
+            object.__setattr__(self, "spec", get_spec(self.algorithm))
 
     @property
     def length(self) -> int:

@@ -27,11 +27,9 @@ from transnar.arms import ARM_NAMES
 from transnar.clrs.execute import execute, initial_state
 from transnar.clrs.text.answer_scores import AnswerScores, score_answer
 from transnar.clrs.text.formatting import (
-    TRACE,
-    TRACE_SEPARATOR,
     format_example,
 )
-from transnar.clrs.text.questions import has_index_hints, parse_question
+from transnar.clrs.text.questions import has_index_hints, has_trace, parse_question
 from transnar.evaluation.decoding import check_nar_knows, decode_questions, decoding_budget
 from transnar.lm.generation import evaluation_positions
 from transnar.lm.tokenizer import CharTokenizer
@@ -220,8 +218,7 @@ def answer_question(
         state = initial_state(algorithm, inputs)
     except ValueError as error:
         raise ValueError(f"the question's instance is not valid for {algorithm}: {error}") from None
-    names_line = question.rstrip("\n").rsplit("\n", 1)[-1]
-    use_hints = names_line.startswith(f"{TRACE}{TRACE_SEPARATOR}")
+    use_hints = has_trace(question)
     unknown = tokenizer.unknown_characters(question)
     if unknown:
         position, character = unknown[0]

@@ -52,7 +52,7 @@ from transnar.clrs.text.datasets import (
     check_index_hint_sizes,
     get_preset,
 )
-from transnar.clrs.text.formatting import FLOAT_FORMATS
+from transnar.clrs.text.formatting import check_float_format
 from transnar.clrs.text.rows import examples
 from transnar.clrs.text.score_report import ScoredRow, ScoreReport, aggregate
 from transnar.evaluation.decoding import (
@@ -179,8 +179,7 @@ class EvalSettings:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.positions is not None and self.positions not in POSITION_KINDS:
             raise ValueError(f"positions must be one of {POSITION_KINDS}, got {self.positions!r}")
-        if self.float_format not in FLOAT_FORMATS:
-            raise ValueError(f"float_format must be one of {FLOAT_FORMATS}")
+        check_float_format(self.float_format)
         if not isinstance(self.index_hints, bool):
             raise ValueError(f"index_hints must be True or False, got {self.index_hints!r}")
         if self.index_hints and self.algorithms is not None:

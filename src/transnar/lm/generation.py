@@ -65,7 +65,7 @@ def generate(
     prompts: Sequence[str],
     max_new_tokens: int | Sequence[int],
     positions: str | None = None,
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
     use_cache: bool = True,
     add_bos: bool = True,
     max_position: int | None = None,
@@ -87,7 +87,9 @@ def generate(
             reference's evaluation) or ``"linear"``; ``None``: what the model
             uses at evaluation (its ``uses_random_positions()`` in eval mode;
             random for a model without that method).
-        generator: random generator of the positions (default: torch's global one).
+        generator: random generator of the positions (default: torch's global
+            one), or one per prompt (as the evaluation passes them): with a single
+            one, a prompt's positions depend on the other prompts of the batch.
         use_cache: decode with a KV cache (one token per step) or recompute
             the whole sequence at every step (slow; for tests and benchmarks).
         add_bos: start each prompt with ``<bos>``, as in training
@@ -100,6 +102,8 @@ def generate(
     Returns:
         A :class:`Generation`.
     """
+    if isinstance(prompts, str):
+        raise ValueError("prompts must be a sequence of strings, not one string")
     if positions is None:
         positions = evaluation_positions(model)
     if positions not in POSITION_KINDS:
@@ -133,7 +137,8 @@ def generate(
             **forward_kwargs,
         ).logits  # (B, P, V)
         for step in range(longest):
-            next_ids = logits[:, -1].argmax(dim=-1)  # (B,)
+            # ids past the tokenizer's (a vocabulary padded for speed) are never chosen
+            next_ids = logits[:, -1, : len(tokenizer)].argmax(dim=-1)  # (B,)
             tokens[:, step] = next_ids
             if answers.add(next_ids.tolist()):
                 break
@@ -161,7 +166,7 @@ def _layout(
     budgets: list[int],
     positions: str,
     max_position: int | None,
-    generator: torch.Generator | None,
+    generator: torch.Generator | Sequence[torch.Generator] | None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The whole layout of a batch: left padding, prompt, then each sequence's own
     answer slots. ``prompt_mask`` ``(B, P)``; returns the attention mask and the

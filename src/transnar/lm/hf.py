@@ -44,6 +44,7 @@ import dataclasses
 import functools
 import inspect
 import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,8 @@ import torch
 from torch import nn
 
 from transnar.lm.config import LMConfig
-from transnar.lm.positions import linear_positions, pad_positions
-from transnar.lm.tokenizer import CLRS_TEXT_ALPHABET, Tokenizer
+from transnar.lm.positions import check_attention_mask, linear_positions_after
+from transnar.lm.tokenizer import CLRS_TEXT_ALPHABET, Tokenizer, check_fits
 from transnar.lm.transformer import AfterLayer, LMOutput, next_token_loss
 from transnar.persistence import refuse_existing
 
@@ -64,7 +65,8 @@ DECODER_LAYERS = {
     "llama": "model.layers",
 }
 # transformers' files of a saved model, checked before overwriting one
-MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
+HF_CONFIG = "config.json"
+MODEL_FILES = (HF_CONFIG, "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 # A CLRS-Text example and the whole alphabet: what a tokenizer must encode and
 # decode token by token.
 PROBE_TEXT = "bfs:\ns: 0, A: [[0 1] [1 0.5]]\npi:\n" + "[0 0]\n\n" + CLRS_TEXT_ALPHABET
@@ -274,11 +276,7 @@ class HFCausalLM(nn.Module):
     def __init__(self, model: nn.Module, tokenizer: HFTokenizer, config: LMConfig):
         super().__init__()
         self.config = pretrained_lm_config(config, model.config)
-        if len(tokenizer) > self.config.vocab_size:
-            raise ValueError(
-                f"the tokenizer has {len(tokenizer)} tokens, more than the model's vocabulary "
-                f"({self.config.vocab_size})"
-            )
+        check_fits(tokenizer, self.config.vocab_size)
         self.model = model
         self.tokenizer = tokenizer
         parameters = inspect.signature(model.forward).parameters
@@ -313,7 +311,10 @@ class HFCausalLM(nn.Module):
         return cls(model, tokenizer, config).to(map_location)
 
     def save_pretrained(self, directory: str | os.PathLike, overwrite: bool = False) -> Path:
-        """Writes the model and its tokenizer with the ``transformers`` API.
+        """Writes the model and its tokenizer with the ``transformers`` API: into a
+        staging directory, then moved into ``directory`` file by file, its
+        ``config.json`` last (an interrupted save never leaves a config beside
+        other weights).
 
         Raises:
             OutputExistsError: a saved model is there and ``overwrite`` is False.
@@ -321,8 +322,12 @@ class HFCausalLM(nn.Module):
         directory = Path(directory)
         refuse_existing([directory / name for name in MODEL_FILES], overwrite)
         directory.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(str(directory))
-        self.tokenizer.save(directory)
+        with tempfile.TemporaryDirectory(dir=directory, prefix=".saving-") as staging:
+            self.model.save_pretrained(staging)
+            self.tokenizer.save(Path(staging))
+            (directory / HF_CONFIG).unlink(missing_ok=True)
+            for path in sorted(Path(staging).iterdir(), key=lambda p: p.name == HF_CONFIG):
+                os.replace(path, directory / path.name)
         return directory
 
     # --- DecoderLM's interface -----------------------------------------------------
@@ -376,16 +381,9 @@ class HFCausalLM(nn.Module):
         """
         B, T = input_ids.shape
         past = 0 if cache is None else cache.length
-        if attention_mask is not None and attention_mask.shape != (B, past + T):
-            raise ValueError(
-                f"attention_mask must be (B, cached + new tokens) = {(B, past + T)}, "
-                f"got {tuple(attention_mask.shape)}"
-            )
+        check_attention_mask(attention_mask, B, past, T)
         if positions is None:
-            positions = linear_positions(B, past + T, device=input_ids.device)
-            if attention_mask is not None:
-                positions = pad_positions(positions, attention_mask)
-            positions = positions[:, past:]
+            positions = linear_positions_after(B, T, past, attention_mask, input_ids.device)
         elif positions.shape != (B, T):
             raise ValueError(f"positions must be (B, T) = {(B, T)}, got {tuple(positions.shape)}")
         if int(positions.max()) >= self.max_position:

@@ -107,4 +107,38 @@ def pad_positions(positions: torch.Tensor, attention_mask: torch.Tensor) -> torc
     return placed.masked_fill(~attention_mask, 0)
 
 
-__all__ = ["linear_positions", "pad_positions", "random_positions"]
+def linear_positions_after(
+    batch: int,
+    length: int,
+    past: int,
+    attention_mask: torch.Tensor | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """``(B, T)`` linear positions of ``length`` new tokens after ``past`` cached
+    ones: ``past, past + 1, ...``, or, with an ``attention_mask`` ``(B, past +
+    T)``, counted over each row's real tokens (padding at 0)."""
+    if attention_mask is None:
+        return linear_positions(batch, length, offset=past, device=device)
+    return pad_positions(linear_positions(batch, past + length, device=device), attention_mask)[
+        :, past:
+    ]
+
+
+def check_attention_mask(
+    attention_mask: torch.Tensor | None, batch: int, past: int, length: int
+) -> None:
+    """A ``ValueError`` unless the mask (if any) is ``(B, cached + new tokens)``."""
+    if attention_mask is not None and attention_mask.shape != (batch, past + length):
+        raise ValueError(
+            f"attention_mask must be (B, cached + new tokens) = {(batch, past + length)}, "
+            f"got {tuple(attention_mask.shape)}"
+        )
+
+
+__all__ = [
+    "check_attention_mask",
+    "linear_positions",
+    "linear_positions_after",
+    "pad_positions",
+    "random_positions",
+]

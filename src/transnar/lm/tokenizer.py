@@ -198,6 +198,15 @@ class Tokenizer(abc.ABC):
         return [self.decode(row, skip_special_tokens) for row in ids]
 
 
+def check_fits(tokenizer: Tokenizer, vocab_size: int) -> None:
+    """A ``ValueError`` when ``tokenizer`` has more tokens than a model's vocabulary
+    of ``vocab_size`` (a larger vocabulary is fine: padded for speed)."""
+    if len(tokenizer) > vocab_size:
+        raise ValueError(
+            f"the tokenizer has {len(tokenizer)} tokens, more than vocab_size {vocab_size}"
+        )
+
+
 class CharTokenizer(Tokenizer):
     """Character-level tokenizer: special tokens, then one id per character.
 
@@ -369,4 +378,5 @@ __all__ = [
     "CharTokenizer",
     "Tokenizer",
     "UnknownCharacterError",
+    "check_fits",
 ]

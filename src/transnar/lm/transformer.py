@@ -44,9 +44,14 @@ from torch import nn
 
 from transnar.lm.cache import KVCache, LayerCache
 from transnar.lm.config import LMConfig
-from transnar.lm.positions import linear_positions, pad_positions, random_positions
+from transnar.lm.positions import (
+    check_attention_mask,
+    linear_positions_after,
+    pad_positions,
+    random_positions,
+)
 from transnar.lm.tokenizer import FILENAME as TOKENIZER_FILENAME
-from transnar.lm.tokenizer import IGNORE_INDEX, CharTokenizer
+from transnar.lm.tokenizer import IGNORE_INDEX, CharTokenizer, check_fits
 from transnar.persistence import (
     CheckpointError,
     FileFormat,
@@ -108,6 +113,8 @@ def init_weights(module: nn.Module, std: float) -> None:
 
 
 class RMSNorm(nn.Module):
+    """Root-mean-square normalisation over the last dimension, with a learned scale."""
+
     def __init__(self, dim: int, eps: float):
         super().__init__()
         self.eps = eps
@@ -147,6 +154,9 @@ def apply_rotary(x: torch.Tensor, rope: Rope) -> torch.Tensor:
 
 
 class CausalSelfAttention(nn.Module):
+    """Multi-head causal self-attention with rotary position embeddings and an
+    optional KV cache (one :class:`LayerCache` per layer)."""
+
     def __init__(self, config: LMConfig):
         super().__init__()
         self.n_heads, self.head_dim, self.dropout = config.n_heads, config.head_dim, config.dropout
@@ -160,6 +170,8 @@ class CausalSelfAttention(nn.Module):
         mask: torch.Tensor | None = None,
         cache: LayerCache | None = None,
     ) -> torch.Tensor:
+        """``x`` ``(B, T, D)`` -> ``(B, T, D)``; ``mask`` ``(B, 1, T, S)`` bool (True:
+        may attend; None: causal), ``S`` the cached plus new tokens."""
         B, T, D = x.shape
         q, k, v = self.qkv(x).split(D, dim=2)  # (B, T, D) each
         q = q.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, Dh)
@@ -186,6 +198,8 @@ class CausalSelfAttention(nn.Module):
 
 
 class MLP(nn.Module):
+    """The feed-forward block: SwiGLU (``mlp="swiglu"``) or a GELU MLP."""
+
     def __init__(self, config: LMConfig):
         super().__init__()
         self.swiglu = config.mlp == "swiglu"
@@ -242,11 +256,8 @@ class DecoderLM(nn.Module):
                 f"the LM config names a pretrained model ({config.pretrained!r}): build it "
                 "with transnar.lm.hf.HFCausalLM, not DecoderLM"
             )
-        if tokenizer is not None and len(tokenizer) > config.vocab_size:
-            raise ValueError(
-                f"the tokenizer has {len(tokenizer)} tokens, more than vocab_size "
-                f"{config.vocab_size}"
-            )
+        if tokenizer is not None:
+            check_fits(tokenizer, config.vocab_size)
         self.config = config
         self.tokenizer = tokenizer
         self.embed_tokens = nn.Embedding(config.vocab_size, config.d_model)
@@ -306,13 +317,9 @@ class DecoderLM(nn.Module):
         sequence over its real tokens. A random draw cannot continue a cache:
         pass the positions drawn for the whole sequence instead.
         """
+        check_attention_mask(attention_mask, batch, past, length)
         if attention_mask is not None:
             attention_mask = attention_mask.bool()
-            if attention_mask.shape != (batch, past + length):
-                raise ValueError(
-                    f"attention_mask must be (B, cached + new tokens) = {(batch, past + length)}, "
-                    f"got {tuple(attention_mask.shape)}"
-                )
         if self.uses_random_positions():
             if past:
                 raise ValueError(
@@ -326,14 +333,14 @@ class DecoderLM(nn.Module):
                 batch, length, self.max_position, lengths=lengths, device=device
             )
             return pad_positions(drawn, attention_mask)
-        if attention_mask is None:
-            return linear_positions(batch, length, offset=past, device=device)
-        return pad_positions(linear_positions(batch, past + length, device=device), attention_mask)[
-            :, past:
-        ]
+        return linear_positions_after(batch, length, past, attention_mask, device)
 
     def attention_bias(
-        self, attention_mask: torch.Tensor | None, past: int, length: int
+        self,
+        attention_mask: torch.Tensor | None,
+        past: int,
+        length: int,
+        device: torch.device | None = None,
     ) -> torch.Tensor | None:
         """The mask the blocks get: ``(B, 1, T, S)`` bool (True: may attend), or None
         for plain causal attention (no padding and no cache, or one new token
@@ -341,11 +348,12 @@ class DecoderLM(nn.Module):
 
         Query ``i`` (the ``past + i``-th token) sees key ``j <= past + i`` when
         key ``j`` is real; a padding query sees itself only (no empty softmax row).
+        ``device``: the mask's without an ``attention_mask`` (the input's).
         """
         if attention_mask is None and (past == 0 or length == 1):
             return None
         S = past + length
-        device = attention_mask.device if attention_mask is not None else None
+        device = attention_mask.device if attention_mask is not None else device
         query = torch.arange(past, S, device=device)[:, None]  # (T, 1): absolute index
         key = torch.arange(S, device=device)[None, :]  # (1, S)
         allowed = (key <= query)[None, None]  # (1, 1, T, S)
@@ -389,14 +397,10 @@ class DecoderLM(nn.Module):
             positions = self.default_positions(B, T, past, attention_mask, input_ids.device)
         elif positions.shape != (B, T):
             raise ValueError(f"positions must be (B, T) = {(B, T)}, got {tuple(positions.shape)}")
-        if attention_mask is not None and attention_mask.shape != (B, past + T):
-            raise ValueError(
-                f"attention_mask must be (B, cached + new tokens) = {(B, past + T)}, "
-                f"got {tuple(attention_mask.shape)}"
-            )
+        check_attention_mask(attention_mask, B, past, T)
         x = self.embed(input_ids)  # (B, T, D)
         rope = self.rope(positions)  # cos, signed sin (B, 1, T, Dh)
-        mask = self.attention_bias(attention_mask, past, T)  # (B, 1, T, S) or None
+        mask = self.attention_bias(attention_mask, past, T, input_ids.device)  # (B,1,T,S)|None
         for index, layer in enumerate(self.layers):
             x = layer(x, rope, mask, None if cache is None else cache.layers[index])  # (B, T, D)
             if after_layer is not None:
@@ -437,11 +441,7 @@ class DecoderLM(nn.Module):
         tokenizer = tokenizer if tokenizer is not None else self.tokenizer
         if tokenizer is None:
             raise ValueError("no tokenizer to save: pass tokenizer= or build the model with one")
-        if len(tokenizer) > self.config.vocab_size:
-            raise ValueError(
-                f"the tokenizer has {len(tokenizer)} tokens, more than vocab_size "
-                f"{self.config.vocab_size}"
-            )
+        check_fits(tokenizer, self.config.vocab_size)
         directory = Path(directory)
         weights_name = weights_filename("model")
         files = [CONFIG_FILENAME, SAFETENSORS_FILENAME, TORCH_FILENAME, TOKENIZER_FILENAME]
@@ -505,11 +505,10 @@ class DecoderLM(nn.Module):
                 f"the tokenizer given differs from the one saved in {directory}: "
                 f"{tokenizer!r} vs {saved_tokenizer!r}"
             )
-        if len(saved_tokenizer) > config.vocab_size:
-            raise CheckpointError(
-                f"{directory}: the tokenizer has {len(saved_tokenizer)} tokens, more than "
-                f"vocab_size {config.vocab_size}"
-            )
+        try:
+            check_fits(saved_tokenizer, config.vocab_size)
+        except ValueError as error:
+            raise CheckpointError(f"{directory}: {error}") from None
         weights_name = document.get("weights")
         if weights_name not in (SAFETENSORS_FILENAME, TORCH_FILENAME):
             raise CheckpointError(

@@ -70,6 +70,17 @@ class TransNARConfig:
             raise ValueError(
                 f"memory_source must be one of {MEMORY_SOURCES}, got {self.memory_source!r}"
             )
+        for name in ("nar_node_dim", "nar_edge_dim"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        heads = self.xattn_heads
+        if heads is not None and (
+            isinstance(heads, bool) or not isinstance(heads, int) or heads < 1
+        ):
+            raise ValueError(
+                f"xattn_heads must be an integer >= 1 or None (the LM's), got {heads!r}"
+            )
         if not 1 <= self.xattn_every <= self.lm.n_layers:
             raise ValueError(
                 f"xattn_every must be in [1, {self.lm.n_layers}] (the LM's layers), "
@@ -80,7 +91,8 @@ class TransNARConfig:
 
     @property
     def heads(self) -> int:
-        return self.xattn_heads or self.lm.n_heads
+        """The cross-attention's heads: ``xattn_heads``, or the LM's."""
+        return self.xattn_heads if self.xattn_heads is not None else self.lm.n_heads
 
     def xattn_layers(self) -> list[int]:
         """Indices of the LM layers followed by a cross-attention block."""

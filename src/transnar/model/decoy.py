@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import zlib
 
+import numpy as np
+
 from transnar.clrs.bounds import size_of_nodes
 from transnar.clrs.samplers import sample
+from transnar.clrs.specs import Location
 from transnar.nar.features import Features
 
 DECOY_SEED_BIT = 1 << 31
@@ -33,12 +36,27 @@ def decoy_features(features: Features) -> Features:
     decoys = []
     for row, count in enumerate(counts):
         count = int(count)
-        key = b"".join(value[row].tobytes() for name, value in inputs.items() if name != "pos")
+        key = b"".join(
+            _unpadded(value[row], features.spec[name].location, count).tobytes()
+            for name, value in inputs.items()
+            if name != "pos"
+        )
         seed = DECOY_SEED_BIT | zlib.crc32(key) >> 1
         size = size_of_nodes(algorithm, count)
         (decoy,) = sample(algorithm, size, seed, 1, DECOY_TRUNCATE_DECIMALS)
         decoys.append(decoy)
     return Features.from_trajectories(decoys)
+
+
+def _unpadded(value: np.ndarray, location: Location, count: int) -> np.ndarray:
+    """A sample's input without the batch's padding: its ``count`` nodes
+    (``(N, ...)`` -> ``(count, ...)``; edges ``(N, N, ...)`` -> ``(count, count, ...)``),
+    so that its decoy does not depend on the batch's largest graph."""
+    if location is Location.NODE:
+        return np.ascontiguousarray(value[:count])
+    if location is Location.EDGE:
+        return np.ascontiguousarray(value[:count, :count])
+    return value
 
 
 __all__ = ["DECOY_SEED_BIT", "DECOY_TRUNCATE_DECIMALS", "decoy_features"]

@@ -92,12 +92,16 @@ class DecodingCache:
         lm: the language model's KV cache.
         memory: per cross-attention layer, the keys and values of the graph
             memory's nodes and edges ``(B, h, M, Dh)``, computed once.
+        step_read: in the modes that read every step (``all``, ``pooled``), what
+            the :class:`StepReader` made of the memory (nodes, their mask, edges,
+            their mask), computed once; None before the first call.
     """
 
     lm: Any  # the language model's cache: a KVCache, or an HFCache
     memory: dict[int, dict[str, tuple[torch.Tensor, torch.Tensor]]] = dataclasses.field(
         default_factory=dict
     )
+    step_read: tuple[torch.Tensor, ...] | None = None
 
     @property
     def length(self) -> int:
@@ -197,7 +201,7 @@ class TransNAR(nn.Module):
             if memory is None:
                 raise ValueError("TransNAR needs the graph memory of the batch (graph_memory)")
             layers = self.config.lm.n_layers
-            read = None if self.step_reader is None else self.step_reader(memory)
+            read = self._step_read(memory, cache)
 
             def after_layer(index: int, x: torch.Tensor) -> torch.Tensor:
                 if str(index) not in self.xattn:
@@ -214,16 +218,32 @@ class TransNAR(nn.Module):
         lm_cache = None if cache is None else cache.lm
         return self.lm(input_ids, positions, labels, lm_cache, after_layer, attention_mask)
 
+    def _step_read(
+        self, memory: GraphMemory, cache: DecodingCache | None
+    ) -> tuple[torch.Tensor, ...] | None:
+        """The :class:`StepReader`'s reading of ``memory`` (None in the modes
+        that read one step): once per cache, not at every decoded token."""
+        if self.step_reader is None:
+            return None
+        if cache is None:
+            return self.step_reader(memory)
+        if cache.step_read is None:
+            cache.step_read = self.step_reader(memory)
+        return cache.step_read
+
     # generate() talks to the model through these, as to a DecoderLM.
 
     def make_cache(self, capacity: int = 0) -> DecodingCache:
+        """An empty cache for decoding up to ``capacity`` tokens (0: grows)."""
         return DecodingCache(self.lm.make_cache(capacity))
 
     @property
     def max_position(self) -> int:
+        """The language model's ``L_max``."""
         return self.lm.max_position
 
     def uses_random_positions(self) -> bool:
+        """Whether it answers at random positions (its language model's choice)."""
         return self.lm.uses_random_positions()
 
     # --- files --------------------------------------------------------------------
@@ -236,9 +256,9 @@ class TransNAR(nn.Module):
         directory = Path(directory)
         ours = [CONFIG_FILENAME, *WEIGHTS_FILENAMES]
         persistence.refuse_existing([directory / name for name in ours], overwrite)
-        self.lm.save_pretrained(directory, overwrite=overwrite)
-        for stale in ours:  # never a config beside other weights
+        for stale in ours:  # first: never an old TransNAR config beside new LM weights
             (directory / stale).unlink(missing_ok=True)
+        self.lm.save_pretrained(directory, overwrite=overwrite)
         weights_name = persistence.weights_filename(WEIGHTS_STEM)
         state = {
             k: v.detach().cpu().contiguous()
@@ -280,7 +300,7 @@ class TransNAR(nn.Module):
         model = cls(config, lm, nar)
         state = persistence.read_weights(weights, "TransNAR weights file", map_location)
         persistence.load_state(model, state, weights, unsaved=("lm",))  # the LM's are loaded
-        return model.eval()
+        return model.to(map_location).eval()
 
 
 def memory_readers(config: TransNARConfig) -> tuple[nn.ModuleDict, StepReader | None]:

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from transnar._config import check_keys
-from transnar.clrs.specs import CLRS30_ALGORITHMS, get_spec
+from transnar.clrs.specs import get_spec
 
 PROCESSORS = (
     "triplet_gmpnn",
@@ -128,9 +128,6 @@ class NARConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error naming them."""
         check_keys(data, cls, "NAR", ignore=("extra",))
         return cls(**{"termination": False, **data})  # older files: no termination head
-
-
-ALL_ALGORITHMS = CLRS30_ALGORITHMS
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

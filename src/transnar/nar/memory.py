@@ -105,6 +105,7 @@ class GraphMemory:
         )
 
     def to(self, device: torch.device | str) -> GraphMemory:
+        """This memory on ``device``."""
         return GraphMemory(*(getattr(self, f.name).to(device) for f in dataclasses.fields(self)))
 
     def rows(self, index: torch.Tensor) -> GraphMemory:

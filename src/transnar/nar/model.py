@@ -236,7 +236,7 @@ class NAR(nn.Module):
         config = self.config
         if not config.encode_hints:
             return {}
-        if step == 0 or not config.decode_hints:
+        if step == 0:  # (hints encoded are decoded too: hint_mode encoded_decoded)
             return {name: values[:, step] for name, values in features.hints.items()}
         spec = self.head(features.algorithm).spec
         fed = self.probe_values(features, previous, hard, config.feedback_sinkhorn_steps)

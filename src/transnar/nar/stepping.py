@@ -29,7 +29,6 @@ import torch
 from transnar.clrs.bounds import length_bound
 
 STEP_MODES = ("learned", "budget", "oracle")
-LEAK_FREE_MODES = ("learned", "budget")
 STEP_DESCRIPTIONS = {
     "learned": "learned termination, capped by a step budget per algorithm and size (leak-free)",
     "budget": "a fixed step budget per algorithm and size (leak-free)",
@@ -57,7 +56,6 @@ def step_budget(algorithm: str, node_mask: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = [
-    "LEAK_FREE_MODES",
     "STEP_DESCRIPTIONS",
     "STEP_MODES",
     "check_step_mode",

@@ -62,7 +62,7 @@ from transnar.clrs.text.datasets import (
     check_index_hint_sizes,
     split_examples,
 )
-from transnar.clrs.text.formatting import FLOAT_FORMATS
+from transnar.clrs.text.formatting import check_float_format
 from transnar.clrs.text.rows import with_trajectories
 from transnar.clrs.trajectory import Trajectory
 from transnar.lm.tokenizer import Tokenizer
@@ -142,10 +142,7 @@ class DataConfig:
         for name in ("train_count", "val_count", "test_count", "bucket_batches"):
             if not_int(getattr(self, name)) or getattr(self, name) < 1:
                 raise ValueError(f"data.{name} must be an integer >= 1, got {getattr(self, name)}")
-        if self.float_format not in FLOAT_FORMATS:
-            raise ValueError(
-                f"data.float_format must be one of {FLOAT_FORMATS}, got {self.float_format!r}"
-            )
+        check_float_format(self.float_format, "data.float_format")
         if self.truncate_decimals is not None and (
             not_int(self.truncate_decimals) or self.truncate_decimals < 0
         ):

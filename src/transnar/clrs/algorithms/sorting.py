@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from transnar.clrs.algorithms._base import AlgorithmDef, key_argument
+from transnar.clrs.algorithms._base import AlgorithmDef, InputProbes, key_argument
 from transnar.clrs.probing import ProbeRecorder, heap_parents, order_to_predecessors
 from transnar.clrs.trajectory import Trajectory
 
@@ -210,9 +210,16 @@ def partition_hints(order: np.ndarray, p: int, r: int, i: int, j: int) -> dict[s
     }
 
 
+def _quicksort_arguments(inputs: InputProbes) -> tuple:
+    (key,) = key_argument(inputs)
+    if key.shape[0] < 2:  # one key records no partition step: no hints at all
+        raise ValueError(f"quicksort needs at least 2 keys, got {key.shape[0]}")
+    return (key,)
+
+
 ALGORITHMS = {
     "insertion_sort": AlgorithmDef(insertion_sort, key_argument),
     "bubble_sort": AlgorithmDef(bubble_sort, key_argument),
     "heapsort": AlgorithmDef(heapsort, key_argument),
-    "quicksort": AlgorithmDef(quicksort, key_argument),
+    "quicksort": AlgorithmDef(quicksort, _quicksort_arguments),
 }

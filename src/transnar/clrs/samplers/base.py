@@ -87,6 +87,7 @@ class Sampler:
         self.seed = seed
         self.truncate_decimals = truncate_decimals
         self._options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
+        _check_option_values(algorithm, {**allowed, **self._options})
         self._run = ALGORITHMS[algorithm].run
         self._rng = np.random.RandomState(seed)
         self._jump_words: Any = _UNCHECKED
@@ -204,6 +205,43 @@ def random_state_from_dict(rng: np.random.RandomState, state: dict) -> None:
     """Sets ``rng`` to a state from :func:`random_state_to_dict`."""
     keys = np.asarray(state["keys"], dtype=np.uint32)
     rng.set_state((state["kind"], keys, state["pos"], state["has_gauss"], state["cached_gaussian"]))
+
+
+def _check_option_values(algorithm: str, options: dict[str, Any]) -> None:
+    """A ``ValueError`` naming the option for a value the sampler cannot draw
+    with (the options shared by several samplers, with their defaults filled in)."""
+    spec = get_spec(algorithm)
+    if "p" in options:
+        p = options["p"]
+        if not isinstance(p, tuple) or not p or not all(_is_number(x) and 0 <= x <= 1 for x in p):
+            raise ValueError(
+                f"option p of {algorithm} must be a non-empty list of edge probabilities in "
+                f"[0, 1] (one is drawn per graph), got {p!r}"
+            )
+    if "low" in options and "high" in options:
+        low, high = options["low"], options["high"]
+        if not (_is_number(low) and _is_number(high) and low < high):
+            raise ValueError(
+                f"options low and high of {algorithm} must be numbers with low < high, "
+                f"got low={low!r}, high={high!r}"
+            )
+    if "chars" in options:  # the letters' probe has one class per letter
+        _check_int(f"option chars of {algorithm}", options["chars"], 1, spec["key"].num_classes)
+    for name in ("length_2", "max_deadline", "k"):
+        if options.get(name) is not None:
+            _check_int(f"option {name} of {algorithm}", options[name], 1)
+    if "length_needle" in options and options["length_needle"] is not None:
+        _check_int(f"option length_needle of {algorithm}", options["length_needle"], -(2**31))
+    if "radius" in options and not (_is_number(options["radius"]) and options["radius"] > 0):
+        raise ValueError(
+            f"option radius of {algorithm} must be a number > 0, got {options['radius']!r}"
+        )
+    if "eps" in options and not (_is_number(options["eps"]) and 0 <= options["eps"] <= 1):
+        raise ValueError(f"option eps of {algorithm} must be in [0, 1], got {options['eps']!r}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def _check_int(name: str, value: Any, low: int, high: int | None = None) -> None:

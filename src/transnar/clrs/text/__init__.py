@@ -40,7 +40,7 @@ from transnar.clrs.text.formatting import (
     format_example,
     predecessors_to_order,
 )
-from transnar.clrs.text.questions import has_index_hints, parse_question
+from transnar.clrs.text.questions import has_index_hints, has_trace, parse_question
 
 __all__ = [
     "FLOAT_FORMATS",
@@ -51,6 +51,7 @@ __all__ = [
     "clrs_score",
     "format_example",
     "has_index_hints",
+    "has_trace",
     "parse_answer",
     "parse_question",
     "parse_score",

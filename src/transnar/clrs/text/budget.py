@@ -45,15 +45,15 @@ from transnar.clrs.text.formatting import (
     PARENTHESISED_TRACES,
     SEARCH_TRACES,
     SEPARATOR,
-    TRACE,
     TRACE_SEPARATOR,
     FloatFormat,
+    check_float_format,
     check_index_hints,
     output_names,
     render_probe,
     trace_hints,
 )
-from transnar.clrs.text.questions import has_index_hints, parse_question
+from transnar.clrs.text.questions import has_index_hints, has_trace, parse_question
 from transnar.clrs.trajectory import Trajectory
 
 ANSWER_END = "\n\n"
@@ -86,15 +86,17 @@ def answer_length_bound(
 
     Returns:
         A bound on ``len(answer)``, the closing ``"\\n\\n"`` included, for
-        every instance with these inputs, whatever its outputs and hints.
+        every instance with these inputs, whatever its outputs; with a trace,
+        its steps are bounded by :func:`~transnar.clrs.bounds.length_bound`,
+        measured on the sampler's default distribution: an instance from
+        another (e.g. a denser graph) may have a longer trace.
 
     Raises:
         ValueError: an unknown algorithm or float format, inputs ``execute``
             refuses, a node count the algorithm's instances never have, more
             nodes than index markers (with ``index_hints``).
     """
-    if float_format not in FLOAT_FORMATS:
-        raise ValueError(f"float_format must be one of {FLOAT_FORMATS}, got {float_format!r}")
+    check_float_format(float_format)
     spec = get_spec(algorithm)
     widths = _Widths(spec, validate_inputs(spec, inputs), float_format, index_hints)
     if index_hints:
@@ -123,7 +125,7 @@ def question_answer_bound(question: str, float_format: FloatFormat | None = None
     """
     index_hints = has_index_hints(question)
     algorithm, inputs = parse_question(question, check_trace=False, index_hints=index_hints)
-    use_hints = question.rstrip("\n").rsplit("\n", 1)[-1].startswith(f"{TRACE}{TRACE_SEPARATOR}")
+    use_hints = has_trace(question)
     formats = FLOAT_FORMATS if float_format is None else (float_format,)
     return max(answer_length_bound(algorithm, inputs, use_hints, f, index_hints) for f in formats)
 

@@ -211,7 +211,7 @@ def write_dataset(
         "version": MANIFEST_VERSION,
         "preset": preset,
         "file_format": file_format,
-        "columns": list(COLUMNS),
+        "columns": list(INDEX_HINT_COLUMNS if index_hints else COLUMNS),
         "order": "algorithm, size, seed, index (not shuffled)",
         "options": options,
         "splits": {},

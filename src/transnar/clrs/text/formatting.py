@@ -77,6 +77,12 @@ SEARCH_TRACES = ("binary_search", "find_maximum_subarray_kadane", "quickselect")
 PARENTHESISED_TRACES = ("binary_search", "find_maximum_subarray_kadane")
 
 
+def check_float_format(float_format: object, name: str = "float_format") -> None:
+    """A ``ValueError`` naming ``name`` unless ``float_format`` is one of :data:`FLOAT_FORMATS`."""
+    if float_format not in FLOAT_FORMATS:
+        raise ValueError(f"{name} must be one of {FLOAT_FORMATS}, got {float_format!r}")
+
+
 def format_example(
     trajectory: Trajectory,
     use_hints: bool = False,
@@ -105,8 +111,7 @@ def format_example(
         ValueError: an unknown float format; with ``index_hints``, an instance
             of more nodes than :data:`INDEX_MARKERS` has markers (52).
     """
-    if float_format not in FLOAT_FORMATS:
-        raise ValueError(f"float_format must be one of {FLOAT_FORMATS}, got {float_format!r}")
+    check_float_format(float_format)
     if index_hints:
         check_index_hints(trajectory.algorithm, trajectory.num_nodes)
     renderer = _Renderer(trajectory, float_format, index_hints)
@@ -316,6 +321,7 @@ __all__ = [
     "FLOAT_FORMATS",
     "INDEX_MARKERS",
     "TRACE_HINTS",
+    "check_float_format",
     "check_index_hints",
     "format_example",
     "index_marker",

@@ -198,6 +198,16 @@ def parse_question(
     return spec.name, inputs
 
 
+def has_trace(question: str) -> bool:
+    """Whether a CLRS-Text question asks for the answer with its trace: whether its
+    last line (the output names) starts ``trace | ``.
+
+    Only looks; :func:`parse_question` checks the line against the algorithm's.
+    """
+    names_line = question.rstrip("\n").rsplit("\n", 1)[-1]
+    return names_line.startswith(f"{TRACE}{TRACE_SEPARATOR}")
+
+
 def has_index_hints(question: str) -> bool:
     """Whether a CLRS-Text question carries index hints: whether the first
     element of its first list starts with a letter (a marker), not a digit.
@@ -490,4 +500,4 @@ def _check_initial_trace(
     )
 
 
-__all__ = ["REBUILT_INPUTS", "has_index_hints", "parse_question"]
+__all__ = ["REBUILT_INPUTS", "has_index_hints", "has_trace", "parse_question"]

@@ -38,7 +38,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from transnar.clrs.samplers import Sampler, build_sampler
-from transnar.clrs.text.formatting import FLOAT_FORMATS, FloatFormat, format_example
+from transnar.clrs.text.formatting import (
+    FloatFormat,
+    check_float_format,
+    format_example,
+)
 from transnar.clrs.trajectory import Trajectory
 
 COLUMNS: tuple[str, ...] = (
@@ -65,8 +69,7 @@ def check_options(use_hints: Any, float_format: Any, index_hints: Any = False) -
         raise ValueError(f"use_hints must be True or False, got {use_hints!r}")
     if not isinstance(index_hints, bool):
         raise ValueError(f"index_hints must be True or False, got {index_hints!r}")
-    if float_format not in FLOAT_FORMATS:
-        raise ValueError(f"float_format must be one of {FLOAT_FORMATS}, got {float_format!r}")
+    check_float_format(float_format)
 
 
 def natural(name: str, value: Any) -> int:

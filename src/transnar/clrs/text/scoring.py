@@ -63,7 +63,7 @@ from typing import Any
 
 from transnar.clrs.specs import get_spec
 from transnar.clrs.text.answer_scores import score_answer
-from transnar.clrs.text.formatting import FLOAT_FORMATS, TRACE, TRACE_SEPARATOR, format_example
+from transnar.clrs.text.formatting import check_float_format, format_example
 from transnar.clrs.text.rows import SamplerStreams
 from transnar.clrs.text.score_report import BadRow, ScoredRow, ScoreReport, aggregate
 
@@ -112,10 +112,7 @@ class Options:
     index_hints: bool = False
 
     def __post_init__(self):
-        if self.float_format not in FLOAT_FORMATS:
-            raise ValueError(
-                f"float_format must be one of {FLOAT_FORMATS}, got {self.float_format!r}"
-            )
+        check_float_format(self.float_format)
 
 
 # --- Rows ----------------------------------------------------------------------
@@ -323,7 +320,7 @@ def _size_field(row: Mapping[str, Any]) -> int | None:
 
 def _flag(row: Mapping[str, Any], key: str, question: str | None, default: bool) -> bool:
     """A boolean option of a row: its field, else what its question shows, else the default."""
-    from transnar.clrs.text.questions import has_index_hints
+    from transnar.clrs.text.questions import has_index_hints, has_trace
 
     value = row.get(key)
     if value is not None:
@@ -334,8 +331,7 @@ def _flag(row: Mapping[str, Any], key: str, question: str | None, default: bool)
         return default
     if key == "index_hints":
         return has_index_hints(question)
-    names_line = question.rstrip("\n").rsplit("\n", 1)[-1]
-    return names_line.startswith(f"{TRACE}{TRACE_SEPARATOR}")
+    return has_trace(question)
 
 
 def _trajectory_of_question(question: str):
@@ -383,8 +379,7 @@ def _dataset_answer(
     if row["index"] > MAX_INDEX:
         raise ValueError(f"'index' must be at most {MAX_INDEX} (2**63 - 1), got {row['index']}")
     float_format = row.get("float_format", options.float_format)
-    if float_format not in FLOAT_FORMATS:
-        raise ValueError(f"'float_format' must be one of {FLOAT_FORMATS}, got {float_format!r}")
+    check_float_format(float_format, "'float_format'")
     truncate = row.get("truncate_decimals", options.truncate_decimals)
     if truncate is not None and (
         isinstance(truncate, bool) or not isinstance(truncate, numbers.Integral)
