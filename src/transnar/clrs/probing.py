@@ -197,14 +197,13 @@ def order_to_predecessors(order: np.ndarray) -> np.ndarray:
     """Predecessor pointers of a linear order of the nodes.
 
     ``order[k]`` is the node at position ``k``. Node ``order[k]`` points to
-    ``order[k - 1]``; the first node points to itself; nodes not in ``order``
-    (when it is shorter than ``N``) point to themselves.
+    ``order[k - 1]``; the first node points to itself.
 
     Args:
-        order: ``(K,)`` integer array of distinct node indices, ``K <= N``.
+        order: ``(N,)`` integer array: a permutation of the ``N`` nodes.
 
     Returns:
-        ``(N,)`` int64 pointers, ``N = len(order)``.
+        ``(N,)`` int64 pointers.
     """
     pointers = np.arange(order.shape[0])
     pointers[order[1:]] = order[:-1]

@@ -118,9 +118,7 @@ def permutations_to_pointers(trajectory: Trajectory, enforce: bool = True) -> Tr
     def convert(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out = {}
         for name, value in arrays.items():
-            if old[name].type is not Type.SHOULD_BE_PERMUTATION:
-                out[name] = value
-            elif enforce:
+            if enforce and old[name].type is Type.SHOULD_BE_PERMUTATION:
                 out[name], out[f"{name}_mask"] = cyclic_permutation(value)
             else:
                 out[name] = value

@@ -57,6 +57,9 @@ class Token:
 
 
 def tokenize(text: str) -> list[Token]:
+    """The tokens of one line of a question: punctuation, and words (names and
+    numbers, checked by the parser), each with its 1-based column, then an
+    ``end`` token."""
     tokens = []
     position = 0
     while True:
@@ -100,11 +103,13 @@ class Line:
 
 
 def question_error(line: int, message: str, column: int | None = None) -> ValueError:
+    """The ``ValueError`` of a malformed question, naming its line (and column)."""
     where = f"line {line}" if column is None else f"line {line}, column {column}"
     return ValueError(f"CLRS-Text question, {where}: {message}")
 
 
 def split_lines(question: str) -> tuple[str, str, str]:
+    """A question's three lines: the algorithm's name, the inputs, the output names."""
     lines = question.split("\n")
     if lines[-1] == "":
         lines.pop()

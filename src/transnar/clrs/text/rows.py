@@ -65,6 +65,8 @@ INDEX_HINT_COLUMNS: tuple[str, ...] = (*COLUMNS, "index_hints")
 
 
 def check_options(use_hints: Any, float_format: Any, index_hints: Any = False) -> None:
+    """A ``ValueError`` naming the option unless the text options are valid:
+    ``use_hints`` and ``index_hints`` booleans, ``float_format`` one of the formats."""
     if not isinstance(use_hints, bool):
         raise ValueError(f"use_hints must be True or False, got {use_hints!r}")
     if not isinstance(index_hints, bool):

@@ -303,7 +303,7 @@ def report_paths(out: str | os.PathLike) -> list[Path]:
     """The files :meth:`ScoreReport.write` writes into ``out``."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; it must be a directory")
+        raise ValueError(f"{out} is a file; the scores go into a directory")
     return [out / SCORES_JSON, out / SCORES_MD, out / SCORES_JSONL]
 
 

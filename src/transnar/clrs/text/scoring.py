@@ -61,6 +61,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from transnar.clrs.bounds import size_of_nodes
 from transnar.clrs.specs import get_spec
 from transnar.clrs.text.answer_scores import score_answer
 from transnar.clrs.text.formatting import check_float_format, format_example
@@ -346,14 +347,12 @@ def _trajectory_of_question(question: str):
 
 
 def _size_of(trajectory) -> int | None:
-    """The CLRS-Text length of an instance: its number of nodes, except for
-    ``optimal_bst``, whose ``N`` keys take ``N + 1`` nodes, and
-    ``segments_intersect``, whose 4 points do not show it (``None``)."""
+    """The CLRS-Text length of an instance (:func:`~transnar.clrs.bounds.size_of_nodes`
+    of its node count), except for ``segments_intersect``, whose 4 points do not
+    show it (``None``)."""
     if trajectory.algorithm == "segments_intersect":
         return None
-    if trajectory.algorithm == "optimal_bst":
-        return trajectory.num_nodes - 1
-    return trajectory.num_nodes
+    return size_of_nodes(trajectory.algorithm, trajectory.num_nodes)
 
 
 def _dataset_answer(
