@@ -74,6 +74,26 @@ def stopping_at_first_hint() -> Iterator[None]:
         _STOP_AT_FIRST_HINT.reset(token)
 
 
+def node_positions(n: int) -> np.ndarray:
+    """The ``pos`` input of ``n`` nodes in a row: node ``i`` at ``i / n``."""
+    return np.arange(n) / n
+
+
+def index_order_predecessors(n: int) -> np.ndarray:
+    """Predecessor pointers of ``n`` nodes in index order (node ``i`` points to
+    ``i - 1``, node 0 to itself): the fixed ``pred_h`` hint of the algorithms on
+    a list (:func:`order_to_predecessors` of ``0 .. n-1``)."""
+    return order_to_predecessors(np.arange(n))
+
+
+def start_recording(algorithm: str, inputs: Mapping[str, Any]) -> ProbeRecorder:
+    """A :class:`ProbeRecorder` of ``algorithm`` with its ``inputs`` recorded; its
+    node count is the length of the ``pos`` input."""
+    recorder = ProbeRecorder(algorithm, len(inputs["pos"]))
+    recorder.record_inputs(inputs)
+    return recorder
+
+
 class ProbeRecorder:
     """Collects the probes of one algorithm run, checked against its spec.
 

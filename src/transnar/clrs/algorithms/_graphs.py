@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from transnar.clrs.algorithms._base import InputProbes
+from transnar.clrs.probing import node_positions
 
 
 def adjacency(A: np.ndarray) -> np.ndarray:
@@ -26,7 +27,7 @@ def adjacency(A: np.ndarray) -> np.ndarray:
 def graph_inputs(A: np.ndarray, s: int | None = None) -> dict:
     """The input probes ``pos``, ``A``, ``adj`` and, for single-source algorithms, ``s``."""
     n = A.shape[0]
-    inputs = {"pos": np.arange(n) / n, "A": A.copy(), "adj": adjacency(A)}
+    inputs = {"pos": node_positions(n), "A": A.copy(), "adj": adjacency(A)}
     if s is not None:
         inputs["s"] = s
     return inputs

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from transnar.clrs.algorithms._base import InputProbes
+from transnar.clrs.probing import node_positions
 from transnar.clrs.specs import MASKED
 
 ALPHABET_SIZE = 4
@@ -30,7 +31,7 @@ def string_inputs(first: np.ndarray, second: np.ndarray) -> dict[str, np.ndarray
     n, m = first.shape[0], second.shape[0]
     return {
         "string": np.concatenate([np.zeros(n), np.ones(m)]),
-        "pos": np.concatenate([np.arange(n) / n, np.arange(m) / m]),
+        "pos": np.concatenate([node_positions(n), node_positions(m)]),
         "key": np.concatenate([first, second]),
     }
 

@@ -39,7 +39,7 @@ from transnar.clrs.algorithms._graphs import (
     graph_inputs,
     source_argument,
 )
-from transnar.clrs.probing import ProbeRecorder
+from transnar.clrs.probing import ProbeRecorder, start_recording
 from transnar.clrs.trajectory import Trajectory
 
 WHITE, GREY, BLACK = 0, 1, 2
@@ -168,10 +168,8 @@ class _DepthFirstSearch:
 def _start(algorithm: str, A: np.ndarray, s: int | None = None) -> tuple[ProbeRecorder, np.ndarray]:
     """Records the inputs (``pos``, ``A``, ``adj`` and the source, if any); returns
     the recorder and ``adj``."""
-    recorder = ProbeRecorder(algorithm, A.shape[0])
     inputs = graph_inputs(A, s)
-    recorder.record_inputs(inputs)
-    return recorder, inputs["adj"]
+    return start_recording(algorithm, inputs), inputs["adj"]
 
 
 def _prepend(topo: np.ndarray, head: int, u: int, color: np.ndarray) -> int:

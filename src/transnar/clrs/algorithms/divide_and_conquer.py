@@ -10,7 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from transnar.clrs.algorithms._base import AlgorithmDef, key_argument
-from transnar.clrs.probing import ProbeRecorder, order_to_predecessors
+from transnar.clrs.probing import (
+    index_order_predecessors,
+    node_positions,
+    start_recording,
+)
 from transnar.clrs.trajectory import Trajectory
 
 
@@ -24,9 +28,9 @@ def find_maximum_subarray_kadane(A: np.ndarray) -> Trajectory:
     ``start`` and ``end`` delimit the best subarray.
     """
     n = A.shape[0]
-    recorder = ProbeRecorder("find_maximum_subarray_kadane", n)
-    recorder.record_inputs({"pos": np.arange(n) / n, "key": A.copy()})
-    pred = order_to_predecessors(np.arange(n))
+    inputs = {"pos": node_positions(n), "key": A.copy()}
+    recorder = start_recording("find_maximum_subarray_kadane", inputs)
+    pred = index_order_predecessors(n)
     best_low = best_high = i = 0
     best_sum = total = A[0]
     recorder.record_hint(

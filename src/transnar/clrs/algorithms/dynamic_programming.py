@@ -25,7 +25,11 @@ from transnar.clrs.algorithms._strings import (
     string_inputs,
     string_predecessors,
 )
-from transnar.clrs.probing import ProbeRecorder, order_to_predecessors
+from transnar.clrs.probing import (
+    index_order_predecessors,
+    node_positions,
+    start_recording,
+)
 from transnar.clrs.trajectory import Trajectory
 
 # The arrows of the LCS table b (CLRS 15.4); the reference records a fourth,
@@ -58,9 +62,8 @@ def matrix_chain_order(p: np.ndarray) -> Trajectory:
         The trajectory; the output ``s`` holds the splits (``float64``).
     """
     n = p.shape[0]
-    recorder = ProbeRecorder("matrix_chain_order", n)
-    recorder.record_inputs({"pos": np.arange(n) / n, "p": p.copy()})
-    pred = order_to_predecessors(np.arange(n))
+    recorder = start_recording("matrix_chain_order", {"pos": node_positions(n), "p": p.copy()})
+    pred = index_order_predecessors(n)
     m = np.zeros((n, n))
     s = np.zeros((n, n))
     known = np.zeros((n, n), dtype=bool)
@@ -147,8 +150,7 @@ def lcs_length(x: np.ndarray, y: np.ndarray) -> Trajectory:
         The trajectory; the output ``b`` holds the final arrows.
     """
     n, m = x.shape[0], y.shape[0]
-    recorder = ProbeRecorder("lcs_length", n + m)
-    recorder.record_inputs(string_inputs(x.copy(), y.copy()))
+    recorder = start_recording("lcs_length", string_inputs(x.copy(), y.copy()))
     pred = string_predecessors(n, m)
     equal = x[:, None] == y[None, :]
     c, b = _lcs_borders(equal)
@@ -212,9 +214,9 @@ def optimal_bst(p: np.ndarray, q: np.ndarray) -> Trajectory:
     """
     n = p.shape[0]
     size = n + 1
-    recorder = ProbeRecorder("optimal_bst", size)
-    recorder.record_inputs({"pos": np.arange(size) / size, "p": np.append(p, 0.0), "q": q.copy()})
-    pred = order_to_predecessors(np.arange(size))
+    inputs = {"pos": node_positions(size), "p": np.append(p, 0.0), "q": q.copy()}
+    recorder = start_recording("optimal_bst", inputs)
+    pred = index_order_predecessors(size)
     e = np.diag(q).astype(float)
     w = e.copy()
     root = np.zeros((size, size))

@@ -20,7 +20,12 @@ import math
 import numpy as np
 
 from transnar.clrs.algorithms._base import AlgorithmDef, InputProbes
-from transnar.clrs.probing import ProbeRecorder, order_to_predecessors
+from transnar.clrs.probing import (
+    ProbeRecorder,
+    index_order_predecessors,
+    node_positions,
+    start_recording,
+)
 from transnar.clrs.trajectory import Trajectory
 
 #: Three points whose cross product is smaller than this in magnitude count as
@@ -43,10 +48,8 @@ def _start(algorithm: str, x: np.ndarray, y: np.ndarray) -> tuple[ProbeRecorder,
     Python float arithmetic is the same IEEE double arithmetic as NumPy's
     ``float64`` scalars, only faster.
     """
-    n = x.shape[0]
-    recorder = ProbeRecorder(algorithm, n)
-    recorder.record_inputs({"pos": np.arange(n) / n, "x": x.copy(), "y": y.copy()})
-    return recorder, x.tolist(), y.tolist()
+    inputs = {"pos": node_positions(x.shape[0]), "x": x.copy(), "y": y.copy()}
+    return start_recording(algorithm, inputs), x.tolist(), y.tolist()
 
 
 # --- Segment intersection ----------------------------------------------------
@@ -197,7 +200,7 @@ def jarvis_march(x: np.ndarray, y: np.ndarray) -> Trajectory:
     """
     n = x.shape[0]
     recorder, xs, ys = _start("jarvis_march", x, y)
-    node_order = order_to_predecessors(np.arange(n))
+    node_order = index_order_predecessors(n)
     in_hull = np.zeros(n)
     # in_hull changes once per round, so one snapshot serves the round's hints.
     in_hull_snapshot = in_hull.copy()

@@ -10,16 +10,20 @@ from __future__ import annotations
 import numpy as np
 
 from transnar.clrs.algorithms._base import AlgorithmDef, InputProbes
-from transnar.clrs.probing import ProbeRecorder, order_to_predecessors
+from transnar.clrs.probing import (
+    ProbeRecorder,
+    index_order_predecessors,
+    node_positions,
+    start_recording,
+)
 from transnar.clrs.trajectory import Trajectory
 
 
 def _start(algorithm: str, inputs: dict) -> tuple[ProbeRecorder, np.ndarray, np.ndarray]:
     """Records the inputs; returns the recorder, ``pred_h`` and an empty selection."""
     n = next(iter(inputs.values())).shape[0]
-    recorder = ProbeRecorder(algorithm, n)
-    recorder.record_inputs({"pos": np.arange(n) / n, **inputs})
-    return recorder, order_to_predecessors(np.arange(n)), np.zeros(n)
+    recorder = start_recording(algorithm, {"pos": node_positions(n), **inputs})
+    return recorder, index_order_predecessors(n), np.zeros(n)
 
 
 def activity_selector(s: np.ndarray, f: np.ndarray) -> Trajectory:

@@ -12,16 +12,20 @@ import numpy as np
 
 from transnar.clrs.algorithms._base import AlgorithmDef, InputProbes, key_argument
 from transnar.clrs.algorithms.sorting import partition, partition_hints
-from transnar.clrs.probing import ProbeRecorder, order_to_predecessors
+from transnar.clrs.probing import (
+    ProbeRecorder,
+    index_order_predecessors,
+    node_positions,
+    start_recording,
+)
 from transnar.clrs.trajectory import Trajectory
 
 
 def _start(algorithm: str, A: np.ndarray, **inputs) -> ProbeRecorder:
     """Records the inputs ``pos``, ``key`` and any others; returns the recorder."""
-    n = A.shape[0]
-    recorder = ProbeRecorder(algorithm, n)
-    recorder.record_inputs({"pos": np.arange(n) / n, "key": A.copy(), **inputs})
-    return recorder
+    return start_recording(
+        algorithm, {"pos": node_positions(A.shape[0]), "key": A.copy(), **inputs}
+    )
 
 
 def minimum(A: np.ndarray) -> Trajectory:
@@ -32,7 +36,7 @@ def minimum(A: np.ndarray) -> Trajectory:
     """
     n = A.shape[0]
     recorder = _start("minimum", A)
-    pred = order_to_predecessors(np.arange(n))
+    pred = index_order_predecessors(n)
     recorder.record_hint({"pred_h": pred, "min_h": 0, "i": 0})
     smallest = 0
     for i in range(1, n):
@@ -52,7 +56,7 @@ def binary_search(A: np.ndarray, x: float) -> Trajectory:
     """
     n = A.shape[0]
     recorder = _start("binary_search", A, target=x)
-    pred = order_to_predecessors(np.arange(n))
+    pred = index_order_predecessors(n)
     low, high = 0, n - 1
     # As in the reference, ``mid`` is the midpoint of the current range, the
     # one the *next* halving will compare; the first hint shows the first one.

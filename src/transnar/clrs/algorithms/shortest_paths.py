@@ -29,7 +29,7 @@ from transnar.clrs.algorithms._graphs import (
     graph_inputs,
     source_graph_arguments,
 )
-from transnar.clrs.probing import ProbeRecorder
+from transnar.clrs.probing import start_recording
 from transnar.clrs.trajectory import Trajectory
 
 # --- Helpers shared with spanning_trees ----------------------------------------
@@ -72,8 +72,7 @@ def best_first_search(
         edge_key: ``(key[u], A[u]) -> (N,)`` tentative keys of ``u``'s neighbours.
     """
     n = A.shape[0]
-    recorder = ProbeRecorder(algorithm, n)
-    recorder.record_inputs(graph_inputs(A, s))
+    recorder = start_recording(algorithm, graph_inputs(A, s))
     edges = A != 0
     key = np.zeros(n)
     mark = np.zeros(n)
@@ -124,8 +123,7 @@ def bfs(A: np.ndarray, s: int) -> Trajectory:
     check_graph("bfs", A, non_negative=True)
     n = A.shape[0]
     s = check_source("bfs", s, n)
-    recorder = ProbeRecorder("bfs", n)
-    recorder.record_inputs(graph_inputs(A, s))
+    recorder = start_recording("bfs", graph_inputs(A, s))
     edges = A > 0
     reach = np.zeros(n)
     pi = np.arange(n)
@@ -161,8 +159,7 @@ def bellman_ford(A: np.ndarray, s: int) -> Trajectory:
     check_graph("bellman_ford", A)
     n = A.shape[0]
     s = check_source("bellman_ford", s, n)
-    recorder = ProbeRecorder("bellman_ford", n)
-    recorder.record_inputs(graph_inputs(A, s))
+    recorder = start_recording("bellman_ford", graph_inputs(A, s))
     edges = A != 0
     nodes = np.arange(n)
     d = np.zeros(n)
@@ -224,8 +221,7 @@ def floyd_warshall(A: np.ndarray) -> Trajectory:
     """
     check_graph("floyd_warshall", A)
     n = A.shape[0]
-    recorder = ProbeRecorder("floyd_warshall", n)
-    recorder.record_inputs(graph_inputs(A))
+    recorder = start_recording("floyd_warshall", graph_inputs(A))
     D = A.copy()
     msk = adjacency(A)
     Pi = np.repeat(np.arange(n, dtype=float)[:, None], n, axis=1)

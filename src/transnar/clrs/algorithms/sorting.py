@@ -12,16 +12,20 @@ from collections.abc import Callable
 import numpy as np
 
 from transnar.clrs.algorithms._base import AlgorithmDef, InputProbes, key_argument
-from transnar.clrs.probing import ProbeRecorder, heap_parents, order_to_predecessors
+from transnar.clrs.probing import (
+    ProbeRecorder,
+    heap_parents,
+    node_positions,
+    order_to_predecessors,
+    start_recording,
+)
 from transnar.clrs.trajectory import Trajectory
 
 
 def _start(algorithm: str, A: np.ndarray) -> tuple[ProbeRecorder, np.ndarray]:
     """Records the inputs; returns the recorder and the identity order."""
     n = A.shape[0]
-    recorder = ProbeRecorder(algorithm, n)
-    recorder.record_inputs({"pos": np.arange(n) / n, "key": A.copy()})
-    return recorder, np.arange(n)
+    return start_recording(algorithm, {"pos": node_positions(n), "key": A.copy()}), np.arange(n)
 
 
 def _finish(recorder: ProbeRecorder, order: np.ndarray) -> Trajectory:

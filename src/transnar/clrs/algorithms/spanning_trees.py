@@ -21,7 +21,7 @@ from transnar.clrs.algorithms._graphs import (
     source_graph_arguments,
 )
 from transnar.clrs.algorithms.shortest_paths import best_first_search
-from transnar.clrs.probing import ProbeRecorder
+from transnar.clrs.probing import start_recording
 from transnar.clrs.trajectory import Trajectory
 
 # Phases of Kruskal's `phase` hint.
@@ -46,8 +46,7 @@ def mst_kruskal(A: np.ndarray) -> Trajectory:
     """
     check_graph("mst_kruskal", A, non_negative=True, symmetric=True)
     n = A.shape[0]
-    recorder = ProbeRecorder("mst_kruskal", n)
-    recorder.record_inputs(graph_inputs(A))
+    recorder = start_recording("mst_kruskal", graph_inputs(A))
     pi = np.arange(n)
     in_mst = np.zeros((n, n))
     in_mst_h = in_mst.copy()  # a snapshot, renewed only when an edge is added

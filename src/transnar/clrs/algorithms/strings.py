@@ -21,7 +21,7 @@ from transnar.clrs.algorithms._strings import (
     string_inputs,
     string_predecessors,
 )
-from transnar.clrs.probing import ProbeRecorder
+from transnar.clrs.probing import ProbeRecorder, start_recording
 from transnar.clrs.trajectory import Trajectory
 
 
@@ -31,8 +31,7 @@ def _start(
     """Records the inputs; returns the recorder, the ``pred_h`` hint (the same
     at every step) and the haystack and needle as lists."""
     n, m = T.shape[0], P.shape[0]
-    recorder = ProbeRecorder(algorithm, n + m)
-    recorder.record_inputs(string_inputs(T.copy(), P.copy()))
+    recorder = start_recording(algorithm, string_inputs(T.copy(), P.copy()))
     return recorder, string_predecessors(n, m), T.tolist(), P.tolist()
 
 
