@@ -93,6 +93,7 @@ from transnar.clrs.specs import (
     Type,
     unknown_algorithm_message,
 )
+from transnar.clrs.text.answers import probe_kind
 from transnar.clrs.text.formatting import (
     FLOAT_FORMATS,
     INITIAL_TRACE,
@@ -291,33 +292,23 @@ def _check_field_names(
 # --- From values to probes ----------------------------------------------------
 
 
-def _form(probe: ProbeSpec) -> str:
-    """How a probe renders: as a ``number``, a node ``list`` or an edge ``matrix``."""
-    if probe.location is Location.EDGE:
-        return "matrix"
-    if probe.location is Location.GRAPH or probe.type is Type.MASK_ONE:
-        return "number"
-    return "list"
-
-
-_FORM_EXAMPLES = {
-    "number": "a single number",
+_FORM_EXAMPLES = {  # how a probe renders (answers.probe_kind(probe).shape)
+    "scalar": "a single number",
     "list": "a list of numbers such as [0 1 2]",
     "matrix": "a matrix such as [[0 1], [1 0]]",
 }
+_FORM_OF_VALUE = {Token: "scalar", ListValue: "list", MatrixValue: "matrix", TupleValue: "tuple"}
+_FORM_WORDS = {"scalar": "number"}  # a value's form, in the error messages
 
 
 def _shape_of(line: Line, name: str, probe: ProbeSpec, value: Value) -> int | None:
     """Checks the form of a value; returns its number of nodes (None for a number)."""
-    form = _form(probe)
-    kind = {Token: "number", ListValue: "list", MatrixValue: "matrix", TupleValue: "tuple"}[
-        type(value)
-    ]
+    form, kind = probe_kind(probe).shape, _FORM_OF_VALUE[type(value)]
     if kind != form:
         raise line.error(
             value.column,
             f"{name!r} ({probe.location.value} {probe.type.value}) should be "
-            f"{_FORM_EXAMPLES[form]}, got a {kind}",
+            f"{_FORM_EXAMPLES[form]}, got a {_FORM_WORDS.get(kind, kind)}",
         )
     if isinstance(value, ListValue):
         return len(value.items)
@@ -388,7 +379,7 @@ def _numbers(line: Line, name: str, probe: ProbeSpec, value: Value, n: int) -> n
     ``float64``; other types must be integers in their range.
     """
     tokens = _tokens(value)
-    shape = {"number": (), "list": (n,), "matrix": (n, n)}[_form(probe)]
+    shape = {"scalar": (), "list": (n,), "matrix": (n, n)}[probe_kind(probe).shape]
     if probe.type in (Type.SCALAR, Type.SHOULD_BE_PERMUTATION):
         for token in tokens:
             if not _NUMBER.match(token.text):
