@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from transnar._config import check_keys
+from transnar._config import check_keys, not_int
 from transnar.lm.config import LMConfig
 from transnar.nar.stepping import check_step_mode
 
@@ -72,12 +72,10 @@ class TransNARConfig:
             )
         for name in ("nar_node_dim", "nar_edge_dim"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not_int(value) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         heads = self.xattn_heads
-        if heads is not None and (
-            isinstance(heads, bool) or not isinstance(heads, int) or heads < 1
-        ):
+        if heads is not None and (not_int(heads) or heads < 1):
             raise ValueError(
                 f"xattn_heads must be an integer >= 1 or None (the LM's), got {heads!r}"
             )
