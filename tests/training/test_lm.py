@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ import torch
 from tests import tiny
 from tests.training.helpers import losses_of, records, val_losses_of
 from transnar._config import PRESET_NAMES
+from transnar.clrs.text.dataset_files import write_dataset
 from transnar.lm import CharTokenizer
 from transnar.model import TransNAR
 from transnar.persistence import CheckpointError, OutputExistsError
@@ -255,6 +257,63 @@ def test_a_resumed_run_continues_with_identical_losses(tmp_path, monkeypatch, na
     b = read_lm_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")
     for name, tensor in a["model"].items():
         assert torch.equal(tensor, b["model"][name]), name
+
+
+def _interrupted_at_step_5(monkeypatch, config, run_dir) -> None:
+    """Trains ``config`` into ``run_dir`` and interrupts it in step 5 (after the
+    checkpoint of step 4)."""
+    real_step, calls = loop_module.lm_train_step, []
+
+    def failing_step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            raise _InterruptError
+        return real_step(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(loop_module, "lm_train_step", failing_step)
+        with pytest.raises(_InterruptError):
+            train_lm(config, run_dir, progress=False)
+
+
+def _written_data(config, directory, *overrides: str):
+    """``config`` reading its train and val splits (with ``overrides``) from ``directory``."""
+    data = apply_overrides(config, list(overrides)).data
+    splits = [split for kind, split in data.splits().items() if kind != "test"]
+    write_dataset(directory, splits)
+    return apply_overrides(config, [f"data.path={directory}"])
+
+
+def test_moved_data_resume_when_they_hold_the_same_examples(tmp_path, monkeypatch):
+    config = _written_data(tiny.lm_train_config(None), tmp_path / "data")
+    straight = train_lm(config, tmp_path / "straight", progress=False)
+    _interrupted_at_step_5(monkeypatch, config, tmp_path / "run")
+    (tmp_path / "data").rename(tmp_path / "moved")  # e.g. the run directory moved
+
+    other = _written_data(config, tmp_path / "other", "data.train_seed=5")
+    with pytest.raises(CheckpointError, match="trained on other examples than those in"):
+        train_lm(other, tmp_path / "run", resume=True, progress=False)
+    moved = apply_overrides(config, [f"data.path={tmp_path / 'moved'}"])
+    resumed = train_lm(moved, tmp_path / "run", resume=True, progress=False)
+    assert losses_of(tmp_path / "run") == losses_of(straight.run_dir)
+    assert resumed.val_loss == straight.val_loss
+
+
+def test_a_checkpoint_without_the_data_hash_resumes_only_where_its_data_were(tmp_path, monkeypatch):
+    config = _written_data(tiny.lm_train_config(None), tmp_path / "data")
+    without_hash = loop_module.LMTrainer.data_state
+
+    def data_state(trainer):  # as written before the data's hash was kept
+        return {k: v for k, v in without_hash(trainer).items() if k != "data_sha256"}
+
+    with monkeypatch.context() as patch:
+        patch.setattr(loop_module.LMTrainer, "data_state", data_state)
+        _interrupted_at_step_5(monkeypatch, config, tmp_path / "run")
+    shutil.copytree(tmp_path / "data", tmp_path / "copy")
+    copied = apply_overrides(config, [f"data.path={tmp_path / 'copy'}"])
+    with pytest.raises(CheckpointError, match="does not record their hash"):
+        train_lm(copied, tmp_path / "run", resume=True, progress=False)
+    assert train_lm(config, tmp_path / "run", resume=True, progress=False).summary["steps"] == 6
 
 
 def test_cached_memory_trains_like_memory_on_the_fly(tmp_path, nar_path):

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Iterator, Sequence
 
 from transnar import __version__
-from transnar.cli import data, distill, generate, nar, report, score
+from transnar.cli import data, distill, export, generate, nar, report, score
 from transnar.cli import lm as lm_cli
 from transnar.cli import run as run_cli
 from transnar.persistence import OutputExistsError
@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     distill.register(commands)
     run_cli.register(commands)
     report.register(commands)
+    export.register(commands)
     return parser
 
 

@@ -13,7 +13,9 @@
 - :mod:`~transnar.pipeline.estimate`: what a run will cost (``--estimate``);
 - :mod:`~transnar.pipeline.layout`: the files of a run directory;
 - :mod:`~transnar.pipeline.report`: the report of one or several runs
-  (``transnar report``), written by the pipeline's last stage.
+  (``transnar report``), written by the pipeline's last stage;
+- :mod:`~transnar.pipeline.export`: :func:`export_run`, a run's results (or its
+  resumable state) without its data and weights (``transnar export``).
 
 The package imports the models, the trainers and the evaluation, never the
 command line (``transnar.cli``).
@@ -34,17 +36,20 @@ from transnar.pipeline.config import (
     preset,
     to_yaml,
 )
+from transnar.pipeline.export import ExportSummary, export_run
 from transnar.pipeline.run import PipelineResult, run_pipeline
 from transnar.pipeline.stages import StageConfigError, StageFailedError
 
 __all__ = [
     "PRESET_NAMES",
     "EvalOptions",
+    "ExportSummary",
     "PipelineResult",
     "RunPipelineConfig",
     "StageConfigError",
     "StageFailedError",
     "apply_overrides",
+    "export_run",
     "from_mapping",
     "load_yaml",
     "preset",

@@ -81,8 +81,8 @@ from transnar.training.runs import resolve_device, torch_threads
 # it runs, or paths whose content is an input of the stage.
 NAR_UNHASHED = ("train.device", "train.threads")
 LM_UNHASHED = (
-    *RESUMABLE_CHANGES,  # device, threads, validation interval and batch, the NAR's path
-    "data.path",  # the data stage's output is an input
+    *RESUMABLE_CHANGES,  # device, threads, validation interval and batch, the NAR's and
+    # the data's paths (the outputs of the nar and data stages are inputs)
     "model.nar_node_dim",  # set from the NAR (an input)
     "model.nar_edge_dim",
     "data.test_sizes",  # the evaluation's, not read in training

@@ -39,6 +39,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import time
@@ -193,15 +194,32 @@ class LMTrainer(Trainer):
         if checkpoint is not None:  # compared again, with the NAR's widths
             check_resumable(checkpoint, config, RESUMABLE_CHANGES)
         trainer = cls(config, nar, run.device, run.progress)
-        if (
-            checkpoint is not None
-            and checkpoint.get("train_state", {}).get("nar_sha256") != trainer.nar_hash
-        ):
+        if checkpoint is not None:
+            trainer.check_same_inputs(checkpoint)
+        return trainer
+
+    def check_same_inputs(self, checkpoint: dict[str, Any]) -> None:
+        """Refuses to resume ``checkpoint`` with another NAR, or with other
+        examples (the data may have moved: ``data.path`` may change on resume,
+        not what it holds). A checkpoint from before the data's hash was kept
+        resumes only from where it was made."""
+        state = checkpoint.get("train_state", {})
+        if state.get("nar_sha256") != self.nar_hash:
             raise CheckpointError(
                 f"{checkpoint['path']} was trained with another NAR (its weights' hash "
                 "differs from this one's)"
             )
-        return trainer
+        moved = checkpoint["config"].data.path != self.config.data.path
+        if "data_sha256" not in state and moved:
+            raise CheckpointError(
+                f"{checkpoint['path']} was trained on the data in {checkpoint['config'].data.path} "
+                "and does not record their hash, so it resumes only from there"
+            )
+        if state.get("data_sha256", self.data_hash) != self.data_hash:
+            raise CheckpointError(
+                f"{checkpoint['path']} was trained on other examples than those in "
+                f"{self.config.data.path or 'the generated data'} (their hash differs)"
+            )
 
     def __init__(
         self, config: LMTrainConfig, nar: NAR | None, device: torch.device, progress: bool | None
@@ -217,6 +235,8 @@ class LMTrainer(Trainer):
 
         self.model = build_model(config, tokenizer, nar).to(device)
         self.nar_hash = state_sha256(self.model.nar) if self.model.nar is not None else None
+        both = self.train_set.sha256() + self.val_set.sha256()
+        self.data_hash = hashlib.sha256(both.encode()).hexdigest()  # the examples trained on
         if config.use_nar and config.nar.cache_memory:
             for dataset in (self.train_set, self.val_set):
                 cache_memory(dataset, self.model, rc.eval_batch_size, device, progress)
@@ -307,7 +327,11 @@ class LMTrainer(Trainer):
         )
 
     def data_state(self) -> dict[str, Any]:
-        return {"nar_sha256": self.nar_hash, "data": self.sampler.state_dict()}
+        return {
+            "nar_sha256": self.nar_hash,
+            "data_sha256": self.data_hash,
+            "data": self.sampler.state_dict(),
+        }
 
     def load_data_state(self, train_state: dict[str, Any]) -> None:
         self.sampler.load_state_dict(train_state["data"])

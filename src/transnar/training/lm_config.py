@@ -106,14 +106,15 @@ class OptimConfig:
 
 
 # Fields that may change when a run is resumed: they change neither the data
-# nor the updates (a moved NAR checkpoint must hold the same weights: the
-# resumed run checks their hash).
+# nor the updates (a moved NAR checkpoint must hold the same weights, moved data
+# the same examples: the resumed run checks their hashes).
 RESUMABLE_CHANGES = (
     "train.device",
     "train.threads",
     "train.eval_every",
     "train.eval_batch_size",
     "nar.checkpoint",
+    "data.path",
 )
 
 

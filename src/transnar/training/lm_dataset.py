@@ -19,6 +19,7 @@ nodes, ``S`` NAR steps, ``H`` NAR width, ``E`` examples.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -171,6 +172,23 @@ class PairedDataset:
 
     def __len__(self) -> int:
         return len(self.lengths)
+
+    def sha256(self) -> str:
+        """SHA-256 of what training reads of it: each example's tokens, prompt
+        length, algorithm, size and sampler seed and index (its graph), in order.
+        The same examples give the same hash wherever they were read from."""
+        digest = hashlib.sha256()
+        for array in (
+            self._tokens.astype(np.int32),
+            self.lengths,
+            self.prompt_lengths,
+            self.sizes,
+            self.seeds,
+            self.indices,
+        ):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update("\0".join(self.algorithms.tolist()).encode())
+        return digest.hexdigest()
 
     @property
     def num_tokens(self) -> int:
