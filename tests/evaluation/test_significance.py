@@ -19,6 +19,7 @@ from transnar.evaluation.significance import (
     combine,
     difference,
     paired_bootstrap,
+    ratio,
     stream_seed,
     summarize,
 )
@@ -216,6 +217,48 @@ def test_paired_differences_per_cell_size_and_overall():
         overall["test"]["mean"]
     )
     assert document_["paired_tests"]["resamples"] == 2000
+
+
+def test_a_ratio_is_taken_replicate_by_replicate():
+    a = Bootstrap(0.5, np.array([0.2, 0.6, 0.0]), 10)
+    b = Bootstrap(1.0, np.array([0.4, 1.2, 0.0]), 10)
+    share = ratio(a, b)
+    assert share.observed == 0.5 and share.count == 10
+    np.testing.assert_array_equal(share.replicates[:2], [0.5, 0.5])
+    assert np.isnan(share.replicates[2])  # 0 / 0
+    with pytest.raises(ValueError, match="same questions and resamples"):
+        ratio(a, Bootstrap(1.0, np.ones(3), 11))
+
+
+def test_a_share_of_a_difference_and_where_there_is_none():
+    cells = {("bfs", 5): [1.0] * 60 + [0.0] * 40, ("insertion_sort", 5): [1.0] * 80 + [0.0] * 20}
+    half = {  # the student gets right the first half of what the teacher gets right
+        ("bfs", 5): [1.0] * 30 + [0.0] * 70,
+        ("insertion_sort", 5): [1.0] * 40 + [0.0] * 60,
+    }
+    nothing = {key: [0.0] * 100 for key in cells}
+    tests = PairedTests(
+        {
+            "baseline": [document("baseline", "baseline", nothing)],
+            "TransNAR": [document("TransNAR", "transnar", cells)],
+            "student": [document("student", "student", half)],
+            "copy": [document("copy", "baseline", nothing)],
+        },
+        [("TransNAR", "baseline"), ("student", "baseline"), ("copy", "baseline")],
+        list(cells),
+        resamples=2000,
+    )
+    share = tests.share(("student", "baseline"), ("TransNAR", "baseline"), "size", 5)
+    assert share.mean == pytest.approx(0.5) and share.low < 0.5 < share.high
+    assert share.low > 0.3 and share.high < 0.7 and share.significant
+    cell = tests.share(
+        ("student", "baseline"), ("TransNAR", "baseline"), "algorithm_size", ("bfs", 5)
+    )
+    assert cell.mean == pytest.approx(0.5)
+    # no difference to share: the whole is not significant
+    assert tests.share(("student", "baseline"), ("copy", "baseline"), "size", 5) is None
+    # a pair without a test
+    assert tests.share(("student", "TransNAR"), ("TransNAR", "baseline"), "size", 5) is None
 
 
 def test_seeds_are_averaged_per_question_before_the_difference():

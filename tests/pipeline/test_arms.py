@@ -14,6 +14,7 @@ from tests.pipeline.helpers import run_fast, statuses
 from transnar.model import TransNAR
 from transnar.pipeline import apply_overrides
 from transnar.pipeline.estimate import estimate
+from transnar.pipeline.export import export_run
 
 STUDENT = (
     "arms=baseline,control-blank,transnar,transnar-all,baseline-hints,student,student-wide",
@@ -92,6 +93,53 @@ def test_the_report_shows_the_student_as_an_arm(finished):
     assert f"TransNAR's answers to them: exactly right {exact:.3f}, CLRS score " in report
     evaluation = json.loads((run_dir / "eval" / "student-s0" / "results.json").read_text())
     assert evaluation["model"]["label"] == "student"
+
+
+def test_the_report_says_what_each_student_keeps_of_transnars_gain(finished):
+    run_dir, _ = finished
+    report = (run_dir / "report.md").read_text()
+    section = report.split("### What the students keep")[1].split("\n## ")[0]
+    assert "(student − baseline) / (TransNAR − baseline)" in section
+    header = next(line for line in section.splitlines() if line.startswith("| size"))
+    assert "| student keeps" in header and "| student (test sizes too) keeps" in header
+    shares = json.loads((run_dir / "comparison.json").read_text())["student_shares"]
+    sizes = {str(s) for s in tiny.pipeline_config().lm.data.test_sizes} | {"all"}
+    assert set(shares) == {"student", "student (test sizes too)"}
+    assert all(set(by_size) == sizes for by_size in shares.values())
+    for by_size in shares.values():  # a share only where TransNAR's gain is significant
+        for size, share in by_size.items():
+            gain = _overall_gain(run_dir, size)
+            assert (share is None) == (not gain["test"]["significant"])
+
+
+def _overall_gain(run_dir, size: str) -> dict:
+    """TransNAR − baseline at one size (or "all") in the run's comparison.json."""
+    document = json.loads((run_dir / "comparison.json").read_text())
+    row = next(r for r in document["by_size"] if str(r["size"]) == size)
+    return row["differences"]["TransNAR - baseline"]
+
+
+def test_a_resumable_copy_writes_the_students_data_again_from_the_kept_answers(
+    finished, tmp_path, monkeypatch
+):
+    run_dir, result = finished
+    copy = export_run(run_dir, tmp_path / "copy", resumable=True).out
+    assert not (copy / "distill-s0" / "train.jsonl").exists()  # data: written again
+    assert (copy / "distill-s0" / "manifest.json").is_file()
+    assert (copy / "teacher-answers" / "transnar-s0").is_dir()
+
+    import transnar.training.distill as distill
+
+    def asked(*args, **kwargs):
+        raise AssertionError("the teacher was asked again")
+
+    monkeypatch.setattr(distill, "evaluate", asked)
+    again = statuses(run_fast(copy, *STUDENT))
+    written = {"data", "data-hints", "distill-s0", "distill-wide-s0"}
+    assert again == {name: "ran" if name in written else "skipped" for name in again}
+    assert set(again) == set(statuses(result))
+    for name in ("distill-s0/train.jsonl", "distill-wide-s0/val.jsonl"):
+        assert (copy / name).read_bytes() == (run_dir / name).read_bytes()
 
 
 def test_a_student_needs_its_teacher():

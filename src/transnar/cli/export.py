@@ -16,11 +16,13 @@ small preset's run is about 1% of it. 'transnar report COPY' works on it as on
 the run, e.g. to publish a run's results beside a results page.
 
 --resumable copies also what 'transnar run --out COPY' needs to go on from
-where the run is, on another machine: the NAR's checkpoint, the models'
-weights and the students' data (the finished stages are skipped there), an
-interrupted trainer's checkpoints and a teacher's answers so far (they resume).
-The CLRS-Text splits are left out even then: the data stages write them again,
-in seconds, and the stage records check that they are the same.
+where the run is, on another machine: the NAR's checkpoint and the models'
+weights (the finished stages are skipped there), the teachers' answers, and an
+interrupted trainer's checkpoints (it resumes). Data that can be written again
+in seconds are left out even then: the CLRS-Text splits (the data stages write
+them again) and the students' datasets (written again from the teachers' kept
+answers, without asking the teacher); the stage records check that they are
+the same bytes, so nothing that reads them runs again.
 
 examples:
   transnar export runs/small --out docs/results/small-run

@@ -46,6 +46,7 @@ from transnar.evaluation.significance import (
     bootstrap_means,
     combine,
     difference,
+    ratio,
     stream_seed,
     summarize,
 )
@@ -165,15 +166,23 @@ class PairedTests:
         """``first - second`` of the CLRS score in one cell of a table (``level``
         and ``key`` as :class:`~transnar.evaluation.Comparison`), or None
         without a test there."""
-        strata = self._strata(level, key, self._paired.get(pair, {}))
-        if strata is None:
+        bootstrap = self._difference(pair, level, key)
+        return None if bootstrap is None else summarize(bootstrap, self.level)
+
+    def share(self, part: Pair, whole: Pair, level: str, key) -> Estimate | None:
+        """The share ``(a - b) / (c - d)`` of the difference ``whole = (c, d)`` that
+        ``part = (a, b)`` makes up (e.g. what a student keeps of TransNAR's gain over
+        the baseline: ``part = (student, baseline)``, ``whole = (TransNAR,
+        baseline)``), with its paired bootstrap interval: both differences from the
+        same resamples of the questions. None without both tests there, or where
+        ``whole`` is not significant (its interval holds 0: no difference to share)."""
+        parts = [self._difference(pair, level, key) for pair in (part, whole)]
+        if parts[0] is None or parts[1] is None:
             return None
-        first, second = pair
-        parts = [
-            difference(self._bootstrap(first, cell, "clrs"), self._bootstrap(second, cell, "clrs"))
-            for cell, _ in strata
-        ]
-        return summarize(combine(parts, [w for _, w in strata]), self.level)
+        numerator, denominator = parts
+        if not summarize(denominator, self.level).significant or not denominator.replicates.all():
+            return None
+        return summarize(ratio(numerator, denominator), self.level)
 
     def mean(self, label: str, level: str, key, metric: str = "clrs") -> Estimate | None:
         """A label's mean score in one cell of a table, with its bootstrap
@@ -229,6 +238,18 @@ class PairedTests:
                 continue
             paired[cell] = len(a.questions)
         return paired
+
+    def _difference(self, pair: Pair, level: str, key) -> Bootstrap | None:
+        """The bootstrap of ``first - second`` in one cell of a table, or None."""
+        strata = self._strata(level, key, self._paired.get(pair, {}))
+        if strata is None:
+            return None
+        first, second = pair
+        parts = [
+            difference(self._bootstrap(first, cell, "clrs"), self._bootstrap(second, cell, "clrs"))
+            for cell, _ in strata
+        ]
+        return combine(parts, [w for _, w in strata])
 
     def _strata(self, level: str, key, counts: Mapping[Cell, int]):
         """``[(cell, weight)]`` of a table cell, or None if one of its cells has no scores."""

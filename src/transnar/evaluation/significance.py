@@ -172,6 +172,26 @@ def difference(first: Bootstrap, second: Bootstrap) -> Bootstrap:
     )
 
 
+def ratio(numerator: Bootstrap, denominator: Bootstrap) -> Bootstrap:
+    """``numerator / denominator``, replicate by replicate: e.g. the share of one
+    paired difference in another, both resampled at the same questions. A
+    replicate whose denominator is 0 is infinite (or NaN for 0/0): read the
+    ratio only where the denominator's own interval excludes 0.
+
+    Raises:
+        ValueError: different counts or numbers of replicates.
+    """
+    if (
+        numerator.count != denominator.count
+        or numerator.replicates.shape != denominator.replicates.shape
+    ):
+        raise ValueError("a ratio of bootstraps needs the same questions and resamples")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        replicates = numerator.replicates / denominator.replicates
+        observed = float(np.float64(numerator.observed) / np.float64(denominator.observed))
+    return Bootstrap(observed, replicates, numerator.count)
+
+
 def combine(parts: Sequence[Bootstrap], weights: Sequence[float]) -> Bootstrap:
     """``sum(weight * part)``: the stratified bootstrap of a weighted mean of
     independently resampled strata.
@@ -263,6 +283,7 @@ __all__ = [
     "combine",
     "difference",
     "paired_bootstrap",
+    "ratio",
     "stream_seed",
     "summarize",
 ]

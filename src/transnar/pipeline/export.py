@@ -10,11 +10,13 @@ reads the copy as it reads the run.
 
 With ``resumable``, the copy also holds what ``transnar run --out COPY`` needs
 to go on where the run is: the finished stages' outputs (the NAR's checkpoint,
-the models' weights, the students' data) so that they are skipped, and the
-interrupted stages' state (a trainer's checkpoints, a teacher's answers so far)
-so that they resume. The CLRS-Text splits are left out even then: the data
-stages write them again, in seconds, and their records' hashes check that they
-are the same.
+the models' weights) so that they are skipped, the teachers' answers, and the
+interrupted stages' state (a trainer's checkpoints) so that they resume. Data
+are left out even then, when they can be written again in seconds: the
+CLRS-Text splits (by the data stages) and the students' datasets (by the
+distillation stages, from the teachers' kept answers, without asking the
+teacher again); their records' hashes check that they are the same bytes, so
+nothing that reads them runs again.
 """
 
 from __future__ import annotations
@@ -136,9 +138,10 @@ class _Selection:
         top = parts[0]
         if top in (DATA_DIR, HINTS_DATA_DIR) or TENSORBOARD_DIR in parts:
             return False
-        students_data = top in self.distill_dirs and parts[-1] != DISTILL_MANIFEST
-        if top == TEACHER_ANSWERS_DIR or students_data:
-            return self.resumable  # the students' data, a teacher's answers (so far)
+        if top in self.distill_dirs:  # the students' data: written again from the answers
+            return parts[-1] == DISTILL_MANIFEST
+        if top == TEACHER_ANSWERS_DIR:  # each teacher's answers, per cell (so far)
+            return self.resumable
         if top in self.trainers and len(parts) > 2 and parts[1] == CHECKPOINTS:
             if not self.resumable:
                 return False

@@ -415,7 +415,7 @@ def distill_stage(
                 loaded,
                 questions,
                 run_dir / name,
-                str(directory),
+                os.path.relpath(directory, run_dir),  # the same wherever the run is
                 progress,
                 resume=resume,
                 answers=answers,

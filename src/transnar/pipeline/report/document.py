@@ -36,6 +36,7 @@ from transnar.pipeline.report.headline import headline
 from transnar.pipeline.report.html import markdown_to_html
 from transnar.pipeline.report.nar_families import nar_family_table
 from transnar.pipeline.report.runs import RunData, load_run
+from transnar.pipeline.report.shares import share_lines, student_shares
 from transnar.pipeline.resources import format_peaks
 from transnar.tables import markdown_table
 from transnar.training.runs import duration
@@ -126,7 +127,11 @@ def write_report(
         handle.write(text)
     with atomic_write(out / REPORT_HTML, overwrite=True, mode="w") as handle:
         handle.write(markdown_to_html(text, TITLE, out))
-    write_json(out / COMPARISON_JSON, comparison.to_dict(), indent=1)
+    document = comparison.to_dict()
+    shares = student_shares(runs, comparison)
+    if shares:  # with students: what each keeps of TransNAR's gain, per size
+        document["student_shares"] = shares
+    write_json(out / COMPARISON_JSON, document, indent=1)
     return [out / REPORT_MD, out / REPORT_HTML, out / COMPARISON_JSON, *paths]
 
 
@@ -137,6 +142,9 @@ def report_markdown(runs: Sequence[RunData], comparison: Comparison) -> str:
         lines += [SMOKE_NOTE, ""]
     lines += [*_setup(runs), ""]
     lines += ["## Headline: CLRS score per size", "", *headline(runs, comparison), ""]
+    shares = share_lines(runs, comparison)
+    if shares:
+        lines += ["### What the students keep", "", *shares, ""]
     lines += ["## In-distribution competence", "", *competence(comparison), ""]
     versus = " vs ".join(comparison.labels)
     lines += [f"## Scores: {versus}", "", *_demoted(comparison.to_markdown()), ""]
