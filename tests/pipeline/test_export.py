@@ -92,15 +92,22 @@ def test_mistakes_are_refused_before_anything_is_written(finished, tmp_path):
         export_run(tmp_path, tmp_path / "copy")
     with pytest.raises(ValueError, match="cannot be inside the run directory"):
         export_run(finished, finished / "copy")
+    with pytest.raises(ValueError, match="would replace the run directory"):
+        export_run(finished, finished.parent, overwrite=True)
     (tmp_path / "copy").mkdir()
     (tmp_path / "copy" / "mine.txt").write_text("kept")
     with pytest.raises(OutputExistsError):
         export_run(finished, tmp_path / "copy")
+    with pytest.raises(ValueError, match="holds no transnar run or export: not replaced"):
+        export_run(finished, tmp_path / "copy", overwrite=True)
     assert files(tmp_path / "copy") == {"mine.txt"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["copy"]  # no staging left behind
-    export_run(finished, tmp_path / "copy", overwrite=True)
-    assert "mine.txt" not in files(tmp_path / "copy") and "config.json" in files(tmp_path / "copy")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy"]
+    export_run(finished, tmp_path / "export")
+    (tmp_path / "export" / "stale.txt").write_text("of an earlier export")
+    export_run(finished, tmp_path / "export", overwrite=True)
+    assert "stale.txt" not in files(tmp_path / "export")
+    assert files(tmp_path / "export") == files(export_run(finished, tmp_path / "again").out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again", "copy", "export"]
 
 
 def test_the_command_says_what_it_wrote(finished, tmp_path, capsys):
@@ -115,3 +122,13 @@ def test_the_command_says_what_it_wrote(finished, tmp_path, capsys):
         main(["export", str(finished), "--out", str(out)])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and err.count("\n") == 1 and "already exists" in err
+
+
+def test_the_temporary_files_of_a_writer_at_work_are_left_out(finished, tmp_path):
+    run_dir = shutil.copytree(finished, tmp_path / "run")
+    (run_dir / "eval" / ".results.json.x1.tmp").write_text("half written")
+    (run_dir / "baseline-s0" / ".model.x2.tmp").mkdir()
+    (run_dir / "baseline-s0" / ".model.x2.tmp" / "config.json").write_text("{}")
+    copied = files(export_run(run_dir, tmp_path / "copy").out)
+    assert not [path for path in copied if ".tmp" in path]
+    assert copied == files(export_run(finished, tmp_path / "of-finished").out)

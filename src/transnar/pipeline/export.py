@@ -84,7 +84,8 @@ def export_run(
         overwrite: replace an existing ``out``.
 
     Raises:
-        ValueError: ``run_dir`` is not a run directory, or ``out`` is inside it.
+        ValueError: ``run_dir`` is not a run directory, ``out`` is inside it or
+            holds it, or ``out`` is a directory of something else than a run.
         OutputExistsError: ``out`` exists and not ``overwrite``.
     """
     run_dir, out = Path(run_dir), Path(out)
@@ -92,10 +93,14 @@ def export_run(
         raise ValueError(f"{run_dir} is not a transnar run directory (it has no {CONFIG_JSON})")
     if out.resolve().is_relative_to(run_dir.resolve()):
         raise ValueError(f"the copy {out} cannot be inside the run directory {run_dir}")
+    if run_dir.resolve().is_relative_to(out.resolve()):
+        raise ValueError(f"the copy {out} would replace the run directory {run_dir}")
     if out.exists() and not overwrite:
         raise OutputExistsError(
             f"{out} already exists (pass --force / overwrite=True to replace it)"
         )
+    if out.exists() and not (out / CONFIG_JSON).is_file() and any(out.iterdir()):
+        raise ValueError(f"{out} holds no transnar run or export: not replaced, even with --force")
     keep = _Selection(run_dir, resumable)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
@@ -154,10 +159,10 @@ class _Selection:
 
 
 def _files(directory: Path) -> Iterator[Path]:
-    """Every file below ``directory``, in a stable order (no temporary files of a
-    writer at work)."""
+    """Every file below ``directory``, in a stable order (not the temporary files
+    and directories of a writer at work)."""
     for root, dirs, names in os.walk(directory):
-        dirs.sort()
+        dirs[:] = sorted(name for name in dirs if not name.endswith(".tmp"))
         for name in sorted(names):
             if not name.endswith(".tmp"):
                 yield Path(root) / name
