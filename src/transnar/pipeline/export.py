@@ -21,7 +21,6 @@ nothing that reads them runs again.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -30,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from transnar.persistence import OutputExistsError
-from transnar.pipeline.config import RunPipelineConfig, from_mapping
+from transnar.pipeline.config import RunPipelineConfig
 from transnar.pipeline.layout import (
     CONFIG_JSON,
     DATA_DIR,
@@ -38,6 +37,7 @@ from transnar.pipeline.layout import (
     NAR_DIR,
     TEACHER_ANSWERS_DIR,
     model_runs,
+    read_run_config,
 )
 from transnar.pipeline.records import read_records
 from transnar.training.checkpoint import BEST, CHECKPOINTS
@@ -89,8 +89,7 @@ def export_run(
         OutputExistsError: ``out`` exists and not ``overwrite``.
     """
     run_dir, out = Path(run_dir), Path(out)
-    if not (run_dir / CONFIG_JSON).is_file():
-        raise ValueError(f"{run_dir} is not a transnar run directory (it has no {CONFIG_JSON})")
+    _, config = read_run_config(run_dir)
     if out.resolve().is_relative_to(run_dir.resolve()):
         raise ValueError(f"the copy {out} cannot be inside the run directory {run_dir}")
     if run_dir.resolve().is_relative_to(out.resolve()):
@@ -101,7 +100,7 @@ def export_run(
         )
     if out.exists() and not (out / CONFIG_JSON).is_file() and any(out.iterdir()):
         raise ValueError(f"{out} holds no transnar run or export: not replaced, even with --force")
-    keep = _Selection(run_dir, resumable)
+    keep = _Selection(run_dir, config, resumable)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     files = size = left_out = 0
@@ -125,10 +124,7 @@ def export_run(
 class _Selection:
     """Which files of a run an export copies (paths relative to the run directory)."""
 
-    def __init__(self, run_dir: Path, resumable: bool):
-        config = from_mapping(
-            json.loads((run_dir / CONFIG_JSON).read_text(encoding="utf-8")), RunPipelineConfig()
-        )
+    def __init__(self, run_dir: Path, config: RunPipelineConfig, resumable: bool):
         runs = model_runs(config)
         records = read_records(run_dir)
         self.resumable = resumable

@@ -27,10 +27,14 @@ A run directory::
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from transnar.arms import TEACHER, Arm, get_arm
-from transnar.pipeline.config import ARMS, RunPipelineConfig
+from transnar.pipeline.config import ARMS, RunPipelineConfig, from_mapping
 
 CONFIG_YAML = "config.yaml"
 CONFIG_JSON = "config.json"
@@ -112,6 +116,22 @@ class ModelRun:
         return self.arm.label
 
 
+def read_run_config(run_dir: str | os.PathLike) -> tuple[dict[str, Any], RunPipelineConfig]:
+    """A run directory's ``config.json``: as written, and parsed.
+
+    Raises:
+        ValueError: not a run directory (no ``config.json``), or one that cannot be read.
+    """
+    path = Path(run_dir) / CONFIG_JSON
+    if not path.is_file():
+        raise ValueError(f"{run_dir} is not a transnar run directory (it has no {CONFIG_JSON})")
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"cannot read {path}: {error}") from None
+    return recorded, from_mapping(recorded, RunPipelineConfig())
+
+
 def model_runs(config: RunPipelineConfig) -> list[ModelRun]:
     """The arms (``config.arms``) of each seed, in training order."""
     first = config.lm.train.seed
@@ -137,4 +157,5 @@ __all__ = [
     "STAGES_DIR",
     "ModelRun",
     "model_runs",
+    "read_run_config",
 ]

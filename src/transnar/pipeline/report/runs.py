@@ -16,14 +16,14 @@ from typing import Any
 from transnar.arms import ARMS_BY_NAME
 from transnar.evaluation import load_results
 from transnar.evaluation.results import restrict_results
-from transnar.pipeline.config import RunPipelineConfig, from_mapping
+from transnar.pipeline.config import RunPipelineConfig
 from transnar.pipeline.layout import (
-    CONFIG_JSON,
     EVAL_DIR,
     HINTS_DATA_DIR,
     NAR_DIR,
     ModelRun,
     model_runs,
+    read_run_config,
 )
 from transnar.pipeline.records import read_records, sha256_json
 from transnar.training.distill import MANIFEST as DISTILL_MANIFEST
@@ -115,11 +115,7 @@ def load_run(
             not finished (the message says which).
     """
     directory = Path(directory)
-    config_path = directory / CONFIG_JSON
-    if not config_path.is_file():
-        raise ValueError(f"{directory} is not a transnar run directory (it has no {CONFIG_JSON})")
-    recorded = _read_json(config_path)
-    config = from_mapping(recorded, RunPipelineConfig())
+    recorded, config = read_run_config(directory)
     arms = tuple(config.arms if arms is None else dict.fromkeys(arms))
     missing = [arm for arm in arms if arm not in config.arms]
     if missing:
