@@ -6,6 +6,7 @@ with another memory mode (``transnar-all``) and the baseline with index hints
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -123,10 +124,17 @@ def test_a_resumable_copy_writes_the_students_data_again_from_the_kept_answers(
     finished, tmp_path, monkeypatch
 ):
     run_dir, result = finished
+    done = export_run(run_dir, tmp_path / "done", resumable=True).out
+    # every student trained: nothing to come needs the answers, nor the teacher's weights
+    assert not (done / "teacher-answers").exists() and not (done / "transnar-s0/model").exists()
+    run_dir = shutil.copytree(run_dir, tmp_path / "run")
+    for name in ("student-s0", "eval-student-s0"):  # as if the student were still to come
+        (run_dir / "stages" / f"{name}.json").unlink()
     copy = export_run(run_dir, tmp_path / "copy", resumable=True).out
     assert not (copy / "distill-s0" / "train.jsonl").exists()  # data: written again
     assert (copy / "distill-s0" / "manifest.json").is_file()
     assert (copy / "teacher-answers" / "transnar-s0").is_dir()
+    assert (copy / "transnar-s0" / "model").is_dir()  # the teacher, for the student's data
 
     import transnar.training.distill as distill
 
@@ -135,11 +143,12 @@ def test_a_resumable_copy_writes_the_students_data_again_from_the_kept_answers(
 
     monkeypatch.setattr(distill, "evaluate", asked)
     again = statuses(run_fast(copy, *STUDENT))
-    written = {"data", "data-hints", "distill-s0", "distill-wide-s0"}
-    assert again == {name: "ran" if name in written else "skipped" for name in again}
+    # the report too (a student made anew): it needs none of the weights the copy lacks
+    ran = {"distill-s0", "student-s0", "eval-student-s0", "report"}
+    assert again == {name: "ran" if name in ran else "skipped" for name in again}
     assert set(again) == set(statuses(result))
-    for name in ("distill-s0/train.jsonl", "distill-wide-s0/val.jsonl"):
-        assert (copy / name).read_bytes() == (run_dir / name).read_bytes()
+    name = "distill-s0/train.jsonl"
+    assert (copy / name).read_bytes() == (run_dir / name).read_bytes()
 
 
 def test_a_student_needs_its_teacher():

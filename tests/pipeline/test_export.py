@@ -45,7 +45,13 @@ def test_the_copy_holds_the_results_and_none_of_the_bulk(finished, tmp_path):
     assert {"config.json", "config.yaml", "stages/transnar-s0.json", "nar/results.json"} <= copied
     bulky = ("data/", "/model/", "/checkpoints/", "/tensorboard/")
     assert not [path for path in copied if any(part in f"/{path}" for part in bulky)]
-    assert copied < files(finished)
+    assert copied - {"export.json"} < files(finished)
+    record = json.loads((tmp_path / "copy" / "export.json").read_text())
+    assert record["run"] == str(finished.resolve()) and record["resumable"] is False
+    # the done stages whose outputs the copy lacks, with the hashes of their records
+    assert record["left_out"] == {
+        name: read_record(finished, name)["output_sha256"] for name in ("data", "nar", *MODELS)
+    }
 
 
 def test_the_report_of_the_copy_is_the_report_of_the_run(finished, tmp_path, placeholder_figures):
@@ -64,26 +70,35 @@ def test_a_resumable_copy_goes_on_where_the_run_is(finished, tmp_path):
     (run_dir / "stages" / "transnar-s0.json").write_text(
         json.dumps({**record, "status": "running"})
     )
+    (run_dir / "stages" / "eval-control-s0.json").unlink()  # as if not evaluated yet
     plain = files(export_run(run_dir, tmp_path / "plain").out)
     copy = export_run(run_dir, tmp_path / "copy", resumable=True).out
     resumable = files(copy)
     assert "transnar-s0/checkpoints/last.pt" in resumable  # interrupted: resumes from it
-    assert "baseline-s0/checkpoints/last.pt" not in resumable  # finished: its weights only
-    assert {"nar/checkpoints/best.pt", "baseline-s0/model/config.json"} <= resumable
+    assert "baseline-s0/checkpoints/last.pt" not in resumable  # finished
+    # the NAR's checkpoint for the TransNAR to train, the weights of the model to evaluate
+    assert {"nar/checkpoints/best.pt", "control-s0/model/config.json"} <= resumable
+    # the baseline's weights: its evaluation is done, no stage to run needs them
+    assert not [path for path in resumable if path.startswith("baseline-s0/model/")]
     assert not plain & {"transnar-s0/checkpoints/last.pt", "nar/checkpoints/best.pt"}
     assert not [path for path in resumable if path.startswith("data/")]
+    left_out = json.loads((copy / "export.json").read_text())["left_out"]
+    assert sorted(left_out) == ["baseline-s0", "data"]
 
-    result = run_fast(copy, stop_after="eval-transnar-s0")
+    lines = []
+    result = run_fast(copy, stop_after="eval-transnar-s0", log=lines.append)
     assert statuses(result) == {
-        "data": "ran",  # written again: the same bytes, so nothing that reads it runs again
+        "data": "ran",  # for the TransNAR to resume: the same bytes, so nothing else runs
         "nar": "skipped",
-        "baseline-s0": "skipped",
+        "baseline-s0": "skipped",  # without its weights
         "control-s0": "skipped",
         "transnar-s0": "resumed",
         "eval-baseline-s0": "skipped",
-        "eval-control-s0": "skipped",
+        "eval-control-s0": "ran",
         "eval-transnar-s0": "skipped",
     }
+    assert "stage transnar-s0 needs them" in lines[0]
+    assert [line for line in lines if line.startswith("[3/9] baseline-s0: skipped (done; its")]
     assert scores(copy) == scores(finished)
 
 

@@ -17,13 +17,17 @@ COPY' works on it as on the run, e.g. to publish a run's results beside a
 results page.
 
 --resumable copies also what 'transnar run --out COPY' needs to go on from
-where the run is, on another machine: the NAR's checkpoint and the models'
-weights (the finished stages are skipped there), the teachers' answers, and an
-interrupted trainer's checkpoints (it resumes). Data that can be written again
-in seconds are left out even then: the CLRS-Text splits (the data stages write
-them again) and the students' datasets (written again from the teachers' kept
-answers, without asking the teacher); the stage records check that they are
-the same bytes, so nothing that reads them runs again.
+where the run is, on another machine: an interrupted trainer's checkpoints and
+the teachers' answers so far (they resume), and the outputs of the finished
+stages that a stage still to run needs (the NAR's checkpoint while a TransNAR
+is to be trained, a model's weights while its evaluation or a student of it is
+to come). Data that can be written again in seconds are left out even then:
+the CLRS-Text splits and the students' datasets (written again from the
+teachers' kept answers, without asking the teacher).
+
+The copy's export.json lists the finished stages whose outputs it lacks:
+'transnar run' on the copy skips them, and makes one again (first, saying
+why) only when a stage that must run needs its outputs.
 
 examples:
   transnar export runs/small --out docs/results/small-run
@@ -46,7 +50,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--resumable",
         action="store_true",
-        help="copy also the weights and checkpoints 'transnar run --out DIR' needs to go on there",
+        help="copy also the checkpoints and weights 'transnar run --out DIR' needs to go on there",
     )
     parser.add_argument("--force", action="store_true", help="replace an existing copy")
     parser.set_defaults(handler=run_export)

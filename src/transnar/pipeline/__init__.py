@@ -15,7 +15,9 @@
 - :mod:`~transnar.pipeline.report`: the report of one or several runs
   (``transnar report``), written by the pipeline's last stage;
 - :mod:`~transnar.pipeline.export`: :func:`export_run`, a run's results (or its
-  resumable state) without its data and weights (``transnar export``).
+  resumable state) without its data and weights (``transnar export``);
+- :mod:`~transnar.pipeline.left_out`: the stages whose outputs such a copy lacks
+  (``export.json``), skipped until a stage that runs needs them.
 
 The package imports the models, the trainers and the evaluation, never the
 command line (``transnar.cli``).
@@ -38,12 +40,13 @@ from transnar.pipeline.config import (
 )
 from transnar.pipeline.export import ExportSummary, export_run
 from transnar.pipeline.run import PipelineResult, run_pipeline
-from transnar.pipeline.stages import StageConfigError, StageFailedError
+from transnar.pipeline.stages import LeftOutError, StageConfigError, StageFailedError
 
 __all__ = [
     "PRESET_NAMES",
     "EvalOptions",
     "ExportSummary",
+    "LeftOutError",
     "PipelineResult",
     "RunPipelineConfig",
     "StageConfigError",

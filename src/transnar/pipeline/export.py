@@ -9,14 +9,20 @@ be published (committed beside a results page) or moved; ``transnar report``
 reads the copy as it reads the run.
 
 With ``resumable``, the copy also holds what ``transnar run --out COPY`` needs
-to go on where the run is: the finished stages' outputs (the NAR's checkpoint,
-the models' weights) so that they are skipped, the teachers' answers, and the
-interrupted stages' state (a trainer's checkpoints) so that they resume. Data
-are left out even then, when they can be written again in seconds: the
-CLRS-Text splits (by the data stages) and the students' datasets (by the
-distillation stages, from the teachers' kept answers, without asking the
-teacher again); their records' hashes check that they are the same bytes, so
-nothing that reads them runs again.
+to go on where the run is: the interrupted stages' state (a trainer's
+checkpoints, the teachers' answers so far) so that they resume, and the
+outputs of the finished stages that a stage still to run needs (the NAR's
+checkpoint while a TransNAR is to be trained, a model's weights while its
+evaluation or a student of it is to come). The rest is left out even then:
+the weights nothing still to run needs, and data that can be written again in
+seconds (the CLRS-Text splits, the students' datasets, from the teachers' kept
+answers).
+
+Either copy records, in ``export.json`` (:mod:`~transnar.pipeline.left_out`),
+the finished stages whose outputs it lacks: ``transnar run`` on the copy skips
+them, and makes one again only when a stage that must run needs its outputs
+(the data stages for a trainer that resumes, say), so nothing runs again
+because of what the export left out.
 """
 
 from __future__ import annotations
@@ -24,11 +30,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from transnar.persistence import OutputExistsError
+from transnar import __version__
+from transnar.persistence import OutputExistsError, write_json
 from transnar.pipeline.config import RunPipelineConfig
 from transnar.pipeline.layout import (
     CONFIG_JSON,
@@ -39,7 +46,10 @@ from transnar.pipeline.layout import (
     model_runs,
     read_run_config,
 )
-from transnar.pipeline.records import read_records
+from transnar.pipeline.left_out import EXPORT_JSON
+from transnar.pipeline.records import now, outputs_sha256, read_records
+from transnar.pipeline.run import build_stages
+from transnar.pipeline.stages import PipelineStage
 from transnar.training.checkpoint import BEST, CHECKPOINTS
 from transnar.training.distill import MANIFEST as DISTILL_MANIFEST
 from transnar.training.lm import MODEL_DIR
@@ -79,8 +89,9 @@ def export_run(
     Args:
         run_dir: a ``transnar run`` directory.
         out: the copy (a new directory).
-        resumable: copy also the finished stages' outputs and the interrupted
-            stages' state, so that ``transnar run --out OUT`` goes on there.
+        resumable: copy also the interrupted stages' state and the finished
+            stages' outputs that a stage still to run needs, so that
+            ``transnar run --out OUT`` goes on there.
         overwrite: replace an existing ``out``.
 
     Raises:
@@ -114,6 +125,15 @@ def export_run(
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
             files, size = files + 1, size + path.stat().st_size
+        record = {
+            "transnar_version": __version__,
+            "exported": now(),
+            "run": str(run_dir.resolve()),
+            "resumable": resumable,
+            "left_out": keep.left_out(staging),
+        }
+        write_json(staging / EXPORT_JSON, record)
+        files, size = files + 1, size + (staging / EXPORT_JSON).stat().st_size
         _replace(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -126,32 +146,72 @@ class _Selection:
 
     def __init__(self, run_dir: Path, config: RunPipelineConfig, resumable: bool):
         runs = model_runs(config)
-        records = read_records(run_dir)
+        self.stages = build_stages(config, run_dir)
+        self.records = records = read_records(run_dir)
         self.resumable = resumable
         self.trainers = {NAR_DIR, *(model.name for model in runs)}
         self.distill_dirs = {model.distill_dir for model in runs if model.distill_dir}
         self.interrupted = {
             name for name, record in records.items() if record.get("status") == "running"
         }
+        self.needed = needed_later(self.stages, records)
+        # each teacher's answers, while one of its students' datasets is to be written
+        self.answers = {
+            model.teacher_answers_dir
+            for model in runs
+            if model.distill_dir
+            and (model.distill_dir in self.needed or _not_done(records, model.distill_dir))
+        }
 
     def __call__(self, relative: Path) -> bool:
         parts = relative.parts
         top = parts[0]
+        if relative == Path(EXPORT_JSON):  # a copy's own: the new copy writes its own
+            return False
         if top in (DATA_DIR, HINTS_DATA_DIR) or TENSORBOARD_DIR in parts:
             return False
         if top in self.distill_dirs:  # the students' data: written again from the answers
             return parts[-1] == DISTILL_MANIFEST
         if top == TEACHER_ANSWERS_DIR:  # each teacher's answers, per cell (so far)
-            return self.resumable
+            return self.resumable and "/".join(parts[:2]) in self.answers
         if top in self.trainers and len(parts) > 2 and parts[1] == CHECKPOINTS:
             if not self.resumable:
                 return False
             # a finished NAR's output is its best checkpoint; an interrupted
             # trainer resumes from its checkpoints
-            return top in self.interrupted or (top == NAR_DIR and parts[-1] == BEST)
+            return top in self.interrupted or (top in self.needed and parts[-1] == BEST)
         if top in self.trainers and len(parts) > 2 and parts[1] == MODEL_DIR:
-            return self.resumable
+            return self.resumable and top in self.needed
         return True
+
+    def left_out(self, copy: Path) -> dict[str, str]:
+        """The done stages whose outputs ``copy`` lacks, with their recorded hash."""
+        return {
+            stage.name: self.records[stage.name]["output_sha256"]
+            for stage in self.stages
+            if not _not_done(self.records, stage.name)
+            and self.records[stage.name].get("output_sha256")
+            and outputs_sha256(copy, stage.outputs) is None
+        }
+
+
+def needed_later(stages: Sequence[PipelineStage], records: Mapping[str, dict]) -> set[str]:
+    """The done stages whose outputs a stage not done yet needs
+    (:meth:`PipelineStage.needed_inputs`), directly or through other done stages
+    that it needs (made again, they need theirs)."""
+    by_name = {stage.name: stage for stage in stages}
+    needed: set[str] = set()
+    todo = [stage for stage in stages if _not_done(records, stage.name)]
+    while todo:
+        for name in todo.pop().needed_inputs():
+            if not _not_done(records, name) and name not in needed:
+                needed.add(name)
+                todo.append(by_name[name])
+    return needed
+
+
+def _not_done(records: Mapping[str, dict], name: str) -> bool:
+    return (records.get(name) or {}).get("status") != "done"
 
 
 def _files(directory: Path) -> Iterator[Path]:

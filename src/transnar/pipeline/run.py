@@ -451,6 +451,7 @@ def report_stage(stages: list[PipelineStage], run_dir: Path) -> PipelineStage:
         run,
         inputs=tuple(stage.name for stage in stages if stage.name != "data"),
         resumable=_never,
+        needs=(),  # it reads what every export keeps: results, summaries, manifests
     )
 
 

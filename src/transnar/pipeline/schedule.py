@@ -35,17 +35,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from transnar.pipeline.left_out import LeftOut
 from transnar.pipeline.records import now, read_record
 from transnar.pipeline.stages import (
+    AGAIN_HINT,
     Outcome,
     PipelineStage,
     StageFailedError,
     StagePlan,
     check_configs,
     check_jobs,
+    check_needs,
     check_stage_names,
     handle_stage,
     pending_stages,
+    plan_left_out,
     plan_stage,
     run_only,
     stage_seconds,
@@ -141,10 +145,13 @@ def run_stages(
     barrier()  # every process has read the records before rank 0 writes any
     if only is not None:
         return [run_only(run_dir, stages, records, only, log, only in restart)]
+    last = names.index(stop_after) + 1 if stop_after is not None else len(stages)
+    left_out = plan_left_out(run_dir, stages[:last], records, restart)
     if jobs > 1:
         assert launch is not None
-        return _Scheduler(run_dir, stages, records, log, jobs, launch, restart).run(stop_after)
-    return _run_in_order(run_dir, stages, records, log, restart, stop_after)
+        scheduler = _Scheduler(run_dir, stages, records, log, jobs, launch, restart, left_out)
+        return scheduler.run(stop_after)
+    return _run_in_order(run_dir, stages, records, log, restart, stop_after, left_out)
 
 
 def _run_in_order(
@@ -154,11 +161,13 @@ def _run_in_order(
     log: Callable[[str], None],
     restart: frozenset[str],
     stop_after: str | None,
+    left_out: LeftOut | None = None,
 ) -> list[Outcome]:
     """:func:`run_stages` with one job: the stages one after the other, in this
     process, up to ``stop_after``."""
     names = [stage.name for stage in stages]
     outputs: dict[str, str] = {}
+    absent: set[str] = set()
     outcomes = []
     start = time.perf_counter()
     last = names.index(stop_after) + 1 if stop_after is not None else len(stages)
@@ -183,6 +192,8 @@ def _run_in_order(
             start,
             stage.name in restart,
             left,
+            left_out,
+            absent,
         )
         outcomes.append(outcome)
     return outcomes
@@ -213,9 +224,12 @@ class _Scheduler:
         jobs: int,
         launch: Launcher,
         restart: frozenset[str] = frozenset(),
+        left_out: LeftOut | None = None,
     ):
         self.run_dir, self.stages, self.records = run_dir, stages, records
         self.log, self.jobs, self.launch, self.restart = log, jobs, launch, restart
+        self.left_out = left_out
+        self.absent: set[str] = set()  # skipped without their outputs (left out)
         self.number = {stage.name: k for k, stage in enumerate(stages, 1)}
         self.outputs: dict[str, str] = {}
         self.outcomes: dict[str, Outcome] = {}
@@ -271,14 +285,17 @@ class _Scheduler:
                 waiting.remove(stage)
                 inputs = {i: self.outputs[i] for i in stage.inputs}
                 record, restart = self.records[stage.name], stage.name in self.restart
-                plan = plan_stage(self.run_dir, stage, record, inputs, restart)
+                plan = plan_stage(self.run_dir, stage, record, inputs, restart, self.left_out)
                 if plan.action == "skip":
                     assert plan.output is not None
                     self.outputs[stage.name] = plan.output
                     self.outcomes[stage.name] = Outcome(stage.name, "skipped", 0.0)
-                    self.log(f"{self.prefix(stage.name)}: skipped (up to date)")
+                    if plan.left_out:
+                        self.absent.add(stage.name)
+                    self.log(f"{self.prefix(stage.name)}: {plan.skip_line()}")
                     again = True
                 else:
+                    check_needs(stage, self.absent, AGAIN_HINT)
                     ready.append((stage, inputs, plan))
         return ready
 

@@ -20,6 +20,10 @@ A stage is
   modified: the log line says why), or when ``restart`` names it (e.g. a
   checkpoint that cannot be read: the stage starts over).
 
+In a copy of a run made by ``transnar export``, a done stage whose outputs the
+export left out is skipped as if they were there, unless a stage that must run
+needs them (:func:`plan_left_out`, :mod:`~transnar.pipeline.left_out`).
+
 A stage whose *config* changed since it was recorded is refused, before
 anything runs (:class:`StageConfigError`), unless ``force``: then it, and the
 stages whose inputs change with it, run again; the other stages are kept.
@@ -39,6 +43,7 @@ from typing import Any
 
 from transnar import __version__
 from transnar.persistence import write_json
+from transnar.pipeline.left_out import LeftOut, read_left_out
 from transnar.pipeline.records import (
     differences,
     now,
@@ -50,9 +55,18 @@ from transnar.pipeline.resources import peak_memory
 from transnar.training.distributed import barrier, world
 from transnar.training.runs import duration
 
+AGAIN_HINT = (
+    "they became needed during this run: run the same command again, which makes them first"
+)
+"""How a :class:`LeftOutError` of a full run ends."""
+
 
 class StageConfigError(ValueError):
     """A recorded stage of the run directory was made with another config."""
+
+
+class LeftOutError(ValueError):
+    """A stage must run in a copy of a run, and needs outputs the copy lacks."""
 
 
 class StageFailedError(RuntimeError):
@@ -92,6 +106,9 @@ class PipelineStage:
         damaged: why outputs whose hashes are as recorded are still not sound
             (e.g. the data files a manifest describes, not themselves hashed), or
             ``''``; None: their hashes say all. A done stage so damaged runs again.
+        needs: the input stages whose outputs it opens when it runs, which a
+            copy of the run must make again if ``transnar export`` left them
+            out (:mod:`~transnar.pipeline.left_out`); None: all its inputs.
     """
 
     name: str
@@ -105,6 +122,11 @@ class PipelineStage:
     group: str | None = None
     upgrade: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
     damaged: Callable[[], str] | None = None
+    needs: tuple[str, ...] | None = None
+
+    def needed_inputs(self) -> tuple[str, ...]:
+        """The input stages whose outputs it opens (:attr:`needs`)."""
+        return self.inputs if self.needs is None else self.needs
 
     def config_sha256(self) -> str:
         """The hash of its config (:func:`~transnar.pipeline.records.sha256_json`)."""
@@ -260,11 +282,22 @@ def check_jobs(jobs: int, *, only: str | None = None, stop_after: str | None = N
 class StagePlan:
     """What to do with a stage: ``skip`` (then ``output`` is its outputs' hash),
     ``resume`` or ``run``; ``reason`` says why a stage that was recorded before
-    starts again (``None`` for a first run)."""
+    starts again (``None`` for a first run); ``left_out``: skipped although its
+    outputs are not there, left out of this copy of the run by an export."""
 
     action: str
     output: str | None = None
     reason: str | None = None
+    left_out: bool = False
+
+    def skip_line(self) -> str:
+        """The log line of a skipped stage (after its ``[k/n] name: `` prefix)."""
+        if self.left_out:
+            return (
+                "skipped (done; its outputs were left out of this copy of the run, "
+                "and no stage that runs needs them)"
+            )
+        return "skipped (up to date)"
 
     def line(self, stage: PipelineStage) -> str:
         """The log line of a stage that starts (after its ``[k/n] name: `` prefix)."""
@@ -281,8 +314,11 @@ def plan_stage(
     record: dict | None,
     inputs: dict[str, str],
     restart: bool = False,
+    left_out: LeftOut | None = None,
 ) -> StagePlan:
-    """What to do with a stage whose inputs' outputs hash as ``inputs``."""
+    """What to do with a stage whose inputs' outputs hash as ``inputs``; in a
+    copy of a run, ``left_out`` says which stages' outputs it lacks and which of
+    those to make again (:func:`plan_left_out`)."""
     if record is None:
         return StagePlan("run")
     if restart:
@@ -304,7 +340,78 @@ def plan_stage(
     if current == record.get("output_sha256"):
         damage = stage.damaged() if stage.damaged is not None else ""
         return StagePlan("run", reason=damage) if damage else StagePlan("skip", current)
+    if current is None and left_out is not None and left_out.applies(stage.name, record):
+        why = left_out.needed.get(stage.name)
+        if why is None:
+            return StagePlan("skip", record["output_sha256"], left_out=True)
+        reason = f"its outputs were left out of this copy of the run, and {why}"
+        return StagePlan("run", reason=reason)
     return StagePlan("run", reason=_changed_outputs(run_dir, stage, record))
+
+
+def plan_left_out(
+    run_dir: Path,
+    stages: Sequence[PipelineStage],
+    records: Mapping[str, dict | None],
+    restart: frozenset[str] = frozenset(),
+    only: str | None = None,
+) -> LeftOut | None:
+    """In a copy of a run made by ``transnar export``, which of the stages whose
+    outputs it left out must be made again: those needed by a stage that will
+    run or resume (:attr:`PipelineStage.needs`), directly or through other
+    left-out stages made again; with ``only``, that stage alone, if it is one
+    (``--only`` asks for its outputs). None for a run that is no copy.
+
+    The stages are planned in order, as a run would plan them; a stage that
+    runs again with the config and inputs of its record is taken to make the
+    bytes it made then (the data and distillation stages do), any other
+    that runs to make new ones (its readers then run too).
+    """
+    hashes = read_left_out(run_dir)
+    if not hashes or only is not None:
+        asked = {only: "--only asks for them"} if only in hashes else {}
+        return LeftOut(hashes, asked) if hashes else None
+    needed: dict[str, str] = {}
+    while True:
+        left_out = LeftOut(hashes, dict(needed))
+        outputs: dict[str, str] = {}
+        plans: dict[str, StagePlan] = {}
+        for stage in stages:
+            record = records.get(stage.name)
+            inputs = {i: outputs[i] for i in stage.inputs}
+            again = stage.name in restart
+            plan = plans[stage.name] = plan_stage(run_dir, stage, record, inputs, again, left_out)
+            same = bool(record) and not again and _remakes(stage, record, inputs)
+            made = record["output_sha256"] if same else f"made anew: {stage.name}"
+            outputs[stage.name] = plan.output or made
+            if plan.action != "skip":
+                for name in stage.needed_inputs():
+                    if plans[name].left_out:
+                        needed.setdefault(name, f"stage {stage.name} needs them")
+        if len(needed) == len(left_out.needed):
+            return left_out
+
+
+def _remakes(stage: PipelineStage, record: dict, inputs: Mapping[str, str]) -> bool:
+    """Whether running ``stage`` again makes what its done ``record`` describes:
+    the same config, the same inputs."""
+    return (
+        record.get("status") == "done"
+        and bool(record.get("output_sha256"))
+        and stage.config_matches(record)
+        and record.get("inputs") == inputs
+    )
+
+
+def check_needs(stage: PipelineStage, absent: set[str], hint: str) -> None:
+    """A :class:`LeftOutError` if ``stage``, about to run, needs a stage of
+    ``absent`` (skipped although this copy of the run lacks its outputs)."""
+    lacking = [name for name in stage.needed_inputs() if name in absent]
+    if lacking:
+        raise LeftOutError(
+            f"stage {stage.name} must run, and needs the outputs of {', '.join(lacking)}, "
+            f"which this copy of the run lacks (`transnar export` left them out): {hint}"
+        )
 
 
 def _changed_outputs(run_dir: Path, stage: PipelineStage, record: dict) -> str:
@@ -341,14 +448,23 @@ def handle_stage(
     start: float,
     restart: bool = False,
     left: Callable[[Outcome], str | None] | None = None,
+    left_out: LeftOut | None = None,
+    absent: set[str] | None = None,
+    hint: str = AGAIN_HINT,
 ) -> tuple[Outcome, str]:
     """Skips, resumes or runs one stage in this process; its outcome and output
-    hash. ``left(outcome)``: the time left after it, for its ``done`` line."""
-    plan = plan_stage(run_dir, stage, record, inputs, restart)
+    hash. ``left(outcome)``: the time left after it, for its ``done`` line.
+    ``left_out``: see :func:`plan_stage`; ``absent`` collects the stages skipped
+    without their outputs: a stage that needs one cannot run (a
+    :class:`LeftOutError` ending with ``hint``)."""
+    plan = plan_stage(run_dir, stage, record, inputs, restart, left_out)
     if plan.action == "skip":
         assert plan.output is not None
-        log(f"{prefix}: skipped (up to date)")
+        if plan.left_out and absent is not None:
+            absent.add(stage.name)
+        log(f"{prefix}: {plan.skip_line()}")
         return Outcome(stage.name, "skipped", 0.0), plan.output
+    check_needs(stage, absent or set(), hint)
     resume = plan.action == "resume"
     log(f"{prefix}: {plan.line(stage)}")
     output, seconds = _run(run_dir, stage, inputs, resume)
@@ -369,9 +485,13 @@ def run_only(
     restart: bool = False,
 ) -> Outcome:
     """Handles the stage ``name`` alone (from its start if ``restart``), once its
-    inputs are done and up to date (and theirs, recursively)."""
+    inputs are done and up to date (and theirs, recursively). In a copy of a
+    run, an input whose outputs the copy lacks counts as done unless the stage,
+    to run, needs them (then it is an error saying how to make them)."""
     by_name = {stage.name: stage for stage in stages}
     hashes: dict[str, str | None] = {}
+    left_out = plan_left_out(run_dir, stages, records, only=name)
+    absent: set[str] = set()
 
     def inputs_of(stage: PipelineStage) -> dict[str, str]:
         """The output hashes of the stage's inputs that are up to date."""
@@ -383,7 +503,10 @@ def run_only(
             stage, hashes[name] = by_name[name], None
             inputs = inputs_of(stage)
             if len(inputs) == len(stage.inputs):
-                hashes[name] = plan_stage(run_dir, stage, records[name], inputs).output
+                plan = plan_stage(run_dir, stage, records[name], inputs, left_out=left_out)
+                hashes[name] = plan.output
+                if plan.left_out:
+                    absent.add(name)
         return hashes[name]
 
     stage = by_name[name]
@@ -396,7 +519,22 @@ def run_only(
         )
     prefix = f"[{list(by_name).index(name) + 1}/{len(stages)}] {name}"
     start = time.perf_counter()
-    return handle_stage(run_dir, stage, records[name], inputs, prefix, log, start, restart)[0]
+    hint = "make them first, with " + "; ".join(
+        f"transnar run --only {i}" for i in stage.needed_inputs() if i in absent
+    )
+    return handle_stage(
+        run_dir,
+        stage,
+        records[name],
+        inputs,
+        prefix,
+        log,
+        start,
+        restart,
+        left_out=left_out,
+        absent=absent,
+        hint=hint,
+    )[0]
 
 
 def _not_done(record: dict | None) -> str:
