@@ -273,3 +273,17 @@ def test_the_done_line_says_how_long_is_left(tmp_path):
         "; about 0.0 s left (2 stage(s) to run, 1 of them not estimated yet)"
     )
     assert lines[3].startswith("[2/3] m-s1: done in ") and "left" not in lines[3]
+
+
+def test_a_stage_made_again_with_the_same_bytes_leaves_its_readers_out_of_the_estimate(tmp_path):
+    recorder = Recorder(tmp_path)
+    run(tmp_path, recorder.chain())
+    (tmp_path / "a.txt").unlink()
+    statuses, lines = run(tmp_path, recorder.chain())
+    assert statuses == {"a": "ran", "b": "skipped", "c": "skipped"}
+    assert lines[1].startswith("[1/3] a: done in ") and "left" not in lines[1]
+    (tmp_path / "a.txt").write_text("edited")
+    (tmp_path / "stages" / "c.json").unlink()
+    statuses, lines = run(tmp_path, recorder.chain(a=5), force=True)  # a new a: b reads it
+    assert statuses == {"a": "ran", "b": "ran", "c": "ran"}
+    assert "left (2 stage(s) to run" in lines[1]

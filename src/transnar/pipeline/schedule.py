@@ -178,7 +178,7 @@ def _run_in_order(
 
         def left(outcome: Outcome, k: int = k) -> str | None:
             done = [*outcomes, outcome]
-            ran = {o.name for o in done if o.status != "skipped"}
+            ran = {o.name for o in done if o.made_new}
             pending = pending_stages(stages[k:last], records, ran, restart)
             return time_left(pending, stage_seconds(records, done), groups)
 
@@ -336,7 +336,9 @@ class _Scheduler:
             )
         self.outputs[stage.name] = record["output_sha256"]
         status = "resumed" if running.resume else "ran"
-        self.outcomes[stage.name] = Outcome(stage.name, status, seconds)
+        before = (self.records[stage.name] or {}).get("output_sha256")
+        made_new = record["output_sha256"] != before
+        self.outcomes[stage.name] = Outcome(stage.name, status, seconds, made_new)
         total = time.perf_counter() - self.start
         left = self.time_left()
         after = f"; {left}" if left else ""
@@ -346,7 +348,7 @@ class _Scheduler:
         """The estimate of the time left (:func:`time_left`) for the stages
         running, ready and waiting (those that will probably run)."""
         now = time.perf_counter()
-        ran = {name for name, o in self.outcomes.items() if o.status != "skipped"}
+        ran = {name for name, o in self.outcomes.items() if o.made_new}
         ran |= set(self.running)
         started = ran | {stage.name for stage, *_ in self.ready}
         waiting = pending_stages(self.waiting, self.records, started, self.restart)

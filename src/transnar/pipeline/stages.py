@@ -146,11 +146,15 @@ class PipelineStage:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What :func:`run_stages` did with a stage: ``skipped``, ``ran`` or ``resumed``."""
+    """What :func:`run_stages` did with a stage: ``skipped``, ``ran`` or ``resumed``;
+    ``made_new``: it ran and its outputs differ from those its record had before
+    (the stages that read it then run again; not after a data stage wrote the
+    same bytes again)."""
 
     name: str
     status: str
     seconds: float
+    made_new: bool = False
 
 
 def stage_seconds(records: Mapping[str, dict | None], outcomes: Sequence[Outcome]) -> dict:
@@ -175,7 +179,8 @@ def pending_stages(
     restart: frozenset[str] = frozenset(),
 ) -> list[PipelineStage]:
     """The stages that will probably run: not recorded as done, restarted, or
-    reading a stage that runs (the others are most likely up to date)."""
+    reading a stage of ``ran`` (that made new outputs, or runs) or one of
+    these (the others are most likely up to date)."""
     pending: list[PipelineStage] = []
     running = set(ran)
     for stage in stages:
@@ -469,7 +474,8 @@ def handle_stage(
     log(f"{prefix}: {plan.line(stage)}")
     output, seconds = _run(run_dir, stage, inputs, resume)
     total = time.perf_counter() - start
-    outcome = Outcome(stage.name, "resumed" if resume else "ran", seconds)
+    made_new = output != (record or {}).get("output_sha256")
+    outcome = Outcome(stage.name, "resumed" if resume else "ran", seconds, made_new)
     estimate = left(outcome) if left is not None else None
     after = f"; {estimate}" if estimate else ""
     log(f"{prefix}: done in {duration(seconds)} (elapsed {duration(total)}){after}")
