@@ -186,11 +186,17 @@ def _student_lines(runs: Sequence[RunData]) -> list[str]:
         if manifests:
             exact = Cell.of([m["exact"] for m in manifests]).text()
             clrs = Cell.of([m["clrs"] for m in manifests]).text()
+            sizes = [str(size) for size in questions.sizes]
+            by_size = ", ".join(
+                f"{size}: {Cell.of([m['by_size'][size]['clrs'] for m in manifests]).text()}"
+                for size in sizes
+                if all(size in m.get("by_size", {}) for m in manifests)
+            )
             agreement = (
                 f"; TransNAR's answers to them: exactly right {exact}, CLRS score {clrs} "
                 f"(the share, {'mean ± std over' if len(manifests) > 1 else 'of'} "
                 f"{len(manifests)} teacher(s))"
-            )
+            ) + (f"; their CLRS score by size: {by_size}" if by_size else "")
         lines.append(
             f"- {arm.description}: {questions.count:,} questions per algorithm and size at "
             f"sizes {_join(questions.sizes)} (sampler seed {questions.seed}, not a training "
