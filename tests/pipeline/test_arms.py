@@ -93,9 +93,11 @@ def test_the_report_shows_the_student_as_an_arm(finished):
     exact = manifest["teacher_vs_truth"]["train"]["exact"]
     assert f"TransNAR's answers to them: exactly right {exact:.3f}, CLRS score " in report
     by_size = manifest["teacher_vs_truth"]["train"]["by_size"]
-    assert "; their CLRS score by size: " + ", ".join(
-        f"{size}: {by_size[size]['clrs']:.3f}" for size in ("4", "6")
-    ) in report.split("- the student (")[1].split("\n")[0]
+    assert (
+        "; their CLRS score by size: "
+        + ", ".join(f"{size}: {by_size[size]['clrs']:.3f}" for size in ("4", "6"))
+        in report.split("- the student (")[1].split("\n")[0]
+    )
     evaluation = json.loads((run_dir / "eval" / "student-s0" / "results.json").read_text())
     assert evaluation["model"]["label"] == "student"
 
