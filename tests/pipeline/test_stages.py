@@ -10,7 +10,8 @@ import pytest
 
 from transnar.pipeline.records import differences, outputs_sha256, read_record, read_records
 from transnar.pipeline.schedule import run_stages
-from transnar.pipeline.stages import PipelineStage, StageConfigError, time_left
+from transnar.pipeline.stages import PipelineStage, StageConfigError
+from transnar.pipeline.time_left import time_left
 from transnar.training.runs import duration
 
 

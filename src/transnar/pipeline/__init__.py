@@ -8,6 +8,7 @@
   interrupted;
 - :mod:`~transnar.pipeline.stages`: a stage, and whether it is skipped, resumed or run;
 - :mod:`~transnar.pipeline.schedule`: :func:`run_stages`, in order or ``--jobs`` at once;
+- :mod:`~transnar.pipeline.time_left`: how long a run has left (each stage's ``done`` line);
 - :mod:`~transnar.pipeline.records`: the stage records and their hashes;
 - :mod:`~transnar.pipeline.resources`: a stage's peak memory;
 - :mod:`~transnar.pipeline.estimate`: what a run will cost (``--estimate``);

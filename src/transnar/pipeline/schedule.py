@@ -48,13 +48,11 @@ from transnar.pipeline.stages import (
     check_needs,
     check_stage_names,
     handle_stage,
-    pending_stages,
     plan_left_out,
     plan_stage,
     run_only,
-    stage_seconds,
-    time_left,
 )
+from transnar.pipeline.time_left import pending_stages, stage_seconds, time_left
 from transnar.training.distributed import barrier, world
 from transnar.training.runs import duration
 
