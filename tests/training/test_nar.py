@@ -17,7 +17,7 @@ from transnar.nar import NAR, Features
 from transnar.persistence import CheckpointError, OutputExistsError
 from transnar.training import nar as training_module
 from transnar.training.checkpoint import checkpoint_path
-from transnar.training.nar import evaluate_nar, nar_train_step, train_nar
+from transnar.training.nar import nar_train_step, train_nar
 from transnar.training.nar_checkpoint import (
     load_nar,
     read_nar_checkpoint,
@@ -37,6 +37,7 @@ from transnar.training.nar_data import (
     train_sizes,
     validation_size,
 )
+from transnar.training.nar_eval import evaluate_nar
 
 
 @pytest.fixture(scope="module")

@@ -212,9 +212,9 @@ def run_eval(args: argparse.Namespace) -> int:
     from transnar.clrs.specs import ALL_ALGORITHMS_WORDS, parse_algorithms
     from transnar.evaluation.nar import nar_results_markdown
     from transnar.training.checkpoint import checkpoint_path
-    from transnar.training.nar import evaluate_nar
     from transnar.training.nar_checkpoint import build_nar, read_nar_checkpoint
     from transnar.training.nar_config import apply_overrides
+    from transnar.training.nar_eval import evaluate_nar
     from transnar.training.runs import resolve_device, torch_threads
 
     device = resolve_device(args.device)

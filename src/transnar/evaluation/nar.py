@@ -2,7 +2,7 @@
 
 :func:`score_nar` scores a NAR on a set of batches as the reference does
 (:mod:`transnar.evaluation.nar_scoring`); :func:`nar_results_markdown`
-writes the results of a NAR run (:func:`transnar.training.nar.evaluate_nar`'s
+writes the results of a NAR run (:func:`transnar.training.nar_eval.evaluate_nar`'s
 dict) as Markdown tables.
 """
 
