@@ -20,6 +20,16 @@ def test_help_explains_every_command(capsys):
     assert "--truncate-decimals" in capsys.readouterr().out
 
 
+def test_run_help_names_every_arm():
+    import re
+
+    from transnar.arms import ARM_NAMES
+
+    run = next(parser for name, parser in _parsers() if name == "transnar run")
+    named = set(re.findall(r"[a-z]+(?:-[a-z]+)*", run.format_help()))
+    assert not [arm for arm in ARM_NAMES if arm not in named]
+
+
 def _parsers():
     """``(command, parser)`` for ``transnar`` and each of its (sub)commands."""
     import argparse

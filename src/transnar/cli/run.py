@@ -88,7 +88,9 @@ config (KEY=VALUE after the options, a dotted path or any unambiguous tail;
                        list and matrix element after its index marker (Zhou et al. 2023)
   eval.*               batch_size positions position_seed samples
   arms                 baseline,control,transnar (default); control-blank (TransNAR
-                       reading zeros: a second control); student; transnar-final,
+                       reading zeros: a second control); student, student-wide (a
+                       text-only student of TransNAR's answers; the wide one also at
+                       the evaluation sizes); transnar-final,
                        transnar-lockstep, transnar-all, transnar-pooled (TransNAR with
                        that memory mode); transnar-all-last (all, every step the
                        last: its control); baseline-hints, transnar-hints (with index
@@ -100,6 +102,9 @@ config (KEY=VALUE after the options, a dotted path or any unambiguous tail;
 The run directory gets config.yaml and config.json (the resolved config),
 stages/ (a record per stage), logs/ (each stage's output, with --jobs), data/,
 nar/, baseline-s*/, transnar-s*/, eval/, report.md, report.html and figures/.
+A copy made by 'transnar export --resumable' goes on with 'transnar run --out
+COPY': the finished stages whose outputs the copy left out are skipped until a
+stage that must run needs them (then made again first, saying why).
 
 --estimate sizes a run before it starts: per stage the examples, tokens and
 optimizer steps, the longest sequence, the parameters, the FLOPs and the memory
