@@ -277,3 +277,54 @@ def test_an_interrupted_command_says_how_to_continue(tmp_path, capsys, monkeypat
         "[2/9] nar: starting again, because it was interrupted before saving anything to "
         "resume from: pre-train the NAR on 2 CLRS-30 algorithm(s), 6 steps"
     )
+
+
+def _tree(directory):
+    """Every file below ``directory`` with its size and modification time."""
+    return {
+        path: (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in directory.rglob("*")
+        if path.is_file()
+    }
+
+
+def test_the_plan_says_what_the_run_then_does(finished, tmp_path, placeholder_figures):
+    from transnar.pipeline.plan import plan_run
+
+    run_dir = shutil.copytree(finished, tmp_path / "run")
+    assert plan_run(tiny.pipeline_config(), run_dir).lines()[-1] == (
+        "nothing to run: every stage is up to date"
+    )
+    (run_dir / "data" / "manifest.json").unlink()  # written again: the same bytes
+    changed = tiny.pipeline_config("lm.data.test_count=3")  # the evaluations change
+    with pytest.raises(StageConfigError):
+        plan_run(changed, run_dir)
+    before = _tree(run_dir)
+    plan = plan_run(changed, run_dir, force=True, jobs=2)
+    assert _tree(run_dir) == before  # nothing written
+    assert plan.to_run() == ["data", *STAGES[TRAINED:]]
+    lines = plan.lines()
+    assert len(lines) == len(STAGES) + 1
+    assert lines[0].startswith("[1/9] data: run again, because data/manifest.json is missing: ")
+    assert lines[1] == "[2/9] nar: skip (up to date)"
+    assert lines[5].startswith(
+        "[6/9] eval-baseline-s0: run again, because its config changed (count: 2 -> 3): "
+    )
+    assert lines[-1].startswith("about ") and lines[-1].endswith("left (5 stage(s) to run)")
+    result = run_fast(run_dir, "lm.data.test_count=3", force=True)
+    assert [name for name, s in statuses(result).items() if s != "skipped"] == plan.to_run()
+
+
+def test_the_command_line_plan_writes_nothing(finished, tmp_path, capsys):
+    before = _tree(finished)
+    assert main(["run", "--out", str(finished), "--plan"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "[1/9] data: skip (up to date)" and out[-1].startswith("nothing to run")
+    assert _tree(finished) == before
+    new = tmp_path / "new"
+    assert main(["run", "--out", str(new), "--plan", "seeds=2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert (
+        out[0].startswith("[1/15] data: run: ") and out[-1] == "15 stage(s) to run, none timed yet"
+    )
+    assert not new.exists()

@@ -40,7 +40,8 @@ and the stages that depend on it. Device and thread changes are allowed. A
 stage whose outputs were modified or deleted runs again (its line says why).
 --restart STAGE starts a stage over, e.g. when its checkpoint is truncated or
 corrupt and it cannot resume (the error says so); the stages that read it run
-again if its outputs change.
+again if its outputs change. --plan prints what a run with the same options
+would do with each stage (skip, resume or run, and why) and the time left.
 
 Progress: each stage prints a line as it starts and ends, with an estimate of
 the time left once stages like the remaining ones are done; the trainers write
@@ -118,6 +119,7 @@ examples:
   transnar run --preset paper --device cuda --out runs/paper
   transnar run --config configs/small.yaml --out runs/small-300 nar.train.steps=300
   transnar run --out runs/small                       # again: skips what is done, resumes
+  transnar run --out runs/small --plan                # what that would do, and how long
   transnar run --preset small --out runs/small --jobs 2  # two stages at a time
   transnar run --out runs/small --force data.test_count=200  # re-evaluate only
   transnar run --out runs/small --restart transnar-s0  # train it again from its start
@@ -187,6 +189,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         "up to date, resumed if interrupted; the stages it reads must be done",
     )
     parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="print what the run would do with each stage (skip, resume or run, and why) "
+        "and the time left, and exit; nothing is run or written",
+    )
+    parser.add_argument(
         "--estimate",
         action="store_true",
         help="print what each stage will cost (examples, tokens, steps, longest sequence, "
@@ -218,6 +226,11 @@ def resolve_config(args: argparse.Namespace):
     if args.algorithms is not None:
         named += [f"nar.nar.algorithms={args.algorithms}", f"lm.data.algorithms={args.algorithms}"]
     return apply_overrides(config, [*named, *args.overrides])
+
+
+def _restart(args: argparse.Namespace) -> tuple[str, ...]:
+    """The stages of ``--restart`` (repeatable, each a comma-separated list)."""
+    return tuple(name.strip() for value in args.restart for name in value.split(",") if name)
 
 
 def _from_yaml(path: Path, base):
@@ -261,6 +274,19 @@ def run(args: argparse.Namespace) -> int:
         print(estimate_table(estimate(config), config.seeds), end="")
         return 0
     out = args.out or Path("runs") / f"pipeline-{args.preset or 'tiny'}"
+    if args.plan:
+        from transnar.pipeline.plan import plan_run
+
+        plan = plan_run(
+            config,
+            out,
+            force=args.force,
+            stop_after=args.stop_after,
+            restart=_restart(args),
+            jobs=args.jobs,
+        )
+        print("\n".join(plan.lines()))
+        return 0
     on_interrupt(args, lambda: _continue_command(args, out))
     started = time.perf_counter()
     try:
@@ -274,9 +300,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=False if args.no_progress else None,
                 jobs=args.jobs,
                 only=args.only,
-                restart=tuple(
-                    name.strip() for value in args.restart for name in value.split(",") if name
-                ),
+                restart=_restart(args),
             )
     except StageFailedError as error:
         print(f"transnar: error: {error}", file=sys.stderr)

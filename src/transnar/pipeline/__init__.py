@@ -9,6 +9,7 @@
 - :mod:`~transnar.pipeline.stages`: a stage, and whether it is skipped, resumed or run;
 - :mod:`~transnar.pipeline.schedule`: :func:`run_stages`, in order or ``--jobs`` at once;
 - :mod:`~transnar.pipeline.time_left`: how long a run has left (each stage's ``done`` line);
+- :mod:`~transnar.pipeline.plan`: :func:`plan_run`, what a run would do (``--plan``);
 - :mod:`~transnar.pipeline.records`: the stage records and their hashes;
 - :mod:`~transnar.pipeline.resources`: a stage's peak memory;
 - :mod:`~transnar.pipeline.estimate`: what a run will cost (``--estimate``);
@@ -40,6 +41,7 @@ from transnar.pipeline.config import (
     to_yaml,
 )
 from transnar.pipeline.export import ExportSummary, export_run
+from transnar.pipeline.plan import RunPlan, plan_run
 from transnar.pipeline.run import PipelineResult, run_pipeline
 from transnar.pipeline.stages import LeftOutError, StageConfigError, StageFailedError
 
@@ -50,12 +52,14 @@ __all__ = [
     "LeftOutError",
     "PipelineResult",
     "RunPipelineConfig",
+    "RunPlan",
     "StageConfigError",
     "StageFailedError",
     "apply_overrides",
     "export_run",
     "from_mapping",
     "load_yaml",
+    "plan_run",
     "preset",
     "run_pipeline",
     "to_yaml",

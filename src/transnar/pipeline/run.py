@@ -154,7 +154,7 @@ def run_pipeline(
     """
     run_dir = Path(run_dir)
     check_jobs(jobs, only=only, stop_after=stop_after)
-    _check_run_dir(run_dir, force)
+    check_run_dir(run_dir, force)
     for device in (config.nar.train.device, config.lm.train.device):
         resolve_device(device)  # a missing GPU is an error before the first stage
     stages = build_stages(config, run_dir, progress)
@@ -205,7 +205,9 @@ def write_config(config: RunPipelineConfig, run_dir: Path) -> None:
     write_json(run_dir / CONFIG_JSON, {"transnar_version": __version__, **config.to_dict()})
 
 
-def _check_run_dir(run_dir: Path, force: bool) -> None:
+def check_run_dir(run_dir: Path, force: bool) -> None:
+    """An :class:`OutputExistsError` unless ``run_dir`` is new, empty or a run
+    (or ``force``); a file is always refused."""
     if run_dir.exists() and not run_dir.is_dir():
         raise OutputExistsError(f"{run_dir} exists and is not a directory")
     used = run_dir.is_dir() and any(run_dir.iterdir())

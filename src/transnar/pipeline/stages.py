@@ -215,6 +215,16 @@ class StagePlan:
             )
         return "skipped (up to date)"
 
+    def plan_line(self, stage: PipelineStage) -> str:
+        """What a run would do with the stage (``transnar run --plan``)."""
+        if self.action == "skip":
+            return "skip" + self.skip_line().removeprefix("skipped")
+        if self.action == "resume":
+            return f"resume: {stage.description}"
+        if self.reason is None:
+            return f"run: {stage.description}"
+        return f"run again, because {self.reason}: {stage.description}"
+
     def line(self, stage: PipelineStage) -> str:
         """The log line of a stage that starts (after its ``[k/n] name: `` prefix)."""
         if self.action == "resume":
@@ -265,6 +275,33 @@ def plan_stage(
     return StagePlan("run", reason=_changed_outputs(run_dir, stage, record))
 
 
+def plan_stages(
+    run_dir: Path,
+    stages: Sequence[PipelineStage],
+    records: Mapping[str, dict | None],
+    restart: frozenset[str] = frozenset(),
+    left_out: LeftOut | None = None,
+) -> dict[str, StagePlan]:
+    """What a run would do with each stage, planned in order before any runs.
+
+    A stage that would run again with the config and inputs of its record is
+    taken to make the bytes it made then, so that its readers are skipped (the
+    data and distillation stages do; a trainer does on the same machine); any
+    other that runs, to make new ones, so that its readers run too.
+    """
+    outputs: dict[str, str] = {}
+    plans: dict[str, StagePlan] = {}
+    for stage in stages:
+        record = records.get(stage.name)
+        inputs = {i: outputs[i] for i in stage.inputs}
+        again = stage.name in restart
+        plan = plans[stage.name] = plan_stage(run_dir, stage, record, inputs, again, left_out)
+        same = bool(record) and not again and _remakes(stage, record, inputs)
+        made = record["output_sha256"] if same else f"made anew: {stage.name}"
+        outputs[stage.name] = plan.output or made
+    return plans
+
+
 def plan_left_out(
     run_dir: Path,
     stages: Sequence[PipelineStage],
@@ -274,14 +311,10 @@ def plan_left_out(
 ) -> LeftOut | None:
     """In a copy of a run made by ``transnar export``, which of the stages whose
     outputs it left out must be made again: those needed by a stage that will
-    run or resume (:attr:`PipelineStage.needs`), directly or through other
-    left-out stages made again; with ``only``, that stage alone, if it is one
-    (``--only`` asks for its outputs). None for a run that is no copy.
-
-    The stages are planned in order, as a run would plan them; a stage that
-    runs again with the config and inputs of its record is taken to make the
-    bytes it made then (the data and distillation stages do), any other
-    that runs to make new ones (its readers then run too).
+    run or resume (:attr:`PipelineStage.needs`; :func:`plan_stages`), directly
+    or through other left-out stages made again; with ``only``, that stage
+    alone, if it is one (``--only`` asks for its outputs). None for a run that
+    is no copy.
     """
     hashes = read_left_out(run_dir)
     if not hashes or only is not None:
@@ -290,20 +323,13 @@ def plan_left_out(
     needed: dict[str, str] = {}
     while True:
         left_out = LeftOut(hashes, dict(needed))
-        outputs: dict[str, str] = {}
-        plans: dict[str, StagePlan] = {}
+        plans = plan_stages(run_dir, stages, records, restart, left_out)
         for stage in stages:
-            record = records.get(stage.name)
-            inputs = {i: outputs[i] for i in stage.inputs}
-            again = stage.name in restart
-            plan = plans[stage.name] = plan_stage(run_dir, stage, record, inputs, again, left_out)
-            same = bool(record) and not again and _remakes(stage, record, inputs)
-            made = record["output_sha256"] if same else f"made anew: {stage.name}"
-            outputs[stage.name] = plan.output or made
-            if plan.action != "skip":
-                for name in stage.needed_inputs():
-                    if plans[name].left_out:
-                        needed.setdefault(name, f"stage {stage.name} needs them")
+            if plans[stage.name].action == "skip":
+                continue
+            for name in stage.needed_inputs():
+                if plans[name].left_out:
+                    needed.setdefault(name, f"stage {stage.name} needs them")
         if len(needed) == len(left_out.needed):
             return left_out
 
