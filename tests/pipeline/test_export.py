@@ -52,6 +52,7 @@ def test_the_copy_holds_the_results_and_none_of_the_bulk(finished, tmp_path):
     assert record["left_out"] == {
         name: read_record(finished, name)["output_sha256"] for name in ("data", "nar", *MODELS)
     }
+    assert summary.left_out_stages == ("data", "nar", *MODELS)
 
 
 def test_the_report_of_the_copy_is_the_report_of_the_run(finished, tmp_path, placeholder_figures):
@@ -131,7 +132,9 @@ def test_the_command_says_what_it_wrote(finished, tmp_path, capsys):
     line = capsys.readouterr().out
     assert (
         line.startswith(f"wrote {out}: {len(files(out)):,} files, ")
-        and "of the run left out" in line
+        and "of the run left out; 5 finished stage(s) without their outputs, listed in "
+        f"{out / 'export.json'})"
+        in line
     )
     with pytest.raises(SystemExit) as exit_info:
         main(["export", str(finished), "--out", str(out)])

@@ -62,9 +62,11 @@ def run_export(args: argparse.Namespace) -> int:
     from transnar.pipeline.resources import format_bytes
 
     summary = export_run(args.run, args.out, resumable=args.resumable, overwrite=args.force)
+    stages = len(summary.left_out_stages)
     print(
         f"wrote {summary.out}: {summary.files:,} files, {format_bytes(summary.bytes)} "
-        f"({format_bytes(summary.left_out)} of the run left out)"
+        f"({format_bytes(summary.left_out)} of the run left out; {stages} finished "
+        f"stage(s) without their outputs, listed in {summary.out / 'export.json'})"
     )
     return 0
 

@@ -65,12 +65,15 @@ class ExportSummary:
         files: how many files it holds.
         bytes: their total size.
         left_out: the bytes of the run that were not copied.
+        left_out_stages: the finished stages whose outputs the copy lacks
+            (listed in its ``export.json``).
     """
 
     out: Path
     files: int
     bytes: int
     left_out: int
+    left_out_stages: tuple[str, ...] = ()
 
 
 def export_run(
@@ -125,12 +128,13 @@ def export_run(
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
             files, size = files + 1, size + path.stat().st_size
+        stages = keep.left_out(staging)
         record = {
             "transnar_version": __version__,
             "exported": now(),
             "run": str(run_dir.resolve()),
             "resumable": resumable,
-            "left_out": keep.left_out(staging),
+            "left_out": stages,
         }
         write_json(staging / EXPORT_JSON, record)
         files, size = files + 1, size + (staging / EXPORT_JSON).stat().st_size
@@ -138,7 +142,7 @@ def export_run(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return ExportSummary(out, files, size, left_out)
+    return ExportSummary(out, files, size, left_out, tuple(stages))
 
 
 class _Selection:
