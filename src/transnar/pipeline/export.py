@@ -47,7 +47,7 @@ from transnar.pipeline.layout import (
     read_run_config,
 )
 from transnar.pipeline.left_out import EXPORT_JSON
-from transnar.pipeline.records import now, outputs_sha256, read_records
+from transnar.pipeline.records import now, read_records
 from transnar.pipeline.run import build_stages
 from transnar.pipeline.stages import PipelineStage
 from transnar.training.checkpoint import BEST, CHECKPOINTS
@@ -195,7 +195,7 @@ class _Selection:
             for stage in self.stages
             if not _not_done(self.records, stage.name)
             and self.records[stage.name].get("output_sha256")
-            and outputs_sha256(copy, stage.outputs) is None
+            and not all((copy / name).exists() for name in stage.outputs)
         }
 
 
