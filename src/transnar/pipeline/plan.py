@@ -15,16 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from transnar.pipeline.config import RunPipelineConfig
-from transnar.pipeline.records import read_record
-from transnar.pipeline.run import build_stages, check_run_dir
-from transnar.pipeline.stages import (
-    PipelineStage,
-    StagePlan,
-    check_configs,
-    check_stage_names,
-    plan_left_out,
-    plan_stages,
-)
+from transnar.pipeline.run import checked_stages
+from transnar.pipeline.stages import PipelineStage, StagePlan, plan_left_out, plan_stages
 from transnar.pipeline.time_left import stage_seconds, time_left
 
 
@@ -77,15 +69,14 @@ def plan_run(
     Raises:
         OutputExistsError: ``run_dir`` is a non-empty directory that is not a
             run (and not ``force``), or a file.
-        ValueError: ``stop_after`` or ``restart`` naming no stage.
+        ValueError: ``stop_after`` or ``restart`` naming no stage, a device
+            that is not available.
         StageConfigError: a recorded stage's config changed (and not ``force``).
     """
     run_dir = Path(run_dir)
-    check_run_dir(run_dir, force)
-    stages = build_stages(config, run_dir)
-    check_stage_names(stages, stop_after=stop_after, restart=restart)
-    records = {stage.name: read_record(run_dir, stage.name) for stage in stages}
-    check_configs(stages, records, force)
+    stages, records = checked_stages(
+        config, run_dir, force=force, stop_after=stop_after, restart=restart
+    )
     names, total = [stage.name for stage in stages], len(stages)
     stages = stages[: names.index(stop_after) + 1] if stop_after is not None else stages
     again = frozenset(restart)

@@ -32,7 +32,7 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -154,13 +154,16 @@ def run_pipeline(
     """
     run_dir = Path(run_dir)
     check_jobs(jobs, only=only, stop_after=stop_after)
-    check_run_dir(run_dir, force)
-    for device in (config.nar.train.device, config.lm.train.device):
-        resolve_device(device)  # a missing GPU is an error before the first stage
-    stages = build_stages(config, run_dir, progress)
     # refused before anything is written; run_stages checks again, harmlessly
-    check_stage_names(stages, stop_after=stop_after, only=only, restart=restart)
-    check_configs(stages, {s.name: read_record(run_dir, s.name) for s in stages}, force)
+    stages, _ = checked_stages(
+        config,
+        run_dir,
+        force=force,
+        stop_after=stop_after,
+        only=only,
+        restart=restart,
+        progress=progress,
+    )
     barrier()  # every process has checked the run directory before rank 0 writes
     if world().is_main:
         write_config(config, run_dir)
@@ -203,6 +206,29 @@ def write_config(config: RunPipelineConfig, run_dir: Path) -> None:
     with atomic_write(run_dir / CONFIG_YAML, overwrite=True, mode="w") as handle:
         handle.write(to_yaml(config, header))
     write_json(run_dir / CONFIG_JSON, {"transnar_version": __version__, **config.to_dict()})
+
+
+def checked_stages(
+    config: RunPipelineConfig,
+    run_dir: Path,
+    *,
+    force: bool = False,
+    stop_after: str | None = None,
+    only: str | None = None,
+    restart: Sequence[str] = (),
+    progress: bool | None = None,
+) -> tuple[list[PipelineStage], dict[str, dict | None]]:
+    """The run's stages and their records, once the run directory, the devices,
+    the stage names of the options and the recorded configs are checked (the
+    errors of :func:`run_pipeline`, before anything is written)."""
+    check_run_dir(run_dir, force)
+    for device in (config.nar.train.device, config.lm.train.device):
+        resolve_device(device)  # a missing GPU is an error before the first stage
+    stages = build_stages(config, run_dir, progress)
+    check_stage_names(stages, stop_after=stop_after, only=only, restart=restart)
+    records = {stage.name: read_record(run_dir, stage.name) for stage in stages}
+    check_configs(stages, records, force)
+    return stages, records
 
 
 def check_run_dir(run_dir: Path, force: bool) -> None:
