@@ -4,7 +4,7 @@ Every arm is one row of :data:`ARMS`: its name (``<name>-s<seed>`` names its
 directory and stages), its label in tables and plots, the sentence the report
 uses for it, and how it differs from the run's ``lm`` section: whether it
 cross-attends to the NAR, where its NAR memory comes from, in which memory
-mode it reads it, whether its CLRS-Text carries index hints, and whether it is
+mode it reads it, whether its CLRS-Text carries index hints (shifted or not), and whether it is
 a student distilled from its seed's TransNAR. The pipeline
 (:mod:`transnar.pipeline.layout`), its config check, ``transnar lm eval
 --arm`` and the report read this table; adding an arm is adding a row (and
@@ -37,6 +37,10 @@ class Arm:
             (None: the run's).
         index_hints: whether it learns and answers CLRS-Text with index hints
             (its own data, the same questions).
+        shift_markers: with ``index_hints``, whether the markers of its training
+            examples start at a letter drawn per example (``lm.data.shift_markers``:
+            every marker is seen in training, not only those of the training
+            sizes); its evaluation's questions are the other hinted arms', from ``a``.
         distill: for a student (trained on its seed's TransNAR's answers:
             distillation; the baseline's architecture, no NAR), the name of
             the stage and directory of those answers (``<distill>-s<seed>``);
@@ -53,6 +57,7 @@ class Arm:
     memory_source: str = "question"
     memory: str | None = None
     index_hints: bool = False
+    shift_markers: bool = False
     distill: str | None = None
     distill_at_test_sizes: bool = False
 
@@ -119,6 +124,25 @@ ARMS: tuple[Arm, ...] = (
         "TransNAR (index hints)",
         "TransNAR with index hints (its own data with index markers, the same questions)",
         index_hints=True,
+    ),
+    Arm(
+        "baseline-hints-shifted",
+        "baseline (index hints, shifted)",
+        "the baseline with shifted index hints (its own data with index markers that start "
+        "at a letter drawn per training example, so that it sees every marker; evaluated on "
+        "the same hinted questions, marked from a)",
+        use_nar=False,
+        index_hints=True,
+        shift_markers=True,
+    ),
+    Arm(
+        "transnar-hints-shifted",
+        "TransNAR (index hints, shifted)",
+        "TransNAR with shifted index hints (its own data with index markers that start at a "
+        "letter drawn per training example; evaluated on the same hinted questions, marked "
+        "from a)",
+        index_hints=True,
+        shift_markers=True,
     ),
     Arm(
         "student",

@@ -19,6 +19,7 @@ from tests.pipeline.helpers import run_fast, statuses
 from transnar.clrs.text import has_index_hints, question_answer_bound
 from transnar.clrs.text.dataset_files import read_rows, write_dataset
 from transnar.clrs.text.datasets import get_preset
+from transnar.clrs.text.formatting import marker_offset_of
 from transnar.evaluation import EvalSettings, evaluate, write_results
 from transnar.lm.tokenizer import CharTokenizer
 from transnar.pipeline.estimate import text_cells
@@ -79,6 +80,53 @@ def test_a_dataset_directory_of_the_other_kind_is_refused(written, tmp_path):
                 build_dataset(config, "train", CharTokenizer(), with_graphs=True)
 
 
+def test_shifted_markers_are_serialised_only_when_true_and_need_index_hints():
+    hinted = apply_overrides(preset("tiny"), ["data.index_hints=true"])
+    assert "shift_markers" not in hinted.to_dict()["data"]
+    shifted = apply_overrides(hinted, ["data.shift_markers=true"])
+    assert shifted.to_dict()["data"]["shift_markers"] is True
+    assert LMTrainConfig.from_dict(shifted.to_dict()) == shifted
+    assert shifted.differences(hinted) == ["data.shift_markers"]
+    with pytest.raises(ValueError, match=r"set data\.index_hints=true"):
+        DataConfig(algorithms=("bfs",), train_sizes=(4,), shift_markers=True)
+
+
+def test_shifted_markers_in_training_and_validation_rows_not_in_test_rows():
+    config = DataConfig(
+        algorithms=("bfs",),
+        train_sizes=(4,),
+        train_count=6,
+        val_count=6,
+        test_sizes=(5,),
+        test_count=2,
+        index_hints=True,
+        shift_markers=True,
+    )
+    for split in ("train", "val"):
+        rows = [row for row, _ in generate_pairs(config, split)]
+        assert all(marker_offset_of(row["question"]) == row["marker_offset"] for row in rows)
+        assert any(row["marker_offset"] for row in rows)
+    test = [row for row, _ in generate_pairs(config, "test")]
+    assert all("marker_offset" not in row and row["question"].count("[a") for row in test)
+
+
+@pytest.mark.parametrize(("written", "wanted"), [(False, True), (True, False)])
+def test_a_dataset_of_the_other_marker_kind_is_refused(written, wanted, tmp_path):
+    split = get_preset("transnar")["train"].replace(
+        algorithms=["bfs"], sizes=[4], seeds=[0], count=2
+    )
+    write_dataset(tmp_path, [split], index_hints=True, shift_markers=written)
+    config = DataConfig(
+        algorithms=("bfs",),
+        train_sizes=(4,),
+        index_hints=True,
+        shift_markers=wanted,
+        path=str(tmp_path),
+    )
+    with pytest.raises(ValueError, match=r"shift markers .* data\.shift_markers is"):
+        build_dataset(config, "train", CharTokenizer(), with_graphs=False)
+
+
 # --- evaluation ----------------------------------------------------------------------
 
 
@@ -134,6 +182,32 @@ def test_stage_configs_have_index_hints_only_when_set(tmp_path):
     assert changed == {s for s in hinted if s not in ("nar", "report")}
 
 
+def test_the_shifted_arms_have_their_own_data_and_the_same_evaluation(tmp_path):
+    hinted = {
+        s.name: s for s in build_stages(tiny.pipeline_config("arms=baseline-hints"), tmp_path)
+    }
+    both = {
+        s.name: s
+        for s in build_stages(
+            tiny.pipeline_config("arms=baseline-hints,baseline-hints-shifted"), tmp_path
+        )
+    }
+    assert list(both)[:4] == ["data", "data-hints", "data-hints-shifted", "nar"]
+    for name, stage in hinted.items():  # the shifted arm adds stages, changes none
+        if name != "report":
+            assert both[name].config_sha256() == stage.config_sha256(), name
+    shifted_data = both["data-hints-shifted"]
+    assert shifted_data.config["shift_markers"] is True
+    assert "shifted markers" in shifted_data.description
+    assert {k: v for k, v in shifted_data.config.items() if k != "shift_markers"} == (
+        both["data-hints"].config
+    )
+    assert both["baseline-hints-shifted-s0"].inputs[0] == "data-hints-shifted"
+    assert both["baseline-hints-shifted-s0"].config["lm.data.shift_markers"] is True
+    same = both["eval-baseline-hints-shifted-s0"].config == both["eval-baseline-hints-s0"].config
+    assert same  # the same hinted questions, from a
+
+
 def test_the_estimate_counts_the_markers():
     plain, hinted = (text_cells(["minimum"], [8], 1, 4, hints)[0] for hints in (False, True))
     assert hinted.mean_tokens == plain.mean_tokens + 8  # a marker per key (the answer: an index)
@@ -143,7 +217,14 @@ def test_the_estimate_counts_the_markers():
 def test_a_run_with_index_hints_end_to_end(tmp_path, placeholder_figures):
     run = tmp_path / "run"
     result = run_fast(run, "lm.data.index_hints=true", "arms=baseline,transnar")
-    assert "index hints" in (run / "report.md").read_text()
+    markdown = (run / "report.md").read_text()
+    assert "index hints" in markdown
+    assert "### Index markers" in markdown and "| baseline | " in markdown  # where markers go wrong
+    markers = json.loads((run / "comparison.json").read_text())["index_markers"]
+    assert set(markers) == {"baseline", "TransNAR"}
+    for cell in markers["TransNAR"].values():
+        assert len(cell["right"]) == 1 and 0 <= cell["right"][0] <= 1
+        assert cell["wrong"] == sum(cell["first_wrong"].values()) >= cell["unseen"]
     manifest = json.loads((run / "data" / "manifest.json").read_text())
     assert manifest["options"]["index_hints"] is True
     assert all(row["index_hints"] for row in read_rows(run / "data" / "train.jsonl"))
@@ -158,6 +239,24 @@ def test_a_run_with_index_hints_end_to_end(tmp_path, placeholder_figures):
     again = run_fast(run, "lm.data.index_hints=true", "arms=baseline,transnar")
     assert set(statuses(again).values()) == {"skipped"}
     assert result.config.lm.data.index_hints
+
+
+def test_a_run_with_shifted_markers_end_to_end(tmp_path, placeholder_figures):
+    run = tmp_path / "run"
+    run_fast(run, "arms=baseline-hints,baseline-hints-shifted")
+    rows = list(read_rows(run / "data-hints-shifted" / "train.jsonl"))
+    assert rows and all(marker_offset_of(r["question"]) == r["marker_offset"] for r in rows)
+    assert len({r["marker_offset"] for r in rows}) > 1
+    assert all("marker_offset" not in r for r in read_rows(run / "data-hints" / "train.jsonl"))
+    config = json.loads((run / "baseline-hints-shifted-s0" / "config.json").read_text())
+    assert config["data"]["shift_markers"] is True
+    asked = [
+        [row["question"] for row in read_rows(run / "eval" / name / "predictions.jsonl")]
+        for name in ("baseline-hints-s0", "baseline-hints-shifted-s0")
+    ]
+    assert asked[0] == asked[1] and all(marker_offset_of(q) == 0 for q in asked[0])
+    markdown = (run / "report.md").read_text()
+    assert "| baseline (index hints, shifted) |" in markdown and "### Index markers" in markdown
 
 
 # --- command line ---------------------------------------------------------------------
@@ -190,6 +289,22 @@ def test_data_text_writes_a_hinted_dataset(tmp_path, capsys):
     assert json.loads((out / "manifest.json").read_text())["options"]["index_hints"] is True
     status, _, err = run_cli([*arguments, "--sizes", "60", "--index-hints", "--out", out], capsys)
     assert status == 2 and "at most 52" in err
+
+
+def test_data_text_writes_a_dataset_with_shifted_markers(tmp_path, capsys):
+    out = tmp_path / "data"
+    arguments = ["data", "text", "--split", "train", "--algorithm", "bfs", "--sizes", "4"]
+    status, _, err = run_cli(
+        [*arguments, "--count", "3", "--index-hints", "--shift-markers", "--out", out], capsys
+    )
+    assert status == 0, err
+    rows = list(read_rows(out / "train.jsonl"))
+    assert len(rows) == 3 and all(
+        marker_offset_of(r["question"]) == r["marker_offset"] for r in rows
+    )
+    assert json.loads((out / "manifest.json").read_text())["options"]["shift_markers"] is True
+    status, _, err = run_cli([*arguments, "--shift-markers", "--out", tmp_path / "x"], capsys)
+    assert status == 2 and "needs index_hints" in err and "Traceback" not in err
 
 
 def test_score_index_hints_for_rows_that_do_not_say(tmp_path, capsys):

@@ -40,12 +40,14 @@ examples:
   transnar data text --preset clrs-text --split test --use-hints --format parquet --out ct/
   transnar data text --split train --sizes 16 --seed 7 --count 500 --out custom/
   transnar data text --count 100 --index-hints --out hinted/   # Zhou et al. index hints
+  transnar data text --count 100 --index-hints --shift-markers --split train --out shifted/
   transnar data text --preset clrs-text --float-format legacy --truncate-decimals none \\
       --out legacy/                                       # as the July 2024 public datasets
 
 Files: OUT/<split>.jsonl (or .parquet), one row per line with the columns
 text, question, answer, algo_name, length, use_hints, seed, index, float_format,
-truncate_decimals (and index_hints, true, with --index-hints); OUT/manifest.json;
+truncate_decimals (and index_hints, true, with --index-hints; and marker_offset,
+where the row's markers start, with --shift-markers); OUT/manifest.json;
 with --with-graphs the paired trajectories in OUT/graphs/<split>/<algorithm>-<size>.npz
 (rows of that algorithm and size, in order).
 Rows are grouped by algorithm, size, seed, index: shuffle when loading.
@@ -173,6 +175,13 @@ def _register_text(kinds: argparse._SubParsersAction) -> None:
         "--index-hints",
         action="store_true",
         help="precede every list and matrix element by its index marker (a0.5 b0.7; sizes <= 52)",
+    )
+    text.add_argument(
+        "--shift-markers",
+        action="store_true",
+        help="with --index-hints: start each row's markers at a letter drawn for that row "
+        "(e0.5 f0.7; the row's marker_offset), so that a model trained on small sizes "
+        "sees every marker; for training data (evaluations ask from 'a')",
     )
     text.add_argument(
         "--float-format",
@@ -391,6 +400,7 @@ def run_text(args: argparse.Namespace) -> int:
             splits,
             use_hints=args.use_hints,
             index_hints=args.index_hints,
+            shift_markers=args.shift_markers,
             float_format=args.float_format,
             truncate_decimals=truncate_decimals,
             file_format=args.format,

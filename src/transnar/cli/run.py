@@ -87,6 +87,9 @@ config (KEY=VALUE after the options, a dotted path or any unambiguous tail;
                        the language models (as transnar lm train)
   lm.data.index_hints  true: data, training and evaluation with index hints, every
                        list and matrix element after its index marker (Zhou et al. 2023)
+  lm.data.shift_markers
+                       true (with index_hints): each training example's markers start
+                       at a letter drawn for it (the evaluation's at a)
   eval.*               batch_size positions position_seed samples
   arms                 baseline,control,transnar (default); control-blank (TransNAR
                        reading zeros: a second control); student, student-wide (a
@@ -95,7 +98,9 @@ config (KEY=VALUE after the options, a dotted path or any unambiguous tail;
                        transnar-lockstep, transnar-all, transnar-pooled (TransNAR with
                        that memory mode); transnar-all-last (all, every step the
                        last: its control); baseline-hints, transnar-hints (with index
-                       hints, on the same questions)
+                       hints, on the same questions); baseline-hints-shifted,
+                       transnar-hints-shifted (index hints whose training markers start
+                       at a letter drawn per example: every marker seen in training)
   distill.*            the student's questions: sizes count val_count (empty, 0: those of
                        lm.data) seed batch_size
   e.g. nar.train.steps=300 lm.train.steps=500 d_model=64 data.test_count=50 seeds=2

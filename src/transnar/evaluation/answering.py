@@ -28,6 +28,7 @@ from transnar.clrs.execute import execute, initial_state
 from transnar.clrs.text.answer_scores import AnswerScores, score_answer
 from transnar.clrs.text.formatting import (
     format_example,
+    marker_offset_of,
 )
 from transnar.clrs.text.questions import has_index_hints, has_trace, parse_question
 from transnar.evaluation.decoding import check_nar_knows, decode_questions, decoding_budget
@@ -186,8 +187,9 @@ def answer_question(
     (:func:`~transnar.clrs.initial_state`: the NAR's graph, and the check of a
     trace question's ``initial_trace``); the true answer is computed after.
     The question says whether answers have traces (its output-names line)
-    and index hints (:func:`~transnar.clrs.text.has_index_hints`): the
-    budget, the truth and the scores follow it.
+    and index hints (:func:`~transnar.clrs.text.has_index_hints`, starting
+    at ``a`` or, shifted, further along): the budget, the truth and the scores
+    follow it.
 
     Args:
         model: a TransNAR or baseline (or any model :func:`~transnar.lm.generate` decodes).
@@ -239,7 +241,10 @@ def answer_question(
     truth = scores = None
     if score:  # only now: the whole run, for the true answer
         trajectory = execute(algorithm, inputs)
-        truth = format_example(trajectory, use_hints, index_hints=index_hints)[1]
+        offset = marker_offset_of(question) if index_hints else 0  # shifted markers too
+        truth = format_example(
+            trajectory, use_hints, index_hints=index_hints, marker_offset=offset
+        )[1]
         scores = score_answer(algorithm, text, truth, use_hints, index_hints)
     return Answer(
         question=question,

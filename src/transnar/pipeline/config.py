@@ -163,14 +163,16 @@ class RunPipelineConfig:
             )
         self.eval_settings()  # an evaluation set the evaluation refuses is refused now
 
-    def with_index_hints(self) -> RunPipelineConfig:
-        """This config with ``lm.data.index_hints`` on: the index-hint arms' data,
-        training and evaluation (its ``arms`` mean nothing)."""
+    def with_index_hints(self, shift_markers: bool = False) -> RunPipelineConfig:
+        """This config with ``lm.data.index_hints`` on (and ``shift_markers`` when
+        true): the index-hint arms' data, training and evaluation (its ``arms``
+        mean nothing)."""
+        data = dataclasses.replace(self.lm.data, index_hints=True)
+        if shift_markers:
+            data = dataclasses.replace(data, shift_markers=True)
         return dataclasses.replace(
             self,
-            lm=dataclasses.replace(
-                self.lm, data=dataclasses.replace(self.lm.data, index_hints=True)
-            ),
+            lm=dataclasses.replace(self.lm, data=data),
             arms=("baseline",),  # its own arms are not read
         )
 

@@ -39,8 +39,7 @@ from transnar.persistence import OutputExistsError, write_json
 from transnar.pipeline.config import RunPipelineConfig
 from transnar.pipeline.layout import (
     CONFIG_JSON,
-    DATA_DIR,
-    HINTS_DATA_DIR,
+    DATA_DIRS,
     NAR_DIR,
     TEACHER_ANSWERS_DIR,
     model_runs,
@@ -172,7 +171,7 @@ class _Selection:
         top = parts[0]
         if relative == Path(EXPORT_JSON):  # a copy's own: the new copy writes its own
             return False
-        if top in (DATA_DIR, HINTS_DATA_DIR) or TENSORBOARD_DIR in parts:
+        if top in DATA_DIRS or TENSORBOARD_DIR in parts:
             return False
         if top in self.distill_dirs:  # the students' data: written again from the answers
             return parts[-1] == DISTILL_MANIFEST

@@ -41,6 +41,9 @@ CONFIG_JSON = "config.json"
 STAGES_DIR = "stages"
 DATA_DIR = "data"
 HINTS_DATA_DIR = "data-hints"
+SHIFTED_HINTS_DATA_DIR = "data-hints-shifted"
+DATA_DIRS = (DATA_DIR, HINTS_DATA_DIR, SHIFTED_HINTS_DATA_DIR)
+"""The directories of the run's own training data (the students' are their teacher's answers)."""
 TEACHER_ANSWERS_DIR = "teacher-answers"
 NAR_DIR = "nar"
 EVAL_DIR = "eval"
@@ -57,7 +60,8 @@ class ModelRun:
     Attributes:
         kind: the arm's name: ``baseline``, ``control``, ``control-blank``,
             ``transnar``, ``transnar-<memory mode>``, ``baseline-hints``,
-            ``transnar-hints``, ``student`` or ``student-wide``.
+            ``transnar-hints``, their ``-shifted`` variants, ``student`` or
+            ``student-wide``.
         seed: its ``lm.train.seed``.
     """
 
@@ -82,8 +86,13 @@ class ModelRun:
     @property
     def data_dir(self) -> str:
         """The directory of its training data: ``data``, ``data-hints`` (index
-        hints) or ``distill-s<seed>`` (a student's)."""
-        return self.distill_dir or (HINTS_DATA_DIR if self.index_hints else DATA_DIR)
+        hints), ``data-hints-shifted`` (shifted index hints) or ``distill-s<seed>``
+        (a student's)."""
+        if self.distill_dir:
+            return self.distill_dir
+        if self.index_hints:
+            return SHIFTED_HINTS_DATA_DIR if self.arm.shift_markers else HINTS_DATA_DIR
+        return DATA_DIR
 
     @property
     def name(self) -> str:
@@ -148,12 +157,14 @@ __all__ = [
     "CONFIG_JSON",
     "CONFIG_YAML",
     "DATA_DIR",
+    "DATA_DIRS",
     "EVAL_DIR",
     "FIGURES_DIR",
     "HINTS_DATA_DIR",
     "NAR_DIR",
     "REPORT_HTML",
     "REPORT_MD",
+    "SHIFTED_HINTS_DATA_DIR",
     "STAGES_DIR",
     "ModelRun",
     "model_runs",

@@ -51,6 +51,7 @@ from transnar.pipeline.layout import (
     NAR_DIR,
     REPORT_HTML,
     REPORT_MD,
+    SHIFTED_HINTS_DATA_DIR,
     STAGES_DIR,
     ModelRun,
     model_runs,
@@ -254,9 +255,10 @@ def build_stages(
     """The stages of a run, in order (see the module docstring)."""
     stages = [data_stage(config, run_dir, progress), nar_stage(config, run_dir, progress)]
     runs = model_runs(config)
-    if any(model.index_hints for model in runs):
-        hinted = config.with_index_hints()
-        stages.insert(1, data_stage(hinted, run_dir, progress, HINTS_DATA_DIR))
+    hinted = {model.arm.shift_markers for model in runs if model.index_hints}
+    for shifted, name in ((True, SHIFTED_HINTS_DATA_DIR), (False, HINTS_DATA_DIR)):
+        if shifted in hinted:  # after data: data-hints, then data-hints-shifted
+            stages.insert(1, data_stage(config.with_index_hints(shifted), run_dir, progress, name))
     for seed in sorted({m.seed for m in runs}):
         models = [m for m in runs if m.seed == seed]
         for model in models:
@@ -272,7 +274,8 @@ def data_stage(
     config: RunPipelineConfig, run_dir: Path, progress: bool | None, name: str = DATA_DIR
 ) -> PipelineStage:
     """Writes ``lm.data``'s train and val splits into ``RUN/<name>`` (``data``;
-    ``data-hints`` for the index-hint arms), the stage of that name."""
+    ``data-hints`` for the index-hint arms, ``data-hints-shifted`` for the shifted
+    ones), the stage of that name."""
     from transnar.clrs.text.dataset_files import MANIFEST, damaged_splits, write_dataset
 
     data = config.lm.data
@@ -284,12 +287,15 @@ def data_stage(
     }
     if data.index_hints:  # only when set: the default stage's hash stays as it was
         options["index_hints"] = True
+    if data.shift_markers:
+        options["shift_markers"] = True
 
     def run(resume: bool) -> None:
         write_dataset(run_dir / name, splits, overwrite=True, progress=progress, **options)
 
     rows = sum(split.num_rows for split in splits)
     hints = " with index hints" if data.index_hints else ""
+    hints += " (shifted markers)" if data.shift_markers else ""
     return PipelineStage(
         name,
         f"write the CLRS-Text train and val splits{hints} ({rows:,} rows)",
@@ -331,7 +337,7 @@ def lm_config(config: RunPipelineConfig, run_dir: Path, model: ModelRun) -> LMTr
     TransNAR and the control) the run's NAR."""
     data = model.data_dir
     if model.index_hints:
-        config = config.with_index_hints()
+        config = config.with_index_hints(model.arm.shift_markers)
     changes: dict[str, Any] = {
         **{f"model.{key}": value for key, value in model.arm.model_changes().items()},
         "train.seed": model.seed,

@@ -120,7 +120,9 @@ RESUMABLE_CHANGES = (
 
 # Data options serialised only when they differ from their default (option -> default):
 # configs, run directories and stage hashes made before they existed stay as they were.
-OPTIONAL_DATA_KEYS: Mapping[str, Any] = MappingProxyType({"index_hints": False})
+OPTIONAL_DATA_KEYS: Mapping[str, Any] = MappingProxyType(
+    {"index_hints": False, "shift_markers": False}
+)
 
 
 @dataclass(frozen=True)

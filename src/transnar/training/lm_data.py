@@ -96,6 +96,12 @@ class DataConfig:
         index_hints: precede every list and matrix element by its index
             marker (Zhou et al. 2023; see ``format_example``). Written into
             ``config.json`` only when true, so runs without it keep their files.
+        shift_markers: with ``index_hints``, start the markers of each
+            training and validation row at a letter drawn for that row
+            (:func:`~transnar.clrs.text.rows.marker_shift`), so that the model
+            sees every marker, not only those of its training sizes; the
+            evaluation's questions start at ``a`` as always. In ``config.json``
+            only when true.
         float_format: ``default`` or ``legacy`` (see ``format_example``).
         truncate_decimals: decimals float inputs are truncated to (None: none).
         max_tokens: drop examples with more tokens (None: keep all; every
@@ -119,6 +125,7 @@ class DataConfig:
     test_seed: int = 2
     use_hints: bool = False
     index_hints: bool = False
+    shift_markers: bool = False
     float_format: str = "default"
     truncate_decimals: int | None = 3
     max_tokens: int | None = None
@@ -153,8 +160,11 @@ class DataConfig:
             raise ValueError(
                 f"data.max_tokens must be an integer >= 2 or none, got {self.max_tokens}"
             )
-        if not isinstance(self.index_hints, bool):
-            raise ValueError(f"data.index_hints must be true or false, got {self.index_hints!r}")
+        for name in ("index_hints", "shift_markers"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"data.{name} must be true or false, got {getattr(self, name)!r}")
+        if self.shift_markers and not self.index_hints:
+            raise ValueError("data.shift_markers shifts index markers: set data.index_hints=true")
         check_disjoint(self.splits().values())
         if self.index_hints:
             check_index_hint_sizes(self.splits().values())
@@ -178,7 +188,8 @@ class DataConfig:
 
 
 def generate_pairs(config: DataConfig, split: str) -> Iterator[tuple[dict[str, Any], Trajectory]]:
-    """The ``(row, trajectory)`` pairs of a split, drawn from the samplers."""
+    """The ``(row, trajectory)`` pairs of a split, drawn from the samplers (with
+    ``shift_markers``, shifted in the ``train`` and ``val`` splits, not ``test``)."""
     splits = config.splits()
     if split not in splits:
         raise ValueError(f"no {split!r} split (sizes are empty)")
@@ -188,6 +199,7 @@ def generate_pairs(config: DataConfig, split: str) -> Iterator[tuple[dict[str, A
         config.float_format,
         config.truncate_decimals,
         index_hints=config.index_hints,
+        shift_markers=config.shift_markers and split != "test",
     )
 
 
@@ -197,6 +209,7 @@ def read_pairs(
     algorithms: Sequence[str] | None = None,
     with_graphs: bool = True,
     index_hints: bool | None = None,
+    shift_markers: bool = False,
 ) -> Iterator[tuple[dict[str, Any], Trajectory | None]]:
     """The ``(row, trajectory)`` pairs of a split written by ``transnar data text``.
 
@@ -212,6 +225,8 @@ def read_pairs(
         with_graphs: pair each row with its trajectory.
         index_hints: the rows must have index hints (True) or not (False),
             else ``ValueError`` when the first other row is read; None: either.
+        shift_markers: with ``index_hints`` given, the rows must have shifted
+            markers (a ``marker_offset``) exactly when this is true.
     """
     directory = Path(directory)
     paths = [split_path(directory, split, fmt) for fmt in ("jsonl", "parquet")]
@@ -221,7 +236,7 @@ def read_pairs(
     wanted = None if algorithms is None else set(algorithms)
     rows = (r for r in read_rows(path) if wanted is None or r["algo_name"] in wanted)
     if index_hints is not None:
-        rows = _with_index_hints(rows, index_hints, directory)
+        rows = _with_index_hints(rows, index_hints, shift_markers, directory)
     if not with_graphs:
         return ((row, None) for row in rows)
     manifest = directory / MANIFEST
@@ -231,18 +246,24 @@ def read_pairs(
 
 
 def _with_index_hints(
-    rows: Iterable[dict[str, Any]], index_hints: bool, directory: Path
+    rows: Iterable[dict[str, Any]], index_hints: bool, shift_markers: bool, directory: Path
 ) -> Iterator[dict[str, Any]]:
-    """The rows, checked to have index hints exactly when ``index_hints``."""
+    """The rows, checked to have index hints exactly when ``index_hints``, and
+    shifted markers exactly when ``shift_markers``."""
     for row in rows:
-        if bool(row.get("index_hints", False)) != index_hints:
-            made = "with" if not index_hints else "without"
-            raise ValueError(
-                f"{directory} was written {made} index hints (its rows' index_hints), but "
-                f"data.index_hints is {str(index_hints).lower()}: write the data again "
-                f"(transnar data text {'--index-hints ' if index_hints else ''}...) or set "
-                f"data.index_hints={str(not index_hints).lower()}"
-            )
+        for key, wanted, flag, got in (
+            ("index_hints", index_hints, "--index-hints", bool(row.get("index_hints", False))),
+            ("shift_markers", shift_markers, "--shift-markers", "marker_offset" in row),
+        ):
+            if got != wanted:
+                made = "with" if not wanted else "without"
+                what = key.replace("_", " ")
+                raise ValueError(
+                    f"{directory} was written {made} {what} (its rows' {key}), but "
+                    f"data.{key} is {str(wanted).lower()}: write the data again "
+                    f"(transnar data text {flag + ' ' if wanted else ''}...) or set "
+                    f"data.{key}={str(not wanted).lower()}"
+                )
         yield row
 
 
@@ -284,7 +305,12 @@ def build_dataset(
     """
     if config.path is not None:
         pairs = read_pairs(
-            config.path, split, config.algorithms, with_graphs, index_hints=config.index_hints
+            config.path,
+            split,
+            config.algorithms,
+            with_graphs,
+            index_hints=config.index_hints,
+            shift_markers=config.shift_markers,
         )
     else:
         pairs = generate_pairs(config, split)

@@ -91,9 +91,11 @@ def test_the_pipeline_report(finished):
     assert "| bfs            | graphs  |" in markdown  # the NAR's table
     assert "5 (in distribution), 7 (OOD extrapolation)" in markdown
     assert "Error bars: " in markdown and "TransNAR: ± std over 2 models" in markdown
+    assert "### Index markers" not in markdown  # no index hints
     assert {p.name for p in (finished / "figures").iterdir()} == FIGURES
     document = json.loads((finished / "comparison.json").read_text())
     assert document["labels"] == ["baseline", "control", "TransNAR"]
+    assert "index_markers" not in document
     page = (finished / "report.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and page.count("data:image/png;base64,") == 6
     assert "<th>algorithm</th>" in page and "figures/" not in page  # every image embedded

@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from transnar.clrs.text.answers import Value, parse_answer
+from transnar.clrs.text.formatting import marker_offset_of
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,9 @@ def score_answer(
         truth: the true answer, as :func:`~transnar.clrs.text.format_example` writes it.
         use_hints: both answers have traces.
         index_hints: both answers carry index markers (a prediction with a
-            missing or wrong marker does not parse).
+            missing or wrong marker does not parse); they start where the
+            truth's do (:func:`~transnar.clrs.text.formatting.marker_offset_of`:
+            ``a``, or further along for a row of shifted markers).
 
     Returns:
         :class:`AnswerScores`; ``trace`` is ``None`` without traces (and for
@@ -75,7 +78,8 @@ def score_answer(
     Raises:
         ValueError: unknown algorithm, or a truth that does not parse.
     """
-    true = parse_answer(algorithm, truth, use_hints, index_hints)
+    offset = marker_offset_of(truth) if index_hints and isinstance(truth, str) else 0
+    true = parse_answer(algorithm, truth, use_hints, index_hints, offset)
     if not true.ok or true.trace_ok is False:
         reason = true.error if not true.ok else f"its trace: {true.trace_error}"
         options = [what for what, on in (("traces", use_hints), ("index hints", index_hints)) if on]
@@ -83,7 +87,7 @@ def score_answer(
             f"the true answer {_preview(truth)} is not a {algorithm} answer"
             f"{' with ' + ' and '.join(options) if options else ''}: {reason}"
         )
-    pred = parse_answer(algorithm, prediction, use_hints, index_hints)
+    pred = parse_answer(algorithm, prediction, use_hints, index_hints, offset)
     trace = None
     if true.trace is not None:
         trace = 0.0

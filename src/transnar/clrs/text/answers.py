@@ -240,7 +240,11 @@ class _ParseError(Exception):
 
 
 def parse_answer(
-    algorithm: str, text: str, use_hints: bool = False, index_hints: bool = False
+    algorithm: str,
+    text: str,
+    use_hints: bool = False,
+    index_hints: bool = False,
+    marker_offset: int = 0,
 ) -> ParsedAnswer:
     """Reads an answer (a model's or the truth) into the algorithm's output structure.
 
@@ -254,6 +258,9 @@ def parse_answer(
         index_hints: list and matrix elements carry their index markers
             (``[a3 b0 c1]``), which must all be there and right; the values
             hold the numbers only.
+        marker_offset: with ``index_hints``, the markers start this many
+            letters along :data:`INDEX_MARKERS` (``[d3 e0 f1]`` for 3; the
+            question's, :func:`~transnar.clrs.text.formatting.marker_offset_of`).
 
     Returns:
         A :class:`ParsedAnswer`.
@@ -266,20 +273,21 @@ def parse_answer(
         [[3, 0, 1, 3], 2]
     """
     g = grammar(algorithm, use_hints, index_hints)
+    markers = INDEX_MARKERS[marker_offset:] if index_hints else ""
     if not isinstance(text, str):
         error = f"the answer is a {type(text).__name__}, not a string"
         trace_ok = None if g.trace_kinds is None else False
         return ParsedAnswer(algorithm, None, False, error, None, trace_ok, error)
     text = text.split(BLANK_LINE, 1)[0].strip()
     if g.trace_kinds is None:
-        values, error = _read_final(g, text)
+        values, error = _read_final(g, text, markers)
         return ParsedAnswer(algorithm, values, error is None, error)
     if text.count(TRACE_MARK) != 1:
         error = f"a traced answer has exactly one {TRACE_MARK!r}, found {text.count(TRACE_MARK)}"
         return ParsedAnswer(algorithm, None, False, error, None, False, error)
     trace_text, final_text = (part.strip() for part in text.split(TRACE_MARK))
-    values, error = _read_final(g, final_text)
-    steps, trace_error = _read_trace(g, trace_text)
+    values, error = _read_final(g, final_text, markers)
+    steps, trace_error = _read_trace(g, trace_text, markers)
     return ParsedAnswer(
         algorithm, values, error is None, error, steps, trace_error is None, trace_error
     )
@@ -288,7 +296,7 @@ def parse_answer(
 # --- Reading -----------------------------------------------------------------
 
 
-def _read_final(g: Grammar, text: str) -> tuple[list[Value] | None, str | None]:
+def _read_final(g: Grammar, text: str, markers: str) -> tuple[list[Value] | None, str | None]:
     try:
         _check_chars(text, g.chars)
         items = _parse_items(_tokenize(text), groups=g.parenthesised)
@@ -296,12 +304,12 @@ def _read_final(g: Grammar, text: str) -> tuple[list[Value] | None, str | None]:
             if len(items) != 1 or not isinstance(items[0], tuple):
                 raise _ParseError("the answer is not one parenthesised group")
             items = list(items[0])
-        return _typed_values(items, g.kinds, g.names, g.index_hints), None
+        return _typed_values(items, g.kinds, g.names, markers), None
     except _ParseError as error:
         return None, str(error)
 
 
-def _read_trace(g: Grammar, text: str) -> tuple[list[list[Value]] | None, str | None]:
+def _read_trace(g: Grammar, text: str, markers: str) -> tuple[list[list[Value]] | None, str | None]:
     if not text:
         return [], None
     kinds, names = g.trace_kinds, g.trace_names
@@ -317,7 +325,7 @@ def _read_trace(g: Grammar, text: str) -> tuple[list[list[Value]] | None, str | 
             if len(items) % len(kinds):
                 raise _ParseError(f"{len(items)} trace values are not whole steps of {len(kinds)}")
             groups = [items[i : i + len(kinds)] for i in range(0, len(items), len(kinds))]
-        return [_typed_values(group, kinds, names, g.index_hints) for group in groups], None
+        return [_typed_values(group, kinds, names, markers) for group in groups], None
     except _ParseError as error:
         return None, f"trace: {error}"
 
@@ -433,19 +441,21 @@ def _bracketed(cursor: _Cursor, depth: int) -> list:
 
 
 def _typed_values(
-    items: list, kinds: tuple[Kind, ...], names: tuple[str, ...], index_hints: bool = False
+    items: list, kinds: tuple[Kind, ...], names: tuple[str, ...], markers: str = ""
 ) -> list[Value]:
+    """The values of ``items`` as ``kinds``; ``markers``: the index markers their
+    elements carry, in order (none: ``""``)."""
     if len(items) != len(kinds):
         raise _ParseError(
             f"{len(items)} value(s) where {len(kinds)} ({', '.join(names)}) were expected"
         )
     return [
-        _typed(item, kind, name, index_hints)
+        _typed(item, kind, name, markers)
         for item, kind, name in zip(items, kinds, names, strict=True)
     ]
 
 
-def _typed(item, kind: Kind, name: str, index_hints: bool = False) -> Value:
+def _typed(item, kind: Kind, name: str, markers: str = "") -> Value:
     if kind.shape == "scalar":
         if not isinstance(item, str):
             raise _ParseError(f"{name}: a number was expected")
@@ -455,28 +465,29 @@ def _typed(item, kind: Kind, name: str, index_hints: bool = False) -> Value:
     if kind.shape == "list":
         if any(not isinstance(x, str) for x in item):
             raise _ParseError(f"{name}: a list of numbers was expected, not a matrix")
-        if index_hints:
-            item = _unmarked(item, name)
+        if markers:
+            item = _unmarked(item, name, markers)
         return [_number(x, kind) for x in item]
     if any(not isinstance(row, list) for row in item):
         raise _ParseError(f"{name}: a matrix (a list of rows) was expected")
-    if index_hints:
-        if len(item) > len(INDEX_MARKERS):
-            raise _ParseError(f"{name}: more than {len(INDEX_MARKERS)} rows to mark")
+    if markers:
+        if len(item) > len(markers):
+            raise _ParseError(f"{name}: more than {len(markers)} rows to mark")
         if any(not isinstance(x, str) for row in item for x in row):
             raise _ParseError(f"{name}: a matrix of numbers was expected")
-        item = [_unmarked(row, name, INDEX_MARKERS[i]) for i, row in enumerate(item)]
+        item = [_unmarked(row, name, markers, markers[i]) for i, row in enumerate(item)]
     return [[_number(x, kind) for x in row] for row in item]
 
 
-def _unmarked(tokens: list[str], name: str, prefix: str = "") -> list[str]:
+def _unmarked(tokens: list[str], name: str, markers: str, prefix: str = "") -> list[str]:
     """The numbers of a list (or of a matrix row, ``prefix`` its row's marker),
-    each checked to start with its index marker, which is dropped."""
-    if len(tokens) > len(INDEX_MARKERS):
-        raise _ParseError(f"{name}: more than {len(INDEX_MARKERS)} elements to mark")
+    each checked to start with its index marker (element ``j``: ``markers[j]``),
+    which is dropped."""
+    if len(tokens) > len(markers):
+        raise _ParseError(f"{name}: more than {len(markers)} elements to mark")
     numbers = []
     for j, token in enumerate(tokens):
-        marker = prefix + INDEX_MARKERS[j]
+        marker = prefix + markers[j]
         if not token.startswith(marker):
             raise _ParseError(f"{name}: {token[:20]!r} does not start with its marker {marker!r}")
         numbers.append(token[len(marker) :])

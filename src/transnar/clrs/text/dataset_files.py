@@ -32,7 +32,13 @@ from transnar.clrs.text.datasets import (
 from transnar.clrs.text.formatting import (
     FloatFormat,
 )
-from transnar.clrs.text.rows import COLUMNS, INDEX_HINT_COLUMNS, check_options
+from transnar.clrs.text.rows import (
+    COLUMNS,
+    INDEX_HINT_COLUMNS,
+    SHIFTED_MARKER_COLUMNS,
+    check_options,
+    row_columns,
+)
 from transnar.clrs.trajectory import Trajectory
 from transnar.persistence import atomic_write, refuse_existing
 
@@ -100,8 +106,8 @@ def write_rows(
     Args:
         path: the file; its suffix gives the format unless ``file_format`` does.
         rows: dicts with the :data:`COLUMNS` (and ``index_hints``, written
-            when true), consumed one at a time; a Parquet file takes the
-            columns of its first row.
+            when true, and ``marker_offset``, written when present), consumed one
+            at a time; a Parquet file takes the columns of its first row.
         file_format: ``"jsonl"`` or ``"parquet"`` (needs ``pyarrow``).
         overwrite: replace an existing file; otherwise refuse with
             :class:`~transnar.persistence.OutputExistsError`.
@@ -112,14 +118,9 @@ def write_rows(
     count = 0
     with atomic_write(path, overwrite=overwrite) as handle:
         for row in rows:
-            handle.write(json.dumps({c: row[c] for c in _columns(row)}).encode() + b"\n")
+            handle.write(json.dumps({c: row[c] for c in row_columns(row)}).encode() + b"\n")
             count += 1
     return count
-
-
-def _columns(row: Mapping[str, Any]) -> tuple[str, ...]:
-    """The columns a row is written with: ``index_hints`` only when true."""
-    return INDEX_HINT_COLUMNS if row.get("index_hints") else COLUMNS
 
 
 def read_rows(path: str | os.PathLike, file_format: str | None = None) -> Iterator[dict[str, Any]]:
@@ -146,6 +147,7 @@ def write_dataset(
     float_format: FloatFormat = "default",
     truncate_decimals: int | None = 3,
     index_hints: bool = False,
+    shift_markers: bool = False,
     file_format: str = "jsonl",
     with_graphs: bool = False,
     overwrite: bool = False,
@@ -162,9 +164,9 @@ def write_dataset(
     Args:
         out: the output directory (created if needed).
         splits: the splits; no two may share a sampler stream.
-        use_hints, float_format, truncate_decimals, index_hints: as in
-            :func:`examples` (the manifest's options list ``index_hints`` only
-            when true).
+        use_hints, float_format, truncate_decimals, index_hints, shift_markers:
+            as in :func:`examples` (the manifest's options list ``index_hints``
+            and ``shift_markers`` only when true).
         file_format: ``"jsonl"`` or ``"parquet"`` (needs ``pyarrow``).
         with_graphs: also write the paired trajectories of each algorithm and
             size to ``OUT/graphs/<split>/<algorithm>-<size>.npz``
@@ -183,7 +185,7 @@ def write_dataset(
     names = [s.name for s in splits]
     if not splits or len(set(names)) != len(names):
         raise ValueError(f"splits must be non-empty with distinct names, got {names}")
-    check_options(use_hints, float_format, index_hints)
+    check_options(use_hints, float_format, index_hints, shift_markers)
     if file_format not in FILE_FORMATS:
         raise ValueError(f"file format must be one of {FILE_FORMATS}, got {file_format!r}")
     if file_format == "parquet":
@@ -206,12 +208,15 @@ def write_dataset(
     }
     if index_hints:
         options["index_hints"] = True
+    if shift_markers:
+        options["shift_markers"] = True
+    columns = SHIFTED_MARKER_COLUMNS if shift_markers else INDEX_HINT_COLUMNS
     manifest: dict[str, Any] = {
         "format": MANIFEST_FORMAT,
         "version": MANIFEST_VERSION,
         "preset": preset,
         "file_format": file_format,
-        "columns": list(INDEX_HINT_COLUMNS if index_hints else COLUMNS),
+        "columns": list(columns if index_hints else COLUMNS),
         "order": "algorithm, size, seed, index (not shuffled)",
         "options": options,
         "splits": {},
@@ -308,8 +313,9 @@ def _write_parquet(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], o
 
     rows = iter(rows)
     first = next(rows, None)
-    columns = COLUMNS if first is None else _columns(first)
-    extra = [("index_hints", pa.bool_())] if columns == INDEX_HINT_COLUMNS else []
+    columns = COLUMNS if first is None else row_columns(first)
+    optional = {"index_hints": pa.bool_(), "marker_offset": pa.int32()}
+    extra = [(name, optional[name]) for name in columns[len(COLUMNS) :]]
     schema = pa.schema(
         [
             ("text", pa.string()),
@@ -331,8 +337,11 @@ def _write_parquet(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], o
         batch: list[Mapping[str, Any]] = []
         chars = 0
         for row in itertools.chain([] if first is None else [first], rows):
-            if _columns(row) != columns:
-                raise ValueError("rows with and without index hints cannot share a Parquet file")
+            if row_columns(row) != columns:
+                raise ValueError(
+                    "rows with and without index hints (or shifted markers) cannot share a "
+                    "Parquet file"
+                )
             batch.append(row)
             chars += len(row["text"])
             if len(batch) >= _PARQUET_ROWS or chars >= _PARQUET_CHARS:

@@ -296,6 +296,7 @@ def split_examples(
     truncate_decimals: int | None = 3,
     *,
     index_hints: bool = False,
+    shift_markers: bool = False,
 ) -> Iterator[tuple[dict[str, Any], Trajectory]]:
     """Every ``(row, trajectory)`` of a split, in row order, one at a time."""
     for algorithm, size, seed in split.groups():
@@ -308,6 +309,7 @@ def split_examples(
             float_format,
             truncate_decimals,
             index_hints=index_hints,
+            shift_markers=shift_markers,
         )
 
 

@@ -88,6 +88,7 @@ def format_example(
     use_hints: bool = False,
     float_format: FloatFormat = "default",
     index_hints: bool = False,
+    marker_offset: int = 0,
 ) -> tuple[str, str]:
     """The CLRS-Text question and answer of a trajectory.
 
@@ -103,18 +104,26 @@ def format_example(
             index marker (:data:`INDEX_MARKERS`; Zhou et al. 2023), e.g.
             ``[a3 b0 c1]``, ``[[aa0 ab1], [ba1 bb0]]``. Not in the reference:
             the default ``False`` is the reference format.
+        marker_offset: with ``index_hints``, the markers start this many
+            letters along :data:`INDEX_MARKERS` (element ``i`` carries
+            ``INDEX_MARKERS[marker_offset + i]``: ``[d3 e0 f1]`` for 3): drawn at
+            random for training rows, it shows a model every marker whatever
+            the sizes it trains on (``shift_markers`` of the datasets).
 
     Returns:
         ``(question, answer)``; ``question + answer`` is the full text.
 
     Raises:
         ValueError: an unknown float format; with ``index_hints``, an instance
-            of more nodes than :data:`INDEX_MARKERS` has markers (52).
+            of more nodes than :data:`INDEX_MARKERS` has markers (52) from
+            ``marker_offset`` on; a ``marker_offset`` without ``index_hints``.
     """
     check_float_format(float_format)
     if index_hints:
-        check_index_hints(trajectory.algorithm, trajectory.num_nodes)
-    renderer = _Renderer(trajectory, float_format, index_hints)
+        check_index_hints(trajectory.algorithm, trajectory.num_nodes, marker_offset)
+    elif marker_offset:
+        raise ValueError("marker_offset shifts index markers: it needs index_hints=True")
+    renderer = _Renderer(trajectory, float_format, index_hints, marker_offset)
     spec = trajectory.spec
     algorithm = trajectory.algorithm
     inputs = SEPARATOR.join(
@@ -185,12 +194,16 @@ def parenthesise(algorithm: str, values: Sequence[str]) -> str:
     return f"({joined})" if algorithm in PARENTHESISED_TRACES else joined
 
 
-def check_index_hints(algorithm: str, num_nodes: int) -> None:
-    """Raises ``ValueError`` if ``num_nodes`` elements have no index markers left."""
-    if num_nodes > len(INDEX_MARKERS):
+def check_index_hints(algorithm: str, num_nodes: int, marker_offset: int = 0) -> None:
+    """Raises ``ValueError`` if ``num_nodes`` elements have no index markers left
+    (from marker ``marker_offset`` on), or for a negative ``marker_offset``."""
+    if isinstance(marker_offset, bool) or not isinstance(marker_offset, int) or marker_offset < 0:
+        raise ValueError(f"marker_offset must be an integer >= 0, got {marker_offset!r}")
+    if num_nodes + marker_offset > len(INDEX_MARKERS):
+        start = f" from marker {marker_offset} on" if marker_offset else ""
         raise ValueError(
-            f"{algorithm}: index hints mark at most {len(INDEX_MARKERS)} elements "
-            f"(a-z, A-Z), this instance has {num_nodes} nodes"
+            f"{algorithm}: index hints mark at most {len(INDEX_MARKERS) - marker_offset} "
+            f"elements{start} (a-z, A-Z), this instance has {num_nodes} nodes"
         )
 
 
@@ -202,6 +215,21 @@ def without_index_hints(text: str) -> str:
     """``text`` (a question, an answer or a whole example) with every index marker
     removed: what :func:`format_example` writes without ``index_hints``."""
     return _MARKER.sub("", text)
+
+
+def index_markers(text: str) -> list[str]:
+    """The index markers of ``text`` in order: ``['a', 'b']`` for ``[a3 b0]``, one
+    string per matrix element (``'ab'``: row ``a``, column ``b``)."""
+    return _MARKER.findall(text)
+
+
+def marker_offset_of(text: str) -> int:
+    """How far along :data:`INDEX_MARKERS` the markers of ``text`` (a question, an
+    answer or a whole example of :func:`format_example`) start: the index of its
+    first marker's letter (every list and matrix starts at its element 0); 0
+    without markers. Only looks: the parsers check every marker."""
+    match = _MARKER.search(text)
+    return 0 if match is None else INDEX_MARKERS.index(match.group()[0])
 
 
 def index_marker(index: int) -> str:
@@ -218,11 +246,16 @@ class _Renderer:
     """Renders probe values of one trajectory (the sorting output needs its keys)."""
 
     def __init__(
-        self, trajectory: Trajectory, float_format: FloatFormat, index_hints: bool = False
+        self,
+        trajectory: Trajectory,
+        float_format: FloatFormat,
+        index_hints: bool = False,
+        marker_offset: int = 0,
     ):
         self.trajectory = trajectory
         self.spec = trajectory.spec
         self.index_hints = index_hints
+        self.marker_offset = marker_offset
         legacy = float_format == "legacy"
         self.node_float: Callable[[object], str] = (lambda v: f"{v:.3g}") if legacy else str
         self.graph_float: Callable[[object], str] = (lambda v: f"{v:.3f}") if legacy else str
@@ -259,15 +292,18 @@ class _Renderer:
             rows = [[str(v) for v in row] for row in _integers(type_, value, keep_masked=True)]
         if self.index_hints:
             rows = [
-                [index_marker(i) + index_marker(j) + v for j, v in enumerate(row)]
+                [self._marker(i) + self._marker(j) + v for j, v in enumerate(row)]
                 for i, row in enumerate(rows)
             ]
         return _row(map(_row, rows), SEPARATOR)
 
     def _list(self, items: list[str]) -> str:
         if self.index_hints:
-            items = [index_marker(i) + v for i, v in enumerate(items)]
+            items = [self._marker(i) + v for i, v in enumerate(items)]
         return _row(items)
+
+    def _marker(self, index: int) -> str:
+        return index_marker(self.marker_offset + index)
 
 
 def _row(items, separator: str = " ") -> str:
@@ -312,9 +348,10 @@ def render_probe(
     value: np.ndarray,
     float_format: FloatFormat = "default",
     index_hints: bool = False,
+    marker_offset: int = 0,
 ) -> str:
     """The text of one value of probe ``name`` of ``trajectory``, as in CLRS-Text."""
-    return _Renderer(trajectory, float_format, index_hints).render(name, value)
+    return _Renderer(trajectory, float_format, index_hints, marker_offset).render(name, value)
 
 
 __all__ = [
@@ -325,6 +362,8 @@ __all__ = [
     "check_index_hints",
     "format_example",
     "index_marker",
+    "index_markers",
+    "marker_offset_of",
     "output_names",
     "output_names_line",
     "parenthesise",

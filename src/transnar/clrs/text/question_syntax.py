@@ -246,29 +246,47 @@ def parse_fields(
 
 def first_list_marked(tokens: Sequence[Token]) -> bool:
     """Whether the first number in brackets starts with an index marker."""
+    first = _first_in_brackets(tokens)
+    return bool(first) and first[0] in INDEX_MARKERS
+
+
+def first_list_offset(tokens: Sequence[Token]) -> int:
+    """How far along :data:`INDEX_MARKERS` the first list's markers start: its first
+    element's marker (0 when it has none)."""
+    return INDEX_MARKERS.index(_first_in_brackets(tokens)[0]) if first_list_marked(tokens) else 0
+
+
+def _first_in_brackets(tokens: Sequence[Token]) -> str:
     for before, token in itertools.pairwise(tokens):
         if before.kind == "[" and token.kind == "word":
-            return token.text[:1] in INDEX_MARKERS
-    return False
+            return token.text
+    return ""
 
 
-def unmark(line: Line, name: str, value: Value, hinted: bool) -> Value:
-    """A value with its index markers checked and dropped (``hinted``), or checked absent."""
+def unmark(line: Line, name: str, value: Value, hinted: bool, offset: int = 0) -> Value:
+    """A value with its index markers checked and dropped (``hinted``; element ``j``
+    marked ``INDEX_MARKERS[offset + j]``), or checked absent."""
     if isinstance(value, ListValue):
-        return ListValue(_unmark_row(line, name, value, hinted), value.column)
+        return ListValue(_unmark_row(line, name, value, hinted, offset), value.column)
     if isinstance(value, MatrixValue):
         rows = tuple(
-            ListValue(_unmark_row(line, name, row, hinted, i), row.column)
+            ListValue(_unmark_row(line, name, row, hinted, offset, i), row.column)
             for i, row in enumerate(value.rows)
         )
         return MatrixValue(rows, value.column)
     if isinstance(value, TupleValue):
-        return TupleValue(tuple(unmark(line, name, v, hinted) for v in value.items), value.column)
+        items = tuple(unmark(line, name, v, hinted, offset) for v in value.items)
+        return TupleValue(items, value.column)
     return value
 
 
 def _unmark_row(
-    line: Line, name: str, row: ListValue, hinted: bool, row_index: int | None = None
+    line: Line,
+    name: str,
+    row: ListValue,
+    hinted: bool,
+    offset: int = 0,
+    row_index: int | None = None,
 ) -> tuple[Token, ...]:
     """The numbers of a list (or of row ``row_index`` of a matrix), markers dropped."""
     if not hinted:
@@ -280,17 +298,19 @@ def _unmark_row(
                     "first list has none (all elements carry index hints, or none)",
                 )
         return row.items
-    if max(len(row.items), (row_index or 0) + 1) > len(INDEX_MARKERS):
+    markers = INDEX_MARKERS[offset:]
+    if max(len(row.items), (row_index or 0) + 1) > len(markers):
+        start = f" from {markers[0]!r} on" if offset else ""
         raise line.error(
             row.column,
-            f"{name!r} has more than {len(INDEX_MARKERS)} elements: index hints mark at "
-            f"most {len(INDEX_MARKERS)} (a-z, A-Z)",
+            f"{name!r} has more than {len(markers)} elements: index hints mark at "
+            f"most {len(markers)}{start} (a-z, A-Z)",
         )
-    prefix = "" if row_index is None else INDEX_MARKERS[row_index]
+    prefix = "" if row_index is None else markers[row_index]
     where = "" if row_index is None else f"row {row_index + 1}, "
     items = []
     for j, token in enumerate(row.items):
-        marker = prefix + INDEX_MARKERS[j]
+        marker = prefix + markers[j]
         rest = token.text[len(marker) :]
         if not token.text.startswith(marker) or not rest or rest[0] in INDEX_MARKERS:
             raise line.error(
@@ -312,6 +332,7 @@ __all__ = [
     "TupleValue",
     "Value",
     "first_list_marked",
+    "first_list_offset",
     "parse_fields",
     "question_error",
     "split_lines",

@@ -64,8 +64,11 @@ its row's and its column's (``[[aa0 ab1], [ba1 bb0]]``). By default
 (``index_hints=None``) :func:`parse_question` detects them from the first
 element of the first list, since a number never starts with a letter
 (:func:`has_index_hints`); then every element must carry exactly its own
-marker, and without them none may. The markers are checked and dropped: the
-inputs are the same as those of the plain question.
+marker, and without them none may. Markers shifted along the alphabet
+(``format_example(..., marker_offset=3)``: ``[d0.548 e0.715]``) start where the
+first list's first element says, and every element must follow from there. The
+markers are checked and dropped: the inputs are the same as those of the plain
+question.
 
 Malformed text raises ``ValueError`` naming the line and column and what was
 expected there. Whitespace between tokens is free, but the separators are
@@ -117,6 +120,7 @@ from transnar.clrs.text.question_syntax import (
     TupleValue,
     Value,
     first_list_marked,
+    first_list_offset,
     parse_fields,
     question_error,
     split_lines,
@@ -182,10 +186,14 @@ def parse_question(
     line = Line(2, input_line)
     fields, initial = parse_fields(line)
     hinted = first_list_marked(line.tokens) if index_hints is None else bool(index_hints)
-    fields = {name: (token, unmark(line, name, v, hinted)) for name, (token, v) in fields.items()}
+    offset = first_list_offset(line.tokens) if hinted else 0
+    fields = {
+        name: (token, unmark(line, name, v, hinted, offset)) for name, (token, v) in fields.items()
+    }
     if initial is not None:
         label = INITIAL_TRACE_NAME
-        initial = initial._replace(values=[unmark(line, label, v, hinted) for v in initial.values])
+        values = [unmark(line, label, v, hinted, offset) for v in initial.values]
+        initial = initial._replace(values=values)
     _check_field_names(spec, line, fields, initial, use_hints)
     n = _num_nodes(spec, line, fields)
     inputs = {}
@@ -195,7 +203,7 @@ def parse_question(
         elif name in REBUILT_INPUTS:
             inputs[name] = REBUILT_INPUTS[name](inputs)
     if initial is not None:
-        _check_initial_trace(spec, line, initial, n, inputs, check_trace, hinted)
+        _check_initial_trace(spec, line, initial, n, inputs, check_trace, hinted, offset)
     return spec.name, inputs
 
 
@@ -437,6 +445,7 @@ def _check_initial_trace(
     inputs: Mapping[str, np.ndarray],
     check_trace: bool,
     index_hints: bool = False,
+    marker_offset: int = 0,
 ) -> None:
     """Checks the trace's first step against the trace hints' forms and, optionally, a run."""
     token, values, start, end = initial
@@ -476,7 +485,14 @@ def _check_initial_trace(
     expected = []
     for float_format in FLOAT_FORMATS:
         text = SEPARATOR.join(
-            render_probe(trajectory, shown, trajectory.hints[hint][0], float_format, index_hints)
+            render_probe(
+                trajectory,
+                shown,
+                trajectory.hints[hint][0],
+                float_format,
+                index_hints,
+                marker_offset,
+            )
             for hint, shown in trace
         )
         if spec.name in PARENTHESISED_TRACES:

@@ -15,10 +15,14 @@ With index hints (``index_hints=True``, see
 ``"index_hints": true`` (:data:`INDEX_HINT_COLUMNS`), and the manifest's
 options ``"index_hints": true``; without, neither has it (absent means
 ``false``), so that the default datasets stay as they were, byte for byte.
+With shifted markers too (``shift_markers=True``), each row's markers start at a
+letter drawn for that row (:func:`marker_shift`), given by one more column,
+``"marker_offset"`` (:data:`SHIFTED_MARKER_COLUMNS`), and the manifest's options
+say ``"shift_markers": true``.
 
 A row is fully determined by ``(algo_name, length, seed, index, use_hints,
-float_format, truncate_decimals[, index_hints])``: its instance is the ``index``-th draw of the
-sampler of ``(algo_name, length)`` seeded with ``seed``, i.e.
+float_format, truncate_decimals[, index_hints[, shift_markers]])``: its instance
+is the ``index``-th draw of the sampler of ``(algo_name, length)`` seeded with ``seed``, i.e.
 ``transnar.clrs.sample(algo_name, length, seed, count=index + 1,
 truncate_decimals=truncate_decimals)[index]``. Those are the draws of the
 reference generators (one sampler per algorithm and length, drawn one at a time),
@@ -34,11 +38,13 @@ datasets are :mod:`~transnar.clrs.text.datasets`.
 from __future__ import annotations
 
 import numbers
+import random
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from transnar.clrs.samplers import Sampler, build_sampler
 from transnar.clrs.text.formatting import (
+    INDEX_MARKERS,
     FloatFormat,
     check_float_format,
     format_example,
@@ -63,15 +69,44 @@ COLUMNS: tuple[str, ...] = (
 INDEX_HINT_COLUMNS: tuple[str, ...] = (*COLUMNS, "index_hints")
 """The columns of a row with index hints: :data:`COLUMNS` and ``index_hints`` (true)."""
 
+SHIFTED_MARKER_COLUMNS: tuple[str, ...] = (*INDEX_HINT_COLUMNS, "marker_offset")
+"""The columns of a row with shifted index markers: :data:`INDEX_HINT_COLUMNS` and
+``marker_offset`` (where its markers start along the alphabet)."""
 
-def check_options(use_hints: Any, float_format: Any, index_hints: Any = False) -> None:
+
+def row_columns(row: Mapping[str, Any]) -> tuple[str, ...]:
+    """The columns of ``row``: ``index_hints`` only when true, ``marker_offset``
+    only when its markers are shifted."""
+    if "marker_offset" in row:
+        return SHIFTED_MARKER_COLUMNS
+    return INDEX_HINT_COLUMNS if row.get("index_hints") else COLUMNS
+
+
+def check_options(
+    use_hints: Any, float_format: Any, index_hints: Any = False, shift_markers: Any = False
+) -> None:
     """A ``ValueError`` naming the option unless the text options are valid:
-    ``use_hints`` and ``index_hints`` booleans, ``float_format`` one of the formats."""
-    if not isinstance(use_hints, bool):
-        raise ValueError(f"use_hints must be True or False, got {use_hints!r}")
-    if not isinstance(index_hints, bool):
-        raise ValueError(f"index_hints must be True or False, got {index_hints!r}")
+    ``use_hints``, ``index_hints`` and ``shift_markers`` booleans (the last only
+    with index hints), ``float_format`` one of the formats."""
+    for name, value in (
+        ("use_hints", use_hints),
+        ("index_hints", index_hints),
+        ("shift_markers", shift_markers),
+    ):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
+    if shift_markers and not index_hints:
+        raise ValueError("shift_markers shifts index markers: it needs index_hints")
     check_float_format(float_format)
+
+
+def marker_shift(algorithm: str, size: int, seed: int, index: int, num_nodes: int) -> int:
+    """Where the index markers of a row with shifted markers start: drawn uniformly
+    from the offsets that leave its ``num_nodes`` elements a marker each
+    (``0 .. 52 - num_nodes``), by a generator of the row's identity alone (not
+    its instance, nor its answer), so that the same row always gets the same."""
+    draw = random.Random(f"transnar/marker-shift/{algorithm}/{size}/{seed}/{index}")
+    return draw.randrange(len(INDEX_MARKERS) - num_nodes + 1)
 
 
 def natural(name: str, value: Any) -> int:
@@ -92,6 +127,7 @@ def examples(
     start: int = 0,
     *,
     index_hints: bool = False,
+    shift_markers: bool = False,
 ) -> Iterator[tuple[dict[str, Any], Trajectory]]:
     """Rows ``start .. start + count - 1`` of one sampler stream, each with its trajectory.
 
@@ -113,6 +149,10 @@ def examples(
         start: index of the first row in the stream.
         index_hints: precede list and matrix elements by their index markers
             (rows then have the column ``"index_hints": true``).
+        shift_markers: with ``index_hints``, start each row's markers at a
+            letter drawn for it (:func:`marker_shift`; the row's
+            ``marker_offset``), so that a model trained on small sizes sees
+            every marker, not only the first ones.
 
     Returns:
         An iterator of ``(row, trajectory)``: the row (see the module
@@ -120,10 +160,10 @@ def examples(
         :func:`~transnar.clrs.preprocess` for the NAR). Arguments are checked
         at the call, not at the first ``next``.
     """
-    check_options(use_hints, float_format, index_hints)
+    check_options(use_hints, float_format, index_hints, shift_markers)
     count, start = natural("count", count), natural("start", start)
     sampler = build_sampler(algorithm, size, seed, truncate_decimals)
-    return _stream(sampler, start, count, use_hints, float_format, index_hints)
+    return _stream(sampler, start, count, use_hints, float_format, index_hints, shift_markers)
 
 
 def _stream(
@@ -133,6 +173,7 @@ def _stream(
     use_hints: bool,
     float_format: FloatFormat,
     index_hints: bool,
+    shift_markers: bool,
 ) -> Iterator[tuple[dict[str, Any], Trajectory]]:
     sampler.skip(start)
     algorithm, size, seed = sampler.algorithm, int(sampler.size), int(sampler.seed)
@@ -140,7 +181,12 @@ def _stream(
     truncate_decimals = None if truncate_decimals is None else int(truncate_decimals)
     for index in range(start, start + count):
         trajectory = sampler.draw()
-        question, answer = format_example(trajectory, use_hints, float_format, index_hints)
+        offset = (
+            marker_shift(algorithm, size, seed, index, trajectory.num_nodes) if shift_markers else 0
+        )
+        question, answer = format_example(
+            trajectory, use_hints, float_format, index_hints, marker_offset=offset
+        )
         row = {
             "text": question + answer,
             "question": question,
@@ -155,6 +201,8 @@ def _stream(
         }
         if index_hints:
             row["index_hints"] = True
+        if shift_markers:
+            row["marker_offset"] = offset
         yield row, trajectory
 
 
@@ -168,6 +216,7 @@ def make_example(
     truncate_decimals: int | None = 3,
     *,
     index_hints: bool = False,
+    shift_markers: bool = False,
 ) -> dict[str, Any]:
     """The row at position ``index`` of the stream of ``(algorithm, size, seed)``.
 
@@ -185,6 +234,7 @@ def make_example(
         truncate_decimals,
         start=index,
         index_hints=index_hints,
+        shift_markers=shift_markers,
     )
     return row
 
@@ -280,11 +330,14 @@ class SamplerStreams:
 __all__ = [
     "COLUMNS",
     "INDEX_HINT_COLUMNS",
+    "SHIFTED_MARKER_COLUMNS",
     "SamplerStreams",
     "check_options",
     "examples",
     "make_example",
+    "marker_shift",
     "natural",
+    "row_columns",
     "trajectory_of",
     "with_trajectories",
 ]

@@ -35,7 +35,10 @@ answer and enough to know the true one:
   ``use_hints``.
 - index hints: the row's ``index_hints`` if it has one; else whether its
   question carries them (:func:`~transnar.clrs.text.questions.has_index_hints`);
-  else the scorer's ``index_hints``.
+  else the scorer's ``index_hints``. Shifted markers (a row of a dataset written
+  with ``shift_markers``): the truth's start where the row's ``marker_offset``
+  says, else where its question's or its answer's do
+  (:func:`~transnar.clrs.text.formatting.marker_offset_of`), else at ``a``.
 
 Blank lines are ignored. A *bad row* (not a JSON object, a missing or
 non-string field, an unknown algorithm, a truth that cannot be rebuilt or does
@@ -64,7 +67,7 @@ from typing import Any
 from transnar.clrs.bounds import size_of_nodes
 from transnar.clrs.specs import get_spec
 from transnar.clrs.text.answer_scores import score_answer
-from transnar.clrs.text.formatting import check_float_format, format_example
+from transnar.clrs.text.formatting import check_float_format, format_example, marker_offset_of
 from transnar.clrs.text.rows import SamplerStreams
 from transnar.clrs.text.score_report import BadRow, ScoredRow, ScoreReport, aggregate
 
@@ -144,6 +147,7 @@ def score_row(
     question = _optional_str(row, "question")
     use_hints = _flag(row, "use_hints", question, options.use_hints)
     index_hints = _flag(row, "index_hints", question, options.index_hints)
+    offset = _marker_offset(row, question) if index_hints else 0
     size = _size_field(row)
     algorithm = _algorithm_field(row)
     if "answer" in row:
@@ -166,11 +170,15 @@ def score_row(
                 f"({trajectory.algorithm!r})"
             )
         algorithm = trajectory.algorithm
-        truth = format_example(trajectory, use_hints, options.float_format, index_hints)[1]
+        truth = format_example(
+            trajectory, use_hints, options.float_format, index_hints, marker_offset=offset
+        )[1]
         if size is None:
             size = _size_of(trajectory)
     elif algorithm is not None and size is not None and "seed" in row and "index" in row:
-        truth = _dataset_answer(row, algorithm, size, use_hints, index_hints, options, streams)
+        truth = _dataset_answer(
+            row, algorithm, size, use_hints, index_hints, offset, options, streams
+        )
     else:
         raise ValueError(
             "a row needs the truth: 'answer' (with 'algo_name'), or 'question', "
@@ -361,6 +369,7 @@ def _dataset_answer(
     size: int,
     use_hints: bool,
     index_hints: bool,
+    marker_offset: int,
     options: Options,
     streams: SamplerStreams,
 ) -> str:
@@ -385,7 +394,19 @@ def _dataset_answer(
     ):
         raise ValueError(f"'truncate_decimals' must be an integer or null, got {truncate!r}")
     trajectory = streams.draw(algorithm, size, int(row["seed"]), int(row["index"]), truncate)
-    return format_example(trajectory, use_hints, float_format, index_hints)[1]
+    return format_example(
+        trajectory, use_hints, float_format, index_hints, marker_offset=marker_offset
+    )[1]
+
+
+def _marker_offset(row: Mapping[str, Any], question: str | None) -> int:
+    """Where a hinted row's markers start: its ``marker_offset``, else its question's."""
+    if "marker_offset" in row:
+        value = row["marker_offset"]
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            raise ValueError(f"'marker_offset' must be a non-negative integer, got {value!r}")
+        return int(value)
+    return 0 if question is None else marker_offset_of(question)
 
 
 def _json_type(value: Any) -> str:

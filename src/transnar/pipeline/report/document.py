@@ -34,6 +34,7 @@ from transnar.pipeline.report.competence import competence
 from transnar.pipeline.report.curves import lm_panels, nar_panels, plot_panels
 from transnar.pipeline.report.headline import headline
 from transnar.pipeline.report.html import markdown_to_html
+from transnar.pipeline.report.markers import marker_lines, marker_summary
 from transnar.pipeline.report.nar_families import nar_family_table
 from transnar.pipeline.report.runs import RunData, load_run
 from transnar.pipeline.report.shares import share_lines, student_shares
@@ -131,6 +132,9 @@ def write_report(
     shares = student_shares(runs, comparison)
     if shares:  # with students: what each keeps of TransNAR's gain, per size
         document["student_shares"] = shares
+    markers = marker_summary(runs)
+    if markers:  # with index hints: where the hinted answers' markers go wrong
+        document["index_markers"] = markers
     write_json(out / COMPARISON_JSON, document, indent=1)
     return [out / REPORT_MD, out / REPORT_HTML, out / COMPARISON_JSON, *paths]
 
@@ -145,6 +149,9 @@ def report_markdown(runs: Sequence[RunData], comparison: Comparison) -> str:
     shares = share_lines(runs, comparison)
     if shares:
         lines += ["### What the students keep", "", *shares, ""]
+    markers = marker_lines(runs)
+    if markers:
+        lines += ["### Index markers", "", *markers, ""]
     lines += ["## In-distribution competence", "", *competence(comparison), ""]
     versus = " vs ".join(comparison.labels)
     lines += [f"## Scores: {versus}", "", *_demoted(comparison.to_markdown()), ""]

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transnar.arms import ARMS_BY_NAME
 from transnar.evaluation import load_results
 from transnar.evaluation.results import restrict_results
 from transnar.pipeline.config import RunPipelineConfig
 from transnar.pipeline.layout import (
+    DATA_DIR,
+    DATA_DIRS,
     EVAL_DIR,
-    HINTS_DATA_DIR,
     NAR_DIR,
     ModelRun,
     model_runs,
@@ -50,6 +50,8 @@ class ModelResult:
         teacher_answers: a student's: the manifest of its teacher's answers
             (``distill-s<seed>/manifest.json``: their agreement with the truth);
             None for the other arms.
+        evaluation: its evaluation's directory (``results.json`` and, unless
+            left out, ``predictions.jsonl``).
     """
 
     run: ModelRun
@@ -57,6 +59,7 @@ class ModelResult:
     metrics: list[dict[str, Any]]
     results: dict[str, Any]
     teacher_answers: dict[str, Any] | None = None
+    evaluation: Path | None = None
 
 
 @dataclass
@@ -138,17 +141,11 @@ def load_run(
         if model.kind not in arms
         for name in (model.name, f"eval-{model.name}", model.distill_dir)
     }
-    if not any(ARMS_BY_NAME[arm].index_hints for arm in arms):
-        left_out.add(HINTS_DATA_DIR)
+    reported = {ModelRun(arm, 0).data_dir for arm in arms}  # the hinted data the arms read
+    left_out |= {name for name in DATA_DIRS if name != DATA_DIR and name not in reported}
     records = read_records(directory)
     models = [
-        ModelResult(
-            run,
-            _read_json(_finished(directory, directory / run.name / SUMMARY)),
-            read_metrics(directory / run.name / METRICS),
-            _results(_evaluated(directory, config, run, records), algorithms),
-            _read_json(directory / run.distill_dir / DISTILL_MANIFEST) if run.distill_dir else None,
-        )
+        _model_result(directory, config, run, records, algorithms)
         for run in model_runs(config)
         if run.kind in arms
     ]
@@ -162,6 +159,25 @@ def load_run(
         arms,
         algorithms,
         nar_stepping(recorded),
+    )
+
+
+def _model_result(
+    directory: Path,
+    config: RunPipelineConfig,
+    run: ModelRun,
+    records: Mapping[str, dict],
+    algorithms: Sequence[str],
+) -> ModelResult:
+    summary = _read_json(_finished(directory, directory / run.name / SUMMARY))
+    evaluation = _evaluated(directory, config, run, records)
+    return ModelResult(
+        run,
+        summary,
+        read_metrics(directory / run.name / METRICS),
+        _results(evaluation, algorithms),
+        _read_json(directory / run.distill_dir / DISTILL_MANIFEST) if run.distill_dir else None,
+        evaluation,
     )
 
 
