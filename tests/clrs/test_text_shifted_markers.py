@@ -88,6 +88,9 @@ def test_offsets_past_the_markers_or_without_hints_are_refused():
         format_example(trajectory, marker_offset=2)
     with pytest.raises(ValueError, match="marker_offset must be an integer >= 0"):
         format_example(trajectory, index_hints=True, marker_offset=-1)
+    for offset in (-1, 52, 1.5, True):  # never a silent slice of the markers
+        with pytest.raises(ValueError, match="marker_offset must be an integer from 0 to 51"):
+            parse_answer("insertion_sort", "[a1]", index_hints=True, marker_offset=offset)
 
 
 @pytest.mark.parametrize(

@@ -266,13 +266,18 @@ def parse_answer(
         A :class:`ParsedAnswer`.
 
     Raises:
-        ValueError: unknown algorithm.
+        ValueError: unknown algorithm; a ``marker_offset`` that leaves no marker.
 
     Example:
         >>> parse_answer("topological_sort", "[3 0 1 3], 2\\n\\n").values
         [[3, 0, 1, 3], 2]
     """
     g = grammar(algorithm, use_hints, index_hints)
+    if isinstance(marker_offset, bool) or marker_offset not in range(len(INDEX_MARKERS)):
+        raise ValueError(
+            f"marker_offset must be an integer from 0 to {len(INDEX_MARKERS) - 1}, "
+            f"got {marker_offset!r}"
+        )
     markers = INDEX_MARKERS[marker_offset:] if index_hints else ""
     if not isinstance(text, str):
         error = f"the answer is a {type(text).__name__}, not a string"
