@@ -116,22 +116,17 @@ def marker_lines(runs: Sequence[RunData]) -> list[str]:
     summary = marker_summary(runs)
     if not summary:
         return []
-    rows = []
-    for label, by_size in summary.items():
-        for size, cell in by_size.items():
-            wrong, first = cell["wrong"], cell["first_wrong"]
-            common = next(iter(first), None)
-            rows.append(
-                [
-                    label,
-                    size,
-                    Cell.of(cell["right"]).text(),
-                    f"{cell['unseen'] / wrong:.0%}" if wrong else "—",
-                    f"`{common}` ({first[common] / wrong:.0%})"
-                    if common not in (None, EXTRA)
-                    else (f"{EXTRA} ({first[common] / wrong:.0%})" if common else "—"),
-                ]
-            )
+    rows = [
+        [
+            label,
+            size,
+            Cell.of(cell["right"]).text(),
+            f"{cell['unseen'] / cell['wrong']:.0%}" if cell["wrong"] else "—",
+            _most_often(cell["first_wrong"], cell["wrong"]),
+        ]
+        for label, by_size in summary.items()
+        for size, cell in by_size.items()
+    ]
     sizes = ", ".join(map(str, runs[0].config.lm.data.train_sizes))
     return [
         "Index markers in the hinted answers (answers whose truth has lists or matrices): "
@@ -146,6 +141,15 @@ def marker_lines(runs: Sequence[RunData]) -> list[str]:
             rows,
         ),
     ]
+
+
+def _most_often(first_wrong: dict[str, int], wrong: int) -> str:
+    """The most common first wrong marker (``first_wrong`` is most common first), in
+    backquotes, with its share of the ``wrong`` answers; ``—`` when none is wrong."""
+    if not wrong:
+        return "—"
+    marker, count = next(iter(first_wrong.items()))
+    return f"{marker if marker == EXTRA else f'`{marker}`'} ({count / wrong:.0%})"
 
 
 def _hinted_models(runs: Sequence[RunData]) -> dict[str, list[tuple[ModelResult, RunData]]]:
