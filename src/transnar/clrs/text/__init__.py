@@ -9,7 +9,9 @@
   before any spec: :mod:`~transnar.clrs.text.question_syntax`).
 - Index hints (``index_hints=True`` in every function above and below; Zhou et
   al. 2023): list and matrix elements preceded by their index markers
-  (:data:`INDEX_MARKERS`), ``[a0.548 b0.715]``; :func:`has_index_hints`.
+  (:data:`INDEX_MARKERS`), ``[a0.548 b0.715]``; :func:`has_index_hints`; shifted
+  along the alphabet with ``marker_offset`` (``[d0.548 e0.715]``; training rows
+  drawn with ``shift_markers``), read back by :func:`marker_offset_of`.
 - :func:`parse_answer` (:mod:`~transnar.clrs.text.answers`) and the scores
   :func:`parse_score`, :func:`shape_score`, :func:`clrs_score` (and
   :func:`trace_accuracy`) of a model's answer; :func:`score_answer` gives all
@@ -38,6 +40,7 @@ from transnar.clrs.text.formatting import (
     FLOAT_FORMATS,
     INDEX_MARKERS,
     format_example,
+    marker_offset_of,
     predecessors_to_order,
 )
 from transnar.clrs.text.questions import has_index_hints, has_trace, parse_question
@@ -52,6 +55,7 @@ __all__ = [
     "format_example",
     "has_index_hints",
     "has_trace",
+    "marker_offset_of",
     "parse_answer",
     "parse_question",
     "parse_score",
