@@ -47,11 +47,9 @@ from transnar.pipeline.layout import (
     CONFIG_YAML,
     DATA_DIR,
     EVAL_DIR,
-    HINTS_DATA_DIR,
     NAR_DIR,
     REPORT_HTML,
     REPORT_MD,
-    SHIFTED_HINTS_DATA_DIR,
     STAGES_DIR,
     ModelRun,
     model_runs,
@@ -255,10 +253,11 @@ def build_stages(
     """The stages of a run, in order (see the module docstring)."""
     stages = [data_stage(config, run_dir, progress), nar_stage(config, run_dir, progress)]
     runs = model_runs(config)
-    hinted = {model.arm.shift_markers for model in runs if model.index_hints}
-    for shifted, name in ((True, SHIFTED_HINTS_DATA_DIR), (False, HINTS_DATA_DIR)):
-        if shifted in hinted:  # after data: data-hints, then data-hints-shifted
-            stages.insert(1, data_stage(config.with_index_hints(shifted), run_dir, progress, name))
+    hinted = {model.data_dir: model.arm.shift_markers for model in runs if model.index_hints}
+    for position, (name, shifted) in enumerate(sorted(hinted.items()), start=1):
+        # after data: data-hints, then data-hints-shifted
+        stage = data_stage(config.with_index_hints(shifted), run_dir, progress, name)
+        stages.insert(position, stage)
     for seed in sorted({m.seed for m in runs}):
         models = [m for m in runs if m.seed == seed]
         for model in models:

@@ -68,7 +68,7 @@ from transnar.clrs.bounds import size_of_nodes
 from transnar.clrs.specs import get_spec
 from transnar.clrs.text.answer_scores import score_answer
 from transnar.clrs.text.formatting import check_float_format, format_example, marker_offset_of
-from transnar.clrs.text.rows import SamplerStreams
+from transnar.clrs.text.rows import SamplerStreams, natural
 from transnar.clrs.text.score_report import BadRow, ScoredRow, ScoreReport, aggregate
 
 PREDICTION_FIELDS: tuple[str, ...] = (
@@ -402,10 +402,7 @@ def _dataset_answer(
 def _marker_offset(row: Mapping[str, Any], question: str | None) -> int:
     """Where a hinted row's markers start: its ``marker_offset``, else its question's."""
     if "marker_offset" in row:
-        value = row["marker_offset"]
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-            raise ValueError(f"'marker_offset' must be a non-negative integer, got {value!r}")
-        return int(value)
+        return natural("'marker_offset'", row["marker_offset"])
     return 0 if question is None else marker_offset_of(question)
 
 

@@ -123,7 +123,8 @@ def write_report(
     paths.append(plot_panels(lm_panels(_lm_lines(runs)), figures / LM_CURVES, "Language models"))
     nars = [(_run_label(run, len(runs)), k, run.nar_metrics) for k, run in enumerate(runs)]
     paths.append(plot_panels(nar_panels(nars), figures / NAR_CURVES, "The NAR"))
-    text = report_markdown(runs, comparison)
+    markers = marker_summary(runs)  # read once: each hinted model's predictions
+    text = report_markdown(runs, comparison, markers)
     with atomic_write(out / REPORT_MD, overwrite=True, mode="w") as handle:
         handle.write(text)
     with atomic_write(out / REPORT_HTML, overwrite=True, mode="w") as handle:
@@ -132,15 +133,18 @@ def write_report(
     shares = student_shares(runs, comparison)
     if shares:  # with students: what each keeps of TransNAR's gain, per size
         document["student_shares"] = shares
-    markers = marker_summary(runs)
     if markers:  # with index hints: where the hinted answers' markers go wrong
         document["index_markers"] = markers
     write_json(out / COMPARISON_JSON, document, indent=1)
     return [out / REPORT_MD, out / REPORT_HTML, out / COMPARISON_JSON, *paths]
 
 
-def report_markdown(runs: Sequence[RunData], comparison: Comparison) -> str:
-    """The report's Markdown (its figures in ``figures/`` beside it)."""
+def report_markdown(
+    runs: Sequence[RunData], comparison: Comparison, index_markers: dict | None = None
+) -> str:
+    """The report's Markdown (its figures in ``figures/`` beside it);
+    ``index_markers``: the runs' :func:`~transnar.pipeline.report.markers.marker_summary`
+    when already made (None: made here)."""
     lines = [f"# {TITLE}", ""]
     if any(run.is_smoke for run in runs):
         lines += [SMOKE_NOTE, ""]
@@ -149,7 +153,9 @@ def report_markdown(runs: Sequence[RunData], comparison: Comparison) -> str:
     shares = share_lines(runs, comparison)
     if shares:
         lines += ["### What the students keep", "", *shares, ""]
-    markers = marker_lines(runs)
+    if index_markers is None:
+        index_markers = marker_summary(runs)
+    markers = marker_lines(index_markers, runs[0].config.lm.data.train_sizes)
     if markers:
         lines += ["### Index markers", "", *markers, ""]
     lines += ["## In-distribution competence", "", *competence(comparison), ""]

@@ -110,10 +110,10 @@ def marker_summary(runs: Sequence[RunData]) -> dict[str, Any]:
     return summary
 
 
-def marker_lines(runs: Sequence[RunData]) -> list[str]:
-    """The report's table of the hinted answers' markers (no lines without hinted
-    arms or their predictions)."""
-    summary = marker_summary(runs)
+def marker_lines(summary: dict[str, Any], train_sizes: Sequence[int]) -> list[str]:
+    """The report's table of the hinted answers' markers, from their
+    :func:`marker_summary` (no lines when it is empty); ``train_sizes``: the
+    runs' training sizes, for its caption."""
     if not summary:
         return []
     rows = [
@@ -127,7 +127,7 @@ def marker_lines(runs: Sequence[RunData]) -> list[str]:
         for label, by_size in summary.items()
         for size, cell in by_size.items()
     ]
-    sizes = ", ".join(map(str, runs[0].config.lm.data.train_sizes))
+    sizes = ", ".join(map(str, train_sizes))
     return [
         "Index markers in the hinted answers (answers whose truth has lists or matrices): "
         "the share whose markers are exactly the truth's, in order (mean ± std over the "
