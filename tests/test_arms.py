@@ -44,6 +44,9 @@ def test_model_runs_read_the_table():
     student = ModelRun("student", 3)
     assert student.teacher == ModelRun("transnar", 3) and student.data_dir == "distill-s3"
     assert ModelRun("transnar", 3).teacher is None and ModelRun("transnar", 3).distill_dir is None
+    soft = ModelRun("student-soft", 3)  # learns the run's data and its teacher's distributions
+    assert soft.teacher == ModelRun("transnar", 3) and soft.data_dir == "data"
+    assert soft.distill_dir is None and soft.teacher_answers_dir is None and soft.arm.student
     assert [ModelRun(n, 0).label for n in ("transnar-lockstep", "transnar-hints")] == [
         "TransNAR (lockstep)", "TransNAR (index hints)",
     ]  # fmt: skip

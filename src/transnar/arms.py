@@ -5,7 +5,8 @@ directory and stages), its label in tables and plots, the sentence the report
 uses for it, and how it differs from the run's ``lm`` section: whether it
 cross-attends to the NAR, where its NAR memory comes from, in which memory
 mode it reads it, whether its CLRS-Text carries index hints (shifted or not), and whether it is
-a student distilled from its seed's TransNAR. The pipeline
+a student distilled from its seed's TransNAR (from its answers, or from its
+next-token distributions). The pipeline
 (:mod:`transnar.pipeline.layout`), its config check, ``transnar lm eval
 --arm`` and the report read this table; adding an arm is adding a row (and
 what makes it differ, where that is new).
@@ -48,6 +49,10 @@ class Arm:
         distill_at_test_sizes: a student whose questions are also drawn at
             the evaluation sizes (the teacher needs no labels; the evaluation's
             questions are other instances), besides the ``distill`` section's.
+        distributions: a student that learns its seed's TransNAR's next-token
+            distributions on the run's own data, besides their answers
+            (token-level distillation: ``lm.teacher``'s weight and temperature;
+            the baseline's architecture, no NAR).
     """
 
     name: str
@@ -60,11 +65,13 @@ class Arm:
     shift_markers: bool = False
     distill: str | None = None
     distill_at_test_sizes: bool = False
+    distributions: bool = False
 
     @property
     def student(self) -> bool:
-        """Whether it learns its seed's TransNAR's answers (distillation)."""
-        return self.distill is not None
+        """Whether it learns from its seed's TransNAR (distillation): from its
+        answers, or from its distributions."""
+        return self.distill is not None or self.distributions
 
     def model_changes(self) -> dict[str, object]:
         """What it sets in the run's model config (``lm.model``; a
@@ -160,6 +167,16 @@ ARMS: tuple[Arm, ...] = (
         use_nar=False,
         distill="distill-wide",
         distill_at_test_sizes=True,
+    ),
+    Arm(
+        "student-soft",
+        "student (distributions)",
+        "the soft student (the baseline's architecture, with no NAR, trained on the "
+        "baseline's data for the same steps, its loss mixing the answers' cross-entropy "
+        "with the KL divergence from its seed's TransNAR's next-token distributions: "
+        "token-level distillation)",
+        use_nar=False,
+        distributions=True,
     ),
 )
 """The arms, in training order within a seed."""

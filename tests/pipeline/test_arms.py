@@ -1,5 +1,6 @@
-"""The pipeline's arms beyond the paper (issue 17): the student (distillation: TransNAR
-answers the student's questions, the student trains on them with no NAR), TransNAR
+"""The pipeline's arms beyond the paper (issue 17): the students (distillation: TransNAR
+answers the student's questions, the student trains on them with no NAR; or the
+soft student learns TransNAR's next-token distributions on the run's data), TransNAR
 with another memory mode (``transnar-all``) and the baseline with index hints
 (``baseline-hints``), each evaluated and reported as an arm beside the others."""
 
@@ -18,7 +19,8 @@ from transnar.pipeline.estimate import estimate
 from transnar.pipeline.export import export_run
 
 STUDENT = (
-    "arms=baseline,control-blank,transnar,transnar-all,baseline-hints,student,student-wide",
+    "arms=baseline,control-blank,transnar,transnar-all,baseline-hints,student,student-wide,"
+    "student-soft",
     "distill.sizes=4,6",
     "distill.count=3",
 )
@@ -109,9 +111,10 @@ def test_the_report_says_what_each_student_keeps_of_transnars_gain(finished):
     assert "(student − baseline) / (TransNAR − baseline)" in section
     header = next(line for line in section.splitlines() if line.startswith("| size"))
     assert "| student keeps" in header and "| student (test sizes too) keeps" in header
+    assert "| student (distributions) keeps" in header
     shares = json.loads((run_dir / "comparison.json").read_text())["student_shares"]
     sizes = {str(s) for s in tiny.pipeline_config().lm.data.test_sizes} | {"all"}
-    assert set(shares) == {"student", "student (test sizes too)"}
+    assert set(shares) == {"student", "student (test sizes too)", "student (distributions)"}
     assert all(set(by_size) == sizes for by_size in shares.values())
     for by_size in shares.values():  # a share only where TransNAR's gain is significant
         for size, share in by_size.items():
@@ -157,9 +160,63 @@ def test_a_resumable_copy_writes_the_students_data_again_from_the_kept_answers(
     assert (copy / name).read_bytes() == (run_dir / name).read_bytes()
 
 
+def test_the_soft_student_learns_its_teachers_distributions_on_the_runs_data(finished):
+    from transnar.training.lm_config import TeacherSource
+    from transnar.training.lm_teacher import Teacher
+
+    run_dir, result = finished
+    names = [o.name for o in result.outcomes]
+    assert names.index("transnar-s0") < names.index("student-soft-s0")
+    assert "distill-soft-s0" not in names and not (run_dir / "distill-soft-s0").exists()
+    config = json.loads((run_dir / "student-soft-s0" / "config.json").read_text())
+    teacher_dir = run_dir / "transnar-s0" / "model"
+    assert config["teacher"] == {"model": str(teacher_dir.resolve()), "weight": 0.5,
+                                 "temperature": 2.0}  # fmt: skip
+    assert config["data"]["path"] == str((run_dir / "data").resolve())
+    assert not config["model"]["use_nar"] and config["nar"]["checkpoint"] is None
+    baseline = json.loads((run_dir / "baseline-s0" / "config.json").read_text())
+    assert "teacher" not in baseline  # no other arm has a teacher
+    assert {k: v for k, v in config.items() if k != "teacher"} == baseline  # data, steps, seed
+    summary = json.loads((run_dir / "student-soft-s0" / "summary.json").read_text())
+    teacher = Teacher.load(TeacherSource(str(teacher_dir)), "cpu")
+    assert summary["teacher_sha256"] == teacher.sha256 and summary["steps"] > 0
+    record = json.loads((run_dir / "stages" / "student-soft-s0.json").read_text())
+    assert set(record["inputs"]) == {"data", "transnar-s0"}
+    report = (run_dir / "report.md").read_text()
+    assert "- the soft student (the baseline's architecture" in report
+    assert "its loss is 0.5 x the answers' cross-entropy + 0.5 x 2² x the KL" in report
+    shares = json.loads((run_dir / "comparison.json").read_text())["student_shares"]
+    assert "student (distributions)" in shares
+
+
+def test_a_resumable_copy_keeps_the_teacher_of_a_soft_student_to_come(finished, tmp_path):
+    run_dir = shutil.copytree(finished[0], tmp_path / "run")
+    for name in ("student-soft-s0", "eval-student-soft-s0"):
+        (run_dir / "stages" / f"{name}.json").unlink()
+    copy = export_run(run_dir, tmp_path / "copy", resumable=True).out
+    assert (copy / "transnar-s0" / "model").is_dir()  # the teacher, for the soft student
+    assert not (copy / "teacher-answers").exists()  # no answers: it learns the run's data
+
+
+def test_the_soft_students_weight_and_temperature_are_lm_teachers(tmp_path):
+    from transnar.pipeline.run import build_stages
+
+    config = tiny.pipeline_config(
+        "arms=baseline,transnar,student-soft", "lm.teacher.weight=1", "lm.teacher.temperature=1"
+    )
+    stages = {s.name: s for s in build_stages(config, tmp_path)}
+    assert stages["student-soft-s0"].config["lm.teacher.weight"] == 1.0
+    assert stages["student-soft-s0"].config["lm.teacher.temperature"] == 1.0
+    assert "lm.teacher.model" not in stages["student-soft-s0"].config  # its input instead
+    assert not any(k.startswith("lm.teacher") for k in stages["baseline-s0"].config)
+    with pytest.raises(ValueError, match=r"lm\.teacher\.model must be none"):
+        tiny.pipeline_config("lm.teacher.model=somewhere")
+
+
 def test_a_student_needs_its_teacher():
-    with pytest.raises(ValueError, match="whose teacher is TransNAR"):
-        tiny.pipeline_config("arms=baseline,student")
+    for student in ("student", "student-soft"):
+        with pytest.raises(ValueError, match="whose teacher is TransNAR"):
+            tiny.pipeline_config(f"arms=baseline,{student}")
     with pytest.raises(ValueError, match=r"distill\.algorithms must be none"):
         tiny.pipeline_config(*STUDENT, "distill.algorithms=bfs")
 
@@ -170,6 +227,12 @@ def test_the_estimate_counts_every_arm():
     assert stages["distill-s*"].examples == 2 * 2 * 30
     assert stages["student-s*"].examples == 2 * 2 * 30
     assert stages["student-s*"].parameters == stages["baseline-s*"].parameters
+    # the soft student: the baseline's training and a forward pass of its teacher
+    soft, baseline = stages["student-soft-s*"], stages["baseline-s*"]
+    assert (soft.examples, soft.tokens, soft.steps) == (baseline.examples, baseline.tokens,
+                                                        baseline.steps)  # fmt: skip
+    assert baseline.flops < soft.flops < baseline.flops + stages["transnar-s*"].flops / 2
+    assert "distill-soft-s*" not in stages
     test_sizes = len(set(config.lm.data.test_sizes) - {4, 6})
     assert stages["distill-wide-s*"].examples == 2 * (2 + test_sizes) * 30
     assert stages["baseline-hints-s*"].tokens > stages["baseline-s*"].tokens  # the markers

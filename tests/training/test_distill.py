@@ -163,6 +163,23 @@ def test_the_command_line(tmp_path, capsys):
     assert len(rows) == 2 * 2  # bfs and insertion_sort at size 4
 
 
+def test_the_command_line_student_of_the_teachers_distributions(tmp_path, capsys):
+    teacher = tmp_path / "teacher"
+    tiny.talkative_transnar(use_nar=True).save_pretrained(teacher)
+    config = tmp_path / "student.json"
+    config.write_text(json.dumps(tiny_student().to_dict()))
+    argv = ["distill", str(teacher), "--out", str(tmp_path / "d"), "--config", str(config),
+            "--sizes", "4", "--count", "2", "--val-count", "1", "--no-progress",
+            "--distributions", "teacher.weight=0.9"]  # fmt: skip
+    status, _, err = run_cli(argv, capsys)
+    assert status == 0, err
+    student = json.loads((tmp_path / "d" / "student" / "config.json").read_text())
+    assert student["teacher"] == {"model": str(teacher), "weight": 0.9, "temperature": 2.0}
+    assert not student["model"]["use_nar"]
+    steps = [json.loads(line) for line in (tmp_path / "d" / "student" / "metrics.jsonl").open()]
+    assert all(r["distillation_loss"] > 0 for r in steps if "loss" in r)
+
+
 def test_a_model_without_a_nar_is_no_teacher(tmp_path, capsys):
     baseline = tiny.saved_transnar(tmp_path / "baseline", use_nar=False)
     status, _, err = run_cli(["distill", str(baseline), "--out", str(tmp_path / "d")], capsys)

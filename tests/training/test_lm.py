@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from tests import tiny
-from tests.training.helpers import losses_of, records, val_losses_of
+from tests.training.helpers import interrupted_in_step_5, losses_of, records, val_losses_of
 from transnar._config import PRESET_NAMES
 from transnar.clrs.text.dataset_files import write_dataset
 from transnar.lm import CharTokenizer
@@ -217,10 +217,6 @@ def test_the_baseline_trains_with_the_same_code(tmp_path):
     assert json.loads((result.run_dir / "config.json").read_text()) == config
 
 
-class _InterruptError(Exception):
-    pass
-
-
 @pytest.mark.parametrize(
     "overrides",
     [(), ("grad_accum=2", "dropout=0.1", "memory=lockstep"), ("use_nar=false",)],
@@ -230,21 +226,8 @@ def test_a_resumed_run_continues_with_identical_losses(tmp_path, monkeypatch, na
     config = tiny.lm_train_config(nar_path, *overrides)
     straight = train_lm(config, tmp_path / "straight", progress=False)
 
-    # Interrupt the second run in the middle of step 5 (after the checkpoint of step 4).
-    calls = {"n": 0}
-    real_step = loop_module.lm_train_step
-
-    def failing_step(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise _InterruptError
-        return real_step(*args, **kwargs)
-
-    monkeypatch.setattr(loop_module, "lm_train_step", failing_step)
-    with pytest.raises(_InterruptError):
-        train_lm(config, tmp_path / "resumed", progress=False)
+    interrupted_in_step_5(monkeypatch, config, tmp_path / "resumed")
     assert read_lm_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")["step"] == 4
-    monkeypatch.setattr(loop_module, "lm_train_step", real_step)
     # Some other use of the random generators in between changes nothing.
     torch.manual_seed(123)
     np.random.seed(123)
@@ -259,23 +242,6 @@ def test_a_resumed_run_continues_with_identical_losses(tmp_path, monkeypatch, na
         assert torch.equal(tensor, b["model"][name]), name
 
 
-def _interrupted_at_step_5(monkeypatch, config, run_dir) -> None:
-    """Trains ``config`` into ``run_dir`` and interrupts it in step 5 (after the
-    checkpoint of step 4)."""
-    real_step, calls = loop_module.lm_train_step, []
-
-    def failing_step(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 5:
-            raise _InterruptError
-        return real_step(*args, **kwargs)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(loop_module, "lm_train_step", failing_step)
-        with pytest.raises(_InterruptError):
-            train_lm(config, run_dir, progress=False)
-
-
 def _written_data(config, directory, *overrides: str):
     """``config`` reading its train and val splits (with ``overrides``) from ``directory``."""
     data = apply_overrides(config, list(overrides)).data
@@ -287,7 +253,7 @@ def _written_data(config, directory, *overrides: str):
 def test_moved_data_resume_when_they_hold_the_same_examples(tmp_path, monkeypatch):
     config = _written_data(tiny.lm_train_config(None), tmp_path / "data")
     straight = train_lm(config, tmp_path / "straight", progress=False)
-    _interrupted_at_step_5(monkeypatch, config, tmp_path / "run")
+    interrupted_in_step_5(monkeypatch, config, tmp_path / "run")
     (tmp_path / "data").rename(tmp_path / "moved")  # e.g. the run directory moved
 
     other = _written_data(config, tmp_path / "other", "data.train_seed=5")
@@ -308,7 +274,7 @@ def test_a_checkpoint_without_the_data_hash_resumes_only_where_its_data_were(tmp
 
     with monkeypatch.context() as patch:
         patch.setattr(loop_module.LMTrainer, "data_state", data_state)
-        _interrupted_at_step_5(monkeypatch, config, tmp_path / "run")
+        interrupted_in_step_5(monkeypatch, config, tmp_path / "run")
     shutil.copytree(tmp_path / "data", tmp_path / "copy")
     copied = apply_overrides(config, [f"data.path={tmp_path / 'copy'}"])
     with pytest.raises(CheckpointError, match="does not record their hash"):

@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``transnar`` console script."""
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     args.argv = argv
     try:
         with _torchrun():
@@ -83,6 +83,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(
             130, "transnar: interrupted" + (f"; to continue: {command}" if command else "") + "\n"
         )
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """The parsed arguments. A command with a positional before its ``KEY=VALUE``
+    overrides (``transnar distill MODEL_DIR --out OUT KEY=VALUE``) gets the
+    overrides that follow its options too: argparse takes the positionals of
+    one run of them only, so it leaves those over."""
+    args, extra = parser.parse_known_args(argv)
+    overrides = [item for item in extra if "=" in item and not item.startswith("-")]
+    if extra and (len(overrides) < len(extra) or getattr(args, "overrides", None) is None):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if overrides:
+        args.overrides = [*args.overrides, *overrides]
+    return args
 
 
 @contextlib.contextmanager

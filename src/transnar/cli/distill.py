@@ -20,6 +20,14 @@ no NAR trains on it (OUT/student, a run of 'transnar lm train'). Running the
 command again keeps the dataset and resumes the student; a teacher trained again
 in its place (other weights) answers again, and the student starts over.
 
+With --distributions the student also learns the teacher's next-token
+distributions on those answers (token-level distillation: its loss mixes the
+answers' cross-entropy with the KL divergence from the teacher's distributions,
+by teacher.weight, default 0.5, at teacher.temperature, default 2); the teacher
+then runs beside the student in every training step. To learn a teacher's
+distributions on the true answers instead, train the student on the data
+itself: transnar lm train --no-nar teacher.model=TEACHER_DIR.
+
 The student's config: the teacher's training run's config.json (when MODEL_DIR
 is a training or pipeline run) or --config, with model.use_nar=false and the
 distilled data; KEY=VALUE overrides follow (as for transnar lm train). Evaluate
@@ -28,6 +36,7 @@ it with 'transnar lm eval OUT/student'.
 examples:
   transnar distill runs/small --out runs/distill --sizes 4 5 6 7 8 10 12
   transnar distill runs/transnar --out runs/distill --count 200 optim.epochs=1
+  transnar distill runs/transnar --out runs/distill-soft --distributions teacher.weight=0.9
 """
 
 
@@ -67,6 +76,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         type=Path,
         help="the student's config, JSON or YAML (default: the teacher's run's config.json)",
     )
+    parser.add_argument(
+        "--distributions",
+        action="store_true",
+        help="the student also learns the teacher's next-token distributions on its "
+        "answers (token-level distillation: teacher.weight, teacher.temperature)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
     parser.add_argument("--no-progress", action="store_true", help="do not show progress bars")
     parser.add_argument(
@@ -92,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     base = read_config_file(
         source, LMTrainConfig, "training config", "the student's config: use --config; ", "lm"
     )
-    base = apply_overrides(base, [f"train.device={args.device}", *args.overrides])
+    taught = [f"teacher.model={directory}"] if args.distributions else []
+    base = apply_overrides(base, [f"train.device={args.device}", *taught, *args.overrides])
     given = {
         "sizes": args.sizes,
         "count": args.count,

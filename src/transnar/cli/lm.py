@@ -60,6 +60,10 @@ overrides (KEY=VALUE after the options; a dotted path or any unambiguous tail):
   train:  seed device threads precision steps (0: as many as epochs take)
           batch_size learning_rate grad_clip eval_every eval_batch_size (the same
           options as nar train's train section)
+  teacher: model (a saved TransNAR or its training run: token-level
+          distillation, the model also learns its next-token distributions;
+          none by default) weight (the KL term's share of the loss, default
+          0.5) temperature (default 2)
 
 The run directory gets config.json (the resolved config), train.log (start,
 validations, a progress line every 30 s with step, loss, tokens/s and ETA, also
@@ -71,13 +75,16 @@ model: TransNAR.from_pretrained) and summary.json.
 
 Run again, the command continues the run in RUN_DIR from its last checkpoint
 (with the run's own config unless --preset or --config is given); overrides may
-change only device, threads, eval_every, eval_batch_size and nar.checkpoint (if
-it holds the same NAR) then. Another config is refused: use another --out, or
+change only device, threads, eval_every, eval_batch_size, nar.checkpoint (if
+it holds the same NAR), data.path and teacher.model (if they hold the same
+examples and teacher) then. Another config is refused: use another --out, or
 --force to start over.
 
 examples:
   transnar lm train --preset tiny --out runs/tiny
   transnar lm train --preset tiny --no-nar --out runs/tiny-baseline
+  transnar lm train --preset tiny --no-nar --out runs/tiny-student \
+      teacher.model=runs/tiny
   transnar nar train --preset small --out runs/nar-small
   transnar lm train --preset small --nar runs/nar-small --out runs/transnar-small
   transnar lm train --preset small --no-nar --out runs/baseline-small

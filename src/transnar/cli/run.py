@@ -29,6 +29,8 @@ stages (each skipped when its output exists and its config is unchanged):
                        the distill section's questions, into RUN/distill-s<seed>
   student-s<seed>      the student: the baseline's model trained on those answers,
                        no NAR (distillation), into RUN/student-s<seed>
+  student-soft-s<seed> with that arm: the baseline's model trained on RUN/data and
+                       that TransNAR's next-token distributions (lm.teacher)
   eval-<model>-s<seed> each answers lm.data's test split (test_sizes, test_count,
                        test_seed) in and out of distribution, into RUN/eval/
   report               RUN/report.md and RUN/report.html (transnar report)
@@ -94,7 +96,8 @@ config (KEY=VALUE after the options, a dotted path or any unambiguous tail;
   arms                 baseline,control,transnar (default); control-blank (TransNAR
                        reading zeros: a second control); student, student-wide (a
                        text-only student of TransNAR's answers; the wide one also at
-                       the evaluation sizes); transnar-final,
+                       the evaluation sizes); student-soft (the baseline learning
+                       TransNAR's next-token distributions too); transnar-final,
                        transnar-lockstep, transnar-all, transnar-pooled (TransNAR with
                        that memory mode); transnar-all-last (all, every step the
                        last: its control); baseline-hints, transnar-hints (with index
@@ -103,6 +106,9 @@ config (KEY=VALUE after the options, a dotted path or any unambiguous tail;
                        at a letter drawn per example: every marker seen in training)
   distill.*            the student's questions: sizes count val_count (empty, 0: those of
                        lm.data) seed batch_size
+  lm.teacher.weight, lm.teacher.temperature
+                       the soft student's loss: the KL term's share (default 0.5)
+                       and both distributions' temperature (default 2)
   e.g. nar.train.steps=300 lm.train.steps=500 d_model=64 data.test_count=50 seeds=2
 
 The run directory gets config.yaml and config.json (the resolved config),

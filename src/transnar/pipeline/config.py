@@ -14,7 +14,9 @@ A :class:`RunPipelineConfig` composes the configs of the existing trainers:
   relative to ``lm.data.train_sizes``. The pipeline sets ``lm.nar.checkpoint``
   (to its own NAR), ``lm.data.path`` (to ``RUN/data``), ``lm.model.use_nar``
   and ``lm.train.seed`` itself; ``lm.nar.preset`` and ``lm.nar.train_steps``
-  are not used (the ``nar`` section is the NAR);
+  are not used (the ``nar`` section is the NAR); ``lm.teacher``'s weight and
+  temperature are the ``student-soft`` arm's (which sets its ``model``: the
+  seed's TransNAR; the other arms have no teacher);
 - ``eval``: :class:`EvalOptions`, how the models answer the evaluation set;
 - ``distill``: :class:`~transnar.training.distill.DistillConfig`, the questions
   TransNAR answers for the ``student`` arm (empty sizes and zero counts: the
@@ -24,7 +26,7 @@ A :class:`RunPipelineConfig` composes the configs of the existing trainers:
   standard deviations over them, and paired tests between the arms;
 - ``arms``: which language models each seed trains (:data:`ARMS`): the
   baseline, the control and TransNAR, all on the same data, steps and seed
-  (the default), and the student, distilled from that seed's TransNAR.
+  (the default), and the students, distilled from that seed's TransNAR.
 
 Presets (:func:`preset`): ``tiny`` (the default: the whole flow in a few
 minutes on a CPU), ``small`` (a small-scale reproduction on a 2-core CPU),
@@ -67,8 +69,9 @@ each in :data:`transnar.arms.ARMS`): the Transformer-only baseline, the control
 another instance of the same algorithm and size, so its memory tells nothing
 about its question), the second control (the same, reading a blank memory:
 every state zero), TransNAR, its variants (another memory mode, index hints),
-and the student (the baseline's architecture, with no NAR, trained on the
-seed's TransNAR's answers: distillation, section ``distill``)."""
+and the students (the baseline's architecture, with no NAR, trained on the
+seed's TransNAR's answers, section ``distill``, or on the run's data and
+TransNAR's next-token distributions, section ``lm.teacher``: distillation)."""
 DEFAULT_ARMS = ("baseline", "control", "transnar")
 """The arms a run trains unless ``arms`` says otherwise."""
 
@@ -156,6 +159,11 @@ class RunPipelineConfig:
             )
         if self.lm.data.path is not None:
             raise ValueError("lm.data.path must be none: the pipeline writes its data itself")
+        if self.lm.teacher.model is not None:
+            raise ValueError(
+                "lm.teacher.model must be none: the student-soft arm learns from its seed's "
+                "TransNAR (lm.teacher's weight and temperature are its)"
+            )
         if not self.lm.model.use_nar:
             raise ValueError(
                 "lm.model.use_nar must be true: the pipeline trains both the baseline "

@@ -217,7 +217,7 @@ def estimate(config, samples: int = SAMPLES) -> list[StageEstimate]:
     hints = data.index_hints
     train = text_cells(data.algorithms, data.train_sizes, data.train_count, samples, hints)
     test = text_cells(data.algorithms, data.test_sizes, data.test_count, samples, hints)
-    students = [config.student_questions(a) for a in config.arms if ARMS_BY_NAME[a].student]
+    students = [config.student_questions(a) for a in config.arms if ARMS_BY_NAME[a].distill]
     sizes = {*data.train_sizes, *data.test_sizes, *(n for q in students for n in q.sizes)}
     steps_per_size = _nar_steps(config.nar.nar.algorithms, sorted(sizes), samples)
     batch = config.eval.batch_size
@@ -226,17 +226,18 @@ def estimate(config, samples: int = SAMPLES) -> list[StageEstimate]:
             (data.train_sizes, data.train_count), (data.test_sizes, data.test_count)
         )]  # fmt: skip
     base = with_nar_widths(config.lm.model, config.nar.nar)  # the NAR the pipeline trains
+    teacher = _arm_model(base, TEACHER)
     for arm in config.arms:
         model, cells, asked = _arm_model(base, arm), train, test
         if ARMS_BY_NAME[arm].index_hints:
             cells, asked = hinted
-        if ARMS_BY_NAME[arm].student:  # its teacher answers its questions first
+        if ARMS_BY_NAME[arm].distill:  # its teacher answers its questions first
             questions = config.student_questions(arm)
             cells = text_cells(data.algorithms, questions.sizes, questions.count, samples)
-            teacher = _arm_model(base, TEACHER)
             name = ARMS_BY_NAME[arm].distill
             rows.append(_eval_stage(name, teacher, cells, steps_per_size, batch))
-        rows.append(_lm_stage(arm, model, config.lm, config.nar.nar, cells, steps_per_size))
+        reads = teacher if ARMS_BY_NAME[arm].distributions else None  # in every step
+        rows.append(_lm_stage(arm, model, config.lm, config.nar.nar, cells, steps_per_size, reads))
         rows.append(_eval_stage(f"eval-{arm}", model, asked, steps_per_size, batch))
     return rows
 
@@ -338,8 +339,10 @@ def _nar_stage(nar_config, samples: int) -> StageEstimate:
     )
 
 
-def _lm_stage(arm, model, lm_config, nar, cells, steps_per_size) -> StageEstimate:
-    """One language model's training (one seed)."""
+def _lm_stage(arm, model, lm_config, nar, cells, steps_per_size, teacher=None) -> StageEstimate:
+    """One language model's training (one seed); ``teacher``: the config of the
+    TransNAR whose distributions it learns (a forward pass, and its NAR, per
+    example), else None."""
     optim = lm_config.optim
     micro = lm_config.micro_batch_size
     batches = sum(math.ceil(cell.count / micro) for cell in cells)
@@ -348,13 +351,10 @@ def _lm_stage(arm, model, lm_config, nar, cells, steps_per_size) -> StageEstimat
     per_epoch = sum(cell.count * cell.mean_tokens for cell in cells)
     flops = 0.0
     for cell in cells:
-        t = round(cell.mean_tokens)
-        flops += cell.count * 3 * lm_forward_flops(model.lm, t)
-        if model.use_nar:
-            mean_steps = _cell_steps(steps_per_size, cell)[0]
-            read = memory_steps_read(model, mean_steps)
-            flops += cell.count * 3 * xattn_forward_flops(model, t, cell.nodes, read)
-            flops += cell.count * mean_steps * processor_flops(nar, cell.nodes)
+        forward, nar_flops = _example_flops(model, nar, cell, steps_per_size)
+        flops += cell.count * (3 * forward + nar_flops)
+        if teacher is not None:
+            flops += cell.count * sum(_example_flops(teacher, nar, cell, steps_per_size))
     longest = max(cells, key=lambda c: c.max_tokens)
     biggest = max(cells, key=lambda c: c.nodes)
     most_steps = _cell_steps(steps_per_size, biggest)[1]
@@ -378,6 +378,20 @@ def _lm_stage(arm, model, lm_config, nar, cells, steps_per_size) -> StageEstimat
             memory_bytes(model, micro, biggest.nodes, most_steps) if model.use_nar else None
         ),
     )
+
+
+def _example_flops(model, nar, cell: TextCell, steps_per_size: dict) -> tuple[float, float]:
+    """The forward pass of one example of ``cell`` (its mean length) through
+    ``model`` (the LM and, for TransNAR, the cross-attention), and its NAR's
+    rollout (0 without a NAR)."""
+    t = round(cell.mean_tokens)
+    forward = lm_forward_flops(model.lm, t)
+    if not model.use_nar:
+        return forward, 0.0
+    mean_steps = _cell_steps(steps_per_size, cell)[0]
+    read = memory_steps_read(model, mean_steps)
+    forward += xattn_forward_flops(model, t, cell.nodes, read)
+    return forward, mean_steps * processor_flops(nar, cell.nodes)
 
 
 def _eval_stage(stage, model, cells, steps_per_size, batch: int) -> StageEstimate:

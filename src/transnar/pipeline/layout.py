@@ -19,6 +19,8 @@ A run directory::
     student-s<seed>/           the students trained on them (no NAR)
     distill-wide-s<seed>/,     with the student-wide arm: the same with questions
     student-wide-s<seed>/      at the evaluation sizes too
+    student-soft-s<seed>/      with the student-soft arm: a student (no NAR) of the
+                               run's data and that TransNAR's distributions
     teacher-answers/<teacher>/ the teacher's answers per cell, shared by its students
                                (each question answered once; kept)
     eval/<model>-s<seed>/      their evaluations (transnar lm eval)
@@ -60,8 +62,8 @@ class ModelRun:
     Attributes:
         kind: the arm's name: ``baseline``, ``control``, ``control-blank``,
             ``transnar``, ``transnar-<memory mode>``, ``baseline-hints``,
-            ``transnar-hints``, their ``-shifted`` variants, ``student`` or
-            ``student-wide``.
+            ``transnar-hints``, their ``-shifted`` variants, ``student``,
+            ``student-wide`` or ``student-soft``.
         seed: its ``lm.train.seed``.
     """
 
@@ -108,16 +110,18 @@ class ModelRun:
     def distill_dir(self) -> str | None:
         """A student's questions with its teacher's answers, ``distill-s<seed>``
         (``distill-wide-s<seed>``: the wide student's; also the name of the
-        stage that writes them; None for other arms)."""
-        return f"{self.arm.distill}-s{self.seed}" if self.arm.student else None
+        stage that writes them; None for other arms, and for the student of
+        the teacher's distributions, which learns the run's data)."""
+        return f"{self.arm.distill}-s{self.seed}" if self.arm.distill else None
 
     @property
     def teacher_answers_dir(self) -> str | None:
         """Where a student's teacher's answers are kept, per cell, for every
-        student of that teacher, ``teacher-answers/<teacher>`` (None for other
-        arms)."""
-        teacher = self.teacher
-        return None if teacher is None else f"{TEACHER_ANSWERS_DIR}/{teacher.name}"
+        student of that teacher, ``teacher-answers/<teacher>`` (None for the
+        arms without a :attr:`distill_dir`)."""
+        if self.distill_dir is None:
+            return None
+        return f"{TEACHER_ANSWERS_DIR}/{self.teacher.name}"
 
     @property
     def label(self) -> str:

@@ -14,7 +14,8 @@ done, resuming an interrupted one):
    trained without the NAR, ``control-s0`` with the NAR memory of other
    instances and ``transnar-s0`` with the frozen NAR on its own instance
    (:func:`transnar.training.train_lm`), same data, steps and seed (a student
-   first gets its ``distill-s<seed>`` stage: its teacher's answers); then
+   of its teacher's answers first gets its ``distill-s<seed>`` stage; the
+   student of its distributions reads the teacher's model); then
    ``eval-<arm>-s<seed>``: each answers ``lm.data``'s test split
    (:func:`transnar.evaluation.evaluate`);
 4. ``report``: ``report.md`` and ``report.html`` (:func:`transnar.pipeline.report.write_report`).
@@ -69,7 +70,7 @@ from transnar.training.distill import MANIFEST as DISTILL_MANIFEST
 from transnar.training.distill import teacher_dataset
 from transnar.training.distributed import barrier, world
 from transnar.training.lm import MODEL_DIR, train_lm
-from transnar.training.lm_config import RESUMABLE_CHANGES, LMTrainConfig
+from transnar.training.lm_config import RESUMABLE_CHANGES, LMTrainConfig, TeacherSource
 from transnar.training.lm_config import apply_overrides as lm_overrides
 from transnar.training.loop import CONFIG
 from transnar.training.nar import train_nar
@@ -261,7 +262,7 @@ def build_stages(
     for seed in sorted({m.seed for m in runs}):
         models = [m for m in runs if m.seed == seed]
         for model in models:
-            if model.teacher is not None:
+            if model.distill_dir is not None:
                 stages.append(distill_stage(config, run_dir, model, progress))
             stages.append(lm_stage(config, run_dir, model, progress))
         stages += [eval_stage(config, run_dir, m, progress) for m in models]
@@ -332,18 +333,24 @@ def nar_stage(config: RunPipelineConfig, run_dir: Path, progress: bool | None) -
 
 def lm_config(config: RunPipelineConfig, run_dir: Path, model: ModelRun) -> LMTrainConfig:
     """The training config of one language model: the ``lm`` section with its
-    arm, seed, the run's data (a student's: its teacher's answers) and (for
-    TransNAR and the control) the run's NAR."""
+    arm, seed, the run's data (a student's: its teacher's answers), (for
+    TransNAR and the control) the run's NAR, and (for the student of its
+    teacher's distributions) its teacher, with ``lm.teacher``'s weight and
+    temperature; the other arms have no teacher."""
     data = model.data_dir
     if model.index_hints:
         config = config.with_index_hints(model.arm.shift_markers)
+    teacher = TeacherSource()  # none: their configs (and stage hashes) have no teacher
+    if model.arm.distributions:
+        directory = run_dir / model.teacher.name / MODEL_DIR
+        teacher = replace(config.lm.teacher, model=str(directory.resolve()))
     changes: dict[str, Any] = {
         **{f"model.{key}": value for key, value in model.arm.model_changes().items()},
         "train.seed": model.seed,
         "data.path": str((run_dir / data).resolve()),
         "nar.checkpoint": str((run_dir / NAR_DIR).resolve()) if model.use_nar else None,
     }
-    return lm_overrides(config.lm, changes)
+    return replace(lm_overrides(config.lm, changes), teacher=teacher)
 
 
 def lm_stage(
@@ -368,12 +375,23 @@ def lm_stage(
         _without(train_config.to_dict(), LM_UNHASHED, "lm."),
         (f"{model.name}/{MODEL_DIR}",),
         run,
-        inputs=(model.data_dir, "nar") if model.use_nar else (model.data_dir,),
+        inputs=_lm_inputs(model),
         distributed=True,
         resumable=last.is_file,
         group="train",
         upgrade=_upgrade(LMTrainConfig, LM_UNHASHED, "lm."),
     )
+
+
+def _lm_inputs(model: ModelRun) -> tuple[str, ...]:
+    """The stages a language model's training reads: its data, the NAR (when
+    it reads one), its teacher (when it learns its distributions)."""
+    inputs = [model.data_dir]
+    if model.use_nar:
+        inputs.append(NAR_DIR)
+    if model.arm.distributions:
+        inputs.append(model.teacher.name)
+    return tuple(inputs)
 
 
 def _as_recorded(config: LMTrainConfig, recorded: Path) -> LMTrainConfig:

@@ -8,7 +8,9 @@ the cached memory), computes the answer-only next-token loss at random
 positions (bf16 autocast on CUDA, fp32 on the CPU), and makes one AdamW update
 of the trainable parameters (never the NAR's) with global-norm clipping, at the
 learning rate of :func:`~transnar.training.lm_model.learning_rate` (linear
-warm-up, then cosine; the step itself: :mod:`transnar.training.lm_step`). Every
+warm-up, then cosine; the step itself: :mod:`transnar.training.lm_step`). With
+``teacher.model`` set, the loss also matches a frozen teacher's next-token
+distributions (token-level distillation: :mod:`transnar.training.lm_teacher`). Every
 ``eval_every`` steps and at the end the validation loss is computed and the run
 is checkpointed (the shared loop, :mod:`transnar.training.loop`); at the end the
 model is saved with :meth:`~transnar.model.TransNAR.save_pretrained`.
@@ -19,7 +21,8 @@ A run directory holds::
     train.log            start, resumes, a progress line every 30 s (step, loss,
                          tokens/s, ETA; on standard error too when it is not a
                          terminal), validations, interruption, end
-    metrics.jsonl        per step: loss, learning rate, gradient norm, tokens,
+    metrics.jsonl        per step: loss (with a teacher also its two terms),
+                         learning rate, gradient norm, tokens,
                          seconds (of which batch assembly and the NAR), tokens/s;
                          per validation: the validation loss, overall and per
                          algorithm
@@ -28,7 +31,7 @@ A run directory holds::
                          the data position: resuming continues exactly
     nar/                 the NAR run, when the NAR was trained for this run
     model/               the final model (TransNAR.from_pretrained reads it)
-    summary.json         steps, tokens, losses, tokens/s, the NAR's hash
+    summary.json         steps, tokens, losses, tokens/s, the NAR's (and teacher's) hash
 
 Example:
     >>> from transnar.training import apply_overrides, preset, train_lm
@@ -74,6 +77,7 @@ from transnar.training.lm_model import (
     total_steps,
 )
 from transnar.training.lm_step import estimate_loss, lm_train_step
+from transnar.training.lm_teacher import Teacher
 from transnar.training.loop import (
     CONFIG,
     METRICS,
@@ -175,6 +179,8 @@ class LMTrainer(Trainer):
         nar: the frozen NAR (None for the baseline).
         device: where the model runs.
         progress: show progress bars while the data are built.
+        teacher: the frozen teacher whose distributions the model learns
+            (``teacher.model``), else None.
     """
 
     kind = "lm"
@@ -193,22 +199,24 @@ class LMTrainer(Trainer):
         checkpoint = run.checkpoint
         if checkpoint is not None:  # compared again, with the NAR's widths
             check_resumable(checkpoint, config, RESUMABLE_CHANGES)
-        trainer = cls(config, nar, run.device, run.progress)
+        teacher = Teacher.load(config.teacher, run.device) if config.distilled else None
+        trainer = cls(config, nar, run.device, run.progress, teacher)
         if checkpoint is not None:
             trainer.check_same_inputs(checkpoint)
         return trainer
 
     def check_same_inputs(self, checkpoint: dict[str, Any]) -> None:
-        """Refuses to resume ``checkpoint`` with another NAR, or with other
-        examples (the data may have moved: ``data.path`` may change on resume,
-        not what it holds). A checkpoint from before the data's hash was kept
-        resumes only from where it was made."""
+        """Refuses to resume ``checkpoint`` with another NAR or teacher, or with
+        other examples (the data may have moved: ``data.path`` may change on
+        resume, not what it holds). A checkpoint from before the data's hash
+        was kept resumes only from where it was made."""
         state = checkpoint.get("train_state", {})
-        if state.get("nar_sha256") != self.nar_hash:
-            raise CheckpointError(
-                f"{checkpoint['path']} was trained with another NAR (its weights' hash "
-                "differs from this one's)"
-            )
+        for what, mine in (("NAR", self.nar_hash), ("teacher", self.teacher_hash)):
+            if state.get(f"{what.lower()}_sha256") != mine:
+                raise CheckpointError(
+                    f"{checkpoint['path']} was trained with another {what} (its weights' hash "
+                    "differs from this one's)"
+                )
         moved = checkpoint["config"].data.path != self.config.data.path
         if "data_sha256" not in state and moved:
             raise CheckpointError(
@@ -222,19 +230,33 @@ class LMTrainer(Trainer):
             )
 
     def __init__(
-        self, config: LMTrainConfig, nar: NAR | None, device: torch.device, progress: bool | None
+        self,
+        config: LMTrainConfig,
+        nar: NAR | None,
+        device: torch.device,
+        progress: bool | None,
+        teacher: Teacher | None = None,
     ):
         rc = config.train
-        self.config, self.device = config, device
+        self.config, self.device, self.teacher = config, device, teacher
         self.description = f"{config.model.kind} train"
         tokenizer = build_tokenizer(config.model.lm)
         L = config.model.lm.max_position
+        if teacher is not None:
+            teacher.check_compatible(tokenizer, L, config.data.algorithms)
+            if teacher.uses_nar and config.use_nar and config.nar.cache_memory:
+                raise ValueError(
+                    "nar.cache_memory keeps no graphs for the teacher's NAR: leave it off "
+                    "with a TransNAR teacher"
+                )
         data = config.data
-        self.train_set = build_dataset(data, "train", tokenizer, config.use_nar, L, progress)
+        graphs = config.use_nar or (teacher is not None and teacher.uses_nar)
+        self.train_set = build_dataset(data, "train", tokenizer, graphs, L, progress)
         self.val_set = build_dataset(data, "val", tokenizer, config.use_nar, L, progress)
 
         self.model = build_model(config, tokenizer, nar).to(device)
         self.nar_hash = state_sha256(self.model.nar) if self.model.nar is not None else None
+        self.teacher_hash = None if teacher is None else teacher.sha256
         both = self.train_set.sha256() + self.val_set.sha256()
         self.data_hash = hashlib.sha256(both.encode()).hexdigest()  # the examples trained on
         if config.use_nar and config.nar.cache_memory:
@@ -279,6 +301,7 @@ class LMTrainer(Trainer):
             self.positions,
             config.train.grad_clip,
             self.autocast,
+            self.teacher,
         )
         # the step's time includes assembling its batches (tokens, NAR features)
         record["data_seconds"] = data_seconds
@@ -329,6 +352,7 @@ class LMTrainer(Trainer):
     def data_state(self) -> dict[str, Any]:
         return {
             "nar_sha256": self.nar_hash,
+            "teacher_sha256": self.teacher_hash,
             "data_sha256": self.data_hash,
             "data": self.sampler.state_dict(),
         }
@@ -373,6 +397,7 @@ class LMTrainer(Trainer):
             "val_loss": state["val_loss"],
             "parameters": sum(p.numel() for p in model.trainable_parameters()),
             "nar_sha256": self.nar_hash,
+            "teacher_sha256": self.teacher_hash,
             "model_dir": MODEL_DIR,
         }
         if current.is_main:

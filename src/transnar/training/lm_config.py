@@ -9,6 +9,8 @@ An :class:`LMTrainConfig` composes one dataclass per component (lingua style):
 - ``nar``: :class:`NARSource`, where the frozen NAR comes from;
 - ``data``: :class:`~transnar.training.lm_data.DataConfig`, the CLRS-Text examples;
 - ``optim``: :class:`OptimConfig`, AdamW's schedule and settings, micro-batches, epochs;
+- ``teacher``: :class:`TeacherSource`, a saved model whose next-token
+  distributions the model also learns (token-level distillation; none by default);
 - ``train``: :class:`~transnar.training.options.TrainOptions`, the options every
   trainer has: seed, device, threads, precision, steps, batch, learning rate,
   clipping, validation.
@@ -105,6 +107,38 @@ class OptimConfig:
             raise ValueError("optim.beta1 and beta2 must be in [0, 1), eps positive")
 
 
+@dataclass(frozen=True)
+class TeacherSource:
+    """Token-level distillation (Hinton et al. 2015): a frozen, saved model (a
+    TransNAR, typically) whose next-token distributions the model learns on
+    every answer token, besides the data's answers
+    (:mod:`transnar.training.lm_teacher`). The loss is
+    ``(1 - weight) * CE(answer) + weight * temperature**2 * KL(teacher || model)``,
+    both distributions at ``temperature``; the validation loss stays the
+    answers' cross-entropy alone, comparable with any other run's.
+
+    Attributes:
+        model: the teacher: a directory written by ``save_pretrained`` or a
+            training run holding one in ``model/``. None: no teacher (the default).
+            Its tokenizer must be the model's; it reads its own NAR memory of
+            each example (the examples then carry their graphs).
+        weight: the share of the distillation term in the loss, in (0, 1]
+            (1: the teacher's distributions alone).
+        temperature: both distributions' softmax temperature (> 0; above 1
+            flattens them, so that the teacher's second choices count).
+    """
+
+    model: str | None = None
+    weight: float = 0.5
+    temperature: float = 2.0
+
+    def __post_init__(self):
+        if not 0 < self.weight <= 1:
+            raise ValueError(f"teacher.weight must be in (0, 1], got {self.weight!r}")
+        if not self.temperature > 0:
+            raise ValueError(f"teacher.temperature must be > 0, got {self.temperature!r}")
+
+
 # Fields that may change when a run is resumed: they change neither the data
 # nor the updates (a moved NAR checkpoint must hold the same weights, moved data
 # the same examples: the resumed run checks their hashes).
@@ -115,6 +149,7 @@ RESUMABLE_CHANGES = (
     "train.eval_batch_size",
     "nar.checkpoint",
     "data.path",
+    "teacher.model",  # checked by the hash of its weights
 )
 
 
@@ -134,6 +169,7 @@ class LMTrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainOptions = field(default_factory=TrainOptions)
+    teacher: TeacherSource = field(default_factory=TeacherSource)
 
     MOVED_KEYS: ClassVar[Mapping[str, str]] = MappingProxyType(
         {
@@ -169,20 +205,29 @@ class LMTrainConfig:
         return self.model.use_nar
 
     @property
+    def distilled(self) -> bool:
+        """Whether it learns a teacher's distributions (``teacher.model`` set)."""
+        return self.teacher.model is not None
+
+    @property
     def micro_batch_size(self) -> int:
         """Examples per forward and backward: ``train.batch_size / optim.grad_accum``."""
         return self.train.batch_size // self.optim.grad_accum
 
     def to_dict(self) -> dict:
         """JSON-serialisable: ``{"model": {..., "lm": {...}}, "nar": ..., "data": ...}``
-        (``data`` without the :data:`OPTIONAL_DATA_KEYS` left at their default)."""
-        return {
+        (``data`` without the :data:`OPTIONAL_DATA_KEYS` left at their default;
+        ``teacher`` only when it is not the default, no teacher)."""
+        data = {
             "model": self.model.to_dict(),
             "nar": dataclasses.asdict(self.nar),
             "data": _lists(_without_defaults(dataclasses.asdict(self.data), OPTIONAL_DATA_KEYS)),
             "optim": dataclasses.asdict(self.optim),
             "train": dataclasses.asdict(self.train),
         }
+        if self.teacher != TeacherSource():  # configs and stage hashes without one stay
+            data["teacher"] = dataclasses.asdict(self.teacher)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping) -> LMTrainConfig:
@@ -192,7 +237,7 @@ class LMTrainConfig:
         a config saved before a key moved (:data:`MOVED_KEYS`) is read too.
         """
         data = _config.upgrade(data, cls)
-        sections = {"model", "nar", "data", "optim", "train"}
+        sections = {"model", "nar", "data", "optim", "train", "teacher"}
         unknown = sorted(set(data) - sections - {"transnar_version"})
         if unknown:
             raise ValueError(f"unknown config section(s) {unknown} (known: {sorted(sections)})")
@@ -201,6 +246,7 @@ class LMTrainConfig:
             "data": DataConfig,
             "optim": OptimConfig,
             "train": TrainOptions,
+            "teacher": TeacherSource,
         }
         parts: dict[str, Any] = {}
         for name, section_cls in classes.items():
@@ -252,6 +298,7 @@ __all__ = [
     "LMTrainConfig",
     "NARSource",
     "OptimConfig",
+    "TeacherSource",
     "apply_overrides",
     "preset",
 ]

@@ -4,6 +4,8 @@
   a mean over all their answer tokens (data-parallel: each process its rows);
 - :func:`estimate_loss`: the validation loss, overall and per algorithm;
 - :func:`answer_loss`: a batch's loss over its answer tokens;
+- :func:`distilled_loss`: the same mixed with a teacher's distributions
+  (token-level distillation, :mod:`transnar.training.lm_teacher`);
 - :func:`graph_memory`, :func:`batch_positions`: a batch's NAR memory and
   random positions.
 
@@ -16,6 +18,7 @@ import contextlib
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,6 +29,23 @@ from transnar.nar.memory import GraphMemory
 from transnar.training.distributed import all_reduce_gradients, sum_floats, world
 from transnar.training.lm_batches import training_positions
 from transnar.training.lm_dataset import LMBatch, PairedDataset
+from transnar.training.lm_teacher import Teacher, distillation_loss
+
+
+@dataclass(frozen=True)
+class DistilledLoss:
+    """A micro-batch's loss with a teacher, and its two terms (each a mean over
+    the answer tokens).
+
+    Attributes:
+        loss: ``(1 - weight) * answer + weight * distillation`` (with its graph).
+        answer: the cross-entropy of the data's answers.
+        distillation: ``temperature**2 * KL(teacher || model)``.
+    """
+
+    loss: torch.Tensor
+    answer: float
+    distillation: float
 
 
 def lm_train_step(
@@ -35,6 +55,7 @@ def lm_train_step(
     positions: torch.Generator,
     grad_clip: float,
     autocast: contextlib.AbstractContextManager | None = None,
+    teacher: Teacher | None = None,
 ) -> dict[str, float]:
     """One optimizer step over ``batches`` (the micro-batches of the step).
 
@@ -46,10 +67,16 @@ def lm_train_step(
     their share of the step's answer tokens; the gradients are then summed over
     the processes, which makes the update the same.
 
+    With a ``teacher``, each micro-batch's loss is :func:`distilled_loss`'s
+    (the teacher reads the positions drawn for the model, or its own, drawn
+    from ``positions`` too: :meth:`Teacher.positions`).
+
     Returns:
         ``loss`` (the step's mean over answer tokens), ``grad_norm`` (before
         clipping), ``tokens`` (real tokens), ``targets`` (answer tokens),
-        ``seconds``, ``nar_seconds`` (running the NAR) and ``tokens_per_second``.
+        ``seconds``, ``nar_seconds`` (running the NAR) and ``tokens_per_second``;
+        with a teacher also ``answer_loss`` and ``distillation_loss`` (the two
+        terms' means).
     """
     started = time.perf_counter()
     device = next(model.lm.parameters()).device
@@ -57,20 +84,29 @@ def lm_train_step(
     current = world()
     targets = sum(b.num_targets for b in batches)
     loss_sum, nar_seconds = 0.0, 0.0
+    terms = {"answer_loss": 0.0, "distillation_loss": 0.0}
     for batch in batches:
         drawn = batch_positions(model, batch, positions)  # (B, T) or None
+        taught = None if teacher is None else teacher.positions(batch, drawn, positions)
         if current.distributed:
             rows = current.rows(batch.batch_size)
             batch = batch.rows(rows)
             drawn = None if drawn is None else drawn.index_select(0, rows)
+            taught = None if taught is None else taught.index_select(0, rows)
         if batch.num_targets == 0:
             continue
         batch = batch.to(device)
         nar_started = time.perf_counter()
         memory = graph_memory(model, batch)  # fp32, no_grad: outside autocast
         nar_seconds += time.perf_counter() - nar_started
-        loss = answer_loss(model, batch, drawn, memory, autocast)
         weight = batch.num_targets / targets
+        if teacher is None:
+            loss = answer_loss(model, batch, drawn, memory, autocast)
+        else:
+            mixed = distilled_loss(model, teacher, batch, drawn, memory, taught, autocast)
+            loss = mixed.loss
+            terms["answer_loss"] += mixed.answer * weight
+            terms["distillation_loss"] += mixed.distillation * weight
         (loss * weight).backward()
         loss_sum += float(loss.detach()) * weight
     parameters = model.trainable_parameters()
@@ -83,8 +119,9 @@ def lm_train_step(
     optimizer.step()
     seconds = time.perf_counter() - started
     tokens = sum(b.num_tokens for b in batches)
-    return {
-        "loss": sum_floats([loss_sum])[0],
+    loss_sum, *term_sums = sum_floats([loss_sum, *terms.values()])  # over the processes
+    record = {
+        "loss": loss_sum,
         "grad_norm": float(grad_norm),
         "tokens": tokens,
         "targets": targets,
@@ -92,6 +129,9 @@ def lm_train_step(
         "nar_seconds": nar_seconds,
         "tokens_per_second": tokens / seconds,
     }
+    if teacher is not None:
+        record.update(zip(terms, term_sums, strict=True))
+    return record
 
 
 def answer_loss(
@@ -104,14 +144,51 @@ def answer_loss(
     """The model's mean loss over the answer tokens of ``batch`` (on the model's
     device), at ``positions`` (None: ``0, 1, ...``), reading ``memory``, the
     forward pass inside ``autocast`` (none: fp32)."""
+    return _forward(model, batch, positions, memory, autocast, labels=True).loss
+
+
+def distilled_loss(
+    model: TransNAR,
+    teacher: Teacher,
+    batch: LMBatch,
+    positions: torch.Tensor | None,
+    memory: GraphMemory | None,
+    teacher_positions: torch.Tensor | None,
+    autocast: contextlib.AbstractContextManager | None = None,
+) -> DistilledLoss:
+    """The model's loss on ``batch`` (at ``positions``, reading ``memory``) with
+    ``teacher``: the answers' cross-entropy mixed with :func:`distillation_loss`
+    by the teacher's weight. The teacher runs on the same tokens at
+    ``teacher_positions`` (:meth:`Teacher.positions`), without gradients,
+    reading its own NAR memory of the examples (their graphs: ``batch.features``)."""
+    frozen = teacher.model
+    with torch.no_grad():
+        if teacher.uses_nar and batch.features is None:
+            raise ValueError("a TransNAR teacher needs the examples' graphs (features)")
+        teacher_memory = frozen.graph_memory(batch.features) if teacher.uses_nar else None
+        target = _forward(frozen, batch, teacher_positions, teacher_memory, autocast).logits
+    output = _forward(model, batch, positions, memory, autocast, labels=True)
+    term = distillation_loss(output.logits, target, batch.labels, teacher.temperature)
+    loss = (1 - teacher.weight) * output.loss + teacher.weight * term
+    return DistilledLoss(loss, float(output.loss.detach()), float(term.detach()))
+
+
+def _forward(
+    model: TransNAR,
+    batch: LMBatch,
+    positions: torch.Tensor | None,
+    memory: GraphMemory | None,
+    autocast: contextlib.AbstractContextManager | None,
+    labels: bool = False,
+):
+    """``model``'s output on the batch's tokens (its loss too when ``labels``)."""
     with autocast or contextlib.nullcontext():
-        output = model(
+        return model(
             batch.input_ids,
             positions=None if positions is None else positions.to(batch.input_ids.device),
-            labels=batch.labels,
+            labels=batch.labels if labels else None,
             memory=memory,
         )
-    return output.loss
 
 
 def graph_memory(model: TransNAR, batch: LMBatch) -> GraphMemory | None:
@@ -180,4 +257,12 @@ def estimate_loss(
     return {"loss": sum(sums.values()) / sum(counts.values()), "val": per_algorithm}
 
 
-__all__ = ["answer_loss", "batch_positions", "estimate_loss", "graph_memory", "lm_train_step"]
+__all__ = [
+    "DistilledLoss",
+    "answer_loss",
+    "batch_positions",
+    "distilled_loss",
+    "estimate_loss",
+    "graph_memory",
+    "lm_train_step",
+]

@@ -173,9 +173,9 @@ def report_markdown(
 
 
 def _same_data_line(arms: Sequence[str], seeds: Sequence[int]) -> list[str]:
-    """That the arms other than the students train on the same data (none
-    when the report shows students only)."""
-    trained = [arm.description for arm in map(ARMS_BY_NAME.get, arms) if not arm.student]
+    """That the arms other than the students of TransNAR's answers train on
+    the same data (none when the report shows such students only)."""
+    trained = [arm.description for arm in map(ARMS_BY_NAME.get, arms) if not arm.distill]
     if not trained:
         return []
     return [
@@ -188,6 +188,15 @@ def _student_lines(runs: Sequence[RunData]) -> list[str]:
     questions, and how often its teacher's answers to them were right."""
     config, lines = runs[0].config, []
     for arm in (ARMS_BY_NAME[name] for name in runs[0].arms if ARMS_BY_NAME[name].student):
+        if arm.distributions:
+            teacher = config.lm.teacher
+            lines.append(
+                f"- {arm.description}: its loss is {1 - teacher.weight:g} x the answers' "
+                f"cross-entropy + {teacher.weight:g} x {teacher.temperature:g}² x the KL "
+                f"divergence from TransNAR's distributions at temperature "
+                f"{teacher.temperature:g}, over the answer tokens (lm.teacher)"
+            )
+            continue
         questions = config.student_questions(arm.name)
         manifests = [
             m.teacher_answers["teacher_vs_truth"]["train"]
