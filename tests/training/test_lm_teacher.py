@@ -15,8 +15,13 @@ from tests.training.helpers import interrupted_in_step_5, losses_of, records, va
 from transnar.lm.tokenizer import IGNORE_INDEX, CharTokenizer
 from transnar.model import TransNAR
 from transnar.persistence import CheckpointError
-from transnar.training import LMTrainConfig, apply_overrides, read_lm_checkpoint, train_lm
-from transnar.training.lm_config import TeacherSource
+from transnar.training import (
+    LMTrainConfig,
+    TeacherSource,
+    apply_overrides,
+    read_lm_checkpoint,
+    train_lm,
+)
 from transnar.training.lm_step import distilled_loss
 from transnar.training.lm_teacher import Teacher, distillation_loss
 

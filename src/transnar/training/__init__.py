@@ -22,12 +22,14 @@ The trainers:
   :class:`LMTrainConfig`, presets, ``key=value`` overrides), data
   (:mod:`~transnar.training.lm_data`, :mod:`~transnar.training.lm_dataset`,
   :mod:`~transnar.training.lm_batches`), step and validation loss
-  (:mod:`~transnar.training.lm_step`) and pieces
-  (:mod:`~transnar.training.lm_model`: :func:`learning_rate`,
-  :func:`make_optimizer`, :func:`build_model`, ...).
+  (:mod:`~transnar.training.lm_step`), token-level distillation from a teacher
+  (:mod:`~transnar.training.lm_teacher`; the config's :class:`TeacherSource`) and
+  pieces (:mod:`~transnar.training.lm_model`: :func:`learning_rate`,
+  :func:`make_optimizer`, :func:`build_model`, ...);
+- distillation on a teacher's answers: :mod:`~transnar.training.distill`.
 
 Imports: ``clrs``, ``nar``, ``lm``, ``model`` and ``evaluation`` (the NAR's
-scoring); never ``pipeline`` or ``cli``.
+scoring; a teacher's loading and answers); never ``pipeline`` or ``cli``.
 """
 
 from transnar.training.lm import LMTrainResult, read_lm_checkpoint, train_lm
@@ -35,6 +37,7 @@ from transnar.training.lm_config import (
     LMTrainConfig,
     NARSource,
     OptimConfig,
+    TeacherSource,
     apply_overrides,
     preset,
 )
@@ -51,6 +54,7 @@ __all__ = [
     "NARSource",
     "NARTrainResult",
     "OptimConfig",
+    "TeacherSource",
     "TrainOptions",
     "Trainer",
     "Validation",
