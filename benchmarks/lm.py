@@ -29,6 +29,12 @@ Sizes: ``small`` (d_model 128, 4 layers, 4 heads) and ``base`` (256, 6, 8: the
 ``LMConfig`` default); TransNAR adds a gated cross-attention block after every
 layer, reading a triplet-GMPNN NAR of width 128 (the paper's; ``--nar-width``).
 
+The soft student (``--soft-student``): the baseline learning a TransNAR's
+next-token distributions (token-level distillation,
+:func:`transnar.training.lm_step.distilled_loss`): its training step runs the
+frozen teacher (features, NAR and forward pass, no-grad) besides its own;
+decoding is the baseline's (no teacher, no NAR).
+
 Memory modes (``--memories``): TransNAR reading the NAR's final states (``final``,
 the paper's), one step per block (``lockstep``), every step (``all``) or the steps
 pooled (``pooled``); each row gives the memory the blocks read (nodes and edges of
@@ -40,6 +46,7 @@ learned when to stop).
     python benchmarks/lm.py --algorithm insertion_sort --threads 2 --out results/
     python benchmarks/lm.py --sizes small --memories final,lockstep,all,pooled \
         --nar-steps oracle --llama-repeats 0 --name memory-modes --out results/
+    python benchmarks/lm.py --sizes small --soft-student --llama-repeats 0
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -63,12 +71,17 @@ from transnar.lm import random_positions as draw_positions
 from transnar.model import TransNAR, TransNARConfig
 from transnar.model.config import MEMORY_MODES
 from transnar.nar import NAR, Features, NARConfig
+from transnar.training import TeacherSource
+from transnar.training.lm_dataset import LMBatch
+from transnar.training.lm_step import distilled_loss
+from transnar.training.lm_teacher import Teacher
 
 SIZES = {
     "small": {"d_model": 128, "n_layers": 4, "n_heads": 4},
     "base": {"d_model": 256, "n_layers": 6, "n_heads": 8},
 }
 NAR_WIDTH = 128
+SOFT_STUDENT = "student (distributions)"
 
 
 def build(
@@ -133,10 +146,15 @@ def interleaved(
 
 class TrainingStep:
     """One model's training step (forward, backward, AdamW step) on one batch,
-    and for TransNAR the time its frozen NAR takes in each call."""
+    and for TransNAR the time its frozen NAR takes in each call; with a
+    ``teacher``, the step of token-level distillation (the teacher's features,
+    NAR and forward pass included)."""
 
-    def __init__(self, model: TransNAR, rows: list[dict], trajectories: list):
+    def __init__(
+        self, model: TransNAR, rows: list[dict], trajectories: list, teacher: Teacher | None = None
+    ):
         self.model = model.train()
+        self.teacher = teacher
         self.trajectories = trajectories
         tokenizer = model.tokenizer
         encoded = [tokenizer.encode_example(r["question"], r["answer"]) for r in rows]
@@ -161,7 +179,13 @@ class TrainingStep:
             ids.shape[0], ids.shape[1], model.max_position, lengths=self.lengths
         )
         positions = pad_positions(positions, self.mask)
-        loss = model(ids, positions=positions, labels=self.labels, memory=memory).loss
+        if self.teacher is None:
+            loss = model(ids, positions=positions, labels=self.labels, memory=memory).loss
+        else:
+            features = Features.from_trajectories(self.trajectories)
+            indices = np.arange(ids.shape[0])
+            batch = LMBatch("", 0, indices, ids, self.labels, self.mask, features)
+            loss = distilled_loss(model, self.teacher, batch, positions, None, positions).loss
         loss.backward()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -265,10 +289,16 @@ def measure(
     trajectories: list,
     new_tokens: int,
     min_time: float,
+    teachers: dict[str, Teacher] | None = None,
 ) -> dict[str, dict]:
-    """Per model, ``train`` (:meth:`TrainingStep.result`) and ``decode``
-    (:meth:`Decoding.result`), every measurement interleaved across the models."""
-    steps = {name: TrainingStep(model, rows, trajectories) for name, model in models.items()}
+    """Per model, ``train`` (:meth:`TrainingStep.result`; a model of ``teachers``
+    learning its teacher's distributions) and ``decode`` (:meth:`Decoding.result`),
+    every measurement interleaved across the models."""
+    teachers = teachers or {}
+    steps = {
+        name: TrainingStep(model, rows, trajectories, teachers.get(name))
+        for name, model in models.items()
+    }
     train_times = interleaved(steps, min_time)
     decoders = {name: Decoding(m, rows, trajectories, new_tokens) for name, m in models.items()}
     cache_times = interleaved({n: partial(d.run, True) for n, d in decoders.items()}, min_time)
@@ -415,6 +445,11 @@ def main() -> None:
     parser.add_argument(
         "--nar-width", type=int, default=NAR_WIDTH, help=f"the NAR's width (default {NAR_WIDTH})"
     )
+    parser.add_argument(
+        "--soft-student",
+        action="store_true",
+        help="add the baseline learning TransNAR's (final memory) distributions",
+    )
     parser.add_argument("--name", default="lm", help="the files' name (default lm: lm.json, lm.md)")
     parser.add_argument("--out", type=Path, help="directory for NAME.json and NAME.md")
     args = parser.parse_args()
@@ -442,7 +477,13 @@ def main() -> None:
             model_name(m): build(size, m, args.algorithm, args.nar_steps, args.nar_width)
             for m in kinds
         }
-        measured = measure(models, rows, trajectories, args.new_tokens, args.min_time)
+        teachers = {}
+        if args.soft_student:
+            kinds = (*kinds, None)
+            models[SOFT_STUDENT] = build(size, None, args.algorithm)
+            teacher = build(size, "final", args.algorithm, args.nar_steps, args.nar_width)
+            teachers[SOFT_STUDENT] = Teacher(teacher.eval(), TeacherSource("random"))
+        measured = measure(models, rows, trajectories, args.new_tokens, args.min_time, teachers)
         for memory, (name, model) in zip(kinds, models.items(), strict=True):
             row = {
                 "model": name,

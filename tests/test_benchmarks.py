@@ -72,6 +72,23 @@ def test_lm_benchmark_rows_per_memory_mode(tmp_path):
     assert rows[3]["parameters"] > rows[1]["parameters"]  # all: the step encodings
 
 
+def test_lm_benchmark_soft_student_row(tmp_path):
+    """``--soft-student``: the baseline learning TransNAR's distributions, after
+    the others: the baseline's parameters, a step that also runs its teacher."""
+    command = [sys.executable, str(BENCHMARKS / "lm.py"), "--sizes", "small",
+               "--algorithm", "insertion_sort", "--size", "4", "--batch-size", "2",
+               "--new-tokens", "2", "--min-time", "0.01", "--llama-repeats", "0",
+               "--nar-width", "16", "--soft-student", "--name", "soft",
+               "--out", str(tmp_path)]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True, text=True, timeout=300)
+    rows = json.loads((tmp_path / "soft.json").read_text())["rows"]
+    assert [row["model"] for row in rows] == ["baseline", "TransNAR", "student (distributions)"]
+    baseline, _, student = rows
+    assert student["parameters"] == baseline["parameters"] and student["memory"] is None
+    assert "nar_ms" not in student["train"] and student["train"]["tokens_per_s"] > 0
+    assert student["train"]["tokens"] == baseline["train"]["tokens"]
+
+
 def test_lm_benchmark_refuses_an_unknown_memory_mode(tmp_path):
     command = [sys.executable, str(BENCHMARKS / "lm.py"), "--memories", "final,everything"]
     run = subprocess.run(command, capture_output=True, text=True, timeout=120)
