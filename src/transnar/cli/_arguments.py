@@ -161,6 +161,11 @@ def name_list(text: str) -> list[str]:
     return names
 
 
+def seed_list(text: str) -> list[int]:
+    """``S,T,...`` as a list of seeds, integers >= 0 (an argparse ``type``)."""
+    return [_integer_at_least(name, 0) for name in name_list(text)]
+
+
 def command_line(*parts: object) -> str:
     """``transnar PART ...`` as one shell-quoted line."""
     return shlex.join(["transnar", *map(str, parts)])

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from transnar.cli._arguments import add_algorithm_subset_argument, add_resamples_argument, name_list
+from transnar.cli._arguments import (
+    add_algorithm_subset_argument,
+    add_resamples_argument,
+    name_list,
+    seed_list,
+)
 
 EPILOG = """\
 One run: its report.md, report.html and figures/ are written in the run
@@ -27,7 +32,8 @@ the run's other arms need not be): e.g. one question of a run that trained
 many variants. With --algorithms, the language models' scores, paired tests
 and figures are over those algorithms' questions only (each evaluation's tables
 made again from its per-question records): e.g. the index-search algorithms
-apart from the rest.
+apart from the rest. With --seeds, only the language models of those seeds
+(the others need not be finished): e.g. the seeds done while a long run goes on.
 
 examples:
   transnar report runs/pipeline-tiny --force
@@ -66,6 +72,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_algorithm_subset_argument(
         parser, "the language models' tables, tests and figures over their questions only"
     )
+    parser.add_argument(
+        "--seeds",
+        type=seed_list,
+        default=None,
+        metavar="S,T,...",
+        help="report only the language models of these seeds, e.g. 0,1 (default: all; the "
+        "others need not be finished)",
+    )
     add_resamples_argument(parser)
     parser.set_defaults(handler=run_report)
 
@@ -82,6 +96,7 @@ def run_report(args: argparse.Namespace) -> int:
         resamples=args.resamples,
         arms=args.arms,
         algorithms=args.algorithms,
+        seeds=args.seeds,
     )
     for path in paths:
         print(f"wrote {path}")

@@ -391,6 +391,31 @@ def test_a_report_on_some_of_the_algorithms(finished, tmp_path, capsys, placehol
     assert status == 2 and "has no algorithm dfs (its algorithms: bfs, insertion_sort)" in err
 
 
+def test_a_report_on_some_of_the_seeds(finished, tmp_path, capsys, placeholder_figures):
+    run_dir = shutil.copytree(finished, tmp_path / "run")
+    for name in ("eval/transnar-s1", "transnar-s1"):  # a seed still training
+        shutil.rmtree(run_dir / name)
+    status, _, err = run_cli(["report", run_dir, "--out", tmp_path / "all"], capsys)
+    assert status == 2 and "not finished" in err
+    out = tmp_path / "seed-0"
+    status, _, err = run_cli(["report", run_dir, "--out", out, "--seeds", "0"], capsys)
+    assert status == 0, err
+    markdown = (out / "report.md").read_text()
+    assert "- this report shows the language models of seed(s) 0; the run also has seed(s) 1" in (
+        markdown
+    )
+    assert "(1 seed)" in markdown and "(2 seeds)" not in markdown
+    stages = markdown.split("## Stages", 1)[1]
+    assert "baseline-s0 " in stages and "-s1 " not in stages
+    whole = json.loads((finished / "comparison.json").read_text())
+    part = json.loads((out / "comparison.json").read_text())
+    assert part["kinds"] == whole["kinds"] and part != whole
+    status, _, err = run_cli(["report", run_dir, "--out", out, "--seeds", "0,5", "--force"], capsys)
+    assert status == 2 and "has no seed 5 (its seeds: 0, 1)" in err
+    status, _, err = run_cli(["report", run_dir, "--out", out, "--seeds", "x"], capsys)
+    assert status == 2 and "not an integer: 'x'" in err
+
+
 def test_training_curves_give_each_arm_one_colour_and_each_seed_a_style():
     from transnar.evaluation.plots import KIND_COLORS
     from transnar.pipeline.layout import ModelRun

@@ -71,6 +71,7 @@ def write_report(
     resamples: int = RESAMPLES,
     arms: Sequence[str] | None = None,
     algorithms: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> list[Path]:
     """Writes ``report.md``, ``report.html``, ``comparison.json`` (every table's
     cells and paired tests, :meth:`~transnar.evaluation.Comparison.to_dict`) and
@@ -89,20 +90,21 @@ def write_report(
         algorithms: report only these algorithms of the runs (default: all of
             them): every table, test and figure of the language models is then
             over those algorithms' questions (the NAR's section stays whole).
+        seeds: report only the language models of these seeds (default: all).
 
     Returns:
         The files written.
 
     Raises:
-        ValueError: no runs, several runs without ``out``, an arm or algorithm
-            a run does not have, or a run that is not finished.
+        ValueError: no runs, several runs without ``out``, an arm, algorithm or
+            seed a run does not have, or a run that is not finished.
         OutputExistsError: ``out`` holds a report, a ``comparison.json`` or
             figures of the same names (e.g. of ``transnar lm compare``) and not
             ``force`` (nor ``replace_own`` for a run's own report).
     """
     if not run_dirs:
         raise ValueError("no run directories to report on")
-    runs = [load_run(d, arms, algorithms) for d in run_dirs]
+    runs = [load_run(d, arms, algorithms, seeds) for d in run_dirs]
     if out is None and len(runs) > 1:
         raise ValueError("a report on several runs needs an output directory (--out)")
     own = out is None or Path(out).resolve() == runs[0].directory.resolve()
@@ -269,6 +271,13 @@ def _setup(runs: Sequence[RunData]) -> list[str]:
         lines.append(
             f"- this report shows the arms {', '.join(arms)}; the run also has "
             f"{', '.join(others)} (left out here)"
+        )
+    first = config.lm.train.seed
+    unreported = [s for s in range(first, first + config.seeds) if s not in runs[0].seeds]
+    if unreported:
+        lines.append(
+            f"- this report shows the language models of seed(s) {_join(runs[0].seeds)}; "
+            f"the run also has seed(s) {_join(unreported)} (left out here)"
         )
     left_out = [name for name in data.algorithms if name not in runs[0].algorithms]
     if left_out:

@@ -77,6 +77,8 @@ class RunData:
         arms: the arms reported (all of ``config.arms`` unless a selection).
         algorithms: the algorithms reported (all of the run's unless a
             selection: the models' results then hold those algorithms only).
+        seeds: the language models' seeds reported (all of the run's unless a
+            selection).
         nar_steps: how its NAR chose its number of steps (:func:`nar_stepping`).
     """
 
@@ -89,6 +91,7 @@ class RunData:
     arms: tuple[str, ...]
     algorithms: tuple[str, ...]
     nar_steps: str
+    seeds: tuple[int, ...] = ()
 
     @property
     def is_smoke(self) -> bool:
@@ -100,6 +103,7 @@ def load_run(
     directory: str | Path,
     arms: Sequence[str] | None = None,
     algorithms: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> RunData:
     """Reads a run directory of ``transnar run``.
 
@@ -111,11 +115,14 @@ def load_run(
         algorithms: report only these of the run's algorithms: each model's
             results restricted to them (:func:`~transnar.evaluation.results.restrict_results`).
             Default: all of them.
+        seeds: report only the language models of these seeds (e.g. those
+            finished while the others train); the others need not be finished.
+            Default: all of them.
 
     Raises:
-        ValueError: not a run directory, an arm or algorithm the run does not have, or a
-            run whose NAR, or a reported model's training or evaluation, is
-            not finished (the message says which).
+        ValueError: not a run directory, an arm, algorithm or seed the run does
+            not have, or a run whose NAR, or a reported model's training or
+            evaluation, is not finished (the message says which).
     """
     directory = Path(directory)
     recorded, config = read_run_config(directory)
@@ -135,20 +142,26 @@ def load_run(
             f"the run in {directory} has no algorithm {', '.join(unknown)} "
             f"(its algorithms: {', '.join(config.lm.data.algorithms)})"
         )
+    first = config.lm.train.seed
+    run_seeds = tuple(range(first, first + config.seeds))
+    seeds = run_seeds if seeds is None else tuple(dict.fromkeys(seeds))
+    absent = [str(seed) for seed in seeds if seed not in run_seeds]
+    if absent:
+        raise ValueError(
+            f"the run in {directory} has no seed {', '.join(absent)} "
+            f"(its seeds: {', '.join(map(str, run_seeds))})"
+        )
+    reported_models = [m for m in model_runs(config) if m.kind in arms and m.seed in seeds]
     left_out = {
         name
         for model in model_runs(config)
-        if model.kind not in arms
+        if model not in reported_models
         for name in (model.name, f"eval-{model.name}", model.distill_dir)
     }
     reported = {ModelRun(arm, 0).data_dir for arm in arms}  # the hinted data the arms read
     left_out |= {name for name in DATA_DIRS if name != DATA_DIR and name not in reported}
     records = read_records(directory)
-    models = [
-        _model_result(directory, config, run, records, algorithms)
-        for run in model_runs(config)
-        if run.kind in arms
-    ]
+    models = [_model_result(directory, config, run, records, algorithms) for run in reported_models]
     return RunData(
         directory,
         config,
@@ -159,6 +172,7 @@ def load_run(
         arms,
         algorithms,
         nar_stepping(recorded),
+        seeds,
     )
 
 
