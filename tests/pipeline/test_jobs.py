@@ -202,6 +202,27 @@ def test_the_earliest_ready_stage_starts_first(tmp_path):
     assert launched == ["a", "x", "b", "y"]
 
 
+def test_the_stage_on_the_longest_chain_starts_first(tmp_path):
+    """Once the stages' times are known (here from their records, as after an
+    interruption), of two ready stages the one on the longer chain to the end
+    starts first: long (100 s, then tail's 100 s) before short (10 s); the
+    evaluations still come before either."""
+    spec = {"a": {}, "short": {"inputs": ["a"]}, "long": {"inputs": ["a"]},
+            "tail": {"inputs": ["long"]}}  # fmt: skip
+    write_spec(tmp_path, **spec)
+    launched: list[str] = []
+    run(tmp_path, thread_launcher(tmp_path, launched))
+    assert launched == ["a", "short", "long", "tail"]  # no times yet: in order
+    for name, seconds in (("a", 1.0), ("short", 10.0), ("long", 100.0), ("tail", 100.0)):
+        path = tmp_path / "stages" / f"{name}.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "seconds": seconds}))
+        (tmp_path / f"{name}.txt").unlink()  # made again
+    launched.clear()
+    statuses, _ = run(tmp_path, thread_launcher(tmp_path, launched))
+    assert statuses == dict.fromkeys(spec, "ran")
+    assert launched == ["a", "long", "short", "tail"]
+
+
 def test_jobs_1_and_jobs_2_record_the_same_stages(tmp_path):
     spec = {"a": {}, "b": {"inputs": ["a"]}, "c": {}}
     write_spec(tmp_path / "one", **spec)

@@ -11,7 +11,7 @@ import pytest
 from transnar.pipeline.records import differences, outputs_sha256, read_record, read_records
 from transnar.pipeline.schedule import run_stages
 from transnar.pipeline.stages import PipelineStage, StageConfigError
-from transnar.pipeline.time_left import time_left
+from transnar.pipeline.time_left import estimated_seconds, longest_chains, time_left
 from transnar.training.runs import duration
 
 
@@ -264,6 +264,28 @@ def test_time_left_is_estimated_from_stages_of_the_same_kind_or_group():
     )
     assert time_left(stages[3:], seconds, groups) is None
     assert time_left([], seconds, groups) is None
+
+
+def test_the_longest_chain_from_each_stage_to_the_end():
+    def stage(name, *inputs):
+        return PipelineStage(name, name, {}, (), lambda resume: None, inputs=inputs)
+
+    stages = [
+        stage("data"),
+        stage("t-s0", "data"),
+        stage("u-s0", "data"),
+        stage("v-s0", "u-s0"),
+        stage("eval-t-s0", "t-s0"),
+        stage("report", "t-s0", "u-s0", "v-s0", "eval-t-s0"),
+    ]
+    seconds = {"t-s1": 100.0, "u-s1": 30.0, "v-s1": 90.0, "eval-t-s1": 1.0}
+    estimates = estimated_seconds([s.name for s in stages], seconds, {})
+    assert estimates == {"data": None, "t-s0": 100.0, "u-s0": 30.0, "v-s0": 90.0,
+                         "eval-t-s0": 1.0, "report": None}  # fmt: skip
+    assert longest_chains(stages, estimates) == {
+        "report": 0.0, "eval-t-s0": 1.0, "v-s0": 90.0, "u-s0": 120.0, "t-s0": 101.0,
+        "data": 120.0,
+    }  # fmt: skip
 
 
 def test_the_done_line_says_how_long_is_left(tmp_path):

@@ -113,6 +113,42 @@ def test_students_of_one_teacher_share_its_answers(tmp_path, monkeypatch):
     assert len(list(shared.glob("*.jsonl"))) == 2 * 2 * 1  # the first teacher's are gone
 
 
+def test_two_students_of_one_teacher_written_at_once_take_turns(tmp_path, monkeypatch):
+    """Two datasets sharing one teacher's answers, written at the same time
+    (e.g. two pipeline stages run at once): each cell is answered once."""
+    import threading
+
+    from transnar.training import distill as module
+
+    teacher = tiny.talkative_transnar(use_nar=True)
+    answered, real = [], module.evaluate
+
+    def counted(model, settings):
+        answered.append((settings.algorithms, settings.sizes, settings.seeds))
+        return real(model, settings)
+
+    monkeypatch.setattr(module, "evaluate", counted)
+    shared = tmp_path / "answers"
+    configs = {"narrow": dataclasses.replace(TINY, sizes=(4,)), "wide": TINY}
+    threads = [
+        threading.Thread(
+            target=teacher_dataset,
+            args=(teacher, config, tmp_path / name),
+            kwargs={"answers": shared},
+        )
+        for name, config in configs.items()
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answered) == sorted(set(answered))  # no cell twice
+    assert len(answered) == 2 * 2 * 2  # (train, val) x algorithms x sizes 4 and 5
+    assert (tmp_path / "answers.lock").is_file()
+    for name in configs:
+        assert (tmp_path / name / "manifest.json").is_file()
+
+
 def test_the_student_trains_without_a_nar_and_a_second_run_resumes(tmp_path):
     teacher = tiny.talkative_transnar(use_nar=True)
     manifest, result = distill(teacher, tiny_student(), TINY, tmp_path, "t", progress=False)

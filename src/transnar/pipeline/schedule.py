@@ -9,9 +9,12 @@ time, up to ``jobs`` at once, each in its own process started by a *launcher*
 STAGE``) with its output in ``RUN/logs/<name>.log``. Each child handles its
 stage as ``only`` does (:func:`run_stages`) and writes only that stage's
 record and outputs; the scheduler skips the stages that are up to date itself,
-starts the others in order as their inputs get done, and on a failure, an
-interruption or SIGTERM terminates the children still running (an interrupted
-stage is resumed on the next run) and raises.
+starts the others as their inputs get done (the evaluations first, then those
+on the longest chains of stages to the end of the run, by the times of the
+stages like them that ran: :func:`~transnar.pipeline.time_left.longest_chains`;
+else in order), and on a failure, an interruption or SIGTERM terminates the
+children still running (an interrupted stage is resumed on the next run) and
+raises.
 
 In data-parallel training (``torchrun``, :mod:`transnar.training.distributed`) every
 process runs the pipeline: the ``distributed`` stages (the trainers) run on all
@@ -52,7 +55,13 @@ from transnar.pipeline.stages import (
     plan_stage,
     run_only,
 )
-from transnar.pipeline.time_left import pending_stages, stage_seconds, time_left
+from transnar.pipeline.time_left import (
+    estimated_seconds,
+    longest_chains,
+    pending_stages,
+    stage_seconds,
+    time_left,
+)
 from transnar.training.distributed import barrier, world
 from transnar.training.runs import duration
 
@@ -211,7 +220,7 @@ class _Running:
 
 class _Scheduler:
     """Runs the stages ``jobs`` at a time, each in a process of ``launch``, a
-    stage as soon as its input stages are done, in order otherwise."""
+    stage as soon as its input stages are done, in the order of :meth:`priority`."""
 
     def __init__(
         self,
@@ -247,8 +256,8 @@ class _Scheduler:
             try:
                 while waiting or ready or self.running:
                     ready += self.plan(waiting)
-                    # earliest stage first: a seed's evaluations before the next seed's training
-                    ready.sort(key=lambda item: self.number[item[0].name])
+                    if ready and len(self.running) < self.jobs:
+                        ready.sort(key=self.priority())
                     while ready and len(self.running) < self.jobs:
                         self.start_stage(*ready.pop(0))
                     if not self.running:
@@ -268,6 +277,23 @@ class _Scheduler:
                 self.stop()
                 raise
         return [self.outcomes[s.name] for s in self.stages if s.name in self.outcomes]
+
+    def priority(self) -> Callable[[tuple[PipelineStage, Any, Any]], tuple]:
+        """The sort key of the ready stages (``(stage, inputs, plan)``): the
+        evaluations first (short, they give each seed's results as soon as its
+        models are trained), then the stages on the longest estimated chains to
+        the end of the run (so that its last hours do not fall to one job while
+        the others wait), then the earliest in order (every stage that has no
+        estimate yet, e.g. in a run's first pass)."""
+        seconds = stage_seconds(self.records, list(self.outcomes.values()))
+        groups = {stage.name: stage.group for stage in self.stages}
+        chains = longest_chains(self.stages, estimated_seconds(groups, seconds, groups))
+
+        def key(item: tuple[PipelineStage, Any, Any]) -> tuple:
+            stage = item[0]
+            return (stage.group != "eval", -chains[stage.name], self.number[stage.name])
+
+        return key
 
     def plan(
         self, waiting: list[PipelineStage]

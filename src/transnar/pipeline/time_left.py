@@ -3,13 +3,16 @@ that ran (the same arm at another seed, else the same group), shared by the jobs
 
 :func:`pending_stages` says which stages will probably run, :func:`time_left`
 turns them into the ``about 1 h 12 min left (5 stage(s) to run)`` of each
-stage's ``done`` line; :func:`stage_seconds` gathers the times they use.
+stage's ``done`` line; :func:`stage_seconds` gathers the times they use and
+:func:`estimated_seconds` turns them into each stage's estimate. The scheduler
+of ``--jobs`` starts the stages on the longest chains first
+(:func:`longest_chains`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from transnar.pipeline.stages import Outcome, PipelineStage
 from transnar.training.runs import duration
@@ -76,17 +79,12 @@ def time_left(
     """
     if not pending:
         return None
-    by_kind: dict[str, list[float]] = {}
-    by_group: dict[str, list[float]] = {}
-    for name, value in seconds.items():
-        by_kind.setdefault(_kind(name), []).append(value)
-        if groups.get(name) is not None:
-            by_group.setdefault(groups[name], []).append(value)
+    estimates = estimated_seconds((stage.name for stage in pending), seconds, groups)
     total, unknown = 0.0, []
     for stage in pending:
-        times = by_kind.get(_kind(stage.name)) or by_group.get(stage.group or "")
-        if times:
-            total += max(0.0, sum(times) / len(times) - (spent or {}).get(stage.name, 0.0))
+        estimate = estimates[stage.name]
+        if estimate is not None:
+            total += max(0.0, estimate - (spent or {}).get(stage.name, 0.0))
         else:
             unknown.append(stage.name)
     if len(unknown) == len(pending):
@@ -96,6 +94,49 @@ def time_left(
     if unknown:  # no stage like them has run yet
         line += f", {len(unknown)} of them not estimated yet"
     return line + ")"
+
+
+def estimated_seconds(
+    names: Iterable[str], seconds: Mapping[str, float], groups: Mapping[str, str | None]
+) -> dict[str, float | None]:
+    """Each stage's estimated time: the mean time of the stages of its kind
+    that ran (its name without ``-s<seed>``), else of its group (``groups``:
+    every stage's); None when no such stage ran.
+
+    Args:
+        names: the stages to estimate.
+        seconds: how long the stages that ran took, by name (:func:`stage_seconds`).
+        groups: the group of every stage, by name.
+    """
+    by_kind: dict[str, list[float]] = {}
+    by_group: dict[str, list[float]] = {}
+    for name, value in seconds.items():
+        by_kind.setdefault(_kind(name), []).append(value)
+        if groups.get(name) is not None:
+            by_group.setdefault(groups[name], []).append(value)
+    estimates: dict[str, float | None] = {}
+    for name in names:
+        times = by_kind.get(_kind(name)) or by_group.get(groups.get(name) or "")
+        estimates[name] = sum(times) / len(times) if times else None
+    return estimates
+
+
+def longest_chains(
+    stages: Sequence[PipelineStage], estimates: Mapping[str, float | None]
+) -> dict[str, float]:
+    """Per stage, the estimated seconds of the longest chain of stages from it
+    to the end of the run: itself, then the stages that read it, recursively (a
+    stage without an estimate counts 0). ``stages`` are in order, each after
+    its inputs (as :func:`~transnar.pipeline.run.build_stages` gives them)."""
+    readers: dict[str, list[str]] = {}
+    for stage in stages:
+        for name in stage.inputs:
+            readers.setdefault(name, []).append(stage.name)
+    chains: dict[str, float] = {}
+    for stage in reversed(stages):
+        after = max((chains[r] for r in readers.get(stage.name, ()) if r in chains), default=0.0)
+        chains[stage.name] = (estimates.get(stage.name) or 0.0) + after
+    return chains
 
 
 def _kind(name: str) -> str:

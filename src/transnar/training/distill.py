@@ -27,11 +27,12 @@ A distillation directory holds::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,7 +141,8 @@ def teacher_dataset(
     teacher (e.g. a pipeline's students of one seed, whose questions overlap),
     kept at the end, whose answers are reused whenever they are the same
     teacher's (emptied when they are another's), so that each cell is answered
-    once.
+    once; two datasets writing one ``answers`` at once take turns (a lock
+    file ``<answers>.lock`` beside it).
 
     Raises:
         ValueError: a ``config`` not :meth:`~DistillConfig.resolved` (no sizes or counts).
@@ -151,8 +153,25 @@ def teacher_dataset(
     identity = _identity(teacher)  # hashes every weight: once
     if answers is None:
         cells = _cells_dir(out / CELLS_DIR, {"config": config.to_dict(), **identity}, resume)
-    else:  # the answers of a cell depend on the teacher and the batch beyond its name
+        return _dataset(teacher, config, out, teacher_path, progress, cells, identity, True)
+    with _exclusive(Path(f"{answers}.lock")):  # two datasets of one teacher take turns
+        # the answers of a cell depend on the teacher and the batch beyond its name
         cells = _cells_dir(Path(answers), {**identity, "batch_size": config.batch_size}, True)
+        return _dataset(teacher, config, out, teacher_path, progress, cells, identity, False)
+
+
+def _dataset(
+    teacher: nn.Module,
+    config: DistillConfig,
+    out: Path,
+    teacher_path: str | None,
+    progress: bool | None,
+    cells: Path,
+    identity: dict[str, str],
+    own_cells: bool,
+) -> dict[str, Any]:
+    """:func:`teacher_dataset`'s dataset, its answers kept in ``cells`` (removed
+    at the end when they are the dataset's ``own_cells``)."""
     splits, agreement = {}, {}
     total = len(config.algorithms) * len(config.sizes) * (config.count + config.val_count)
     disable = None if progress is None else not progress
@@ -184,9 +203,30 @@ def teacher_dataset(
         "teacher_vs_truth": agreement,
     }
     write_json(out / MANIFEST, manifest)
-    if answers is None:
+    if own_cells:
         shutil.rmtree(cells)
     return manifest
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Holds an exclusive lock on the file ``path`` (created) while the block
+    runs, so that two processes (e.g. two pipeline stages of one teacher's
+    students, run at once) that write one teacher's shared answers take turns:
+    the second then reads the cells the first answered. Where the platform has
+    no ``fcntl`` (Windows), no lock."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - POSIX everywhere the tests run
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _identity(teacher: nn.Module) -> dict[str, str]:
