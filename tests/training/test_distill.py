@@ -24,6 +24,21 @@ def tiny_student():
     return tiny.lm_train_config(None, "train.steps=2")
 
 
+def counted_cells(monkeypatch) -> list[tuple]:
+    """The cells the teacher answers from now on, ``(algorithms, sizes, seeds)``
+    each, in the order asked."""
+    from transnar.training import distill as module
+
+    answered, real = [], module.evaluate
+
+    def counted(model, settings):
+        answered.append((settings.algorithms, settings.sizes, settings.seeds))
+        return real(model, settings)
+
+    monkeypatch.setattr(module, "evaluate", counted)
+    return answered
+
+
 def test_the_dataset_holds_the_teachers_answers(tmp_path):
     teacher = tiny.talkative_transnar(use_nar=True)
     manifest = teacher_dataset(teacher, TINY, tmp_path, teacher_path="t")
@@ -84,18 +99,11 @@ def test_an_interrupted_dataset_resumes_from_the_cells_it_answered(tmp_path, mon
 
 
 def test_students_of_one_teacher_share_its_answers(tmp_path, monkeypatch):
-    from transnar.training import distill as module
 
     teacher = tiny.talkative_transnar(use_nar=True)
     narrow, wide = dataclasses.replace(TINY, sizes=(4,)), TINY
     alone = teacher_dataset(teacher, wide, tmp_path / "alone")  # its own cells
-    answered, real = [], module.evaluate
-
-    def counted(model, settings):
-        answered.append((settings.algorithms, settings.sizes, settings.seeds))
-        return real(model, settings)
-
-    monkeypatch.setattr(module, "evaluate", counted)
+    answered = counted_cells(monkeypatch)
     shared = tmp_path / "answers"
     teacher_dataset(teacher, narrow, tmp_path / "narrow", answers=shared)
     assert len(answered) == 2 * 2 * 1  # (train, val) x algorithms x sizes
@@ -118,16 +126,8 @@ def test_two_students_of_one_teacher_written_at_once_take_turns(tmp_path, monkey
     (e.g. two pipeline stages run at once): each cell is answered once."""
     import threading
 
-    from transnar.training import distill as module
-
     teacher = tiny.talkative_transnar(use_nar=True)
-    answered, real = [], module.evaluate
-
-    def counted(model, settings):
-        answered.append((settings.algorithms, settings.sizes, settings.seeds))
-        return real(model, settings)
-
-    monkeypatch.setattr(module, "evaluate", counted)
+    answered = counted_cells(monkeypatch)
     shared = tmp_path / "answers"
     configs = {"narrow": dataclasses.replace(TINY, sizes=(4,)), "wide": TINY}
     threads = [
