@@ -99,7 +99,6 @@ def test_an_interrupted_dataset_resumes_from_the_cells_it_answered(tmp_path, mon
 
 
 def test_students_of_one_teacher_share_its_answers(tmp_path, monkeypatch):
-
     teacher = tiny.talkative_transnar(use_nar=True)
     narrow, wide = dataclasses.replace(TINY, sizes=(4,)), TINY
     alone = teacher_dataset(teacher, wide, tmp_path / "alone")  # its own cells
