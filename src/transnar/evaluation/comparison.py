@@ -85,6 +85,21 @@ def arm_of(label: str, kind: str | None) -> str | None:
     return kind if kind in ARM_ORDER else None
 
 
+def questions_asked(document: Mapping[str, Any]) -> str | tuple:
+    """What identifies the questions a results document answered: every
+    sample's stream and question hash (which leaves out index markers, so a
+    model with index hints and one without, asked the same questions, agree),
+    or, where a sample does not record its hash, the document's data hash."""
+    samples = document.get("samples") or []
+    streams = [
+        (s["algorithm"], s["size"], s["seed"], s["index"], s.get("question_sha256"))
+        for s in samples
+    ]
+    if not streams or any(stream[-1] is None for stream in streams):
+        return document.get("data_sha256")
+    return tuple(sorted(streams))
+
+
 class Comparison:
     """Results documents grouped by label, cell by cell, with paired tests between labels.
 
@@ -215,8 +230,9 @@ class Comparison:
         return sorted(n for n in self.keys("size") if isinstance(n, int))
 
     def same_data(self) -> bool:
-        """Whether every file was evaluated on the same questions."""
-        return len({d.get("data_sha256") for docs in self.groups.values() for d in docs}) == 1
+        """Whether every file was evaluated on the same questions (their index
+        markers aside: :func:`questions_asked`)."""
+        return len({questions_asked(d) for docs in self.groups.values() for d in docs}) == 1
 
     def wins(self, metric: str = "clrs") -> tuple[int, int, int] | None:
         """With two labels: cells where the second scores higher, lower, equal."""
@@ -323,8 +339,8 @@ class Comparison:
             )
         if not self.same_data():
             lines.append(
-                "- **warning**: the files were not evaluated on the same questions "
-                "(their data hashes differ); only cells present in all are compared"
+                "- **warning**: the files were not evaluated on the same questions; "
+                "only cells present in all are compared"
             )
         for first, second in self.pairs:
             higher, lower, equal = self.wins_between(first, second)
