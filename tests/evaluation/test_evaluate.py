@@ -343,7 +343,6 @@ def test_comparison_warns_about_different_data_and_keeps_common_cells():
     assert "**warning**" in comparison.to_markdown()
 
 
-
 def test_comparison_knows_the_same_questions_asked_with_index_markers(results):
     """Data hashes differ between a model with index hints and one without (the
     texts have markers), but the questions are the same: no warning; a question
@@ -363,6 +362,7 @@ def test_comparison_knows_the_same_questions_asked_with_index_markers(results):
     assert not Comparison.of([transnar, other]).same_data()
     unrecorded = {**hinted, "samples": [{**s, "question_sha256": None} for s in samples]}
     assert not Comparison.of([transnar, unrecorded]).same_data()  # falls back on the hashes
+
 
 def test_comparison_errors(tmp_path):
     a = results_document("m", "baseline", {("bfs", 10): 0.2})
