@@ -3,6 +3,7 @@ student trained on a TransNAR's distributions (no NAR of its own)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -115,6 +116,12 @@ def test_a_student_matching_its_teacher_pays_only_the_answers_loss():
     mixed = distilled_loss(student.train(), teacher, batch, positions, None, positions)
     assert mixed.distillation == pytest.approx(0.0, abs=1e-5)
     assert float(mixed.loss.detach()) == pytest.approx(0.5 * mixed.answer, rel=1e-5)
+    # the teacher reads its own NAR: a batch without the graphs is a clear error,
+    # even with a cached memory (the student's, were it a TransNAR)
+    memory = teacher_model.graph_memory(batch.features)
+    blind = dataclasses.replace(batch, features=None, memory=memory)
+    with pytest.raises(ValueError, match=r"needs its graphs \(features\)$"):
+        distilled_loss(student, teacher, blind, positions, None, positions)
 
 
 @pytest.fixture

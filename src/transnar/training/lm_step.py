@@ -163,9 +163,7 @@ def distilled_loss(
     reading its own NAR memory of the examples (their graphs: ``batch.features``)."""
     frozen = teacher.model
     with torch.no_grad():
-        if teacher.uses_nar and batch.features is None:
-            raise ValueError("a TransNAR teacher needs the examples' graphs (features)")
-        teacher_memory = frozen.graph_memory(batch.features) if teacher.uses_nar else None
+        teacher_memory = graph_memory(frozen, batch, cached=False)
         target = _forward(frozen, batch, teacher_positions, teacher_memory, autocast).logits
     output = _forward(model, batch, positions, memory, autocast, labels=True)
     term = distillation_loss(output.logits, target, batch.labels, teacher.temperature)
@@ -191,15 +189,17 @@ def _forward(
         )
 
 
-def graph_memory(model: TransNAR, batch: LMBatch) -> GraphMemory | None:
-    """The batch's graph memory: cached, or computed by the frozen NAR (None for
-    the baseline)."""
+def graph_memory(model: TransNAR, batch: LMBatch, cached: bool = True) -> GraphMemory | None:
+    """The batch's graph memory for ``model``: cached (unless not ``cached``: a
+    teacher reads its own NAR, not the student's cache), or computed by the
+    model's frozen NAR from the batch's graphs; None for a model without a NAR."""
     if not model.config.use_nar:
         return None
-    if batch.memory is not None:
+    if cached and batch.memory is not None:
         return batch.memory
     if batch.features is None:
-        raise ValueError("a TransNAR batch needs its graphs (features) or cached memory")
+        needs = "its graphs (features) or cached memory" if cached else "its graphs (features)"
+        raise ValueError(f"a TransNAR batch needs {needs}")
     return model.graph_memory(batch.features)
 
 
